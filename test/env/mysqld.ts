@@ -7,19 +7,17 @@
 // 3306 and admin port 33062, like a Pod IP. Processes get PDEATHSIG=SIGKILL, are
 // killed on process exit, and stray ones from a crashed run are reaped at the next
 // start, so no mysqld outlives a test run.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import mysql from "mysql2/promise";
 
-export const repoRoot = path.resolve(import.meta.dirname, "../..");
-export const cacheDir = path.join(repoRoot, ".cache");
+import { cacheDir, reapStrayProcesses, sleep, spawnManaged, type ManagedProcess } from "./procs.ts";
+
 export const mysqlRootfs = path.join(cacheDir, "rootfs", "mysql");
 const templateDir = path.join(cacheDir, "mysql-template");
 const instancesDir = path.join(cacheDir, "tmp", "mysqld");
-const registryDir = path.join(cacheDir, "run", "mysqld");
 const mountPoint = "/mnt/inst";
 
 export const MYSQL_PORT = 3306;
@@ -76,47 +74,6 @@ export interface MysqldSet {
   stopAll(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of live) {
-      try { child.kill("SIGKILL"); } catch { /* already gone */ }
-    }
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
-
-/** Kills mysqld processes left by test runs whose owner process is gone. */
-export function reapStrayMysqld(): number {
-  let reaped = 0;
-  if (!fs.existsSync(registryDir)) return 0;
-  for (const f of fs.readdirSync(registryDir)) {
-    const file = path.join(registryDir, f);
-    let rec: { pid: number; owner: number; dir: string };
-    try { rec = JSON.parse(fs.readFileSync(file, "utf8")); } catch { fs.rmSync(file, { force: true }); continue; }
-    if (isAlive(rec.owner)) continue;
-    if (isAlive(rec.pid)) {
-      let cmd = "";
-      try { cmd = fs.readFileSync(`/proc/${rec.pid}/cmdline`, "utf8"); } catch { /* gone */ }
-      if (cmd.includes("mysqld")) { process.kill(rec.pid, "SIGKILL"); reaped++; }
-    }
-    fs.rmSync(rec.dir, { recursive: true, force: true });
-    fs.rmSync(file, { force: true });
-  }
-  return reaped;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 async function addressFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
@@ -170,24 +127,13 @@ ${extra}
 
 function mysqldCommand(dir: string, args: string[]): { cmd: string; argv: string[] } {
   const inner = `mount --bind '${dir}' '${mysqlRootfs}${mountPoint}' && exec chroot '${mysqlRootfs}' /usr/sbin/mysqld ${args.join(" ")}`;
-  return {
-    cmd: "setpriv",
-    argv: ["--pdeathsig", "SIGKILL", "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", inner],
-  };
+  return { cmd: "unshare", argv: ["--mount", "--propagation", "private", "--", "sh", "-c", inner] };
 }
 
-function runToCompletion(cmd: string, argv: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
-    live.add(p);
-    let stderr = "";
-    p.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-    p.once("error", reject);
-    p.once("exit", (code) => {
-      live.delete(p);
-      if (code === 0) resolve(0); else reject(new Error(`${cmd} exited ${code}: ${stderr.slice(-2000)}`));
-    });
-  });
+async function runToCompletion(cmd: string, argv: string[]): Promise<void> {
+  const p = spawnManaged("mysqld --initialize", cmd, argv, { marker: "mysqld" });
+  await p.exited;
+  if (p.child.exitCode !== 0) throw new Error(`mysqld --initialize exited ${p.child.exitCode}: ${p.outputTail(2000)}`);
 }
 
 let templateReady: Promise<string> | undefined;
@@ -235,9 +181,7 @@ class Instance implements MysqldInstance {
   readonly dataDir: string;
   readonly socketPath: string;
   readonly rootPassword: string;
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private readonly registryFile: string;
+  private proc: ManagedProcess | undefined;
 
   constructor(index: number, host: string, serverId: number, dir: string, rootPassword: string) {
     this.index = index;
@@ -247,32 +191,24 @@ class Instance implements MysqldInstance {
     this.dataDir = path.join(dir, "data");
     this.socketPath = path.join(dir, "mysqld.sock");
     this.rootPassword = rootPassword;
-    this.registryFile = path.join(registryDir, `${path.basename(dir)}.json`);
   }
 
   pid(): number | undefined {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
+    return this.running() ? this.proc?.child.pid : undefined;
   }
 
   running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.proc?.running() ?? false;
   }
 
   async start(timeoutMs = 120_000): Promise<void> {
     if (this.running()) return;
     const { cmd, argv } = mysqldCommand(this.dir, [`--defaults-file=${mountPoint}/my.cnf`]);
-    const child = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-    this.child = child;
-    live.add(child);
-    this.exited = new Promise((resolve) => child.once("exit", () => { live.delete(child); resolve(); }));
-    fs.mkdirSync(registryDir, { recursive: true });
-    fs.writeFileSync(this.registryFile, JSON.stringify({ pid: child.pid, owner: process.pid, dir: this.dir }));
+    this.proc = spawnManaged(`mysqld ${this.host}`, cmd, argv, { marker: "mysqld", cleanup: this.dir });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.running()) {
-        throw new Error(`mysqld ${this.host} exited during start-up: ${stderr}\n${this.errorLogTail()}`);
+        throw new Error(`mysqld ${this.host} exited during start-up: ${this.proc.outputTail()}\n${this.errorLogTail()}`);
       }
       try {
         const c = await this.connect();
@@ -288,29 +224,21 @@ class Instance implements MysqldInstance {
   }
 
   async waitExit(timeoutMs: number): Promise<void> {
-    if (!this.running()) return;
+    const proc = this.proc;
+    if (!proc || !proc.running()) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.exited,
+      proc.exited,
       new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`mysqld ${this.host} still running after ${timeoutMs} ms`)), timeoutMs); }),
     ]).finally(() => clearTimeout(timer));
   }
 
   async stop(): Promise<void> {
-    if (!this.running()) return;
-    this.child?.kill("SIGTERM");
-    try {
-      await this.waitExit(60_000);
-    } catch {
-      this.child?.kill("SIGKILL");
-      await this.exited;
-    }
+    await this.proc?.stop(60_000);
   }
 
   async kill(): Promise<void> {
-    if (!this.running()) return;
-    this.child?.kill("SIGKILL");
-    await this.exited;
+    await this.proc?.kill();
   }
 
   async restart(): Promise<void> {
@@ -345,7 +273,6 @@ class Instance implements MysqldInstance {
   async destroy(): Promise<void> {
     await this.kill();
     fs.rmSync(this.dir, { recursive: true, force: true });
-    fs.rmSync(this.registryFile, { force: true });
   }
 }
 
@@ -355,8 +282,7 @@ class Instance implements MysqldInstance {
  * the base settings plus `opts.mycnf`. Call `stopAll()` when done (also on failure).
  */
 export async function startMysqlds(count: number, opts: MysqldOptions = {}): Promise<MysqldSet> {
-  installExitHook();
-  reapStrayMysqld();
+  reapStrayProcesses();
   const password = await ensureMysqlTemplate();
   const hosts = await allocateAddresses(count);
   const base = opts.serverIdBase ?? 100;

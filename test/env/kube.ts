@@ -1,0 +1,211 @@
+// A real Kubernetes control plane on loopback: etcd, kube-apiserver and
+// kube-controller-manager (built from k8s.io/kubernetes by test/env/build-k8s.sh).
+// RBAC authorization is on, admission webhooks are enabled, service-account tokens
+// are signed with a generated key; an admin kubeconfig (client certificate in
+// system:masters) is written for kubectl and @kubernetes/client-node.
+// No kubelet: Pods stay Pending unless the sandbox node runs them.
+import fs from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { binDir, cacheDir, freePort, spawnManaged, waitUntil, type ManagedProcess } from "./procs.ts";
+import { ensureCa, ensureCert, ensureServiceAccountKey, type CertPaths } from "./pki.ts";
+
+export interface ControlPlaneOptions {
+  /** Working directory (etcd data, certificates, logs). Default: a fresh one under .cache/tmp. */
+  dir?: string;
+  /** Run kube-controller-manager (default true). */
+  controllerManager?: boolean;
+  /** Extra kube-apiserver flags. */
+  apiserverFlags?: string[];
+  /** Fixed secure port for kube-apiserver (default: a free port). */
+  apiserverPort?: number;
+}
+
+export interface ControlPlane {
+  readonly dir: string;
+  /** https://127.0.0.1:PORT */
+  readonly server: string;
+  readonly kubeconfig: string;
+  readonly ca: CertPaths;
+  /** Admin client certificate (CN=moco-ts-admin, O=system:masters). */
+  readonly adminCert: CertPaths;
+  /** Stops kube-apiserver only (etcd and controller-manager keep running). */
+  stopApiserver(): Promise<void>;
+  /** Starts kube-apiserver again on the same port after stopApiserver(). */
+  startApiserver(): Promise<void>;
+  /** Runs kubectl with this control plane's kubeconfig; returns stdout. */
+  kubectl(args: string[], input?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function k8sBinary(name: "kube-apiserver" | "kube-controller-manager" | "kubectl"): string {
+  const p = path.join(binDir, name);
+  if (!fs.existsSync(p)) throw new Error(`${p} is missing: run test/env/provision.sh (or test/env/build-k8s.sh)`);
+  return p;
+}
+
+function etcdBinary(): string {
+  for (const p of [path.join(binDir, "etcd"), "/usr/bin/etcd"]) if (fs.existsSync(p)) return p;
+  throw new Error("etcd is missing: run test/env/provision.sh");
+}
+
+function healthz(server: string, ca: string, client: CertPaths, pathName = "/readyz"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.get(`${server}${pathName}`, {
+      ca: fs.readFileSync(ca), cert: fs.readFileSync(client.cert), key: fs.readFileSync(client.key), timeout: 2000,
+    }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => { req.destroy(); resolve(false); });
+  });
+}
+
+export function writeKubeconfig(file: string, server: string, ca: string, client: CertPaths, user = "admin"): void {
+  const b64 = (p: string) => fs.readFileSync(p).toString("base64");
+  fs.writeFileSync(file, `apiVersion: v1
+kind: Config
+clusters:
+- name: moco-ts
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(ca)}
+users:
+- name: ${user}
+  user:
+    client-certificate-data: ${b64(client.cert)}
+    client-key-data: ${b64(client.key)}
+contexts:
+- name: moco-ts
+  context:
+    cluster: moco-ts
+    user: ${user}
+current-context: moco-ts
+`, { mode: 0o600 });
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  fs.mkdirSync(path.join(cacheDir, "tmp"), { recursive: true });
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(cacheDir, "tmp", "kube-"));
+  fs.mkdirSync(dir, { recursive: true });
+  const pki = path.join(dir, "pki");
+  const ca = ensureCa(pki);
+  const apiserverCert = ensureCert(pki, "apiserver", ca, {
+    cn: "kube-apiserver", usage: "server",
+    sans: ["127.0.0.1", "localhost", "10.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+  });
+  const adminCert = ensureCert(pki, "admin", ca, { cn: "moco-ts-admin", org: "system:masters", usage: "client" });
+  const kcmCert = ensureCert(pki, "kube-controller-manager", ca, { cn: "system:kube-controller-manager", usage: "client" });
+  const apiserverKubeletClient = ensureCert(pki, "apiserver-kubelet-client", ca, {
+    cn: "kube-apiserver-kubelet-client", org: "system:masters", usage: "client",
+  });
+  const sa = ensureServiceAccountKey(pki);
+  const logs = path.join(dir, "logs");
+  fs.mkdirSync(logs, { recursive: true });
+
+  const procs: ManagedProcess[] = [];
+  const stopAll = async () => {
+    for (const p of [...procs].reverse()) await p.stop(10_000);
+  };
+
+  try {
+    // etcd
+    const etcdPort = await freePort();
+    const etcdPeerPort = await freePort();
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcd = spawnManaged("etcd", etcdBinary(), [
+      "--name", "default", "--data-dir", path.join(dir, "etcd"),
+      "--listen-client-urls", etcdUrl, "--advertise-client-urls", etcdUrl,
+      "--listen-peer-urls", `http://127.0.0.1:${etcdPeerPort}`,
+      "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeerPort}`,
+      "--initial-cluster", `default=http://127.0.0.1:${etcdPeerPort}`,
+      "--unsafe-no-fsync", "--quota-backend-bytes", String(4 * 1024 * 1024 * 1024),
+    ], { logFile: path.join(logs, "etcd.log"), marker: "etcd" });
+    procs.push(etcd);
+    await waitUntil("etcd health", async () => {
+      const res = await fetch(`${etcdUrl}/health`);
+      return res.ok;
+    }, { timeoutMs: 30_000, proc: etcd });
+
+    // kube-apiserver
+    const port = opts.apiserverPort ?? await freePort();
+    const server = `https://127.0.0.1:${port}`;
+    const apiserverArgs = [
+      "--etcd-servers", etcdUrl,
+      "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(port),
+      "--tls-cert-file", apiserverCert.cert, "--tls-private-key-file", apiserverCert.key,
+      "--client-ca-file", ca.cert,
+      "--authorization-mode", "RBAC",
+      "--service-account-issuer", "https://kubernetes.default.svc",
+      "--service-account-key-file", sa.pub, "--service-account-signing-key-file", sa.key,
+      "--service-cluster-ip-range", "10.0.0.0/24",
+      "--allow-privileged=true",
+      "--kubelet-client-certificate", apiserverKubeletClient.cert,
+      "--kubelet-client-key", apiserverKubeletClient.key,
+      "--kubelet-preferred-address-types", "InternalIP",
+      "--enable-admission-plugins", "NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
+      "--endpoint-reconciler-type", "none",
+      "--cert-dir", path.join(dir, "apiserver-certs"),
+      ...(opts.apiserverFlags ?? []),
+    ];
+    let apiserver: ManagedProcess | undefined;
+    const startApiserver = async () => {
+      apiserver = spawnManaged("kube-apiserver", k8sBinary("kube-apiserver"), apiserverArgs, {
+        logFile: path.join(logs, "kube-apiserver.log"), marker: "kube-apiserver",
+      });
+      procs.push(apiserver);
+      await waitUntil("kube-apiserver /readyz", () => healthz(server, ca.cert, adminCert), {
+        timeoutMs: 120_000, proc: apiserver, intervalMs: 500,
+      });
+    };
+    await startApiserver();
+
+    const kubeconfig = path.join(dir, "kubeconfig");
+    writeKubeconfig(kubeconfig, server, ca.cert, adminCert);
+
+    if (opts.controllerManager ?? true) {
+      const kcmKubeconfig = path.join(dir, "kube-controller-manager.kubeconfig");
+      writeKubeconfig(kcmKubeconfig, server, ca.cert, kcmCert, "system:kube-controller-manager");
+      const kcm = spawnManaged("kube-controller-manager", k8sBinary("kube-controller-manager"), [
+        "--kubeconfig", kcmKubeconfig,
+        "--authentication-kubeconfig", kcmKubeconfig, "--authorization-kubeconfig", kcmKubeconfig,
+        "--bind-address", "127.0.0.1", "--secure-port", String(await freePort()),
+        "--leader-elect=false",
+        "--use-service-account-credentials=true",
+        "--service-account-private-key-file", sa.key,
+        "--root-ca-file", ca.cert,
+        "--cluster-signing-cert-file", ca.cert, "--cluster-signing-key-file", ca.key,
+        "--controllers", "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl",
+        "--concurrent-gc-syncs", "5",
+      ], { logFile: path.join(logs, "kube-controller-manager.log"), marker: "kube-controller-manager" });
+      procs.push(kcm);
+      await waitUntil("kube-controller-manager start-up", async () => {
+        const log = kcm.outputTail(200_000);
+        return log.includes("Started controller") || log.includes("Starting controller");
+      }, { timeoutMs: 60_000, proc: kcm, intervalMs: 500 });
+    }
+
+    const kubectl = async (args: string[], input?: string): Promise<string> => {
+      const { execFile } = await import("node:child_process");
+      return new Promise((resolve, reject) => {
+        const child = execFile(k8sBinary("kubectl"), ["--kubeconfig", kubeconfig, ...args],
+          { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+            if (err) reject(new Error(`kubectl ${args.join(" ")}: ${stderr || err.message}`));
+            else resolve(stdout);
+          });
+        if (input !== undefined) { child.stdin?.end(input); }
+      });
+    };
+
+    return {
+      dir, server, kubeconfig, ca, adminCert, kubectl,
+      async stopApiserver() { await apiserver?.stop(10_000); },
+      startApiserver,
+      async stop() {
+        await stopAll();
+        if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
