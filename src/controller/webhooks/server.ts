@@ -1,0 +1,193 @@
+// The HTTPS admission webhook server (api.md §6): routes AdmissionReview and
+// ConversionReview requests to the handlers in admission.ts. Never crashes on malformed
+// input: every failure becomes an error response.
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  MalformedReviewError,
+  denied,
+  parseAdmissionReview,
+  reviewBackupPolicyValidation,
+  reviewConversion,
+  reviewMySQLClusterDefaulting,
+  reviewMySQLClusterValidation,
+  reviewOf,
+  reviewStatefulSetMutation,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type WebhookDependencies,
+} from "./admission.ts";
+
+export const WEBHOOK_PATHS = {
+  mutateMySQLCluster: "/mutate-moco-cybozu-com-v1beta2-mysqlcluster",
+  validateMySQLCluster: "/validate-moco-cybozu-com-v1beta2-mysqlcluster",
+  validateBackupPolicy: "/validate-moco-cybozu-com-v1beta2-backuppolicy",
+  mutateStatefulSet: "/mutate-apps-v1-statefulset",
+  convert: "/convert",
+  healthz: "/healthz",
+} as const;
+
+/** The logging a webhook server needs (a pino logger fits). */
+export interface WebhookLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WebhookServerOptions {
+  certFile: string;
+  keyFile: string;
+  /** Default 9443 (api.md §6); 0 picks a free port. */
+  port?: number;
+  /** Default "0.0.0.0". */
+  host?: string;
+  dependencies: WebhookDependencies;
+  logger?: WebhookLogger;
+  /** Largest accepted request body; default 8 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface WebhookServer {
+  server: Server;
+  port: number;
+  /** https://<host>:<port> */
+  url: string;
+  close(): Promise<void>;
+}
+
+type AdmissionHandler = (req: AdmissionRequest, deps: WebhookDependencies) => AdmissionResponse | Promise<AdmissionResponse>;
+
+const ADMISSION_ROUTES: Record<string, AdmissionHandler> = {
+  [WEBHOOK_PATHS.mutateMySQLCluster]: reviewMySQLClusterDefaulting,
+  [WEBHOOK_PATHS.validateMySQLCluster]: reviewMySQLClusterValidation,
+  [WEBHOOK_PATHS.validateBackupPolicy]: reviewBackupPolicyValidation,
+  [WEBHOOK_PATHS.mutateStatefulSet]: (req) => reviewStatefulSetMutation(req),
+};
+
+class BodyTooLargeError extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLargeError(`request body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(data) });
+  res.end(data);
+}
+
+/** Handles one HTTP request; exported for tests that skip TLS. */
+export async function handleWebhookRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: Pick<WebhookServerOptions, "dependencies" | "logger" | "maxBodyBytes">,
+): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  if (path === WEBHOOK_PATHS.healthz) {
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("ok");
+    return;
+  }
+  const admission = ADMISSION_ROUTES[path];
+  if (admission === undefined && path !== WEBHOOK_PATHS.convert) {
+    sendJson(res, 404, { message: `no webhook at ${path}` });
+    return;
+  }
+  if (req.method !== "POST") {
+    sendJson(res, 405, { message: "webhooks accept POST only" });
+    return;
+  }
+  let uid = "";
+  try {
+    const raw = await readBody(req, options.maxBodyBytes ?? 8 * 1024 * 1024);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString("utf8"));
+    } catch {
+      throw new MalformedReviewError("the request body is not valid JSON");
+    }
+    if (admission === undefined) {
+      sendJson(res, 200, reviewConversion(body));
+      return;
+    }
+    const request = parseAdmissionReview(body);
+    uid = request.uid;
+    const response = await admission(request, options.dependencies);
+    options.logger?.info(
+      {
+        path,
+        uid,
+        operation: request.operation,
+        namespace: request.namespace,
+        name: request.name,
+        allowed: response.allowed,
+        code: response.status?.code,
+      },
+      "admission review",
+    );
+    sendJson(res, 200, reviewOf(response));
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) {
+      if (!res.headersSent && !res.destroyed) sendJson(res, 413, { message: e.message });
+      return;
+    }
+    const malformed = e instanceof MalformedReviewError;
+    const message = e instanceof Error ? e.message : String(e);
+    options.logger?.error({ path, uid, err: message }, malformed ? "malformed admission review" : "webhook failure");
+    const response = malformed ? denied(uid, 400, "BadRequest", message) : denied(uid, 500, "InternalError", message);
+    if (path === WEBHOOK_PATHS.convert) {
+      sendJson(res, 200, {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "ConversionReview",
+        response: { uid, convertedObjects: [], result: { status: "Failure", message } },
+      });
+      return;
+    }
+    sendJson(res, 200, reviewOf(response));
+  }
+}
+
+/** Starts the HTTPS webhook server with the given certificate and key files. */
+export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const server = createServer({ cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) }, (req, res) => {
+    handleWebhookRequest(req, res, options).catch((e: unknown) => {
+      options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed");
+      if (!res.headersSent) sendJson(res, 500, { message: "internal error" });
+      else res.destroy();
+    });
+  });
+  const host = options.host ?? "0.0.0.0";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 9443, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
