@@ -158,7 +158,7 @@ export function parseGoDuration(text: string): number {
     if (scale === undefined) throw new Error(`time: unknown unit "${unit}" in duration "${orig}"`);
     s = s.slice(unit.length);
     total += Number(`${intPart === "" ? "0" : intPart}.${fracPart ?? ""}0`) * scale;
-    if (total > 9223372036854775807) throw invalid();
+    if (total > 2 ** 63 - 1) throw invalid();
   }
   return negative ? -total : total;
 }
