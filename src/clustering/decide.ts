@@ -1,0 +1,581 @@
+// The pure half of the clustering engine (clustering.md §1.3 steps 5–8, §1.4–§1.6,
+// §1.8): from what observe saw to one operation, with no I/O. Act runs the operation.
+import { formatGtidSet, gtidIsEmpty, gtidIsSubset, gtidSubtract, gtidUnion, hasErrantGtids } from "../mysql/gtid.ts";
+import type { GtidSet } from "../mysql/gtid.ts";
+import type {
+  ClusterCondition,
+  ClusterObservation,
+  ClusterState,
+  ConfigurePlan,
+  ConfigureStep,
+  FailoverChoice,
+  InstanceStatus,
+  MySQLClusterLike,
+  ObservedCluster,
+  Operation,
+  PodView,
+  StateDecision,
+} from "./types.ts";
+
+// ---------------------------------------------------------------------------------
+// Constants (clustering.md §1.11)
+
+export const MYSQL_PORT = 3306;
+export const MYSQL_ADMIN_PORT = 33062;
+/** rpl_semi_sync_source_timeout: 24 h, so the source never falls back to async. */
+export const SEMI_SYNC_SOURCE_TIMEOUT_MS = 86_400_000;
+/** WAIT_FOR_EXECUTED_GTID_SET timeout in switchover and failover. */
+export const SWITCH_GTID_WAIT_SECONDS = 50;
+/** Sleep after STOP REPLICA IO_THREAD and between kills. */
+export const AFTER_STOP_IO_THREAD_MS = 100;
+/** Default role-change settle time (env MOCO_ROLE_WAIT_DURATION overrides, read by act). */
+export const DEFAULT_ROLE_CHANGE_WAIT_MS = 300;
+
+/** The semi-sync wait count and quorum figure: floor(replicas / 2). */
+export function semiSyncWaitCount(replicas: number): number {
+  return Math.floor(replicas / 2);
+}
+
+// ---------------------------------------------------------------------------------
+// Small readers of the cluster
+
+export function clusterName(cluster: MySQLClusterLike): string {
+  return cluster.metadata.name ?? "";
+}
+
+/** `moco-C-i.moco-C.NS.svc`. */
+export function podHostname(cluster: MySQLClusterLike, ordinal: number): string {
+  const name = clusterName(cluster);
+  return `moco-${name}-${ordinal}.moco-${name}.${cluster.metadata.namespace ?? ""}.svc`;
+}
+
+/** `spec.replicationSourceSecretName` is set (an empty string counts as unset). */
+export function isIntermediate(cluster: MySQLClusterLike): boolean {
+  const name = cluster.spec.replicationSourceSecretName;
+  return typeof name === "string" && name !== "";
+}
+
+function isRestoring(cluster: MySQLClusterLike): boolean {
+  const restoredTime = cluster.status?.restoredTime;
+  return cluster.spec.restore != null && (restoredTime == null || restoredTime === "");
+}
+
+function ready(pod: PodView | null | undefined): boolean {
+  return pod?.ready === true;
+}
+
+function isEmptyGtidText(text: string): boolean {
+  return text.trim() === "";
+}
+
+// ---------------------------------------------------------------------------------
+// §1.3 steps 5–8
+
+/** Thrown when an observation cannot be assessed (wrong lengths, primary out of range). */
+export class ObservationError extends Error {
+  override name = "ObservationError";
+}
+
+/**
+ * §1.3 steps 5–8 on a raw observation: the primary's executed GTID set, the
+ * replication-delay deletion guard, errant detection (done in TypeScript with the
+ * semantics of GTID_SUBTRACT, ignoring the primary's own UUID), and the hang-up guard
+ * that drops non-primary instances with semi-sync sessions waiting.
+ */
+export function assessObservation(observation: ClusterObservation): ObservedCluster {
+  const { cluster } = observation;
+  const n = cluster.spec.replicas;
+  if (!Number.isInteger(n) || n < 1) throw new ObservationError(`invalid spec.replicas ${String(n)}`);
+  if (observation.pods.length !== n || observation.instances.length !== n) {
+    throw new ObservationError(
+      `observation has ${observation.pods.length} pods and ${observation.instances.length} instances for ${n} replicas`,
+    );
+  }
+  const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
+  if (!Number.isInteger(primaryIndex) || primaryIndex < 0 || primaryIndex >= n) {
+    throw new ObservationError(`status.currentPrimaryIndex ${primaryIndex} is out of range [0, ${n})`);
+  }
+  const primary = observation.instances[primaryIndex] ?? null;
+  const executedGtid = primary?.gtidExecuted ?? "";
+
+  // Step 6: replication-delay guard.
+  const maxDelay = cluster.spec.maxDelaySecondsForPodDeletion ?? 0;
+  let preventPodDeletion = false;
+  if (maxDelay > 0) {
+    observation.instances.forEach((ist, i) => {
+      if (i === primaryIndex || ist === null) return;
+      const behind = ist.replicaStatus?.secondsBehindSource;
+      if (behind != null && behind > maxDelay) preventPodDeletion = true;
+    });
+  }
+
+  // Step 7: errant detection.
+  const errantReplicas: number[] = [];
+  if (primary !== null && !isEmptyGtidText(executedGtid)) {
+    observation.instances.forEach((ist, i) => {
+      if (i === primaryIndex || ist === null) return;
+      if (hasErrantGtids(ist.gtidExecuted, executedGtid, primary.serverUuid)) errantReplicas.push(i);
+    });
+  } else {
+    errantReplicas.push(...(cluster.status?.errantReplicaList ?? []));
+  }
+
+  // Step 8: hang-up guard.
+  const hungUpReplicas: number[] = [];
+  const instances = observation.instances.map((ist, i) => {
+    if (i !== primaryIndex && ist !== null && ist.semiSyncSourceWaitSessions > 0) {
+      hungUpReplicas.push(i);
+      return null;
+    }
+    return ist;
+  });
+
+  return {
+    ...observation,
+    instances,
+    primaryIndex,
+    executedGtid,
+    errantReplicas,
+    preventPodDeletion,
+    hungUpReplicas,
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// §1.4 state
+
+function isErrant(observed: ObservedCluster, i: number): boolean {
+  return observed.errantReplicas.includes(i);
+}
+
+function countInCluster(observed: ObservedCluster, primary: InstanceStatus): number {
+  const base = observed.cluster.spec.serverIDBase;
+  const n = observed.cluster.spec.replicas;
+  return primary.replicaHosts.filter((r) => r.serverId >= base && r.serverId < base + n).length;
+}
+
+/** goodReplica(i) without the Pod readiness check. */
+function isReplicatingFromPrimary(observed: ObservedCluster, i: number): boolean {
+  const ist = observed.instances[i] ?? null;
+  if (ist === null || isErrant(observed, i) || !ist.superReadOnly || ist.replicaStatus === null) return false;
+  return ist.replicaStatus.sourceHost === podHostname(observed.cluster, observed.primaryIndex);
+}
+
+function isGoodReplica(observed: ObservedCluster, i: number): boolean {
+  return ready(observed.pods[i]) && isReplicatingFromPrimary(observed, i);
+}
+
+function isSurvivor(observed: ObservedCluster, i: number): boolean {
+  const ist = observed.instances[i] ?? null;
+  return ist !== null && ist.replicaStatus !== null && !isErrant(observed, i) && !isEmptyGtidText(ist.gtidExecuted);
+}
+
+function nonPrimaryOrdinals(observed: ObservedCluster): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < observed.cluster.spec.replicas; i++) if (i !== observed.primaryIndex) out.push(i);
+  return out;
+}
+
+/** lostData: the primary's executed set is empty while a present replica has data. */
+export function hasLostData(observed: ObservedCluster): boolean {
+  if (!isEmptyGtidText(observed.executedGtid)) return false;
+  return nonPrimaryOrdinals(observed).some((i) => {
+    const ist = observed.instances[i] ?? null;
+    return ist !== null && !isEmptyGtidText(ist.gtidExecuted);
+  });
+}
+
+/**
+ * The cluster state (§1.4): the first matching row wins. Candidates are collected the way
+ * upstream does, while rows 4 (Healthy) and 5 (Degraded) are evaluated.
+ */
+export function decideState(observed: ObservedCluster): StateDecision {
+  const { cluster } = observed;
+  const n = cluster.spec.replicas;
+  const half = semiSyncWaitCount(n);
+  const p = observed.primaryIndex;
+  const primary = observed.instances[p] ?? null;
+  const intermediate = isIntermediate(cluster);
+  const lostData = hasLostData(observed);
+  const inCluster = primary === null ? 0 : countInCluster(observed, primary);
+  const primaryModeOK = primary !== null && (intermediate ? primary.superReadOnly : !primary.readOnly);
+  const others = nonPrimaryOrdinals(observed);
+  const goodReplicas = others.filter((i) => isGoodReplica(observed, i));
+  const survivors = others.filter((i) => isSurvivor(observed, i));
+  const candidateSet = new Set<number>();
+
+  const isCloning = (): boolean => {
+    if (!intermediate || cluster.status?.cloned === true) return false;
+    if (primary === null) return true;
+    if (primary.cloneState !== null && primary.cloneState !== "Completed") return true;
+    return primary.cloneState === null && isEmptyGtidText(primary.gtidExecuted);
+  };
+
+  const isHealthy = (): boolean => {
+    if (!observed.pods.every((pod) => ready(pod))) return false;
+    for (const i of others) {
+      if (!isReplicatingFromPrimary(observed, i)) return false;
+      candidateSet.add(i);
+    }
+    return primary !== null && inCluster === n - 1 && primaryModeOK;
+  };
+
+  const isDegraded = (): boolean => {
+    if (!ready(observed.pods[p]) || lostData || primary === null || !primaryModeOK || inCluster < half) return false;
+    let good = 0;
+    for (const i of others) {
+      if (!isGoodReplica(observed, i)) continue;
+      good++;
+      candidateSet.add(i);
+    }
+    return good >= half && good !== n - 1;
+  };
+
+  const primaryGone = primary === null || lostData;
+  let state: ClusterState;
+  if (cluster.spec.offline === true) state = "Offline";
+  else if (isCloning()) state = "Cloning";
+  else if (isRestoring(cluster)) state = "Restoring";
+  else if (isHealthy()) state = "Healthy";
+  else if (isDegraded()) state = "Degraded";
+  else if (primaryGone && survivors.length > half) state = "Failed";
+  else if (primaryGone) state = "Lost";
+  else state = "Incomplete";
+
+  const candidates = [...candidateSet].sort((a, b) => a - b);
+  const primaryPod = observed.pods[p] ?? null;
+  const candidate = candidates[0] ?? null;
+  const needSwitch = candidate !== null && primaryPod !== null && (primaryPod.deleting || primaryPod.demote);
+  return {
+    state,
+    primaryIndex: p,
+    candidates,
+    candidate,
+    needSwitch,
+    lostData,
+    inCluster,
+    primaryModeOK,
+    goodReplicas,
+    survivors,
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// §1.5 operation
+
+export interface DecideOptions {
+  /** Role-change settle time (§1.8.3 step 2); act reads MOCO_ROLE_WAIT_DURATION. */
+  readonly roleChangeWaitMs?: number;
+}
+
+/** The one operation for this pass (§1.5). */
+export function decideOperation(
+  observed: ObservedCluster,
+  decision: StateDecision = decideState(observed),
+  options: DecideOptions = {},
+): Operation {
+  const p = observed.primaryIndex;
+  const { state } = decision;
+  switch (state) {
+    case "Offline":
+      return { kind: "none", state, reason: "the cluster is offline" };
+    case "Restoring":
+      return { kind: "none", state, reason: "the restore job owns the instances" };
+    case "Lost":
+      return { kind: "none", state, reason: "too few instances with data; restore from a backup" };
+    case "Cloning": {
+      const primary = observed.instances[p] ?? null;
+      if (primary === null) return { kind: "wait", state, reason: "the status of the primary is missing" };
+      if (primary.cloneState !== null && primary.cloneState !== "Failed") {
+        return { kind: "wait", state, reason: `clone state is ${primary.cloneState}` };
+      }
+      return { kind: "initialClone", state, instance: p };
+    }
+    case "Healthy":
+    case "Degraded": {
+      if (decision.needSwitch && decision.candidate !== null && !observed.preventPodDeletion) {
+        const pod = observed.pods[p] ?? null;
+        return {
+          kind: "switchover",
+          state,
+          from: p,
+          to: decision.candidate,
+          removeDemoteAnnotation: pod !== null && (pod.hasDemoteAnnotation ?? pod.demote),
+        };
+      }
+      if (state === "Healthy") {
+        return {
+          kind: "none",
+          state,
+          reason: decision.needSwitch ? "switchover held back: replicas are delayed (prevent-delete)" : "healthy",
+        };
+      }
+      return { kind: "configure", state, plan: planConfigure(observed, options) };
+    }
+    case "Failed": {
+      const stopReplicaIOThreadOn = nonPrimaryOrdinals(observed).filter((i) => observed.instances[i] != null);
+      const recheck = stopReplicaIOThreadOn.filter((i) => !isErrant(observed, i));
+      return {
+        kind: "failover",
+        state,
+        from: p,
+        stopReplicaIOThreadOn,
+        recheck,
+        expected: chooseFailoverTarget(observed.instances, recheck),
+      };
+    }
+    case "Incomplete":
+      return { kind: "configure", state, plan: planConfigure(observed, options) };
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// §1.8.2 failover target
+
+/**
+ * The top runner among `candidates` (§1.8.2 step 3), on statuses re-read after every IO
+ * thread was stopped. For each candidate with a replica status, S = Retrieved ∪ Executed
+ * (of SHOW REPLICA STATUS). Walking ordinals in ascending order: empty S is skipped;
+ * S ⊆ best keeps best (ties go to the lower ordinal); best ⊆ S replaces it; otherwise the
+ * sets are incomparable ("errant transactions").
+ */
+export function chooseFailoverTarget(
+  statuses: readonly (InstanceStatus | null)[],
+  candidates: readonly number[],
+): FailoverChoice {
+  let best = -1;
+  let bestSet: GtidSet | null = null;
+  let bestText = "";
+  for (const i of [...candidates].sort((a, b) => a - b)) {
+    const rs = statuses[i]?.replicaStatus ?? null;
+    if (rs === null) continue;
+    const set = isEmptyGtidText(rs.retrievedGtidSet)
+      ? gtidUnion(rs.executedGtidSet, "")
+      : gtidUnion(rs.retrievedGtidSet, rs.executedGtidSet);
+    if (gtidIsEmpty(set)) continue;
+    if (bestSet === null) {
+      best = i;
+      bestSet = set;
+      bestText = formatGtidSet(set, { separator: "," });
+      continue;
+    }
+    if (gtidIsSubset(set, bestSet)) continue;
+    if (gtidIsSubset(bestSet, set)) {
+      best = i;
+      bestSet = set;
+      bestText = formatGtidSet(set, { separator: "," });
+      continue;
+    }
+    return {
+      ok: false,
+      error: `errant transactions: instance ${i} has ${formatGtidSet(set, { separator: "," })}, instance ${best} has ${bestText}`,
+    };
+  }
+  const chosen = statuses[best]?.replicaStatus ?? null;
+  if (best < 0 || chosen === null) return { ok: false, error: "no top runner: no replica has retrieved or executed any transaction" };
+  return { ok: true, target: best, waitForGtid: chosen.retrievedGtidSet };
+}
+
+// ---------------------------------------------------------------------------------
+// §1.8.3 configure
+
+const REDO_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["kind"]>([
+  "setSuperReadOnly",
+  "stopReplicaIOThread",
+  "waitForGtid",
+  "configureSemiSyncSource",
+  "configureReplication",
+  "cloneFromPrimary",
+  "makeWritable",
+]);
+
+/** The ordered configure plan for Incomplete and Degraded (§1.8.3). */
+export function planConfigure(observed: ObservedCluster, options: DecideOptions = {}): ConfigurePlan {
+  const steps: ConfigureStep[] = [];
+  const done = (): ConfigurePlan => ({ steps, redo: steps.some((s) => REDO_STEPS.has(s.kind)) });
+  const { cluster } = observed;
+  const n = cluster.spec.replicas;
+  const p = observed.primaryIndex;
+  const intermediate = isIntermediate(cluster);
+  const primaryHost = podHostname(cluster, p);
+
+  // 1. Role labels, removal.
+  const unlabelled: number[] = [];
+  observed.pods.forEach((pod, i) => {
+    if (pod === null) return;
+    const role = pod.roleLabel ?? "";
+    if (role === "") {
+      unlabelled.push(i);
+      return;
+    }
+    if (i === p && role === "primary") return;
+    if (i !== p && !isErrant(observed, i) && role === "replica") return;
+    unlabelled.push(i);
+    steps.push({ kind: "removeRoleLabel", instance: i });
+  });
+
+  // 2. Kill connections on alive instances whose role changed.
+  const alive = unlabelled.filter((i) => observed.instances[i] != null && !isErrant(observed, i));
+  if (alive.length > 0) {
+    steps.push({ kind: "sleep", ms: options.roleChangeWaitMs ?? DEFAULT_ROLE_CHANGE_WAIT_MS, reason: "roleChange" });
+    for (const i of alive) steps.push({ kind: "killConnections", instance: i });
+  }
+
+  // 3. The primary.
+  const primary = observed.instances[p] ?? null;
+  if (primary === null) {
+    steps.push({ kind: "fail", message: `the status of the primary instance ${p} is missing` });
+    return done();
+  }
+  if (intermediate) {
+    if (!primary.superReadOnly) steps.push({ kind: "setSuperReadOnly", instance: p });
+    const source = observed.replicationSource;
+    if (source === undefined) {
+      steps.push({ kind: "fail", message: `secret ${cluster.spec.replicationSourceSecretName ?? ""} was not read` });
+      return done();
+    }
+    if (!source.ok) {
+      steps.push({ kind: "fail", message: source.error });
+      return done();
+    }
+    const rs = primary.replicaStatus;
+    if (rs === null || rs.replicaIORunning !== "Yes" || rs.sourceHost !== source.host) {
+      steps.push({
+        kind: "configureReplication",
+        instance: p,
+        source: { host: source.host, port: source.port, credentials: "replicationSourceSecret" },
+        semiSync: false,
+      });
+    }
+  } else {
+    const rs = primary.replicaStatus;
+    if (rs !== null && rs.replicaIORunning === "Yes") {
+      steps.push({ kind: "stopReplicaIOThread", instance: p });
+      steps.push({ kind: "sleep", ms: AFTER_STOP_IO_THREAD_MS, reason: "afterStopIOThread" });
+    }
+    if (rs !== null && !isEmptyGtidText(rs.retrievedGtidSet)) {
+      steps.push({ kind: "waitForGtid", instance: p, gtid: rs.retrievedGtidSet, timeoutSeconds: 0 });
+    }
+    const waitFor = semiSyncWaitCount(n);
+    if (n > 1 && (!primary.semiSyncSourceEnabled || primary.semiSyncSourceWaitForReplicaCount !== waitFor)) {
+      steps.push({
+        kind: "configureSemiSyncSource",
+        instance: p,
+        waitForReplicaCount: waitFor,
+        timeoutMs: SEMI_SYNC_SOURCE_TIMEOUT_MS,
+      });
+    }
+  }
+
+  // 4. Replicas.
+  const semiSync = !intermediate;
+  for (const i of nonPrimaryOrdinals(observed)) {
+    const ist = observed.instances[i] ?? null;
+    if (ist === null) continue;
+    const rs = ist.replicaStatus;
+    if (isErrant(observed, i)) {
+      if (rs !== null && rs.replicaIORunning === "Yes") steps.push({ kind: "stopReplicaIOThread", instance: i });
+      continue;
+    }
+    if (!ist.superReadOnly) {
+      steps.push({ kind: "killConnections", instance: i });
+      steps.push({ kind: "setSuperReadOnly", instance: i });
+    }
+    const cloned = isEmptyGtidText(ist.gtidExecuted) && !isEmptyGtidText(observed.executedGtid) && rs === null;
+    if (cloned) {
+      const ip = observed.pods[p]?.ip ?? "";
+      const donorHost = ip === "0.0.0.0" ? primaryHost : ip === "" ? null : ip;
+      steps.push({ kind: "cloneFromPrimary", instance: i, donorHost, donorPort: MYSQL_ADMIN_PORT });
+      if (!isEmptyGtidText(primary.gtidPurged)) {
+        steps.push({ kind: "checkPurgedGtids", instance: i, primaryPurgedGtid: primary.gtidPurged });
+      }
+    } else {
+      const missing = gtidSubtract(primary.gtidPurged, ist.gtidExecuted);
+      if (!gtidIsEmpty(missing)) {
+        steps.push({
+          kind: "fail",
+          message: `new primary ${p} does not have binlog containing transactions ${formatGtidSet(missing, { separator: "," })} required for instance ${i}`,
+        });
+        return done();
+      }
+    }
+    if (
+      cloned ||
+      rs === null ||
+      rs.replicaIORunning !== "Yes" ||
+      rs.sourceHost !== primaryHost ||
+      ist.semiSyncReplicaEnabled !== semiSync
+    ) {
+      steps.push({
+        kind: "configureReplication",
+        instance: i,
+        source: { host: primaryHost, port: MYSQL_PORT, credentials: "moco-repl" },
+        semiSync,
+      });
+    }
+  }
+
+  // 5. Role labels, addition.
+  for (const i of alive) steps.push({ kind: "setRoleLabel", instance: i, role: i === p ? "primary" : "replica" });
+
+  // 6. A normal primary becomes writable, last.
+  if (!intermediate && primary.readOnly) steps.push({ kind: "makeWritable", instance: p });
+
+  return done();
+}
+
+// ---------------------------------------------------------------------------------
+// §1.6 status, §1.8.6 deletion guard
+
+/** Initialized / Available / Healthy / ClusteringActive for a state (§1.6). */
+export function conditionsForState(state: ClusterState): ClusterCondition[] {
+  const initialized = state !== "Cloning" && state !== "Restoring";
+  const available = state === "Healthy" || state === "Degraded";
+  const healthy = state === "Healthy";
+  const message = `the current state is ${state}`;
+  const status = (b: boolean) => (b ? ("True" as const) : ("False" as const));
+  return [
+    { type: "Initialized", status: status(initialized), reason: state, message },
+    { type: "Available", status: status(available), reason: state, message },
+    { type: "Healthy", status: status(healthy), reason: state, message },
+    { type: "ClusteringActive", status: "True", reason: "ClusteringActive", message: "clustering is active" },
+  ];
+}
+
+export interface ClusterStatusUpdate {
+  /** Pods (primary included) whose Ready condition is True. */
+  readonly syncedReplicas: number;
+  readonly errantReplicaList: readonly number[];
+  readonly errantReplicas: number;
+  /** true ⇒ set status.cloned = true; undefined ⇒ leave it (it is never reset). */
+  readonly cloned: true | undefined;
+  readonly conditions: readonly ClusterCondition[];
+}
+
+/** The status fields a pass writes (§1.6), except currentPrimaryIndex. */
+export function clusterStatusUpdate(observed: ObservedCluster, state: ClusterState): ClusterStatusUpdate {
+  return {
+    syncedReplicas: observed.pods.filter((pod) => ready(pod)).length,
+    errantReplicaList: [...observed.errantReplicas],
+    errantReplicas: observed.errantReplicas.length,
+    cloned: isIntermediate(observed.cluster) && state !== "Cloning" ? true : undefined,
+    conditions: conditionsForState(state),
+  };
+}
+
+/**
+ * Changes to the moco.cybozu.com/prevent-delete annotation (§1.8.6): add it to the
+ * primary Pod when deletion must be prevented and it is absent; otherwise remove it
+ * from every Pod that has it. Missing Pods are skipped.
+ */
+export function preventDeleteAnnotationChanges(observed: ObservedCluster): { add: number[]; remove: number[] } {
+  if (observed.preventPodDeletion) {
+    const pod = observed.pods[observed.primaryIndex] ?? null;
+    return { add: pod !== null && !pod.hasPreventDeleteAnnotation ? [observed.primaryIndex] : [], remove: [] };
+  }
+  const remove: number[] = [];
+  observed.pods.forEach((pod, i) => {
+    if (pod !== null && pod.hasPreventDeleteAnnotation) remove.push(i);
+  });
+  return { add: [], remove };
+}
