@@ -19,6 +19,7 @@ describe("parseCronSpec accepts the standard grammar", () => {
     { spec: "0 0 1 JAN,jul *", check: (s) => assert.deepEqual(fields(s).month.values, [1, 7]) },
     { spec: "0 0 ? * SUN", check: (s) => assert.deepEqual(fields(s).dayOfWeek.values, [0]) },
     { spec: "0 0 31 12 6" },
+    { spec: "*/61 * * * *", check: (s) => assert.deepEqual(fields(s).minute.values, [0]) }, // robfig accepts a step beyond the range
     { spec: "  0   0  *  *  *  " },
     { spec: "00 +5 * * *", check: (s) => assert.deepEqual(fields(s).hour.values, [5]) },
     { spec: "@yearly", check: (s) => assert.deepEqual(fields(s).month.values, [1]) },
