@@ -40,3 +40,12 @@ export function fieldInternalError(field: string, detail: string): FieldError {
 export function causeTypeOf(type: FieldErrorType): string {
   return type === "InternalError" ? "InternalError" : `FieldValue${type}`;
 }
+
+/**
+ * The message without the leading field path (Go's ErrorBody), as a Status cause
+ * carries it next to its `field` (kubectl prints "<field>: <body>").
+ */
+export function fieldErrorBody(e: FieldError): string {
+  const prefix = `${e.field}: `;
+  return e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+}

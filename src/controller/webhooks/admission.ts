@@ -8,6 +8,7 @@ import {
   GROUP,
   MYSQLCLUSTER_KIND,
   causeTypeOf,
+  fieldErrorBody,
   defaultMySQLCluster,
   findClustersReferencingPolicy,
   validateBackupPolicy,
@@ -134,7 +135,7 @@ export function invalidResponse(
         name,
         group: GROUP,
         kind,
-        causes: errors.map((e) => ({ reason: causeTypeOf(e.type), message: e.message, field: e.field })),
+        causes: errors.map((e) => ({ reason: causeTypeOf(e.type), message: fieldErrorBody(e), field: e.field })),
       },
     },
   };

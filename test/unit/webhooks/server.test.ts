@@ -167,6 +167,10 @@ describe("webhook server over HTTPS", () => {
       ["spec.podTemplate.spec.containers[1]", "FieldValueForbidden"],
       ["spec.podTemplate.spec.volumes[0]", "FieldValueInvalid"],
     ]);
+    for (const cause of response.status.details.causes) {
+      assert.ok(!cause.message.startsWith(`${cause.field}:`), "a cause's message is the body; kubectl prefixes the field");
+      assert.ok(response.status.message.includes(`${cause.field}: ${cause.message}`), "the status message names each field");
+    }
     assert.match(response.status.message, /^MySQLCluster\.moco\.cybozu\.com "test" is invalid: \[spec\.replicas: Invalid value: 2: /);
   });
 
