@@ -40,24 +40,33 @@ export function semiSyncWaitCount(replicas: number): number {
 // Small readers of the cluster
 
 export function clusterName(cluster: MySQLClusterLike): string {
-  return cluster.metadata.name ?? "";
+  return cluster.metadata?.name ?? "";
+}
+
+/** spec.replicas (CRD default 1). */
+export function replicasOf(cluster: MySQLClusterLike): number {
+  return cluster.spec?.replicas ?? 1;
+}
+
+function serverIDBaseOf(cluster: MySQLClusterLike): number {
+  return cluster.spec?.serverIDBase ?? 0;
 }
 
 /** `moco-C-i.moco-C.NS.svc`. */
 export function podHostname(cluster: MySQLClusterLike, ordinal: number): string {
   const name = clusterName(cluster);
-  return `moco-${name}-${ordinal}.moco-${name}.${cluster.metadata.namespace ?? ""}.svc`;
+  return `moco-${name}-${ordinal}.moco-${name}.${cluster.metadata?.namespace ?? ""}.svc`;
 }
 
 /** `spec.replicationSourceSecretName` is set (an empty string counts as unset). */
 export function isIntermediate(cluster: MySQLClusterLike): boolean {
-  const name = cluster.spec.replicationSourceSecretName;
+  const name = cluster.spec?.replicationSourceSecretName;
   return typeof name === "string" && name !== "";
 }
 
 function isRestoring(cluster: MySQLClusterLike): boolean {
   const restoredTime = cluster.status?.restoredTime;
-  return cluster.spec.restore != null && (restoredTime == null || restoredTime === "");
+  return cluster.spec?.restore != null && (restoredTime == null || restoredTime === "");
 }
 
 function ready(pod: PodView | null | undefined): boolean {
@@ -84,7 +93,7 @@ export class ObservationError extends Error {
  */
 export function assessObservation(observation: ClusterObservation): ObservedCluster {
   const { cluster } = observation;
-  const n = cluster.spec.replicas;
+  const n = replicasOf(cluster);
   if (!Number.isInteger(n) || n < 1) throw new ObservationError(`invalid spec.replicas ${String(n)}`);
   if (observation.pods.length !== n || observation.instances.length !== n) {
     throw new ObservationError(
@@ -99,7 +108,7 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
   const executedGtid = primary?.gtidExecuted ?? "";
 
   // Step 6: replication-delay guard.
-  const maxDelay = cluster.spec.maxDelaySecondsForPodDeletion ?? 0;
+  const maxDelay = cluster.spec?.maxDelaySecondsForPodDeletion ?? 0;
   let preventPodDeletion = false;
   if (maxDelay > 0) {
     observation.instances.forEach((ist, i) => {
@@ -149,8 +158,8 @@ function isErrant(observed: ObservedCluster, i: number): boolean {
 }
 
 function countInCluster(observed: ObservedCluster, primary: InstanceStatus): number {
-  const base = observed.cluster.spec.serverIDBase;
-  const n = observed.cluster.spec.replicas;
+  const base = serverIDBaseOf(observed.cluster);
+  const n = replicasOf(observed.cluster);
   return primary.replicaHosts.filter((r) => r.serverId >= base && r.serverId < base + n).length;
 }
 
@@ -172,7 +181,7 @@ function isSurvivor(observed: ObservedCluster, i: number): boolean {
 
 function nonPrimaryOrdinals(observed: ObservedCluster): number[] {
   const out: number[] = [];
-  for (let i = 0; i < observed.cluster.spec.replicas; i++) if (i !== observed.primaryIndex) out.push(i);
+  for (let i = 0; i < replicasOf(observed.cluster); i++) if (i !== observed.primaryIndex) out.push(i);
   return out;
 }
 
@@ -191,7 +200,7 @@ export function hasLostData(observed: ObservedCluster): boolean {
  */
 export function decideState(observed: ObservedCluster): StateDecision {
   const { cluster } = observed;
-  const n = cluster.spec.replicas;
+  const n = replicasOf(cluster);
   const half = semiSyncWaitCount(n);
   const p = observed.primaryIndex;
   const primary = observed.instances[p] ?? null;
@@ -233,7 +242,7 @@ export function decideState(observed: ObservedCluster): StateDecision {
 
   const primaryGone = primary === null || lostData;
   let state: ClusterState;
-  if (cluster.spec.offline === true) state = "Offline";
+  if (cluster.spec?.offline === true) state = "Offline";
   else if (isCloning()) state = "Cloning";
   else if (isRestoring(cluster)) state = "Restoring";
   else if (isHealthy()) state = "Healthy";
@@ -394,7 +403,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   const steps: ConfigureStep[] = [];
   const done = (): ConfigurePlan => ({ steps, redo: steps.some((s) => REDO_STEPS.has(s.kind)) });
   const { cluster } = observed;
-  const n = cluster.spec.replicas;
+  const n = replicasOf(cluster);
   const p = observed.primaryIndex;
   const intermediate = isIntermediate(cluster);
   const primaryHost = podHostname(cluster, p);
@@ -431,7 +440,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
     if (!primary.superReadOnly) steps.push({ kind: "setSuperReadOnly", instance: p });
     const source = observed.replicationSource;
     if (source === undefined) {
-      steps.push({ kind: "fail", message: `secret ${cluster.spec.replicationSourceSecretName ?? ""} was not read` });
+      steps.push({ kind: "fail", message: `secret ${cluster.spec?.replicationSourceSecretName ?? ""} was not read` });
       return done();
     }
     if (!source.ok) {

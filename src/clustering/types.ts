@@ -10,9 +10,11 @@
 // ---------------------------------------------------------------------------------
 // The MySQLCluster, as far as clustering reads it
 
+// Every field is optional so that the API's (pre-defaulting) MySQLCluster type fits;
+// the CRD defaults apply when a field is absent (replicas 1, serverIDBase 0 here).
 export interface MySQLClusterSpecLike {
-  readonly replicas: number;
-  readonly serverIDBase: number;
+  readonly replicas?: number | undefined;
+  readonly serverIDBase?: number | undefined;
   readonly offline?: boolean | undefined;
   /** Set ⇒ the cluster is an intermediate primary replicating from an external mysqld. */
   readonly replicationSourceSecretName?: string | null | undefined;
@@ -31,8 +33,8 @@ export interface MySQLClusterStatusLike {
 }
 
 export interface MySQLClusterLike {
-  readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined };
-  readonly spec: MySQLClusterSpecLike;
+  readonly metadata?: { readonly name?: string | undefined; readonly namespace?: string | undefined } | undefined;
+  readonly spec?: MySQLClusterSpecLike | undefined;
   readonly status?: MySQLClusterStatusLike | undefined;
 }
 
