@@ -12,7 +12,7 @@ describe("API MySQLCluster fits the clustering engine", () => {
       apiVersion: "moco.cybozu.com/v1beta2",
       kind: "MySQLCluster",
       metadata: { name: "test", namespace: "ns" },
-      spec: { replicas: 1, serverIDBase: 10 },
+      spec: { replicas: 1, serverIDBase: 10, podTemplate: { spec: { containers: [] } }, volumeClaimTemplates: [] },
       status: { currentPrimaryIndex: 0 },
     };
     assert.equal(replicasOf(c), 1);
