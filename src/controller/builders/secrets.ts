@@ -1,0 +1,241 @@
+// Password Secrets, my.cnf credential files, the agent Certificate and the gRPC Secret
+// copy (objects.md §3).
+import { randomBytes } from "node:crypto";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { MySQLCluster } from "../../api/v1beta2/index.ts";
+import { PASSWORD_KEYS } from "../../mysql/users.ts";
+import type { MocoPasswords, PasswordKey } from "../../mysql/users.ts";
+import type { BuilderOptions } from "./options.ts";
+import {
+  ANNOTATION_SECRET_VERSION,
+  SECRET_VERSION,
+  clusterIdentity,
+  clusterOwnerReference,
+  controllerNamespaceLabelSet,
+  labelSet,
+  mergeLabels,
+  names,
+  sortedRecord,
+} from "./meta.ts";
+
+/** Eight fresh passwords: 16 CSPRNG bytes each, as 32 lower-case hex characters. */
+export function generatePasswords(random: (size: number) => Uint8Array = randomBytes): MocoPasswords {
+  const out: Partial<Record<PasswordKey, string>> = {};
+  for (const key of PASSWORD_KEYS) out[key] = Buffer.from(random(16)).toString("hex");
+  return Object.freeze(out as Record<PasswordKey, string>);
+}
+
+function base64(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64");
+}
+
+function passwordData(passwords: MocoPasswords): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const key of PASSWORD_KEYS) data[key] = base64(passwords[key]);
+  return sortedRecord(data);
+}
+
+/**
+ * Controller-side Secret `<sys>/mysql-<ns>.<name>` (objects.md §3.2): created once,
+ * never updated, no owner reference (cross-namespace; the finalizer deletes it).
+ */
+export function buildControllerSecret(cluster: MySQLCluster, passwords: MocoPasswords, options: BuilderOptions): V1Secret {
+  const id = clusterIdentity(cluster);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: names.controllerSecret(id.namespace, id.name),
+      namespace: options.controllerNamespace,
+      labels: controllerNamespaceLabelSet(id.name, id.namespace),
+      annotations: { [ANNOTATION_SECRET_VERSION]: SECRET_VERSION },
+    },
+    data: passwordData(passwords),
+  };
+}
+
+/** Thrown when a password Secret is unusable (missing version annotation or keys). */
+export class PasswordSecretError extends Error {
+  override name = "PasswordSecretError";
+}
+
+/**
+ * Reads the eight passwords from a controller (or user) Secret. Refuses a Secret whose
+ * `moco.cybozu.com/secret-version` is not "1" or that lacks a key; the error names the
+ * Secret, never a value.
+ */
+export function passwordsFromSecret(secret: Pick<V1Secret, "metadata" | "data">): MocoPasswords {
+  const where = `${secret.metadata?.namespace ?? ""}/${secret.metadata?.name ?? ""}`;
+  const version = secret.metadata?.annotations?.[ANNOTATION_SECRET_VERSION];
+  if (version !== SECRET_VERSION) {
+    throw new PasswordSecretError(`Secret ${where} has no ${ANNOTATION_SECRET_VERSION}: "${SECRET_VERSION}" annotation`);
+  }
+  const out: Partial<Record<PasswordKey, string>> = {};
+  for (const key of PASSWORD_KEYS) {
+    const value = secret.data?.[key];
+    if (value === undefined) throw new PasswordSecretError(`Secret ${where} has no key ${key}`);
+    out[key] = Buffer.from(value, "base64").toString("utf8");
+  }
+  return Object.freeze(out as Record<PasswordKey, string>);
+}
+
+/** User Secret `moco-<name>` (objects.md §3.3): the eight passwords, server-side applied. */
+export function buildUserSecret(cluster: MySQLCluster, passwords: MocoPasswords): V1Secret {
+  const id = clusterIdentity(cluster);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: names.userSecret(id.name),
+      namespace: id.namespace,
+      labels: labelSet(id.name),
+      annotations: { [ANNOTATION_SECRET_VERSION]: SECRET_VERSION },
+      ownerReferences: [clusterOwnerReference(id)],
+    },
+    data: passwordData(passwords),
+  };
+}
+
+/**
+ * Go's `%q` for a string: double quotes, with `"` and `\` escaped and control
+ * characters written as Go escapes. Passwords are hex, so normally nothing is escaped.
+ */
+export function goQuote(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const code = ch.codePointAt(0) as number;
+    switch (ch) {
+      case '"':
+        out += '\\"';
+        continue;
+      case "\\":
+        out += "\\\\";
+        continue;
+      case "\x07":
+        out += "\\a";
+        continue;
+      case "\b":
+        out += "\\b";
+        continue;
+      case "\f":
+        out += "\\f";
+        continue;
+      case "\n":
+        out += "\\n";
+        continue;
+      case "\r":
+        out += "\\r";
+        continue;
+      case "\t":
+        out += "\\t";
+        continue;
+      case "\v":
+        out += "\\v";
+        continue;
+    }
+    if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** `[client]` file of one user: `user="…"`, `password="…"` and an optional `socket="…"`. */
+export function myCnfClientFileText(user: string, password: string, socket?: string): string {
+  let text = `[client]\nuser=${goQuote(user)}\npassword=${goQuote(password)}\n`;
+  if (socket !== undefined) text += `socket=${goQuote(socket)}\n`;
+  return text;
+}
+
+/** The five credential files of Secret `moco-my-cnf-<name>`: key, user, password key, socket. */
+export const MY_CNF_CREDENTIAL_FILES: readonly {
+  readonly key: string;
+  readonly user: string;
+  readonly passwordKey: PasswordKey;
+  readonly socket?: string;
+}[] = Object.freeze([
+  { key: "moco-admin-my.cnf", user: "moco-admin", passwordKey: "ADMIN_PASSWORD" },
+  { key: "moco-backup-my.cnf", user: "moco-backup", passwordKey: "BACKUP_PASSWORD" },
+  { key: "moco-exporter-my.cnf", user: "moco-exporter", passwordKey: "EXPORTER_PASSWORD", socket: "/run/mysqld.sock" },
+  { key: "moco-readonly-my.cnf", user: "moco-readonly", passwordKey: "READONLY_PASSWORD" },
+  { key: "moco-writable-my.cnf", user: "moco-writable", passwordKey: "WRITABLE_PASSWORD" },
+]);
+
+/** Secret `moco-my-cnf-<name>` with the five `[client]` files (objects.md §3.3). */
+export function buildMyCnfSecret(cluster: MySQLCluster, passwords: MocoPasswords): V1Secret {
+  const id = clusterIdentity(cluster);
+  const data: Record<string, string> = {};
+  for (const f of MY_CNF_CREDENTIAL_FILES) {
+    data[f.key] = base64(myCnfClientFileText(f.user, passwords[f.passwordKey], f.socket));
+  }
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: names.myCnfSecret(id.name),
+      namespace: id.namespace,
+      labels: labelSet(id.name),
+      annotations: { [ANNOTATION_SECRET_VERSION]: SECRET_VERSION },
+      ownerReferences: [clusterOwnerReference(id)],
+    },
+    data: sortedRecord(data),
+  };
+}
+
+/** cert-manager Certificate (no client-node model; the fields MOCO sets). */
+export interface Certificate {
+  apiVersion: "cert-manager.io/v1";
+  kind: "Certificate";
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    commonName?: string;
+    dnsNames: string[];
+    secretName: string;
+    usages: string[];
+    issuerRef: { kind: string; name: string };
+  };
+}
+
+/** Issuer that signs the agent certificates (provided by the chart). */
+export const GRPC_ISSUER_NAME = "moco-grpc-issuer";
+
+/** Agent Certificate `<sys>/moco-agent-<ns>.<name>` (objects.md §3.4): created once if absent. */
+export function buildAgentCertificate(cluster: MySQLCluster, options: BuilderOptions): Certificate {
+  const id = clusterIdentity(cluster);
+  const name = names.agentCertificate(id.namespace, id.name);
+  return {
+    apiVersion: "cert-manager.io/v1",
+    kind: "Certificate",
+    metadata: { name, namespace: options.controllerNamespace, labels: controllerNamespaceLabelSet(id.name, id.namespace) },
+    spec: {
+      dnsNames: [`*.${names.prefixed(id.name)}.${id.namespace}.svc`],
+      secretName: name,
+      usages: ["digital signature", "key encipherment", "server auth"],
+      issuerRef: { kind: "Issuer", name: GRPC_ISSUER_NAME },
+    },
+  };
+}
+
+/**
+ * The gRPC Secret copy `<ns>/moco-<name>-grpc` (objects.md §3.5): the `data` of the
+ * cert-manager Secret `<sys>/moco-agent-<ns>.<name>` (`source`), labels = the labels of
+ * the existing copy (if any) merged with labelSet (labelSet wins), owner reference.
+ * Create-or-update (not server-side apply), like upstream's CreateOrUpdate.
+ */
+export function buildGrpcSecret(
+  cluster: MySQLCluster,
+  source: Pick<V1Secret, "data">,
+  existing?: Pick<V1Secret, "metadata">,
+): V1Secret {
+  const id = clusterIdentity(cluster);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: names.grpcSecret(id.name),
+      namespace: id.namespace,
+      labels: mergeLabels(existing?.metadata?.labels, labelSet(id.name)),
+      ownerReferences: [clusterOwnerReference(id)],
+    },
+    data: sortedRecord(source.data ?? {}),
+  };
+}
