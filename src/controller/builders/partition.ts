@@ -1,0 +1,151 @@
+// The StatefulSet partition controller's pure decisions (objects.md §13.2 steps 2-4).
+import type { MySQLCluster } from "../../api/v1beta2/index.ts";
+import { ANNOTATION_FORCE_ROLLING_UPDATE, LABEL_CONTROLLER_REVISION_HASH, annotationIsTrue, timeMillis } from "./meta.ts";
+
+/** minReadySeconds of the availability check. */
+export const PARTITION_MIN_READY_SECONDS = 5;
+export const PARTITION_REQUEUE_NOT_OBSERVED_MS = 10_000;
+export const PARTITION_REQUEUE_NOT_READY_MS = 30_000;
+export const PARTITION_REQUEUE_AFTER_UPDATE_MS = 10_000;
+
+/** What the partition decisions read of the StatefulSet. */
+export interface PartitionStatefulSetView {
+  readonly metadata?: { readonly generation?: number; readonly annotations?: Readonly<Record<string, string>> };
+  readonly spec?: {
+    readonly replicas?: number;
+    readonly updateStrategy?: { readonly rollingUpdate?: { readonly partition?: number | null } | null };
+  };
+  readonly status?: {
+    readonly observedGeneration?: number;
+    readonly updatedReplicas?: number;
+    readonly updateRevision?: string;
+  };
+}
+
+/** What the partition decisions read of a Pod. */
+export interface PartitionPodView {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly deletionTimestamp?: Date | string | null;
+  };
+  readonly status?: {
+    readonly conditions?: readonly {
+      readonly type?: string;
+      readonly status?: string;
+      readonly lastTransitionTime?: Date | string | null;
+    }[];
+    readonly initContainerStatuses?: readonly { readonly ready?: boolean }[];
+    readonly containerStatuses?: readonly { readonly ready?: boolean }[];
+  };
+}
+
+export interface RolloutReadiness {
+  readonly ready: boolean;
+  readonly reason: string;
+}
+
+function podOrdinal(pod: PartitionPodView): number | undefined {
+  const m = /-([0-9]+)$/.exec(pod.metadata?.name ?? "");
+  return m === null ? undefined : Number(m[1]);
+}
+
+function readyCondition(pod: PartitionPodView) {
+  return pod.status?.conditions?.find((c) => c.type === "Ready");
+}
+
+function isPodReady(pod: PartitionPodView): boolean {
+  return readyCondition(pod)?.status === "True";
+}
+
+/** podutil.IsPodAvailable: Ready, and Ready since more than minReadySeconds before `now`. */
+export function isPodAvailable(pod: PartitionPodView, minReadySeconds: number, now: Date): boolean {
+  const c = readyCondition(pod);
+  if (c?.status !== "True") return false;
+  if (minReadySeconds === 0) return true;
+  const since = timeMillis(c.lastTransitionTime);
+  return since !== undefined && since + minReadySeconds * 1000 < now.getTime();
+}
+
+function isHealthy(cluster: MySQLCluster): boolean {
+  return cluster.status?.conditions?.some((c) => c.type === "Healthy" && c.status === "True") ?? false;
+}
+
+/**
+ * The readiness check before the next partition step (objects.md §13.2 step 4).
+ * `pods` are the Pods matching the StatefulSet selector.
+ */
+export function isRolloutReady(
+  sts: PartitionStatefulSetView,
+  pods: readonly PartitionPodView[],
+  cluster: MySQLCluster,
+  now: Date,
+): RolloutReadiness {
+  const replicas = sts.spec?.replicas ?? 1;
+  if (replicas === (sts.status?.updatedReplicas ?? 0)) return { ready: true, reason: "all replicas updated" };
+  const sorted = [...pods].sort((a, b) => ((a.metadata?.name ?? "") < (b.metadata?.name ?? "") ? -1 : 1));
+  if (sorted.length !== replicas) return { ready: false, reason: `${sorted.length} Pods for ${replicas} replicas` };
+  const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+  const target = partition - 1;
+  if (target < 0) return { ready: false, reason: "no Pod left to update" };
+  const targetPod = sorted.find((p) => podOrdinal(p) === target);
+  if (targetPod === undefined) return { ready: false, reason: `Pod with ordinal ${target} not found` };
+  const updateRevision = sts.status?.updateRevision ?? "";
+  if (targetPod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] === updateRevision) {
+    return { ready: true, reason: `Pod ${target} already has the update revision` };
+  }
+  if (isPodReady(targetPod) && !isHealthy(cluster)) {
+    return { ready: false, reason: "the cluster is not Healthy" };
+  }
+  for (const pod of sorted) {
+    if (pod === targetPod) continue;
+    const name = pod.metadata?.name ?? "";
+    const ordinal = podOrdinal(pod) ?? -1;
+    if (ordinal >= partition && pod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] !== updateRevision) {
+      return { ready: false, reason: `Pod ${name} is not updated yet` };
+    }
+    if (timeMillis(pod.metadata?.deletionTimestamp) !== undefined) return { ready: false, reason: `Pod ${name} is being deleted` };
+    if (!isPodAvailable(pod, PARTITION_MIN_READY_SECONDS, now)) return { ready: false, reason: `Pod ${name} is not available` };
+    if ((pod.status?.initContainerStatuses ?? []).some((s) => s.ready !== true)) {
+      return { ready: false, reason: `Pod ${name} has an init container that is not ready` };
+    }
+    if ((pod.status?.containerStatuses ?? []).some((s) => s.ready !== true)) {
+      return { ready: false, reason: `Pod ${name} has a container that is not ready` };
+    }
+  }
+  return { ready: true, reason: "every other Pod is ready" };
+}
+
+export type PartitionDecision =
+  | { readonly kind: "requeue"; readonly afterMs: number; readonly reason: string }
+  | { readonly kind: "none"; readonly reason: string }
+  | { readonly kind: "decrement"; readonly from: number; readonly to: number };
+
+/**
+ * Steps 2-4 of objects.md §13.2: requeue in 10 s while generations are not observed;
+ * nothing to do when forced, unpartitioned or at partition 0; requeue in 30 s when not
+ * ready; else decrement (the caller applies the rate limit of step 5, patches, emits
+ * the event and requeues in 10 s).
+ */
+export function decidePartitionUpdate(
+  cluster: MySQLCluster,
+  sts: PartitionStatefulSetView,
+  pods: readonly PartitionPodView[],
+  now: Date,
+): PartitionDecision {
+  if ((cluster.metadata?.generation ?? 0) !== (cluster.status?.reconcileInfo?.generation ?? 0)) {
+    return { kind: "requeue", afterMs: PARTITION_REQUEUE_NOT_OBSERVED_MS, reason: "cluster generation not reconciled" };
+  }
+  if ((sts.metadata?.generation ?? 0) !== (sts.status?.observedGeneration ?? 0)) {
+    return { kind: "requeue", afterMs: PARTITION_REQUEUE_NOT_OBSERVED_MS, reason: "StatefulSet generation not observed" };
+  }
+  if (annotationIsTrue(sts.metadata?.annotations, ANNOTATION_FORCE_ROLLING_UPDATE)) {
+    return { kind: "none", reason: "forced rolling update" };
+  }
+  const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition;
+  if (partition === undefined || partition === null) return { kind: "none", reason: "no partition" };
+  if (partition === 0) return { kind: "none", reason: "partition is 0" };
+  const readiness = isRolloutReady(sts, pods, cluster, now);
+  if (!readiness.ready) return { kind: "requeue", afterMs: PARTITION_REQUEUE_NOT_READY_MS, reason: readiness.reason };
+  return { kind: "decrement", from: partition, to: partition - 1 };
+}
