@@ -58,6 +58,12 @@ export function podHostname(cluster: MySQLClusterLike, ordinal: number): string 
   return `moco-${name}-${ordinal}.moco-${name}.${cluster.metadata?.namespace ?? ""}.svc`;
 }
 
+/** PodHostname of `ordinal` as this observation sees it: `podHostnames[ordinal]` when given, else `podHostname`. */
+export function sourceHostOf(observation: ClusterObservation, ordinal: number): string {
+  const given = observation.podHostnames?.[ordinal];
+  return given !== undefined && given !== "" ? given : podHostname(observation.cluster, ordinal);
+}
+
 /** `spec.replicationSourceSecretName` is set (an empty string counts as unset). */
 export function isIntermediate(cluster: MySQLClusterLike): boolean {
   const name = cluster.spec?.replicationSourceSecretName;
@@ -167,7 +173,7 @@ function countInCluster(observed: ObservedCluster, primary: InstanceStatus): num
 function isReplicatingFromPrimary(observed: ObservedCluster, i: number): boolean {
   const ist = observed.instances[i] ?? null;
   if (ist === null || isErrant(observed, i) || !ist.superReadOnly || ist.replicaStatus === null) return false;
-  return ist.replicaStatus.sourceHost === podHostname(observed.cluster, observed.primaryIndex);
+  return ist.replicaStatus.sourceHost === sourceHostOf(observed, observed.primaryIndex);
 }
 
 function isGoodReplica(observed: ObservedCluster, i: number): boolean {
@@ -406,7 +412,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   const n = replicasOf(cluster);
   const p = observed.primaryIndex;
   const intermediate = isIntermediate(cluster);
-  const primaryHost = podHostname(cluster, p);
+  const primaryHost = sourceHostOf(observed, p);
 
   // 1. Role labels, removal.
   const unlabelled: number[] = [];

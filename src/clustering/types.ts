@@ -136,6 +136,13 @@ export interface ClusterObservation {
    * HOST/PORT, used by configure. Absent ⇒ configure fails at the intermediate step.
    */
   readonly replicationSource?: ReplicationSourceView | undefined;
+  /**
+   * The host name replicas use as SOURCE_HOST for each ordinal ("PodHostname"), and that
+   * `Source_Host` is compared with. Absent (or an entry missing/empty) ⇒
+   * `moco-C-i.moco-C.NS.svc` as upstream. Tests and the sandbox, where Pod DNS names do
+   * not resolve inside mysqld, pass the Pod IPs.
+   */
+  readonly podHostnames?: readonly string[] | undefined;
 }
 
 /** A ClusterObservation after §1.3 steps 5–8 (assessObservation). */
