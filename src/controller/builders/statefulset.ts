@@ -379,7 +379,6 @@ export interface LivePvcTemplate {
     readonly name?: string;
     readonly ownerReferences?: readonly { readonly apiVersion?: string; readonly uid?: string }[];
   };
-  readonly [key: string]: unknown;
 }
 
 /**
