@@ -25,6 +25,9 @@ export function defaultMySQLCluster(
   const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
   if (!finalizers.includes(MYSQLCLUSTER_FINALIZER)) metadata.finalizers = [...finalizers, MYSQLCLUSTER_FINALIZER];
   const spec = (out.spec ??= {} as NonNullable<MySQLCluster["spec"]>);
+  // The mutating webhook runs before the API server checks the CRD schema, so `spec` may
+  // be any JSON value here: leave a non-object alone (the schema then rejects it).
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return out;
   if (spec.serverIDBase === undefined || spec.serverIDBase === null || spec.serverIDBase === 0) {
     spec.serverIDBase = serverIDBaseFromBytes(random(4));
   }
