@@ -1,0 +1,468 @@
+// Act (clustering.md §1.7, §1.8): runs the one Operation decided for a pass against the
+// instances (mysql2, admin port, moco-admin), the Kubernetes side (through the ports)
+// and the cloner. SQL is MySQL 8.4/9.7 syntax with the current semi-sync names (the
+// legacy ones on instances whose legacy plugins are ACTIVE).
+import { gtidIsEmpty, gtidSubtract, formatGtidSet } from "../mysql/gtid.ts";
+import { isProtectedConnection } from "../mysql/users.ts";
+import type { MocoPasswords } from "../mysql/users.ts";
+import {
+  AFTER_STOP_IO_THREAD_MS,
+  SWITCH_GTID_WAIT_SECONDS,
+  chooseFailoverTarget,
+  preventDeleteAnnotationChanges,
+  sourceHostOf,
+} from "./decide.ts";
+import type { ClusterStatusUpdate } from "./decide.ts";
+import { fetchInstanceStatus, parsePort, semiSyncNamesOf } from "./observe.ts";
+import type { ClusterMetricLabels, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
+import { silentLogger } from "./ports.ts";
+import { ER_NO_SUCH_THREAD, errnoOf, num, sleep, str } from "./sql.ts";
+import type { PassConnections, SqlConnection } from "./sql.ts";
+import type { ConfigureStep, InstanceStatus, ObservedCluster, Operation } from "./types.ts";
+
+// ---------------------------------------------------------------------------------
+// Timings (§1.11)
+
+export const SWITCHOVER_READ_ONLY_WAIT_MS = 10_000;
+export const KILL_SETTLE_MS = 100;
+export const DEFAULT_CLONE_SETTLE_MS = 3_000;
+export const CLONE_POLL_ATTEMPTS = 60;
+export const CLONE_POLL_INTERVAL_MS = 1_000;
+
+export interface ActOptions {
+  /** §1.8.1 step 1 (default 10 s). */
+  readonly switchoverReadOnlyWaitMs?: number | undefined;
+  /** WAIT_FOR_EXECUTED_GTID_SET timeout in switchover/failover (default 50 s). */
+  readonly switchGtidWaitSeconds?: number | undefined;
+  /** After STOP REPLICA IO_THREAD and between kills (default 100 ms). */
+  readonly afterStopIOThreadMs?: number | undefined;
+  /** Post-clone settle (default 3 s; env MOCO_CLONE_WAIT_DURATION). */
+  readonly cloneSettleMs?: number | undefined;
+  readonly clonePollAttempts?: number | undefined;
+  readonly clonePollIntervalMs?: number | undefined;
+  readonly logger?: ClusteringLogger | undefined;
+  readonly metrics?: ClusteringMetrics | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ActContext {
+  readonly ports: ClusterPorts;
+  readonly observed: ObservedCluster;
+  readonly conns: PassConnections;
+  readonly passwords: MocoPasswords;
+  readonly options?: ActOptions | undefined;
+}
+
+export interface ActResult {
+  readonly redo: boolean;
+}
+
+/** An operation failed; the message is safe to show (no secrets). */
+export class ActError extends Error {
+  override name = "ActError";
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function metricLabels(ctx: ActContext): ClusterMetricLabels {
+  return { name: ctx.ports.key.name, namespace: ctx.ports.key.namespace };
+}
+
+function logger(ctx: ActContext): ClusteringLogger {
+  return ctx.options?.logger ?? silentLogger;
+}
+
+// ---------------------------------------------------------------------------------
+// Primitives (§1.7). Each takes one admin connection.
+
+export async function setSuperReadOnly(conn: SqlConnection): Promise<void> {
+  await conn.exec("SET GLOBAL super_read_only=1", [], { timeoutMs: 0 });
+}
+
+/** setReadOnly(false): STOP REPLICA; RESET REPLICA; read_only=0 (clears super_read_only too). */
+export async function makeWritable(conn: SqlConnection): Promise<void> {
+  await conn.exec("STOP REPLICA");
+  await conn.exec("RESET REPLICA");
+  await conn.exec("SET GLOBAL read_only=0");
+}
+
+export async function stopReplicaIOThread(conn: SqlConnection): Promise<void> {
+  await conn.exec("STOP REPLICA IO_THREAD");
+}
+
+/**
+ * Kills every connection but the MOCO system users', socket-local ones, `system user`
+ * threads and the event scheduler (clustering.md §1.7). Returns how many were killed.
+ */
+export async function killConnections(conn: SqlConnection): Promise<number> {
+  const rows = await conn.query("SELECT ID AS id, USER AS user, HOST AS host FROM information_schema.PROCESSLIST");
+  let killed = 0;
+  for (const r of rows) {
+    const user = str(r.user);
+    const host = str(r.host);
+    if (isProtectedConnection({ user, host }) || user === "event_scheduler") continue;
+    try {
+      await conn.exec("KILL CONNECTION ?", [num(r.id)]);
+      killed++;
+    } catch (e) {
+      if (errnoOf(e) !== ER_NO_SUCH_THREAD) throw e;
+    }
+  }
+  return killed;
+}
+
+/** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeout); 1 ⇒ timeout error. 0 = no timeout. */
+export async function waitForGtid(conn: SqlConnection, gtid: string, timeoutSeconds: number): Promise<void> {
+  const rows = await conn.query("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r", [gtid, timeoutSeconds], {
+    timeoutMs: timeoutSeconds > 0 ? (timeoutSeconds + 10) * 1000 : 0,
+  });
+  if (num(rows[0]?.r) !== 0) throw new ActError(`timed out waiting for GTID set after ${timeoutSeconds} s`);
+}
+
+/** configurePrimary(n): semi-sync source with `n` acks, AFTER_SYNC, a 24 h timeout. */
+export async function configureSemiSyncSource(conn: SqlConnection, waitForReplicaCount: number, timeoutMs: number): Promise<void> {
+  const names = await semiSyncNamesOf(conn);
+  await conn.exec(`SET GLOBAL ${names.sourceTimeout}=?`, [timeoutMs]);
+  await conn.exec(`SET GLOBAL ${names.sourceWaitForReplicaCount}=?`, [waitForReplicaCount]);
+  const waitPoint = names.sourceEnabled.replace(/_enabled$/, "_wait_point");
+  await conn.exec(`SET GLOBAL ${waitPoint}='AFTER_SYNC'`);
+  await conn.exec(`SET GLOBAL ${names.sourceEnabled}=ON`);
+}
+
+export interface ReplicationSourceConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Never logged. */
+  readonly password: string;
+}
+
+/** configureReplica(source, semisync) with CHANGE REPLICATION SOURCE TO (8.0.23+, 8.4, 9.x). */
+export async function configureReplica(conn: SqlConnection, source: ReplicationSourceConfig, semiSync: boolean): Promise<void> {
+  const [v] = await conn.query("SELECT SUBSTRING_INDEX(VERSION(), '.', 2) AS v");
+  const major = Number(str(v?.v).split(".")[0]);
+  if (!Number.isInteger(major) || major < 8) {
+    throw new ActError(`unsupported MySQL version ${str(v?.v)}`);
+  }
+  const names = await semiSyncNamesOf(conn);
+  await conn.exec("STOP REPLICA");
+  await conn.exec(
+    "CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER=?, SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
+    [source.host, source.port, source.user, source.password],
+    { secrets: [source.password] },
+  );
+  await conn.exec(`SET GLOBAL ${names.replicaEnabled}=?`, [semiSync ? "ON" : "OFF"]);
+  await conn.exec(`SET GLOBAL ${names.sourceEnabled}=OFF`);
+  await conn.exec("START REPLICA");
+}
+
+// ---------------------------------------------------------------------------------
+// Status written by a pass (§1.6, §1.8.6)
+
+/** Writes the pass's status fields, then maintains the prevent-delete annotation. */
+export async function writeStatusAndGuards(
+  ports: ClusterPorts,
+  observed: ObservedCluster,
+  update: ClusterStatusUpdate,
+): Promise<void> {
+  await ports.status.writeStatus(update);
+  const { add, remove } = preventDeleteAnnotationChanges(observed);
+  for (const i of add) {
+    const pod = observed.pods[i];
+    if (pod != null) await ports.pods.setPreventDelete(pod.name);
+  }
+  for (const i of remove) {
+    const pod = observed.pods[i];
+    if (pod != null) await ports.pods.removePreventDelete(pod.name);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Operations
+
+async function emit(ctx: ActContext, type: "Normal" | "Warning", reason: Parameters<ClusterPorts["events"]["emit"]>[1], msg: string): Promise<void> {
+  try {
+    await ctx.ports.events.emit(type, reason, msg);
+  } catch (e) {
+    logger(ctx).warn({ reason, error: message(e) }, "failed to emit an event");
+  }
+}
+
+function podName(ctx: ActContext, i: number): string {
+  const pod = ctx.observed.pods[i] ?? null;
+  if (pod === null) throw new ActError(`pod of instance ${i} is missing`);
+  return pod.name;
+}
+
+/** Polls the status of `i` until it answers (after a clone restarted mysqld). */
+async function pollAfterClone(ctx: ActContext, i: number): Promise<InstanceStatus> {
+  const o = ctx.options ?? {};
+  await ctx.conns.discard(i);
+  await sleep(o.cloneSettleMs ?? DEFAULT_CLONE_SETTLE_MS, o.signal);
+  const attempts = o.clonePollAttempts ?? CLONE_POLL_ATTEMPTS;
+  let last: unknown;
+  for (let k = 0; k < attempts; k++) {
+    try {
+      return await ctx.conns.with(i, (conn) => fetchInstanceStatus(conn));
+    } catch (e) {
+      last = e;
+      await ctx.conns.discard(i).catch(() => undefined);
+      await sleep(o.clonePollIntervalMs ?? CLONE_POLL_INTERVAL_MS, o.signal);
+    }
+  }
+  throw new ActError(`instance ${i} did not answer after the clone: ${message(last)}`);
+}
+
+/** Runs `op` (§1.5). Throws on failure (the pass errors; the next pass retries). */
+export async function runOperation(ctx: ActContext, op: Operation): Promise<ActResult> {
+  switch (op.kind) {
+    case "none":
+    case "wait":
+      return { redo: false };
+    case "initialClone":
+      return runInitialClone(ctx, op.instance);
+    case "switchover":
+      return runSwitchover(ctx, op);
+    case "failover":
+      return runFailover(ctx, op);
+    case "configure":
+      return runConfigure(ctx, op.plan.steps, op.plan.redo);
+  }
+}
+
+// §1.8.4
+async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
+  const cluster = ctx.observed.cluster;
+  const secretName = cluster.spec?.replicationSourceSecretName ?? "";
+  try {
+    const secret = await ctx.ports.replicationSource.read(secretName);
+    const keys = ["HOST", "PORT", "USER", "PASSWORD", "INIT_USER", "INIT_PASSWORD"] as const;
+    for (const k of keys) {
+      if (secret[k] === undefined) throw new ActError(`secret ${secretName} has no ${k}`);
+    }
+    const port = parsePort(secret.PORT ?? "");
+    if (port === null) throw new ActError(`secret ${secretName} has an invalid PORT`);
+    const pod = ctx.observed.pods[p] ?? null;
+    const startupWaitSeconds = (cluster.spec as { readonly startupWaitSeconds?: number } | undefined)?.startupWaitSeconds;
+    await ctx.ports.cloner.clone({
+      ordinal: p,
+      podName: pod?.name ?? "",
+      podIp: pod?.ip ?? "",
+      podHostname: sourceHostOf(ctx.observed, p),
+      donorHost: secret.HOST ?? "",
+      donorPort: port,
+      donorUser: secret.USER ?? "",
+      donorPassword: secret.PASSWORD ?? "",
+      initUser: secret.INIT_USER ?? "",
+      initPassword: secret.INIT_PASSWORD ?? "",
+      bootTimeoutSeconds: startupWaitSeconds,
+    });
+  } catch (e) {
+    await emit(ctx, "Warning", "InitCloneFailed", `Clone from an external mysqld failed: ${message(e)}`);
+    throw new ActError(`clone from the external mysqld failed: ${message(e)}`);
+  }
+  await emit(ctx, "Normal", "InitCloned", "Clone from an external mysqld succeeded");
+  await pollAfterClone(ctx, p);
+  return { redo: true };
+}
+
+// §1.8.1
+async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "switchover" }>): Promise<ActResult> {
+  const o = ctx.options ?? {};
+  const log = logger(ctx);
+  const { from, to } = op;
+  try {
+    // 1. super_read_only on the primary, on its own connection: it may block behind writes.
+    const roConn = await ctx.conns.extra(from);
+    let settled = false;
+    const pending = setSuperReadOnly(roConn).finally(() => {
+      settled = true;
+    });
+    const outcome = await Promise.race([
+      pending.then(
+        () => "done" as const,
+        (e: unknown) => e,
+      ),
+      sleep(o.switchoverReadOnlyWaitMs ?? SWITCHOVER_READ_ONLY_WAIT_MS, o.signal).then(() => "timeout" as const),
+    ]);
+    if (outcome !== "done" && outcome !== "timeout") {
+      await ctx.conns.with(from, killConnections).catch(() => undefined);
+      throw outcome;
+    }
+    if (outcome === "timeout" && !settled) {
+      log.info({ instance: from }, "super_read_only is blocked; killing connections on the primary");
+      await ctx.conns.with(from, killConnections);
+      await pending;
+    }
+    await roConn.close();
+
+    // 2. Kill again after a moment: clients that raced the switch.
+    await sleep(KILL_SETTLE_MS, o.signal);
+    await ctx.conns.with(from, killConnections);
+
+    // 3. The candidate catches up with everything the old primary executed.
+    const primary = await ctx.conns.with(from, (conn) => fetchInstanceStatus(conn));
+    if (!primary.superReadOnly) throw new ActError(`instance ${from} is still writable`);
+    await ctx.conns.with(to, (conn) =>
+      waitForGtid(conn, primary.gtidExecuted, o.switchGtidWaitSeconds ?? SWITCH_GTID_WAIT_SECONDS),
+    );
+
+    // 4–6.
+    await ctx.ports.status.setCurrentPrimaryIndex(to);
+    o.metrics?.incCounter("moco_cluster_switchover_total", metricLabels(ctx));
+    if (op.removeDemoteAnnotation) await ctx.ports.pods.removeDemoteAnnotation(podName(ctx, from));
+  } catch (e) {
+    await emit(ctx, "Warning", "SwitchOverFailed", `The primary could not be changed: ${message(e)}`);
+    throw new ActError(`switchover from ${from} to ${to} failed: ${message(e)}`);
+  }
+  await emit(ctx, "Normal", "SwitchOver", `The primary was changed to instance ${to} due to a switchover`);
+  log.info({ from, to }, "switchover done");
+  return { redo: true };
+}
+
+// §1.8.2
+async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "failover" }>): Promise<ActResult> {
+  const o = ctx.options ?? {};
+  const log = logger(ctx);
+  let target: number;
+  try {
+    // 1. Starve the old primary of semi-sync acks.
+    await Promise.all(op.stopReplicaIOThreadOn.map((i) => ctx.conns.with(i, stopReplicaIOThread)));
+    // 2. Re-read the candidates.
+    await sleep(o.afterStopIOThreadMs ?? AFTER_STOP_IO_THREAD_MS, o.signal);
+    const fresh: (InstanceStatus | null)[] = ctx.observed.instances.map(() => null);
+    await Promise.all(
+      op.recheck.map(async (i) => {
+        fresh[i] = await ctx.conns.with(i, (conn) => fetchInstanceStatus(conn));
+      }),
+    );
+    // 3. The top runner on the fresh statuses.
+    const choice = chooseFailoverTarget(fresh, op.recheck);
+    if (!choice.ok) throw new ActError(choice.error);
+    target = choice.target;
+    log.info({ from: op.from, target, expected: op.expected.ok ? op.expected.target : null }, "failover target chosen");
+    // 4. Apply its relay log.
+    await ctx.conns.with(target, (conn) =>
+      waitForGtid(conn, choice.waitForGtid, o.switchGtidWaitSeconds ?? SWITCH_GTID_WAIT_SECONDS),
+    );
+    // 5.
+    await ctx.ports.status.setCurrentPrimaryIndex(target);
+    o.metrics?.incCounter("moco_cluster_failover_total", metricLabels(ctx));
+  } catch (e) {
+    await emit(ctx, "Warning", "FailOverFailed", `The primary could not be changed: ${message(e)}`);
+    throw new ActError(`failover from ${op.from} failed: ${message(e)}`);
+  }
+  await emit(ctx, "Normal", "FailOver", `The primary was changed to instance ${target} due to a failover`);
+  return { redo: true };
+}
+
+// §1.8.3
+async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], redo: boolean): Promise<ActResult> {
+  const o = ctx.options ?? {};
+  const log = logger(ctx);
+  const { observed } = ctx;
+  const afterClone = new Map<number, InstanceStatus>();
+  for (const step of steps) {
+    log.debug({ step: step.kind, instance: "instance" in step ? step.instance : undefined }, "configure step");
+    switch (step.kind) {
+      case "removeRoleLabel":
+        await ctx.ports.pods.removeRoleLabel(podName(ctx, step.instance));
+        break;
+      case "setRoleLabel":
+        await ctx.ports.pods.setRoleLabel(podName(ctx, step.instance), step.role);
+        break;
+      case "sleep":
+        await sleep(step.ms, o.signal);
+        break;
+      case "killConnections":
+        await ctx.conns.with(step.instance, killConnections);
+        break;
+      case "setSuperReadOnly":
+        await ctx.conns.with(step.instance, setSuperReadOnly);
+        break;
+      case "stopReplicaIOThread":
+        await ctx.conns.with(step.instance, stopReplicaIOThread);
+        break;
+      case "waitForGtid":
+        await ctx.conns.with(step.instance, (conn) => waitForGtid(conn, step.gtid, step.timeoutSeconds));
+        break;
+      case "configureSemiSyncSource":
+        await ctx.conns.with(step.instance, (conn) =>
+          configureSemiSyncSource(conn, step.waitForReplicaCount, step.timeoutMs),
+        );
+        break;
+      case "configureReplication": {
+        const source = await replicationSourceConfig(ctx, step.source);
+        await ctx.conns.with(step.instance, (conn) => configureReplica(conn, source, step.semiSync));
+        break;
+      }
+      case "cloneFromPrimary":
+        afterClone.set(step.instance, await cloneFromPrimary(ctx, step));
+        break;
+      case "checkPurgedGtids": {
+        const status =
+          afterClone.get(step.instance) ?? (await ctx.conns.with(step.instance, (conn) => fetchInstanceStatus(conn)));
+        const missing = gtidSubtract(step.primaryPurgedGtid, status.gtidExecuted);
+        if (!gtidIsEmpty(missing)) {
+          throw new ActError(
+            `new primary ${observed.primaryIndex} does not have binlog containing transactions ${formatGtidSet(missing, { separator: "," })} required for instance ${step.instance}`,
+          );
+        }
+        break;
+      }
+      case "makeWritable":
+        await ctx.conns.with(step.instance, makeWritable);
+        await emit(ctx, "Normal", "Writable", "The primary became writable");
+        break;
+      case "fail":
+        throw new ActError(step.message);
+    }
+  }
+  return { redo };
+}
+
+async function replicationSourceConfig(
+  ctx: ActContext,
+  ref: Extract<ConfigureStep, { kind: "configureReplication" }>["source"],
+): Promise<ReplicationSourceConfig> {
+  if (ref.credentials === "moco-repl") {
+    return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD };
+  }
+  const secretName = ctx.observed.cluster.spec?.replicationSourceSecretName ?? "";
+  const secret = await ctx.ports.replicationSource.read(secretName);
+  if (secret.USER === undefined || secret.PASSWORD === undefined) {
+    throw new ActError(`secret ${secretName} has no USER or PASSWORD`);
+  }
+  return { host: ref.host, port: ref.port, user: secret.USER, password: secret.PASSWORD };
+}
+
+async function cloneFromPrimary(
+  ctx: ActContext,
+  step: Extract<ConfigureStep, { kind: "cloneFromPrimary" }>,
+): Promise<InstanceStatus> {
+  const i = step.instance;
+  try {
+    if (step.donorHost === null) throw new ActError(`the primary ${ctx.observed.primaryIndex} has no Pod IP`);
+    const pod = ctx.observed.pods[i] ?? null;
+    await ctx.conns.discard(i);
+    await ctx.ports.cloner.clone({
+      ordinal: i,
+      podName: pod?.name ?? "",
+      podIp: pod?.ip ?? "",
+      podHostname: sourceHostOf(ctx.observed, i),
+      donorHost: step.donorHost,
+      donorPort: step.donorPort,
+      donorUser: "moco-clone-donor",
+      donorPassword: ctx.passwords.CLONE_DONOR_PASSWORD,
+      initUser: "moco-admin",
+      initPassword: ctx.passwords.ADMIN_PASSWORD,
+    });
+  } catch (e) {
+    await emit(ctx, "Warning", "CloneFailed", `Clone from the primary failed for instance ${i}: ${message(e)}`);
+    throw new ActError(`clone from the primary failed for instance ${i}: ${message(e)}`);
+  }
+  await emit(ctx, "Normal", "Cloned", `Clone from the primary succeeded for instance ${i}`);
+  return pollAfterClone(ctx, i);
+}

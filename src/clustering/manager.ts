@@ -1,0 +1,350 @@
+// The per-cluster manager (clustering.md §1.2): one long-lived worker per MySQLCluster,
+// woken by nudges (coalesced in a one-slot queue), a periodic tick, or its own redo,
+// running one pass at a time: observe → assess → decide → write status → act.
+import { randomBytes } from "node:crypto";
+
+import { runOperation, writeStatusAndGuards } from "./act.ts";
+import type { ActOptions } from "./act.ts";
+import {
+  DEFAULT_ROLE_CHANGE_WAIT_MS,
+  assessObservation,
+  clusterStatusUpdate,
+  decideOperation,
+  decideState,
+  replicasOf,
+} from "./decide.ts";
+import { DEFAULT_FETCH_RETRY_GAP_MS, envDurationMs, observeCluster } from "./observe.ts";
+import type { ObserveOptions } from "./observe.ts";
+import { clusterKeyString, silentLogger } from "./ports.ts";
+import type { ClusterKey, ClusterMetricLabels, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
+import { AbortedError } from "./sql.ts";
+import type { ClusterState, Operation } from "./types.ts";
+import { DEFAULT_CLONE_SETTLE_MS } from "./act.ts";
+
+export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
+
+export const METRIC = {
+  checks: "moco_cluster_checks_total",
+  errors: "moco_cluster_errors_total",
+  processingTime: "moco_cluster_processing_time_seconds",
+  available: "moco_cluster_available",
+  healthy: "moco_cluster_healthy",
+  replicas: "moco_cluster_replicas",
+  readyReplicas: "moco_cluster_ready_replicas",
+  errantReplicas: "moco_cluster_errant_replicas",
+  switchover: "moco_cluster_switchover_total",
+  failover: "moco_cluster_failover_total",
+} as const;
+
+export interface ManagerOptions {
+  /** Periodic pass (`--check-interval`, default 1 min). */
+  readonly checkIntervalMs?: number | undefined;
+  /** Status fetch tries per instance (default 3). */
+  readonly fetchAttempts?: number | undefined;
+  /** Gap between tries (default 3 s; env MOCO_CHECK_INTERVAL). */
+  readonly fetchRetryGapMs?: number | undefined;
+  /** Role-change settle (default 300 ms; env MOCO_ROLE_WAIT_DURATION). */
+  readonly roleChangeWaitMs?: number | undefined;
+  /** Post-clone settle (default 3 s; env MOCO_CLONE_WAIT_DURATION). */
+  readonly cloneSettleMs?: number | undefined;
+  readonly connectTimeoutMs?: number | undefined;
+  readonly readTimeoutMs?: number | undefined;
+  /** Further act timings (tests shorten them). */
+  readonly act?: Omit<ActOptions, "logger" | "metrics" | "signal"> | undefined;
+  readonly metrics?: ClusteringMetrics | undefined;
+  readonly logger?: ClusteringLogger | undefined;
+  /** Called after every pass (tests, tracing). */
+  readonly onPass?: ((result: PassResult) => void) | undefined;
+  /** Environment for the MOCO_* overrides (default process.env). */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface PassResult {
+  readonly key: ClusterKey;
+  readonly opId: string;
+  readonly origin: string;
+  /** null when the cluster is gone or the pass failed before deciding. */
+  readonly state: ClusterState | null;
+  readonly operation: Operation | null;
+  readonly redo: boolean;
+  /** Set when the pass failed. */
+  readonly error?: string | undefined;
+  readonly durationMs: number;
+}
+
+export interface PassContext {
+  readonly opId: string;
+  readonly origin: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+function labelsOf(key: ClusterKey): ClusterMetricLabels {
+  return { name: key.name, namespace: key.namespace };
+}
+
+/** `op-` + 5 random lowercase alphanumerics. */
+export function newOperationId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const bytes = randomBytes(5);
+  let out = "op-";
+  for (const b of bytes) out += alphabet[b % alphabet.length];
+  return out;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Timings with the MOCO_* environment overrides applied. */
+export function resolveTimings(options: ManagerOptions): {
+  fetchRetryGapMs: number;
+  roleChangeWaitMs: number;
+  cloneSettleMs: number;
+} {
+  const env = options.env ?? process.env;
+  return {
+    fetchRetryGapMs: options.fetchRetryGapMs ?? envDurationMs("MOCO_CHECK_INTERVAL", DEFAULT_FETCH_RETRY_GAP_MS, env),
+    roleChangeWaitMs: options.roleChangeWaitMs ?? envDurationMs("MOCO_ROLE_WAIT_DURATION", DEFAULT_ROLE_CHANGE_WAIT_MS, env),
+    cloneSettleMs: options.cloneSettleMs ?? envDurationMs("MOCO_CLONE_WAIT_DURATION", DEFAULT_CLONE_SETTLE_MS, env),
+  };
+}
+
+/**
+ * One pass (§1.2 "A pass"): gather and decide, write status, maintain prevent-delete, run
+ * the operation. Throws on error (after closing every connection it opened).
+ */
+export async function runClusterPass(
+  ports: ClusterPorts,
+  options: ManagerOptions,
+  ctx: PassContext,
+): Promise<Omit<PassResult, "durationMs" | "key" | "opId" | "origin">> {
+  const log = (options.logger ?? silentLogger).child?.({ op: ctx.opId }) ?? options.logger ?? silentLogger;
+  const timings = resolveTimings(options);
+  const observeOptions: ObserveOptions = {
+    fetchAttempts: options.fetchAttempts,
+    fetchRetryGapMs: timings.fetchRetryGapMs,
+    connectTimeoutMs: options.connectTimeoutMs,
+    readTimeoutMs: options.readTimeoutMs,
+    signal: ctx.signal,
+    logger: log,
+  };
+  const seen = await observeCluster(ports, observeOptions);
+  if (seen === null) return { state: null, operation: null, redo: false };
+  const { conns } = seen;
+  try {
+    const observed = assessObservation(seen.observation);
+    const decision = decideState(observed);
+    const update = clusterStatusUpdate(observed, decision.state);
+    await writeStatusAndGuards(ports, observed, update);
+    setPassMetrics(options.metrics, ports.key, observed.cluster, update);
+    if (ctx.signal?.aborted === true) throw new AbortedError("aborted");
+    const operation = decideOperation(observed, decision, { roleChangeWaitMs: timings.roleChangeWaitMs });
+    log.info(
+      {
+        state: decision.state,
+        operation: operation.kind,
+        primary: observed.primaryIndex,
+        errant: observed.errantReplicas,
+        hungUp: observed.hungUpReplicas,
+      },
+      `cluster state is ${decision.state}`,
+    );
+    const { redo } = await runOperation(
+      { ports, observed, conns, passwords: seen.passwords, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal } },
+      operation,
+    );
+    return { state: decision.state, operation, redo };
+  } finally {
+    await conns.closeAll();
+  }
+}
+
+function setPassMetrics(
+  metrics: ClusteringMetrics | undefined,
+  key: ClusterKey,
+  cluster: Parameters<typeof replicasOf>[0],
+  update: ReturnType<typeof clusterStatusUpdate>,
+): void {
+  if (metrics === undefined) return;
+  const labels = labelsOf(key);
+  const cond = (type: string) => update.conditions.find((c) => c.type === type)?.status === "True";
+  metrics.setGauge(METRIC.available, labels, cond("Available") ? 1 : 0);
+  metrics.setGauge(METRIC.healthy, labels, cond("Healthy") ? 1 : 0);
+  metrics.setGauge(METRIC.replicas, labels, replicasOf(cluster));
+  metrics.setGauge(METRIC.readyReplicas, labels, update.syncedReplicas);
+  metrics.setGauge(METRIC.errantReplicas, labels, update.errantReplicas);
+}
+
+/** One cluster's worker loop (§1.2). */
+export class ClusterWorker {
+  readonly key: ClusterKey;
+  private readonly ports: ClusterPorts;
+  private readonly options: ManagerOptions;
+  private readonly abort = new AbortController();
+  private pending: string | null = null;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private passesRun = 0;
+
+  constructor(ports: ClusterPorts, options: ManagerOptions = {}) {
+    this.key = ports.key;
+    this.ports = ports;
+    this.options = options;
+  }
+
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  get passes(): number {
+    return this.passesRun;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Ask for a pass now. A nudge while one is pending is dropped. */
+  nudge(origin: string): void {
+    if (this.stopped || this.pending !== null) return;
+    this.pending = origin;
+    this.wake?.();
+  }
+
+  /** Cancel the loop and wait for the current pass to end. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake?.();
+    await this.loop;
+  }
+
+  private waitForTrigger(): Promise<string | null> {
+    if (this.stopped) return Promise.resolve(null);
+    if (this.pending !== null) {
+      const origin = this.pending;
+      this.pending = null;
+      return Promise.resolve(origin);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish("interval"), this.options.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
+      const finish = (origin: string | null): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve(origin);
+      };
+      this.wake = () => {
+        if (this.stopped) return finish(null);
+        if (this.pending === null) return;
+        const origin = this.pending;
+        this.pending = null;
+        finish(origin);
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    const base = this.options.logger ?? silentLogger;
+    const log = base.child?.({ cluster: clusterKeyString(this.key) }) ?? base;
+    const labels = labelsOf(this.key);
+    const metrics = this.options.metrics;
+    for (;;) {
+      const origin = await this.waitForTrigger();
+      if (origin === null || this.stopped) return;
+      const opId = newOperationId();
+      const started = performance.now();
+      metrics?.incCounter(METRIC.checks, labels);
+      log.info({ op: opId, origin }, "start a pass");
+      let result: PassResult;
+      try {
+        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal: this.abort.signal });
+        result = { ...r, key: this.key, opId, origin, durationMs: performance.now() - started };
+        if (r.redo) this.nudge("redo");
+      } catch (e) {
+        if (this.stopped && e instanceof AbortedError) return;
+        metrics?.incCounter(METRIC.errors, labels);
+        log.error({ op: opId, origin, error: errorMessage(e) }, "failed to run a pass");
+        result = {
+          key: this.key,
+          opId,
+          origin,
+          state: null,
+          operation: null,
+          redo: false,
+          error: errorMessage(e),
+          durationMs: performance.now() - started,
+        };
+      }
+      this.passesRun++;
+      metrics?.observe(METRIC.processingTime, labels, result.durationMs / 1000);
+      try {
+        this.options.onPass?.(result);
+      } catch (e) {
+        log.warn({ error: errorMessage(e) }, "onPass hook failed");
+      }
+    }
+  }
+}
+
+/** Holds one worker per `namespace/name` (§1.2). */
+export class ClusterManager {
+  private readonly workers = new Map<string, ClusterWorker>();
+  private readonly portsFor: (key: ClusterKey) => ClusterPorts;
+  private readonly options: ManagerOptions;
+
+  constructor(portsFor: (key: ClusterKey) => ClusterPorts, options: ManagerOptions = {}) {
+    this.portsFor = portsFor;
+    this.options = options;
+  }
+
+  /** Start the worker if absent, then nudge it. */
+  update(key: ClusterKey, origin: string): void {
+    const k = clusterKeyString(key);
+    let worker = this.workers.get(k);
+    if (worker === undefined) {
+      worker = new ClusterWorker(this.portsFor(key), this.options);
+      this.workers.set(k, worker);
+      worker.start();
+    }
+    worker.nudge(origin);
+  }
+
+  /** Nudge only if a worker exists. */
+  updateNoStart(key: ClusterKey, origin: string): void {
+    this.workers.get(clusterKeyString(key))?.nudge(origin);
+  }
+
+  has(key: ClusterKey): boolean {
+    return this.workers.has(clusterKeyString(key));
+  }
+
+  /** Cancel the worker and delete its metric series. */
+  async stop(key: ClusterKey): Promise<void> {
+    const k = clusterKeyString(key);
+    const worker = this.workers.get(k);
+    this.workers.delete(k);
+    if (worker !== undefined) await worker.stop();
+    this.options.metrics?.deleteCluster(labelsOf(key));
+  }
+
+  /** Cancel the worker; keep its metrics but set the state gauges to NaN. */
+  async pause(key: ClusterKey): Promise<void> {
+    const k = clusterKeyString(key);
+    const worker = this.workers.get(k);
+    this.workers.delete(k);
+    if (worker !== undefined) await worker.stop();
+    const metrics = this.options.metrics;
+    if (metrics !== undefined) {
+      const labels = labelsOf(key);
+      for (const name of [METRIC.available, METRIC.healthy, METRIC.readyReplicas, METRIC.errantReplicas]) {
+        metrics.setGauge(name, labels, Number.NaN);
+      }
+    }
+  }
+
+  /** Cancel every worker and wait (controller shutdown). */
+  async stopAll(): Promise<void> {
+    const all = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.all(all.map((w) => w.stop()));
+  }
+}

@@ -1,0 +1,287 @@
+// mysql2 helpers for the clustering engine: admin connections with the timeouts of
+// clustering.md §1.3 (connect 5 s, read 60 s, client-side interpolation), errors that
+// never carry a statement's parameters (passwords), and the per-pass set of connections
+// (one per instance, opened lazily, all closed at the end of the pass).
+import mysql from "mysql2/promise";
+import type { Connection, RowDataPacket } from "mysql2/promise";
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_READ_TIMEOUT_MS = 60_000;
+
+/** MySQL error numbers the engine looks at. */
+export const ER_NO_SUCH_THREAD = 1094;
+export const ER_NO_SUCH_TABLE = 1146;
+export const ER_CLONE_NO_RESTART = 3707;
+
+export interface SqlTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Never logged. */
+  readonly password: string;
+}
+
+export interface SqlTimeouts {
+  readonly connectTimeoutMs?: number | undefined;
+  readonly readTimeoutMs?: number | undefined;
+}
+
+/** A database error without the statement or its parameters (they may hold passwords). */
+export class SqlError extends Error {
+  override name = "SqlError";
+  readonly errno: number | undefined;
+  readonly code: string | undefined;
+  constructor(message: string, errno?: number, code?: string) {
+    super(message);
+    this.errno = errno;
+    this.code = code;
+  }
+}
+
+/** The instance has no address (no Pod, no IP): the "nop" operator of §1.3. */
+export class NopError extends Error {
+  override name = "NopError";
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s !== "") out = out.split(s).join("***");
+  return out;
+}
+
+/** Turns anything thrown by mysql2 into a SqlError whose message has no secrets. */
+export function toSqlError(e: unknown, secrets: readonly string[] = [], context = ""): SqlError {
+  const err = e as { message?: unknown; errno?: unknown; code?: unknown };
+  const raw = typeof err?.message === "string" ? err.message : String(e);
+  const message = redact(raw, secrets);
+  return new SqlError(
+    context === "" ? message : `${context}: ${message}`,
+    typeof err?.errno === "number" ? err.errno : undefined,
+    typeof err?.code === "string" ? err.code : undefined,
+  );
+}
+
+export function errnoOf(e: unknown): number | undefined {
+  const n = (e as { errno?: unknown } | null)?.errno;
+  return typeof n === "number" ? n : undefined;
+}
+
+export type Row = Record<string, unknown>;
+export type SqlParam = string | number | boolean | null;
+
+export interface QueryOptions {
+  /** Per-statement read timeout; 0 = none. Default: the connection's read timeout. */
+  readonly timeoutMs?: number | undefined;
+  /** Values to blank out of error messages (passwords among the params). */
+  readonly secrets?: readonly string[] | undefined;
+}
+
+/** One admin connection. Broken connections (fatal errors, server gone) report `broken`. */
+export class SqlConnection {
+  readonly host: string;
+  private readonly conn: Connection;
+  private readonly readTimeoutMs: number;
+  private isBroken = false;
+
+  private constructor(host: string, conn: Connection, readTimeoutMs: number) {
+    this.host = host;
+    this.conn = conn;
+    this.readTimeoutMs = readTimeoutMs;
+    // Without a listener, an error on an idle connection (mysqld killed) would be thrown
+    // as an uncaught exception.
+    conn.on("error", () => {
+      this.isBroken = true;
+    });
+  }
+
+  static async open(target: SqlTarget, timeouts: SqlTimeouts = {}): Promise<SqlConnection> {
+    try {
+      const conn = await mysql.createConnection({
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        password: target.password,
+        connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        multipleStatements: false,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        dateStrings: true,
+      });
+      return new SqlConnection(target.host, conn, timeouts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS);
+    } catch (e) {
+      throw toSqlError(e, [target.password], `connect to ${target.host}:${target.port}`);
+    }
+  }
+
+  get broken(): boolean {
+    return this.isBroken;
+  }
+
+  /** Runs one statement (client-side interpolation of `params`) and returns its rows. */
+  async query(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<Row[]> {
+    const timeout = options.timeoutMs ?? this.readTimeoutMs;
+    try {
+      const [rows] = await this.conn.query<RowDataPacket[]>(
+        timeout > 0 ? { sql, timeout } : { sql },
+        params as SqlParam[],
+      );
+      return Array.isArray(rows) ? (rows as Row[]) : [];
+    } catch (e) {
+      const fatal = (e as { fatal?: unknown } | null)?.fatal === true;
+      if (fatal || errnoOf(e) === undefined) this.isBroken = true;
+      throw toSqlError(e, options.secrets ?? []);
+    }
+  }
+
+  async exec(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<void> {
+    await this.query(sql, params, options);
+  }
+
+  async close(): Promise<void> {
+    this.isBroken = true;
+    try {
+      await this.conn.end();
+    } catch {
+      this.conn.destroy();
+    }
+  }
+}
+
+export interface InstanceEndpoint {
+  /** null ⇒ every call fails with NopError. */
+  readonly host: string | null;
+  readonly port: number;
+}
+
+/**
+ * The connections of one pass: one cached admin connection per ordinal (re-opened when it
+ * broke), plus extra ones for statements that may block (switchover's super_read_only).
+ * `closeAll` at the end of the pass.
+ */
+export class PassConnections {
+  private readonly cached = new Map<number, SqlConnection>();
+  private readonly extras = new Set<SqlConnection>();
+  private readonly endpoints: (ordinal: number) => InstanceEndpoint;
+  private readonly user: string;
+  private readonly password: string;
+  private readonly timeouts: SqlTimeouts;
+  private closed = false;
+
+  constructor(
+    endpoints: (ordinal: number) => InstanceEndpoint,
+    credentials: { readonly user: string; readonly password: string },
+    timeouts: SqlTimeouts = {},
+  ) {
+    this.endpoints = endpoints;
+    this.user = credentials.user;
+    this.password = credentials.password;
+    this.timeouts = timeouts;
+  }
+
+  private target(ordinal: number): SqlTarget {
+    const ep = this.endpoints(ordinal);
+    if (ep.host === null || ep.host === "") throw new NopError(`instance ${ordinal} has no address`);
+    return { host: ep.host, port: ep.port, user: this.user, password: this.password };
+  }
+
+  /** The cached connection to `ordinal`, opened (or re-opened) on demand. */
+  async get(ordinal: number): Promise<SqlConnection> {
+    if (this.closed) throw new Error("the pass is over");
+    const have = this.cached.get(ordinal);
+    if (have !== undefined && !have.broken) return have;
+    if (have !== undefined) {
+      this.cached.delete(ordinal);
+      void have.close();
+    }
+    const conn = await SqlConnection.open(this.target(ordinal), this.timeouts);
+    if (this.closed) {
+      await conn.close();
+      throw new Error("the pass is over");
+    }
+    this.cached.set(ordinal, conn);
+    return conn;
+  }
+
+  /** A separate connection to `ordinal`, closed by closeAll (or by the caller). */
+  async extra(ordinal: number): Promise<SqlConnection> {
+    const conn = await SqlConnection.open(this.target(ordinal), this.timeouts);
+    this.extras.add(conn);
+    return conn;
+  }
+
+  /** Drop the cached connection (after a clone restarted mysqld). */
+  async discard(ordinal: number): Promise<void> {
+    const have = this.cached.get(ordinal);
+    this.cached.delete(ordinal);
+    if (have !== undefined) await have.close();
+  }
+
+  /** Runs `fn` on the cached connection; a failure on a broken connection drops it. */
+  async with<T>(ordinal: number, fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    const conn = await this.get(ordinal);
+    try {
+      return await fn(conn);
+    } finally {
+      if (conn.broken) await this.discard(ordinal);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    const all = [...this.cached.values(), ...this.extras];
+    this.cached.clear();
+    this.extras.clear();
+    await Promise.all(all.map((c) => c.close()));
+  }
+
+  /** Number of connections currently open (tests check that every one was closed). */
+  get openCount(): number {
+    return this.cached.size + this.extras.size;
+  }
+}
+
+/** Thrown by `sleep` when its signal aborts (the worker is stopping). */
+export class AbortedError extends Error {
+  override name = "AbortedError";
+}
+
+/** Sleeps `ms`; rejects with AbortedError as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(new AbortedError("aborted"));
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(new AbortedError("aborted"));
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Helpers to read result columns. */
+export function str(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  if (Buffer.isBuffer(v)) return v.toString("utf8");
+  return String(v);
+}
+
+export function num(v: unknown): number {
+  if (v === null || v === undefined || v === "") return 0;
+  const n = Number(Buffer.isBuffer(v) ? v.toString("utf8") : v);
+  return Number.isFinite(n) ? n : 0;
+}
+
+export function numOrNull(v: unknown): number | null {
+  if (v === null || v === undefined || v === "") return null;
+  return num(v);
+}
+
+/** MySQL booleans: 1/0, "ON"/"OFF", "1"/"0". */
+export function bool(v: unknown): boolean {
+  const s = str(v).trim().toUpperCase();
+  return s === "1" || s === "ON" || s === "YES" || s === "TRUE";
+}
