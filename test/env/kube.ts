@@ -19,6 +19,10 @@ export interface ControlPlaneOptions {
   apiserverFlags?: string[];
   /** Fixed secure port for kube-apiserver (default: a free port). */
   apiserverPort?: number;
+  /** Address kube-apiserver binds to and advertises (default 127.0.0.1; the sandbox uses its bridge). */
+  bindAddress?: string;
+  /** Also run kube-controller-manager's persistent-volume binder (the sandbox provisions volumes). */
+  volumeBinder?: boolean;
 }
 
 export interface ControlPlane {
@@ -90,7 +94,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const ca = ensureCa(pki);
   const apiserverCert = ensureCert(pki, "apiserver", ca, {
     cn: "kube-apiserver", usage: "server",
-    sans: ["127.0.0.1", "localhost", "10.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+    sans: ["127.0.0.1", "localhost", "10.0.0.1", "10.213.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
   });
   const adminCert = ensureCert(pki, "admin", ca, { cn: "moco-ts-admin", org: "system:masters", usage: "client" });
   const kcmCert = ensureCert(pki, "kube-controller-manager", ca, { cn: "system:kube-controller-manager", usage: "client" });
@@ -126,11 +130,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }, { timeoutMs: 30_000, proc: etcd });
 
     // kube-apiserver
-    const port = opts.apiserverPort ?? await freePort();
-    const server = `https://127.0.0.1:${port}`;
+    const bind = opts.bindAddress ?? "127.0.0.1";
+    const port = opts.apiserverPort ?? await freePort(bind);
+    const server = `https://${bind}:${port}`;
     const apiserverArgs = [
       "--etcd-servers", etcdUrl,
-      "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(port),
+      "--bind-address", bind, "--advertise-address", bind, "--secure-port", String(port),
       "--tls-cert-file", apiserverCert.cert, "--tls-private-key-file", apiserverCert.key,
       "--client-ca-file", ca.cert,
       "--authorization-mode", "RBAC",
@@ -143,6 +148,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       "--kubelet-preferred-address-types", "InternalIP",
       "--enable-admission-plugins", "NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy",
       "--endpoint-reconciler-type", "none",
+      // Webhooks and aggregated APIs are reached at their Service's endpoints (Pod IPs),
+      // since no kube-proxy serves ClusterIPs here.
+      "--enable-aggregator-routing=true",
       "--cert-dir", path.join(dir, "apiserver-certs"),
       ...(opts.apiserverFlags ?? []),
     ];
@@ -173,7 +181,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         "--service-account-private-key-file", sa.key,
         "--root-ca-file", ca.cert,
         "--cluster-signing-cert-file", ca.cert, "--cluster-signing-key-file", ca.key,
-        "--controllers", "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl",
+        "--controllers", `*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,${opts.volumeBinder ? "" : "-persistentvolume-binder,"}-attachdetach,-persistentvolume-expander,-ttl`,
         "--concurrent-gc-syncs", "5",
       ], { logFile: path.join(logs, "kube-controller-manager.log"), marker: "kube-controller-manager" });
       procs.push(kcm);
