@@ -1,0 +1,648 @@
+// A MySQLCluster of real mysqld 9.7 processes driven by the clustering engine, with the
+// engine's ports implemented in memory: Pods are the instances (Pod IP = the instance's
+// loopback address, readiness computed like the agent's /readyz with --max-delay=0),
+// labels/annotations/status/events are plain objects, and the Cloner runs the agent's
+// clone procedure with SQL (clone_valid_donor_list, CLONE INSTANCE, restart mysqld,
+// post-clone user/password reset). Replicas use the Pod IP as SOURCE_HOST
+// (ClusterObservation.podHostnames), because Pod DNS names do not resolve in mysqld.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import mysql from "mysql2/promise";
+import type { Connection } from "mysql2/promise";
+
+import { startMysqlds } from "../../env/mysqld.ts";
+import type { MysqldInstance, MysqldSet } from "../../env/mysqld.ts";
+import { cacheDir } from "../../env/procs.ts";
+import { ClusterManager } from "../../../src/clustering/manager.ts";
+import type { ManagerOptions, PassResult } from "../../../src/clustering/manager.ts";
+import type {
+  CloneRequest,
+  ClusterKey,
+  ClusterPorts,
+  ClusterStatusWrite,
+  ClusteringEventReason,
+  ClusteringMetrics,
+  EventType,
+  ReplicationSourceSecret,
+} from "../../../src/clustering/ports.ts";
+import type { ClusterCondition, MySQLClusterLike, PodView, RoleLabel } from "../../../src/clustering/types.ts";
+import {
+  ACTIVE_PLUGINS_QUERY,
+  ENABLE_PARTIAL_REVOKES,
+  MOCO_USERS,
+  PASSWORD_KEYS,
+  ensureUserStatements,
+  installPluginStatement,
+  passwordFor,
+  pluginsToInstall,
+  userExistsQuery,
+} from "../../../src/mysql/users.ts";
+import type { MocoPasswords } from "../../../src/mysql/users.ts";
+
+/** A my.cnf fragment close to moco-ts's constant section (objects.md §5.5). */
+export const CLUSTER_MYCNF = `
+read_only=ON
+super_read_only=ON
+skip_replica_start=ON
+relay_log_recovery=OFF
+log_replica_updates=ON
+loose_replication_optimize_for_static_plugin_config=ON
+loose_replication_sender_observe_commit_only=OFF
+binlog_expire_logs_seconds=86400
+`;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function randomPasswords(): MocoPasswords {
+  return Object.fromEntries(PASSWORD_KEYS.map((k) => [k, randomBytes(16).toString("hex")])) as MocoPasswords;
+}
+
+async function q(conn: Connection, sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+  const [rows] = await conn.query(sql, params as unknown[]);
+  return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+}
+
+/** Create missing MOCO users (or reset passwords) and install plugins, as the agent does. */
+export async function ensureUsersAndPlugins(conn: Connection, passwords: MocoPasswords, resetPassword: boolean): Promise<void> {
+  await q(conn, ENABLE_PARTIAL_REVOKES.sql);
+  for (const user of MOCO_USERS) {
+    const e = userExistsQuery(user.name);
+    const exists = Number((await q(conn, e.sql, e.params))[0]?.n ?? 0) === 1;
+    for (const stmt of ensureUserStatements(user, passwordFor(user, passwords), { exists, resetPassword })) {
+      await q(conn, stmt.sql, stmt.params);
+    }
+  }
+  const active = (await q(conn, ACTIVE_PLUGINS_QUERY.sql)).map((r) => String(r.name));
+  for (const plugin of pluginsToInstall(active)) await q(conn, installPluginStatement(plugin).sql);
+}
+
+/** The agent's first-boot initialization (clustering.md §2.3 step 2), as root over TCP. */
+export async function agentFirstBoot(inst: MysqldInstance, passwords: MocoPasswords): Promise<void> {
+  const conn = await inst.connect({ admin: true });
+  try {
+    await q(conn, "SET GLOBAL super_read_only=OFF");
+    await q(conn, "SET GLOBAL read_only=OFF");
+    await ensureUsersAndPlugins(conn, passwords, false);
+    await q(conn, "DROP USER IF EXISTS 'root'@'localhost'");
+    await q(conn, "FLUSH PRIVILEGES");
+    await q(conn, "RESET BINARY LOGS AND GTIDS");
+    await q(conn, "SET GLOBAL super_read_only=ON");
+  } finally {
+    await conn.end();
+  }
+}
+
+/** The agent's /readyz with --max-delay=0 (clustering.md §2.5). */
+async function instanceReady(inst: MysqldInstance, passwords: MocoPasswords): Promise<boolean> {
+  if (!inst.running()) return false;
+  let conn: Connection | undefined;
+  try {
+    conn = await mysql.createConnection({
+      host: inst.host,
+      port: inst.adminPort,
+      user: "moco-agent",
+      password: passwords.AGENT_PASSWORD,
+      connectTimeout: 1000,
+    });
+    conn.on("error", () => undefined);
+    const clone = await q(conn, "SELECT state FROM performance_schema.clone_status").catch(() => []);
+    const state = clone[0]?.state;
+    if (state !== undefined && state !== "Completed") return false;
+    const [v] = await q(conn, "SELECT @@read_only AS ro");
+    if (Number(v?.ro) === 0) return true;
+    const [rs] = await q(conn, "SHOW REPLICA STATUS");
+    if (rs === undefined) return false;
+    if (rs.Replica_IO_Running !== "Yes" || rs.Replica_SQL_Running !== "Yes") return false;
+    return Number(rs.Last_IO_Errno) === 0 && Number(rs.Last_SQL_Errno) === 0;
+  } catch {
+    return false;
+  } finally {
+    conn?.destroy();
+  }
+}
+
+export interface PodMeta {
+  deleting: boolean;
+  annotations: Map<string, string>;
+  role: string | null;
+}
+
+export interface RecordedEvent {
+  readonly type: EventType;
+  readonly reason: ClusteringEventReason;
+  readonly message: string;
+  readonly at: number;
+}
+
+export interface MutableCluster {
+  metadata: { name: string; namespace: string };
+  spec: {
+    replicas: number;
+    serverIDBase: number;
+    offline?: boolean;
+    replicationSourceSecretName?: string | null;
+    maxDelaySecondsForPodDeletion?: number;
+    startupWaitSeconds?: number;
+  };
+  status: {
+    currentPrimaryIndex: number;
+    errantReplicaList?: number[];
+    errantReplicas?: number;
+    syncedReplicas?: number;
+    cloned?: boolean;
+    conditions?: ClusterCondition[];
+  };
+}
+
+/** Metrics kept in a map (`name{namespace,name}` → value). */
+export class MemoryMetrics implements ClusteringMetrics {
+  readonly values = new Map<string, number>();
+  private k(name: string, l: { name: string; namespace: string }): string {
+    return `${name}{${l.namespace}/${l.name}}`;
+  }
+  incCounter(name: string, l: { name: string; namespace: string }, v = 1): void {
+    this.values.set(this.k(name, l), (this.values.get(this.k(name, l)) ?? 0) + v);
+  }
+  setGauge(name: string, l: { name: string; namespace: string }, v: number): void {
+    this.values.set(this.k(name, l), v);
+  }
+  observe(name: string, l: { name: string; namespace: string }, v: number): void {
+    this.incCounter(`${name}_count`, l);
+    this.incCounter(`${name}_sum`, l, v);
+  }
+  deleteCluster(l: { name: string; namespace: string }): void {
+    for (const key of [...this.values.keys()]) if (key.endsWith(`{${l.namespace}/${l.name}}`)) this.values.delete(key);
+  }
+  get(name: string, l: { name: string; namespace: string }): number | undefined {
+    return this.values.get(this.k(name, l));
+  }
+}
+
+export interface HarnessOptions {
+  readonly replicas: number;
+  readonly name?: string;
+  readonly serverIdBase?: number;
+  readonly replicationSourceSecretName?: string;
+  readonly replicationSourceSecret?: ReplicationSourceSecret;
+  readonly checkIntervalMs?: number;
+  readonly manager?: ManagerOptions;
+  /** Print pass results. */
+  readonly verbose?: boolean;
+}
+
+export class ClusterHarness {
+  readonly set: MysqldSet;
+  readonly passwords: MocoPasswords;
+  readonly cluster: MutableCluster;
+  readonly key: ClusterKey;
+  readonly pods: PodMeta[];
+  readonly events: RecordedEvent[] = [];
+  readonly passes: PassResult[] = [];
+  readonly metrics = new MemoryMetrics();
+  readonly clones: { ordinal: number; donor: string; ms: number }[] = [];
+  replicationSourceSecret: ReplicationSourceSecret | null;
+  manager: ClusterManager | null = null;
+  private readonly verbose: boolean;
+  private readonly options: HarnessOptions;
+
+  private constructor(set: MysqldSet, passwords: MocoPasswords, options: HarnessOptions) {
+    this.set = set;
+    this.passwords = passwords;
+    this.options = options;
+    this.verbose = options.verbose ?? process.env.CLUSTERING_VERBOSE === "1";
+    const name = options.name ?? "test";
+    this.key = { namespace: "default", name };
+    this.cluster = {
+      metadata: { name, namespace: "default" },
+      spec: {
+        replicas: options.replicas,
+        serverIDBase: options.serverIdBase ?? 100,
+        ...(options.replicationSourceSecretName === undefined
+          ? {}
+          : { replicationSourceSecretName: options.replicationSourceSecretName }),
+        startupWaitSeconds: 120,
+      },
+      status: { currentPrimaryIndex: 0 },
+    };
+    this.replicationSourceSecret = options.replicationSourceSecret ?? null;
+    this.pods = set.instances.map(() => ({ deleting: false, annotations: new Map(), role: null }));
+  }
+
+  /** Starts `replicas` mysqld, initializes each like the agent's first boot. */
+  static async start(options: HarnessOptions): Promise<ClusterHarness> {
+    const set = await startMysqlds(options.replicas, { mycnf: CLUSTER_MYCNF, serverIdBase: options.serverIdBase ?? 100 });
+    const passwords = randomPasswords();
+    try {
+      await Promise.all(set.instances.map((inst) => agentFirstBoot(inst, passwords)));
+    } catch (e) {
+      await set.stopAll();
+      throw e;
+    }
+    return new ClusterHarness(set, passwords, options);
+  }
+
+  get instances(): MysqldInstance[] {
+    return this.set.instances;
+  }
+
+  inst(i: number): MysqldInstance {
+    const inst = this.set.instances[i];
+    if (inst === undefined) throw new Error(`no instance ${i}`);
+    return inst;
+  }
+
+  podName(i: number): string {
+    return `moco-${this.cluster.metadata.name}-${i}`;
+  }
+
+  private podIndex(podName: string): number {
+    const i = Number(podName.slice(podName.lastIndexOf("-") + 1));
+    if (!Number.isInteger(i) || this.pods[i] === undefined) throw new Error(`unknown pod ${podName}`);
+    return i;
+  }
+
+  private pod(podName: string): PodMeta {
+    return this.pods[this.podIndex(podName)] as PodMeta;
+  }
+
+  ports(): ClusterPorts {
+    return {
+      key: this.key,
+      source: {
+        getCluster: async () => structuredClone(this.cluster) as MySQLClusterLike,
+        listPods: async () => {
+          const ready = await Promise.all(this.instances.map((inst) => instanceReady(inst, this.passwords)));
+          return this.instances.map((inst, i): PodView => {
+            const meta = this.pods[i] as PodMeta;
+            return {
+              name: this.podName(i),
+              ready: ready[i] === true,
+              deleting: meta.deleting,
+              demote: meta.annotations.get("moco.cybozu.com/demote") === "true",
+              hasDemoteAnnotation: meta.annotations.has("moco.cybozu.com/demote"),
+              hasPreventDeleteAnnotation: meta.annotations.has("moco.cybozu.com/prevent-delete"),
+              roleLabel: meta.role,
+              ip: inst.host,
+            };
+          });
+        },
+      },
+      status: {
+        writeStatus: async (u: ClusterStatusWrite) => {
+          const s = this.cluster.status;
+          s.syncedReplicas = u.syncedReplicas;
+          s.errantReplicaList = [...u.errantReplicaList];
+          s.errantReplicas = u.errantReplicas;
+          if (u.cloned === true) s.cloned = true;
+          s.conditions = u.conditions.map((c) => ({ ...c }));
+        },
+        setCurrentPrimaryIndex: async (index: number) => {
+          this.cluster.status.currentPrimaryIndex = index;
+        },
+      },
+      pods: {
+        setRoleLabel: async (name: string, role: RoleLabel) => {
+          this.pod(name).role = role;
+        },
+        removeRoleLabel: async (name: string) => {
+          this.pod(name).role = null;
+        },
+        removeDemoteAnnotation: async (name: string) => {
+          this.pod(name).annotations.delete("moco.cybozu.com/demote");
+        },
+        setPreventDelete: async (name: string) => {
+          this.pod(name).annotations.set("moco.cybozu.com/prevent-delete", "true");
+        },
+        removePreventDelete: async (name: string) => {
+          this.pod(name).annotations.delete("moco.cybozu.com/prevent-delete");
+        },
+      },
+      events: {
+        emit: (type, reason, message) => {
+          this.events.push({ type, reason, message, at: Date.now() });
+          if (this.verbose) console.log(`event ${type} ${reason}: ${message}`);
+        },
+      },
+      credentials: { getPasswords: async () => this.passwords },
+      cloner: { clone: (req) => this.clone(req) },
+      replicationSource: {
+        read: async (name: string) => {
+          if (this.replicationSourceSecret === null || name !== this.options.replicationSourceSecretName) {
+            throw new Error(`secret ${name} not found`);
+          }
+          return this.replicationSourceSecret;
+        },
+      },
+      addressing: {
+        podHostname: (_cluster, ordinal) => this.inst(ordinal).host,
+      },
+    };
+  }
+
+  /** The agent's Clone (clustering.md §2.4), with the harness restarting mysqld. */
+  async clone(req: CloneRequest): Promise<void> {
+    const started = Date.now();
+    const inst = this.inst(req.ordinal);
+    const conn = await inst.connect({ admin: true });
+    conn.on("error", () => undefined);
+    try {
+      const [g] = await q(conn, "SELECT @@gtid_executed AS g");
+      if (String(g?.g ?? "") !== "") throw new Error("recipient is not empty");
+      await q(conn, "SET GLOBAL clone_valid_donor_list = ?", [`${req.donorHost}:${req.donorPort}`]);
+      try {
+        await q(conn, "CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?", [
+          req.donorUser,
+          req.donorHost,
+          req.donorPort,
+          req.donorPassword,
+        ]);
+      } catch (e) {
+        const errno = (e as { errno?: number }).errno;
+        const lost = (e as { code?: string }).code === "PROTOCOL_CONNECTION_LOST";
+        if (errno !== 3707 && !lost) throw new Error(`CLONE INSTANCE failed: ${(e as Error).message}`);
+      }
+    } finally {
+      conn.destroy();
+    }
+    // mysqld has no supervisor that could restart it: it exits, and "the kubelet" restarts it.
+    await inst.waitExit(120_000);
+    await inst.start();
+    // Post-clone initialization as the init user, over the socket.
+    const init = await mysql.createConnection({
+      socketPath: inst.socketPath,
+      user: req.initUser,
+      password: req.initPassword,
+    });
+    try {
+      await q(init, "SET sql_log_bin=OFF");
+      await q(init, "SET GLOBAL read_only=OFF");
+      await ensureUsersAndPlugins(init, this.passwords, true);
+      await q(init, "SET GLOBAL super_read_only=ON");
+      await q(init, "SET sql_log_bin=ON");
+    } finally {
+      await init.end();
+    }
+    this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
+  }
+
+  /** Start the manager worker (nudged once, then every checkIntervalMs). */
+  startManager(): void {
+    const opts: ManagerOptions = {
+      checkIntervalMs: this.options.checkIntervalMs ?? 2000,
+      fetchRetryGapMs: 300,
+      cloneSettleMs: 500,
+      metrics: this.metrics,
+      onPass: (r) => {
+        this.passes.push(r);
+        if (this.verbose) {
+          console.log(
+            `pass ${r.opId} ${r.origin} state=${r.state ?? "-"} op=${r.operation?.kind ?? "-"} redo=${r.redo} ${r.error ?? ""} ${Math.round(r.durationMs)}ms`,
+          );
+        }
+      },
+      ...this.options.manager,
+    };
+    this.manager = new ClusterManager(() => this.ports(), opts);
+    this.manager.update(this.key, "harness");
+  }
+
+  nudge(origin = "test"): void {
+    this.manager?.updateNoStart(this.key, origin);
+  }
+
+  condition(type: ClusterCondition["type"]): ClusterCondition | undefined {
+    return this.cluster.status.conditions?.find((c) => c.type === type);
+  }
+
+  /** The state of the last pass that decided one. */
+  lastState(): string | null {
+    for (let i = this.passes.length - 1; i >= 0; i--) {
+      const s = this.passes[i]?.state;
+      if (s !== null && s !== undefined) return s;
+    }
+    return null;
+  }
+
+  async waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (await pred()) return;
+      if (Date.now() > deadline) {
+        const last = this.passes.slice(-5).map((p) => `${p.state ?? "-"}/${p.operation?.kind ?? "-"}${p.error !== undefined ? ` (${p.error})` : ""}`);
+        throw new Error(`timed out waiting for ${what}; last passes: ${last.join("; ")}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Waits until a pass that started after now ends Healthy. */
+  async waitHealthy(timeoutMs = 120_000): Promise<void> {
+    const from = this.passes.length;
+    await this.waitFor("Healthy", () => this.passes.slice(from).some((p) => p.state === "Healthy" && p.operation?.kind === "none"), timeoutMs);
+  }
+
+  async waitState(state: string, timeoutMs = 90_000): Promise<void> {
+    const from = this.passes.length;
+    await this.waitFor(state, () => this.passes.slice(from).some((p) => p.state === state), timeoutMs);
+  }
+
+  /** Query an instance as root over the admin port (a fresh connection). */
+  async query(i: number, sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+    const conn = await this.inst(i).connect({ admin: true });
+    conn.on("error", () => undefined);
+    try {
+      return await q(conn, sql, params);
+    } finally {
+      conn.destroy();
+    }
+  }
+
+  async variables(i: number, names: readonly string[]): Promise<Record<string, string>> {
+    const rows = await this.query(
+      i,
+      `SELECT VARIABLE_NAME AS n, VARIABLE_VALUE AS v FROM performance_schema.global_variables WHERE VARIABLE_NAME IN (${names.map(() => "?").join(",")})`,
+      names,
+    );
+    return Object.fromEntries(rows.map((r) => [String(r.n), String(r.v)]));
+  }
+
+  /** Ordinal whose Pod carries role=primary (what the primary Service selects), or null. */
+  labelledPrimary(): number | null {
+    const i = this.pods.findIndex((p) => p.role === "primary");
+    return i < 0 ? null : i;
+  }
+
+  /** Stops the engine (the manager) only. */
+  async stopManager(): Promise<void> {
+    await this.manager?.stopAll();
+  }
+
+  /** Re-creates an instance's data directory from the template and runs the agent's first boot. */
+  async reinitialize(i: number): Promise<void> {
+    const inst = this.inst(i);
+    if (inst.running()) await inst.kill();
+    inst.wipeData();
+    fs.cpSync(path.join(cacheDir, "mysql-template", "data"), inst.dataDir, { recursive: true });
+    await inst.start();
+    await agentFirstBoot(inst, this.passwords);
+  }
+
+  async close(): Promise<void> {
+    await this.stopManager().catch(() => undefined);
+    await this.set.stopAll();
+  }
+}
+
+/**
+ * Inserts increasing ids through the instance labelled primary (as the primary Service
+ * would), as moco-writable, recording every acknowledged insert.
+ */
+export class Writer {
+  readonly acked: number[] = [];
+  readonly errors: string[] = [];
+  /** ordinal → time of its first acknowledged insert. */
+  readonly firstAckOn = new Map<number, number>();
+  private next = 1;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly h: ClusterHarness;
+
+  constructor(h: ClusterHarness) {
+    this.h = h;
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let conn: Connection | null = null;
+    let connected = -1;
+    while (this.running) {
+      const p = this.h.labelledPrimary();
+      if (p === null) {
+        await sleep(20);
+        continue;
+      }
+      try {
+        if (conn === null || connected !== p) {
+          conn?.destroy();
+          conn = null;
+          conn = await mysql.createConnection({
+            host: this.h.inst(p).host,
+            port: 3306,
+            user: "moco-writable",
+            password: this.h.passwords.WRITABLE_PASSWORD,
+            connectTimeout: 1000,
+          });
+          conn.on("error", () => undefined);
+          connected = p;
+        }
+        const id = this.next++;
+        await conn.query({ sql: "INSERT INTO test.t (id, via) VALUES (?, ?)", timeout: 5000 }, [id, p]);
+        this.acked.push(id);
+        if (!this.firstAckOn.has(p)) this.firstAckOn.set(p, Date.now());
+      } catch (e) {
+        this.errors.push((e as Error).message);
+        conn?.destroy();
+        conn = null;
+        await sleep(20);
+      }
+    }
+    conn?.destroy();
+  }
+}
+
+/** Polls read_only of every instance in a tight loop; records samples with more than one writable instance. */
+export class WritableMonitor {
+  readonly violations: string[] = [];
+  samples = 0;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly h: ClusterHarness;
+
+  constructor(h: ClusterHarness) {
+    this.h = h;
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const conns: (Connection | null)[] = this.h.instances.map(() => null);
+    const open = async (i: number): Promise<Connection> => {
+      const have = conns[i];
+      if (have) return have;
+      const c = await mysql.createConnection({
+        host: this.h.inst(i).host,
+        port: 33062,
+        user: "moco-exporter",
+        password: this.h.passwords.EXPORTER_PASSWORD,
+        connectTimeout: 1000,
+      });
+      c.on("error", () => {
+        conns[i] = null;
+      });
+      conns[i] = c;
+      return c;
+    };
+    while (this.running) {
+      const states = await Promise.all(
+        this.h.instances.map(async (_inst, i) => {
+          try {
+            const c = await open(i);
+            const [rows] = await c.query("SELECT @@read_only AS ro, @@super_read_only AS sro");
+            const r = (rows as Record<string, unknown>[])[0];
+            return Number(r?.ro) === 0 ? "writable" : "ro";
+          } catch {
+            conns[i]?.destroy();
+            conns[i] = null;
+            return "down";
+          }
+        }),
+      );
+      this.samples++;
+      const writable = states.flatMap((s, i) => (s === "writable" ? [i] : []));
+      if (writable.length > 1) this.violations.push(`writable at once: ${writable.join(",")}`);
+    }
+    for (const c of conns) c?.destroy();
+  }
+}
+
+/** Creates test.t through the labelled primary. */
+export async function createTestTable(h: ClusterHarness): Promise<void> {
+  const p = h.labelledPrimary();
+  if (p === null) throw new Error("no primary");
+  const conn = await mysql.createConnection({
+    host: h.inst(p).host,
+    port: 3306,
+    user: "moco-writable",
+    password: h.passwords.WRITABLE_PASSWORD,
+  });
+  try {
+    await conn.query("CREATE DATABASE IF NOT EXISTS test");
+    await conn.query("CREATE TABLE IF NOT EXISTS test.t (id INT PRIMARY KEY, via INT)");
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Ids in test.t on instance i. */
+export async function idsOn(h: ClusterHarness, i: number): Promise<Set<number>> {
+  const rows = await h.query(i, "SELECT id FROM test.t");
+  return new Set(rows.map((r) => Number(r.id)));
+}
