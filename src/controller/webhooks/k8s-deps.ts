@@ -12,8 +12,13 @@ import {
 } from "../../api/v1beta2/index.ts";
 import type { WebhookDependencies } from "./admission.ts";
 
-/** Page size of list calls (the API server caps a page anyway). */
+/** Default page size of list calls. */
 const LIST_PAGE_SIZE = 500;
+
+export interface ListOptions {
+  /** Objects per list page (default 500); every page is read. */
+  pageSize?: number;
+}
 
 function isNotFound(e: unknown): boolean {
   return e instanceof k8s.ApiException && e.code === 404;
@@ -30,8 +35,9 @@ function toInfo(sc: k8s.V1StorageClass): StorageClassInfo {
 }
 
 /** StorageClasses read from the API server (storage.k8s.io/v1). */
-export function storageClassLookupFromKubeConfig(kc: k8s.KubeConfig): StorageClassLookup {
+export function storageClassLookupFromKubeConfig(kc: k8s.KubeConfig, options: ListOptions = {}): StorageClassLookup {
   const storage = kc.makeApiClient(k8s.StorageV1Api);
+  const limit = options.pageSize ?? LIST_PAGE_SIZE;
   return {
     async getStorageClass(name: string): Promise<StorageClassInfo | undefined> {
       try {
@@ -46,7 +52,7 @@ export function storageClassLookupFromKubeConfig(kc: k8s.KubeConfig): StorageCla
       let cont: string | undefined;
       do {
         const list = await storage.listStorageClass({
-          limit: LIST_PAGE_SIZE,
+          limit,
           ...(cont === undefined ? {} : { _continue: cont }),
         });
         out.push(...list.items.map(toInfo));
@@ -63,8 +69,12 @@ interface CustomObjectList {
 }
 
 /** Lists the MySQLClusters of a namespace (all pages). */
-export function mysqlClusterListerFromKubeConfig(kc: k8s.KubeConfig): (namespace: string) => Promise<MySQLCluster[]> {
+export function mysqlClusterListerFromKubeConfig(
+  kc: k8s.KubeConfig,
+  options: ListOptions = {},
+): (namespace: string) => Promise<MySQLCluster[]> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const limit = options.pageSize ?? LIST_PAGE_SIZE;
   return async (namespace: string): Promise<MySQLCluster[]> => {
     const out: MySQLCluster[] = [];
     let cont: string | undefined;
@@ -74,7 +84,7 @@ export function mysqlClusterListerFromKubeConfig(kc: k8s.KubeConfig): (namespace
         version: VERSION,
         namespace,
         plural: MYSQLCLUSTER_PLURAL,
-        limit: LIST_PAGE_SIZE,
+        limit,
         ...(cont === undefined ? {} : { _continue: cont }),
       })) as CustomObjectList;
       for (const item of list.items ?? []) out.push(item as MySQLCluster);

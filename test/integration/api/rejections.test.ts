@@ -27,6 +27,10 @@ import {
   spec,
   templates,
 } from "./fixtures.ts";
+import {
+  mysqlClusterListerFromKubeConfig,
+  storageClassLookupFromKubeConfig,
+} from "../../../src/controller/webhooks/k8s-deps.ts";
 
 const NS = "rejects";
 const WEBHOOK_MYSQL = 'admission webhook "vmysqlcluster.kb.io" denied the request';
@@ -490,6 +494,45 @@ describe("invalid objects and updates are rejected by a real kube-apiserver (CRD
       // And it did see the reviews (the rejections above were not all by the schema).
       assert.ok(h.log.reviews.some((r) => r.path.includes("validate-moco-cybozu-com-v1beta2-mysqlcluster") && !r.allowed));
       assert.ok(h.log.reviews.some((r) => r.path.includes("validate-moco-cybozu-com-v1beta2-backuppolicy") && r.operation === "DELETE" && !r.allowed));
+    });
+  });
+
+  describe("the client-node backed webhook dependencies (src/controller/webhooks/k8s-deps.ts)", () => {
+    it("StorageClass lookup: get, not found, and a paged list", async () => {
+      const lookup = storageClassLookupFromKubeConfig(h.kc, { pageSize: 1 });
+      const fixed = await lookup.getStorageClass("fixed");
+      assert.deepEqual(fixed, { metadata: { name: "fixed" }, allowVolumeExpansion: false });
+      assert.equal((await lookup.getStorageClass("expandable"))?.allowVolumeExpansion, true);
+      assert.equal(await lookup.getStorageClass("no-such-class"), undefined);
+      const all = await lookup.listStorageClasses();
+      assert.deepEqual(all.map((sc) => sc.metadata?.name).sort(), ["default-fixed", "expandable", "fixed"]);
+      const def = all.find((sc) => sc.metadata?.name === "default-fixed");
+      assert.equal(def?.metadata?.annotations?.["storageclass.kubernetes.io/is-default-class"], "true");
+    });
+
+    it("StorageClass lookup rejects when the API server refuses (not mistaken for not found)", async () => {
+      const { KubeConfig } = await import("@kubernetes/client-node");
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: "c", server: h.cp.server, skipTLSVerify: true }],
+        users: [{ name: "anonymous" }],
+        contexts: [{ name: "c", cluster: "c", user: "anonymous" }],
+        currentContext: "c",
+      });
+      const lookup = storageClassLookupFromKubeConfig(kc);
+      await assert.rejects(lookup.getStorageClass("fixed"), (e: unknown) => [401, 403].includes(apiError(e).code));
+    });
+
+    it("MySQLCluster lister: one namespace only, every page", async () => {
+      const list = mysqlClusterListerFromKubeConfig(h.kc, { pageSize: 2 });
+      const clusters = await list(NS);
+      assert.ok(clusters.length > 5, String(clusters.length));
+      const names = clusters.map((x) => x.metadata?.name);
+      assert.equal(new Set(names).size, names.length, "no page read twice");
+      assert.ok(clusters.every((x) => x.metadata?.namespace === NS && x.kind === "MySQLCluster"));
+      const all = (await h.custom.listNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace: NS })) as { items: unknown[] };
+      assert.equal(clusters.length, all.items.length);
+      assert.deepEqual(await list("empty-namespace"), []);
     });
   });
 
