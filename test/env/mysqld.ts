@@ -314,3 +314,61 @@ export async function startMysqlds(count: number, opts: MysqldOptions = {}): Pro
   }
   return set;
 }
+
+// ---------------------------------------------------------------------------------
+// Added for the agent tests (test/integration/agent): running a command inside the
+// MySQL root filesystem, and starting mysqld on a data directory that has no
+// root@'%' account (one made by moco-init).
+
+export interface RootfsRunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** stdout and stderr, interleaved (last 16 KiB). */
+  readonly output: string;
+}
+
+/**
+ * Runs `argv` chrooted in the MySQL rootfs, in a private mount namespace, with the host
+ * directory `dir` bind-mounted at /mnt/inst (like an instance). The environment is
+ * PATH=/usr/sbin:/usr/bin:/sbin:/bin plus `opts.env`. Killed after `timeoutMs`.
+ */
+export async function runInMysqlRootfs(dir: string, argv: readonly string[], opts: {
+  env?: Readonly<Record<string, string>>; timeoutMs?: number;
+} = {}): Promise<RootfsRunResult> {
+  fs.mkdirSync(path.join(mysqlRootfs, mountPoint), { recursive: true });
+  const inner = `mount --bind "$1" "$2${mountPoint}" && root="$2" && shift 2 && exec chroot "$root" "$@"`;
+  const p = spawnManaged("rootfs command", "unshare", [
+    "--mount", "--propagation", "private", "--", "sh", "-c", inner, "sh", dir, mysqlRootfs, ...argv,
+  ], { marker: "chroot", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C", ...(opts.env ?? {}) } });
+  const timer = setTimeout(() => void p.kill(), opts.timeoutMs ?? 300_000);
+  await p.exited;
+  clearTimeout(timer);
+  return { code: p.child.exitCode, signal: p.child.signalCode, output: p.outputTail(16384) };
+}
+
+/**
+ * Starts mysqld on `inst`'s directory (its my.cnf) without waiting for the template's
+ * root@'%' login: resolves once mysqld answers on its Unix socket (any MySQL answer,
+ * including "access denied"). The instance object does not track this process: stop
+ * it with the returned handle before `stopAll()`.
+ */
+export async function startMysqldProcess(inst: MysqldInstance, timeoutMs = 120_000): Promise<ManagedProcess> {
+  const { cmd, argv } = mysqldCommand(inst.dir, [`--defaults-file=${mountPoint}/my.cnf`]);
+  const proc = spawnManaged(`mysqld ${inst.host}`, cmd, argv, { marker: "mysqld", cleanup: inst.dir });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!proc.running()) throw new Error(`mysqld ${inst.host} exited during start-up: ${proc.outputTail()}\n${inst.errorLogTail()}`);
+    try {
+      const c = await mysql.createConnection({ socketPath: inst.socketPath, user: "root", password: "", connectTimeout: 2000 });
+      await c.end();
+      return proc;
+    } catch (e) {
+      if (typeof (e as { errno?: unknown }).errno === "number" && ((e as { errno: number }).errno) >= 1000) return proc;
+      if (Date.now() > deadline) {
+        await proc.kill();
+        throw new Error(`mysqld ${inst.host} not answering after ${timeoutMs} ms: ${(e as Error).message}\n${inst.errorLogTail()}`);
+      }
+      await sleep(250);
+    }
+  }
+}

@@ -1,0 +1,225 @@
+// The agent process put together (clustering.md §2.3 startup): first-boot
+// initialization, the working pool, probes, metrics, log rotation and the clone API.
+import http from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Pool, PoolConnection } from "mysql2/promise";
+
+import { CloneService } from "./clone.ts";
+import { startCloneServer, type CloneServer } from "./clone-server.ts";
+import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags, type ListenAddress } from "./config.ts";
+import { createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
+import { initializeOnFirstBoot, type FirstBootOptions, type FirstBootResult } from "./initialize.ts";
+import { safeErrorMessage, type Logger } from "./log.ts";
+import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
+import { checkHealth, decideReadiness, observeReadiness, type ProbeDecision } from "./readiness.ts";
+import { LogRotator } from "./rotation.ts";
+
+export interface AgentOptions {
+  readonly flags: AgentFlags;
+  readonly env: AgentEnvironment;
+  readonly logger: Logger;
+  /** Host of mysqld's admin interface; default "localhost" with --mysqld-localhost, else POD_NAME. */
+  readonly mysqldHost?: string;
+  readonly mysqldAdminPort?: number;
+  readonly slowLogPath?: string;
+  /** Skip first-boot initialization (it is otherwise always attempted). */
+  readonly skipInitialization?: boolean;
+  /** Retry timing of the first-boot initialization (tests shorten it). */
+  readonly firstBoot?: Pick<FirstBootOptions, "rootRetryIntervalMs" | "rootRetryBudgetMs" | "adminRetryIntervalMs" | "adminRetryBudgetMs">;
+  /** Process and runtime metrics (default true). */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface RunningAgent {
+  readonly initialization: FirstBootResult | "skipped";
+  readonly metrics: AgentMetrics;
+  readonly pool: Pool;
+  readonly rotator: LogRotator;
+  readonly cloneService: CloneService;
+  readonly cloneServer: CloneServer;
+  readonly probePort: number;
+  readonly metricsPort: number;
+  /** The /readyz decision now (what the endpoint answers). */
+  readiness(): Promise<ProbeDecision>;
+  close(): Promise<void>;
+}
+
+/** The host the agent dials for mysqld's admin port (§2.3 step 3). */
+export function mysqldAdminHost(flags: Pick<AgentFlags, "mysqldLocalhost">, env: Pick<AgentEnvironment, "podName">): string {
+  return flags.mysqldLocalhost ? "localhost" : env.podName;
+}
+
+/** Runs `fn` on one pooled connection; a connection that turns out dead is replaced once. */
+async function withConnection<T>(pool: Pool, fn: (c: Queryable) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    let conn: PoolConnection;
+    try {
+      conn = await pool.getConnection();
+    } catch (err) {
+      if (attempt === 0 && isConnectionLost(err)) continue;
+      throw err;
+    }
+    try {
+      const result = await fn(conn);
+      conn.release();
+      return result;
+    } catch (err) {
+      if (isConnectionLost(err)) {
+        conn.destroy();
+        if (attempt === 0) continue;
+      } else {
+        conn.release();
+      }
+      throw err;
+    }
+  }
+}
+
+function listen(server: http.Server, address: ListenAddress): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host === "" ? undefined : address.host, () => {
+      server.off("error", reject);
+      const a = server.address();
+      resolve(typeof a === "object" && a !== null ? a.port : address.port);
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function text(res: ServerResponse, status: number, body: string, contentType = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Starts the agent. Rejects when first-boot initialization fails (the container then restarts). */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const { flags, env, logger } = opts;
+  const secrets = [...Object.values(env.passwords)];
+  const describe = (err: unknown) => safeErrorMessage(err, secrets);
+
+  let initialization: FirstBootResult | "skipped" = "skipped";
+  if (!opts.skipInitialization) {
+    initialization = await initializeOnFirstBoot({
+      socketPath: flags.socketPath,
+      passwords: requireAllPasswords(env.passwords),
+      logger,
+      connectTimeoutMs: flags.connectionTimeoutMs,
+      ...opts.firstBoot,
+    });
+  }
+
+  const pool = createAgentPool({
+    host: opts.mysqldHost ?? mysqldAdminHost(flags, env),
+    port: opts.mysqldAdminPort ?? MYSQLD_ADMIN_PORT,
+    user: "moco-agent",
+    password: env.passwords.AGENT_PASSWORD,
+    connectTimeoutMs: flags.connectionTimeoutMs,
+    maxIdleTimeMs: flags.maxIdleTimeMs,
+  });
+  // An idle connection dropped by a restarting mysqld must not crash the process.
+  pool.pool.on("connection", (c) => c.on("error", () => undefined));
+
+  const metrics = createAgentMetrics(env.clusterName, env.ordinal, { defaultMetrics: opts.defaultMetrics });
+  const readTimeout = flags.readTimeoutMs > 0 ? flags.readTimeoutMs : undefined;
+
+  const readiness = async (): Promise<ProbeDecision> => {
+    let decision: ProbeDecision;
+    try {
+      const obs = await withConnection(pool, (c) => observeReadiness(c, describe, readTimeout));
+      decision = decideReadiness(obs, { maxDelayMs: flags.maxDelayMs, transactionQueueingWaitMs: flags.transactionQueueingWaitMs });
+    } catch (err) {
+      decision = { status: 500, reason: `cannot reach mysqld: ${describe(err)}`, delayGauge: { kind: "keep" } };
+    }
+    metrics.applyDelayGauge(decision.delayGauge);
+    return decision;
+  };
+
+  const probeServer = http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://agent");
+    if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "method not allowed\n");
+    if (url.pathname === "/healthz") {
+      withConnection(pool, (c) => checkHealth(c, readTimeout)).then(
+        () => text(res, 200, "ok\n"),
+        (err: unknown) => {
+          const message = describe(err);
+          logger.warn({ error: message }, "health check failed");
+          text(res, 503, `mysqld is not healthy: ${message}\n`);
+        },
+      );
+      return;
+    }
+    if (url.pathname === "/readyz") {
+      void readiness().then((d) => {
+        if (d.status !== 200) logger.debug({ status: d.status, reason: d.reason }, "not ready");
+        text(res, d.status, `${d.reason}\n`);
+      });
+      return;
+    }
+    text(res, 404, "not found\n");
+  });
+  const metricsServer = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://agent");
+    if (url.pathname !== "/metrics") return text(res, 404, "not found\n");
+    metrics.registry.metrics().then(
+      (body) => text(res, 200, body, metrics.registry.contentType),
+      (err: unknown) => text(res, 500, `${describe(err)}\n`),
+    );
+  });
+
+  const rotator = new LogRotator({
+    db: pool,
+    slowLogPath: opts.slowLogPath ?? DEFAULT_SLOW_LOG_PATH,
+    schedule: flags.logRotationScheduleParsed,
+    sizeLimit: flags.logRotationSize,
+    metrics,
+    logger,
+  });
+  const cloneService = new CloneService({
+    agentDb: pool,
+    socketPath: flags.socketPath,
+    agentPassword: env.passwords.AGENT_PASSWORD,
+    passwords: env.passwords,
+    metrics,
+    logger,
+    connectTimeoutMs: flags.connectionTimeoutMs,
+  });
+
+  const started: Array<() => Promise<void>> = [];
+  try {
+    const probePort = await listen(probeServer, flags.probeAddress);
+    started.push(() => closeServer(probeServer));
+    const metricsPort = await listen(metricsServer, flags.metricsAddress);
+    started.push(() => closeServer(metricsServer));
+    const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
+    started.push(() => cloneServer.close());
+    rotator.start();
+    logger.info({ probePort, metricsPort, clonePort: cloneServer.port, initialization }, "moco-agent started");
+    return {
+      initialization,
+      metrics,
+      pool,
+      rotator,
+      cloneService,
+      cloneServer,
+      probePort,
+      metricsPort,
+      readiness,
+      async close() {
+        await rotator.stop();
+        for (const stop of started.reverse()) await stop();
+        await pool.end().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const stop of started.reverse()) await stop();
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+}

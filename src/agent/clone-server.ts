@@ -1,0 +1,168 @@
+// The HTTPS (mutual TLS) server of the clone API. The server certificate, its key and
+// the CA that client certificates must chain to are read from the certificate
+// directory (Secret moco-<cluster>-grpc: tls.crt, tls.key, ca.crt) and re-read every
+// hour. A client must present a certificate signed by that CA whose subject CN is
+// exactly "moco-controller".
+import fs from "node:fs";
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import path from "node:path";
+import type { TLSSocket } from "node:tls";
+
+import { CLONE_ERROR_STATUS, validateCloneRequest, type CloneErrorCode, type CloneService } from "./clone.ts";
+import type { ListenAddress } from "./config.ts";
+import { safeErrorMessage, type Logger } from "./log.ts";
+
+export const CLONE_PATH = "/v1/clone";
+export const CONTROLLER_COMMON_NAME = "moco-controller";
+export const CERT_RELOAD_INTERVAL_MS = 60 * 60 * 1000;
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ServerTlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
+}
+
+/** Reads tls.crt, tls.key and ca.crt from `dir`. */
+export function readServerTlsFiles(dir: string): ServerTlsFiles {
+  return {
+    cert: fs.readFileSync(path.join(dir, "tls.crt")),
+    key: fs.readFileSync(path.join(dir, "tls.key")),
+    ca: fs.readFileSync(path.join(dir, "ca.crt")),
+  };
+}
+
+/** Whether a verified peer certificate subject is the controller's. */
+export function isControllerSubject(subject: Readonly<Record<string, string | string[] | undefined>> | undefined): boolean {
+  return subject?.CN === CONTROLLER_COMMON_NAME;
+}
+
+export interface CloneServer {
+  readonly port: number;
+  /** Re-reads the certificates now (also done every hour). */
+  reloadCertificates(): void;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, code: CloneErrorCode, message: string): void {
+  sendJson(res, CLONE_ERROR_STATUS[code], { code, message });
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_BODY_BYTES) return null;
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface CloneServerOptions {
+  readonly address: ListenAddress;
+  readonly certDir: string;
+  readonly service: CloneService;
+  readonly logger: Logger;
+  readonly reloadIntervalMs?: number;
+}
+
+/** Starts the clone API server; resolves once it listens. */
+export async function startCloneServer(opts: CloneServerOptions): Promise<CloneServer> {
+  const log = opts.logger.child({ component: "clone-api" });
+  const tls = readServerTlsFiles(opts.certDir);
+  const server = https.createServer(
+    { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
+    (req, res) => void handle(req, res),
+  );
+  // A clone keeps its request open for as long as it takes.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const socket = req.socket as TLSSocket;
+    if (!socket.authorized || !isControllerSubject(socket.getPeerCertificate().subject)) {
+      log.warn({ remote: socket.remoteAddress, cn: socket.getPeerCertificate()?.subject?.CN }, "rejected a client that is not moco-controller");
+      sendError(res, "UNAUTHENTICATED", `the client certificate's common name must be ${CONTROLLER_COMMON_NAME}`);
+      return;
+    }
+    const url = new URL(req.url ?? "/", "https://agent");
+    if (url.pathname !== CLONE_PATH) {
+      sendError(res, "NOT_FOUND", `no such endpoint ${url.pathname}`);
+      return;
+    }
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      sendError(res, "METHOD_NOT_ALLOWED", "use POST");
+      return;
+    }
+    let body: unknown;
+    try {
+      const raw = await readBody(req);
+      if (raw === null) {
+        sendError(res, "INVALID_ARGUMENT", "request body too large");
+        return;
+      }
+      body = JSON.parse(raw.toString("utf8"));
+    } catch {
+      sendError(res, "INVALID_ARGUMENT", "the request body is not valid JSON");
+      return;
+    }
+    const validation = validateCloneRequest(body);
+    if (!validation.ok) {
+      sendError(res, "INVALID_ARGUMENT", validation.message);
+      return;
+    }
+    res.on("close", () => {
+      if (!res.writableFinished) log.warn("the client went away; the clone continues");
+    });
+    try {
+      const outcome = await opts.service.clone(validation.request);
+      if (outcome.ok) sendJson(res, 200, {});
+      else sendError(res, outcome.code, outcome.message);
+    } catch (err) {
+      // CloneService never throws; keep a response anyway, without secrets.
+      sendError(res, "INTERNAL", safeErrorMessage(err, [validation.request.password, validation.request.init_password]));
+    }
+  }
+
+  const reloadCertificates = () => {
+    try {
+      server.setSecureContext({ ...readServerTlsFiles(opts.certDir), minVersion: "TLSv1.2" });
+      log.info("reloaded TLS certificates");
+    } catch (err) {
+      log.error({ error: safeErrorMessage(err) }, "failed to reload TLS certificates; keeping the old ones");
+    }
+  };
+  const timer = setInterval(reloadCertificates, opts.reloadIntervalMs ?? CERT_RELOAD_INTERVAL_MS);
+  timer.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.address.port, opts.address.host === "" ? undefined : opts.address.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr !== null ? addr.port : opts.address.port;
+  log.info({ port }, "clone API listening");
+  return {
+    port,
+    reloadCertificates,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(timer);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,222 @@
+// The clone API (clustering.md §2.4). Upstream serves it over gRPC; moco-ts serves the
+// same request over HTTPS with mutual TLS as JSON (`POST /v1/clone`), with the same
+// semantics and the gRPC status code names in error bodies.
+import type { Connection } from "mysql2/promise";
+
+import { gtidIsEmpty } from "../mysql/gtid.ts";
+import type { MocoPasswords } from "../mysql/users.ts";
+import { requireAllPasswords } from "./config.ts";
+import { ER_CLONE_RESTART_FAILED, connectSocket, exec, mysqlErrno, queryRows, sleep, type Queryable } from "./db.ts";
+import { initializeAfterClone } from "./initialize.ts";
+import { safeErrorMessage, type Logger } from "./log.ts";
+import type { AgentMetrics } from "./metrics.ts";
+
+/** The JSON body of `POST /v1/clone` (fields of upstream's CloneRequest). */
+export interface CloneRequest {
+  /** Donor host (name or IPv4; IPv6 literals are not supported by clone_valid_donor_list). */
+  readonly host: string;
+  readonly port: number;
+  /** Donor user with BACKUP_ADMIN (and REPLICATION SLAVE for later replication). */
+  readonly user: string;
+  readonly password: string;
+  /** A user of the donor's data with ALL and GRANT OPTION, reachable through the socket. */
+  readonly init_user: string;
+  readonly init_password: string;
+  /** How long to wait for mysqld to come back after the clone; default 600. */
+  readonly boot_timeout_seconds?: number;
+}
+
+/** gRPC status code names used in error bodies, with their HTTP status. */
+export const CLONE_ERROR_STATUS = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  FAILED_PRECONDITION: 412,
+  RESOURCE_EXHAUSTED: 429,
+  INTERNAL: 500,
+} as const;
+export type CloneErrorCode = keyof typeof CLONE_ERROR_STATUS;
+
+/** The JSON body of every non-200 response. */
+export interface CloneErrorBody {
+  readonly code: CloneErrorCode;
+  readonly message: string;
+}
+
+export type CloneOutcome = { readonly ok: true } | ({ readonly ok: false } & CloneErrorBody);
+
+export const DEFAULT_BOOT_TIMEOUT_SECONDS = 600;
+
+const HOST_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252}[A-Za-z0-9])?$/;
+
+export type CloneRequestValidation = { readonly ok: true; readonly request: Required<CloneRequest> } | { readonly ok: false; readonly message: string };
+
+/** Checks a decoded JSON body. Messages name fields, never values of password fields. */
+export function validateCloneRequest(body: unknown): CloneRequestValidation {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, message: "the request body must be a JSON object" };
+  const b = body as Record<string, unknown>;
+  const known = new Set(["host", "port", "user", "password", "init_user", "init_password", "boot_timeout_seconds"]);
+  const unknown = Object.keys(b).filter((k) => !known.has(k));
+  if (unknown.length > 0) return { ok: false, message: `unknown fields: ${unknown.sort().join(", ")}` };
+  const { host, port, user, password, init_user: initUser, init_password: initPassword, boot_timeout_seconds: bootTimeout } = b;
+  if (typeof host !== "string" || host === "") return { ok: false, message: "host must be a non-empty string" };
+  if (host.includes(":")) return { ok: false, message: "host must be a host name or an IPv4 address (IPv6 literals are not supported)" };
+  if (!HOST_PATTERN.test(host)) return { ok: false, message: `invalid host ${JSON.stringify(host)}` };
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, message: "port must be an integer in [1, 65535]" };
+  for (const [name, v] of [["user", user], ["init_user", initUser]] as const) {
+    if (typeof v !== "string" || v === "" || v.length > 32) return { ok: false, message: `${name} must be a non-empty string of at most 32 characters` };
+  }
+  for (const [name, v] of [["password", password], ["init_password", initPassword]] as const) {
+    if (typeof v !== "string") return { ok: false, message: `${name} must be a string` };
+  }
+  let boot = DEFAULT_BOOT_TIMEOUT_SECONDS;
+  if (bootTimeout !== undefined && bootTimeout !== null) {
+    if (typeof bootTimeout !== "number" || !Number.isFinite(bootTimeout) || bootTimeout < 0) {
+      return { ok: false, message: "boot_timeout_seconds must be a non-negative number" };
+    }
+    if (bootTimeout > 0) boot = bootTimeout;
+  }
+  return {
+    ok: true,
+    request: {
+      host,
+      port,
+      user: user as string,
+      password: password as string,
+      init_user: initUser as string,
+      init_password: initPassword as string,
+      boot_timeout_seconds: boot,
+    },
+  };
+}
+
+export interface CloneServiceOptions {
+  /** The agent's working connection (moco-agent over the admin port). */
+  readonly agentDb: Queryable;
+  readonly socketPath: string;
+  readonly agentPassword: string;
+  /** This cluster's passwords (the agent's environment); all eight are needed. */
+  readonly passwords: Partial<MocoPasswords>;
+  readonly metrics: AgentMetrics;
+  readonly logger: Logger;
+  readonly connectTimeoutMs?: number;
+  /** Poll interval while waiting for mysqld to restart; default 1 s. */
+  readonly bootPollIntervalMs?: number;
+}
+
+/** Runs clones, one at a time. */
+export class CloneService {
+  private readonly opts: CloneServiceOptions;
+  private busy = false;
+
+  constructor(opts: CloneServiceOptions) {
+    this.opts = opts;
+  }
+
+  get inProgress(): boolean {
+    return this.busy;
+  }
+
+  /** clustering.md §2.4 steps 1–7. Never throws; errors carry no secret. */
+  async clone(request: Required<CloneRequest>): Promise<CloneOutcome> {
+    if (this.busy) return { ok: false, code: "RESOURCE_EXHAUSTED", message: "another request is undergoing" };
+    this.busy = true;
+    try {
+      return await this.run(request);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private secrets(request: Required<CloneRequest>): string[] {
+    return [request.password, request.init_password, this.opts.agentPassword, ...Object.values(this.opts.passwords)];
+  }
+
+  private async run(request: Required<CloneRequest>): Promise<CloneOutcome> {
+    const { metrics, logger } = this.opts;
+    const secrets = this.secrets(request);
+    const log = logger.child({ donor: `${request.host}:${request.port}`, donorUser: request.user, initUser: request.init_user });
+    let passwords: MocoPasswords;
+    try {
+      passwords = requireAllPasswords(this.opts.passwords);
+    } catch (err) {
+      return { ok: false, code: "INTERNAL", message: safeErrorMessage(err, secrets) };
+    }
+
+    let executed: string;
+    try {
+      const rows = await queryRows(this.opts.agentDb, "SELECT @@GLOBAL.gtid_executed AS g");
+      executed = String(rows[0]?.g ?? "");
+    } catch (err) {
+      return { ok: false, code: "INTERNAL", message: `failed to get the executed GTID set: ${safeErrorMessage(err, secrets)}` };
+    }
+    if (!gtidIsEmpty(executed)) return { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" };
+
+    metrics.cloneCount.labels(metrics.labels).inc();
+    metrics.cloneInProgress.labels(metrics.labels).set(1);
+    const endTimer = metrics.cloneDurationSeconds.labels(metrics.labels).startTimer();
+    const fail = (message: string): CloneOutcome => {
+      metrics.cloneFailureCount.labels(metrics.labels).inc();
+      log.error({ error: message }, "clone failed");
+      return { ok: false, code: "INTERNAL", message };
+    };
+    try {
+      log.info("clone started");
+      try {
+        await exec(this.opts.agentDb, "SET GLOBAL clone_valid_donor_list = ?", [`${request.host}:${request.port}`]);
+      } catch (err) {
+        return fail(`failed to set clone_valid_donor_list: ${safeErrorMessage(err, secrets)}`);
+      }
+
+      let conn: Connection;
+      try {
+        conn = await connectSocket({ socketPath: this.opts.socketPath, user: "moco-agent", password: this.opts.agentPassword, connectTimeoutMs: this.opts.connectTimeoutMs });
+      } catch (err) {
+        return fail(`failed to connect to mysqld: ${safeErrorMessage(err, secrets)}`);
+      }
+      try {
+        await conn.query("CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?", [request.user, request.host, request.port, request.password]);
+      } catch (err) {
+        if (mysqlErrno(err) !== ER_CLONE_RESTART_FAILED) return fail(`CLONE INSTANCE failed: ${safeErrorMessage(err, secrets)}`);
+      } finally {
+        conn.destroy();
+      }
+      log.info("clone finished; waiting for mysqld to restart");
+
+      await sleep(100);
+      const init = await this.waitForBoot(request, secrets);
+      if (init === null) return fail(`mysqld did not accept ${request.init_user} within ${request.boot_timeout_seconds} s after the clone`);
+      try {
+        const users = await initializeAfterClone(init, passwords);
+        log.info({ createdUsers: users.created, resetUsers: users.reset }, "post-clone initialization done");
+      } catch (err) {
+        return fail(`post-clone initialization failed: ${safeErrorMessage(err, secrets)}`);
+      } finally {
+        await init.end().catch(() => undefined);
+      }
+      return { ok: true };
+    } finally {
+      endTimer();
+      metrics.cloneInProgress.labels(metrics.labels).set(0);
+    }
+  }
+
+  private async waitForBoot(request: Required<CloneRequest>, secrets: readonly string[]): Promise<Connection | null> {
+    const deadline = Date.now() + request.boot_timeout_seconds * 1000;
+    for (;;) {
+      try {
+        return await connectSocket({
+          socketPath: this.opts.socketPath,
+          user: request.init_user,
+          password: request.init_password,
+          connectTimeoutMs: this.opts.connectTimeoutMs,
+        });
+      } catch (err) {
+        this.opts.logger.debug({ error: safeErrorMessage(err, secrets) }, "mysqld not back yet");
+      }
+      if (Date.now() >= deadline) return null;
+      await sleep(this.opts.bootPollIntervalMs ?? 1000);
+    }
+  }
+}

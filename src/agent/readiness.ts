@@ -1,0 +1,167 @@
+// /healthz and /readyz (clustering.md §2.5): what is queried, and the pure decision.
+import { ACTIVE_PLUGINS_QUERY, SEMISYNC_NAMES, semiSyncFamily } from "../mysql/users.ts";
+import { queryRows, type Queryable } from "./db.ts";
+
+/** A query result or the (redacted) message of its error. */
+export type Observed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+export interface ReplicaThreads {
+  readonly ioRunning: string;
+  readonly sqlRunning: string;
+  readonly lastIoErrno: number;
+  readonly lastSqlErrno: number;
+}
+
+export interface ReadinessGlobals {
+  readonly readOnly: boolean;
+  readonly superReadOnly: boolean;
+}
+
+export interface ReplicationTiming {
+  /** MAX(LAST_QUEUED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP) as epoch seconds; 0 = zero timestamp / none. */
+  readonly queuedEpochSeconds: number;
+  /** MAX(LAST_APPLIED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP) as epoch seconds; 0 = zero timestamp / none. */
+  readonly appliedEpochSeconds: number;
+  /** Status variable Uptime, seconds. */
+  readonly uptimeSeconds: number;
+}
+
+/** Everything /readyz looks at, in the order of §2.5. */
+export interface ReadinessObservation {
+  /** performance_schema.clone_status STATE; null when the table has no row. */
+  readonly cloneState: Observed<string | null>;
+  readonly globals: Observed<ReadinessGlobals>;
+  /** SHOW REPLICA STATUS; null when it returns no row. */
+  readonly replica: Observed<ReplicaThreads | null>;
+  readonly timing: Observed<ReplicationTiming>;
+}
+
+export interface ReadinessOptions {
+  /** 0 disables the delay check. */
+  readonly maxDelayMs: number;
+  readonly transactionQueueingWaitMs: number;
+}
+
+/** What to do with moco_instance_replication_delay_seconds. */
+export type DelayGaugeAction = { readonly kind: "keep" } | { readonly kind: "unregister" } | { readonly kind: "set"; readonly seconds: number };
+
+export interface ProbeDecision {
+  /** 200 ready, 503 not ready, 500 could not tell. */
+  readonly status: 200 | 500 | 503;
+  readonly reason: string;
+  readonly delayGauge: DelayGaugeAction;
+}
+
+const keep: DelayGaugeAction = { kind: "keep" };
+
+/** The /readyz verdict for one observation (clustering.md §2.5, steps 1–9). Pure. */
+export function decideReadiness(obs: ReadinessObservation, opts: ReadinessOptions): ProbeDecision {
+  if (!obs.cloneState.ok) return { status: 500, reason: `failed to get clone status: ${obs.cloneState.error}`, delayGauge: keep };
+  if (obs.cloneState.value !== null && obs.cloneState.value !== "Completed") {
+    return { status: 503, reason: `clone is in progress (state ${obs.cloneState.value})`, delayGauge: keep };
+  }
+  if (!obs.globals.ok) return { status: 500, reason: `failed to get global variables: ${obs.globals.error}`, delayGauge: keep };
+  if (!obs.globals.value.readOnly) return { status: 200, reason: "writable primary", delayGauge: { kind: "unregister" } };
+
+  if (!obs.replica.ok) return { status: 500, reason: `failed to get replica status: ${obs.replica.error}`, delayGauge: keep };
+  const replica = obs.replica.value;
+  if (replica === null) return { status: 500, reason: "read-only and not replicating (no replica status)", delayGauge: keep };
+  if (replica.ioRunning !== "Yes" || replica.sqlRunning !== "Yes") {
+    return { status: 503, reason: `replication threads are not running (IO ${replica.ioRunning}, SQL ${replica.sqlRunning})`, delayGauge: keep };
+  }
+  if (replica.lastIoErrno !== 0 || replica.lastSqlErrno !== 0) {
+    return { status: 503, reason: `replication error (IO errno ${replica.lastIoErrno}, SQL errno ${replica.lastSqlErrno})`, delayGauge: keep };
+  }
+
+  if (!obs.timing.ok) return { status: 500, reason: `failed to get replication timestamps: ${obs.timing.error}`, delayGauge: keep };
+  const t = obs.timing.value;
+  const queuedZero = t.queuedEpochSeconds <= 0;
+  const lagSeconds = queuedZero ? 0 : t.queuedEpochSeconds - Math.max(0, t.appliedEpochSeconds);
+  const delayGauge: DelayGaugeAction = queuedZero ? { kind: "unregister" } : { kind: "set", seconds: lagSeconds };
+
+  if (opts.maxDelayMs === 0) return { status: 200, reason: "replicating (delay check disabled)", delayGauge };
+  if (queuedZero && t.uptimeSeconds * 1000 < opts.transactionQueueingWaitMs) {
+    return { status: 503, reason: "no transaction queued yet", delayGauge };
+  }
+  if (lagSeconds * 1000 >= opts.maxDelayMs) {
+    return { status: 503, reason: `replication delay ${lagSeconds.toFixed(3)} s reaches --max-delay`, delayGauge };
+  }
+  return { status: 200, reason: "replicating", delayGauge };
+}
+
+async function observe<T>(fn: () => Promise<T>, describeError: (err: unknown) => string): Promise<Observed<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
+}
+
+function toNumber(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function toBool(v: unknown): boolean {
+  return v === 1 || v === "1" || v === true || v === "ON";
+}
+
+/**
+ * Runs the /readyz queries on the agent's connection. The semi-sync wait count is read
+ * under the name of the ACTIVE family (current names, legacy on upstream-initialized
+ * instances) as upstream does; its value is not used.
+ */
+export async function observeReadiness(db: Queryable, describeError: (err: unknown) => string, timeoutMs?: number): Promise<ReadinessObservation> {
+  const cloneState = await observe(async () => {
+    const rows = await queryRows(db, "SELECT STATE AS state FROM performance_schema.clone_status", [], timeoutMs);
+    const state = rows[0]?.state;
+    return state === undefined || state === null ? null : String(state);
+  }, describeError);
+  const globals = await observe(async () => {
+    const plugins = await queryRows(db, ACTIVE_PLUGINS_QUERY.sql, [], timeoutMs);
+    const names = SEMISYNC_NAMES[semiSyncFamily(plugins.map((r) => String(r.name)))];
+    const rows = await queryRows(
+      db,
+      `SELECT @@read_only AS ro, @@super_read_only AS sro, @@${names.sourceWaitForReplicaCount} AS wait_count, @@clone_valid_donor_list AS donors`,
+      [],
+      timeoutMs,
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error("no row");
+    return { readOnly: toBool(row.ro), superReadOnly: toBool(row.sro) };
+  }, describeError);
+  const replica = await observe(async () => {
+    const rows = await queryRows(db, "SHOW REPLICA STATUS", [], timeoutMs);
+    const row = rows[0];
+    if (row === undefined) return null;
+    return {
+      ioRunning: String(row.Replica_IO_Running ?? ""),
+      sqlRunning: String(row.Replica_SQL_Running ?? ""),
+      lastIoErrno: toNumber(row.Last_IO_Errno),
+      lastSqlErrno: toNumber(row.Last_SQL_Errno),
+    };
+  }, describeError);
+  const timing = await observe(async () => {
+    const q = await queryRows(
+      db,
+      "SELECT UNIX_TIMESTAMP(MAX(LAST_QUEUED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP)) AS ts FROM performance_schema.replication_connection_status",
+      [],
+      timeoutMs,
+    );
+    const a = await queryRows(
+      db,
+      "SELECT UNIX_TIMESTAMP(MAX(LAST_APPLIED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP)) AS ts FROM performance_schema.replication_applier_status_by_worker",
+      [],
+      timeoutMs,
+    );
+    const u = await queryRows(db, "SELECT VARIABLE_VALUE AS v FROM performance_schema.global_status WHERE VARIABLE_NAME='Uptime'", [], timeoutMs);
+    return { queuedEpochSeconds: toNumber(q[0]?.ts), appliedEpochSeconds: toNumber(a[0]?.ts), uptimeSeconds: toNumber(u[0]?.v) };
+  }, describeError);
+  return { cloneState, globals, replica, timing };
+}
+
+/** /healthz: mysqld answers `SELECT VERSION()`. */
+export async function checkHealth(db: Queryable, timeoutMs?: number): Promise<void> {
+  await queryRows(db, "SELECT VERSION() AS v", [], timeoutMs);
+}
