@@ -487,6 +487,24 @@ describe("invalid objects and updates are rejected by a real kube-apiserver (CRD
       assert.equal(res.status, 200, JSON.stringify(res.body));
     });
 
+    it("removing the finalizer of a cluster being deleted is allowed, and the cluster goes away", async () => {
+      await h.custom.createNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace: NS, body: clusterManifest("doomed", NS) });
+      await h.custom.deleteNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace: NS, name: "doomed" });
+      const deleting = (await h.custom.getNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace: NS, name: "doomed" })) as Json;
+      const meta = deleting["metadata"] as { deletionTimestamp?: string; finalizers?: string[] };
+      assert.ok(meta.deletionTimestamp, "held by the finalizer");
+      assert.deepEqual(meta.finalizers, ["moco.cybozu.com/mysqlcluster"]);
+      const res = await h.request(
+        "PATCH",
+        `/apis/moco.cybozu.com/v1beta2/namespaces/${NS}/mysqlclusters/doomed`,
+        [{ op: "remove", path: "/metadata/finalizers" }],
+        "application/json-patch+json",
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const gone = await rejection(() => h.custom.getNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace: NS, name: "doomed" }));
+      assert.equal(gone.code, 404);
+    });
+
     it("the webhook server never answered with an internal error", () => {
       const failures = h.log.reviews.filter((r) => r.code === 500);
       assert.deepEqual(failures, []);
