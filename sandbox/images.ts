@@ -7,6 +7,8 @@
 //     its entry points (moco-agent, moco-controller, moco-backup, kubectl-moco) are
 //     wrappers in sandbox/bin that run the TypeScript sources on Node 24;
 //   mysqld_exporter images → the host view running Debian's prometheus-mysqld-exporter;
+//   fluent-bit images (the slow-log sidecar) → an emulation that prints the slow log
+//     to stdout, as MOCO's default fluent-bit configuration does;
 //   the test image `moco-ts.sandbox/host` → the host view (sh, coreutils).
 // Any other image makes the container fail with reason ImageNotSupported.
 import path from "node:path";
@@ -37,6 +39,10 @@ export function mapImage(image: string): ImageMapping | undefined {
   }
   if (last === "mysqld_exporter" || last === "mysqld-exporter") {
     return { root: "host", entrypoint: ["/usr/bin/prometheus-mysqld-exporter"], path: STD_PATH };
+  }
+  if (last === "fluent-bit") {
+    // Emulated: prints the slow log to stdout like MOCO's default configuration.
+    return { root: "host", entrypoint: [path.join(sandboxBinDir, "sandbox-fluent-bit")], path: STD_PATH };
   }
   if (name === "moco-ts.sandbox/host") {
     return { root: "host", entrypoint: ["/bin/sh"], path: `${sandboxBinDir}:${STD_PATH}` };

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The README's first command. The process-based node and the controller are not
-# implemented yet (issue "Sandbox"); until then this says so and fails.
+# The README's first command (`npm run sandbox`): installs the npm packages (including
+# Node 24) if needed, then runs sandbox/main.ts (up by default; also down, status).
 set -euo pipefail
-echo "moco-ts sandbox: not implemented yet; see README.md (Status). 'npm test' works." >&2
-exit 1
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+exec node_modules/node/bin/node sandbox/main.ts "$@"
