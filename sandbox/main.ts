@@ -78,7 +78,7 @@ async function serve(): Promise<void> {
     fs.copyFileSync(cp.kubeconfig, SANDBOX_KUBECONFIG);
     node = new SandboxNode({
       kubeconfig: cp.kubeconfig, dataDir: path.join(stateDir, "node"),
-      apiserver: { host: BRIDGE_IP, port: APISERVER_PORT }, caCertFile: cp.ca.cert, log,
+      apiserver: { host: BRIDGE_IP, port: APISERVER_PORT }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key, log,
     });
     await node.start();
     fs.writeFileSync(readyFile, JSON.stringify({ server: cp.server, kubeconfig: SANDBOX_KUBECONFIG }));

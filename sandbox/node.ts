@@ -16,6 +16,9 @@ import * as k8s from "@kubernetes/client-node";
 import { makeKubeRest, KubeRestError, type KubeRest } from "./kube-rest.ts";
 import { AddressAllocator, BRIDGE_IP, ensureBridge, listPodNetns, deletePodNetwork } from "./net.ts";
 import { PodRuntime, type NodeContext } from "./pod-runtime.ts";
+import { startKubeletApi } from "./kubelet-api.ts";
+import { ensureCert } from "../test/env/pki.ts";
+import type { Server } from "node:https";
 
 export const STORAGE_CLASS = "standard";
 export const PROVISIONER = "sandbox.moco-ts.io/hostpath";
@@ -28,6 +31,10 @@ export interface SandboxNodeOptions {
   /** Address of kube-apiserver as seen from Pods. */
   apiserver: { host: string; port: number };
   caCertFile: string;
+  /** The cluster CA's key: signs the kubelet API's serving certificate (for `kubectl logs`). */
+  caKeyFile?: string;
+  /** First kubelet API port; node i serves on kubeletPort + i. Default 10250. */
+  kubeletPort?: number;
   pollMs?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
@@ -47,6 +54,7 @@ export class SandboxNode {
   private timers: NodeJS.Timeout[] = [];
   private dirty = new Set<string>();
   private syncing = false;
+  private kubeletServers: Server[] = [];
 
   constructor(opts: SandboxNodeOptions) {
     this.opts = opts;
@@ -74,6 +82,19 @@ export class SandboxNode {
     ensureBridge();
     // Pod namespaces left by a crashed node belong to no running Pod.
     for (const ns of listPodNetns()) deletePodNetwork(ns);
+    if (this.opts.caKeyFile) {
+      const pkiDir = path.join(this.opts.dataDir, "pki");
+      fs.mkdirSync(pkiDir, { recursive: true });
+      const cert = ensureCert(pkiDir, "kubelet", { cert: this.opts.caCertFile, key: this.opts.caKeyFile }, {
+        cn: "sandbox-node", sans: [BRIDGE_IP, ...this.nodeNames], usage: "server",
+      });
+      for (let i = 0; i < this.nodeNames.length; i++) {
+        this.kubeletServers.push(await startKubeletApi({
+          host: BRIDGE_IP, port: this.kubeletPortOf(i), cert: cert.cert, key: cert.key, clientCa: this.opts.caCertFile,
+          findPod: (ns, name) => this.runtime(ns, name),
+        }));
+      }
+    }
     await this.registerNodes();
     await this.ensureStorageClass();
     const every = (ms: number, fn: () => Promise<void>) => {
@@ -96,6 +117,7 @@ export class SandboxNode {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    for (const s of this.kubeletServers) s.close();
     for (const rt of this.runtimes.values()) {
       rt.killAll();
       rt.cleanup();
@@ -113,12 +135,17 @@ export class SandboxNode {
     };
   }
 
-  private nodeStatus(): k8s.V1NodeStatus {
+  private kubeletPortOf(i: number): number {
+    return (this.opts.kubeletPort ?? 10250) + i;
+  }
+
+  private nodeStatus(i: number): k8s.V1NodeStatus {
     const now = new Date();
     return {
       capacity: { cpu: "16", memory: "64Gi", pods: "200", "ephemeral-storage": "100Gi" },
       allocatable: { cpu: "16", memory: "64Gi", pods: "200", "ephemeral-storage": "100Gi" },
       addresses: [{ type: "InternalIP", address: BRIDGE_IP }, { type: "Hostname", address: BRIDGE_IP }],
+      daemonEndpoints: { kubeletEndpoint: { Port: this.kubeletPortOf(i) } },
       conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "sandbox node is ready", lastHeartbeatTime: now, lastTransitionTime: now }],
       nodeInfo: {
         architecture: "amd64", bootID: "", containerRuntimeVersion: "sandbox://0.1.0", kernelVersion: "", kubeProxyVersion: "",
@@ -139,8 +166,8 @@ export class SandboxNode {
   }
 
   private async heartbeat(): Promise<void> {
-    for (const name of this.nodeNames) {
-      await this.rest.request("PATCH", `/api/v1/nodes/${name}/status`, { status: this.nodeStatus() }, "application/merge-patch+json");
+    for (const [i, name] of this.nodeNames.entries()) {
+      await this.rest.request("PATCH", `/api/v1/nodes/${name}/status`, { status: this.nodeStatus(i) }, "application/merge-patch+json");
     }
   }
 

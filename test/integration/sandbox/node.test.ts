@@ -36,7 +36,7 @@ describe("sandbox node", () => {
     ensureBridge();
     cp = await startControlPlane({ bindAddress: BRIDGE_IP, volumeBinder: true });
     const port = Number(new URL(cp.server).port);
-    node = new SandboxNode({ kubeconfig: cp.kubeconfig, dataDir, apiserver: { host: BRIDGE_IP, port }, caCertFile: cp.ca.cert, log: (m, e) => fs.appendFileSync(path.join(dataDir, "node.log"), JSON.stringify({ m, ...e }) + "\n") });
+    node = new SandboxNode({ kubeconfig: cp.kubeconfig, dataDir, apiserver: { host: BRIDGE_IP, port }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key, kubeletPort: 20250, log: (m, e) => fs.appendFileSync(path.join(dataDir, "node.log"), JSON.stringify({ m, ...e }) + "\n") });
     await node.start();
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cp.kubeconfig);
@@ -94,6 +94,10 @@ describe("sandbox node", () => {
     assert.match(log, /pod=web ns=sbx token-length=12/);
     assert.match(log, /^web$/m, "hostname is the Pod name");
     assert.doesNotMatch(log, /s3cr3t-value/);
+    // kubectl logs goes through the API server to the node's kubelet API.
+    const viaKubectl = await cp.kubectl(["-n", ns, "logs", "web", "-c", "main"]);
+    assert.match(viaKubectl, /hello from configmap/);
+    assert.equal((await cp.kubectl(["-n", ns, "logs", "web", "-c", "main", "--tail=1"])).trim(), "web");
     const r = await rt.exec("main", ["cat", "/etc/hosts"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`${pod.status!.podIP!.replace(/\./g, "\\.")} web`));
