@@ -299,6 +299,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         ...this.#query(), resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds,
       }, (line) => {
         if (failure) return;
+        // Anything received proves the connection healthy: the next failure starts a fresh back-off.
+        this.#backoff.reset();
         const ev = line as WatchEvent;
         const err = this.#handleEvent(ev);
         if (err) { failure = err; ctl.abort(); return; }
