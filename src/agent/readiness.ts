@@ -1,4 +1,5 @@
 // /healthz and /readyz (clustering.md §2.5): what is queried, and the pure decision.
+import { gtidIsSubset } from "../mysql/gtid.ts";
 import { ACTIVE_PLUGINS_QUERY, SEMISYNC_NAMES, semiSyncFamily } from "../mysql/users.ts";
 import { queryRows, type Queryable } from "./db.ts";
 
@@ -10,6 +11,8 @@ export interface ReplicaThreads {
   readonly sqlRunning: string;
   readonly lastIoErrno: number;
   readonly lastSqlErrno: number;
+  readonly retrievedGtidSet: string;
+  readonly executedGtidSet: string;
 }
 
 export interface ReadinessGlobals {
@@ -76,7 +79,10 @@ export function decideReadiness(obs: ReadinessObservation, opts: ReadinessOption
   if (!obs.timing.ok) return { status: 500, reason: `failed to get replication timestamps: ${obs.timing.error}`, delayGauge: keep };
   const t = obs.timing.value;
   const queuedZero = t.queuedEpochSeconds <= 0;
-  const lagSeconds = queuedZero ? 0 : t.queuedEpochSeconds - Math.max(0, t.appliedEpochSeconds);
+  // Divergence: a replica that has applied everything it retrieved has no delay, even
+  // when START REPLICA reset the applier's timestamp to zero (upstream then computes
+  // `queued - 0` and stays unready until the next transaction arrives).
+  const lagSeconds = queuedZero || caughtUp(replica) ? 0 : t.queuedEpochSeconds - Math.max(0, t.appliedEpochSeconds);
   const delayGauge: DelayGaugeAction = queuedZero ? { kind: "unregister" } : { kind: "set", seconds: lagSeconds };
 
   if (opts.maxDelayMs === 0) return { status: 200, reason: "replicating (delay check disabled)", delayGauge };
@@ -87,6 +93,15 @@ export function decideReadiness(obs: ReadinessObservation, opts: ReadinessOption
     return { status: 503, reason: `replication delay ${lagSeconds.toFixed(3)} s reaches --max-delay`, delayGauge };
   }
   return { status: 200, reason: "replicating", delayGauge };
+}
+
+/** Every retrieved transaction is executed (false when a set does not parse). */
+export function caughtUp(replica: Pick<ReplicaThreads, "retrievedGtidSet" | "executedGtidSet">): boolean {
+  try {
+    return gtidIsSubset(replica.retrievedGtidSet, replica.executedGtidSet);
+  } catch {
+    return false;
+  }
 }
 
 async function observe<T>(fn: () => Promise<T>, describeError: (err: unknown) => string): Promise<Observed<T>> {
@@ -140,6 +155,8 @@ export async function observeReadiness(db: Queryable, describeError: (err: unkno
       sqlRunning: String(row.Replica_SQL_Running ?? ""),
       lastIoErrno: toNumber(row.Last_IO_Errno),
       lastSqlErrno: toNumber(row.Last_SQL_Errno),
+      retrievedGtidSet: String(row.Retrieved_Gtid_Set ?? ""),
+      executedGtidSet: String(row.Executed_Gtid_Set ?? ""),
     };
   }, describeError);
   const timing = await observe(async () => {

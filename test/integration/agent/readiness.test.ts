@@ -1,0 +1,133 @@
+// /healthz and /readyz of a running agent against two real mysqld 9.7 instances,
+// a writable primary and a replica replicating as moco-repl (behaviours.md §3.3 A3, A4).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Connection, RowDataPacket } from "mysql2/promise";
+
+import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
+import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
+import { silentLogger } from "../../../src/agent/log.ts";
+import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+
+const MAX_DELAY_SECONDS = 2;
+
+describe("agent probes on real replication", () => {
+  let set: MysqldSet;
+  let primary: MysqldInstance;
+  let replica: MysqldInstance;
+  let primaryAgent: RunningAgent | undefined;
+  let replicaAgent: RunningAgent | undefined;
+  let p: Connection;
+  let r: Connection;
+  const passwords = randomPasswords();
+  const certs = agentTestCerts();
+
+  async function start(inst: MysqldInstance, ordinal: number): Promise<RunningAgent> {
+    return startAgent({
+      flags: testAgentFlags(inst.socketPath, certs.serverDir, [`--max-delay=${MAX_DELAY_SECONDS}s`, "--transaction-queueing-wait=1s"]),
+      env: agentEnv(passwords, ordinal),
+      logger: silentLogger(),
+      mysqldHost: inst.host,
+      slowLogPath: `${inst.dir}/mysql.slow`,
+      firstBoot: { rootRetryIntervalMs: 500 },
+      defaultMetrics: false,
+    });
+  }
+  const readyz = (a: RunningAgent) => httpGet(`http://127.0.0.1:${a.probePort}/readyz`);
+  const healthz = (a: RunningAgent) => httpGet(`http://127.0.0.1:${a.probePort}/healthz`);
+  const waitStatus = (a: RunningAgent, status: number, what: string, timeoutMs = 30_000) =>
+    waitFor(what, async () => {
+      const res = await readyz(a);
+      if (res.status !== status) throw new Error(`last answer ${res.status} ${res.body.trim()}`);
+      return res;
+    }, timeoutMs);
+
+  before(async () => {
+    set = await startMysqlds(2);
+    [primary, replica] = set.instances as [MysqldInstance, MysqldInstance];
+    // Both agents run the first-boot initialization (the template still has root@localhost).
+    [primaryAgent, replicaAgent] = await Promise.all([start(primary, 0), start(replica, 1)]);
+    p = await primary.connect();
+    r = await replica.connect();
+  });
+  after(async () => {
+    await p?.end().catch(() => undefined);
+    await r?.end().catch(() => undefined);
+    await primaryAgent?.close();
+    await replicaAgent?.close();
+    await set?.stopAll();
+  });
+
+  it("both instances were initialized by their agent and are super read-only", async () => {
+    assert.equal(primaryAgent!.initialization, "initialized");
+    assert.equal(replicaAgent!.initialization, "initialized");
+    const [[row]] = await r.query<RowDataPacket[]>("SELECT @@super_read_only AS s, @@gtid_executed AS g");
+    assert.equal(Number(row!.s), 1);
+    assert.equal(row!.g, "");
+  });
+
+  it("a read-only instance without replication is healthy but not ready; a writable primary is ready", async () => {
+    assert.equal((await healthz(primaryAgent!)).status, 200);
+    const before = await readyz(primaryAgent!);
+    assert.equal(before.status, 500, before.body);
+    assert.match(before.body, /not replicating/);
+    await p.query("SET GLOBAL super_read_only=OFF");
+    await p.query("SET GLOBAL read_only=OFF");
+    const res = await readyz(primaryAgent!);
+    assert.equal(res.status, 200, res.body);
+  });
+
+  it("a replica replicating as moco-repl is ready and exports its delay", async () => {
+    await p.query("CREATE DATABASE app");
+    await p.query("CREATE TABLE app.t (id INT PRIMARY KEY, v INT)");
+    await p.query("INSERT INTO app.t VALUES (1, 0)");
+    await r.query(
+      "CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER='moco-repl', SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
+      [primary.host, primary.port, passwords.REPLICATION_PASSWORD]);
+    await r.query("START REPLICA");
+    await waitStatus(replicaAgent!, 200, "replica ready");
+    const metrics = await httpGet(`http://127.0.0.1:${replicaAgent!.metricsPort}/metrics`);
+    assert.match(metrics.body, /^moco_instance_replication_delay_seconds\{name="test",index="1"\} [0-9.e-]+$/m);
+    const primaryMetrics = await httpGet(`http://127.0.0.1:${primaryAgent!.metricsPort}/metrics`);
+    assert.doesNotMatch(primaryMetrics.body, /replication_delay_seconds/, "a writable primary has no delay gauge");
+  });
+
+  it("stopping replication makes the replica unready; restarting makes it ready again", async () => {
+    await r.query("STOP REPLICA");
+    const res = await readyz(replicaAgent!);
+    assert.equal(res.status, 503, res.body);
+    assert.match(res.body, /not running/);
+    await r.query("START REPLICA");
+    await waitStatus(replicaAgent!, 200, "ready after START REPLICA");
+  });
+
+  it("an applier blocked beyond --max-delay makes the replica unready until it catches up", async () => {
+    await p.query("UPDATE app.t SET v = v + 1 WHERE id = 1");
+    await waitStatus(replicaAgent!, 200, "caught up");
+    await new Promise((res) => setTimeout(res, MAX_DELAY_SECONDS * 1000 + 700));
+    const blocker = await replica.connect();
+    try {
+      await blocker.query("FLUSH TABLES WITH READ LOCK");
+      await p.query("UPDATE app.t SET v = v + 1 WHERE id = 1");
+      const res = await waitStatus(replicaAgent!, 503, "unready while blocked");
+      assert.match(res.body, /delay/);
+      const metrics = await httpGet(`http://127.0.0.1:${replicaAgent!.metricsPort}/metrics`);
+      const m = /^moco_instance_replication_delay_seconds\{[^}]*\} ([0-9.e+-]+)$/m.exec(metrics.body);
+      assert.ok(m && Number(m[1]) >= MAX_DELAY_SECONDS, `delay gauge ${m?.[1]}`);
+      await blocker.query("UNLOCK TABLES");
+    } finally {
+      await blocker.end();
+    }
+    await waitStatus(replicaAgent!, 200, "ready after unblocking");
+    const [[row]] = await r.query<RowDataPacket[]>("SELECT v FROM app.t WHERE id = 1");
+    assert.equal(Number(row!.v), 2);
+  });
+
+  it("both probes fail while mysqld is down", async () => {
+    await replica.stop();
+    assert.equal((await healthz(replicaAgent!)).status, 503);
+    assert.equal((await readyz(replicaAgent!)).status, 500);
+    await replica.start();
+    await waitFor("healthy after restart", async () => ((await healthz(replicaAgent!)).status === 200 ? true : undefined));
+  });
+});
