@@ -44,8 +44,15 @@ export class NopError extends Error {
 }
 
 function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s !== "") out = out.split(s).join("***");
+  if (secrets.length === 0) return text;
+  // A syntax error quotes the statement after the error point (possibly a truncated,
+  // escaped password): drop that quote altogether, then blank raw and escaped secrets.
+  let out = text.replace(/ near '[\s\S]*$/, " near '…'");
+  for (const s of secrets) {
+    if (s === "") continue;
+    const escaped = mysql.escape(s).slice(1, -1);
+    out = out.split(s).join("***").split(escaped).join("***");
+  }
   return out;
 }
 
