@@ -1,0 +1,190 @@
+// Clone through the agent's HTTPS API (mutual TLS) between two real mysqld 9.7
+// instances (behaviours.md §3.3 A2): the recipient gets the donor's rows and GTIDs,
+// then the MOCO users' passwords are reset to the recipient cluster's values.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import https from "node:https";
+import fs from "node:fs";
+import type { Connection, RowDataPacket } from "mysql2/promise";
+
+import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
+import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
+import { AgentCloneError, cloneFromDonor, type CloneClientTls } from "../../../src/agent/clone-client.ts";
+import type { CloneRequest } from "../../../src/agent/clone.ts";
+import { connectSocket } from "../../../src/agent/db.ts";
+import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
+import { silentLogger } from "../../../src/agent/log.ts";
+import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+
+const DONOR_USER = "clone-donor";
+const DONOR_PASSWORD = "donor-secret-6f1c2a";
+const INIT_USER = "clone-init";
+const INIT_PASSWORD = "init-secret-93bd0e";
+
+describe("clone through the agent's HTTPS API", () => {
+  let set: MysqldSet;
+  let donor: MysqldInstance;
+  let recipient: MysqldInstance;
+  let agent: RunningAgent | undefined;
+  let d: Connection;
+  const donorPasswords = randomPasswords();
+  const passwords = randomPasswords();
+  const certs = agentTestCerts();
+  const controllerTls: CloneClientTls = { ca: certs.ca, cert: certs.controller.cert, key: certs.controller.key };
+  let url: string;
+  let request: CloneRequest;
+
+  before(async () => {
+    set = await startMysqlds(2);
+    [donor, recipient] = set.instances as [MysqldInstance, MysqldInstance];
+    // The donor: an instance of "another cluster" with its own MOCO passwords, data,
+    // a donor user and a socket-local init user.
+    await initializeOnFirstBoot({ socketPath: donor.socketPath, passwords: donorPasswords, logger: silentLogger(), rootRetryIntervalMs: 500 });
+    d = await donor.connect();
+    await d.query("SET GLOBAL super_read_only=OFF");
+    await d.query("SET GLOBAL read_only=OFF");
+    await d.query("CREATE DATABASE shop");
+    await d.query("CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40), qty INT)");
+    const rows = Array.from({ length: 500 }, (_, i) => [i + 1, `item-${i + 1}`, (i * 7) % 13]);
+    await d.query("INSERT INTO shop.items VALUES ?", [rows]);
+    await d.query(`CREATE USER '${DONOR_USER}'@'%' IDENTIFIED BY '${DONOR_PASSWORD}'`);
+    await d.query(`GRANT BACKUP_ADMIN, REPLICATION SLAVE ON *.* TO '${DONOR_USER}'@'%'`);
+    await d.query(`CREATE USER '${INIT_USER}'@'localhost' IDENTIFIED BY '${INIT_PASSWORD}'`);
+    await d.query(`GRANT ALL ON *.* TO '${INIT_USER}'@'localhost' WITH GRANT OPTION`);
+    // The recipient: a fresh instance whose agent initializes it.
+    agent = await startAgent({
+      flags: testAgentFlags(recipient.socketPath, certs.serverDir),
+      env: agentEnv(passwords, 1, "recipient"),
+      logger: silentLogger(),
+      mysqldHost: recipient.host,
+      firstBoot: { rootRetryIntervalMs: 500 },
+      defaultMetrics: false,
+    });
+    url = `https://localhost:${agent.cloneServer.port}`;
+    request = {
+      host: donor.host, port: donor.port, user: DONOR_USER, password: DONOR_PASSWORD,
+      init_user: INIT_USER, init_password: INIT_PASSWORD, boot_timeout_seconds: 120,
+    };
+  });
+  after(async () => {
+    await d?.end().catch(() => undefined);
+    await agent?.close();
+    await set?.stopAll();
+  });
+
+  function assertNoSecret(text: string): void {
+    for (const s of [DONOR_PASSWORD, INIT_PASSWORD, ...Object.values(passwords), ...Object.values(donorPasswords)]) {
+      assert.ok(!text.includes(s), "a password leaked into an error");
+    }
+  }
+
+  async function cloneError(p: Promise<void>): Promise<AgentCloneError> {
+    try {
+      await p;
+    } catch (e) {
+      assert.ok(e instanceof AgentCloneError, String(e));
+      assertNoSecret(e.message);
+      return e;
+    }
+    assert.fail("the request succeeded");
+  }
+
+  it("rejects clients without the moco-controller certificate", async () => {
+    const other = await cloneError(cloneFromDonor(url, { ...controllerTls, cert: certs.other.cert, key: certs.other.key }, request));
+    assert.equal(other.code, "UNAUTHENTICATED");
+    assert.equal(other.httpStatus, 401);
+    // No client certificate at all: the TLS handshake fails.
+    const noCert = await new Promise<string>((resolve) => {
+      const req = https.request(`${url}/v1/clone`, { method: "POST", ca: fs.readFileSync(certs.ca), agent: false }, (res) => resolve(`HTTP ${res.statusCode}`));
+      req.on("error", (e) => resolve(`error ${e.message}`));
+      req.end("{}");
+    });
+    assert.match(noCert, /^error /);
+  });
+
+  it("rejects invalid requests", async () => {
+    const e = await cloneError(cloneFromDonor(url, controllerTls, { ...request, host: "fd00::1" }));
+    assert.equal(e.code, "INVALID_ARGUMENT");
+    assert.equal(e.httpStatus, 400);
+    const p = await cloneError(cloneFromDonor(url, controllerTls, { ...request, port: 0 }));
+    assert.equal(p.code, "INVALID_ARGUMENT");
+  });
+
+  it("a wrong donor password fails without leaking it and counts a failure", async () => {
+    const e = await cloneError(cloneFromDonor(url, controllerTls, { ...request, password: "wrong-donor-secret-77" }));
+    assert.equal(e.code, "INTERNAL");
+    assert.equal(e.httpStatus, 500);
+    assert.ok(!e.message.includes("wrong-donor-secret-77"));
+    const metrics = await httpGet(`http://127.0.0.1:${agent!.metricsPort}/metrics`);
+    assert.match(metrics.body, /^moco_instance_clone_failure_count\{name="recipient",index="1"\} 1$/m);
+  });
+
+  it("clones the donor, one request at a time, and resets the MOCO passwords", async () => {
+    const started = Date.now();
+    const cloning = cloneFromDonor(url, controllerTls, request);
+    // While it runs, a second request is refused.
+    await waitFor("clone in progress", async () => (agent!.cloneService.inProgress ? true : undefined), 30_000, 20);
+    const busy = await cloneError(cloneFromDonor(url, controllerTls, request));
+    assert.equal(busy.code, "RESOURCE_EXHAUSTED");
+    assert.equal(busy.httpStatus, 429);
+    // mysqld exits after the clone (error 3707: nothing supervises it); restart it like the kubelet.
+    await recipient.waitExit(120_000);
+    await recipient.start();
+    await cloning;
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`# clone of a small instance through the agent took ${seconds.toFixed(1)} s`);
+
+    const r = await recipient.connect();
+    try {
+      const [[dr]] = await d.query<RowDataPacket[]>("SELECT COUNT(*) AS n, SUM(qty) AS s, @@gtid_executed AS g FROM shop.items");
+      const [[rr]] = await r.query<RowDataPacket[]>("SELECT COUNT(*) AS n, SUM(qty) AS s, @@gtid_executed AS g, @@super_read_only AS sro FROM shop.items");
+      assert.equal(Number(rr!.n), 500);
+      assert.deepEqual([rr!.n, rr!.s, rr!.g], [dr!.n, dr!.s, dr!.g]);
+      assert.equal(Number(rr!.sro), 1);
+      const [[donorUuid]] = await d.query<RowDataPacket[]>("SELECT @@server_uuid AS u");
+      const [[recipientUuid]] = await r.query<RowDataPacket[]>("SELECT @@server_uuid AS u");
+      assert.notEqual(recipientUuid!.u, donorUuid!.u);
+    } finally {
+      await r.end();
+    }
+    // Passwords are the recipient cluster's now, not the donor's.
+    for (const [user, key] of [["moco-admin", "ADMIN_PASSWORD"], ["moco-agent", "AGENT_PASSWORD"], ["moco-repl", "REPLICATION_PASSWORD"]] as const) {
+      const c = await connectSocket({ socketPath: recipient.socketPath, user, password: passwords[key] });
+      await c.end();
+      await assert.rejects(connectSocket({ socketPath: recipient.socketPath, user, password: donorPasswords[key] }), (e: { errno?: number }) => e.errno === 1045);
+    }
+    const metrics = await httpGet(`http://127.0.0.1:${agent!.metricsPort}/metrics`);
+    assert.match(metrics.body, /^moco_instance_clone_count\{name="recipient",index="1"\} 2$/m);
+    assert.match(metrics.body, /^moco_instance_clone_in_progress\{name="recipient",index="1"\} 0$/m);
+    assert.match(metrics.body, /^moco_instance_clone_duration_seconds_count\{name="recipient",index="1"\} 2$/m);
+  });
+
+  it("the cloned recipient is ready to replicate: healthy, and a second clone is refused as not empty", async () => {
+    await waitFor("healthy", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/healthz`)).status === 200 ? true : undefined));
+    const e = await cloneError(cloneFromDonor(url, controllerTls, request));
+    assert.equal(e.code, "FAILED_PRECONDITION");
+    assert.equal(e.httpStatus, 412);
+    assert.equal(e.message, "recipient is not empty");
+  });
+
+  it("replication from the donor starts on the clone without errant transactions", async () => {
+    const r = await recipient.connect();
+    try {
+      await r.query(
+        "CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER='moco-repl', SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
+        [donor.host, donor.port, donorPasswords.REPLICATION_PASSWORD]);
+      await r.query("START REPLICA");
+      await d.query("INSERT INTO shop.items VALUES (1001, 'after-clone', 1)");
+      await waitFor("row replicated", async () => {
+        const [rows] = await r.query<RowDataPacket[]>("SELECT name FROM shop.items WHERE id = 1001");
+        return rows.length === 1 ? true : undefined;
+      });
+      const [[g]] = await r.query<RowDataPacket[]>(
+        "SELECT GTID_SUBSET(@@gtid_executed, ?) AS sub", [String((await d.query<RowDataPacket[]>("SELECT @@gtid_executed AS g"))[0][0]!.g)]);
+      assert.equal(Number(g!.sub), 1, "no errant transactions on the clone");
+      await waitFor("ready as a replica", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/readyz`)).status === 200 ? true : undefined));
+    } finally {
+      await r.end();
+    }
+  });
+});
