@@ -51,15 +51,26 @@ export function netnsPath(netns: string): string {
   return `/run/netns/${netns}`;
 }
 
-/** Allocates addresses 10.213.1.2 … 10.213.255.254, skipping ones in use. */
+/**
+ * Allocates Pod addresses 10.213.<block>.2 … 10.213.<block>.254 for blocks in
+ * [firstBlock, lastBlock], skipping ones in use. Separate block ranges let the
+ * sandbox and test nodes share the bridge without colliding.
+ */
 export class AddressAllocator {
   private readonly used = new Set<string>();
   private next = 0;
+  private readonly firstBlock: number;
+  private readonly size: number;
+
+  constructor(firstBlock = 1, lastBlock = 100) {
+    this.firstBlock = firstBlock;
+    this.size = (lastBlock - firstBlock + 1) * 253;
+  }
 
   allocate(): string {
-    for (let i = 0; i < 65000; i++) {
-      const n = (this.next + i) % 65000;
-      const ip = `10.213.${1 + Math.floor(n / 253)}.${2 + (n % 253)}`;
+    for (let i = 0; i < this.size; i++) {
+      const n = (this.next + i) % this.size;
+      const ip = `10.213.${this.firstBlock + Math.floor(n / 253)}.${2 + (n % 253)}`;
       if (!this.used.has(ip)) {
         this.used.add(ip);
         this.next = n + 1;

@@ -33,6 +33,8 @@ export interface SandboxNodeOptions {
   caCertFile: string;
   /** The cluster CA's key: signs the kubelet API's serving certificate (for `kubectl logs`). */
   caKeyFile?: string;
+  /** Pod address blocks 10.213.<first..last>.0/24 (default 1..100; tests use others). */
+  addressBlocks?: [number, number];
   /** First kubelet API port; node i serves on kubeletPort + i. Default 10250. */
   kubeletPort?: number;
   pollMs?: number;
@@ -48,7 +50,7 @@ export class SandboxNode {
   private readonly rest: KubeRest;
   private readonly runtimes = new Map<string, PodRuntime>();
   private readonly lastStatus = new Map<string, string>();
-  private readonly addresses = new AddressAllocator();
+  private readonly addresses: AddressAllocator;
   private readonly hostsFile: string;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
@@ -62,6 +64,7 @@ export class SandboxNode {
     this.kc.loadFromFile(opts.kubeconfig);
     this.rest = makeKubeRest(this.kc);
     this.hostsFile = path.join(opts.dataDir, "hosts");
+    this.addresses = new AddressAllocator(...(opts.addressBlocks ?? [1, 100]));
   }
 
   private log(msg: string, extra: Record<string, unknown> = {}): void {
@@ -80,8 +83,13 @@ export class SandboxNode {
     fs.mkdirSync(path.join(this.opts.dataDir, "pv"), { recursive: true });
     if (!fs.existsSync(this.hostsFile)) fs.writeFileSync(this.hostsFile, "127.0.0.1 localhost\n");
     ensureBridge();
-    // Pod namespaces left by a crashed node belong to no running Pod.
-    for (const ns of listPodNetns()) deletePodNetwork(ns);
+    // Pod namespaces left by a crashed node of this data directory belong to no running Pod.
+    const known = path.join(this.opts.dataDir, "netns");
+    if (fs.existsSync(known)) {
+      for (const ns of fs.readFileSync(known, "utf8").split("\n").filter(Boolean)) {
+        if (listPodNetns().includes(ns)) deletePodNetwork(ns);
+      }
+    }
     if (this.opts.caKeyFile) {
       const pkiDir = path.join(this.opts.dataDir, "pki");
       fs.mkdirSync(pkiDir, { recursive: true });
@@ -291,6 +299,7 @@ export class SandboxNode {
       releaseIP: (ip) => this.addresses.release(ip),
       log: (m, e) => this.log(m, e),
       statusChanged: () => { this.dirty.add(pod.metadata!.uid!); },
+      recordNetns: (netns) => fs.appendFileSync(path.join(this.opts.dataDir, "netns"), `${netns}\n`),
     };
   }
 

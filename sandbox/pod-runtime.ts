@@ -28,6 +28,8 @@ export interface NodeContext {
   allocateIP(): string;
   releaseIP(ip: string): void;
   log(msg: string, extra?: Record<string, unknown>): void;
+  /** Records a network namespace this node created (cleaned up after a crash). */
+  recordNetns?(netns: string): void;
   /** Called whenever the Pod's status may have changed. */
   statusChanged(): void;
 }
@@ -127,6 +129,7 @@ export class PodRuntime {
       fs.mkdirSync(this.logsDir, { recursive: true });
       this.ip = this.ctx.allocateIP();
       this.netns = createPodNetwork(this.pod.metadata!.uid!, this.ip);
+      this.ctx.recordNetns?.(this.netns);
       await this.prepareVolumes();
     } catch (e) {
       this.fail("CreatePodSandboxError", (e as Error).message);

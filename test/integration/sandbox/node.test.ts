@@ -36,7 +36,7 @@ describe("sandbox node", () => {
     ensureBridge();
     cp = await startControlPlane({ bindAddress: BRIDGE_IP, volumeBinder: true });
     const port = Number(new URL(cp.server).port);
-    node = new SandboxNode({ kubeconfig: cp.kubeconfig, dataDir, apiserver: { host: BRIDGE_IP, port }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key, kubeletPort: 20250, log: (m, e) => fs.appendFileSync(path.join(dataDir, "node.log"), JSON.stringify({ m, ...e }) + "\n") });
+    node = new SandboxNode({ kubeconfig: cp.kubeconfig, dataDir, apiserver: { host: BRIDGE_IP, port }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key, kubeletPort: 20250, addressBlocks: [150, 160], log: (m, e) => fs.appendFileSync(path.join(dataDir, "node.log"), JSON.stringify({ m, ...e }) + "\n") });
     await node.start();
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cp.kubeconfig);
