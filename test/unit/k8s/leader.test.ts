@@ -1,0 +1,118 @@
+// The leader elector's algorithm against an in-memory Lease store with optimistic
+// concurrency, on a fake clock (the real API server is exercised in test/integration/k8s).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import type { KubeClient, RequestOptions } from "../../../src/k8s/client.ts";
+import { FakeClock } from "../../../src/k8s/clock.ts";
+import { ApiError } from "../../../src/k8s/errors.ts";
+import { LeaderElector, type Lease } from "../../../src/k8s/leader.ts";
+
+const silent = pino({ level: "silent" });
+
+class LeaseStore {
+  lease: Lease | undefined;
+  rv = 1;
+  /** Identities whose requests fail (a partitioned candidate). */
+  down = new Set<string>();
+  client(identity: string): KubeClient {
+    return { request: (m: string, p: string, o: RequestOptions) => this.request(identity, m, p, o) } as unknown as KubeClient;
+  }
+  async request(identity: string, method: string, _path: string, o: RequestOptions = {}): Promise<Lease> {
+    if (this.down.has(identity)) throw new Error("ECONNREFUSED");
+    const body = structuredClone(o.body) as Lease | undefined;
+    switch (method) {
+      case "GET":
+        if (!this.lease) throw new ApiError(method, _path, 404, { reason: "NotFound" });
+        return structuredClone(this.lease);
+      case "POST":
+        if (this.lease) throw new ApiError(method, _path, 409, { reason: "AlreadyExists" });
+        this.lease = { ...body, metadata: { ...body?.metadata, resourceVersion: String(++this.rv) } };
+        return structuredClone(this.lease);
+      case "PUT":
+        if (body?.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiError(method, _path, 409, { reason: "Conflict" });
+        this.lease = { ...body, metadata: { ...body?.metadata, resourceVersion: String(++this.rv) } };
+        return structuredClone(this.lease);
+    }
+    throw new Error(`unexpected ${method}`);
+  }
+}
+
+function candidate(store: LeaseStore, clock: FakeClock, identity: string, log: string[], releaseOnStop = true) {
+  return new LeaderElector(store.client(identity), {
+    namespace: "sys", name: "moco", identity, clock, logger: silent, releaseOnStop,
+    leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
+    onStartedLeading: () => { log.push(`${identity} started`); },
+    onStoppedLeading: () => { log.push(`${identity} stopped`); },
+  });
+}
+
+describe("LeaderElector (in-memory Lease)", () => {
+  it("one leader at a time; release on stop hands over at the next retry", async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const log: string[] = [];
+    const a = candidate(store, clock, "a", log);
+    const b = candidate(store, clock, "b", log);
+    void a.start();
+    await clock.advance(0);
+    void b.start();
+    await clock.advance(60_000);
+    assert.deepEqual(log, ["a started"]);
+    assert.equal(a.isLeader(), true);
+    assert.equal(b.isLeader(), false);
+    assert.equal(b.getLeader(), "a");
+    assert.equal(store.lease?.spec?.holderIdentity, "a");
+    await a.stop();
+    assert.equal(store.lease?.spec?.holderIdentity, "", "released");
+    await clock.advance(2_400 + 1);
+    assert.deepEqual(log, ["a started", "a stopped", "b started"]);
+    assert.equal(store.lease?.spec?.leaseTransitions, 1);
+    await b.stop();
+  });
+
+  it("a leader that cannot renew stops leading after the renew deadline; the other takes over after the lease duration", async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const log: string[] = [];
+    const a = candidate(store, clock, "a", log);
+    const b = candidate(store, clock, "b", log);
+    void a.start();
+    await clock.advance(0);
+    void b.start();
+    await clock.advance(10_000);
+    const cutAt = clock.now();
+    store.down.add("a");
+    const times: Record<string, number> = {};
+    while (!(log.includes("a stopped") && log.includes("b started"))) {
+      await clock.advance(100);
+      for (const e of log) times[e] ??= clock.now() - cutAt;
+      assert.ok(clock.now() - cutAt < 60_000, `no handover: ${log.join(", ")}`);
+    }
+    // a's last renewal was at most one retry period before the cut; it gives up within retry + renew deadline.
+    assert.ok((times["a stopped"] ?? 0) <= 2_000 + 10_000 + 100, `a stopped after ${times["a stopped"]} ms`);
+    // b must wait out the lease duration after it last saw a renewal.
+    assert.ok((times["b started"] ?? 0) >= 15_000 - 2_400, `b started after ${times["b started"]} ms`);
+    assert.ok(log.indexOf("a stopped") < log.indexOf("b started"), "never two leaders at once");
+    assert.equal(store.lease?.spec?.holderIdentity, "b");
+    await a.stop();
+    await b.stop();
+  });
+
+  it("a candidate that stops without release leaves the lease to expire", async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const log: string[] = [];
+    const a = candidate(store, clock, "a", log, false);
+    void a.start();
+    await clock.advance(0);
+    await a.stop();
+    assert.equal(store.lease?.spec?.holderIdentity, "a");
+  });
+
+  it("validates its timing options", () => {
+    const store = new LeaseStore();
+    assert.throws(() => new LeaderElector(store.client("x"), { namespace: "s", name: "l", identity: "x", leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }), /leaseDuration/);
+    assert.throws(() => new LeaderElector(store.client("x"), { namespace: "s", name: "l", identity: "x", renewDeadlineMs: 2_000, retryPeriodMs: 2_000 }), /retryPeriod/);
+  });
+});
