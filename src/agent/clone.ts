@@ -151,7 +151,13 @@ export class CloneService {
     } catch (err) {
       return { ok: false, code: "INTERNAL", message: `failed to get the executed GTID set: ${safeErrorMessage(err, secrets)}` };
     }
-    if (!gtidIsEmpty(executed)) return { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" };
+    let empty: boolean;
+    try {
+      empty = gtidIsEmpty(executed);
+    } catch (err) {
+      return { ok: false, code: "INTERNAL", message: `failed to parse the executed GTID set: ${safeErrorMessage(err, secrets)}` };
+    }
+    if (!empty) return { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" };
 
     metrics.cloneCount.labels(metrics.labels).inc();
     metrics.cloneInProgress.labels(metrics.labels).set(1);
