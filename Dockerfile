@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# The moco-ts image: one image for every moco-ts program (docs/agent.md, "Image").
+#
+#   moco-controller  dist/src/cli/moco-controller.js   (planned path; entry point of the operator)
+#   moco-agent       dist/src/agent/main.js            (the mysqld sidecar)
+#   moco-backup      dist/src/cli/moco-backup.js       (planned path; backup and restore jobs)
+#   kubectl-moco     dist/src/cli/kubectl-moco.js      (planned path; the kubectl plugin)
+#
+# The default entry point is the controller; the controller starts the agent sidecar
+# with `command: ["moco-agent"]`. The mysqld image (the user's) runs moco-init as a sh
+# script the controller generates, so nothing is copied from this image into it.
+#
+# Not built on the development machines (no container runtime there).
+
+ARG NODE_IMAGE=node:24-bookworm
+ARG NODE_RUNTIME_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `node` devDependency would otherwise fetch a second Node binary;
+# the base image already is Node 24.
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# tsconfig.build.json compiles src/ (and sandbox/, not copied here) to dist/, rewriting
+# the .ts import extensions to .js.
+# (tsc run with the image's node, not through node_modules/.bin where the `node` package shims it)
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
+RUN npm prune --omit=dev --ignore-scripts
+
+FROM ${NODE_RUNTIME_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+RUN set -eu; \
+    for entry in moco-controller:cli/moco-controller moco-agent:agent/main moco-backup:cli/moco-backup kubectl-moco:cli/kubectl-moco; do \
+      name=${entry%%:*}; target=${entry#*:}; \
+      printf '#!/bin/sh\nexec node /app/dist/src/%s.js "$@"\n' "$target" >"/usr/local/bin/$name"; \
+      chmod 0755 "/usr/local/bin/$name"; \
+    done; \
+    groupadd --gid 10000 moco; \
+    useradd --uid 10000 --gid 10000 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin moco
+USER 10000:10000
+EXPOSE 9080 9081 8080
+ENTRYPOINT ["moco-controller"]
