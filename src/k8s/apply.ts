@@ -36,7 +36,7 @@ async function resourceOf(client: KubeClient, ref: ObjectRef, given?: ResourceDe
 }
 
 /** PATCH application/apply-patch+yaml with fieldManager (and force unless false). Returns the live object. */
-export async function serverSideApply<T extends KubeObject = KubeObject>(client: KubeClient, obj: KubeObject, opts: ApplyOptions): Promise<T> {
+export async function serverSideApply<T extends KubeObject = KubeObject, D extends KubeObject = KubeObject>(client: KubeClient, obj: D, opts: ApplyOptions): Promise<T> {
   const ref = refOf(obj);
   const r = await resourceOf(client, ref, opts.resource);
   return client.patch<T>(r, ref.name, r.namespaced ? ref.namespace : undefined, "apply", obj, {
@@ -58,7 +58,7 @@ export interface ApplyResult<T> {
 }
 
 /** Applies `desired` unless the live object's fields owned by the manager already equal it. */
-export async function applyIfChanged<T extends KubeObject = KubeObject>(client: KubeClient, desired: KubeObject, opts: ApplyIfChangedOptions<T>): Promise<ApplyResult<T>> {
+export async function applyIfChanged<T extends KubeObject = KubeObject, D extends KubeObject = KubeObject>(client: KubeClient, desired: D, opts: ApplyIfChangedOptions<T>): Promise<ApplyResult<T>> {
   const ref = refOf(desired);
   const r = await resourceOf(client, ref, opts.resource);
   let live = opts.live;

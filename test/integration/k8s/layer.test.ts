@@ -184,7 +184,7 @@ describe("k8s layer on a real API server", () => {
   });
 
   it("events: written with source moco-controller, identical ones aggregated into count", async () => {
-    const cm = await client.create(resources.configMaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "subject", namespace: "ev" } });
+    const cm = await client.create<KubeObject>(resources.configMaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "subject", namespace: "ev" } });
     const rec = new EventRecorder(client, { logger: quiet, host: "test-host" });
     for (let i = 0; i < 3; i++) rec.event(cm, "Warning", "CloneFailed", "clone of instance 1 failed");
     rec.event(cm, "Normal", "Cloned", "cloned instance 1");
