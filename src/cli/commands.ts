@@ -1,0 +1,426 @@
+// The behaviour of each subcommand (cli.md §2–§5 and the moco-ts `status` extension),
+// written against a small environment (API, output, kubectl runner, clock) so unit tests
+// can drive them with fakes and the integration test with the real API server.
+import fs from "node:fs";
+import path from "node:path";
+import type { V1Pod } from "@kubernetes/client-node";
+import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { MYSQLD_CONTAINER, MYSQLCLUSTER_KIND } from "../api/v1beta2/index.ts";
+import {
+  ANNOTATION_CLUSTERING_STOPPED,
+  ANNOTATION_DEMOTE,
+  ANNOTATION_PREVENT_DELETE,
+  ANNOTATION_RECONCILIATION_STOPPED,
+  ANNOTATION_SECRET_VERSION,
+  LABEL_APP_CREATED_BY,
+  LABEL_APP_INSTANCE,
+  LABEL_APP_NAME,
+  SECRET_VERSION,
+  annotationIsTrue,
+  names,
+} from "../controller/builders/meta.ts";
+import { PATH_MY_CNF_SECRET } from "../controller/builders/statefulset.ts";
+import type { MocoApi } from "./api.ts";
+import { CliError, EXIT, apiError } from "./errors.ts";
+import { MYSQL_CLIENT_USERS, formatCredential, passwordKeyFor } from "./format.ts";
+import { probeViaExec, probeViaSql, type InstanceProbe } from "./probe.ts";
+import { buildStatusReport, formatStatusReport, type ProbeOutcome, type ProbeSource } from "./status.ts";
+
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** What the commands need from the outside world. */
+export interface CommandEnv {
+  api: MocoApi;
+  namespace: string;
+  io: CliIO;
+  /** Global flags for a spawned kubectl (same kubeconfig, context, credentials, namespace). */
+  kubectlArgs: readonly string[];
+  /** Path of kubectl; throws a CliError when there is none. */
+  kubectl(): string;
+  /** Runs a command with the plugin's stdin/stdout/stderr; resolves to its exit code. */
+  runInteractive(cmd: string, args: readonly string[]): Promise<number>;
+  /** Probes one instance (status); defaults to the real exec / SQL probes. */
+  probe?(how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number): Promise<InstanceProbe>;
+  sleep(ms: number): Promise<void>;
+  now(): number;
+}
+
+/** kubectl to spawn: $KUBECTL if set, else the first `kubectl` on $PATH. */
+export function findKubectl(env: Readonly<Record<string, string | undefined>>, isExecutable: (p: string) => boolean = defaultIsExecutable): string {
+  const fromEnv = env.KUBECTL;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    if (!isExecutable(fromEnv)) throw new CliError(`$KUBECTL=${fromEnv} is not an executable file`, EXIT.ERROR);
+    return fromEnv;
+  }
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (dir === "") continue;
+    const p = path.join(dir, "kubectl");
+    if (isExecutable(p)) return p;
+  }
+  throw new CliError("kubectl not found: install kubectl on PATH or set $KUBECTL", EXIT.ERROR);
+}
+
+function defaultIsExecutable(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    if (!st.isFile()) return false;
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function getCluster(env: CommandEnv, name: string, context?: string): Promise<MySQLCluster> {
+  try {
+    return await env.api.getCluster(env.namespace, name);
+  } catch (e) {
+    throw apiError(e, context);
+  }
+}
+
+// ---- credential (cli.md §3) --------------------------------------------------------------
+
+export interface CredentialOptions {
+  mysqlUser: string;
+  format: string;
+}
+
+export async function runCredential(env: CommandEnv, cluster: string, opts: CredentialOptions): Promise<void> {
+  const key = passwordKeyFor(opts.mysqlUser);
+  formatCredential(opts.mysqlUser, "", opts.format); // validates the format before any request
+  const secretName = names.userSecret(cluster);
+  let secret;
+  try {
+    secret = await env.api.getSecret(env.namespace, secretName);
+  } catch (e) {
+    throw apiError(e);
+  }
+  if (secret.metadata?.annotations?.[ANNOTATION_SECRET_VERSION] !== SECRET_VERSION) {
+    throw new CliError(
+      `Secret ${env.namespace}/${secretName} is not a MOCO password Secret of a supported version ` +
+        `(annotation ${ANNOTATION_SECRET_VERSION} is not "${SECRET_VERSION}")`,
+      EXIT.ERROR,
+    );
+  }
+  const b64 = secret.data?.[key];
+  if (b64 === undefined) {
+    throw new CliError(`Secret ${env.namespace}/${secretName} has no key ${key}`, EXIT.ERROR);
+  }
+  env.io.stdout(formatCredential(opts.mysqlUser, Buffer.from(b64, "base64").toString("utf8"), opts.format));
+}
+
+// ---- stop / start clustering | reconciliation (cli.md §5) ----------------------------------
+
+export type Pausable = "clustering" | "reconciliation";
+
+const PAUSE_ANNOTATION: Record<Pausable, string> = {
+  clustering: ANNOTATION_CLUSTERING_STOPPED,
+  reconciliation: ANNOTATION_RECONCILIATION_STOPPED,
+};
+
+export async function runStopStart(env: CommandEnv, action: "stop" | "start", what: Pausable, cluster: string): Promise<void> {
+  const context = `failed to ${action} ${what} of MySQLCluster`;
+  const obj = await getCluster(env, cluster, context);
+  const key = PAUSE_ANNOTATION[what];
+  const stopped = annotationIsTrue(obj.metadata?.annotations, key);
+  if (action === "stop" && stopped) {
+    env.io.stdout(`The ${what} is already stopped.\n`);
+    return;
+  }
+  if (action === "start" && !stopped) {
+    env.io.stdout(`The ${what} is already running.\n`);
+    return;
+  }
+  try {
+    await env.api.patchClusterAnnotations(env.namespace, cluster, { [key]: action === "stop" ? "true" : null });
+  } catch (e) {
+    throw apiError(e, context);
+  }
+  env.io.stdout(`${action === "stop" ? "stopped" : "started"} ${what} of MySQLCluster "${env.namespace}/${cluster}"\n`);
+}
+
+// ---- switchover (cli.md §4, plus moco-ts checks and --wait) ----------------------------------
+
+export interface SwitchoverOptions {
+  /** Skip the Healthy check (offline, single-instance and clustering-stopped are still refused). */
+  force: boolean;
+  /** Wait until status.currentPrimaryIndex changes. */
+  wait: boolean;
+  timeoutMs: number;
+  /** Poll interval while waiting (ms). */
+  pollMs?: number;
+}
+
+function conditionOf(cluster: MySQLCluster, type: string): { status: string; message: string } | undefined {
+  const c = cluster.status?.conditions?.find((x) => x.type === type);
+  return c ? { status: c.status, message: c.message } : undefined;
+}
+
+/**
+ * Why a switchover must not be requested now, or undefined when it may. Pure, so the
+ * refusal rules are table-tested.
+ */
+export function switchoverRefusal(cluster: MySQLCluster, force: boolean): CliError | undefined {
+  const id = `${cluster.metadata?.namespace}/${cluster.metadata?.name}`;
+  if (cluster.spec?.offline === true) {
+    return new CliError(`MySQLCluster ${id} is offline: an offline cluster cannot switch over`, EXIT.REFUSED);
+  }
+  if ((cluster.spec?.replicas ?? 1) <= 1) {
+    return new CliError(`MySQLCluster ${id} has a single instance: there is no replica to switch over to`, EXIT.REFUSED);
+  }
+  if (cluster.status?.currentPrimaryIndex === undefined) {
+    return new CliError(`MySQLCluster ${id} has no status yet: it is not available`, EXIT.NOT_AVAILABLE);
+  }
+  if (annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_CLUSTERING_STOPPED)) {
+    return new CliError(
+      `clustering of MySQLCluster ${id} is stopped: nothing would perform the switchover ` +
+        `(run "kubectl moco start clustering ${cluster.metadata?.name}" first)`,
+      EXIT.REFUSED,
+    );
+  }
+  if (!force) {
+    const healthy = conditionOf(cluster, "Healthy");
+    if (healthy?.status !== "True") {
+      const detail = healthy ? `Healthy=${healthy.status}${healthy.message ? `: ${healthy.message}` : ""}` : "no Healthy condition";
+      return new CliError(
+        `MySQLCluster ${id} is not healthy (${detail}); refusing to switch over (--force skips this check)`,
+        EXIT.REFUSED,
+      );
+    }
+  }
+  return undefined;
+}
+
+function eventTimeMs(ev: { lastTimestamp?: Date | string; eventTime?: Date | string; metadata?: { creationTimestamp?: Date | string } }): number {
+  const t = ev.lastTimestamp ?? ev.eventTime ?? ev.metadata?.creationTimestamp;
+  if (t === undefined) return 0;
+  return t instanceof Date ? t.getTime() : Date.parse(t);
+}
+
+export async function runSwitchover(env: CommandEnv, clusterName: string, opts: SwitchoverOptions): Promise<void> {
+  const cluster = await getCluster(env, clusterName);
+  const refusal = switchoverRefusal(cluster, opts.force);
+  if (refusal) throw refusal;
+  const oldIndex = cluster.status?.currentPrimaryIndex as number;
+  const podName = names.pod(clusterName, oldIndex);
+  let pod: V1Pod;
+  try {
+    pod = await env.api.getPod(env.namespace, podName);
+  } catch (e) {
+    throw apiError(e);
+  }
+  const started = env.now();
+  if (!annotationIsTrue(pod.metadata?.annotations, ANNOTATION_DEMOTE)) {
+    try {
+      pod = await env.api.patchPodAnnotations(env.namespace, podName, { [ANNOTATION_DEMOTE]: "true" });
+    } catch (e) {
+      throw apiError(e);
+    }
+  }
+  if (annotationIsTrue(pod.metadata?.annotations, ANNOTATION_PREVENT_DELETE)) {
+    env.io.stderr(
+      `warning: ${podName} carries ${ANNOTATION_PREVENT_DELETE}="true" (replicas are delayed): ` +
+        "the switchover is deferred until they catch up\n",
+    );
+  }
+  if (!opts.wait) return;
+
+  const deadline = started + opts.timeoutMs;
+  const poll = opts.pollMs ?? 1000;
+  let lastFailure: string | undefined;
+  for (;;) {
+    const now = await getCluster(env, clusterName);
+    const idx = now.status?.currentPrimaryIndex;
+    if (idx !== undefined && idx !== oldIndex) {
+      env.io.stdout(
+        `switched over: the primary of MySQLCluster "${env.namespace}/${clusterName}" is now instance ${idx} (${names.pod(clusterName, idx)})\n`,
+      );
+      return;
+    }
+    try {
+      const events = await env.api.listEvents(env.namespace, MYSQLCLUSTER_KIND, clusterName);
+      const failures = events
+        .filter((e) => e.reason === "SwitchOverFailed" && eventTimeMs(e) >= started - 1000)
+        .sort((a, b) => eventTimeMs(a) - eventTimeMs(b));
+      const msg = failures[failures.length - 1]?.message;
+      if (msg !== undefined && msg !== lastFailure) {
+        lastFailure = msg;
+        env.io.stderr(`switchover attempt failed (MOCO retries): ${msg}\n`);
+      }
+    } catch {
+      // events are informative only
+    }
+    if (env.now() >= deadline) {
+      throw new CliError(
+        `timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for the switchover of MySQLCluster ` +
+          `"${env.namespace}/${clusterName}": the primary is still instance ${oldIndex}` +
+          (lastFailure ? ` (last failure: ${lastFailure})` : "") +
+          `; the request (${ANNOTATION_DEMOTE} on ${podName}) stays in place`,
+        EXIT.TIMEOUT,
+      );
+    }
+    await env.sleep(Math.min(poll, Math.max(0, deadline - env.now())));
+  }
+}
+
+// ---- mysql (cli.md §2) -------------------------------------------------------------------
+
+export interface MysqlOptions {
+  mysqlUser: string;
+  index: number;
+  stdin: boolean;
+  tty: boolean;
+}
+
+/** `kubectl exec` arguments that run the mysql client in `pod` (the password stays in the Pod's file). */
+export function mysqlExecArgs(globalArgs: readonly string[], pod: string, opts: MysqlOptions, mysqlArgs: readonly string[]): string[] {
+  return [
+    ...globalArgs,
+    "exec",
+    ...(opts.stdin ? ["-i"] : []),
+    ...(opts.tty ? ["-t"] : []),
+    pod,
+    "-c",
+    MYSQLD_CONTAINER,
+    "--",
+    "mysql",
+    `--defaults-extra-file=${PATH_MY_CNF_SECRET}/${opts.mysqlUser}-my.cnf`,
+    ...mysqlArgs,
+  ];
+}
+
+/** The Pod ordinal `mysql` targets: `--index`, or the current primary when negative. */
+export function targetIndex(cluster: MySQLCluster, index: number): number {
+  const id = `${cluster.metadata?.namespace}/${cluster.metadata?.name}`;
+  const replicas = cluster.spec?.replicas ?? 1;
+  if (index >= replicas) {
+    throw new CliError(`--index ${index} is out of range: MySQLCluster ${id} has ${replicas} instance(s), so the index has to be below ${replicas}`, EXIT.USAGE);
+  }
+  if (index >= 0) return index;
+  const primary = cluster.status?.currentPrimaryIndex;
+  if (primary === undefined) {
+    throw new CliError(`MySQLCluster ${id} has no status yet: its primary is not known (is it available?)`, EXIT.NOT_AVAILABLE);
+  }
+  return primary;
+}
+
+/** Runs mysql in the Pod; resolves to the exit code to end with (the remote command's). */
+export async function runMysql(env: CommandEnv, clusterName: string, mysqlArgs: readonly string[], opts: MysqlOptions): Promise<number> {
+  if (!MYSQL_CLIENT_USERS.includes(opts.mysqlUser)) {
+    throw new CliError(`invalid user: ${opts.mysqlUser} (one of ${MYSQL_CLIENT_USERS.join(", ")})`, EXIT.USAGE);
+  }
+  const cluster = await getCluster(env, clusterName);
+  const index = targetIndex(cluster, opts.index);
+  const podName = names.pod(clusterName, index);
+  let pod: V1Pod;
+  try {
+    pod = await env.api.getPod(env.namespace, podName);
+  } catch (e) {
+    throw apiError(e);
+  }
+  const phase = pod.status?.phase;
+  if (phase === "Succeeded" || phase === "Failed") {
+    throw new CliError(`pod ${env.namespace}/${podName} is ${phase}: cannot run mysql in it`, EXIT.NOT_AVAILABLE);
+  }
+  const kubectl = env.kubectl();
+  return env.runInteractive(kubectl, mysqlExecArgs(env.kubectlArgs, podName, opts, mysqlArgs));
+}
+
+// ---- status (moco-ts extension) ------------------------------------------------------------
+
+export type StatusSource = "auto" | "exec" | "pod-ip" | "none";
+export const STATUS_SOURCES: readonly StatusSource[] = ["auto", "exec", "pod-ip", "none"];
+
+export interface StatusOptions {
+  output: "table" | "json";
+  source: StatusSource;
+  timeoutMs: number;
+}
+
+/** Label selector of a cluster's mysqld Pods (labelSet, objects.md §1.2). */
+export function podSelector(cluster: string): string {
+  return `${LABEL_APP_NAME}=mysql,${LABEL_APP_INSTANCE}=${cluster},${LABEL_APP_CREATED_BY}=moco`;
+}
+
+async function defaultProbe(env: CommandEnv, how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number): Promise<InstanceProbe> {
+  if (how === "exec") return probeViaExec(env.kubectl(), env.kubectlArgs, pod.metadata?.name ?? "", timeoutMs);
+  const ip = pod.status?.podIP;
+  if (!ip) throw new Error("the Pod has no IP");
+  return probeViaSql(ip, 3306, await password(), timeoutMs);
+}
+
+function shortError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0]?.slice(0, 160) ?? "";
+}
+
+export async function runStatus(env: CommandEnv, clusterName: string, opts: StatusOptions): Promise<void> {
+  const cluster = await getCluster(env, clusterName);
+  let pods: V1Pod[];
+  try {
+    pods = await env.api.listPods(env.namespace, podSelector(clusterName));
+  } catch (e) {
+    throw apiError(e);
+  }
+  let passwordPromise: Promise<string> | undefined;
+  const password = (): Promise<string> => {
+    passwordPromise ??= (async () => {
+      let out = "";
+      await runCredential({ ...env, io: { stdout: (t) => { out += t; }, stderr: env.io.stderr } }, clusterName, {
+        mysqlUser: "moco-readonly",
+        format: "plain",
+      });
+      return out.replace(/\n$/, "");
+    })();
+    return passwordPromise;
+  };
+  const probe = env.probe ?? ((how, pod, pw, t) => defaultProbe(env, how, pod, pw, t));
+  const replicas = cluster.spec?.replicas ?? 1;
+  const outcomes = new Map<number, ProbeOutcome>();
+  if (opts.source !== "none") {
+    await Promise.all(
+      Array.from({ length: replicas }, async (_, i) => {
+        const pod = pods.find((p) => p.metadata?.name === names.pod(clusterName, i));
+        if (!pod) {
+          outcomes.set(i, { error: "no Pod" });
+          return;
+        }
+        if (pod.status?.phase !== "Running" || pod.metadata?.deletionTimestamp) {
+          outcomes.set(i, { error: "not running" });
+          return;
+        }
+        const order: ProbeSource[] = opts.source === "exec" || opts.source === "pod-ip" ? [opts.source] : ["exec", "pod-ip"];
+        const errors: string[] = [];
+        for (const how of order) {
+          try {
+            outcomes.set(i, { probe: await probe(how, pod, password, opts.timeoutMs), source: how });
+            return;
+          } catch (e) {
+            errors.push(`${how}: ${shortError(e)}`);
+          }
+        }
+        outcomes.set(i, { error: `cannot query mysqld (${errors.join("; ")})` });
+      }),
+    );
+  }
+  const report = buildStatusReport(cluster, pods, outcomes);
+  if (opts.output === "json") env.io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else env.io.stdout(formatStatusReport(report));
+}
+
+/** Names of MySQLClusters in the namespace starting with `prefix` (shell completion). */
+export async function clusterNamesForCompletion(env: CommandEnv, prefix: string): Promise<string[]> {
+  try {
+    const list = await env.api.listClusters(env.namespace);
+    return list
+      .map((c) => c.metadata?.name ?? "")
+      .filter((n) => n !== "" && n.startsWith(prefix))
+      .sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,95 @@
+// Pure text helpers of the plugin: the my.cnf form of `credential`, Go-style quoting,
+// the user → Secret key mapping, and plain-text tables.
+import { CLI_USER_NAMES, mocoUser } from "../mysql/index.ts";
+import type { MocoUserName, PasswordKey } from "../mysql/index.ts";
+import { CliError, EXIT } from "./errors.ts";
+
+/** Users `credential` prints and `-u` completion offers (cli.md §1.3). */
+export const CREDENTIAL_USERS: readonly string[] = CLI_USER_NAMES;
+
+/**
+ * Users `mysql -u` accepts: the five whose `<user>-my.cnf` the `moco-my-cnf-<cluster>`
+ * Secret mounts in every Pod (objects.md §3.3). Upstream accepts any name and fails inside
+ * the Pod; moco-ts rejects other names up front.
+ */
+export const MYSQL_CLIENT_USERS: readonly string[] = Object.freeze([
+  "moco-readonly",
+  "moco-writable",
+  "moco-admin",
+  "moco-backup",
+  "moco-exporter",
+]);
+
+export const CREDENTIAL_FORMATS: readonly string[] = Object.freeze(["plain", "mycnf"]);
+
+/** The Secret key holding `user`'s password; throws `invalid user: <user>` for others. */
+export function passwordKeyFor(user: string): PasswordKey {
+  if (!(CREDENTIAL_USERS as readonly string[]).includes(user)) {
+    throw new CliError(`invalid user: ${user}`, EXIT.USAGE);
+  }
+  return mocoUser(user as MocoUserName).passwordKey;
+}
+
+/** Go's strconv.Quote (`%q`) for the characters a password can hold. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    switch (ch) {
+      case '"': out += '\\"'; break;
+      case "\\": out += "\\\\"; break;
+      case "\n": out += "\\n"; break;
+      case "\r": out += "\\r"; break;
+      case "\t": out += "\\t"; break;
+      case "\x07": out += "\\a"; break;
+      case "\b": out += "\\b"; break;
+      case "\f": out += "\\f"; break;
+      case "\v": out += "\\v"; break;
+      default:
+        if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+        else out += ch;
+    }
+  }
+  return `${out}"`;
+}
+
+/** `credential` output in `format` (cli.md §3): the password line, or a [client] section. */
+export function formatCredential(user: string, password: string, format: string): string {
+  switch (format) {
+    case "plain":
+      return `${password}\n`;
+    case "mycnf":
+      return `[client]\nuser=${user}\npassword=${goQuote(password)}\n`;
+    default:
+      throw new CliError(`unknown format: ${format}`, EXIT.USAGE);
+  }
+}
+
+/**
+ * A left-aligned table with two spaces between columns, like kubectl get: header row
+ * first. Cells are printed as given; missing cells are empty.
+ */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  return all
+    .map((r) =>
+      header
+        .map((_, i) => {
+          const cell = r[i] ?? "";
+          return i === header.length - 1 ? cell : cell.padEnd(widths[i] ?? 0);
+        })
+        .join("  ")
+        .trimEnd(),
+    )
+    .map((line) => `${line}\n`)
+    .join("");
+}
+
+/** Parses a non-negative or -1 integer flag value (`--index`). */
+export function parseIndex(text: string): number {
+  if (!/^-?\d+$/.test(text.trim())) {
+    throw new CliError(`invalid argument ${JSON.stringify(text)} for "--index" flag: not an integer`, EXIT.USAGE);
+  }
+  return Number(text.trim());
+}

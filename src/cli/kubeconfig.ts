@@ -1,0 +1,228 @@
+// kubectl-compatible global flags (cli.md §1.1): which kubeconfig, context, cluster, user
+// and namespace to use, credential overrides, and the same flags passed on to `kubectl`
+// when the plugin spawns it (`mysql`, `status`), so both talk to the same API server as
+// the same identity.
+import fs from "node:fs";
+import * as k8s from "@kubernetes/client-node";
+import { CliError, EXIT } from "./errors.ts";
+
+/** The global flags as commander parses them (camelCase keys). */
+export interface GlobalOptions {
+  kubeconfig?: string;
+  context?: string;
+  cluster?: string;
+  user?: string;
+  namespace?: string;
+  server?: string;
+  token?: string;
+  as?: string;
+  asGroup?: string[];
+  asUid?: string;
+  certificateAuthority?: string;
+  clientCertificate?: string;
+  clientKey?: string;
+  insecureSkipTlsVerify?: boolean;
+  tlsServerName?: string;
+  requestTimeout?: string;
+  cacheDir?: string;
+  disableCompression?: boolean;
+  v?: string;
+}
+
+/** Where a kubeconfig comes from, for tests: the environment and the file system. */
+export interface KubeConfigSource {
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The effective connection settings. */
+export interface ResolvedKubeConfig {
+  kubeConfig: k8s.KubeConfig;
+  /** `-n`, else the context's namespace, else "default". */
+  namespace: string;
+  /** Extra request headers (impersonation of groups / uid). */
+  headers: Readonly<Record<string, string>>;
+  /** Per-request timeout in ms (0 = none). */
+  requestTimeoutMs: number;
+}
+
+/**
+ * Parses a kubectl/Go duration as accepted by `--request-timeout` and `--timeout`:
+ * a bare integer is seconds ("0" = none), otherwise a sequence like "1m30s", "500ms", "2h".
+ * Returns milliseconds, or throws a usage CliError.
+ */
+export function parseDuration(text: string, flag: string): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(t)) !== null) {
+    total += Number(m[1]) * (units[m[2] as string] as number);
+    matched = re.lastIndex;
+  }
+  if (t === "" || matched !== t.length) {
+    throw new CliError(`invalid duration for ${flag}: ${JSON.stringify(text)} (examples: 30s, 5m, 1h30m)`, EXIT.USAGE);
+  }
+  return Math.round(total);
+}
+
+function fileData(path: string, flag: string): string {
+  try {
+    return fs.readFileSync(path).toString("base64");
+  } catch (e) {
+    throw new CliError(`cannot read ${flag} ${path}: ${(e as Error).message}`, EXIT.ERROR);
+  }
+}
+
+/**
+ * Loads the kubeconfig like kubectl: `--kubeconfig`, else $KUBECONFIG (a list of files,
+ * merged), else ~/.kube/config, else the in-cluster service account; then applies
+ * `--context`, `--cluster`, `--user` and the per-field overrides.
+ */
+export function resolveKubeConfig(opts: GlobalOptions, src: KubeConfigSource = { env: process.env }): ResolvedKubeConfig {
+  const kc = new k8s.KubeConfig();
+  try {
+    if (opts.kubeconfig !== undefined && opts.kubeconfig !== "") {
+      if (!fs.existsSync(opts.kubeconfig)) {
+        throw new CliError(`stat ${opts.kubeconfig}: no such file or directory`, EXIT.ERROR);
+      }
+      kc.loadFromFile(opts.kubeconfig);
+    } else {
+      const saved = process.env.KUBECONFIG;
+      const wanted = src.env.KUBECONFIG;
+      if (wanted === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = wanted;
+      try {
+        kc.loadFromDefault();
+      } finally {
+        if (saved === undefined) delete process.env.KUBECONFIG;
+        else process.env.KUBECONFIG = saved;
+      }
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot load kubeconfig: ${(e as Error).message}`, EXIT.ERROR);
+  }
+
+  if (opts.context !== undefined && opts.context !== "") {
+    if (kc.getContextObject(opts.context) === null) {
+      throw new CliError(`context "${opts.context}" does not exist`, EXIT.ERROR);
+    }
+    kc.setCurrentContext(opts.context);
+  }
+
+  const current = kc.getContextObject(kc.getCurrentContext());
+  const contextName = current?.name ?? "moco-cli";
+  let clusterName = current?.cluster ?? "";
+  let userName = current?.user ?? "";
+  if (opts.cluster !== undefined && opts.cluster !== "") {
+    if (!kc.clusters.some((c) => c.name === opts.cluster)) {
+      throw new CliError(`cluster "${opts.cluster}" does not exist in the kubeconfig`, EXIT.ERROR);
+    }
+    clusterName = opts.cluster;
+  }
+  if (opts.user !== undefined && opts.user !== "") {
+    if (!kc.users.some((u) => u.name === opts.user)) {
+      throw new CliError(`user "${opts.user}" does not exist in the kubeconfig`, EXIT.ERROR);
+    }
+    userName = opts.user;
+  }
+
+  const baseCluster: k8s.Cluster = kc.clusters.find((c) => c.name === clusterName) ?? {
+    name: clusterName || "moco-cli",
+    server: "",
+    skipTLSVerify: false,
+  };
+  const baseUser: k8s.User = kc.users.find((u) => u.name === userName) ?? { name: userName || "moco-cli" };
+
+  const cluster: { -readonly [K in keyof k8s.Cluster]: k8s.Cluster[K] } = { ...baseCluster };
+  if (opts.server) cluster.server = opts.server;
+  if (opts.certificateAuthority) {
+    cluster.caData = fileData(opts.certificateAuthority, "--certificate-authority");
+    delete cluster.caFile;
+  }
+  if (opts.insecureSkipTlsVerify) cluster.skipTLSVerify = true;
+  if (opts.tlsServerName) cluster.tlsServerName = opts.tlsServerName;
+  if (cluster.server === "") {
+    throw new CliError("no API server: give --kubeconfig, set KUBECONFIG, create ~/.kube/config or pass --server", EXIT.ERROR);
+  }
+
+  const user: { -readonly [K in keyof k8s.User]: k8s.User[K] } = { ...baseUser };
+  if (opts.token) {
+    user.token = opts.token;
+    delete user.exec;
+    delete user.authProvider;
+  }
+  if (opts.clientCertificate) {
+    user.certData = fileData(opts.clientCertificate, "--client-certificate");
+    delete user.certFile;
+  }
+  if (opts.clientKey) {
+    user.keyData = fileData(opts.clientKey, "--client-key");
+    delete user.keyFile;
+  }
+  if (opts.as) user.impersonateUser = opts.as;
+
+  const headers: Record<string, string> = {};
+  const groups = opts.asGroup ?? [];
+  if (groups.length > 0 || opts.asUid) {
+    if (!opts.as) throw new CliError("--as-group and --as-uid require --as", EXIT.USAGE);
+    if (groups.length > 1) {
+      throw new CliError("only one --as-group is supported by kubectl-moco", EXIT.USAGE);
+    }
+    if (groups[0] !== undefined) headers["Impersonate-Group"] = groups[0];
+    if (opts.asUid) headers["Impersonate-Uid"] = opts.asUid;
+  }
+
+  const ctxNamespace = current?.namespace;
+  const resolved = new k8s.KubeConfig();
+  resolved.loadFromOptions({
+    clusters: [cluster],
+    users: [user],
+    contexts: [{ name: contextName, cluster: cluster.name, user: user.name, namespace: ctxNamespace }],
+    currentContext: contextName,
+  });
+
+  const namespace = opts.namespace !== undefined && opts.namespace !== "" ? opts.namespace : ctxNamespace || "default";
+  const requestTimeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout, "--request-timeout") : 0;
+  return { kubeConfig: resolved, namespace, headers, requestTimeoutMs };
+}
+
+/**
+ * The global flags to hand to a spawned `kubectl`, so it uses the same kubeconfig,
+ * context, credentials and namespace as the plugin. Flags that were not given are not
+ * passed (kubectl then applies the same defaults, $KUBECONFIG included, as we did).
+ */
+export function kubectlGlobalArgs(opts: GlobalOptions, namespace: string): string[] {
+  const args: string[] = [];
+  const str = (flag: string, v: string | undefined) => {
+    if (v !== undefined && v !== "") args.push(`${flag}=${v}`);
+  };
+  str("--kubeconfig", opts.kubeconfig);
+  str("--context", opts.context);
+  str("--cluster", opts.cluster);
+  str("--user", opts.user);
+  str("--server", opts.server);
+  str("--token", opts.token);
+  str("--as", opts.as);
+  for (const g of opts.asGroup ?? []) str("--as-group", g);
+  str("--as-uid", opts.asUid);
+  str("--certificate-authority", opts.certificateAuthority);
+  str("--client-certificate", opts.clientCertificate);
+  str("--client-key", opts.clientKey);
+  if (opts.insecureSkipTlsVerify) args.push("--insecure-skip-tls-verify=true");
+  str("--tls-server-name", opts.tlsServerName);
+  str("--request-timeout", opts.requestTimeout);
+  str("--cache-dir", opts.cacheDir);
+  if (opts.disableCompression) args.push("--disable-compression=true");
+  str("--v", opts.v);
+  args.push(`--namespace=${namespace}`);
+  return args;
+}
+
+/** Arguments that hide the bearer token, for messages (`--token=<redacted>`). */
+export function redactArgs(args: readonly string[]): string[] {
+  return args.map((a) => (a.startsWith("--token=") ? "--token=<redacted>" : a));
+}
