@@ -119,7 +119,7 @@ function buildProgram(deps: Required<Pick<CliDeps, "stdout" | "stderr">> & CliDe
     .option("--client-key <path>", "path to a client key file for TLS")
     .option("--insecure-skip-tls-verify", "do not verify the server's certificate (insecure)")
     .option("--tls-server-name <name>", "server name to use for server certificate validation")
-    .option("--request-timeout <duration>", "per-request timeout (e.g. 1s, 2m; 0 = none)", "0")
+    .option("--request-timeout <duration>", "per-request timeout (e.g. 1s, 2m; default 0 = none)")
     .option("--cache-dir <path>", "default cache directory (accepted for kubectl compatibility; passed on to kubectl)")
     .option("--disable-compression", "accepted for kubectl compatibility; passed on to kubectl")
     .option("-v, --v <level>", "log verbosity (accepted for kubectl compatibility; passed on to kubectl)");
