@@ -1,0 +1,204 @@
+// The clustering engine's ports (src/clustering/ports.ts) over the Kubernetes API, the
+// agents' HTTPS clone API and the controller's metrics.
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { cloneFromDonor } from "../agent/clone-client.ts";
+import type { ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetrics, ClusterKey, InstanceAddressing } from "../clustering/ports.ts";
+import type { MySQLClusterLike, PodView, RoleLabel } from "../clustering/types.ts";
+import type { KubeClient } from "../k8s/client.ts";
+import { isConflict, isNotFound } from "../k8s/errors.ts";
+import { resources } from "../k8s/resource.ts";
+import type { KubeObject } from "../k8s/types.ts";
+import type { ControllerMetrics } from "../metrics/index.ts";
+import {
+  ANNOTATION_DEMOTE,
+  ANNOTATION_PREVENT_DELETE,
+  LABEL_APP_INSTANCE,
+  LABEL_APP_NAME,
+  LABEL_ROLE,
+  APP_NAME_MYSQL,
+  AGENT_PORT,
+  names,
+  passwordsFromSecret,
+  setStatusCondition,
+  type StatusCondition,
+} from "./builders/index.ts";
+import type { ControllerCaches } from "./caches.ts";
+import type { CertificateStore } from "./cert-store.ts";
+import type { EventRecorder } from "./events.ts";
+
+export interface AdapterDeps {
+  readonly client: KubeClient;
+  readonly caches: ControllerCaches;
+  readonly metrics: ControllerMetrics;
+  readonly events: EventRecorder;
+  readonly certs: CertificateStore;
+  readonly logger: Logger;
+  /** How replicas name their source: the Pod DNS name (default, as upstream) or the Pod IP. */
+  readonly sourceHostMode?: "dns" | "pod-ip";
+  /** Port of the agent's clone API (default 9080). */
+  readonly agentPort?: number;
+}
+
+/** A Pod as the engine sees it. */
+export function podView(pod: V1Pod): PodView {
+  const ann = pod.metadata?.annotations ?? {};
+  const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  return {
+    name: pod.metadata?.name ?? "",
+    ready,
+    deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
+    demote: ann[ANNOTATION_DEMOTE] === "true",
+    hasDemoteAnnotation: ANNOTATION_DEMOTE in ann,
+    hasPreventDeleteAnnotation: ANNOTATION_PREVENT_DELETE in ann,
+    roleLabel: pod.metadata?.labels?.[LABEL_ROLE] ?? null,
+    ip: pod.status?.podIP ?? null,
+  };
+}
+
+/** ClusteringMetrics over the controller's registry. */
+export function clusteringMetrics(m: ControllerMetrics): ClusteringMetrics {
+  return {
+    incCounter: (name, labels, value) => m.incCounter(name, labels, value),
+    setGauge: (name, labels, value) => m.setGauge(name, labels, value),
+    observe: (name, labels, value) => m.observe(name, labels, value),
+    deleteCluster: (labels) => m.deleteManagerSeries(labels),
+  };
+}
+
+/** A pino logger seen as the engine's logger. */
+export function clusteringLogger(log: Logger): ClusteringLogger {
+  return log as unknown as ClusteringLogger;
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Builds the ports of one cluster. */
+export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
+  const { client, caches } = d;
+  const ns = key.namespace;
+  const log = d.logger.child({ namespace: key.namespace, name: key.name });
+
+  const getFresh = async (): Promise<MySQLCluster | null> => {
+    try {
+      return await client.get<MySQLCluster>(resources.mysqlClusters, key.name, ns);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  };
+
+  /** Re-read, mutate, write the status only when changed; retries conflicts. */
+  const updateStatus = async (mutate: (c: MySQLCluster) => boolean): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      const fresh = await getFresh();
+      if (fresh === null) return;
+      const before = JSON.stringify(fresh.status ?? {});
+      const changed = mutate(fresh);
+      // status.currentPrimaryIndex is required by the CRD schema (a Go int without omitempty).
+      if (fresh.status !== undefined) fresh.status.currentPrimaryIndex ??= 0;
+      if (changed) d.metrics.setBackupMetrics(key, fresh.status?.backup);
+      if (!changed || JSON.stringify(fresh.status ?? {}) === before) {
+        d.metrics.setBackupMetrics(key, fresh.status?.backup);
+        return;
+      }
+      try {
+        await client.update(resources.mysqlClusters, fresh as KubeObject & MySQLCluster, { subresource: "status" });
+        return;
+      } catch (e) {
+        if (isConflict(e) && attempt < 10) continue;
+        throw e;
+      }
+    }
+  };
+
+  const patchPod = async (podName: string, metadata: Record<string, unknown>): Promise<void> => {
+    await client.patch(resources.pods, podName, ns, "merge", { metadata });
+  };
+
+  const addressing: InstanceAddressing | undefined = d.sourceHostMode === "pod-ip"
+    ? { podHostname: (_c: MySQLClusterLike, ordinal: number, pod: PodView | null) => pod?.ip || names.podFqdn(key.name, ns, ordinal) }
+    : undefined;
+
+  return {
+    key,
+    addressing,
+    source: {
+      getCluster: getFresh as () => Promise<MySQLClusterLike | null>,
+      async listPods() {
+        const pods = caches.pods.list({ namespace: ns, labelSelector: `${LABEL_APP_NAME}=${APP_NAME_MYSQL},${LABEL_APP_INSTANCE}=${key.name}` });
+        return pods.map(podView);
+      },
+    },
+    status: {
+      async writeStatus(update: ClusterStatusWrite) {
+        await updateStatus((c) => {
+          const st = (c.status ??= {} as NonNullable<MySQLCluster["status"]>);
+          const now = new Date();
+          let conds = (st.conditions ?? []) as StatusCondition[];
+          for (const cond of update.conditions) conds = setStatusCondition(conds, { ...cond, lastTransitionTime: rfc3339(now) }, now);
+          st.conditions = conds as NonNullable<typeof st.conditions>;
+          st.syncedReplicas = update.syncedReplicas;
+          st.errantReplicaList = [...update.errantReplicaList];
+          st.errantReplicas = update.errantReplicas;
+          if (update.cloned === true) st.cloned = true;
+          return true;
+        });
+      },
+      async setCurrentPrimaryIndex(index: number) {
+        await updateStatus((c) => {
+          const st = (c.status ??= {} as NonNullable<MySQLCluster["status"]>);
+          st.currentPrimaryIndex = index;
+          return true;
+        });
+      },
+    },
+    pods: {
+      setRoleLabel: (pod: string, role: RoleLabel) => patchPod(pod, { labels: { [LABEL_ROLE]: role } }),
+      removeRoleLabel: (pod: string) => patchPod(pod, { labels: { [LABEL_ROLE]: null } }),
+      removeDemoteAnnotation: (pod: string) => patchPod(pod, { annotations: { [ANNOTATION_DEMOTE]: null } }),
+      setPreventDelete: (pod: string) => patchPod(pod, { annotations: { [ANNOTATION_PREVENT_DELETE]: "true" } }),
+      removePreventDelete: (pod: string) => patchPod(pod, { annotations: { [ANNOTATION_PREVENT_DELETE]: null } }),
+    },
+    events: {
+      async emit(type, reason, message) {
+        const c = caches.clusters.get(key.name, ns);
+        await d.events.emit({ apiVersion: "moco.cybozu.com/v1beta2", kind: "MySQLCluster", name: key.name, namespace: ns, uid: c?.metadata?.uid }, type, reason, message);
+      },
+    },
+    credentials: {
+      async getPasswords() {
+        const name = names.userSecret(key.name);
+        let s: V1Secret | undefined = caches.secrets.get(name, ns);
+        s ??= await client.get<V1Secret>(resources.secrets, name, ns);
+        return passwordsFromSecret(s);
+      },
+    },
+    replicationSource: {
+      async read(secretName: string) {
+        const s = await client.get<V1Secret>(resources.secrets, secretName, ns);
+        const dec = (k: string) => (s.data?.[k] === undefined ? (s.stringData?.[k] ?? undefined) : Buffer.from(s.data[k] ?? "", "base64").toString("utf8"));
+        return { HOST: dec("HOST"), PORT: dec("PORT"), USER: dec("USER"), PASSWORD: dec("PASSWORD"), INIT_USER: dec("INIT_USER"), INIT_PASSWORD: dec("INIT_PASSWORD") };
+      },
+    },
+    cloner: {
+      async clone(req) {
+        const tls = await d.certs.clientTls();
+        const host = req.podIp.includes(":") ? `[${req.podIp}]` : req.podIp;
+        log.info({ ordinal: req.ordinal, pod: req.podName, donor: req.donorHost }, "asking the agent to clone");
+        await cloneFromDonor(`https://${host}:${d.agentPort ?? AGENT_PORT}`, tls, {
+          host: req.donorHost,
+          port: req.donorPort,
+          user: req.donorUser,
+          password: req.donorPassword,
+          init_user: req.initUser,
+          init_password: req.initPassword,
+          ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
+        }, { serverName: names.podFqdn(key.name, ns, req.ordinal) });
+      },
+    },
+  };
+}

@@ -1,0 +1,509 @@
+// moco-controller: the controller process (observability.md §3). `startController(options)`
+// runs it in-process (tests, the sandbox); running this file runs the CLI.
+//
+// Every replica serves the webhooks, /metrics and the health probes; only the leader
+// (Lease `--leader-election-id` in POD_NAMESPACE) runs the informers, the MySQLCluster
+// reconciler, the partition controller, the Pod watcher and the clustering managers.
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import fs from "node:fs";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { Command, Option } from "commander";
+import { pino, type Logger } from "pino";
+import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { ClusterManager } from "../clustering/manager.ts";
+import type { ManagerOptions } from "../clustering/manager.ts";
+import { KubeClient } from "../k8s/client.ts";
+import { errorMessage, isNotFound } from "../k8s/errors.ts";
+import type { KubeObject } from "../k8s/types.ts";
+import { ControllerMetrics, parseGoDurationSeconds } from "../metrics/index.ts";
+import {
+  DEFAULT_CONFIGMAP_HISTORY_LIMIT,
+  DEFAULT_EXPORTER_IMAGE,
+  DEFAULT_FLUENT_BIT_IMAGE,
+  DEFAULT_MOCO_TS_IMAGE,
+  LABEL_APP_INSTANCE,
+  LABEL_INSTANCE_NAMESPACE,
+  MOCO_TS_VERSION,
+  names,
+  resolveBuilderOptions,
+  type BuilderOptions,
+} from "./builders/index.ts";
+import { allInformers, createCaches, startCaches, stopCaches, type ControllerCaches } from "./caches.ts";
+import { CertificateStore, DEFAULT_WEBHOOK_SERVICE_NAME, writeCertFiles } from "./cert-store.ts";
+import { clusterPorts, clusteringLogger, clusteringMetrics } from "./clustering-adapter.ts";
+import { ApiEventRecorder } from "./events.ts";
+import { LeaderElector } from "./leader.ts";
+import { MySQLClusterReconciler } from "./mysqlcluster.ts";
+import { PartitionRateLimiter, controllerOf, podNudge, reconcilePartition } from "./partition.ts";
+import { ControllerRunner } from "./runner.ts";
+import { MUTATING_WEBHOOK_CONFIGURATION_NAME, VALIDATING_WEBHOOK_CONFIGURATION_NAME, startWebhookServer, type WebhookServer } from "./webhooks/index.ts";
+import { webhookDependenciesFromKubeConfig } from "./webhooks/k8s-deps.ts";
+
+export interface ControllerOptions {
+  /** Path of a kubeconfig; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
+  readonly kubeconfig?: string | undefined;
+  /** POD_NAMESPACE: the controller namespace (required). */
+  readonly namespace: string;
+  readonly agentImage?: string | undefined;
+  readonly backupImage?: string | undefined;
+  readonly fluentBitImage?: string | undefined;
+  readonly exporterImage?: string | undefined;
+  readonly pvcSyncLabelKeys?: readonly string[] | undefined;
+  readonly pvcSyncAnnotationKeys?: readonly string[] | undefined;
+  readonly configMapHistoryLimit?: number | undefined;
+  readonly disableDefaultSecurityContext?: boolean | undefined;
+  readonly omitJobResources?: boolean | undefined;
+  /** --check-interval (default 1 min). */
+  readonly checkIntervalMs?: number | undefined;
+  /** --max-concurrent-reconciles (default 8). */
+  readonly maxConcurrentReconciles?: number | undefined;
+  /** --partition-update-interval (default 0). */
+  readonly partitionUpdateIntervalMs?: number | undefined;
+  /** --leader-election-id (default "moco"). */
+  readonly leaderElectionId?: string | undefined;
+  /** This replica's identity in the Lease (default hostname_random). */
+  readonly identity?: string | undefined;
+  readonly leaseDurationMs?: number | undefined;
+  /** --metrics-addr (default ":8080"; "0" disables). */
+  readonly metricsAddr?: string | undefined;
+  /** --health-probe-addr (default ":8081"; "0" disables). */
+  readonly healthProbeAddr?: string | undefined;
+  /** --webhook-addr (default ":9443"; "0" disables the webhook server). */
+  readonly webhookAddr?: string | undefined;
+  /** --cert-dir (default /tmp/k8s-webhook-server/serving-certs). */
+  readonly certDir?: string | undefined;
+  /** Patch caBundle of the webhook configurations with the controller CA. */
+  readonly injectWebhookCaBundle?: boolean | undefined;
+  readonly webhookServiceName?: string | undefined;
+  /** --apiserver-qps-throttle (default 20). */
+  readonly qps?: number | undefined;
+  /** Replicas' SOURCE_HOST: Pod DNS name (default) or Pod IP. */
+  readonly sourceHostMode?: "dns" | "pod-ip" | undefined;
+  /** Agent clone API port (default 9080). */
+  readonly agentPort?: number | undefined;
+  /** Further clustering manager options (tests). */
+  readonly manager?: Omit<ManagerOptions, "metrics" | "logger" | "checkIntervalMs"> | undefined;
+  readonly logger?: Logger | undefined;
+  /** Informer resync period (default 10 h). */
+  readonly resyncPeriodMs?: number | undefined;
+  readonly processMetrics?: boolean | undefined;
+}
+
+export interface RunningController {
+  readonly metrics: ControllerMetrics;
+  readonly client: KubeClient;
+  /** http://host:port of /metrics (undefined when disabled). */
+  readonly metricsUrl: string | undefined;
+  readonly healthUrl: string | undefined;
+  readonly webhook: WebhookServer | undefined;
+  /** The CA of the webhook serving certificate (PEM), when the controller issued it. */
+  readonly webhookCa: string | undefined;
+  isLeader(): boolean;
+  /** The current leader term's parts (undefined when not leading). */
+  leaderState(): LeaderState | undefined;
+  /** Graceful stop: controllers, clustering loops (awaited), servers; releases the lease. */
+  stop(): Promise<void>;
+}
+
+export interface LeaderState {
+  readonly caches: ControllerCaches;
+  readonly reconciler: MySQLClusterReconciler;
+  readonly clusterRunner: ControllerRunner;
+  readonly partitionRunner: ControllerRunner;
+  readonly manager: ClusterManager;
+}
+
+export const DEFAULT_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs";
+
+/** Parses "host:port" / ":port"; undefined for "0" or "" (disabled). */
+export function parseListenAddr(addr: string): { host: string; port: number } | undefined {
+  if (addr === "0" || addr === "") return undefined;
+  const i = addr.lastIndexOf(":");
+  if (i < 0) throw new Error(`invalid address ${JSON.stringify(addr)}: want host:port`);
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, "");
+  const port = Number(addr.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port in ${JSON.stringify(addr)}`);
+  return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+function listen(addr: string, handler: http.RequestListener): Promise<{ server: http.Server; url: string } | undefined> {
+  const a = parseListenAddr(addr);
+  if (a === undefined) return Promise.resolve(undefined);
+  const server = http.createServer(handler);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(a.port, a.host, () => {
+      server.off("error", reject);
+      const port = (server.address() as AddressInfo).port;
+      const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host;
+      resolve({ server, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` });
+    });
+  });
+}
+
+function closeServer(s: http.Server | undefined): Promise<void> {
+  if (s === undefined) return Promise.resolve();
+  return new Promise((resolve) => { s.close(() => resolve()); s.closeAllConnections(); });
+}
+
+function makeClient(o: ControllerOptions): KubeClient {
+  const qps = o.qps ?? 20;
+  const opts = { qps, burst: Math.max(1, Math.floor(qps * 1.5)), userAgent: `moco-controller/${MOCO_TS_VERSION}` };
+  return o.kubeconfig !== undefined && o.kubeconfig !== "" ? KubeClient.fromFile(o.kubeconfig, opts) : KubeClient.fromDefault(opts);
+}
+
+/** Starts the controller; resolves once the servers listen (leadership is acquired in the background). */
+export async function startController(o: ControllerOptions): Promise<RunningController> {
+  if (o.namespace === "") throw new Error("POD_NAMESPACE is required");
+  const log = o.logger ?? pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const client = makeClient(o);
+  const metrics = new ControllerMetrics({ processMetrics: o.processMetrics ?? true });
+  const certs = new CertificateStore(client, o.namespace);
+  const builderOptions: BuilderOptions = resolveBuilderOptions({
+    controllerNamespace: o.namespace,
+    agentImage: o.agentImage,
+    backupImage: o.backupImage,
+    fluentBitImage: o.fluentBitImage,
+    exporterImage: o.exporterImage,
+    pvcSyncLabelKeys: o.pvcSyncLabelKeys,
+    pvcSyncAnnotationKeys: o.pvcSyncAnnotationKeys,
+    configMapHistoryLimit: o.configMapHistoryLimit,
+    disableDefaultSecurityContext: o.disableDefaultSecurityContext,
+    omitJobResources: o.omitJobResources,
+  });
+  const stopping = new AbortController();
+  let state: LeaderState | undefined;
+
+  // ---- servers every replica runs ----
+  const metricsSrv = await listen(o.metricsAddr ?? ":8080", (req, res) => {
+    if ((req.url ?? "").split("?")[0] !== "/metrics") { res.writeHead(404).end(); return; }
+    metrics.metricsText().then(
+      (text) => { res.writeHead(200, { "content-type": metrics.registry.contentType }); res.end(text); },
+      (e: unknown) => { res.writeHead(500).end(errorMessage(e)); },
+    );
+  });
+  const healthSrv = await listen(o.healthProbeAddr ?? ":8081", (req, res) => {
+    const p = (req.url ?? "").split("?")[0];
+    if (p === "/healthz" || p === "/readyz") { res.writeHead(200, { "content-type": "text/plain" }); res.end("ok"); return; }
+    res.writeHead(404).end();
+  });
+
+  let webhook: WebhookServer | undefined;
+  let webhookCa: string | undefined;
+  const webhookAddr = parseListenAddr(o.webhookAddr ?? ":9443");
+  if (webhookAddr !== undefined) {
+    const dir = o.certDir !== undefined && o.certDir !== "" ? o.certDir : DEFAULT_CERT_DIR;
+    let certFile = path.join(dir, "tls.crt");
+    let keyFile = path.join(dir, "tls.key");
+    if (!fs.existsSync(certFile) || !fs.existsSync(keyFile)) {
+      // No mounted certificate: issue one from the controller CA (Secret moco-controller-cert).
+      const pair = await certs.ensureWebhookCertificate(o.webhookServiceName ?? DEFAULT_WEBHOOK_SERVICE_NAME, [], ["127.0.0.1"]);
+      webhookCa = pair.ca;
+      let target = dir;
+      try { fs.mkdirSync(target, { recursive: true }); fs.accessSync(target, fs.constants.W_OK); } catch {
+        target = fs.mkdtempSync(path.join(os.tmpdir(), "moco-serving-certs-"));
+      }
+      ({ certFile, keyFile } = writeCertFiles(target, pair));
+      log.info({ dir: target }, "issued the webhook serving certificate from the controller CA");
+    }
+    webhook = await startWebhookServer({
+      certFile, keyFile, port: webhookAddr.port, host: webhookAddr.host,
+      dependencies: webhookDependenciesFromKubeConfig(client.kubeConfig),
+      logger: log.child({ component: "webhook" }),
+    });
+    if (o.injectWebhookCaBundle === true) {
+      const ca = webhookCa ?? (await certs.ca()).cert;
+      void injectCaBundle(client, ca, log, stopping.signal);
+    }
+  }
+
+  // ---- leader-only part ----
+  const startLeading = async (leading: AbortSignal): Promise<void> => {
+    const caches = createCaches(client, { logger: log.child({ component: "informer" }), ...(o.resyncPeriodMs === undefined ? {} : { resyncPeriodMs: o.resyncPeriodMs }) });
+    const events = new ApiEventRecorder(client, log);
+    const adapter = { client, caches, metrics, events, certs, logger: log, sourceHostMode: o.sourceHostMode ?? "dns", ...(o.agentPort === undefined ? {} : { agentPort: o.agentPort }) } as const;
+    const manager = new ClusterManager((key) => {
+      metrics.initManagerSeries(key);
+      return clusterPorts(adapter, key);
+    }, { ...(o.manager ?? {}), checkIntervalMs: o.checkIntervalMs ?? 60_000, metrics: clusteringMetrics(metrics), logger: clusteringLogger(log.child({ component: "clustering" })) });
+    const reconciler = new MySQLClusterReconciler({ client, caches, options: builderOptions, metrics, events, clustering: manager, certs, logger: log.child({ controller: "mysqlcluster" }) });
+    const workers = o.maxConcurrentReconciles ?? 8;
+    const clusterRunner = new ControllerRunner("mysqlcluster", workers, (k) => reconciler.reconcile(k), metrics, log.child({ controller: "mysqlcluster" }));
+    const limiter = new PartitionRateLimiter(o.partitionUpdateIntervalMs ?? 0);
+    const partitionRunner = new ControllerRunner("statefulset", workers, (k) => reconcilePartition({ client, caches, metrics, events, limiter, logger: log.child({ controller: "statefulset" }) }, k), metrics, log.child({ controller: "statefulset" }));
+    registerTriggers(caches, clusterRunner, partitionRunner, manager, metrics, o.namespace);
+    state = { caches, reconciler, clusterRunner, partitionRunner, manager };
+    try {
+      await startCaches(caches, leading);
+    } catch (e) {
+      if (!leading.aborted) log.error({ err: errorMessage(e) }, "caches failed to sync");
+    }
+    if (!leading.aborted) {
+      clusterRunner.start();
+      partitionRunner.start();
+      log.info({ informers: allInformers(caches).length }, "controllers started");
+    }
+    await new Promise<void>((r) => { if (leading.aborted) r(); else leading.addEventListener("abort", () => r(), { once: true }); });
+    await Promise.all([clusterRunner.stop(), partitionRunner.stop()]);
+    await manager.stopAll();
+    await stopCaches(caches);
+    state = undefined;
+    log.info({}, "controllers stopped");
+  };
+
+  const elector = new LeaderElector({
+    client, namespace: o.namespace, name: o.leaderElectionId ?? "moco",
+    identity: o.identity ?? `${os.hostname()}_${randomBytes(8).toString("hex")}`,
+    logger: log.child({ component: "leader-election" }),
+    ...(o.leaseDurationMs === undefined ? {} : { leaseDurationMs: o.leaseDurationMs }),
+  });
+  const electionLoop = (async () => {
+    while (!stopping.signal.aborted) {
+      let leadingDone: Promise<void> | undefined;
+      const lost = await elector.run(stopping.signal, (leading) => {
+        leadingDone = startLeading(leading).catch((e: unknown) => { log.error({ err: errorMessage(e) }, "leader loop failed"); });
+      });
+      await leadingDone;
+      if (!lost) break;
+      metrics.leader.set({ name: o.leaderElectionId ?? "moco" }, 0);
+    }
+  })();
+  const leaderGaugeTimer = setInterval(() => metrics.leader.set({ name: o.leaderElectionId ?? "moco" }, elector.leading ? 1 : 0), 1000);
+  leaderGaugeTimer.unref();
+
+  return {
+    metrics, client, webhook, webhookCa,
+    metricsUrl: metricsSrv?.url,
+    healthUrl: healthSrv?.url,
+    isLeader: () => elector.leading && state !== undefined,
+    leaderState: () => state,
+    async stop() {
+      stopping.abort();
+      clearInterval(leaderGaugeTimer);
+      await electionLoop;
+      await webhook?.close();
+      await closeServer(metricsSrv?.server);
+      await closeServer(healthSrv?.server);
+    },
+  };
+}
+
+interface OwnerRef { kind?: string; name?: string; controller?: boolean }
+
+/** §2.1 triggers, the partition controller's watches and the Pod watcher. */
+function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, partitions: ControllerRunner, manager: ClusterManager, metrics: ControllerMetrics, sysNamespace: string): void {
+  const byOwner = (o: KubeObject | undefined) => {
+    const ns = o?.metadata?.namespace;
+    if (o === undefined || ns === undefined) return;
+    const owner = ((o.metadata?.ownerReferences ?? []) as OwnerRef[]).find((r) => r.controller === true && r.kind === "MySQLCluster");
+    if (owner?.name !== undefined) { clusters.enqueue(`${ns}/${owner.name}`); return; }
+    if (ns === sysNamespace) {
+      const l = o.metadata?.labels ?? {};
+      const inst = l[LABEL_APP_INSTANCE];
+      const instNs = l[LABEL_INSTANCE_NAMESPACE];
+      if (inst !== undefined && instNs !== undefined) clusters.enqueue(`${instNs}/${inst}`);
+    }
+  };
+  const handlers = (fn: (o: KubeObject) => void) => ({
+    onAdd: fn, onUpdate: (_a: KubeObject, b: KubeObject) => fn(b), onDelete: fn,
+  });
+  caches.clusters.addHandler(handlers((c) => {
+    const ns = c.metadata?.namespace ?? "";
+    const name = c.metadata?.name ?? "";
+    clusters.enqueue(`${ns}/${name}`);
+    if (caches.statefulSets.get(names.prefixed(name), ns) !== undefined) partitions.enqueue(`${ns}/${names.prefixed(name)}`);
+  }));
+  for (const inf of [caches.services, caches.secrets, caches.serviceAccounts, caches.pdbs, caches.cronJobs, caches.jobs, caches.roles, caches.roleBindings]) {
+    (inf as unknown as { addHandler(h: object): void }).addHandler(handlers(byOwner));
+  }
+  caches.statefulSets.addHandler(handlers((s) => {
+    byOwner(s);
+    partitions.enqueue(`${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`);
+  }));
+  caches.configMaps.addHandler(handlers((cm) => {
+    byOwner(cm);
+    const ns = cm.metadata?.namespace ?? "";
+    for (const c of caches.clusters.list({ namespace: ns })) {
+      if (c.spec?.mysqlConfigMapName === cm.metadata?.name) clusters.enqueue(`${ns}/${c.metadata?.name ?? ""}`);
+    }
+  }));
+  caches.backupPolicies.addHandler(handlers((bp) => {
+    const ns = bp.metadata?.namespace ?? "";
+    for (const c of caches.clusters.list({ namespace: ns })) {
+      if (c.spec?.backupPolicyName === bp.metadata?.name) clusters.enqueue(`${ns}/${c.metadata?.name ?? ""}`);
+    }
+  }));
+  caches.pods.addHandler(handlers((p) => {
+    const stsName = controllerOf(p, "StatefulSet");
+    if (stsName !== undefined) partitions.enqueue(`${p.metadata?.namespace ?? ""}/${stsName}`);
+    const end = metrics.reconcileTime.startTimer({ controller: "pod" });
+    podNudge(caches, manager, p as never);
+    metrics.reconcileTotal.inc({ controller: "pod", result: "success" });
+    end();
+  }));
+}
+
+/** Patches caBundle into the two webhook configurations; retries every 30 s until both are done. */
+async function injectCaBundle(client: KubeClient, caPem: string, log: Logger, signal: AbortSignal): Promise<void> {
+  const caBundle = Buffer.from(caPem, "utf8").toString("base64");
+  const kinds = [
+    { name: MUTATING_WEBHOOK_CONFIGURATION_NAME, r: { group: "admissionregistration.k8s.io", version: "v1", plural: "mutatingwebhookconfigurations", namespaced: false } },
+    { name: VALIDATING_WEBHOOK_CONFIGURATION_NAME, r: { group: "admissionregistration.k8s.io", version: "v1", plural: "validatingwebhookconfigurations", namespaced: false } },
+  ];
+  const pending = new Set(kinds.map((k) => k.name));
+  while (!signal.aborted && pending.size > 0) {
+    for (const k of kinds) {
+      if (!pending.has(k.name)) continue;
+      try {
+        const cfg = await client.get<KubeObject & { webhooks?: { clientConfig?: { caBundle?: string } }[] }>(k.r, k.name);
+        const hooks = cfg.webhooks ?? [];
+        if (hooks.every((h) => h.clientConfig?.caBundle === caBundle)) { pending.delete(k.name); continue; }
+        for (const h of hooks) h.clientConfig = { ...(h.clientConfig ?? {}), caBundle };
+        await client.update(k.r, cfg);
+        pending.delete(k.name);
+        log.info({ configuration: k.name }, "injected the webhook CA bundle");
+      } catch (e) {
+        if (!isNotFound(e)) log.warn({ configuration: k.name, err: errorMessage(e) }, "failed to inject the webhook CA bundle");
+      }
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 30_000).unref());
+  }
+}
+
+// ---- CLI ------------------------------------------------------------------------
+
+function durationMs(flag: string): (v: string) => number {
+  return (v: string) => {
+    const s = parseGoDurationSeconds(v);
+    if (!Number.isFinite(s) || s < 0) throw new Error(`${flag}: invalid duration ${JSON.stringify(v)}`);
+    return Math.round(s * 1000);
+  };
+}
+
+function intArg(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new Error(`${flag}: not an integer: ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+function listArg(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...v.split(",").map((s) => s.trim()).filter((s) => s !== "")];
+}
+
+/** The command line of observability.md §3.2 (+ moco-ts extensions). */
+export function buildCommand(): Command {
+  const cmd = new Command("moco-controller")
+    .description("MOCO-compatible MySQL operator controller (moco-ts)")
+    .version(`moco-controller version ${MOCO_TS_VERSION}`, "--version")
+    .allowUnknownOption(false)
+    .option("--metrics-addr <addr>", "listen address of /metrics", ":8080")
+    .option("--health-probe-addr <addr>", "listen address of /healthz and /readyz", ":8081")
+    .option("--pprof-addr <addr>", "accepted for compatibility; ignored", "")
+    .option("--leader-election-id <id>", "name of the leader-election Lease", "moco")
+    .option("--webhook-addr <addr>", "host:port of the webhook HTTPS server (0 disables)", ":9443")
+    .option("--cert-dir <dir>", "directory with tls.crt/tls.key of the webhook server", "")
+    .option("--grpc-cert-dir <dir>", "accepted for compatibility; moco-ts issues its client certificate from its own CA", "/grpc-cert")
+    .option("--agent-image <image>", "image of the agent sidecar", DEFAULT_MOCO_TS_IMAGE)
+    .option("--backup-image <image>", "image of backup/restore Jobs", DEFAULT_MOCO_TS_IMAGE)
+    .option("--fluent-bit-image <image>", "image of the slow-log sidecar", DEFAULT_FLUENT_BIT_IMAGE)
+    .option("--mysqld-exporter-image <image>", "image of the mysqld-exporter sidecar", DEFAULT_EXPORTER_IMAGE)
+    .option("--pvc-sync-annotation-keys <keys>", "annotation keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
+    .option("--pvc-sync-label-keys <keys>", "label keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
+    .option("--check-interval <duration>", "interval of each cluster's clustering pass", durationMs("--check-interval"), 60_000)
+    .option("--max-concurrent-reconciles <n>", "concurrency of each controller", intArg("--max-concurrent-reconciles"), 8)
+    .option("--mysql-configmap-history-limit <n>", "my.cnf ConfigMaps kept per cluster", intArg("--mysql-configmap-history-limit"), DEFAULT_CONFIGMAP_HISTORY_LIMIT)
+    .option("--partition-update-interval <duration>", "minimum interval between partition decrements (0 = unlimited)", durationMs("--partition-update-interval"), 0)
+    .option("--disable-default-security-context", "do not inject runAsUser/runAsGroup/fsGroup 10000", false)
+    .option("--apiserver-qps-throttle <n>", "client QPS to the API server (burst 1.5x)", intArg("--apiserver-qps-throttle"), 20)
+    .option("--kubeconfig <path>", "kubeconfig (default: in-cluster, else $KUBECONFIG)")
+    .option("--inject-webhook-ca-bundle", "patch caBundle of moco-*-webhook-configuration with the controller CA", false)
+    .option("--webhook-service-name <name>", "Service in front of the webhook server (certificate DNS names)", DEFAULT_WEBHOOK_SERVICE_NAME)
+    .addOption(new Option("--replication-source-host <mode>", "what replicas use as SOURCE_HOST").choices(["dns", "pod-ip"]).default("dns"))
+    .option("--zap-log-level <level>", "log level: debug, info, error or an integer", "info")
+    .option("--zap-encoder <enc>", "json or console (accepted; output is JSON)", "json")
+    .option("--zap-devel", "development defaults (debug level)", false)
+    .option("--zap-stacktrace-level <level>", "accepted; ignored")
+    .option("--zap-time-encoding <enc>", "accepted; ignored");
+  for (const f of ["--vmodule", "--log_backtrace_at", "--log_dir", "--log_file", "--log_file_max_size", "--stderrthreshold"]) cmd.option(`${f} <v>`, "klog option (accepted; ignored)");
+  for (const f of ["--add_dir_header", "--alsologtostderr", "--logtostderr", "--one_output", "--skip_headers", "--skip_log_headers"]) cmd.addOption(new Option(`${f} [v]`, "klog option (accepted; ignored)"));
+  cmd.option("-v, --v <level>", "klog verbosity (> 0 raises the log level to debug)");
+  return cmd;
+}
+
+function logLevel(o: Record<string, unknown>): string {
+  if (o["zapDevel"] === true) return "debug";
+  const v = Number(o["v"] ?? 0);
+  if (v > 0) return "debug";
+  const l = String(o["zapLogLevel"] ?? "info");
+  if (/^[0-9]+$/.test(l)) return Number(l) > 0 ? "debug" : "info";
+  return ["debug", "info", "error", "warn"].includes(l) ? l : "info";
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const cmd = buildCommand();
+  cmd.parse(argv);
+  const f = cmd.opts<Record<string, unknown>>();
+  const log = pino({ level: logLevel(f), base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const namespace = process.env["POD_NAMESPACE"] ?? "";
+  if (namespace === "") {
+    log.error({}, "POD_NAMESPACE must be set");
+    process.exit(1);
+  }
+  let ctl: RunningController;
+  try {
+    ctl = await startController({
+      namespace,
+      kubeconfig: f["kubeconfig"] as string | undefined,
+      agentImage: f["agentImage"] as string,
+      backupImage: f["backupImage"] as string,
+      fluentBitImage: f["fluentBitImage"] as string,
+      exporterImage: f["mysqldExporterImage"] as string,
+      pvcSyncLabelKeys: (f["pvcSyncLabelKeys"] as string[] | undefined) ?? [],
+      pvcSyncAnnotationKeys: (f["pvcSyncAnnotationKeys"] as string[] | undefined) ?? [],
+      configMapHistoryLimit: f["mysqlConfigmapHistoryLimit"] as number,
+      disableDefaultSecurityContext: f["disableDefaultSecurityContext"] === true,
+      omitJobResources: process.env["TEST_NO_JOB_RESOURCE"] === "1",
+      checkIntervalMs: f["checkInterval"] as number,
+      maxConcurrentReconciles: f["maxConcurrentReconciles"] as number,
+      partitionUpdateIntervalMs: f["partitionUpdateInterval"] as number,
+      leaderElectionId: f["leaderElectionId"] as string,
+      metricsAddr: f["metricsAddr"] as string,
+      healthProbeAddr: f["healthProbeAddr"] as string,
+      webhookAddr: f["webhookAddr"] as string,
+      certDir: f["certDir"] as string,
+      injectWebhookCaBundle: f["injectWebhookCaBundle"] === true,
+      webhookServiceName: f["webhookServiceName"] as string,
+      qps: f["apiserverQpsThrottle"] as number,
+      sourceHostMode: f["replicationSourceHost"] as "dns" | "pod-ip",
+      leaseDurationMs: process.env["MOCO_LEASE_DURATION"] === undefined ? undefined : durationMs("MOCO_LEASE_DURATION")(process.env["MOCO_LEASE_DURATION"]),
+      logger: log,
+    });
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, "failed to start");
+    process.exit(1);
+  }
+  log.info({ version: MOCO_TS_VERSION, metrics: ctl.metricsUrl, health: ctl.healthUrl, webhook: ctl.webhook?.url }, "moco-controller started");
+  let shuttingDown = false;
+  const shutdown = (sig: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal: sig }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    ctl.stop().then(() => process.exit(0), (e: unknown) => { log.error({ err: errorMessage(e) }, "shutdown failed"); process.exit(1); });
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+export type { MySQLCluster };
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  void main();
+}

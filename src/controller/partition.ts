@@ -1,0 +1,98 @@
+// The StatefulSet partition controller (objects.md §13.2) and the Pod watcher (§12).
+import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import type { KubeClient } from "../k8s/client.ts";
+import type { WorkResult } from "../k8s/queue.ts";
+import { resources } from "../k8s/resource.ts";
+import type { ControllerMetrics } from "../metrics/index.ts";
+import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate } from "./builders/index.ts";
+import type { ControllerCaches } from "./caches.ts";
+import type { EventRecorder } from "./events.ts";
+import type { ClusteringControl } from "./mysqlcluster.ts";
+
+interface OwnerRef { kind?: string; name?: string; controller?: boolean; apiVersion?: string }
+
+export function controllerOf(obj: { metadata?: { ownerReferences?: object[] } } | undefined, kind: string): string | undefined {
+  const refs = (obj?.metadata?.ownerReferences ?? []) as OwnerRef[];
+  return refs.find((r) => r.controller === true && r.kind === kind)?.name;
+}
+
+/** A global token bucket: one token per interval, burst 1 (interval 0 = unlimited). */
+export class PartitionRateLimiter {
+  readonly intervalMs: number;
+  #last = Number.NEGATIVE_INFINITY;
+  constructor(intervalMs: number) { this.intervalMs = intervalMs; }
+  /** 0 when a token was taken, else the ms until one is available. */
+  take(now: number): number {
+    if (this.intervalMs <= 0) return 0;
+    const wait = this.#last + this.intervalMs - now;
+    if (wait > 0) return wait;
+    this.#last = now;
+    return 0;
+  }
+}
+
+export interface PartitionDeps {
+  readonly client: KubeClient;
+  readonly caches: ControllerCaches;
+  readonly metrics: ControllerMetrics;
+  readonly events: EventRecorder;
+  readonly limiter: PartitionRateLimiter;
+  readonly logger: Logger;
+}
+
+/** Reconciles `namespace/<statefulset name>`. */
+export async function reconcilePartition(d: PartitionDeps, key: string): Promise<WorkResult> {
+  const i = key.indexOf("/");
+  const ns = key.slice(0, i);
+  const stsName = key.slice(i + 1);
+  const sts = d.caches.statefulSets.get(stsName, ns);
+  if (sts === undefined) return;
+  const clusterName = controllerOf(sts, "MySQLCluster");
+  if (clusterName === undefined) throw new Error(`StatefulSet ${key} has no MySQLCluster owner`);
+  const cluster: MySQLCluster | undefined = d.caches.clusters.get(clusterName, ns);
+  if (cluster === undefined) throw new Error(`MySQLCluster ${ns}/${clusterName} of StatefulSet ${key} not found`);
+  const labels = { name: clusterName, namespace: ns };
+  d.metrics.setGauge("moco_cluster_current_replicas", labels, sts.status?.currentReplicas ?? 0);
+  d.metrics.setGauge("moco_cluster_updated_replicas", labels, sts.status?.updatedReplicas ?? 0);
+  const selector = Object.entries(sts.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods = d.caches.pods.list({ namespace: ns, labelSelector: selector }).filter((p) => controllerOf(p, "StatefulSet") === stsName);
+  const now = new Date();
+  const decision = decidePartitionUpdate(cluster, sts as Parameters<typeof decidePartitionUpdate>[1], pods as Parameters<typeof decidePartitionUpdate>[2], now);
+  if (decision.kind === "none") return;
+  if (decision.kind === "requeue") return { requeueAfterMs: decision.afterMs };
+  const wait = d.limiter.take(now.getTime());
+  if (wait > 0) {
+    d.metrics.partitionUpdateRetries.inc({ namespace: ns });
+    return { requeueAfterMs: wait };
+  }
+  await d.client.patch<V1StatefulSet>(resources.statefulSets, stsName, ns, "merge", { spec: { updateStrategy: { rollingUpdate: { partition: decision.to } } } });
+  d.metrics.setGauge("moco_cluster_last_partition_updated", labels, now.getTime() / 1000);
+  d.logger.info({ namespace: ns, name: clusterName, statefulset: stsName, from: decision.from, to: decision.to }, "updated partition");
+  await d.events.emit(
+    { apiVersion: "apps/v1", kind: "StatefulSet", name: stsName, namespace: ns, uid: sts.metadata?.uid },
+    "Normal",
+    "PartitionUpdate",
+    `Updated partition from ${decision.from} to ${decision.to}`,
+  );
+  return { requeueAfterMs: PARTITION_REQUEUE_AFTER_UPDATE_MS };
+}
+
+/**
+ * The Pod watcher (§12): a mysqld Pod with a deletionTimestamp or `demote: "true"`,
+ * controlled by a StatefulSet controlled by a MySQLCluster, nudges that cluster's
+ * running clustering manager (never starts one). Returns the cluster key it nudged.
+ */
+export function podNudge(caches: ControllerCaches, clustering: ClusteringControl, pod: V1Pod): string | undefined {
+  const deleting = pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
+  const demote = pod.metadata?.annotations?.[ANNOTATION_DEMOTE] === "true";
+  if (!deleting && !demote) return undefined;
+  const ns = pod.metadata?.namespace ?? "";
+  const stsName = controllerOf(pod, "StatefulSet");
+  if (stsName === undefined) return undefined;
+  const clusterName = controllerOf(caches.statefulSets.get(stsName, ns), "MySQLCluster");
+  if (clusterName === undefined) return undefined;
+  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : "pod-demote");
+  return `${ns}/${clusterName}`;
+}
