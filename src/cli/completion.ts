@@ -54,6 +54,7 @@ export function completionRequest(root: CompletionSpec, words: readonly string[]
     if (sub) node = sub;
     else positionals++;
   }
+  if (afterDashDash) return { kind: "values", values: [] };
   const prev = before[before.length - 1];
   if (prev !== undefined && prev.startsWith("-") && !prev.includes("=")) {
     const takesValue = node.flags[prev] ?? globalFlags[prev] ?? false;

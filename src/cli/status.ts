@@ -123,14 +123,17 @@ export function buildStatusReport(
     if (gtid !== undefined && primaryGtid !== undefined) {
       try {
         lag = Number(gtidCount(gtidSubtract(primaryGtid, gtid)));
-        if (i !== primaryIndex) {
-          const errant = errantGtids(gtid, primaryGtid, primaryProbe?.serverUuid ?? "");
-          errantSet = gtidIsEmpty(errant) ? "" : formatGtidSet(errant);
-        } else {
+        if (i === primaryIndex) {
           errantSet = "";
+        } else {
+          const primaryUuid = primaryProbe?.serverUuid;
+          const errant = primaryUuid ? errantGtids(gtid, primaryGtid, primaryUuid) : gtidSubtract(gtid, primaryGtid);
+          errantSet = gtidIsEmpty(errant) ? "" : formatGtidSet(errant, { separator: "," });
         }
       } catch {
+        // an unparsable gtid_executed leaves lag and errant unknown
         lag = null;
+        errantSet = null;
       }
     }
     const annotations = pod?.metadata?.annotations;
