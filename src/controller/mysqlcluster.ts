@@ -276,12 +276,16 @@ export class MySQLClusterReconciler {
     if (same(cached.status, mutate(structuredClone(cached.status ?? {})))) return;
     const id = clusterIdentity(cached);
     for (let attempt = 0; ; attempt++) {
-      let fresh: MySQLCluster;
-      try {
-        fresh = await this.#d.client.get<MySQLCluster>(resources.mysqlClusters, id.name, id.namespace);
-      } catch (e) {
-        if (isNotFound(e)) return;
-        throw e;
+      // The first attempt writes over the cached object (its resourceVersion guards against
+      // lost updates); a conflict re-reads the cluster.
+      let fresh: MySQLCluster = cached;
+      if (attempt > 0) {
+        try {
+          fresh = await this.#d.client.get<MySQLCluster>(resources.mysqlClusters, id.name, id.namespace);
+        } catch (e) {
+          if (isNotFound(e)) return;
+          throw e;
+        }
       }
       if (fresh.metadata?.uid !== id.uid) return;
       // status.currentPrimaryIndex is required by the CRD schema (a Go int without omitempty).
@@ -293,6 +297,7 @@ export class MySQLClusterReconciler {
         return;
       } catch (e) {
         if (isConflict(e) && attempt < 5) continue;
+        if (isNotFound(e)) return;
         log.warn({ err: errorMessage(e) }, "failed to update status");
         throw e;
       }
