@@ -1,0 +1,124 @@
+// GCS backend: @google-cloud/storage with Google default credentials (GOOGLE_APPLICATION_CREDENTIALS,
+// workload identity). STORAGE_EMULATOR_HOST (read by the library) or --endpoint points it at an
+// emulator such as fake-gcs-server. Uploads are streamed as one request (no resumable-upload
+// state file, so a read-only root filesystem is fine).
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Storage, type StorageOptions } from "@google-cloud/storage";
+import { withRetry } from "../retry.ts";
+import { BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
+import { counted } from "./util.ts";
+
+export interface GcsOptions {
+  bucket: string;
+  /** API endpoint (moco-ts honours it; upstream ignores it). Default: STORAGE_EMULATOR_HOST or Google's. */
+  endpoint?: string;
+  projectId?: string;
+}
+
+function codeOf(e: unknown): number | undefined {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === "number" ? c : undefined;
+}
+
+export class GcsBucket implements Bucket {
+  readonly backend = "gcs" as const;
+  readonly name: string;
+  readonly #storage: Storage;
+
+  constructor(opts: GcsOptions) {
+    this.name = opts.bucket;
+    const so: StorageOptions = {
+      retryOptions: { autoRetry: true, maxRetries: 4, maxRetryDelay: 10, totalTimeout: 600 },
+    };
+    const emulator = process.env["STORAGE_EMULATOR_HOST"];
+    if (opts.endpoint) so.apiEndpoint = opts.endpoint;
+    else if (emulator) so.apiEndpoint = emulator;
+    if (opts.projectId) so.projectId = opts.projectId;
+    else if (process.env["GOOGLE_CLOUD_PROJECT"]) so.projectId = process.env["GOOGLE_CLOUD_PROJECT"];
+    this.#storage = new Storage(so);
+  }
+
+  #translate(e: unknown, what: string, key?: string): Error {
+    if (e instanceof BucketError) return e;
+    const code = codeOf(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    if (code === 404) {
+      if (key === undefined || /bucket/i.test(msg)) {
+        return new BucketError("NoSuchBucket", `GCS bucket "${this.name}" does not exist`, e);
+      }
+      return new BucketError("NotFound", `GCS object "${key}" not found in bucket "${this.name}"`, e);
+    }
+    if (code === 401 || code === 403 || /credential/i.test(msg)) {
+      return new BucketError("AccessDenied", `access to GCS bucket "${this.name}" denied: check the credentials (${msg})`, e);
+    }
+    return new BucketError("Other", `GCS ${what} on bucket "${this.name}" failed: ${msg}`, e);
+  }
+
+  async put(key: string, body: Readable | Buffer, opts: PutOptions = {}): Promise<number> {
+    const run = async () => {
+      const { stream, counter } = counted(body);
+      const file = this.#storage.bucket(this.name).file(key);
+      try {
+        await pipeline(stream, file.createWriteStream({
+          resumable: false, contentType: opts.contentType ?? contentTypeFor(key), validation: false,
+        }));
+      } catch (e) {
+        throw this.#translate(e, "upload", key);
+      }
+      return counter.bytes;
+    };
+    if (Buffer.isBuffer(body)) return withRetry(run, { isTransient: (e) => (e as BucketError).code === "Other" });
+    return run();
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.#storage.bucket(this.name).file(key);
+    try {
+      // Fail fast with NotFound before streaming (createReadStream reports it late).
+      const [exists] = await file.exists();
+      if (!exists) throw new BucketError("NotFound", `GCS object "${key}" not found in bucket "${this.name}"`);
+    } catch (e) {
+      throw this.#translate(e, "get", key);
+    }
+    return file.createReadStream({ validation: false });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      const [files] = await this.#storage.bucket(this.name).getFiles({ prefix, autoPaginate: true });
+      return files.map((f) => f.name).sort();
+    } catch (e) {
+      throw this.#translate(e, "list");
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#storage.bucket(this.name).file(key).delete();
+    } catch (e) {
+      throw this.#translate(e, "delete", key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      const [exists] = await this.#storage.bucket(this.name).file(key).exists();
+      return exists;
+    } catch (e) {
+      throw this.#translate(e, "exists", key);
+    }
+  }
+
+  async checkAccess(): Promise<void> {
+    let exists: boolean;
+    try {
+      [exists] = await this.#storage.bucket(this.name).exists();
+    } catch (e) {
+      throw this.#translate(e, "access check");
+    }
+    if (!exists) throw new BucketError("NoSuchBucket", `GCS bucket "${this.name}" does not exist`);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,77 @@
+// mysql2 connections for the jobs and the server status read of backup.md §5.1 step 4.
+import mysql from "mysql2/promise";
+import type { Connection as CoreConnection } from "mysql2";
+
+export interface MysqlTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export type Conn = mysql.Connection;
+
+export async function connect(t: MysqlTarget, opts: { connectTimeoutMs?: number; localInfile?: boolean } = {}): Promise<Conn> {
+  const c = await mysql.createConnection({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    password: t.password,
+    connectTimeout: opts.connectTimeoutMs ?? 5000,
+    charset: "utf8mb4_general_ci",
+    timezone: "Z",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    multipleStatements: false,
+    ...(opts.localInfile ? { flags: ["+LOCAL_FILES"] } : {}),
+  });
+  c.on("error", () => { /* reported by the failing query */ });
+  return c;
+}
+
+export async function queryRows<T = Record<string, unknown>>(c: Conn, sql: string, params: unknown[] = []): Promise<T[]> {
+  const [rows] = await c.query(sql, params);
+  return rows as T[];
+}
+
+export async function queryArrays(c: Conn, sql: string, params: unknown[] = []): Promise<unknown[][]> {
+  const [rows] = await c.query({ sql, rowsAsArray: true }, params);
+  return rows as unknown[][];
+}
+
+export interface ServerStatus {
+  version: string;
+  currentBinlog: string;
+  binlogPosition: number;
+  superReadOnly: boolean;
+  uuid: string;
+  gtidExecuted: string;
+}
+
+/** VERSION() major.minor: 8.4 and 9.x use SHOW BINARY LOG STATUS; 8.0 SHOW MASTER STATUS. */
+export async function readServerStatus(c: Conn): Promise<ServerStatus> {
+  const [v] = await queryArrays(c, "SELECT VERSION(), @@super_read_only, @@server_uuid, @@GLOBAL.gtid_executed");
+  if (!v) throw new Error("no answer to SELECT VERSION()");
+  const version = String(v[0]);
+  const mm = version.split(".").slice(0, 2).join(".");
+  let statusSql: string;
+  if (mm === "8.0") statusSql = "SHOW MASTER STATUS";
+  else if (mm === "8.4" || /^9\./.test(mm)) statusSql = "SHOW BINARY LOG STATUS";
+  else throw new Error(`unsupported MySQL version ${version}`);
+  const rows = await queryRows<{ File?: string; Position?: string | number }>(c, statusSql);
+  const r = rows[0];
+  return {
+    version,
+    currentBinlog: r?.File ?? "",
+    binlogPosition: Number(r?.Position ?? 0),
+    superReadOnly: Number(v[1]) === 1,
+    uuid: String(v[2]),
+    gtidExecuted: String(v[3] ?? "").replace(/\s+/g, ""),
+  };
+}
+
+/** The callback-API connection under a promise connection (for query streams). */
+export function coreConnection(c: Conn): CoreConnection {
+  return (c as unknown as { connection: CoreConnection }).connection;
+}

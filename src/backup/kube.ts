@@ -1,0 +1,195 @@
+// What the jobs need from Kubernetes, behind a small interface: the MySQLCluster, its
+// Pods, status writes (status subresource, read-modify-PUT with retry on conflict, never a
+// merge patch) and Events. KubeClusterStore talks to the API server through
+// @kubernetes/client-node; MemoryClusterStore backs unit and integration tests.
+import * as k8s from "@kubernetes/client-node";
+import { GROUP, MYSQLCLUSTER_KIND, MYSQLCLUSTER_PLURAL, VERSION } from "../api/v1beta2/index.ts";
+import type { BackupStatus, MySQLCluster } from "../api/v1beta2/index.ts";
+
+export interface PodInfo {
+  name: string;
+  /** Ordinal from the name suffix. */
+  index: number;
+  ready: boolean;
+  ip: string;
+}
+
+export type EventType = "Normal" | "Warning";
+
+export interface ClusterStore {
+  getCluster(namespace: string, name: string): Promise<MySQLCluster>;
+  /** Pods of the cluster (labels app.kubernetes.io/name=mysql, instance=<name>, created-by=moco). */
+  listPods(namespace: string, name: string): Promise<PodInfo[]>;
+  getPod(namespace: string, podName: string): Promise<PodInfo | undefined>;
+  /** Sets status.backup (retry on conflict). */
+  updateBackupStatus(namespace: string, name: string, status: BackupStatus): Promise<void>;
+  /** Sets status.restoredTime (retry on conflict). */
+  setRestoredTime(namespace: string, name: string, time: Date): Promise<void>;
+  createEvent(cluster: MySQLCluster, type: EventType, reason: string, message: string): Promise<void>;
+}
+
+/** Ordinal of `moco-<name>-<i>`; throws on a bad name. */
+export function podOrdinal(podName: string, cluster: string): number {
+  const prefix = `moco-${cluster}-`;
+  const rest = podName.startsWith(prefix) ? podName.slice(prefix.length) : "";
+  if (!/^\d+$/.test(rest)) throw new Error(`bad pod name ${JSON.stringify(podName)} for cluster ${cluster}`);
+  return Number(rest);
+}
+
+function podInfo(p: k8s.V1Pod, cluster: string): PodInfo {
+  const name = p.metadata?.name ?? "";
+  const ready = (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  return { name, index: podOrdinal(name, cluster), ready, ip: p.status?.podIP ?? "" };
+}
+
+function isConflict(e: unknown): boolean {
+  const code = (e as { code?: unknown; statusCode?: unknown } | null);
+  return code?.code === 409 || code?.statusCode === 409;
+}
+
+function isNotFound(e: unknown): boolean {
+  const code = (e as { code?: unknown; statusCode?: unknown } | null);
+  return code?.code === 404 || code?.statusCode === 404;
+}
+
+/** A time as RFC 3339 with second precision (metav1.Time). */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export class KubeClusterStore implements ClusterStore {
+  readonly #custom: k8s.CustomObjectsApi;
+  readonly #core: k8s.CoreV1Api;
+  readonly #component: string;
+
+  constructor(kc?: k8s.KubeConfig, component = "moco-backup") {
+    const config = kc ?? (() => { const c = new k8s.KubeConfig(); c.loadFromDefault(); return c; })();
+    this.#custom = config.makeApiClient(k8s.CustomObjectsApi);
+    this.#core = config.makeApiClient(k8s.CoreV1Api);
+    this.#component = component;
+  }
+
+  async getCluster(namespace: string, name: string): Promise<MySQLCluster> {
+    return (await this.#custom.getNamespacedCustomObject({
+      group: GROUP, version: VERSION, namespace, plural: MYSQLCLUSTER_PLURAL, name,
+    })) as MySQLCluster;
+  }
+
+  async listPods(namespace: string, name: string): Promise<PodInfo[]> {
+    const list = await this.#core.listNamespacedPod({
+      namespace,
+      labelSelector: `app.kubernetes.io/name=mysql,app.kubernetes.io/instance=${name},app.kubernetes.io/created-by=moco`,
+    });
+    return list.items.map((p) => podInfo(p, name)).sort((a, b) => a.index - b.index);
+  }
+
+  async getPod(namespace: string, podName: string): Promise<PodInfo | undefined> {
+    try {
+      const p = await this.#core.readNamespacedPod({ namespace, name: podName });
+      const cluster = podName.replace(/^moco-/, "").replace(/-\d+$/, "");
+      return podInfo(p, cluster);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async #updateStatus(namespace: string, name: string, mutate: (c: MySQLCluster) => void): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const cluster = await this.getCluster(namespace, name);
+      mutate(cluster);
+      try {
+        await this.#custom.replaceNamespacedCustomObjectStatus({
+          group: GROUP, version: VERSION, namespace, plural: MYSQLCLUSTER_PLURAL, name, body: cluster,
+        });
+        return;
+      } catch (e) {
+        if (!isConflict(e) || attempt >= 10) throw e;
+      }
+    }
+  }
+
+  updateBackupStatus(namespace: string, name: string, status: BackupStatus): Promise<void> {
+    return this.#updateStatus(namespace, name, (c) => {
+      c.status = { currentPrimaryIndex: 0, ...(c.status ?? {}), backup: status };
+    });
+  }
+
+  setRestoredTime(namespace: string, name: string, time: Date): Promise<void> {
+    return this.#updateStatus(namespace, name, (c) => {
+      c.status = { currentPrimaryIndex: 0, ...(c.status ?? {}), restoredTime: rfc3339(time) };
+    });
+  }
+
+  async createEvent(cluster: MySQLCluster, type: EventType, reason: string, message: string): Promise<void> {
+    const ns = cluster.metadata?.namespace ?? "";
+    const name = cluster.metadata?.name ?? "";
+    const now = new Date();
+    const nanos = BigInt(now.getTime()) * 1_000_000n + BigInt(process.hrtime.bigint() % 1_000_000n);
+    await this.#core.createNamespacedEvent({
+      namespace: ns,
+      body: {
+        metadata: { name: `${name}.${nanos.toString(16)}`, namespace: ns },
+        involvedObject: {
+          apiVersion: `${GROUP}/${VERSION}`, kind: MYSQLCLUSTER_KIND, name, namespace: ns,
+          ...(cluster.metadata?.uid ? { uid: cluster.metadata.uid } : {}),
+          ...(cluster.metadata?.resourceVersion ? { resourceVersion: cluster.metadata.resourceVersion } : {}),
+        },
+        reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
+        source: { component: this.#component },
+      },
+    });
+  }
+}
+
+export interface RecordedEvent { namespace: string; name: string; type: EventType; reason: string; message: string }
+
+/** In-memory store for tests: clusters and Pods set by the test, status writes recorded. */
+export class MemoryClusterStore implements ClusterStore {
+  readonly clusters = new Map<string, MySQLCluster>();
+  readonly pods = new Map<string, PodInfo[]>();
+  readonly events: RecordedEvent[] = [];
+
+  setCluster(c: MySQLCluster): void {
+    this.clusters.set(`${c.metadata?.namespace}/${c.metadata?.name}`, structuredClone(c));
+  }
+
+  setPods(namespace: string, name: string, pods: PodInfo[]): void {
+    this.pods.set(`${namespace}/${name}`, pods.map((p) => ({ ...p })));
+  }
+
+  async getCluster(namespace: string, name: string): Promise<MySQLCluster> {
+    const c = this.clusters.get(`${namespace}/${name}`);
+    if (!c) throw Object.assign(new Error(`mysqlclusters "${name}" not found`), { code: 404 });
+    return structuredClone(c);
+  }
+
+  async listPods(namespace: string, name: string): Promise<PodInfo[]> {
+    return (this.pods.get(`${namespace}/${name}`) ?? []).map((p) => ({ ...p }));
+  }
+
+  async getPod(namespace: string, podName: string): Promise<PodInfo | undefined> {
+    for (const [k, list] of this.pods) {
+      if (!k.startsWith(`${namespace}/`)) continue;
+      const p = list.find((x) => x.name === podName);
+      if (p) return { ...p };
+    }
+    return undefined;
+  }
+
+  async updateBackupStatus(namespace: string, name: string, status: BackupStatus): Promise<void> {
+    const c = await this.getCluster(namespace, name);
+    c.status = { currentPrimaryIndex: 0, ...(c.status ?? {}), backup: structuredClone(status) };
+    this.setCluster(c);
+  }
+
+  async setRestoredTime(namespace: string, name: string, time: Date): Promise<void> {
+    const c = await this.getCluster(namespace, name);
+    c.status = { currentPrimaryIndex: 0, ...(c.status ?? {}), restoredTime: rfc3339(time) };
+    this.setCluster(c);
+  }
+
+  async createEvent(cluster: MySQLCluster, type: EventType, reason: string, message: string): Promise<void> {
+    this.events.push({ namespace: cluster.metadata?.namespace ?? "", name: cluster.metadata?.name ?? "", type, reason, message });
+  }
+}

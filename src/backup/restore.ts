@@ -1,0 +1,143 @@
+// `moco-backup restore` (backup.md §5.2): choose dump + binlog archive for the restore
+// point, check that the bucket really covers it (before touching the target), load the
+// dump into instance 0 of the new cluster, replay binlogs up to the restore point, set
+// status.restoredTime. Any failure leaves restoredTime unset (the cluster stays Restoring
+// and read-only), is reported in a RestoreFailed event and fails the Job.
+import { readBinlogManifestOrThrow } from "./restore-plan.ts";
+import { replayBinlogs } from "./binlog.ts";
+import type { Bucket } from "./bucket/types.ts";
+import { connect, readServerStatus, type Conn, type MysqlTarget } from "./db.ts";
+import { loadDump, readDumpManifest, type UserFilter } from "./dump/load.ts";
+import { clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan } from "./keys.ts";
+import type { ClusterStore, PodInfo } from "./kube.ts";
+import { errorMessage, redact, type Logger } from "./log.ts";
+import { Progress } from "./progress.ts";
+import type { Tools } from "./tools.ts";
+import type { BinlogManifest } from "./dump/format.ts";
+
+export const ADMIN_USER = "moco-admin";
+
+export interface RestoreJobOptions {
+  bucket: Bucket;
+  store: ClusterStore;
+  sourceNamespace: string;
+  sourceName: string;
+  namespace: string;
+  name: string;
+  restorePoint: Date;
+  schema?: string;
+  users?: UserFilter[];
+  password: string;
+  threads: number;
+  workDir: string;
+  tools: Tools;
+  log: Logger;
+  instanceHost?: (pod: PodInfo) => string;
+  port?: number;
+  user?: string;
+  /** Poll interval and tries while waiting for the target (default 1 s × 600). */
+  pollIntervalMs?: number;
+  pollTries?: number;
+  progressIntervalMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ValidatedPlan {
+  plan: RestorePlan;
+  binlog?: BinlogManifest;
+}
+
+/** Selects and validates what to restore; throws RestorePointError when the bucket does not cover the point. */
+export async function validateRestorePoint(bucket: Bucket, sourceNamespace: string, sourceName: string, restorePoint: Date): Promise<ValidatedPlan> {
+  const prefix = clusterPrefix(sourceNamespace, sourceName);
+  const keys = await bucket.list(prefix);
+  const plan = planRestore(selectBackup(keys, prefix, restorePoint), restorePoint);
+  await readDumpManifest(bucket, plan.dump.dir);
+  if (plan.binlog === undefined) return { plan };
+  const binlog = await readBinlogManifestOrThrow(bucket, plan.binlog.dir);
+  const covered = Date.parse(binlog.coveredUntil);
+  if (restorePoint.getTime() > covered) {
+    throw new RestorePointError(`restore point ${restorePoint.toISOString()} is after the last binary log in the bucket ` +
+      `(covered until ${new Date(covered).toISOString()})`);
+  }
+  return { plan, binlog };
+}
+
+async function waitForTarget(o: RestoreJobOptions, target: () => Promise<MysqlTarget>): Promise<MysqlTarget> {
+  const interval = o.pollIntervalMs ?? 1000;
+  const tries = o.pollTries ?? 600;
+  let lastError = "";
+  for (let i = 0; i < tries; i++) {
+    let c: Conn | undefined;
+    try {
+      const t = await target();
+      c = await connect(t);
+      const st = await readServerStatus(c);
+      if (st.superReadOnly) return t;
+      lastError = "instance is still writable (initialisation not finished)";
+    } catch (e) {
+      lastError = redact(errorMessage(e), [o.password]);
+    } finally {
+      await c?.end().catch(() => undefined);
+    }
+    if (i % 10 === 0) o.log.info({ reason: lastError }, "waiting for the restore target");
+    await sleep(interval);
+  }
+  throw new Error(`restore target not ready: ${lastError}`);
+}
+
+export async function runRestore(o: RestoreJobOptions): Promise<void> {
+  const log = o.log;
+  const cluster = await o.store.getCluster(o.namespace, o.name);
+  try {
+    await o.bucket.checkAccess();
+    const { plan, binlog } = await validateRestorePoint(o.bucket, o.sourceNamespace, o.sourceName, o.restorePoint);
+    log.info({ dump: plan.dump.dir, binlog: plan.binlog?.dir ?? null, restorePoint: o.restorePoint.toISOString() }, "restore plan");
+
+    const podName = `moco-${o.name}-0`;
+    const hostOf = o.instanceHost ?? ((p: PodInfo) => p.ip);
+    const target = await waitForTarget(o, async () => {
+      const pod = await o.store.getPod(o.namespace, podName);
+      if (!pod || pod.ip === "") throw new Error(`Pod ${podName} has no IP yet`);
+      return { host: hostOf(pod), port: o.port ?? 3306, user: o.user ?? ADMIN_USER, password: o.password };
+    });
+    const admin = await connect(target);
+    try {
+      await admin.query("SET GLOBAL local_infile = 1");
+      await admin.query("SET GLOBAL read_only = 0");
+      const progress = new Progress(log, o.progressIntervalMs ?? 10_000);
+      try {
+        await loadDump({
+          target, bucket: o.bucket, dir: plan.dump.dir, workDir: o.workDir, threads: o.threads, log, progress,
+          ...(o.schema !== undefined ? { schema: o.schema } : {}),
+          ...(o.users !== undefined ? { users: o.users } : {}),
+        });
+      } finally {
+        progress.report("load finished");
+        progress.stop();
+      }
+      if (binlog !== undefined) {
+        await replayBinlogs({
+          target, bucket: o.bucket, manifest: binlog, restorePoint: o.restorePoint, workDir: o.workDir, tools: o.tools, log,
+          ...(o.schema !== undefined ? { schema: o.schema } : {}),
+        });
+      }
+    } finally {
+      await admin.query("SET GLOBAL super_read_only = 1").catch(() => undefined);
+      await admin.query("SET GLOBAL local_infile = 0").catch(() => undefined);
+      await admin.end().catch(() => undefined);
+    }
+    await o.store.setRestoredTime(o.namespace, o.name, new Date());
+    try {
+      await o.store.createEvent(cluster, "Normal", "Restored", "Successfully restored data from backup");
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, "failed to create an event");
+    }
+    log.info("restore finished");
+  } catch (e) {
+    const msg = redact(errorMessage(e), [o.password]);
+    await o.store.createEvent(cluster, "Warning", "RestoreFailed", `Restore failed: ${msg}`).catch(() => undefined);
+    throw e;
+  }
+}
