@@ -52,7 +52,7 @@ export interface CliDeps {
 /** The package version (package.json next to src/ or dist/src/). */
 export function pluginVersion(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 8; i++) {
     const p = path.join(dir, "package.json");
     try {
       const pkg = JSON.parse(fs.readFileSync(p, "utf8")) as { name?: string; version?: string };
