@@ -145,7 +145,9 @@ export function resolveKubeConfig(opts: GlobalOptions, src: KubeConfigSource = {
   }
   if (opts.insecureSkipTlsVerify) cluster.skipTLSVerify = true;
   if (opts.tlsServerName) cluster.tlsServerName = opts.tlsServerName;
-  if (cluster.server === "") {
+  // loadFromDefault's last resort when there is no kubeconfig and no service account
+  const fallback = baseCluster.name === "cluster" && baseCluster.server === "http://localhost:8080" && kc.clusters.length === 1;
+  if (cluster.server === "" || (fallback && !opts.server)) {
     throw new CliError("no API server: give --kubeconfig, set KUBECONFIG, create ~/.kube/config or pass --server", EXIT.ERROR);
   }
 

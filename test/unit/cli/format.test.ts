@@ -126,6 +126,7 @@ describe("resolveKubeConfig", () => {
     { name: "--user switches the credentials", opts: { kubeconfig: two, user: "u2" }, user: "u2", token: "t2" },
     { name: "--server and --token override", opts: { kubeconfig: two, server: "https://h:1", token: "tok" }, server: "https://h:1", token: "tok" },
     { name: "--as-group needs --as", opts: { kubeconfig: two, asGroup: ["g"] }, code: EXIT.USAGE, err: /require --as/ },
+    { name: "$KUBECONFIG naming a missing file", opts: {}, env: { KUBECONFIG: path.join(dir, "absent") }, code: EXIT.ERROR, err: /cannot load kubeconfig: .*no such file/ },
     { name: "bad --request-timeout", opts: { kubeconfig: two, requestTimeout: "soon" }, code: EXIT.USAGE },
   ];
   for (const c of cases) {
