@@ -92,7 +92,10 @@ interface ChunkTask {
   key: string;
 }
 
-async function prepareSession(c: Conn): Promise<void> {
+async function prepareSession(c: Conn, binaryResults: boolean): Promise<void> {
+  // Workers read column values as stored (no charset conversion); LOAD DATA CHARACTER SET
+  // binary writes them back byte for byte.
+  if (binaryResults) await c.query("SET SESSION character_set_results = binary");
   await c.query("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 3600, SESSION net_read_timeout = 3600, " +
     "SESSION wait_timeout = 86400, SESSION information_schema_stats_expiry = 0");
 }
@@ -123,11 +126,11 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
   let instanceLocked = false;
   let dumpSize = 0;
   try {
-    await prepareSession(control);
+    await prepareSession(control, false);
     for (let i = 0; i < threads; i++) {
       const w = await connect(o.target);
       workers.push(w);
-      await prepareSession(w);
+      await prepareSession(w, true);
     }
     // --- the snapshot
     await control.query("SET SESSION lock_wait_timeout = 60");

@@ -36,13 +36,17 @@ export function createDecompressor(c: Compression): Transform {
 }
 
 /** How a column is written and read back. */
-export type ColumnEncoding = "text" | "hex";
+export type ColumnEncoding = "text" | "hex" | "json";
 
 export interface ColumnSpec {
   name: string;
   /** information_schema DATA_TYPE (lower case). */
   dataType: string;
-  /** text: the server's text form, escaped; hex: HEX() on dump, UNHEX() on load (BIT, spatial). */
+  /**
+   * text: the stored bytes (character_set_results=binary, so no conversion), escaped;
+   * hex: HEX() on dump, UNHEX() on load (BIT, spatial); json: the JSON text, converted
+   * from utf8mb4 on load (a JSON column refuses binary strings).
+   */
   encoding: ColumnEncoding;
 }
 
@@ -178,7 +182,9 @@ const HEX_TYPES = new Set([
 
 /** The column's encoding: hex for BIT and spatial types (their text form does not load back), else text. */
 export function columnEncoding(dataType: string): ColumnEncoding {
-  return HEX_TYPES.has(dataType.toLowerCase()) ? "hex" : "text";
+  const t = dataType.toLowerCase();
+  if (t === "json") return "json";
+  return HEX_TYPES.has(t) ? "hex" : "text";
 }
 
 /** SELECT list of a chunk query. */
@@ -194,11 +200,14 @@ export function loadDataStatement(schema: string, table: string, cols: readonly 
     if (c.encoding === "hex") {
       targets.push(`@v${i}`);
       sets.push(`${quoteIdent(c.name)} = UNHEX(@v${i})`);
+    } else if (c.encoding === "json") {
+      targets.push(`@v${i}`);
+      sets.push(`${quoteIdent(c.name)} = CONVERT(@v${i} USING utf8mb4)`);
     } else {
       targets.push(quoteIdent(c.name));
     }
   });
-  return `LOAD DATA LOCAL INFILE 'chunk' INTO TABLE ${quoteIdent(schema)}.${quoteIdent(table)} CHARACTER SET utf8mb4 ` +
+  return `LOAD DATA LOCAL INFILE 'chunk' INTO TABLE ${quoteIdent(schema)}.${quoteIdent(table)} CHARACTER SET binary ` +
     `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${targets.join(", ")})` +
     (sets.length > 0 ? ` SET ${sets.join(", ")}` : "");
 }
