@@ -21,6 +21,12 @@ function codeOf(e: unknown): number | undefined {
   return typeof c === "number" ? c : undefined;
 }
 
+/** `host:port`, `http://host:port` or `http://host:port/storage/v1` → `http://host:port`. */
+export function emulatorBase(value: string): string {
+  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
+  return withScheme.replace(/\/+$/, "").replace(/\/storage\/v1$/, "");
+}
+
 export class GcsBucket implements Bucket {
   readonly backend = "gcs" as const;
   readonly name: string;
@@ -32,11 +38,23 @@ export class GcsBucket implements Bucket {
       retryOptions: { autoRetry: true, maxRetries: 4, maxRetryDelay: 10, totalTimeout: 600 },
     };
     const emulator = process.env["STORAGE_EMULATOR_HOST"];
-    if (opts.endpoint) so.apiEndpoint = opts.endpoint;
-    else if (emulator) so.apiEndpoint = emulator;
     if (opts.projectId) so.projectId = opts.projectId;
     else if (process.env["GOOGLE_CLOUD_PROJECT"]) so.projectId = process.env["GOOGLE_CLOUD_PROJECT"];
-    this.#storage = new Storage(so);
+    if (emulator) {
+      // Go clients take STORAGE_EMULATOR_HOST as host:port; the Node library uses it verbatim as
+      // the JSON API base URL. Accept both: construct with a normalised value, restore it after.
+      const base = emulatorBase(emulator);
+      so.apiEndpoint = opts.endpoint || base;
+      process.env["STORAGE_EMULATOR_HOST"] = `${base}/storage/v1`;
+      try {
+        this.#storage = new Storage(so);
+      } finally {
+        process.env["STORAGE_EMULATOR_HOST"] = emulator;
+      }
+    } else {
+      if (opts.endpoint) so.apiEndpoint = opts.endpoint;
+      this.#storage = new Storage(so);
+    }
   }
 
   #translate(e: unknown, what: string, key?: string): Error {
