@@ -5,7 +5,7 @@ import { backupSuite } from "./suite.ts";
 
 backupSuite("azure", async () => {
   const az = await startAzure();
-  const make = (container: string, env: Record<string, string>) => new AzureBucket({ container, env });
+  const make = (container: string, env: Record<string, string>) => new AzureBucket({ container, env, endpoint: az.endpoint });
   const bucket = make(az.container, { AZURE_STORAGE_CONNECTION_STRING: az.connectionString });
   return {
     bucket,
