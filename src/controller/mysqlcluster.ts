@@ -203,9 +203,8 @@ export class MySQLClusterReconciler {
     this.#d.metrics.setGauge("moco_cluster_reconciliation_stopped", labels, 0);
     if (failure !== undefined) {
       log.error({ err: message }, "reconcile failed");
-      if (failure instanceof ReconcileError) {
-        await this.#d.events.emit(clusterEventTarget(cluster), "Warning", "ReconcileFailed", message ?? "");
-      }
+      // Identical messages are coalesced by the recorder (count grows), so retries do not flood.
+      await this.#d.events.emit(clusterEventTarget(cluster), "Warning", "ReconcileFailed", message ?? "");
       throw failure;
     }
     return;
@@ -272,7 +271,7 @@ export class MySQLClusterReconciler {
       conditionsEqual(a?.conditions as StatusCondition[] | undefined, b?.conditions as StatusCondition[] | undefined) &&
       (a?.reconcileInfo?.generation ?? 0) === (b?.reconcileInfo?.generation ?? 0) &&
       (a?.reconcileInfo?.reconcileVersion ?? 0) === (b?.reconcileInfo?.reconcileVersion ?? 0);
-    // Cheap check against the cache first; a real write re-reads the cluster.
+    // Nothing to write according to the cache: done.
     if (same(cached.status, mutate(structuredClone(cached.status ?? {})))) return;
     const id = clusterIdentity(cached);
     for (let attempt = 0; ; attempt++) {
