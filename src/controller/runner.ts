@@ -15,6 +15,7 @@ export class ControllerRunner {
   readonly #log: Logger;
   readonly #workers: number;
   #done: Promise<void> | undefined;
+  #stopping = false;
   /** Completed reconciles (tests). */
   reconciles = 0;
   errors = 0;
@@ -37,6 +38,8 @@ export class ControllerRunner {
   }
 
   async #instrumented(key: string): Promise<WorkResult> {
+    // After stop() the queue still hands out what was queued: drop it (the next leader re-lists).
+    if (this.#stopping) return;
     const controller = this.name;
     const end = this.#metrics.reconcileTime.startTimer({ controller });
     this.#metrics.activeWorkers.inc({ controller });
@@ -59,6 +62,7 @@ export class ControllerRunner {
 
   /** Stops taking items and waits for the running reconciles. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.queue.shutdown();
     await this.#done;
   }

@@ -1,0 +1,55 @@
+// The controller's own webhook serving certificate (no cert-manager): issued from the
+// controller CA into Secret moco-controller-cert, caBundle injected into the two webhook
+// configurations, and the real kube-apiserver calling the controller's webhook server.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { X509Certificate } from "node:crypto";
+import type { RunningController } from "../../../src/controller/main.ts";
+import { SYS_NS, clusterManifest, eventually, getJson, startHarness, type Harness } from "./harness.ts";
+
+interface Cfg { webhooks: { name: string; clientConfig: { url?: string; caBundle?: string } }[] }
+
+describe("webhook serving certificate issued by the controller", { timeout: 300_000 }, () => {
+  let h: Harness;
+  let ctl: RunningController;
+
+  before(async () => {
+    h = await startHarness();
+    ctl = await h.startController({ webhookAddr: "127.0.0.1:0", certDir: path.join(h.cp.dir, "no-such-cert-dir"), injectWebhookCaBundle: true });
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  it("stores the certificate in moco-controller-cert and injects the CA bundle", async () => {
+    assert.ok(ctl.webhook !== undefined && ctl.webhookCa !== undefined);
+    const s = await getJson<{ data: Record<string, string> }>(h, ["secret", "-n", SYS_NS, "moco-controller-cert"]);
+    const cert = new X509Certificate(Buffer.from(s.data["tls.crt"] ?? "", "base64"));
+    assert.ok(cert.checkHost(`moco-webhook-service.${SYS_NS}.svc`));
+    assert.ok(cert.checkIP("127.0.0.1"));
+    assert.ok(cert.verify(new X509Certificate(ctl.webhookCa).publicKey));
+    const bundle = Buffer.from(ctl.webhookCa).toString("base64");
+    for (const kind of ["mutatingwebhookconfiguration/moco-mutating-webhook-configuration", "validatingwebhookconfiguration/moco-validating-webhook-configuration"]) {
+      await eventually(`${kind} caBundle`, async () => (await getJson<Cfg>(h, [kind])).webhooks.every((w) => w.clientConfig.caBundle === bundle));
+    }
+  });
+
+  it("the API server calls the controller's webhook server with that certificate", async () => {
+    const url = ctl.webhook?.url ?? "";
+    for (const kind of ["mutatingwebhookconfiguration/moco-mutating-webhook-configuration", "validatingwebhookconfiguration/moco-validating-webhook-configuration"]) {
+      const cfg = await getJson<Cfg>(h, [kind]);
+      const ops = cfg.webhooks.map((w, i) => ({ op: "replace", path: `/webhooks/${i}/clientConfig/url`, value: url + new URL(w.clientConfig.url ?? "").pathname }));
+      await h.kubectl(["patch", kind, "--type=json", "-p", JSON.stringify(ops)]);
+    }
+    await h.kubectl(["create", "namespace", "wh"]);
+    const created = await eventually("a cluster admitted by the controller's webhooks", async () => {
+      const out = await h.kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], JSON.stringify(clusterManifest("wh", "c")));
+      const o = JSON.parse(out) as { metadata: { finalizers?: string[] }; spec: { serverIDBase?: number } };
+      return o.metadata.finalizers?.includes("moco.cybozu.com/mysqlcluster") === true ? o : undefined;
+    });
+    assert.ok((created.spec.serverIDBase ?? 0) > 0);
+    const bad = clusterManifest("wh", "bad", { replicas: 2 });
+    await assert.rejects(h.kubectl(["create", "--dry-run=server", "-f", "-"], JSON.stringify(bad)), /replicas/);
+  });
+});
