@@ -28,7 +28,7 @@ describe("MySQLCluster reconciler: stop/start and deletion", { timeout: 300_000 
   before(async () => {
     h = await startHarness();
     await h.kubectl(["create", "namespace", NS]);
-    ctl = await h.startController();
+    ctl = await h.startController({ pvcSyncLabelKeys: ["tier"] });
     await h.apply(clusterManifest(NS, NAME));
     await eventually("three PVCs from the StatefulSet controller", async () =>
       (await h.kubectl(["get", "pvc", "-n", NS, "-o", "name"])).trim().split("\n").filter((l) => l !== "").length === 3);
@@ -79,6 +79,19 @@ describe("MySQLCluster reconciler: stop/start and deletion", { timeout: 300_000 
     await eventually("the gauge back to 0", async () => (await scrape(ctl, "moco_cluster_clustering_stopped", L)) === 0);
     await eventually("a new pass", async () => ((await scrape(ctl, "moco_cluster_checks_total", L)) ?? 0) > checks);
     assert.equal(ctl.leaderState()?.manager.has({ namespace: NS, name: NAME }), true);
+  });
+
+  it("--pvc-sync-label-keys: a template label change reaches the existing PVCs; other keys are left alone", async () => {
+    const pvc = (await h.kubectl(["get", "pvc", "-n", NS, "-o", "name"])).trim().split("\n")[0] ?? "";
+    await h.kubectl(["label", "-n", NS, pvc, "owner=someone"]);
+    const c = await getJson<{ spec: { volumeClaimTemplates: { metadata: Record<string, unknown> }[] } }>(h, ["mysqlcluster", "-n", NS, NAME]);
+    const vct = structuredClone(c.spec.volumeClaimTemplates);
+    (vct[0] as { metadata: Record<string, unknown> }).metadata["labels"] = { tier: "gold", other: "x" };
+    await h.kubectl(["patch", "mysqlcluster", "-n", NS, NAME, "--type=merge", "-p", JSON.stringify({ spec: { volumeClaimTemplates: vct } })]);
+    await eventually("the PVC label synced", async () => (await getJson<Obj>(h, ["-n", NS, pvc])).metadata.labels?.["tier"] === "gold");
+    const labels = (await getJson<Obj>(h, ["-n", NS, pvc])).metadata.labels ?? {};
+    assert.equal(labels["owner"], "someone");
+    assert.equal(labels["other"], undefined, "only the listed keys are synced");
   });
 
   it("deleting the cluster garbage-collects what it owns; a PVC without ownerReferences survives", async () => {
