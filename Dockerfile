@@ -1,10 +1,14 @@
 # syntax=docker/dockerfile:1
 # The moco-ts image: one image for every moco-ts program (docs/agent.md, "Image").
 #
-#   moco-controller  dist/src/cli/moco-controller.js   (planned path; entry point of the operator)
-#   moco-agent       dist/src/agent/main.js            (the mysqld sidecar)
-#   moco-backup      dist/src/cli/moco-backup.js       (planned path; backup and restore jobs)
-#   kubectl-moco     dist/src/cli/kubectl-moco.js      (planned path; the kubectl plugin)
+#   moco-controller  dist/src/controller/main.js   (the operator)
+#   moco-agent       dist/src/agent/main.js        (the mysqld sidecar)
+#   moco-backup      dist/src/backup/main.js       (backup and restore jobs; they also need
+#                                                   mysql and mysqlbinlog of MySQL 8.4/9.x on PATH,
+#                                                   which Debian bookworm does not package: see docs/backup.md)
+#   kubectl-moco     dist/src/cli/kubectl-moco.js  (the kubectl plugin)
+#
+# test/integration/build/entrypoints.test.ts builds dist/ and checks each answers --help.
 #
 # The default entry point is the controller; the controller starts the agent sidecar
 # with `command: ["moco-agent"]`. The mysqld image (the user's) runs moco-init as a sh
@@ -36,7 +40,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 RUN set -eu; \
-    for entry in moco-controller:cli/moco-controller moco-agent:agent/main moco-backup:cli/moco-backup kubectl-moco:cli/kubectl-moco; do \
+    for entry in moco-controller:controller/main moco-agent:agent/main moco-backup:backup/main kubectl-moco:cli/kubectl-moco; do \
       name=${entry%%:*}; target=${entry#*:}; \
       printf '#!/bin/sh\nexec node /app/dist/src/%s.js "$@"\n' "$target" >"/usr/local/bin/$name"; \
       chmod 0755 "/usr/local/bin/$name"; \

@@ -125,7 +125,10 @@ export class SandboxNode {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    for (const s of this.kubeletServers) s.close();
+    for (const s of this.kubeletServers) {
+      s.close();
+      s.closeAllConnections();
+    }
     for (const rt of this.runtimes.values()) {
       rt.killAll();
       rt.cleanup();

@@ -150,6 +150,8 @@ load_timezones() {
   tzsql="$DATA_DIR/moco-init-tz.sql"
   rm -f "$sock" "$sock.lock" "$pidfile" "$tzsql"
   log "starting a temporary mysqld to load time zone data"
+  # The temporary mysqld daemonizes: make sure no failure path leaves it running.
+  trap 'if [ -f "$pidfile" ]; then read -r tmp_pid <"$pidfile" && kill -9 "$tmp_pid" 2>/dev/null; fi' EXIT
   run_mysqld --datadir="$DATA_DIR/data" --socket="$sock" --pid-file="$pidfile" \
     --skip-networking --mysqlx=OFF --skip-log-bin --read_only=OFF --super_read_only=OFF --daemonize
   tries=0
@@ -170,6 +172,7 @@ load_timezones() {
     sleep 0.5 2>/dev/null || sleep 1
   done
   rm -f "$sock" "$sock.lock" "$pidfile"
+  trap - EXIT
 }
 
 mkdir -p "$DATA_DIR" "$CONF_DIR"

@@ -82,7 +82,10 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
   it("fails over when the primary mysqld is killed with SIGKILL, losing no acknowledged write", async (t) => {
     const writer = new AckedWriter(env, ns, name, writable);
     writer.start();
-    await eventually("some writes", async () => (writer.acked.length > 20 ? true : undefined), 30_000);
+    await eventually("some writes", async () => {
+      if (writer.acked.length > 20) return true;
+      throw new Error(`acked ${writer.acked.length}, last error: ${writer.lastError}`);
+    }, 30_000);
     const st0 = await clusterState(env, ns, name);
     const before = (await primaryPod(env, ns, name))!;
     const rt = env.node.runtime(ns, before.metadata!.name!)!;

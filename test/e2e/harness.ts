@@ -199,6 +199,7 @@ export function runKubectlSync(env: E2E, args: string[]): string {
 export class AckedWriter {
   readonly acked: number[] = [];
   private next = 1;
+  private started = false;
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly env: E2E;
@@ -233,6 +234,12 @@ export class AckedWriter {
             const p = await primaryPod(this.env, this.namespace, this.cluster);
             if (!p?.status?.podIP) throw new Error("no primary");
             conn = await connectMysql(p.status.podIP, "moco-writable", this.password);
+            if (!this.started) {
+              // Continue after the ids of earlier writers on the same table.
+              const [[row]] = await conn.query<mysql.RowDataPacket[]>("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM e2e.acked");
+              this.next = Number(row!.n);
+              this.started = true;
+            }
           }
           const id = this.next;
           await conn.query("INSERT INTO e2e.acked (id) VALUES (?)", [id]);

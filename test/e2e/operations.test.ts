@@ -1,0 +1,145 @@
+// End-to-end on the sandbox: scaling 1→3→5 (and the refusal to shrink), a rolling
+// update of the mysqld image one Pod at a time while the cluster stays available, a
+// custom my.cnf ConfigMap taking effect, and stop/start of clustering and
+// reconciliation.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import type { RowDataPacket } from "mysql2/promise";
+import { repoRoot } from "../env/procs.ts";
+import {
+  clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, waitHealthy, type E2E,
+} from "./harness.ts";
+
+const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
+const ns = "ops";
+
+async function podImages(env: E2E, name: string): Promise<Map<string, string>> {
+  const pods = await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` });
+  return new Map(pods.items.map((p) => [p.metadata!.name!, p.spec!.containers.find((c) => c.name === "mysqld")!.image!]));
+}
+
+describe("operations on the sandbox", { skip: notReady }, () => {
+  let env: E2E;
+  before(async () => {
+    env = await startE2E();
+    await env.core.createNamespace({ body: { metadata: { name: ns } } });
+  });
+  after(async () => { await env?.stop(); });
+
+  it("scales 1 → 3 → 5 and refuses to shrink", async (t) => {
+    const name = "grow";
+    let start = Date.now();
+    await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 1));
+    await waitHealthy(env, ns, name);
+    t.diagnostic(`1 instance: apply → Available+Healthy ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    const pw = await clusterPassword(env, ns, name, "WRITABLE_PASSWORD");
+    const p0 = (await primaryPod(env, ns, name))!;
+    const c = await connectMysql(p0.status!.podIP!, "moco-writable", pw);
+    await c.query("CREATE DATABASE grow");
+    await c.query("CREATE TABLE grow.t (id INT PRIMARY KEY)");
+    await c.query("INSERT INTO grow.t VALUES (1), (2), (3)");
+    await c.end();
+    for (const replicas of [3, 5]) {
+      start = Date.now();
+      await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, replicas));
+      const st = await waitHealthy(env, ns, name);
+      t.diagnostic(`scale to ${replicas}: Healthy after ${((Date.now() - start) / 1000).toFixed(1)} s`);
+      assert.equal(st.syncedReplicas, replicas);
+    }
+    // Every new instance was cloned from the primary and has the data.
+    const pods = await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` });
+    assert.equal(pods.items.length, 5);
+    for (const p of pods.items) {
+      const r = await connectMysql(p.status!.podIP!, "moco-writable", pw);
+      const [rows] = await r.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM grow.t");
+      assert.equal(Number(rows[0]!.n), 3, `${p.metadata!.name} has the rows`);
+      await r.end();
+    }
+    await assert.rejects(env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3)), /spec\.replicas/);
+    await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
+  });
+
+  it("rolls a mysqld image change one Pod at a time while staying available", async (t) => {
+    const name = "roll";
+    await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3, { image: "mysql:9.7" }));
+    await waitHealthy(env, ns, name);
+    const start = Date.now();
+    await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3, { image: "ghcr.io/cybozu-go/moco/mysql:9.7.0" }));
+    let maxUpdatedAtOnce = 0;
+    let sawUnavailable = false;
+    let previousUpdated = 0;
+    const order: string[] = [];
+    await eventually("all Pods on the new image", async () => {
+      const images = await podImages(env, name);
+      const updated = [...images.entries()].filter(([, img]) => img.includes("moco/mysql:9.7.0")).map(([n]) => n);
+      for (const n of updated) if (!order.includes(n)) order.push(n);
+      maxUpdatedAtOnce = Math.max(maxUpdatedAtOnce, updated.length - previousUpdated);
+      previousUpdated = updated.length;
+      const st = await clusterState(env, ns, name);
+      if (st.available !== "True") sawUnavailable = true;
+      return updated.length === 3 && st.healthy === "True" ? true : undefined;
+    }, 900_000, 500);
+    t.diagnostic(`rolling update of 3 instances: ${((Date.now() - start) / 1000).toFixed(1)} s, order ${order.join(", ")}`);
+    assert.equal(maxUpdatedAtOnce, 1, "one Pod at a time");
+    assert.deepEqual(order, [`moco-${name}-2`, `moco-${name}-1`, `moco-${name}-0`], "highest ordinal first");
+    assert.equal(sawUnavailable, false, "the cluster stayed Available during the rollout");
+    await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
+  });
+
+  it("applies a custom my.cnf ConfigMap", async () => {
+    const name = "conf";
+    await env.core.createNamespacedConfigMap({ namespace: ns, body: {
+      metadata: { name: "conf-mycnf" }, data: { max_connections: "321", "long-query-time": "7" },
+    } });
+    await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 1, { mysqlConfigMapName: "conf-mycnf" }));
+    await waitHealthy(env, ns, name);
+    const pw = await clusterPassword(env, ns, name, "ADMIN_PASSWORD");
+    const p = (await primaryPod(env, ns, name))!;
+    const c = await connectMysql(p.status!.podIP!, "moco-admin", pw);
+    const [[row]] = await c.query<RowDataPacket[]>("SELECT @@max_connections AS mc, @@long_query_time AS lqt");
+    await c.end();
+    assert.equal(Number(row!.mc), 321);
+    assert.equal(Number(row!.lqt), 7);
+    await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
+  });
+
+  it("stops and starts clustering and reconciliation", async () => {
+    const name = "ctl";
+    await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3));
+    await waitHealthy(env, ns, name);
+    const cond = async (type: string) => {
+      const out = await env.kubectl(["-n", ns, "get", "mysqlcluster", name, "-o", `jsonpath={.status.conditions[?(@.type=='${type}')].status}`]);
+      return out.trim();
+    };
+    // Clustering stopped: conditions flip, and a demote request is not acted upon.
+    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", name, "moco.cybozu.com/clustering-stopped=true"]);
+    await eventually("ClusteringActive False", async () => ((await cond("ClusteringActive")) === "False" ? true : undefined), 60_000);
+    assert.equal(await cond("Available"), "Unknown");
+    const primary = (await primaryPod(env, ns, name))!;
+    await env.kubectl(["-n", ns, "annotate", "pod", primary.metadata!.name!, "moco.cybozu.com/demote=true"]);
+    await new Promise((r) => setTimeout(r, 15_000));
+    assert.equal((await clusterState(env, ns, name)).currentPrimaryIndex, 0, "no switchover while clustering is stopped");
+    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", name, "moco.cybozu.com/clustering-stopped-"]);
+    await eventually("switchover after clustering resumes", async () => {
+      const st = await clusterState(env, ns, name);
+      return st.currentPrimaryIndex !== 0 && (await cond("ClusteringActive")) === "True" ? true : undefined;
+    }, 180_000);
+    await waitHealthy(env, ns, name);
+    // Reconciliation stopped: spec edits do not reach the StatefulSet until resumed.
+    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", name, "moco.cybozu.com/reconciliation-stopped=true"]);
+    await eventually("ReconciliationActive False", async () => ((await cond("ReconciliationActive")) === "False" ? true : undefined), 60_000);
+    await env.kubectl(["-n", ns, "patch", "mysqlcluster", name, "--type=merge", "-p", '{"spec":{"maxDelaySeconds":77}}']);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const agentArgs = async () => {
+      const sts = await env.apps.readNamespacedStatefulSet({ name: `moco-${name}`, namespace: ns });
+      return (sts.spec!.template.spec!.containers.find((c) => c.name === "agent")!.args ?? []).join(" ");
+    };
+    assert.doesNotMatch(await agentArgs(), /77s/, "no change while reconciliation is stopped");
+    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", name, "moco.cybozu.com/reconciliation-stopped-"]);
+    await eventually("StatefulSet updated after resuming", async () => (/77s/.test(await agentArgs()) ? true : undefined), 60_000);
+    assert.equal(await cond("ReconciliationActive"), "True");
+    await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
+  });
+});
