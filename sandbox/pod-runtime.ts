@@ -10,6 +10,7 @@ import path from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { mapImage, mysqlRootfsDir, repoRoot, type ImageMapping } from "./images.ts";
 import { createPodNetwork, deletePodNetwork, netnsPath } from "./net.ts";
+import type { ExecProcess } from "./streaming.ts";
 
 export interface NodeContext {
   nodeName: string;
@@ -581,6 +582,77 @@ export class PodRuntime {
       p.once("error", (e) => { clearTimeout(timer); resolve({ code: 1, stdout, stderr: e.message }); });
       p.stdin.end(input);
     });
+  }
+
+  /**
+   * Starts a command inside a running container for `kubectl exec` (kubelet-api.ts),
+   * entering the same namespaces and root as exec(), with the environment of the
+   * container's process. stdio are pipes; with tty the command runs on a
+   * pseudo-terminal that util-linux `script` allocates on the host, resized with
+   * `stty`. Throws when the container is not running.
+   */
+  execStream(container: string, command: string[], opts: { stdin: boolean; tty: boolean }): ExecProcess {
+    const run = this.runs.find((r) => r.spec.name === container);
+    const pid = run?.proc?.pid;
+    if (!run || !pid || run.state.kind !== "running") {
+      const st = run?.state;
+      const why = !run ? "no such container" : st?.kind === "waiting" ? `waiting: ${st.reason}` : st?.kind === "terminated" ? `terminated with exit code ${st.exitCode}` : "not started";
+      throw new Error(`container ${container} is not running (${why})`);
+    }
+    const hostBin = (name: string) => ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((d) => path.join(d, name)).find((p) => fs.existsSync(p)) ?? name;
+    const sec = this.securityFor(run.spec);
+    const nsenter = [hostBin("nsenter"), "--target", String(this.findChrootedPid(pid)), "--mount", "--uts", "--net", "--root", "--wd",
+      ...(sec.uid !== undefined ? ["--setuid", String(sec.uid), "--setgid", String(sec.gid ?? sec.uid)] : []), "--", ...command];
+    let env: Record<string, string> = {};
+    try {
+      for (const kv of fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+        const eq = kv.indexOf("=");
+        if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+    } catch {
+      env = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+    }
+    const argv = opts.tty ? [hostBin("script"), "--quiet", "--return", "--command", nsenter.map(shellQuote).join(" "), "/dev/null"] : nsenter;
+    if (opts.tty) env = { TERM: "xterm", ...env, SHELL: "/bin/sh" };
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [opts.stdin ? "pipe" : "ignore", "pipe", opts.tty ? "ignore" : "pipe"], env, detached: true });
+    const exited = new Promise<number>((resolve, reject) => {
+      child.once("exit", (c, sig) => resolve(c ?? (sig ? 128 + (os_signals[sig] ?? 9) : 1)));
+      child.once("error", reject);
+    });
+    const kill = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      try { process.kill(-child.pid!, "SIGKILL"); } catch { child.kill("SIGKILL"); }
+    };
+    // Like a container runtime, end exec sessions with the container.
+    const containerProc = run.proc!;
+    containerProc.once("exit", kill);
+    child.once("exit", () => containerProc.off("exit", kill));
+    let size: [number, number] | undefined;
+    let resizing = false;
+    const applySize = async () => {
+      if (resizing) return;
+      resizing = true;
+      // The terminal is the stdin of script's child, which may not exist yet.
+      for (let i = 0; i < 40 && size && child.exitCode === null; i++) {
+        try {
+          const kid = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/)[0];
+          const pts = kid ? fs.readlinkSync(`/proc/${kid}/fd/0`) : "";
+          if (pts.startsWith("/dev/pts/")) {
+            const [w, h] = size;
+            execFileSync(hostBin("stty"), ["-F", pts, "rows", String(h), "cols", String(w)], { stdio: "ignore" });
+            if (size[0] === w && size[1] === h) break;
+            continue;
+          }
+        } catch { /* not there yet, or gone */ }
+        await sleep(50);
+      }
+      resizing = false;
+    };
+    return {
+      stdin: child.stdin, stdout: child.stdout, stderr: opts.tty ? null : child.stderr, exited,
+      resize: (w, h) => { if (!opts.tty) return; size = [w, h]; void applySize(); },
+      kill,
+    };
   }
 
   /** The launcher execs into the container's process, so its pid is the container's. */
