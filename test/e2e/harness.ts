@@ -9,6 +9,7 @@ import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
 import { startControlPlane, type ControlPlane } from "../env/kube.ts";
 import { cacheDir, repoRoot } from "../env/procs.ts";
+import { eventually as pollUntil } from "../env/eventually.ts";
 import { SandboxNode } from "../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
 
@@ -27,17 +28,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${String((last as Error)?.message ?? last ?? "")}`);
-    await sleep(intervalMs);
-  }
+/** `eventually` with the longer defaults end-to-end steps need. */
+export function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000, intervalMs = 500): Promise<T> {
+  return pollUntil(what, probe, timeoutMs, intervalMs);
 }
 
 export async function startE2E(opts: { checkInterval?: string } = {}): Promise<E2E> {

@@ -17,6 +17,8 @@ import {
 } from "../../../src/controller/webhooks/index.ts";
 import { webhookDependenciesFromKubeConfig } from "../../../src/controller/webhooks/k8s-deps.ts";
 import { BACKUPPOLICY_PLURAL, GROUP, MYSQLCLUSTER_PLURAL, VERSION } from "../../../src/api/v1beta2/index.ts";
+import { eventually } from "../../env/eventually.ts";
+export { eventually };
 
 export type Json = Record<string, unknown>;
 
@@ -56,20 +58,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? "")}`);
-    await sleep(250);
-  }
-}
 
 /** The Status object of a failed client-node call (or of a raw response). */
 export interface ApiError {

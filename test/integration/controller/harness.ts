@@ -11,6 +11,8 @@ import { buildWebhookConfigurations, startWebhookServer, type WebhookServer } fr
 import { webhookDependenciesFromKubeConfig } from "../../../src/controller/webhooks/k8s-deps.ts";
 import { KubeClient } from "../../../src/k8s/client.ts";
 import { startController, type ControllerOptions, type RunningController } from "../../../src/controller/main.ts";
+import { eventually } from "../../env/eventually.ts";
+export { eventually };
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../../..");
 export const SYS_NS = "moco-system";
@@ -21,20 +23,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`);
-    await sleep(intervalMs);
-  }
-}
 
 export interface Harness {
   cp: ControlPlane;

@@ -3,19 +3,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
+import { eventually } from "../../env/eventually.ts";
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? "")}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 describe("real Kubernetes control plane", () => {
   let cp: ControlPlane;

@@ -10,19 +10,8 @@ import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
 import { cacheDir } from "../../env/procs.ts";
 import { SandboxNode } from "../../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../../sandbox/net.ts";
+import { eventually } from "../../env/eventually.ts";
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String((last as Error)?.message ?? last ?? "")}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 describe("sandbox node", () => {
   let cp: ControlPlane;
