@@ -3,9 +3,8 @@
 #
 #   moco-controller  dist/src/controller/main.js   (the operator)
 #   moco-agent       dist/src/agent/main.js        (the mysqld sidecar)
-#   moco-backup      dist/src/backup/main.js       (backup and restore jobs; they also need
-#                                                   mysql and mysqlbinlog of MySQL 8.4/9.x on PATH,
-#                                                   which Debian bookworm does not package: see docs/backup.md)
+#   moco-backup      dist/src/backup/main.js       (backup and restore jobs; they also run
+#                                                   mysql and mysqlbinlog from mysql-client-core)
 #   kubectl-moco     dist/src/cli/kubectl-moco.js  (the kubectl plugin)
 #
 # test/integration/build/entrypoints.test.ts builds dist/ and checks each answers --help.
@@ -17,7 +16,9 @@
 # Not built on the development machines (no container runtime there).
 
 ARG NODE_IMAGE=node:24-bookworm
-ARG NODE_RUNTIME_IMAGE=node:24-bookworm-slim
+# The runtime is Debian sid: it packages the MySQL 9.7 client tools (mysql, mysqlbinlog)
+# that backup and restore jobs run; Node 24 is copied from the official image.
+ARG RUNTIME_IMAGE=debian:sid-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -33,7 +34,13 @@ COPY src ./src
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
 RUN npm prune --omit=dev --ignore-scripts
 
-FROM ${NODE_RUNTIME_IMAGE}
+FROM ${NODE_IMAGE} AS node
+
+FROM ${RUNTIME_IMAGE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends mysql-client-core ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
