@@ -33,7 +33,12 @@ export function eventually<T>(what: string, probe: () => Promise<T | undefined>,
   return pollUntil(what, probe, timeoutMs, intervalMs);
 }
 
-export async function startE2E(opts: { checkInterval?: string } = {}): Promise<E2E> {
+/**
+ * Starts the environment. Files that may run at the same time as another e2e file
+ * (during development) pass their own `addressBlocks`/`kubeletPort`; the test runner
+ * itself runs e2e files one at a time.
+ */
+export async function startE2E(opts: { checkInterval?: string; addressBlocks?: [number, number]; kubeletPort?: number } = {}): Promise<E2E> {
   ensureBridge();
   const dataDir = fs.mkdtempSync(path.join(cacheDir, "tmp", "e2e-"));
   const cp = await startControlPlane({ bindAddress: BRIDGE_IP, volumeBinder: true });
@@ -41,7 +46,7 @@ export async function startE2E(opts: { checkInterval?: string } = {}): Promise<E
   const logFile = path.join(dataDir, "node.log");
   const node = new SandboxNode({
     kubeconfig: cp.kubeconfig, dataDir, apiserver: { host: BRIDGE_IP, port }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key,
-    kubeletPort: 30250, addressBlocks: [101, 140],
+    kubeletPort: opts.kubeletPort ?? 30250, addressBlocks: opts.addressBlocks ?? [101, 140],
     log: (m, e) => fs.appendFileSync(logFile, JSON.stringify({ t: new Date().toISOString(), m, ...e }) + "\n"),
   });
   await node.start();
