@@ -132,13 +132,15 @@ describe("kubectl exec on the sandbox node", () => {
     assert.match(r.stdout.toString(), /Ver 9\.7\./);
   });
 
-  it("runs a command on a terminal with -t", async () => {
-    // kubectl wants a terminal for -it: util-linux `script` gives it one.
-    const cmd = `${k8sBinary("kubectl")} --kubeconfig ${cp.kubeconfig} -n ${ns} exec -it shell -c main -- sh -c 'tty; echo term=$TERM; exit 5'`;
+  it("runs a command on a terminal with -t, passing the terminal size", async () => {
+    // kubectl wants a terminal for -it: util-linux `script` gives it one, 100x40.
+    const cmd = `stty rows 40 cols 100; ${k8sBinary("kubectl")} --kubeconfig ${cp.kubeconfig} -n ${ns} exec -it shell -c main -- ` +
+      `sh -c 'tty; echo term=$TERM; sleep 1; echo size=$(stty size); exit 5'`;
     const r = await run("script", ["--quiet", "--return", "--command", cmd, "/dev/null"]);
     const out = r.stdout.toString();
     assert.match(out, /\/dev\/pts\/\d+/, out);
     assert.match(out, /term=xterm/, out);
+    assert.match(out, /size=40 100/, out);
     assert.equal(r.code, 5, out + r.stderr);
   });
 
