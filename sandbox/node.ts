@@ -99,7 +99,7 @@ export class SandboxNode {
       for (let i = 0; i < this.nodeNames.length; i++) {
         this.kubeletServers.push(await startKubeletApi({
           host: BRIDGE_IP, port: this.kubeletPortOf(i), cert: cert.cert, key: cert.key, clientCa: this.opts.caCertFile,
-          findPod: (ns, name) => this.runtime(ns, name),
+          findPod: (ns, name) => this.runtime(ns, name), log: (m, e) => this.log(m, e),
         }));
       }
     }
