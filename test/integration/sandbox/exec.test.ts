@@ -10,21 +10,9 @@ import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { k8sBinary, startControlPlane, type ControlPlane } from "../../env/kube.ts";
 import { cacheDir } from "../../env/procs.ts";
+import { eventually } from "../../env/eventually.ts";
 import { SandboxNode } from "../../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../../sandbox/net.ts";
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String((last as Error)?.message ?? last ?? "")}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 interface Result { code: number; stdout: Buffer; stderr: string }
 
@@ -86,7 +74,7 @@ describe("kubectl exec on the sandbox node", () => {
       await eventually(`${pod}/${container} running`, async () => {
         const p = await core.readNamespacedPod({ name: pod, namespace: ns });
         return p.status?.containerStatuses?.find((c) => c.name === container)?.state?.running ? true : undefined;
-      });
+      }, 90_000);
     }
   });
 
