@@ -55,6 +55,9 @@ interface ContainerRun {
   restartTimer?: NodeJS.Timeout;
 }
 
+/** A volume that will become usable later (an unbound claim): the Pod waits. */
+class VolumeNotReadyError extends Error {}
+
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 20_000;
 
@@ -131,7 +134,20 @@ export class PodRuntime {
       this.ip = this.ctx.allocateIP();
       this.netns = createPodNetwork(this.pod.metadata!.uid!, this.ip);
       this.ctx.recordNetns?.(this.netns);
-      await this.prepareVolumes();
+      // Like a kubelet, wait for claims to be bound instead of failing the Pod.
+      const deadline = Date.now() + 10 * 60_000;
+      for (;;) {
+        try {
+          await this.prepareVolumes();
+          break;
+        } catch (e) {
+          if (!(e instanceof VolumeNotReadyError) || Date.now() > deadline || this.terminating) throw e;
+          this.message = e.message;
+          this.ctx.statusChanged();
+          await sleep(1000);
+        }
+      }
+      this.message = undefined;
     } catch (e) {
       this.fail("CreatePodSandboxError", (e as Error).message);
       return;
@@ -321,7 +337,7 @@ export class PodRuntime {
       const dir = path.join(this.volumesDir, v.name);
       if (v.persistentVolumeClaim) {
         const claimDir = await this.ctx.claimDir(ns, v.persistentVolumeClaim.claimName);
-        if (!claimDir) throw new Error(`persistentvolumeclaim "${v.persistentVolumeClaim.claimName}" is not bound`);
+        if (!claimDir) throw new VolumeNotReadyError(`persistentvolumeclaim "${v.persistentVolumeClaim.claimName}" is not bound yet`);
         fs.mkdirSync(claimDir, { recursive: true });
         if (fsGroup !== undefined) {
           execFileSync("chgrp", ["-R", String(fsGroup), claimDir]);
@@ -752,7 +768,6 @@ export class PodRuntime {
       ],
       initContainerStatuses: this.runs.filter((r) => r.init).map(toStatus),
       containerStatuses: regular.map(toStatus),
-      qosClass: "BestEffort",
     };
   }
 }
