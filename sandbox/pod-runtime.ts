@@ -94,6 +94,7 @@ export class PodRuntime {
   private volumesDir: string;
   private logsDir: string;
   private volumeSources = new Map<string, string>();
+  private restartHolds = new Map<string, number>();
 
   constructor(pod: k8s.V1Pod, ctx: NodeContext) {
     this.pod = pod;
@@ -115,6 +116,14 @@ export class PodRuntime {
 
   get key(): string {
     return `${this.pod.metadata?.namespace}/${this.pod.metadata?.name}`;
+  }
+
+  /**
+   * Fault injection: the next restart of `container` waits at least `ms` (as a
+   * container in a long crash-loop back-off would), so a killed process stays down.
+   */
+  holdRestarts(container: string, ms: number): void {
+    this.restartHolds.set(container, Date.now() + ms);
   }
 
   logFile(container: string): string {
@@ -206,7 +215,8 @@ export class PodRuntime {
       run.lastState = run.state;
       run.state = { kind: "waiting", reason: "CrashLoopBackOff", message: `back-off ${run.backoffMs / 1000}s restarting failed container=${run.spec.name}` };
       this.ctx.statusChanged();
-      await new Promise<void>((resolve) => { run.restartTimer = setTimeout(resolve, run.backoffMs); });
+      const hold = Math.max(0, (this.restartHolds.get(run.spec.name) ?? 0) - Date.now());
+      await new Promise<void>((resolve) => { run.restartTimer = setTimeout(resolve, Math.max(run.backoffMs, hold)); });
       run.backoffMs = Math.min(run.backoffMs * 2, BACKOFF_MAX_MS);
     }
   }
