@@ -13,6 +13,7 @@ import { startControlPlane, type ControlPlane } from "../test/env/kube.ts";
 import { reapStrayProcesses } from "../test/env/procs.ts";
 import { BRIDGE_IP, ensureBridge, teardownNetwork } from "./net.ts";
 import { SandboxNode } from "./node.ts";
+import { mysqlClusterManifest } from "./cluster-manifest.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const stateDir = path.join(repoRoot, ".cache", "sandbox");
@@ -120,32 +121,6 @@ function provision(): void {
   }
 }
 
-export function sandboxClusterManifest(name: string, namespace: string, replicas: number): string {
-  return `apiVersion: moco.cybozu.com/v1beta2
-kind: MySQLCluster
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-spec:
-  replicas: ${replicas}
-  podTemplate:
-    spec:
-      containers:
-      - name: mysqld
-        image: mysql:9.7
-        resources:
-          requests:
-            memory: 512Mi
-  volumeClaimTemplates:
-  - metadata:
-      name: mysql-data
-    spec:
-      accessModes: [ReadWriteOnce]
-      resources:
-        requests:
-          storage: 1Gi
-`;
-}
 
 async function waitFor(what: string, probe: () => string | undefined, timeoutMs: number): Promise<void> {
   const start = Date.now();
@@ -192,7 +167,7 @@ async function up(opts: { name: string; namespace: string; replicas: string; tim
   step(`applying MySQLCluster ${opts.namespace}/${opts.name} with ${opts.replicas} instances`);
   if (opts.namespace !== "default") kubectl(["create", "namespace", opts.namespace]).toString();
   const applyStart = Date.now();
-  kubectl(["apply", "-f", "-"], sandboxClusterManifest(opts.name, opts.namespace, Number(opts.replicas)));
+  kubectl(["apply", "-f", "-"], mysqlClusterManifest({ name: opts.name, namespace: opts.namespace, replicas: Number(opts.replicas) }));
   await waitFor("cluster", () => {
     const out = kubectl(["-n", opts.namespace, "get", "mysqlcluster", opts.name, "-o",
       "jsonpath={.status.conditions[?(@.type=='Available')].status}/{.status.conditions[?(@.type=='Healthy')].status}/{.status.syncedReplicas}"]);

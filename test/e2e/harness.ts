@@ -12,6 +12,7 @@ import { cacheDir, repoRoot } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
 import { SandboxNode } from "../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
+import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 
 export interface E2E {
   cp: ControlPlane;
@@ -98,31 +99,7 @@ async function installMoco(env: E2E, checkInterval: string): Promise<void> {
 }
 
 export function clusterManifest(name: string, namespace: string, replicas: number, extra: { image?: string; mysqlConfigMapName?: string } = {}): string {
-  return `apiVersion: moco.cybozu.com/v1beta2
-kind: MySQLCluster
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-spec:
-  replicas: ${replicas}
-${extra.mysqlConfigMapName ? `  mysqlConfigMapName: ${extra.mysqlConfigMapName}\n` : ""}  podTemplate:
-    spec:
-      terminationGracePeriodSeconds: 60
-      containers:
-      - name: mysqld
-        image: ${extra.image ?? "mysql:9.7"}
-        resources:
-          requests:
-            memory: 256Mi
-  volumeClaimTemplates:
-  - metadata:
-      name: mysql-data
-    spec:
-      accessModes: [ReadWriteOnce]
-      resources:
-        requests:
-          storage: 1Gi
-`;
+  return mysqlClusterManifest({ name, namespace, replicas, memory: "256Mi", terminationGracePeriodSeconds: 60, ...extra });
 }
 
 export interface ClusterState {
