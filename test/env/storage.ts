@@ -54,22 +54,27 @@ async function stopAndClean(proc: ManagedProcess, dir: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** versitygw serving the S3 API over a directory; the bucket is created through the S3 API. */
-export async function startS3(bucket = "moco-backup"): Promise<S3Server> {
+/**
+ * versitygw serving the S3 API over a directory; the bucket is created through the S3 API.
+ * `host` is the address it listens on (default loopback); the e2e tests pass the sandbox
+ * bridge address (sandbox/net.ts BRIDGE_IP) so that Job Pods reach it.
+ */
+export async function startS3(bucket = "moco-backup", opts: { host?: string } = {}): Promise<S3Server> {
+  const host = opts.host ?? "127.0.0.1";
   const dir = workDir("s3-");
   const data = path.join(dir, "data");
   fs.mkdirSync(data);
-  const port = await freePort();
+  const port = await freePort(host);
   const accessKeyId = "moco" + randomBytes(6).toString("hex");
   const secretAccessKey = randomBytes(20).toString("hex");
   const region = "us-east-1";
   const proc = spawnManaged("versitygw", binary("versitygw"), [
-    "--port", `127.0.0.1:${port}`, "--region", region, "posix", data,
+    "--port", `${host}:${port}`, "--region", region, "posix", data,
   ], {
     logFile: path.join(dir, "versitygw.log"), marker: "versitygw", cleanup: dir,
     env: { ...process.env, ROOT_ACCESS_KEY: accessKeyId, ROOT_SECRET_KEY: secretAccessKey },
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${host}:${port}`;
   const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
   try {
