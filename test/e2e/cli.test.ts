@@ -249,6 +249,18 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     const p0 = await env.core.readNamespacedPod({ name: `moco-${single}-0`, namespace: ns });
     assert.equal(p0.metadata?.annotations?.["moco.cybozu.com/demote"], undefined, "nothing annotated");
     assert.equal((await clusterState(env, ns, single)).currentPrimaryIndex, 0);
+
+    // --wait that runs out reports it (exit 6) and leaves the request in place: MOCO
+    // still performs the switchover. (MOCO needs far longer than 1 ms to act.)
+    const late = await moco(["-n", ns, "switchover", "--wait", "--timeout", "1ms", name]);
+    expectCode(late, 6, "switchover --wait --timeout 1ms");
+    assert.match(late.stderr, /timed out .* the primary is still instance \d.* stays in place/);
+    const moved = await eventually("the requested switchover to happen anyway", async () => {
+      const s = await clusterState(env, ns, name);
+      return s.currentPrimaryIndex !== after ? s.currentPrimaryIndex : undefined;
+    }, 120_000);
+    t.diagnostic(`after the timed-out wait the primary moved ${after} → ${moved}`);
+    await waitHealthy(env, ns, name);
   });
 
   it("stop/start clustering flips CLUSTERING ACTIVE; switchover is refused while stopped", async () => {
