@@ -482,6 +482,11 @@ export class PodRuntime {
       lines.push(`mount --bind ${shellQuote(from)} ${target}`);
       if (m.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
     }
+    // A volume mounted on a parent of the repository (e.g. a Job's /work) would hide the
+    // moco-ts entry points of the host view: mount the repository again on top.
+    if (image.root === "host" && (c.volumeMounts ?? []).some((m) => repoRoot === m.mountPath || repoRoot.startsWith(`${m.mountPath.replace(/\/$/, "")}/`))) {
+      lines.push(`mkdir -p ${R}${shellQuote(repoRoot)} && mount --bind ${shellQuote(repoRoot)} ${R}${shellQuote(repoRoot)}`);
+    }
     const wd = c.workingDir ?? "/";
     const userspec = sec.uid !== undefined ? [`--userspec=${sec.uid}:${sec.gid ?? sec.uid}`, ...(sec.groups.length ? [`--groups=${sec.groups.join(",")}`] : [])] : [];
     lines.push(`exec chroot ${userspec.map(shellQuote).join(" ")} ${R} /bin/sh -c 'cd "$0" && exec "$@"' ${shellQuote(wd)} ${argv.map(shellQuote).join(" ")}`);
