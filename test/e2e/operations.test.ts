@@ -44,9 +44,14 @@ describe("operations on the sandbox", { skip: notReady }, () => {
     for (const replicas of [3, 5]) {
       start = Date.now();
       await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, replicas));
-      const st = await waitHealthy(env, ns, name);
+      // Healthy with every new instance ready (the status right after the apply still
+      // describes the smaller cluster).
+      const st = await eventually(`${replicas} instances Healthy`, async () => {
+        const s = await clusterState(env, ns, name);
+        return s.healthy === "True" && s.syncedReplicas === replicas ? s : undefined;
+      }, 600_000, 1000);
       t.diagnostic(`scale to ${replicas}: Healthy after ${((Date.now() - start) / 1000).toFixed(1)} s`);
-      assert.equal(st.syncedReplicas, replicas);
+      assert.equal(st.available, "True");
     }
     // Every new instance was cloned from the primary and has the data.
     const pods = await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` });
