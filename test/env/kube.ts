@@ -217,3 +217,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     throw e;
   }
 }
+
+/**
+ * Waits until the named CRDs are Established. (`kubectl wait` right after an apply
+ * can fail before the API server has written any condition.)
+ */
+export async function waitCrdsEstablished(cp: Pick<ControlPlane, "kubectl">, names: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const established = async (name: string) => {
+    const crd = JSON.parse(await cp.kubectl(["get", "crd", name, "-o", "json"])) as {
+      status?: { conditions?: { type: string; status: string }[] };
+    };
+    return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ?? false;
+  };
+  for (;;) {
+    const ok = await Promise.all(names.map((n) => established(n).catch(() => false)));
+    if (ok.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`CRDs not Established after ${timeoutMs} ms: ${names.join(", ")}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
+import { startControlPlane, waitCrdsEstablished, type ControlPlane } from "../../env/kube.ts";
 import { eventually } from "../../env/eventually.ts";
 
 
@@ -45,7 +45,7 @@ describe("real Kubernetes control plane", () => {
       },
     };
     await cp.kubectl(["apply", "-f", "-"], JSON.stringify(crd));
-    await cp.kubectl(["wait", "--for=condition=Established", "crd/widgets.smoke.moco-ts.test", "--timeout=60s"]);
+    await waitCrdsEstablished(cp, ["widgets.smoke.moco-ts.test"]);
     const co = kc.makeApiClient(k8s.CustomObjectsApi);
     await co.createNamespacedCustomObject({ group: "smoke.moco-ts.test", version: "v1", namespace: "default", plural: "widgets",
       body: { apiVersion: "smoke.moco-ts.test/v1", kind: "Widget", metadata: { name: "w1" }, spec: {} } });

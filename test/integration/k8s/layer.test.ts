@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
+import { startControlPlane, waitCrdsEstablished, type ControlPlane } from "../../env/kube.ts";
 import { KubeClient } from "../../../src/k8s/client.ts";
 import { Informer } from "../../../src/k8s/informer.ts";
 import { resources } from "../../../src/k8s/resource.ts";
@@ -85,7 +85,7 @@ describe("k8s layer on a real API server", () => {
 
   it("informer: watches a CRD's custom resources (MySQLCluster v1beta2), and resyncs periodically", async () => {
     await cp.kubectl(["apply", "--server-side", "-f", path.join(repo, "deploy/crds/moco.cybozu.com_mysqlclusters.yaml")]);
-    await cp.kubectl(["wait", "--for=condition=Established", "crd/mysqlclusters.moco.cybozu.com", "--timeout=60s"]);
+    await waitCrdsEstablished(cp, ["mysqlclusters.moco.cybozu.com"]);
     const inf = informer(resources.mysqlClusters, { namespace: "crd", resyncPeriodMs: 1000 });
     const seen: string[] = [];
     let resyncs = 0;
