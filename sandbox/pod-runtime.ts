@@ -488,8 +488,14 @@ export class PodRuntime {
       lines.push(`mkdir -p ${R}${shellQuote(repoRoot)} && mount --bind ${shellQuote(repoRoot)} ${R}${shellQuote(repoRoot)}`);
     }
     const wd = c.workingDir ?? "/";
-    const userspec = sec.uid !== undefined ? [`--userspec=${sec.uid}:${sec.gid ?? sec.uid}`, ...(sec.groups.length ? [`--groups=${sec.groups.join(",")}`] : [])] : [];
-    lines.push(`exec chroot ${userspec.map(shellQuote).join(" ")} ${R} /bin/sh -c 'cd "$0" && exec "$@"' ${shellQuote(wd)} ${argv.map(shellQuote).join(" ")}`);
+    // Drop to the container's user with setpriv (in the image's root) rather than
+    // `chroot --userspec`: a credential change clears PDEATHSIG, and setpriv sets it again
+    // afterwards, so the container still dies with the node process.
+    const become = sec.uid !== undefined
+      ? ["/usr/bin/setpriv", `--reuid=${sec.uid}`, `--regid=${sec.gid ?? sec.uid}`,
+        ...(sec.groups.length ? [`--groups=${sec.groups.join(",")}`] : ["--clear-groups"]), "--pdeathsig=SIGKILL", "--"]
+      : [];
+    lines.push(`exec chroot ${R} ${become.map(shellQuote).join(" ")} /bin/sh -c 'cd "$0" && exec "$@"' ${shellQuote(wd)} ${argv.map(shellQuote).join(" ")}`);
     const script = path.join(this.dir, `launch-${c.name}.sh`);
     fs.writeFileSync(script, lines.join("\n") + "\n", { mode: 0o700 });
     return {
