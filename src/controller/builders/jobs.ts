@@ -28,7 +28,7 @@ import {
 } from "./meta.ts";
 import type { ClusterIdentity } from "./meta.ts";
 import type { BuilderOptions } from "./options.ts";
-import { CONTAINER_GID, CONTAINER_UID } from "./statefulset.ts";
+import { CONTAINER_GID, CONTAINER_UID, preferredHostAntiAffinity } from "./statefulset.ts";
 
 /** The command of the backup/restore containers in the moco-ts image. */
 export const BACKUP_COMMAND: readonly string[] = Object.freeze(["moco-backup"]);
@@ -119,24 +119,10 @@ function jobPodSecurityContext(options: BuilderOptions): NonNullable<V1PodSpec["
 
 /** Default backup Pod anti-affinity (objects.md §8). */
 export function defaultBackupAffinity(): V1Affinity {
-  return {
-    podAntiAffinity: {
-      preferredDuringSchedulingIgnoredDuringExecution: [
-        {
-          weight: 100,
-          podAffinityTerm: {
-            topologyKey: "kubernetes.io/hostname",
-            labelSelector: {
-              matchExpressions: [
-                { key: LABEL_APP_NAME, operator: "In", values: [APP_NAME_BACKUP] },
-                { key: LABEL_APP_CREATED_BY, operator: "In", values: [CREATED_BY_MOCO] },
-              ],
-            },
-          },
-        },
-      ],
-    },
-  };
+  return preferredHostAntiAffinity([
+    { key: LABEL_APP_NAME, values: [APP_NAME_BACKUP] },
+    { key: LABEL_APP_CREATED_BY, values: [CREATED_BY_MOCO] },
+  ]);
 }
 
 /** Args of the backup container: backup, --threads, bucket flags, bucket, ns, name. */

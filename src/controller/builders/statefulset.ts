@@ -341,8 +341,8 @@ export function buildMocoVolumes(
   return volumes;
 }
 
-/** The default Pod anti-affinity (objects.md §7.2), used when the template has none. */
-export function defaultPodAntiAffinity(clusterName: string): V1Affinity {
+/** A preferred (weight 100) anti-affinity on kubernetes.io/hostname against Pods matching `expressions`. */
+export function preferredHostAntiAffinity(expressions: { key: string; values: string[] }[]): V1Affinity {
   return {
     podAntiAffinity: {
       preferredDuringSchedulingIgnoredDuringExecution: [
@@ -350,18 +350,21 @@ export function defaultPodAntiAffinity(clusterName: string): V1Affinity {
           weight: 100,
           podAffinityTerm: {
             topologyKey: "kubernetes.io/hostname",
-            labelSelector: {
-              matchExpressions: [
-                { key: LABEL_APP_NAME, operator: "In", values: [APP_NAME_MYSQL] },
-                { key: LABEL_APP_INSTANCE, operator: "In", values: [clusterName] },
-                { key: LABEL_APP_CREATED_BY, operator: "In", values: [CREATED_BY_MOCO] },
-              ],
-            },
+            labelSelector: { matchExpressions: expressions.map((e) => ({ key: e.key, operator: "In", values: e.values })) },
           },
         },
       ],
     },
   };
+}
+
+/** The default Pod anti-affinity (objects.md §7.2), used when the template has none. */
+export function defaultPodAntiAffinity(clusterName: string): V1Affinity {
+  return preferredHostAntiAffinity([
+    { key: LABEL_APP_NAME, values: [APP_NAME_MYSQL] },
+    { key: LABEL_APP_INSTANCE, values: [clusterName] },
+    { key: LABEL_APP_CREATED_BY, values: [CREATED_BY_MOCO] },
+  ]);
 }
 
 // ---- the live StatefulSet (managed fields) --------------------------------------
