@@ -766,7 +766,8 @@ export class PodRuntime {
       image: r.spec.image ?? "",
       imageID: `sandbox://${r.spec.image ?? ""}`,
       containerID: r.proc?.pid ? `sandbox://${this.pod.metadata?.uid}/${r.spec.name}/${r.restartCount}` : undefined,
-      ready: r.ready,
+      // As the kubelet does, an init container that completed successfully is ready.
+      ready: r.init ? r.state.kind === "terminated" && r.state.exitCode === 0 : r.ready,
       started: r.started,
       restartCount: r.restartCount,
       state: stateToK8s(r.state),

@@ -74,6 +74,8 @@ describe("sandbox node", () => {
       return p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? p : undefined;
     });
     assert.equal(pod.status?.phase, "Running");
+    assert.equal(pod.status?.initContainerStatuses?.[0]?.ready, true, "a completed init container is ready");
+    assert.equal(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0);
     assert.match(pod.status?.podIP ?? "", /^10\.213\./);
     assert.ok(pod.spec?.nodeName?.startsWith("sandbox-node-"));
     const rt = node.runtime(ns, "web")!;
