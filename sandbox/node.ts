@@ -17,6 +17,7 @@ import { makeKubeRest, KubeRestError, type KubeRest } from "./kube-rest.ts";
 import { AddressAllocator, BRIDGE_IP, ensureBridge, listPodNetns, deletePodNetwork } from "./net.ts";
 import { PodRuntime, type NodeContext } from "./pod-runtime.ts";
 import { startKubeletApi } from "./kubelet-api.ts";
+import { parseQuantity } from "../src/api/v1beta2/quantity.ts";
 import { ensureCert } from "../test/env/pki.ts";
 import type { Server } from "node:https";
 
@@ -381,7 +382,7 @@ export class SandboxNode {
       }
       // Expansion: grow the PV and report the new capacity on the claim.
       if (pv && pvc.status?.phase === "Bound" && String(pv.spec?.capacity?.storage) !== requested &&
-          quantityBytes(requested) > quantityBytes(String(pv.spec?.capacity?.storage))) {
+          (parseQuantity(requested) ?? 0) > (parseQuantity(String(pv.spec?.capacity?.storage)) ?? 0)) {
         await this.rest.request("PATCH", `/api/v1/persistentvolumes/${pv.metadata!.name}`, { spec: { capacity: { storage: requested } } }, "application/merge-patch+json");
         await this.rest.request("PATCH", `/api/v1/namespaces/${pvc.metadata!.namespace}/persistentvolumeclaims/${pvc.metadata!.name}/status`,
           { status: { capacity: { storage: requested } } }, "application/merge-patch+json");
@@ -429,12 +430,6 @@ export class SandboxNode {
   }
 }
 
-function quantityBytes(q: string): number {
-  const m = /^([0-9.]+)([KMGTPE]i?)?$/.exec(q);
-  if (!m) return Number(q) || 0;
-  const mult: Record<string, number> = { K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, Pi: 1024 ** 5 };
-  return Number(m[1]) * (m[2] ? mult[m[2]] ?? 1 : 1);
-}
 
 /** Keeps lastTransitionTime of conditions whose status did not change. */
 function withStableTransitions(next: k8s.V1PodStatus, prev: k8s.V1PodStatus | undefined): k8s.V1PodStatus {

@@ -10,6 +10,7 @@ import path from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { mapImage, mysqlRootfsDir, repoRoot, type ImageMapping } from "./images.ts";
 import { createPodNetwork, deletePodNetwork, netnsPath } from "./net.ts";
+import { parseQuantity } from "../src/api/v1beta2/quantity.ts";
 import type { ExecProcess } from "./streaming.ts";
 
 export interface NodeContext {
@@ -804,23 +805,11 @@ function stateToK8s(s: ContainerState): k8s.V1ContainerState {
   }
 }
 
-function parseCpu(q: string): number {
-  return q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q);
-}
-
-function parseBytes(q: string): number {
-  const m = /^([0-9.]+)([KMGTPE]i?)?$/.exec(q);
-  if (!m) return Number(q) || 0;
-  const mult: Record<string, number> = { K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-  return Number(m[1]) * (m[2] ? mult[m[2]] ?? 1 : 1);
-}
-
 function resourceFieldValue(c: k8s.V1Container, ref: k8s.V1ResourceFieldSelector): string {
   const res = c.resources;
   const [kind, name] = ref.resource.split(".") as ["limits" | "requests", string];
   const q = res?.[kind]?.[name];
   if (q === undefined) return name === "cpu" ? "1" : String(24 * 1024 ** 3);
   const divisor = ref.divisor ? String(ref.divisor) : "1";
-  if (name === "cpu") return String(Math.ceil(parseCpu(String(q)) / parseCpu(divisor)));
-  return String(Math.ceil(parseBytes(String(q)) / parseBytes(divisor)));
+  return String(Math.ceil((parseQuantity(String(q)) ?? 0) / (parseQuantity(divisor) ?? 1)));
 }
