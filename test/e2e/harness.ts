@@ -8,7 +8,7 @@ import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
 import { startControlPlane, type ControlPlane } from "../env/kube.ts";
-import { cacheDir, repoRoot } from "../env/procs.ts";
+import { cacheDir, repoRoot, makeTmpDir } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
 import { SandboxNode } from "../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
@@ -41,7 +41,7 @@ export function eventually<T>(what: string, probe: () => Promise<T | undefined>,
  */
 export async function startE2E(opts: { checkInterval?: string; addressBlocks?: [number, number]; kubeletPort?: number } = {}): Promise<E2E> {
   ensureBridge();
-  const dataDir = fs.mkdtempSync(path.join(cacheDir, "tmp", "e2e-"));
+  const dataDir = makeTmpDir("e2e-");
   const cp = await startControlPlane({ bindAddress: BRIDGE_IP, volumeBinder: true });
   const port = Number(new URL(cp.server).port);
   const logFile = path.join(dataDir, "node.log");

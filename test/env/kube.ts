@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
-import { binDir, cacheDir, freePort, spawnManaged, waitUntil, type ManagedProcess } from "./procs.ts";
+import { binDir, freePort, spawnManaged, waitUntil, type ManagedProcess, makeTmpDir } from "./procs.ts";
 import { ensureCa, ensureCert, ensureServiceAccountKey, type CertPaths } from "./pki.ts";
 
 export interface ControlPlaneOptions {
@@ -87,8 +87,7 @@ current-context: moco-ts
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  fs.mkdirSync(path.join(cacheDir, "tmp"), { recursive: true });
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(cacheDir, "tmp", "kube-"));
+  const dir = opts.dir ?? makeTmpDir("kube-");
   fs.mkdirSync(dir, { recursive: true });
   const pki = path.join(dir, "pki");
   const ca = ensureCa(pki);

@@ -8,6 +8,13 @@ import path from "node:path";
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 export const cacheDir = path.join(repoRoot, ".cache");
 export const binDir = path.join(cacheDir, "bin");
+
+/** A fresh directory under .cache/tmp (created on first use: a fresh clone has none). */
+export function makeTmpDir(prefix: string): string {
+  const base = path.join(cacheDir, "tmp");
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, prefix));
+}
 const registryDir = path.join(cacheDir, "run", "procs");
 
 const live = new Set<ChildProcess>();

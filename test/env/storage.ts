@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { binDir, cacheDir, freePort, repoRoot, spawnManaged, waitUntil, type ManagedProcess } from "./procs.ts";
+import { binDir, freePort, repoRoot, spawnManaged, waitUntil, type ManagedProcess, makeTmpDir } from "./procs.ts";
 
 export interface S3Server {
   kind: "s3";
@@ -38,11 +38,6 @@ export interface AzureServer {
   stop(): Promise<void>;
 }
 
-function workDir(prefix: string): string {
-  fs.mkdirSync(path.join(cacheDir, "tmp"), { recursive: true });
-  return fs.mkdtempSync(path.join(cacheDir, "tmp", prefix));
-}
-
 function binary(name: string): string {
   const p = path.join(binDir, name);
   if (!fs.existsSync(p)) throw new Error(`${p} is missing: run test/env/provision.sh (or test/env/build-storage.sh)`);
@@ -61,7 +56,7 @@ async function stopAndClean(proc: ManagedProcess, dir: string): Promise<void> {
  */
 export async function startS3(bucket = "moco-backup", opts: { host?: string } = {}): Promise<S3Server> {
   const host = opts.host ?? "127.0.0.1";
-  const dir = workDir("s3-");
+  const dir = makeTmpDir("s3-");
   const data = path.join(dir, "data");
   fs.mkdirSync(data);
   const port = await freePort(host);
@@ -93,7 +88,7 @@ export async function startS3(bucket = "moco-backup", opts: { host?: string } = 
 
 /** fake-gcs-server with a filesystem backend; the bucket exists from the start. */
 export async function startGcs(bucket = "moco-backup"): Promise<GcsServer> {
-  const dir = workDir("gcs-");
+  const dir = makeTmpDir("gcs-");
   const data = path.join(dir, "data");
   fs.mkdirSync(path.join(data, bucket), { recursive: true });
   const port = await freePort();
@@ -121,7 +116,7 @@ const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I
 
 /** Azurite's blob service; the container is created through the Azure SDK. */
 export async function startAzure(container = "moco-backup"): Promise<AzureServer> {
-  const dir = workDir("azure-");
+  const dir = makeTmpDir("azure-");
   const port = await freePort();
   const main = path.join(repoRoot, "node_modules", "azurite", "dist", "src", "blob", "main.js");
   if (!fs.existsSync(main)) throw new Error("azurite is missing: run npm ci");

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { cacheDir, repoRoot } from "../../env/procs.ts";
+import { repoRoot, makeTmpDir } from "../../env/procs.ts";
 
 const entryPoints: [string, string, RegExp][] = [
   ["moco-controller", "src/controller/main.js", /--check-interval/],
@@ -17,8 +17,7 @@ const entryPoints: [string, string, RegExp][] = [
 describe("built entry points", () => {
   let outDir = "";
   before(() => {
-    fs.mkdirSync(path.join(cacheDir, "tmp"), { recursive: true });
-    outDir = fs.mkdtempSync(path.join(cacheDir, "tmp", "dist-"));
+    outDir = makeTmpDir("dist-");
     execFileSync(path.join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json", "--outDir", outDir], { cwd: repoRoot, stdio: "pipe" });
     // The built files resolve node_modules from the repository, as in the image's /app.
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(outDir, "node_modules"));

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { k8sBinary, startControlPlane, type ControlPlane } from "../../env/kube.ts";
-import { cacheDir } from "../../env/procs.ts";
+import { makeTmpDir } from "../../env/procs.ts";
 import { eventually } from "../../env/eventually.ts";
 import { SandboxNode } from "../../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../../sandbox/net.ts";
@@ -36,7 +36,7 @@ describe("kubectl exec on the sandbox node", () => {
   let node: SandboxNode;
   let core: k8s.CoreV1Api;
   const ns = "exec";
-  const dataDir = fs.mkdtempSync(path.join(cacheDir, "tmp", "sandbox-exec-"));
+  const dataDir = makeTmpDir("sandbox-exec-");
   const kubectl = (args: string[], input?: Buffer) => run(k8sBinary("kubectl"), ["--kubeconfig", cp.kubeconfig, "-n", ns, ...args], input);
   const loop = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"];
 

@@ -7,7 +7,7 @@ import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
-import { cacheDir } from "../../env/procs.ts";
+import { makeTmpDir } from "../../env/procs.ts";
 import { SandboxNode } from "../../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../../sandbox/net.ts";
 import { eventually } from "../../env/eventually.ts";
@@ -19,7 +19,7 @@ describe("sandbox node", () => {
   let core: k8s.CoreV1Api;
   let apps: k8s.AppsV1Api;
   const ns = "sbx";
-  const dataDir = fs.mkdtempSync(path.join(cacheDir, "tmp", "sandbox-node-"));
+  const dataDir = makeTmpDir("sandbox-node-");
 
   before(async () => {
     ensureBridge();

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
-import { cacheDir, repoRoot } from "../../env/procs.ts";
+import { repoRoot, makeTmpDir } from "../../env/procs.ts";
 import { eventually } from "../../env/eventually.ts";
 import { BRIDGE_IP, ensureBridge } from "../../../sandbox/net.ts";
 
@@ -22,7 +22,7 @@ function markerPids(): number[] {
 describe("sandbox node process death", () => {
   let cp: ControlPlane;
   let child: ChildProcess | undefined;
-  const dataDir = fs.mkdtempSync(path.join(cacheDir, "tmp", "sandbox-orphans-"));
+  const dataDir = makeTmpDir("sandbox-orphans-");
 
   before(async () => {
     ensureBridge();
