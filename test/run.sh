@@ -40,12 +40,9 @@ case "$layer" in
     echo "== typecheck"; tsc -p tsconfig.json --noEmit
     echo "== lint"; eslint .
     bash test/env/provision.sh
-    # One node --test run over every layer so the closing summary counts all tests,
-    # in layer order (unit, integration, e2e): the fast layers report first.
-    files=()
-    for l in unit integration e2e; do
-      mapfile -t -O "${#files[@]}" files < <(find "test/$l" -name '*.test.ts' | sort)
-    done
+    # One node --test run over every layer so the closing summary counts all tests.
+    # (node --test orders the files itself: the e2e files run first.)
+    mapfile -t files < <(find test/unit test/integration test/e2e -name '*.test.ts' | sort)
     echo "== unit, integration and e2e tests (${#files[@]} files)"
     node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \
       --test-reporter=spec "${files[@]}" ;;

@@ -1,12 +1,15 @@
 // `moco-backup backup` (backup.md §5.1): census, source choice, consistent dump, binlogs
 // since the previous backup, status.backup and events.
 import type { BackupStatus, MySQLCluster } from "../api/v1beta2/index.ts";
+import fs from "node:fs";
+import path from "node:path";
+import { putArchive } from "./archive.ts";
 import { backupBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
 import { connect, queryRows, readServerStatus, type MysqlTarget } from "./db.ts";
 import { dumpInstance } from "./dump/dump.ts";
 import type { Compression } from "./dump/format.ts";
-import { backupDir, formatBackupTime } from "./keys.ts";
+import { DUMP_ARCHIVE, DUMP_DIR, backupDir, formatBackupTime } from "./keys.ts";
 import { rfc3339, type ClusterStore, type PodInfo } from "./kube.ts";
 import { errorMessage, redact, type Logger } from "./log.ts";
 import { Progress } from "./progress.ts";
@@ -113,20 +116,32 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
     "backup starts");
 
   const progress = new Progress(log, o.progressIntervalMs ?? 10_000);
+  const dumpDir = path.join(o.workDir, DUMP_DIR);
   let dump;
+  let dumpSize;
   try {
-    dump = await dumpInstance({
-      target: source, bucket: o.bucket, dir: backupDir(o.namespace, o.name, start), workDir: o.workDir,
-      threads: o.threads, time: start, sourceIndex: choice.sourceIndex, log, progress,
-      ...(o.chunkRows !== undefined ? { chunkRows: o.chunkRows } : {}),
-      ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
-      ...(o.compression !== undefined ? { compression: o.compression } : {}),
+    try {
+      dump = await dumpInstance({
+        target: source, outDir: dumpDir, threads: o.threads, time: start, sourceIndex: choice.sourceIndex, log, progress,
+        ...(o.chunkRows !== undefined ? { chunkRows: o.chunkRows } : {}),
+        ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
+        ...(o.compression !== undefined ? { compression: o.compression } : {}),
+      });
+    } finally {
+      progress.report("dump finished");
+      progress.stop();
+    }
+    const key = `${backupDir(o.namespace, o.name, start)}${DUMP_ARCHIVE}`;
+    log.info({ key, bytes: dump.dumpSize, files: dump.files.length }, "uploading the dump");
+    const t0 = Date.now();
+    dumpSize = await putArchive({
+      bucket: o.bucket, key, root: o.workDir, entries: dump.files.map((f) => `${DUMP_DIR}/${f}`), compression: "none", log,
     });
+    log.info({ key, dumpSize, seconds: (Date.now() - t0) / 1000 }, "dump uploaded");
   } finally {
-    progress.report("dump finished");
-    progress.stop();
+    fs.rmSync(dumpDir, { recursive: true, force: true });
   }
-  let workDirUsage = dump.workDirUsage;
+  let workDirUsage = dump.dumpSize;
   let binlogSize = 0;
   if (choice.doBinlog && last !== undefined && last.time) {
     try {
@@ -140,7 +155,6 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
       const r = await backupBinlogs({
         source, bucket: o.bucket, dir: backupDir(o.namespace, o.name, since), since, takenAt: start,
         sourceIndex: choice.sourceIndex, startFile, excludeGtids: last.gtidSet, workDir: o.workDir, tools: o.tools, log,
-        ...(o.compression !== undefined ? { compression: o.compression } : {}),
       });
       binlogSize = r.binlogSize;
       workDirUsage = Math.max(workDirUsage, r.workDirUsage);
@@ -162,7 +176,7 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
     uuidSet,
     binlogFilename: dump.binlogFile,
     gtidSet: dump.gtidExecuted,
-    dumpSize: dump.dumpSize,
+    dumpSize,
     binlogSize,
     workDirUsage,
     warnings: warnings.length > 0 ? warnings : null,

@@ -1,32 +1,22 @@
 // Binary-log backup (backup.md §5.1.2) and replay (§5.2 step 8) around mysqlbinlog.
 //
 // Backup: `mysqlbinlog --read-from-remote-source=BINLOG-DUMP-GTIDS --exclude-gtids=<last
-// gtidSet> --to-last-log --raw <start file>` writes the source's binlog files into the
-// work directory; each is compressed and uploaded as <prev backup dir>binlog/<file>.<ext>,
-// then binlog/manifest.json (written last) lists them.
-// Replay: download, verify and decompress the files, then
+// gtidSet> --to-last-log --raw <start file>` writes the source's binlog files into
+// binlog/ in the work directory; binlog/manifest.json (sizes, sha256, the time range the
+// archive covers) is written beside them and the directory is uploaded, manifest first,
+// as <prev backup dir>binlog.tar.zst.
+// Replay: extract the archive, verify the files against its manifest, then
 // `mysqlbinlog --stop-datetime=<restore point> [--database=<schema>] files… | mysql --binary-mode`
 // with TZ=UTC. Transactions already in the dump are skipped by GTID.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
+import { extractArchive, putArchive, readFirstEntry } from "./archive.ts";
 import type { Bucket } from "./bucket/types.ts";
-import { BucketError } from "./bucket/types.ts";
 import type { MysqlTarget } from "./db.ts";
-import {
-  BINLOG_FORMAT,
-  compressionExt,
-  createCompressor,
-  createDecompressor,
-  defaultCompression,
-  type BinlogFileEntry,
-  type BinlogManifest,
-  type Compression,
-} from "./dump/format.ts";
-import { BINLOG_DIR, MANIFEST, formatStopDatetime } from "./keys.ts";
+import { BINLOG_FORMAT, BINLOG_FORMAT_VERSION, type BinlogFileEntry, type BinlogManifest } from "./dump/format.ts";
+import { BINLOG_ARCHIVE, BINLOG_DIR, MANIFEST, formatStopDatetime } from "./keys.ts";
 import type { Logger } from "./log.ts";
-import { withRetry } from "./retry.ts";
 import { spawnTool, writeClientDefaults, type Tools } from "./tools.ts";
 
 /** Numeric suffix order of binlog file names (binlog.000009 < binlog.000010). */
@@ -48,28 +38,34 @@ export interface BinlogBackupOptions {
   workDir: string;
   tools: Tools;
   log: Logger;
-  compression?: Compression;
 }
 
 export interface BinlogBackupResult {
   manifest: BinlogManifest;
-  /** Bytes uploaded. */
+  /** Bytes of binlog.tar.zst. */
   binlogSize: number;
   /** Bytes of raw binlog files held in the work directory. */
   workDirUsage: number;
 }
 
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const b of fs.createReadStream(file)) hash.update(b as Buffer);
+  return hash.digest("hex");
+}
+
 export async function backupBinlogs(o: BinlogBackupOptions): Promise<BinlogBackupResult> {
-  const compression = o.compression ?? defaultCompression();
-  const ext = compressionExt(compression);
-  const base = path.join(o.workDir, "binlog");
-  fs.rmSync(base, { recursive: true, force: true });
-  const files = path.join(base, "files");
+  const files = path.join(o.workDir, BINLOG_DIR);
+  // The client options file (a password) lives beside binlog/, never inside the archive.
+  const cnfDir = path.join(o.workDir, "binlog-client");
+  fs.rmSync(files, { recursive: true, force: true });
+  fs.rmSync(cnfDir, { recursive: true, force: true });
   fs.mkdirSync(files, { recursive: true });
+  fs.mkdirSync(cnfDir, { recursive: true });
   try {
-    writeClientDefaults(base, o.source.password);
+    writeClientDefaults(cnfDir, o.source.password);
     const args = [
-      "--defaults-extra-file=../client.cnf",
+      "--defaults-extra-file=../binlog-client/client.cnf",
       "-h", o.source.host, "--port", String(o.source.port), "--protocol=tcp", "-u", o.source.user,
       "--get-server-public-key", "--read-from-remote-source=BINLOG-DUMP-GTIDS",
       `--exclude-gtids=${o.excludeGtids}`, "--to-last-log", "--raw", o.startFile,
@@ -82,42 +78,58 @@ export async function backupBinlogs(o: BinlogBackupOptions): Promise<BinlogBacku
     const coveredUntil = new Date();
     const names = sortBinlogNames(fs.readdirSync(files).filter((n) => n.startsWith("binlog.")));
     if (names.length === 0) throw new Error(`mysqlbinlog wrote no binlog files starting from ${o.startFile}`);
-    let usage = 0;
-    for (const n of names) usage += fs.statSync(path.join(files, n)).size;
     const entries: BinlogFileEntry[] = [];
-    let binlogSize = 0;
+    let usage = 0;
     for (const n of names) {
       const file = path.join(files, n);
-      const key = `${o.dir}${BINLOG_DIR}/${n}.${ext}`;
-      const compressed = `${file}.${ext}`;
-      const hash = createHash("sha256");
-      let compressedBytes = 0;
-      const comp = createCompressor(compression);
-      comp.on("data", (b: Buffer) => { hash.update(b); compressedBytes += b.length; });
-      await pipeline(fs.createReadStream(file), comp, fs.createWriteStream(compressed));
-      const uploaded = await withRetry(() => o.bucket.put(key, fs.createReadStream(compressed), { sizeHint: compressedBytes }), {
-        attempts: 5, baseDelayMs: 500, isTransient: (e) => !(e instanceof BucketError) || e.code === "Other",
-      });
-      binlogSize += uploaded;
-      entries.push({ name: n, key, bytes: fs.statSync(file).size, compressedBytes, sha256: hash.digest("hex") });
-      fs.rmSync(compressed, { force: true });
+      const bytes = fs.statSync(file).size;
+      usage += bytes;
+      entries.push({ name: n, bytes, sha256: await sha256File(file) });
     }
     const manifest: BinlogManifest = {
-      format: BINLOG_FORMAT, version: 1,
+      format: BINLOG_FORMAT, version: BINLOG_FORMAT_VERSION,
       since: o.since.toISOString(), takenAt: o.takenAt.toISOString(), coveredUntil: coveredUntil.toISOString(),
-      sourceIndex: o.sourceIndex, startFile: o.startFile, excludeGtids: o.excludeGtids, compression, files: entries,
+      sourceIndex: o.sourceIndex, startFile: o.startFile, excludeGtids: o.excludeGtids, files: entries,
     };
-    binlogSize += await o.bucket.put(`${o.dir}${BINLOG_DIR}/${MANIFEST}`, Buffer.from(JSON.stringify(manifest)));
-    o.log.info({ files: names.length, binlogSize }, "binary logs uploaded");
+    fs.writeFileSync(path.join(files, MANIFEST), JSON.stringify(manifest));
+    const key = `${o.dir}${BINLOG_ARCHIVE}`;
+    o.log.info({ key, files: names.length, bytes: usage }, "uploading the binary-log archive");
+    const binlogSize = await putArchive({
+      bucket: o.bucket, key, root: o.workDir, compression: "zstd", log: o.log,
+      entries: [`${BINLOG_DIR}/${MANIFEST}`, ...names.map((n) => `${BINLOG_DIR}/${n}`)],
+    });
+    o.log.info({ key, files: names.length, binlogSize }, "binary logs uploaded");
     return { manifest, binlogSize, workDirUsage: usage };
   } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    fs.rmSync(files, { recursive: true, force: true });
+    fs.rmSync(cnfDir, { recursive: true, force: true });
   }
+}
+
+/** Parses a binlog manifest; `where` names its origin in the error. */
+export function parseBinlogManifest(body: Buffer, where: string): BinlogManifest {
+  let m: BinlogManifest;
+  try {
+    m = JSON.parse(body.toString("utf8")) as BinlogManifest;
+  } catch {
+    throw new Error(`${where} is not JSON`);
+  }
+  if (m.format !== BINLOG_FORMAT) throw new Error(`${where} is not a moco-ts binlog manifest`);
+  return m;
+}
+
+/** The manifest at the head of `<dir>binlog.tar.zst` (only its first kilobytes are read). */
+export async function readBinlogManifest(bucket: Bucket, dir: string): Promise<BinlogManifest> {
+  const key = `${dir}${BINLOG_ARCHIVE}`;
+  return parseBinlogManifest(await readFirstEntry(bucket, key, "zstd", `${BINLOG_DIR}/${MANIFEST}`), `${key}: ${BINLOG_DIR}/${MANIFEST}`);
 }
 
 export interface ReplayOptions {
   target: MysqlTarget;
   bucket: Bucket;
+  /** Directory of the archive (ending with '/'). */
+  dir: string;
+  /** The manifest read (and checked against the restore point) before the load. */
   manifest: BinlogManifest;
   restorePoint: Date;
   schema?: string;
@@ -127,27 +139,29 @@ export interface ReplayOptions {
 }
 
 export async function replayBinlogs(o: ReplayOptions): Promise<void> {
-  const base = path.join(o.workDir, "binlog");
-  fs.rmSync(base, { recursive: true, force: true });
-  const files = path.join(base, "files");
-  const tmp = path.join(base, "tmp");
-  fs.mkdirSync(files, { recursive: true });
-  fs.mkdirSync(tmp, { recursive: true });
+  const files = path.join(o.workDir, BINLOG_DIR);
+  const cnfDir = path.join(o.workDir, "binlog-client");
+  const tmp = path.join(o.workDir, "binlog-tmp");
+  for (const d of [cnfDir, tmp]) {
+    fs.rmSync(d, { recursive: true, force: true });
+    fs.mkdirSync(d, { recursive: true });
+  }
   try {
-    for (const f of o.manifest.files) {
-      await withRetry(async () => {
-        const hash = createHash("sha256");
-        let size = 0;
-        const body = await o.bucket.get(f.key);
-        body.on("data", (b: Buffer) => { hash.update(b); size += b.length; });
-        await pipeline(body, createDecompressor(o.manifest.compression), fs.createWriteStream(path.join(files, f.name)));
-        if (size !== f.compressedBytes || hash.digest("hex") !== f.sha256) throw new Error(`binlog object ${f.key} is corrupt`);
-      }, { attempts: 5, baseDelayMs: 500, isTransient: (e) => !(e instanceof BucketError) || e.code === "Other" });
+    const key = `${o.dir}${BINLOG_ARCHIVE}`;
+    o.log.info({ key }, "downloading the binary-log archive");
+    await extractArchive({ bucket: o.bucket, key, compression: "zstd", root: o.workDir, top: BINLOG_DIR, log: o.log });
+    const m = parseBinlogManifest(fs.readFileSync(path.join(files, MANIFEST)), `${key}: ${BINLOG_DIR}/${MANIFEST}`);
+    if (m.takenAt !== o.manifest.takenAt) throw new Error(`${key} changed since the restore was planned`);
+    for (const f of m.files) {
+      const file = path.join(files, f.name);
+      if (!fs.existsSync(file)) throw new Error(`${key} lacks ${f.name}`);
+      const size = fs.statSync(file).size;
+      if (size !== f.bytes || (await sha256File(file)) !== f.sha256) throw new Error(`${key}: ${f.name} is corrupt (size ${size}, expected ${f.bytes})`);
     }
-    const names = sortBinlogNames(o.manifest.files.map((f) => f.name));
-    if (names.length === 0) throw new Error("the binlog archive holds no binlog files");
-    writeClientDefaults(base, o.target.password);
-    const env = { ...process.env, TZ: "UTC", TMPDIR: "../tmp" };
+    const names = sortBinlogNames(m.files.map((f) => f.name));
+    if (names.length === 0) throw new Error(`${key} holds no binlog files`);
+    writeClientDefaults(cnfDir, o.target.password);
+    const env = { ...process.env, TZ: "UTC", TMPDIR: "../binlog-tmp" };
     const binlogArgs = [`--stop-datetime=${formatStopDatetime(o.restorePoint)}`, ...names];
     if (o.schema !== undefined) binlogArgs.push(`--database=${o.schema}`);
     o.log.info({ files: names, stopDatetime: formatStopDatetime(o.restorePoint) }, "replaying binary logs");
@@ -155,7 +169,7 @@ export async function replayBinlogs(o: ReplayOptions): Promise<void> {
       cwd: files, env, stdout: "pipe", onStderr: (l) => o.log.info({ tool: "mysqlbinlog" }, l),
     });
     const cli = spawnTool(o.tools.mysql, [
-      "--defaults-extra-file=../client.cnf", "--binary-mode", "-h", o.target.host, "--port", String(o.target.port),
+      "--defaults-extra-file=../binlog-client/client.cnf", "--binary-mode", "-h", o.target.host, "--port", String(o.target.port),
       "--protocol=tcp", "-u", o.target.user, "--get-server-public-key",
     ], { cwd: files, stdin: "pipe", stdout: "ignore", secrets: [o.target.password], onStderr: (l) => o.log.info({ tool: "mysql" }, l) });
     const stdout = dec.child.stdout;
@@ -167,6 +181,6 @@ export async function replayBinlogs(o: ReplayOptions): Promise<void> {
     for (const r of results) if (r.status === "rejected") throw r.reason;
     o.log.info("binary logs replayed");
   } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    for (const d of [files, cnfDir, tmp]) fs.rmSync(d, { recursive: true, force: true });
   }
 }

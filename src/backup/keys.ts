@@ -1,21 +1,22 @@
-// Bucket key layout (docs/backup.md) and the choice of objects for a restore point
-// (backup.md §4, §5.2.1, with moco-ts's own dump format):
+// Bucket key layout (backup.md §4, the same as MOCO's) and the choice of objects for a
+// restore point (§5.2.1):
 //
-//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/dump/manifest.json        written last: a complete dump
-//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/dump/schema.json
-//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/dump/data/<db>/<table>/<NNNNNN>.tsv.<zst|gz>
-//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/binlog/manifest.json      written last: a complete archive
-//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/binlog/<binlog.NNNNNN>.<zst|gz>
+//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/dump.tar         tar of dump/ (moco-ts's dump format)
+//   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/binlog.tar.zst   zstd tar of binlog/ (binlog files)
 //
+// Inside dump.tar (docs/backup.md): dump/manifest.json (first), dump/schema.json,
+// dump/data/<db>/<table>/<NNNNNN>.tsv.<zst|gz>. Inside binlog.tar.zst:
+// binlog/manifest.json (first), binlog/binlog.NNNNNN.
 // As upstream, the binlog archive lives under the timestamp of the *previous* backup:
-// dump T plus binlog T reach any point between backup T and the next backup.
+// dump T plus binlog T reach any point between backup T and the next backup. An object
+// appears in the bucket only once its upload completed, so its presence marks it whole.
 
 export const KEY_ROOT = "moco";
 export const DUMP_DIR = "dump";
 export const BINLOG_DIR = "binlog";
 export const MANIFEST = "manifest.json";
-export const DUMP_MARKER = `${DUMP_DIR}/${MANIFEST}`;
-export const BINLOG_MARKER = `${BINLOG_DIR}/${MANIFEST}`;
+export const DUMP_ARCHIVE = "dump.tar";
+export const BINLOG_ARCHIVE = "binlog.tar.zst";
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
 
@@ -55,8 +56,9 @@ export function encodeName(name: string): string {
   return encodeURIComponent(name).replace(/^\./, "%2E").replace(/\*/g, "%2A");
 }
 
-export function chunkKey(dumpPrefix: string, schema: string, table: string, chunk: number, ext: string): string {
-  return `${dumpPrefix}data/${encodeName(schema)}/${encodeName(table)}/${String(chunk).padStart(6, "0")}.tsv.${ext}`;
+/** Path of a chunk inside the dump directory. */
+export function chunkPath(schema: string, table: string, chunk: number, ext: string): string {
+  return `data/${encodeName(schema)}/${encodeName(table)}/${String(chunk).padStart(6, "0")}.tsv.${ext}`;
 }
 
 export interface SelectedBackup {
@@ -74,10 +76,10 @@ export interface BackupSelection {
 }
 
 /**
- * backup.md §5.2.1 over moco-ts's markers: walk the sorted keys, ignore anything that is
- * not a dump or binlog manifest under a valid timestamp directory, stop after `restorePoint`;
- * a binlog marker becomes the candidate, a dump marker the chosen dump (dropping a
- * candidate from another directory).
+ * backup.md §5.2.1: walk the sorted keys, ignore anything that is not a `dump.tar` or
+ * `binlog.tar.zst` under a valid timestamp directory, stop after `restorePoint`; a binlog
+ * archive becomes the candidate, a dump the chosen one (dropping a candidate from
+ * another directory).
  */
 export function selectBackup(keys: readonly string[], prefix: string, restorePoint: Date): BackupSelection {
   const sorted = [...keys].sort();
@@ -92,8 +94,8 @@ export function selectBackup(keys: readonly string[], prefix: string, restorePoi
     if (slash < 0) continue;
     const dirName = rest.slice(0, slash);
     const leaf = rest.slice(slash + 1);
-    const isDump = leaf === DUMP_MARKER;
-    const isBinlog = leaf === BINLOG_MARKER;
+    const isDump = leaf === DUMP_ARCHIVE;
+    const isBinlog = leaf === BINLOG_ARCHIVE;
     if (!isDump && !isBinlog) continue;
     const t = parseBackupTime(dirName);
     if (t === undefined) continue;

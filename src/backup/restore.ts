@@ -3,17 +3,21 @@
 // dump into instance 0 of the new cluster, replay binlogs up to the restore point, set
 // status.restoredTime. Any failure leaves restoredTime unset (the cluster stays Restoring
 // and read-only), is reported in a RestoreFailed event and fails the Job.
-import { readBinlogManifestOrThrow } from "./restore-plan.ts";
-import { replayBinlogs } from "./binlog.ts";
+import fs from "node:fs";
+import path from "node:path";
+import { extractArchive, readFirstEntry } from "./archive.ts";
+import { readBinlogManifest, replayBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
 import { connect, readServerStatus, type Conn, type MysqlTarget } from "./db.ts";
-import { loadDump, readDumpManifest, type UserFilter } from "./dump/load.ts";
-import { clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan } from "./keys.ts";
+import { loadDump, parseDumpManifest, type UserFilter } from "./dump/load.ts";
+import {
+  DUMP_ARCHIVE, DUMP_DIR, MANIFEST, clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan,
+} from "./keys.ts";
 import type { ClusterStore, PodInfo } from "./kube.ts";
 import { errorMessage, redact, type Logger } from "./log.ts";
 import { Progress } from "./progress.ts";
 import type { Tools } from "./tools.ts";
-import type { BinlogManifest } from "./dump/format.ts";
+import type { BinlogManifest, DumpManifest } from "./dump/format.ts";
 
 export const ADMIN_USER = "moco-admin";
 
@@ -48,6 +52,22 @@ export interface ValidatedPlan {
   binlog?: BinlogManifest;
 }
 
+/**
+ * The manifest at the head of `<dir>dump.tar`. A dump.tar written by MOCO (MySQL Shell's
+ * format, which moco-ts cannot load) is named as such.
+ */
+export async function readDumpManifest(bucket: Bucket, dir: string): Promise<DumpManifest> {
+  const key = `${dir}${DUMP_ARCHIVE}`;
+  try {
+    return parseDumpManifest(await readFirstEntry(bucket, key, "none", `${DUMP_DIR}/${MANIFEST}`), `${key}: ${DUMP_DIR}/${MANIFEST}`);
+  } catch (e) {
+    if (/does not start with .*"dump\/@/.test((e as Error).message)) {
+      throw new Error(`${key} is a MySQL Shell dump (written by MOCO); moco-ts restores only the dumps it writes`, { cause: e });
+    }
+    throw e;
+  }
+}
+
 /** Selects and validates what to restore; throws RestorePointError when the bucket does not cover the point. */
 export async function validateRestorePoint(bucket: Bucket, sourceNamespace: string, sourceName: string, restorePoint: Date): Promise<ValidatedPlan> {
   const prefix = clusterPrefix(sourceNamespace, sourceName);
@@ -55,7 +75,7 @@ export async function validateRestorePoint(bucket: Bucket, sourceNamespace: stri
   const plan = planRestore(selectBackup(keys, prefix, restorePoint), restorePoint);
   await readDumpManifest(bucket, plan.dump.dir);
   if (plan.binlog === undefined) return { plan };
-  const binlog = await readBinlogManifestOrThrow(bucket, plan.binlog.dir);
+  const binlog = await readBinlogManifest(bucket, plan.binlog.dir);
   const covered = Date.parse(binlog.coveredUntil);
   if (restorePoint.getTime() > covered) {
     throw new RestorePointError(`restore point ${restorePoint.toISOString()} is after the last binary log in the bucket ` +
@@ -107,19 +127,25 @@ export async function runRestore(o: RestoreJobOptions): Promise<void> {
       await admin.query("SET GLOBAL local_infile = 1");
       await admin.query("SET GLOBAL read_only = 0");
       const progress = new Progress(log, o.progressIntervalMs ?? 10_000);
+      const dumpDir = path.join(o.workDir, DUMP_DIR);
       try {
+        const key = `${plan.dump.dir}${DUMP_ARCHIVE}`;
+        log.info({ key }, "downloading the dump");
+        const bytes = await extractArchive({ bucket: o.bucket, key, compression: "none", root: o.workDir, top: DUMP_DIR, log });
+        log.info({ key, bytes }, "dump downloaded");
         await loadDump({
-          target, bucket: o.bucket, dir: plan.dump.dir, workDir: o.workDir, threads: o.threads, log, progress,
+          target, dumpDir, threads: o.threads, log, progress,
           ...(o.schema !== undefined ? { schema: o.schema } : {}),
           ...(o.users !== undefined ? { users: o.users } : {}),
         });
       } finally {
+        fs.rmSync(dumpDir, { recursive: true, force: true });
         progress.report("load finished");
         progress.stop();
       }
-      if (binlog !== undefined) {
+      if (binlog !== undefined && plan.binlog !== undefined) {
         await replayBinlogs({
-          target, bucket: o.bucket, manifest: binlog, restorePoint: o.restorePoint, workDir: o.workDir, tools: o.tools, log,
+          target, bucket: o.bucket, dir: plan.binlog.dir, manifest: binlog, restorePoint: o.restorePoint, workDir: o.workDir, tools: o.tools, log,
           ...(o.schema !== undefined ? { schema: o.schema } : {}),
         });
       }

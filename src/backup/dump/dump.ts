@@ -7,22 +7,19 @@
 // snapshots, so the dump is exactly the state at gtid_executed.
 //
 // Streaming and memory: each chunk is a mysql2 query stream → TSV encoder → compressor →
-// a file in the work directory (back-pressure end to end), then uploaded from the file.
-// Upload failures are retried from the file (chunk-level restart) with capped back-off;
-// at most `threads` finished chunk files wait for upload, so the work directory holds
-// O(threads × chunk size) bytes.
+// its file in the dump directory (back-pressure end to end), so memory stays bounded
+// whatever the table size. The dump directory (dump/ in the work directory) is then
+// archived as dump.tar by the caller (archive.ts), like MOCO's mysqlsh dump: the work
+// volume holds the compressed dump once, and a failed upload is re-sent from it.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { Bucket } from "../bucket/types.ts";
-import { BucketError } from "../bucket/types.ts";
 import { connect, coreConnection, readServerStatus, type Conn, type MysqlTarget } from "../db.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";
-import { withRetry } from "../retry.ts";
-import { DUMP_DIR, MANIFEST, chunkKey } from "../keys.ts";
+import { MANIFEST, chunkPath } from "../keys.ts";
 import { planChunks } from "./chunks.ts";
 import {
   DUMP_FORMAT,
@@ -43,10 +40,8 @@ import { emptySchemaDocument, listSchemas, readMinMax, readSchemaEntry, readTabl
 
 export interface DumpOptions {
   target: MysqlTarget;
-  bucket: Bucket;
-  /** Backup directory key ending with '/'; the dump goes under `<dir>dump/`. */
-  dir: string;
-  workDir: string;
+  /** The dump directory (emptied first): manifest.json, schema.json, data/… */
+  outDir: string;
   threads: number;
   time: Date;
   sourceIndex: number;
@@ -57,18 +52,14 @@ export interface DumpOptions {
   chunkRows?: number;
   /** Target uncompressed bytes per chunk estimate (default 64 MiB). */
   chunkBytes?: number;
-  /** Upload attempts per chunk (default 5). */
-  uploadAttempts?: number;
-  /** Back-off base for chunk re-uploads in ms (default 500). */
-  retryBaseDelayMs?: number;
 }
 
 export interface DumpResult {
   manifest: DumpManifest;
-  /** Bytes uploaded (chunks, schema document, manifest). */
+  /** Bytes of the dump directory (chunks, schema document, manifest). */
   dumpSize: number;
-  /** Peak bytes held in the work directory. */
-  workDirUsage: number;
+  /** The files of the dump directory, manifest first: the order of dump.tar. */
+  files: string[];
   gtidExecuted: string;
   binlogFile: string;
   serverUuid: string;
@@ -89,7 +80,8 @@ interface ChunkTask {
   entry: TableEntry;
   index: number;
   where: string;
-  key: string;
+  /** Path relative to the dump directory. */
+  file: string;
 }
 
 async function prepareSession(c: Conn, binaryResults: boolean): Promise<void> {
@@ -100,24 +92,14 @@ async function prepareSession(c: Conn, binaryResults: boolean): Promise<void> {
     "SESSION wait_timeout = 86400, SESSION information_schema_stats_expiry = 0");
 }
 
-/** Usage tracker for the work directory (bytes of chunk files present). */
-class WorkDirUsage {
-  current = 0;
-  peak = 0;
-  add(n: number): void { this.current += n; if (this.current > this.peak) this.peak = this.current; }
-  remove(n: number): void { this.current -= n; }
-}
-
 export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
   const log = o.log;
   const threads = Math.max(1, o.threads);
   const compression = o.compression ?? defaultCompression();
   const ext = compressionExt(compression);
-  const dumpPrefix = `${o.dir}${DUMP_DIR}/`;
-  const chunkDir = path.join(o.workDir, "dump");
-  fs.rmSync(chunkDir, { recursive: true, force: true });
-  fs.mkdirSync(chunkDir, { recursive: true });
-  const usage = new WorkDirUsage();
+  const outDir = o.outDir;
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
   const progress = o.progress;
   if (progress) progress.phase = "dump";
 
@@ -125,6 +107,7 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
   const workers: Conn[] = [];
   let instanceLocked = false;
   let dumpSize = 0;
+  let complete = false;
   try {
     await prepareSession(control, false);
     for (let i = 0; i < threads; i++) {
@@ -163,8 +146,10 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
       doc.schemas.push(await readSchemaEntry(control, schema, ts));
     }
     doc.users = await readUsers(control);
-    const schemaKey = `${dumpPrefix}schema.json`;
-    dumpSize += await o.bucket.put(schemaKey, Buffer.from(JSON.stringify(doc)));
+    const schemaKey = "schema.json";
+    const schemaBytes = Buffer.from(JSON.stringify(doc));
+    fs.writeFileSync(path.join(outDir, schemaKey), schemaBytes);
+    dumpSize += schemaBytes.length;
 
     // --- plan
     const first = workers[0] as Conn;
@@ -182,7 +167,7 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
         chunkRows: o.chunkRows ?? 500_000, chunkBytes: o.chunkBytes ?? 64 * 1024 * 1024,
       });
       ranges.forEach((r, i) => {
-        tasks.push({ table: t, entry, index: i, where: r.where, key: chunkKey(dumpPrefix, t.schema, t.name, i, ext) });
+        tasks.push({ table: t, entry, index: i, where: r.where, file: chunkPath(t.schema, t.name, i, ext) });
       });
     }
     // Largest tables first so the long chunks start early.
@@ -198,45 +183,15 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
     for (const t of tasks) chunksLeft.set(t.entry, (chunksLeft.get(t.entry) ?? 0) + 1);
     if (progress) for (const e of entries) if (!chunksLeft.has(e)) progress.tablesDone++;
     let failure: unknown;
-    const pendingUploads = new Set<Promise<void>>();
     const results = new Map<ChunkTask, ChunkEntry>();
-    let seq = 0;
-
-    const uploadChunk = async (task: ChunkTask, file: string, rows: number, bytes: number, compressed: number, sha256: string) => {
-      try {
-        const attempts = o.uploadAttempts ?? 5;
-        const uploaded = await withRetry(async (attempt) => {
-          if (attempt > 1) log.warn({ key: task.key, attempt }, "re-uploading chunk");
-          return o.bucket.put(task.key, fs.createReadStream(file), { sizeHint: compressed });
-        }, {
-          attempts, baseDelayMs: o.retryBaseDelayMs ?? 500, maxDelayMs: 30_000,
-          // Any failure but a refused credential or a missing bucket is worth re-sending the chunk.
-          isTransient: (e) => (e instanceof BucketError ? e.code === "Other" : true),
-        });
-        if (uploaded !== compressed) throw new Error(`chunk ${task.key}: uploaded ${uploaded} bytes of ${compressed}`);
-        const ce: ChunkEntry = { key: task.key, rows, bytes, compressedBytes: compressed, sha256 };
-        if (task.where !== "") ce.range = task.where;
-        results.set(task, ce);
-        dumpSize += compressed;
-        if (progress) {
-          progress.chunksDone++;
-          progress.compressedBytes += compressed;
-          const left = (chunksLeft.get(task.entry) ?? 1) - 1;
-          chunksLeft.set(task.entry, left);
-          if (left === 0) progress.tablesDone++;
-        }
-      } finally {
-        fs.rmSync(file, { force: true });
-        usage.remove(compressed);
-      }
-    };
 
     const worker = async (conn: Conn) => {
       for (;;) {
         if (failure !== undefined) return;
         const task = tasks.shift();
         if (task === undefined) return;
-        const file = path.join(chunkDir, `${seq++}.tsv.${ext}`);
+        const file = path.join(outDir, task.file);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
         const t = task.table;
         const sql = `SELECT ${selectList(t.columns)} FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}` +
           (task.where === "" ? "" : ` WHERE ${task.where}`);
@@ -255,18 +210,22 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
           clearInterval(tick);
           if (progress) { progress.rows += encoder.rows - lastRows; progress.bytes += encoder.bytes - lastBytes; }
         }
-        usage.add(counter.bytes);
         task.entry.rows += encoder.rows;
-        while (pendingUploads.size >= threads) await Promise.race(pendingUploads);
-        const p: Promise<void> = uploadChunk(task, file, encoder.rows, encoder.bytes, counter.bytes, counter.hash.digest("hex"))
-          .catch((e: unknown) => { failure ??= e; })
-          .finally(() => { pendingUploads.delete(p); });
-        pendingUploads.add(p);
+        const ce: ChunkEntry = { key: task.file, rows: encoder.rows, bytes: encoder.bytes, compressedBytes: counter.bytes, sha256: counter.hash.digest("hex") };
+        if (task.where !== "") ce.range = task.where;
+        results.set(task, ce);
+        dumpSize += counter.bytes;
+        if (progress) {
+          progress.chunksDone++;
+          progress.compressedBytes += counter.bytes;
+          const left = (chunksLeft.get(task.entry) ?? 1) - 1;
+          chunksLeft.set(task.entry, left);
+          if (left === 0) progress.tablesDone++;
+        }
       }
     };
     const workerRuns = workers.map((w) => worker(w).catch((e: unknown) => { failure ??= e; }));
     await Promise.all(workerRuns);
-    await Promise.all([...pendingUploads]);
     if (failure !== undefined) throw failure;
 
     // chunk entries in chunk order
@@ -300,16 +259,19 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
       tables: entries,
       totals,
     };
-    // The manifest is written last: its presence marks a complete dump.
-    dumpSize += await o.bucket.put(`${dumpPrefix}${MANIFEST}`, Buffer.from(JSON.stringify(manifest)));
-    log.info({ ...totals, dumpSize }, "dump uploaded");
+    const manifestBytes = Buffer.from(JSON.stringify(manifest));
+    fs.writeFileSync(path.join(outDir, MANIFEST), manifestBytes);
+    dumpSize += manifestBytes.length;
+    log.info({ ...totals, dumpSize }, "dump written");
+    const chunkFiles = entries.flatMap((e) => e.chunks.map((c) => c.key));
+    complete = true;
     return {
-      manifest, dumpSize, workDirUsage: usage.peak, gtidExecuted: status.gtidExecuted,
+      manifest, dumpSize, files: [MANIFEST, schemaKey, ...chunkFiles], gtidExecuted: status.gtidExecuted,
       binlogFile: status.currentBinlog, serverUuid: status.uuid,
     };
   } finally {
     if (instanceLocked) await control.query("UNLOCK INSTANCE").catch(() => undefined);
     await Promise.all([control, ...workers].map((c) => c.end().catch(() => undefined)));
-    fs.rmSync(chunkDir, { recursive: true, force: true });
+    if (!complete) fs.rmSync(outDir, { recursive: true, force: true });
   }
 }

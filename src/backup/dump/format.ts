@@ -4,7 +4,9 @@ import { Transform, type TransformCallback } from "node:stream";
 import zlib from "node:zlib";
 
 export const DUMP_FORMAT = "moco-ts-dump";
-export const DUMP_FORMAT_VERSION = 1;
+/** 2: the dump travels as dump.tar; chunk and schema paths are relative to dump/. */
+export const DUMP_FORMAT_VERSION = 2;
+export const BINLOG_FORMAT_VERSION = 2;
 export const BINLOG_FORMAT = "moco-ts-binlog";
 
 export type Compression = "zstd" | "gzip";
@@ -51,6 +53,7 @@ export interface ColumnSpec {
 }
 
 export interface ChunkEntry {
+  /** Path of the chunk file inside dump/ (data/<db>/<table>/<NNNNNN>.tsv.<ext>). */
   key: string;
   /** Rows in the chunk. */
   rows: number;
@@ -58,7 +61,7 @@ export interface ChunkEntry {
   bytes: number;
   /** Object size. */
   compressedBytes: number;
-  /** sha256 (hex) of the object. */
+  /** sha256 (hex) of the chunk file. */
   sha256: string;
   /** The WHERE clause that produced it (informational). */
   range?: string;
@@ -85,6 +88,7 @@ export interface DumpManifest {
   /** Binary log coordinates at the snapshot. */
   binlog: { file: string; position: number };
   compression: Compression;
+  /** Path of the schema document inside dump/. */
   schemaKey: string;
   tables: TableEntry[];
   totals: { tables: number; chunks: number; rows: number; bytes: number; compressedBytes: number };
@@ -140,11 +144,11 @@ export interface SchemaDocument {
   users: UserEntry[];
 }
 
+/** A binlog file inside binlog.tar.zst (binlog/<name>). */
 export interface BinlogFileEntry {
   name: string;
-  key: string;
   bytes: number;
-  compressedBytes: number;
+  /** sha256 (hex) of the file. */
   sha256: string;
 }
 
@@ -160,7 +164,6 @@ export interface BinlogManifest {
   sourceIndex: number;
   startFile: string;
   excludeGtids: string;
-  compression: Compression;
   files: BinlogFileEntry[];
 }
 

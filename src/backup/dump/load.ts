@@ -4,21 +4,17 @@
 // routines → triggers → events (after the data, so triggers do not fire on it) → grants
 // and default roles → gtid_purged. Sessions run with sql_log_bin=0 (the load is not
 // binlogged, like mysqlsh skipBinlog), foreign/unique checks off, time_zone +00:00.
-// Each chunk is downloaded to the work directory, checked against the manifest's size and
-// sha256, then loaded with LOAD DATA LOCAL inside a transaction; the row count and the
-// absence of warnings are verified before COMMIT, so a failed chunk leaves nothing behind
-// and is simply retried.
+// The dump directory comes from dump.tar extracted into the work directory (archive.ts).
+// Each chunk file is checked against the manifest's size and sha256, then loaded with
+// LOAD DATA LOCAL inside a transaction; the row count and the absence of warnings are
+// verified before COMMIT, so a failed chunk leaves nothing behind and is simply retried.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { formatGtidSet, gtidIsEmpty, gtidSubtract } from "../../mysql/gtid.ts";
-import type { Bucket } from "../bucket/types.ts";
-import { BucketError } from "../bucket/types.ts";
-import { readAll } from "../bucket/util.ts";
 import { connect, queryArrays, type Conn, type MysqlTarget } from "../db.ts";
-import { DUMP_DIR, MANIFEST } from "../keys.ts";
+import { MANIFEST } from "../keys.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";
 import { withRetry } from "../retry.ts";
@@ -56,10 +52,8 @@ export function userSelected(u: { user: string; host: string }, filter: readonly
 
 export interface LoadOptions {
   target: MysqlTarget;
-  bucket: Bucket;
-  /** Backup directory key ending with '/'. */
-  dir: string;
-  workDir: string;
+  /** The extracted dump directory (manifest.json, schema.json, data/…). */
+  dumpDir: string;
   threads: number;
   log: Logger;
   progress?: Progress;
@@ -76,15 +70,20 @@ export interface LoadResult {
   rows: number;
 }
 
-export async function readJson<T>(bucket: Bucket, key: string): Promise<T> {
-  const body = await readAll(await bucket.get(key));
-  return JSON.parse(body.toString("utf8")) as T;
+/** Parses a dump manifest; `where` names its origin in the error. */
+export function parseDumpManifest(body: Buffer, where: string): DumpManifest {
+  let m: DumpManifest;
+  try {
+    m = JSON.parse(body.toString("utf8")) as DumpManifest;
+  } catch {
+    throw new Error(`${where} is not JSON`);
+  }
+  if (m.format !== DUMP_FORMAT) throw new Error(`${where} is not a moco-ts dump manifest`);
+  return m;
 }
 
-export async function readDumpManifest(bucket: Bucket, dir: string): Promise<DumpManifest> {
-  const m = await readJson<DumpManifest>(bucket, `${dir}${DUMP_DIR}/${MANIFEST}`);
-  if (m.format !== DUMP_FORMAT) throw new Error(`${dir}${DUMP_DIR}/${MANIFEST} is not a moco-ts dump manifest`);
-  return m;
+function readLocalJson<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as T;
 }
 
 async function prepareLoadSession(c: Conn): Promise<void> {
@@ -112,18 +111,15 @@ async function userExists(c: Conn, u: UserEntry): Promise<boolean> {
   return rows.length > 0;
 }
 
-async function loadChunk(conn: Conn, o: LoadOptions, m: DumpManifest, t: TableEntry, ch: ChunkEntry, file: string): Promise<void> {
-  // Download and verify.
-  await withRetry(async () => {
-    const hash = createHash("sha256");
-    let size = 0;
-    const body = await o.bucket.get(ch.key);
-    body.on("data", (b: Buffer) => { hash.update(b); size += b.length; });
-    await pipeline(body, fs.createWriteStream(file));
-    if (size !== ch.compressedBytes || hash.digest("hex") !== ch.sha256) {
-      throw Object.assign(new Error(`chunk ${ch.key} is corrupt (size ${size}, expected ${ch.compressedBytes})`), { code: "ECORRUPT" });
-    }
-  }, { attempts: o.chunkAttempts ?? 5, baseDelayMs: 500, isTransient: (e) => !(e instanceof BucketError) || e.code === "Other" });
+async function loadChunk(conn: Conn, o: LoadOptions, m: DumpManifest, t: TableEntry, ch: ChunkEntry): Promise<void> {
+  const file = path.join(o.dumpDir, ch.key);
+  if (!fs.existsSync(file)) throw new Error(`chunk ${ch.key} is missing from the dump`);
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const b of fs.createReadStream(file)) { hash.update(b as Buffer); size += (b as Buffer).length; }
+  if (size !== ch.compressedBytes || hash.digest("hex") !== ch.sha256) {
+    throw new Error(`chunk ${ch.key} is corrupt (size ${size}, expected ${ch.compressedBytes})`);
+  }
   const sql = loadDataStatement(t.schema, t.name, t.columns);
   await withRetry(async () => {
     await conn.query("START TRANSACTION");
@@ -156,8 +152,8 @@ async function loadChunk(conn: Conn, o: LoadOptions, m: DumpManifest, t: TableEn
 export async function loadDump(o: LoadOptions): Promise<LoadResult> {
   const log = o.log;
   const warnings: string[] = [];
-  const manifest = await readDumpManifest(o.bucket, o.dir);
-  const doc = await readJson<SchemaDocument>(o.bucket, manifest.schemaKey);
+  const manifest = parseDumpManifest(fs.readFileSync(path.join(o.dumpDir, MANIFEST)), `${MANIFEST} of the dump`);
+  const doc = readLocalJson<SchemaDocument>(path.join(o.dumpDir, manifest.schemaKey));
   const schemas: SchemaEntry[] = doc.schemas.filter((s) => o.schema === undefined || s.name === o.schema);
   if (o.schema !== undefined && schemas.length === 0) {
     throw new Error(`schema ${JSON.stringify(o.schema)} is not in the backup of ${manifest.time}`);
@@ -171,9 +167,6 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
     progress.tablesTotal = tables.length;
     progress.chunksTotal = tables.reduce((n, t) => n + t.chunks.length, 0);
   }
-  const chunkDir = path.join(o.workDir, "load");
-  fs.rmSync(chunkDir, { recursive: true, force: true });
-  fs.mkdirSync(chunkDir, { recursive: true });
   const control = await connect(o.target);
   const workers: Conn[] = [];
   try {
@@ -219,16 +212,14 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
       await prepareLoadSession(w);
     }
     let failure: unknown;
-    let seq = 0;
     let rows = 0;
     await Promise.all(workers.map(async (w) => {
       for (;;) {
         if (failure !== undefined) return;
         const task = tasks.shift();
         if (task === undefined) return;
-        const file = path.join(chunkDir, `${seq++}.chunk`);
         try {
-          await loadChunk(w, o, manifest, task.t, task.ch, file);
+          await loadChunk(w, o, manifest, task.t, task.ch);
           rows += task.ch.rows;
           if (progress) {
             progress.chunksDone++;
@@ -241,8 +232,6 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
           }
         } catch (e) {
           failure ??= e;
-        } finally {
-          fs.rmSync(file, { force: true });
         }
       }
     }));
@@ -310,6 +299,5 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
     return { manifest, warnings, rows };
   } finally {
     await Promise.all([control, ...workers].map((c) => c.end().catch(() => undefined)));
-    fs.rmSync(chunkDir, { recursive: true, force: true });
   }
 }

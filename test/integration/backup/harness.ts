@@ -1,10 +1,14 @@
 // Shared set-up of the backup integration tests: real mysqld 9.7 (source and restore
 // targets), the MySQL client tools run chrooted in the MySQL root filesystem, an
 // in-memory ClusterStore, and a data set with every kind of object the dump handles.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import zlib from "node:zlib";
 import type mysql from "mysql2/promise";
+import type { Bucket } from "../../../src/backup/bucket/types.ts";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import { MemoryClusterStore } from "../../../src/backup/kube.ts";
 import { silentLogger, createLogger, type Logger } from "../../../src/backup/log.ts";
@@ -176,4 +180,24 @@ export async function runRootfs(dir: string, argv: string[]): Promise<string> {
   const r = await runInMysqlRootfs(dir, argv, { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`${argv.join(" ")} failed: ${r.output}`);
   return r.output;
+}
+
+/**
+ * Unpacks a backup archive from the bucket with the system's GNU tar (an independent
+ * check that it is a standard tar), zstd-decompressed first when `zstd`. Returns the
+ * entry names in archive order.
+ */
+export async function untarObject(bucket: Bucket, key: string, dest: string, zstd: boolean): Promise<string[]> {
+  fs.mkdirSync(dest, { recursive: true });
+  const child = spawn("tar", ["-xv", "-f", "-", "-C", dest], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => { out += b.toString(); });
+  child.stderr.on("data", (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  const body = await bucket.get(key);
+  await (zstd ? pipeline(body, zlib.createZstdDecompress(), child.stdin) : pipeline(body, child.stdin));
+  const code = await exited;
+  if (code !== 0) throw new Error(`tar -x of ${key} failed (${code}): ${err}`);
+  return out.split("\n").filter((l) => l !== "");
 }

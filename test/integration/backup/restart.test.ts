@@ -1,7 +1,8 @@
-// Chunk-level restart: object-store failures in the middle of chunk uploads and downloads
-// are retried chunk by chunk and the result is still exact (real S3 server, real mysqld).
+// Restart: object-store failures in the middle of the archive uploads and downloads are
+// retried (the dump is re-sent from the work directory, not redone) and the result is
+// still exact (real S3 server, real mysqld).
 import assert from "node:assert/strict";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import { runBackup } from "../../../src/backup/backup.ts";
 import { S3Bucket } from "../../../src/backup/bucket/s3.ts";
@@ -14,30 +15,41 @@ import {
   prepareRestoreTarget, testLogger,
 } from "./harness.ts";
 
-/** Fails the first put/get of every n-th chunk key after reading part of the body. */
+/** Breaks the first upload and the first full download of every archive part-way through its bytes. */
 class FlakyBucket implements Bucket {
   readonly backend = "s3" as const;
   readonly name: string;
   readonly inner: Bucket;
-  readonly failedPuts = new Set<string>();
-  readonly failedGets = new Set<string>();
-  #puts = 0;
-  #gets = 0;
+  readonly failedPuts: string[] = [];
+  readonly failedGets: string[] = [];
   constructor(inner: Bucket) { this.inner = inner; this.name = inner.name; }
   async put(key: string, body: Readable | Buffer, opts?: PutOptions): Promise<number> {
-    if (key.includes("/data/") && !this.failedPuts.has(key) && this.#puts++ % 3 === 0) {
-      this.failedPuts.add(key);
-      if (!Buffer.isBuffer(body)) { for await (const _c of body) break; body.destroy(); }
-      throw new BucketError("Other", `injected upload failure for ${key}`);
+    if (/\.tar(\.zst)?$/.test(key) && !this.failedPuts.includes(key) && !Buffer.isBuffer(body)) {
+      this.failedPuts.push(key);
+      let seen = 0;
+      for await (const c of body) { seen += (c as Buffer).length; if (seen > 1024) break; }
+      body.destroy();
+      throw new BucketError("Other", `injected upload failure for ${key} after ${seen} bytes`);
     }
     return this.inner.put(key, body, opts);
   }
   async get(key: string): Promise<Readable> {
-    if (key.includes("/data/") && !this.failedGets.has(key) && this.#gets++ % 3 === 1) {
-      this.failedGets.add(key);
-      throw new BucketError("Other", `injected download failure for ${key}`);
-    }
-    return this.inner.get(key);
+    const body = await this.inner.get(key);
+    // readFirstEntry reads only the head of an archive; the extraction reads all of it.
+    if (!/\.tar(\.zst)?$/.test(key) || this.failedGets.includes(key)) return body;
+    const failed = this.failedGets;
+    return Readable.from((async function* () {
+      let seen = 0;
+      for await (const c of body) {
+        seen += (c as Buffer).length;
+        if (seen > 64 * 1024) {
+          failed.push(key);
+          body.destroy();
+          throw new BucketError("Other", `injected download failure for ${key}`);
+        }
+        yield c as Buffer;
+      }
+    })(), { objectMode: false });
   }
   list(prefix: string) { return this.inner.list(prefix); }
   delete(key: string) { return this.inner.delete(key); }
@@ -78,7 +90,7 @@ after(async () => {
   work?.cleanup();
 });
 
-test("failed chunk uploads and downloads are retried per chunk; the restore is exact", async () => {
+test("a broken archive upload is re-sent from the work directory, a broken download is fetched again; the restore is exact", async () => {
   const store = memoryStore();
   const [src, dst] = mysqlds.instances as [NonNullable<MysqldSet["instances"][0]>, NonNullable<MysqldSet["instances"][0]>];
   store.setCluster(clusterObject("ns", "src"));
@@ -87,11 +99,13 @@ test("failed chunk uploads and downloads are retried per chunk; the restore is e
   store.setPods("ns", "dst", [{ name: "moco-dst-0", index: 0, ready: true, ip: dst.host }]);
   const st = await runBackup({ namespace: "ns", name: "src", bucket, store, password: BACKUP_PASSWORD, threads: 2,
     workDir: work.workDir, tools: work.tools, log, chunkRows: 3000, progressIntervalMs: 0 });
-  assert.ok(bucket.failedPuts.size >= 3, `injected ${bucket.failedPuts.size} upload failures`);
+  assert.equal(bucket.failedPuts.length, 1, `injected upload failures: ${bucket.failedPuts.join(", ")}`);
+  assert.match(bucket.failedPuts[0] ?? "", /\/dump\.tar$/);
+  assert.ok(st.dumpSize > 64 * 1024, `dump.tar is ${st.dumpSize} bytes (the download failure needs more than 64 KiB)`);
   await runRestore({ bucket, store, sourceNamespace: "ns", sourceName: "src", namespace: "ns", name: "dst",
     restorePoint: new Date(Date.parse(st.time as string)), password: ADMIN_PASSWORD, threads: 2, workDir: work.workDir,
     tools: work.tools, log, pollIntervalMs: 100, pollTries: 20, progressIntervalMs: 0 });
-  assert.ok(bucket.failedGets.size >= 2, `injected ${bucket.failedGets.size} download failures`);
+  assert.equal(bucket.failedGets.length, 1, `injected download failures: ${bucket.failedGets.join(", ")}`);
   const a = await src.connect();
   const b = await dst.connect();
   try {

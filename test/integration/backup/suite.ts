@@ -7,7 +7,6 @@ import { runBackup } from "../../../src/backup/backup.ts";
 import type { Bucket } from "../../../src/backup/bucket/types.ts";
 import { BucketError } from "../../../src/backup/bucket/types.ts";
 import type { BinlogManifest, DumpManifest } from "../../../src/backup/dump/format.ts";
-import { readJson } from "../../../src/backup/dump/load.ts";
 import { backupDir, formatBackupTime } from "../../../src/backup/keys.ts";
 import type { MemoryClusterStore } from "../../../src/backup/kube.ts";
 import { runRestore } from "../../../src/backup/restore.ts";
@@ -16,7 +15,7 @@ import { gtidIntersect, gtidIsEmpty } from "../../../src/mysql/gtid.ts";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import {
   ADMIN_PASSWORD, BACKUP_PASSWORD, clusterObject, contentHashes, createBackupUser, makeWorkDir, memoryStore,
-  nextSecond, objectInventory, populate, prepareRestoreTarget, sleep, testLogger,
+  nextSecond, objectInventory, populate, prepareRestoreTarget, sleep, testLogger, untarObject,
 } from "./harness.ts";
 
 export interface BackendFixture {
@@ -91,7 +90,7 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
   const src = () => mysqlds.instances[0] as NonNullable<MysqldSet["instances"][0]>;
   const tgt = (i: number) => mysqlds.instances[i] as NonNullable<MysqldSet["instances"][0]>;
 
-  test(`${name}: full backup records status, uploads a chunked dump and a complete manifest`, async () => {
+  test(`${name}: full backup records status and uploads dump.tar (manifest first, chunked data) as MOCO names it`, async () => {
     const c = await src().connect();
     try { hashesAtBackup = await contentHashes(c, ["db1", "odd name-2"]); } finally { await c.end(); }
     first = await backup();
@@ -108,13 +107,22 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
     assert.deepEqual(stored, first);
     assert.deepEqual(store.events.map((e) => e.reason), ["BackupCreated"]);
     const dir = backupDir(NS, SRC, new Date(Date.parse(first.time as string)));
-    const m = await readJson<DumpManifest>(fx.bucket, `${dir}dump/manifest.json`);
+    assert.deepEqual(await fx.bucket.list(dir), [`${dir}dump.tar`], "one object per backup directory, as MOCO");
+    const local = path.join(work.workDir, "..", "untar-dump");
+    const entries = await untarObject(fx.bucket, `${dir}dump.tar`, local, false);
+    assert.deepEqual(entries.slice(0, 2), ["dump/manifest.json", "dump/schema.json"]);
+    assert.ok(entries.every((e) => e.startsWith("dump/")), "everything under dump/");
+    let tarBytes = 0;
+    for await (const b of await fx.bucket.get(`${dir}dump.tar`)) tarBytes += (b as Buffer).length;
+    assert.equal(first.dumpSize, tarBytes, "dumpSize is the size of dump.tar");
+    const m = JSON.parse(fs.readFileSync(path.join(local, "dump", "manifest.json"), "utf8")) as DumpManifest;
     const big = m.tables.find((t) => t.schema === "db1" && t.name === "big");
     assert.ok(big && big.chunks.length >= 4, `big table split into ${big?.chunks.length} chunks`);
     assert.equal(big.rows, bigRows);
     assert.equal(m.gtidExecuted, first.gtidSet);
-    const keys = await fx.bucket.list(dir);
-    for (const t of m.tables) for (const ch of t.chunks) assert.ok(keys.includes(ch.key), `chunk ${ch.key} uploaded`);
+    for (const t of m.tables) for (const ch of t.chunks) assert.ok(entries.includes(`dump/${ch.key}`), `chunk ${ch.key} archived`);
+    assert.equal(entries.length, 2 + m.totals.chunks);
+    fs.rmSync(local, { recursive: true, force: true });
     assert.equal(m.tables.find((t) => t.name === "special")?.columns.some((col) => col.name === "gen" || col.name === "vgen"), false);
   });
 
@@ -136,21 +144,20 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
     assert.ok(second.binlogSize > 0, "binlogSize > 0");
     assert.equal(second.warnings, null);
     const dir1 = backupDir(NS, SRC, new Date(Date.parse(first.time as string)));
-    const bm = await readJson<BinlogManifest>(fx.bucket, `${dir1}binlog/manifest.json`);
+    const local = path.join(work.workDir, "..", "decode");
+    const entries = await untarObject(fx.bucket, `${dir1}binlog.tar.zst`, local, true);
+    assert.equal(entries[0], "binlog/manifest.json");
+    assert.ok(entries.slice(1).every((e) => /^binlog\/binlog\.\d{6}$/.test(e)), `only binlog files besides the manifest: ${entries.join(", ")}`);
+    const bm = JSON.parse(fs.readFileSync(path.join(local, "binlog", "manifest.json"), "utf8")) as BinlogManifest;
+    assert.deepEqual(entries.slice(1), bm.files.map((f) => `binlog/${f.name}`));
     assert.equal(bm.startFile, first.binlogFilename);
     assert.equal(bm.excludeGtids, first.gtidSet);
     assert.ok(bm.files.length >= 2, "FLUSH BINARY LOGS made a second file");
     // Decode the archived binlogs: no transaction of the first dump is in them.
-    const local = path.join(work.workDir, "..", "decode");
-    fs.mkdirSync(local, { recursive: true });
-    const { createDecompressor } = await import("../../../src/backup/dump/format.ts");
-    const { pipeline } = await import("node:stream/promises");
     const gtids: string[] = [];
     for (const f of bm.files) {
-      const out = path.join(local, f.name);
-      await pipeline(await fx.bucket.get(f.key), createDecompressor(bm.compression), fs.createWriteStream(out));
       const { execFileSync } = await import("node:child_process");
-      const text = execFileSync(work.tools.mysqlbinlog[0] as string, ["mysqlbinlog", f.name], { cwd: local, maxBuffer: 1 << 28 }).toString();
+      const text = execFileSync(work.tools.mysqlbinlog[0] as string, ["mysqlbinlog", f.name], { cwd: path.join(local, "binlog"), maxBuffer: 1 << 28 }).toString();
       for (const m of text.matchAll(/GTID_NEXT= '([^']+)'/g)) if (m[1] !== "AUTOMATIC") gtids.push(m[1] as string);
     }
     assert.ok(gtids.length >= 4, `found ${gtids.length} GTIDs in the archive`);
@@ -256,10 +263,13 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
       } finally { await c.end(); }
     });
 
-    test(`${name}: the restore key layout uses the backup times`, async () => {
+    test(`${name}: the bucket holds MOCO's keys: dump.tar per backup, binlog.tar.zst under the previous one`, async () => {
       const keys = await fx.bucket.list(`moco/${NS}/${SRC}/`);
-      const dirs = [...new Set(keys.map((k) => k.split("/")[3]))];
-      assert.deepEqual(dirs, [formatBackupTime(new Date(Date.parse(first.time as string))), formatBackupTime(new Date(Date.parse(second.time as string)))]);
+      const d1 = formatBackupTime(new Date(Date.parse(first.time as string)));
+      const d2 = formatBackupTime(new Date(Date.parse(second.time as string)));
+      assert.deepEqual(keys, [
+        `moco/${NS}/${SRC}/${d1}/binlog.tar.zst`, `moco/${NS}/${SRC}/${d1}/dump.tar`, `moco/${NS}/${SRC}/${d2}/dump.tar`,
+      ]);
     });
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  RestorePointError, backupDir, chunkKey, clusterPrefix, encodeName, formatBackupTime, formatStopDatetime, parseBackupTime,
+  RestorePointError, backupDir, chunkPath, clusterPrefix, encodeName, formatBackupTime, formatStopDatetime, parseBackupTime,
   planRestore, selectBackup,
 } from "../../../src/backup/keys.ts";
 
@@ -18,23 +18,23 @@ test("backup time format is UTC YYYYMMDD-hhmmss and round-trips", () => {
 test("key layout: cluster prefix with trailing slash, backup directory, encoded chunk keys", () => {
   assert.equal(clusterPrefix("foo", "bar"), "moco/foo/bar/");
   assert.equal(backupDir("foo", "bar", new Date(Date.UTC(2021, 4, 15, 23, 0, 3))), "moco/foo/bar/20210515-230003/");
-  assert.equal(chunkKey("p/dump/", "db", "t", 7, "zst"), "p/dump/data/db/t/000007.tsv.zst");
-  assert.equal(chunkKey("p/dump/", "odd name-2", "tbl.with/odd", 0, "gz"), "p/dump/data/odd%20name-2/tbl.with%2Fodd/000000.tsv.gz");
+  assert.equal(chunkPath("db", "t", 7, "zst"), "data/db/t/000007.tsv.zst");
+  assert.equal(chunkPath("odd name-2", "tbl.with/odd", 0, "gz"), "data/odd%20name-2/tbl.with%2Fodd/000000.tsv.gz");
   assert.equal(encodeName(".."), "%2E.");
   assert.equal(encodeName("a*b"), "a%2Ab");
 });
 
-// The keys of backup.md §5.2.1's table, in moco-ts's layout, plus garbage.
+// The keys of backup.md §5.2.1's table (MOCO's layout), plus garbage: objects under
+// invalid timestamps, other names (an older moco-ts layout among them), another cluster.
 const P = "moco/ns/c/";
 const keys = [
-  `${P}20210525-112233/binlog/manifest.json`, `${P}20210525-112233/binlog/binlog.000001.zst`,
-  `${P}20210525-112233/dump/manifest.json`, `${P}20210525-112233/dump/data/db/t/000000.tsv.zst`,
-  `${P}20210525-120001/dump/manifest.json`,
-  `${P}20210526-000000/dump/manifest.json`,
-  `${P}20210527-000000/binlog/manifest.json`, `${P}20210527-000000/dump/manifest.json`,
-  `${P}20210528-000000/binlog/manifest.json`, `${P}20210528-000000/dump/manifest.json`,
-  `${P}garbage/dump/manifest.json`, `${P}20210599-000000/dump/manifest.json`, `${P}20210524-000000/dump/schema.json`,
-  `${P}20210524-000000/dump.tar`, `moco/ns/c2/20210520-000000/dump/manifest.json`, `${P}file`,
+  `${P}20210525-112233/binlog.tar.zst`, `${P}20210525-112233/dump.tar`,
+  `${P}20210525-120001/dump.tar`,
+  `${P}20210526-000000/dump.tar`,
+  `${P}20210527-000000/binlog.tar.zst`, `${P}20210527-000000/dump.tar`,
+  `${P}20210528-000000/binlog.tar.zst`, `${P}20210528-000000/dump.tar`,
+  `${P}garbage/dump.tar`, `${P}20210599-000000/dump.tar`, `${P}20210524-000000/dump/manifest.json`,
+  `${P}20210524-000000/dump.tar.part`, `${P}20210524-000000/x/dump.tar`, `moco/ns/c2/20210520-000000/dump.tar`, `${P}file`,
 ];
 const at = (s: string) => new Date(s + "Z");
 

@@ -1,0 +1,192 @@
+// The two objects of a backup directory, as MOCO writes them (backup.md §4):
+//
+//   <dir>dump.tar         uncompressed tar of `dump/` (its data files are compressed already)
+//   <dir>binlog.tar.zst   zstd-compressed tar of `binlog/`
+//
+// Both are built from the work directory and streamed to the bucket (multipart, memory
+// bounded by the part size); a failed upload is re-sent from the files on disk, so the
+// dump itself is never redone. The restore side streams an archive back into the work
+// directory. moco-ts puts its manifest first in each archive, so a restore can check
+// what an archive holds (and refuse a restore point it does not cover) by reading its
+// first few kilobytes, before downloading the rest or touching the target.
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import type { Bucket } from "./bucket/types.ts";
+import { BucketError } from "./bucket/types.ts";
+import { createCompressor, createDecompressor } from "./dump/format.ts";
+import type { Logger } from "./log.ts";
+import { withRetry } from "./retry.ts";
+
+export type ArchiveCompression = "none" | "zstd";
+
+/** Any bucket failure but a refused credential or a missing bucket is worth another try. */
+export const isTransientBucketError = (e: unknown): boolean => (e instanceof BucketError ? e.code === "Other" : true);
+
+/** Relative paths (with '/') of the regular files under `dir`, sorted. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel === "" ? d.name : `${rel}/${d.name}`;
+      if (d.isDirectory()) walk(r);
+      else if (d.isFile()) out.push(r);
+    }
+  };
+  walk("");
+  return out.sort();
+}
+
+/** Bytes of a ustar archive of files of these sizes (headers, padding, end blocks; no pax headers). */
+export function tarSize(sizes: readonly number[]): number {
+  return sizes.reduce((n, s) => n + 512 + Math.ceil(s / 512) * 512, 0) + 1024;
+}
+
+/**
+ * A tar stream of the files `entries` (paths relative to `root`, in this order; the
+ * archive names are the same paths). Read errors destroy the stream.
+ */
+export function packFiles(root: string, entries: readonly string[]): Readable {
+  const pack = tar.pack();
+  void (async () => {
+    for (const rel of entries) {
+      const file = path.join(root, rel);
+      const st = fs.statSync(file);
+      const entry = pack.entry({ name: rel, size: st.size, mode: 0o644, mtime: st.mtime, type: "file" });
+      await new Promise<void>((resolve, reject) => {
+        const src = fs.createReadStream(file);
+        src.on("error", reject);
+        entry.on("error", reject);
+        entry.on("finish", () => resolve());
+        src.pipe(entry);
+      });
+    }
+    pack.finalize();
+  })().catch((e: unknown) => pack.destroy(e as Error));
+  // tar-stream's streams are streamx streams: hand the SDKs a Node.js Readable.
+  return Readable.from(pack, { objectMode: false });
+}
+
+export interface PutArchiveOptions {
+  bucket: Bucket;
+  key: string;
+  root: string;
+  entries: readonly string[];
+  compression: ArchiveCompression;
+  log: Logger;
+  attempts?: number;
+  retryBaseDelayMs?: number;
+}
+
+/** Uploads the archive of `entries`; re-sends it from the files on transient errors. Returns the bytes stored. */
+export async function putArchive(o: PutArchiveOptions): Promise<number> {
+  const sizes = o.entries.map((e) => fs.statSync(path.join(o.root, e)).size);
+  const raw = tarSize(sizes);
+  return withRetry(async (attempt) => {
+    if (attempt > 1) o.log.warn({ key: o.key, attempt }, "re-sending the archive");
+    const packed = packFiles(o.root, o.entries);
+    let body: Readable = packed;
+    if (o.compression === "zstd") {
+      const z = createCompressor("zstd");
+      packed.on("error", (e) => z.destroy(e));
+      body = packed.pipe(z);
+    }
+    const uploaded = await o.bucket.put(o.key, body, { sizeHint: raw });
+    if (o.compression === "none" && uploaded < raw) throw new Error(`${o.key}: uploaded ${uploaded} bytes of ${raw}`);
+    return uploaded;
+  }, { attempts: o.attempts ?? 5, baseDelayMs: o.retryBaseDelayMs ?? 1000, maxDelayMs: 30_000, isTransient: isTransientBucketError });
+}
+
+/** An archive entry name that stays inside `top/` once extracted (no absolute path, no `..`). */
+export function safeEntryName(name: string, top: string): string | undefined {
+  const n = name.replace(/^\.\//, "");
+  if (n.startsWith("/") || n.includes("\0")) return undefined;
+  const parts = n.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length < 2 || parts[0] !== top || parts.includes("..")) return undefined;
+  return parts.join("/");
+}
+
+function decoded(body: Readable, compression: ArchiveCompression): Readable {
+  if (compression === "none") return body;
+  const z = createDecompressor("zstd");
+  body.on("error", (e) => z.destroy(e));
+  return body.pipe(z);
+}
+
+export interface ExtractOptions {
+  bucket: Bucket;
+  key: string;
+  compression: ArchiveCompression;
+  /** Directory the archive's `top/` goes into (cleared first). */
+  root: string;
+  top: string;
+  log: Logger;
+  attempts?: number;
+}
+
+/** Downloads the archive into `root/top/` (retried from scratch on transient errors). Returns the extracted files' bytes. */
+export async function extractArchive(o: ExtractOptions): Promise<number> {
+  const dest = path.join(o.root, o.top);
+  return withRetry(async (attempt) => {
+    if (attempt > 1) o.log.warn({ key: o.key, attempt }, "downloading the archive again");
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.mkdirSync(dest, { recursive: true });
+    const extract = tar.extract();
+    const body = decoded(await o.bucket.get(o.key), o.compression);
+    body.on("error", (e) => extract.destroy(e));
+    body.pipe(extract);
+    let bytes = 0;
+    try {
+      for await (const entry of extract) {
+        const h = entry.header;
+        const rel = safeEntryName(h.name, o.top);
+        if (h.type === "directory") { entry.resume(); continue; }
+        if (h.type !== "file" || rel === undefined) throw new Error(`${o.key}: unexpected archive entry ${JSON.stringify(h.name)} (${h.type ?? "?"})`);
+        const file = path.join(o.root, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        await pipeline(Readable.from(entry, { objectMode: false }), fs.createWriteStream(file));
+        bytes += h.size ?? 0;
+      }
+    } catch (e) {
+      body.unpipe(extract);
+      body.destroy();
+      extract.destroy();
+      throw e;
+    }
+    return bytes;
+  }, { attempts: o.attempts ?? 5, baseDelayMs: 1000, maxDelayMs: 30_000, isTransient: isTransientBucketError });
+}
+
+/**
+ * The first entry of an archive, which must be `expected`; only the beginning of the
+ * object is read. Fails with a message naming what was found instead.
+ */
+export async function readFirstEntry(bucket: Bucket, key: string, compression: ArchiveCompression, expected: string, maxBytes = 64 << 20): Promise<Buffer> {
+  const body = decoded(await bucket.get(key), compression);
+  const extract = tar.extract();
+  body.on("error", (e) => extract.destroy(e));
+  body.pipe(extract);
+  try {
+    for await (const entry of extract) {
+      const name = entry.header.name.replace(/^\.\//, "");
+      if (name !== expected) {
+        entry.resume();
+        throw new Error(`${key} does not start with ${expected} but with ${JSON.stringify(name)}`);
+      }
+      if ((entry.header.size ?? 0) > maxBytes) throw new Error(`${key}: ${expected} is too large (${entry.header.size} bytes)`);
+      const parts: Buffer[] = [];
+      for await (const c of entry) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    }
+    throw new Error(`${key} is an empty archive`);
+  } catch (e) {
+    if (e instanceof BucketError || (e instanceof Error && e.message.startsWith(key))) throw e;
+    throw new Error(`${key} is not a readable archive: ${(e as Error).message}`, { cause: e });
+  } finally {
+    body.unpipe(extract);
+    body.destroy();
+    extract.destroy();
+  }
+}

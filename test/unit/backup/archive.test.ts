@@ -1,0 +1,148 @@
+// The archive helpers (archive.ts) over a local directory and an in-memory bucket:
+// sizes, entry order, the manifest read from the head, refusal of unsafe entry names
+// and of dumps written by MOCO (MySQL Shell's format).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { after, test } from "node:test";
+import tar from "tar-stream";
+import { extractArchive, listFiles, packFiles, putArchive, readFirstEntry, safeEntryName, tarSize } from "../../../src/backup/archive.ts";
+import { readAll } from "../../../src/backup/bucket/util.ts";
+import { BucketError, type Bucket } from "../../../src/backup/bucket/types.ts";
+import { readDumpManifest } from "../../../src/backup/restore.ts";
+import { silentLogger } from "../../../src/backup/log.ts";
+
+class MemoryBucket implements Bucket {
+  readonly backend = "s3" as const;
+  readonly name = "mem";
+  readonly objects = new Map<string, Buffer>();
+  puts = 0;
+  async put(key: string, body: Readable | Buffer): Promise<number> {
+    this.puts++;
+    const b = Buffer.isBuffer(body) ? body : await readAll(body);
+    this.objects.set(key, b);
+    return b.length;
+  }
+  async get(key: string): Promise<Readable> {
+    const b = this.objects.get(key);
+    if (!b) throw new BucketError("NotFound", `${key} not found`);
+    return Readable.from([b], { objectMode: false });
+  }
+  async list(prefix: string) { return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort(); }
+  async delete(key: string) { this.objects.delete(key); }
+  async exists(key: string) { return this.objects.has(key); }
+  async checkAccess() { /* always there */ }
+  async close() { /* nothing held */ }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "moco-archive-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const log = silentLogger();
+
+function writeTree(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, body] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), body);
+  }
+}
+
+async function tarOf(entries: { name: string; body: string; type?: "file" | "symlink" }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    if (e.type === "symlink") pack.entry({ name: e.name, type: "symlink", linkname: "/etc/passwd" });
+    else pack.entry({ name: e.name }, e.body);
+  }
+  pack.finalize();
+  return readAll(Readable.from(pack, { objectMode: false }));
+}
+
+test("safeEntryName keeps entries inside their top directory", () => {
+  const cases: [string, string | undefined][] = [
+    ["dump/manifest.json", "dump/manifest.json"],
+    ["./dump/data/db/t/000000.tsv.zst", "dump/data/db/t/000000.tsv.zst"],
+    ["dump//x", "dump/x"],
+    ["dump/../etc/passwd", undefined],
+    ["/dump/x", undefined],
+    ["binlog/binlog.000001", undefined],
+    ["dump", undefined],
+    ["dump/a\0b", undefined],
+  ];
+  for (const [name, want] of cases) assert.equal(safeEntryName(name, "dump"), want, name);
+});
+
+test("packFiles writes the entries in the order given; tarSize predicts its length; extraction restores the tree", async () => {
+  const root = path.join(tmp, "pack");
+  const big = Buffer.alloc(70_000, 7);
+  writeTree(root, { "dump/schema.json": "{}", "dump/data/db/t/000000.tsv.zst": big, "dump/manifest.json": "{\"m\":1}" });
+  assert.deepEqual(listFiles(path.join(root, "dump")), ["data/db/t/000000.tsv.zst", "manifest.json", "schema.json"]);
+  const order = ["dump/manifest.json", "dump/schema.json", "dump/data/db/t/000000.tsv.zst"];
+  const bytes = await readAll(packFiles(root, order));
+  assert.equal(bytes.length, tarSize([7, 2, big.length]));
+  const names: string[] = [];
+  const ex = tar.extract();
+  const done = (async () => { for await (const e of ex) { names.push(e.header.name); e.resume(); } })();
+  Readable.from([bytes]).pipe(ex);
+  await done;
+  assert.deepEqual(names, order);
+
+  const bucket = new MemoryBucket();
+  const size = await putArchive({ bucket, key: "moco/ns/c/20210101-000000/dump.tar", root, entries: order, compression: "none", log });
+  assert.equal(size, bytes.length);
+  const out = path.join(tmp, "out");
+  const got = await extractArchive({ bucket, key: "moco/ns/c/20210101-000000/dump.tar", compression: "none", root: out, top: "dump", log });
+  assert.equal(got, 7 + 2 + big.length);
+  assert.deepEqual(fs.readFileSync(path.join(out, "dump/data/db/t/000000.tsv.zst")), big);
+  assert.equal(fs.readFileSync(path.join(out, "dump/manifest.json"), "utf8"), "{\"m\":1}");
+
+  const zkey = "moco/ns/c/20210101-000000/binlog.tar.zst";
+  const zsize = await putArchive({ bucket, key: zkey, root, entries: order, compression: "zstd", log });
+  assert.ok(zsize < bytes.length / 4, `zstd shrinks the repetitive archive (${zsize} of ${bytes.length})`);
+  assert.equal((await readFirstEntry(bucket, zkey, "zstd", "dump/manifest.json")).toString(), "{\"m\":1}");
+});
+
+test("extraction refuses entries that would leave the directory, and links", async () => {
+  const bucket = new MemoryBucket();
+  bucket.objects.set("a/dump.tar", await tarOf([{ name: "dump/manifest.json", body: "{}" }, { name: "dump/../../evil", body: "x" }]));
+  await assert.rejects(extractArchive({ bucket, key: "a/dump.tar", compression: "none", root: path.join(tmp, "e", "r"), top: "dump", log, attempts: 1 }),
+    /unexpected archive entry "dump\/..\/..\/evil"/);
+  assert.equal(fs.existsSync(path.join(tmp, "e", "evil")), false, "nothing written outside");
+  bucket.objects.set("b/dump.tar", await tarOf([{ name: "dump/link", body: "", type: "symlink" }]));
+  await assert.rejects(extractArchive({ bucket, key: "b/dump.tar", compression: "none", root: path.join(tmp, "link"), top: "dump", log, attempts: 1 }),
+    /unexpected archive entry "dump\/link" \(symlink\)/);
+});
+
+test("readDumpManifest reads the head of dump.tar and names a MOCO (MySQL Shell) dump", async () => {
+  const bucket = new MemoryBucket();
+  const manifest = { format: "moco-ts-dump", version: 2, time: "2021-01-01T00:00:00.000Z" };
+  bucket.objects.set("d1/dump.tar", await tarOf([{ name: "dump/manifest.json", body: JSON.stringify(manifest) }, { name: "dump/schema.json", body: "{}" }]));
+  assert.equal((await readDumpManifest(bucket, "d1/")).time, manifest.time);
+  bucket.objects.set("d2/dump.tar", await tarOf([{ name: "dump/@.json", body: "{}" }, { name: "dump/@.done.json", body: "{}" }]));
+  await assert.rejects(readDumpManifest(bucket, "d2/"), /d2\/dump\.tar is a MySQL Shell dump \(written by MOCO\)/);
+  bucket.objects.set("d3/dump.tar", await tarOf([{ name: "dump/manifest.json", body: "{\"format\":\"other\"}" }]));
+  await assert.rejects(readDumpManifest(bucket, "d3/"), /d3\/dump\.tar: dump\/manifest\.json is not a moco-ts dump manifest/);
+  bucket.objects.set("d4/dump.tar", Buffer.from("not a tar at all, but long enough to hold a header? no.".repeat(20)));
+  await assert.rejects(readDumpManifest(bucket, "d4/"), /d4\/dump\.tar is not a readable archive/);
+  await assert.rejects(readDumpManifest(bucket, "d5/"), (e: unknown) => e instanceof BucketError && e.code === "NotFound");
+});
+
+test("a failed upload is re-sent from the files; a refused credential is not retried", async () => {
+  const root = path.join(tmp, "retry");
+  writeTree(root, { "binlog/manifest.json": "{}", "binlog/binlog.000001": "x".repeat(5000) });
+  const flaky = new MemoryBucket();
+  let failures = 1;
+  const put = flaky.put.bind(flaky);
+  flaky.put = async (key, body) => {
+    if (failures-- > 0) throw new BucketError("Other", "connection reset");
+    return put(key, body);
+  };
+  await putArchive({ bucket: flaky, key: "k", root, entries: ["binlog/manifest.json", "binlog/binlog.000001"], compression: "zstd", log, retryBaseDelayMs: 1 });
+  assert.equal(flaky.puts, 1);
+  assert.ok(flaky.objects.has("k"));
+  const denied = new MemoryBucket();
+  let calls = 0;
+  denied.put = async () => { calls++; throw new BucketError("AccessDenied", "access denied"); };
+  await assert.rejects(putArchive({ bucket: denied, key: "k", root, entries: ["binlog/manifest.json"], compression: "none", log, retryBaseDelayMs: 1 }), /access denied/);
+  assert.equal(calls, 1);
+});
