@@ -14,7 +14,7 @@ import path from "node:path";
 import { extractArchive, putArchive, readFirstEntry } from "./archive.ts";
 import type { Bucket } from "./bucket/types.ts";
 import type { MysqlTarget } from "./db.ts";
-import { BINLOG_FORMAT, BINLOG_FORMAT_VERSION, type BinlogFileEntry, type BinlogManifest } from "./dump/format.ts";
+import { BINLOG_FORMAT, BINLOG_FORMAT_VERSION, parseManifest, type BinlogFileEntry, type BinlogManifest } from "./dump/format.ts";
 import { BINLOG_ARCHIVE, BINLOG_DIR, MANIFEST, formatStopDatetime } from "./keys.ts";
 import type { Logger } from "./log.ts";
 import { spawnTool, writeClientDefaults, type Tools } from "./tools.ts";
@@ -108,14 +108,7 @@ export async function backupBinlogs(o: BinlogBackupOptions): Promise<BinlogBacku
 
 /** Parses a binlog manifest; `where` names its origin in the error. */
 export function parseBinlogManifest(body: Buffer, where: string): BinlogManifest {
-  let m: BinlogManifest;
-  try {
-    m = JSON.parse(body.toString("utf8")) as BinlogManifest;
-  } catch {
-    throw new Error(`${where} is not JSON`);
-  }
-  if (m.format !== BINLOG_FORMAT) throw new Error(`${where} is not a moco-ts binlog manifest`);
-  return m;
+  return parseManifest<BinlogManifest>(body, where, BINLOG_FORMAT, "binlog");
 }
 
 /** The manifest at the head of `<dir>binlog.tar.zst` (only its first kilobytes are read). */

@@ -144,6 +144,18 @@ export interface SchemaDocument {
   users: UserEntry[];
 }
 
+/** Parses a manifest of the given format; `where` names its origin in errors. */
+export function parseManifest<T extends { format: string }>(body: Buffer, where: string, format: string, what: string): T {
+  let m: T;
+  try {
+    m = JSON.parse(body.toString("utf8")) as T;
+  } catch {
+    throw new Error(`${where} is not JSON`);
+  }
+  if (m?.format !== format) throw new Error(`${where} is not a moco-ts ${what} manifest`);
+  return m;
+}
+
 /** A binlog file inside binlog.tar.zst (binlog/<name>). */
 export interface BinlogFileEntry {
   name: string;

@@ -22,6 +22,7 @@ import {
   DUMP_FORMAT,
   createDecompressor,
   loadDataStatement,
+  parseManifest,
   quoteIdent,
   type ChunkEntry,
   type DumpManifest,
@@ -72,14 +73,7 @@ export interface LoadResult {
 
 /** Parses a dump manifest; `where` names its origin in the error. */
 export function parseDumpManifest(body: Buffer, where: string): DumpManifest {
-  let m: DumpManifest;
-  try {
-    m = JSON.parse(body.toString("utf8")) as DumpManifest;
-  } catch {
-    throw new Error(`${where} is not JSON`);
-  }
-  if (m.format !== DUMP_FORMAT) throw new Error(`${where} is not a moco-ts dump manifest`);
-  return m;
+  return parseManifest<DumpManifest>(body, where, DUMP_FORMAT, "dump");
 }
 
 function readLocalJson<T>(file: string): T {
