@@ -4,11 +4,13 @@
 //   <dir>binlog.tar.zst   zstd-compressed tar of `binlog/`
 //
 // Both are built from the work directory and streamed to the bucket (multipart, memory
-// bounded by the part size); a failed upload is re-sent from the files on disk, so the
-// dump itself is never redone. The restore side streams an archive back into the work
-// directory. moco-ts puts its manifest first in each archive, so a restore can check
-// what an archive holds (and refuse a restore point it does not cover) by reading its
-// first few kilobytes, before downloading the rest or touching the target.
+// bounded by the part size). dump.tar is uploaded while the dump is written
+// (streamArchive: each file joins the archive once complete); a failed upload is re-sent
+// from the files on disk, so the dump itself is never redone. The restore side streams
+// an archive back into the work directory. The head entry of each archive (the dump's
+// schema document, the binlog manifest) says what it holds, so a restore checks an
+// archive (and refuses a restore point it does not cover) by reading its first few
+// kilobytes, before downloading the rest or touching the target.
 import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -45,28 +47,75 @@ export function tarSize(sizes: readonly number[]): number {
 }
 
 /**
- * A tar stream of the files `entries` (paths relative to `root`, in this order; the
- * archive names are the same paths). Read errors destroy the stream.
+ * A tar archive written while its files are produced: `add` a file (path relative to
+ * `root`, also its name in the archive) once it is complete, then `finish`. Files are
+ * packed one after the other in the order added, with back-pressure from `stream`.
  */
-export function packFiles(root: string, entries: readonly string[]): Readable {
-  const pack = tar.pack();
-  void (async () => {
-    for (const rel of entries) {
-      const file = path.join(root, rel);
+export class ArchiveWriter {
+  readonly root: string;
+  /** What to upload (a Node.js Readable: tar-stream's own streams are streamx streams). */
+  readonly stream: Readable;
+  /** Every file added, in archive order. */
+  readonly entries: string[] = [];
+  readonly #pack = tar.pack();
+  #chain: Promise<void> = Promise.resolve();
+  #error: Error | undefined;
+  readonly #aborted: Promise<void>;
+  #abort: (e: Error) => void = () => undefined;
+
+  constructor(root: string, compression: ArchiveCompression) {
+    this.root = root;
+    this.#aborted = new Promise<void>((resolve) => { this.#abort = () => resolve(); });
+    const tarStream = Readable.from(this.#pack, { objectMode: false });
+    if (compression === "zstd") {
+      const z = createCompressor("zstd");
+      tarStream.on("error", (e) => z.destroy(e));
+      this.stream = tarStream.pipe(z);
+    } else {
+      this.stream = tarStream;
+    }
+  }
+
+  add(rel: string): void {
+    this.entries.push(rel);
+    this.#chain = this.#chain.then(async () => {
+      if (this.#error) return;
+      const file = path.join(this.root, rel);
       const st = fs.statSync(file);
-      const entry = pack.entry({ name: rel, size: st.size, mode: 0o644, mtime: st.mtime, type: "file" });
-      await new Promise<void>((resolve, reject) => {
+      const entry = this.#pack.entry({ name: rel, size: st.size, mode: 0o644, mtime: st.mtime, type: "file" });
+      const copied = new Promise<void>((resolve, reject) => {
         const src = fs.createReadStream(file);
         src.on("error", reject);
         entry.on("error", reject);
         entry.on("finish", () => resolve());
         src.pipe(entry);
       });
-    }
-    pack.finalize();
-  })().catch((e: unknown) => pack.destroy(e as Error));
-  // tar-stream's streams are streamx streams: hand the SDKs a Node.js Readable.
-  return Readable.from(pack, { objectMode: false });
+      // A consumer that went away stops reading: do not wait for it forever.
+      await Promise.race([copied, this.#aborted]);
+    }).catch((e: unknown) => this.abort(e as Error));
+  }
+
+  /** Waits for the files added so far and ends the archive; after `abort`, only waits (the stream carries the error). */
+  async finish(): Promise<void> {
+    await this.#chain;
+    if (!this.#error) this.#pack.finalize();
+  }
+
+  /** Ends the stream with `e` (the upload fails and leaves no object). */
+  abort(e: Error): void {
+    if (this.#error) return;
+    this.#error = e;
+    this.#abort(e);
+    this.#pack.destroy(e);
+  }
+}
+
+/** A tar stream of the files `entries` (paths relative to `root`, in this order). */
+export function packFiles(root: string, entries: readonly string[], compression: ArchiveCompression = "none"): Readable {
+  const w = new ArchiveWriter(root, compression);
+  for (const e of entries) w.add(e);
+  void w.finish().catch(() => undefined);
+  return w.stream;
 }
 
 export interface PutArchiveOptions {
@@ -86,17 +135,46 @@ export async function putArchive(o: PutArchiveOptions): Promise<number> {
   const raw = tarSize(sizes);
   return withRetry(async (attempt) => {
     if (attempt > 1) o.log.warn({ key: o.key, attempt }, "re-sending the archive");
-    const packed = packFiles(o.root, o.entries);
-    let body: Readable = packed;
-    if (o.compression === "zstd") {
-      const z = createCompressor("zstd");
-      packed.on("error", (e) => z.destroy(e));
-      body = packed.pipe(z);
-    }
-    const uploaded = await o.bucket.put(o.key, body, { sizeHint: raw });
+    const uploaded = await o.bucket.put(o.key, packFiles(o.root, o.entries, o.compression), { sizeHint: raw });
     if (o.compression === "none" && uploaded < raw) throw new Error(`${o.key}: uploaded ${uploaded} bytes of ${raw}`);
     return uploaded;
   }, { attempts: o.attempts ?? 5, baseDelayMs: o.retryBaseDelayMs ?? 1000, maxDelayMs: 30_000, isTransient: isTransientBucketError });
+}
+
+export interface StreamArchiveOptions extends Omit<PutArchiveOptions, "entries"> {
+  /** Expected archive size (S3 part sizing), e.g. the source's data size. */
+  sizeHint?: number;
+}
+
+/**
+ * Uploads an archive while `produce` writes its files (it calls `add` for each complete
+ * one), so upload and production overlap. The files stay in `root` until the upload is
+ * done: if the streamed upload fails, the whole archive is re-sent from them afterwards
+ * (`putArchive`, one attempt fewer). A failure of `produce` aborts the upload.
+ */
+export async function streamArchive<T>(o: StreamArchiveOptions, produce: (add: (rel: string) => void) => Promise<T>): Promise<{ value: T; bytes: number }> {
+  const w = new ArchiveWriter(o.root, o.compression);
+  const upload = o.bucket.put(o.key, w.stream, o.sizeHint !== undefined ? { sizeHint: o.sizeHint } : {})
+    .then((bytes) => ({ bytes }), (error: unknown) => {
+      w.abort(error instanceof Error ? error : new Error(String(error)));
+      return { error };
+    });
+  let value: T;
+  try {
+    value = await produce((rel) => w.add(rel));
+    await w.finish();
+  } catch (e) {
+    w.abort(e instanceof Error ? e : new Error(String(e)));
+    await upload;
+    throw e;
+  }
+  const r = await upload;
+  if ("bytes" in r) return { value, bytes: r.bytes };
+  if (!isTransientBucketError(r.error)) throw r.error;
+  o.log.warn({ key: o.key, err: (r.error as Error).message }, "the streamed upload failed; re-sending the archive from the work directory");
+  const attempts = Math.max(1, (o.attempts ?? 5) - 1);
+  const bytes = await putArchive({ ...o, entries: w.entries, attempts });
+  return { value, bytes };
 }
 
 /** An archive entry name that stays inside `top/` once extracted (no absolute path, no `..`). */

@@ -3,7 +3,7 @@
 import type { BackupStatus, MySQLCluster } from "../api/v1beta2/index.ts";
 import fs from "node:fs";
 import path from "node:path";
-import { putArchive } from "./archive.ts";
+import { streamArchive } from "./archive.ts";
 import { backupBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
 import { connect, queryRows, readServerStatus, type MysqlTarget } from "./db.ts";
@@ -103,8 +103,13 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
   const sc = await connect(source);
   let status;
   let binlogNames: string[] = [];
+  let dataBytes = 0;
   try {
     status = await readServerStatus(sc);
+    // Sizes the multipart upload of dump.tar, which starts before the dump's size is known.
+    const [size] = await queryRows<{ n: string | number | null }>(sc, "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS n FROM information_schema.TABLES " +
+      "WHERE TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')");
+    dataBytes = Number(size?.n ?? 0) || 0;
     if (choice.doBinlog && last !== undefined && last.sourceIndex !== choice.sourceIndex) {
       binlogNames = sortBinlogNames((await queryRows<{ Log_name: string }>(sc, "SHOW BINARY LOGS")).map((r) => r.Log_name));
     }
@@ -117,27 +122,29 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
 
   const progress = new Progress(log, o.progressIntervalMs ?? 10_000);
   const dumpDir = path.join(o.workDir, DUMP_DIR);
+  const key = `${backupDir(o.namespace, o.name, start)}${DUMP_ARCHIVE}`;
   let dump;
   let dumpSize;
   try {
-    try {
-      dump = await dumpInstance({
-        target: source, outDir: dumpDir, threads: o.threads, time: start, sourceIndex: choice.sourceIndex, log, progress,
-        ...(o.chunkRows !== undefined ? { chunkRows: o.chunkRows } : {}),
-        ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
-        ...(o.compression !== undefined ? { compression: o.compression } : {}),
-      });
-    } finally {
-      progress.report("dump finished");
-      progress.stop();
-    }
-    const key = `${backupDir(o.namespace, o.name, start)}${DUMP_ARCHIVE}`;
-    log.info({ key, bytes: dump.dumpSize, files: dump.files.length }, "uploading the dump");
-    const t0 = Date.now();
-    dumpSize = await putArchive({
-      bucket: o.bucket, key, root: o.workDir, entries: dump.files.map((f) => `${DUMP_DIR}/${f}`), compression: "none", log,
+    // dump.tar is uploaded while the dump is taken (each file joins the archive once complete).
+    log.info({ key, dataBytes }, "dumping and uploading");
+    const r = await streamArchive({ bucket: o.bucket, key, root: o.workDir, compression: "none", log, sizeHint: dataBytes }, async (add) => {
+      try {
+        return await dumpInstance({
+          target: source, outDir: dumpDir, threads: o.threads, time: start, sourceIndex: choice.sourceIndex, log, progress,
+          onFile: (rel) => add(`${DUMP_DIR}/${rel}`),
+          ...(o.chunkRows !== undefined ? { chunkRows: o.chunkRows } : {}),
+          ...(o.chunkBytes !== undefined ? { chunkBytes: o.chunkBytes } : {}),
+          ...(o.compression !== undefined ? { compression: o.compression } : {}),
+        });
+      } finally {
+        progress.report("dump finished");
+        progress.stop();
+      }
     });
-    log.info({ key, dumpSize, seconds: (Date.now() - t0) / 1000 }, "dump uploaded");
+    dump = r.value;
+    dumpSize = r.bytes;
+    log.info({ key, dumpSize, files: dump.files.length }, "dump uploaded");
   } finally {
     fs.rmSync(dumpDir, { recursive: true, force: true });
   }

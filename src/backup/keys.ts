@@ -4,9 +4,9 @@
 //   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/dump.tar         tar of dump/ (moco-ts's dump format)
 //   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/binlog.tar.zst   zstd tar of binlog/ (binlog files)
 //
-// Inside dump.tar (docs/backup.md): dump/manifest.json (first), dump/schema.json,
-// dump/data/<db>/<table>/<NNNNNN>.tsv.<zst|gz>. Inside binlog.tar.zst:
-// binlog/manifest.json (first), binlog/binlog.NNNNNN.
+// Inside dump.tar (docs/backup.md): dump/schema.json (first),
+// dump/data/<db>/<table>/<NNNNNN>.tsv.<zst|gz>, dump/manifest.json (last).
+// Inside binlog.tar.zst: binlog/manifest.json (first), binlog/binlog.NNNNNN.
 // As upstream, the binlog archive lives under the timestamp of the *previous* backup:
 // dump T plus binlog T reach any point between backup T and the next backup. An object
 // appears in the bucket only once its upload completed, so its presence marks it whole.
@@ -15,6 +15,7 @@ export const KEY_ROOT = "moco";
 export const DUMP_DIR = "dump";
 export const BINLOG_DIR = "binlog";
 export const MANIFEST = "manifest.json";
+export const SCHEMA_FILE = "schema.json";
 export const DUMP_ARCHIVE = "dump.tar";
 export const BINLOG_ARCHIVE = "binlog.tar.zst";
 

@@ -9,15 +9,15 @@ import { extractArchive, readFirstEntry } from "./archive.ts";
 import { readBinlogManifest, replayBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
 import { connect, readServerStatus, type Conn, type MysqlTarget } from "./db.ts";
-import { loadDump, parseDumpManifest, type UserFilter } from "./dump/load.ts";
+import { loadDump, type UserFilter } from "./dump/load.ts";
 import {
-  DUMP_ARCHIVE, DUMP_DIR, MANIFEST, clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan,
+  DUMP_ARCHIVE, DUMP_DIR, SCHEMA_FILE, clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan,
 } from "./keys.ts";
 import type { ClusterStore, PodInfo } from "./kube.ts";
 import { errorMessage, redact, type Logger } from "./log.ts";
 import { Progress } from "./progress.ts";
 import type { Tools } from "./tools.ts";
-import type { BinlogManifest, DumpManifest } from "./dump/format.ts";
+import { DUMP_FORMAT, parseManifest, type BinlogManifest, type SchemaDocument } from "./dump/format.ts";
 
 export const ADMIN_USER = "moco-admin";
 
@@ -53,13 +53,14 @@ export interface ValidatedPlan {
 }
 
 /**
- * The manifest at the head of `<dir>dump.tar`. A dump.tar written by MOCO (MySQL Shell's
- * format, which moco-ts cannot load) is named as such.
+ * The schema document at the head of `<dir>dump.tar`: checks that it is a moco-ts dump.
+ * A dump.tar written by MOCO (MySQL Shell's format, which moco-ts cannot load) is named
+ * as such.
  */
-export async function readDumpManifest(bucket: Bucket, dir: string): Promise<DumpManifest> {
+export async function readDumpHead(bucket: Bucket, dir: string): Promise<SchemaDocument> {
   const key = `${dir}${DUMP_ARCHIVE}`;
   try {
-    return parseDumpManifest(await readFirstEntry(bucket, key, "none", `${DUMP_DIR}/${MANIFEST}`), `${key}: ${DUMP_DIR}/${MANIFEST}`);
+    return parseManifest<SchemaDocument>(await readFirstEntry(bucket, key, "none", `${DUMP_DIR}/${SCHEMA_FILE}`), `${key}: ${DUMP_DIR}/${SCHEMA_FILE}`, DUMP_FORMAT, "dump");
   } catch (e) {
     if (/does not start with .*"dump\/@/.test((e as Error).message)) {
       throw new Error(`${key} is a MySQL Shell dump (written by MOCO); moco-ts restores only the dumps it writes`, { cause: e });
@@ -73,7 +74,7 @@ export async function validateRestorePoint(bucket: Bucket, sourceNamespace: stri
   const prefix = clusterPrefix(sourceNamespace, sourceName);
   const keys = await bucket.list(prefix);
   const plan = planRestore(selectBackup(keys, prefix, restorePoint), restorePoint);
-  await readDumpManifest(bucket, plan.dump.dir);
+  await readDumpHead(bucket, plan.dump.dir);
   if (plan.binlog === undefined) return { plan };
   const binlog = await readBinlogManifest(bucket, plan.binlog.dir);
   const covered = Date.parse(binlog.coveredUntil);

@@ -8,9 +8,9 @@
 //
 // Streaming and memory: each chunk is a mysql2 query stream → TSV encoder → compressor →
 // its file in the dump directory (back-pressure end to end), so memory stays bounded
-// whatever the table size. The dump directory (dump/ in the work directory) is then
-// archived as dump.tar by the caller (archive.ts), like MOCO's mysqlsh dump: the work
-// volume holds the compressed dump once, and a failed upload is re-sent from it.
+// whatever the table size. Each file of the dump directory (dump/ in the work directory)
+// is handed to `onFile` once complete — schema.json first, chunks as they finish,
+// manifest.json last — so the caller streams dump.tar while the dump runs (archive.ts).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -19,7 +19,7 @@ import { pipeline } from "node:stream/promises";
 import { connect, coreConnection, readServerStatus, type Conn, type MysqlTarget } from "../db.ts";
 import type { Logger } from "../log.ts";
 import type { Progress } from "../progress.ts";
-import { MANIFEST, chunkPath } from "../keys.ts";
+import { MANIFEST, SCHEMA_FILE, chunkPath } from "../keys.ts";
 import { planChunks } from "./chunks.ts";
 import {
   DUMP_FORMAT,
@@ -52,13 +52,15 @@ export interface DumpOptions {
   chunkRows?: number;
   /** Target uncompressed bytes per chunk estimate (default 64 MiB). */
   chunkBytes?: number;
+  /** Called with each complete file's path relative to `outDir`. */
+  onFile?: (rel: string) => void;
 }
 
 export interface DumpResult {
   manifest: DumpManifest;
   /** Bytes of the dump directory (chunks, schema document, manifest). */
   dumpSize: number;
-  /** The files of the dump directory, manifest first: the order of dump.tar. */
+  /** The files of the dump directory in the order given to `onFile`. */
   files: string[];
   gtidExecuted: string;
   binlogFile: string;
@@ -146,10 +148,13 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
       doc.schemas.push(await readSchemaEntry(control, schema, ts));
     }
     doc.users = await readUsers(control);
-    const schemaKey = "schema.json";
+    const schemaKey = SCHEMA_FILE;
     const schemaBytes = Buffer.from(JSON.stringify(doc));
     fs.writeFileSync(path.join(outDir, schemaKey), schemaBytes);
     dumpSize += schemaBytes.length;
+    const files: string[] = [];
+    const done = (rel: string) => { files.push(rel); o.onFile?.(rel); };
+    done(schemaKey);
 
     // --- plan
     const first = workers[0] as Conn;
@@ -215,6 +220,7 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
         if (task.where !== "") ce.range = task.where;
         results.set(task, ce);
         dumpSize += counter.bytes;
+        done(task.file);
         if (progress) {
           progress.chunksDone++;
           progress.compressedBytes += counter.bytes;
@@ -262,11 +268,11 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
     fs.writeFileSync(path.join(outDir, MANIFEST), manifestBytes);
     dumpSize += manifestBytes.length;
+    done(MANIFEST);
     log.info({ ...totals, dumpSize }, "dump written");
-    const chunkFiles = entries.flatMap((e) => e.chunks.map((c) => c.key));
     complete = true;
     return {
-      manifest, dumpSize, files: [MANIFEST, schemaKey, ...chunkFiles], gtidExecuted: status.gtidExecuted,
+      manifest, dumpSize, files, gtidExecuted: status.gtidExecuted,
       binlogFile: status.currentBinlog, serverUuid: status.uuid,
     };
   } finally {

@@ -90,7 +90,7 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
   const src = () => mysqlds.instances[0] as NonNullable<MysqldSet["instances"][0]>;
   const tgt = (i: number) => mysqlds.instances[i] as NonNullable<MysqldSet["instances"][0]>;
 
-  test(`${name}: full backup records status and uploads dump.tar (manifest first, chunked data) as MOCO names it`, async () => {
+  test(`${name}: full backup records status and uploads dump.tar (schema first, chunked data, manifest last) as MOCO names it`, async () => {
     const c = await src().connect();
     try { hashesAtBackup = await contentHashes(c, ["db1", "odd name-2"]); } finally { await c.end(); }
     first = await backup();
@@ -110,7 +110,8 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
     assert.deepEqual(await fx.bucket.list(dir), [`${dir}dump.tar`], "one object per backup directory, as MOCO");
     const local = path.join(work.workDir, "..", "untar-dump");
     const entries = await untarObject(fx.bucket, `${dir}dump.tar`, local, false);
-    assert.deepEqual(entries.slice(0, 2), ["dump/manifest.json", "dump/schema.json"]);
+    assert.equal(entries[0], "dump/schema.json", "the schema document heads the archive");
+    assert.equal(entries.at(-1), "dump/manifest.json", "the manifest ends it");
     assert.ok(entries.every((e) => e.startsWith("dump/")), "everything under dump/");
     let tarBytes = 0;
     for await (const b of await fx.bucket.get(`${dir}dump.tar`)) tarBytes += (b as Buffer).length;

@@ -8,10 +8,10 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { after, test } from "node:test";
 import tar from "tar-stream";
-import { extractArchive, listFiles, packFiles, putArchive, readFirstEntry, safeEntryName, tarSize } from "../../../src/backup/archive.ts";
+import { extractArchive, listFiles, packFiles, putArchive, readFirstEntry, safeEntryName, streamArchive, tarSize } from "../../../src/backup/archive.ts";
 import { readAll } from "../../../src/backup/bucket/util.ts";
 import { BucketError, type Bucket } from "../../../src/backup/bucket/types.ts";
-import { readDumpManifest } from "../../../src/backup/restore.ts";
+import { readDumpHead } from "../../../src/backup/restore.ts";
 import { silentLogger } from "../../../src/backup/log.ts";
 
 class MemoryBucket implements Bucket {
@@ -113,18 +113,83 @@ test("extraction refuses entries that would leave the directory, and links", asy
     /unexpected archive entry "dump\/link" \(symlink\)/);
 });
 
-test("readDumpManifest reads the head of dump.tar and names a MOCO (MySQL Shell) dump", async () => {
+test("readDumpHead reads the head of dump.tar and names a MOCO (MySQL Shell) dump", async () => {
   const bucket = new MemoryBucket();
-  const manifest = { format: "moco-ts-dump", version: 2, time: "2021-01-01T00:00:00.000Z" };
-  bucket.objects.set("d1/dump.tar", await tarOf([{ name: "dump/manifest.json", body: JSON.stringify(manifest) }, { name: "dump/schema.json", body: "{}" }]));
-  assert.equal((await readDumpManifest(bucket, "d1/")).time, manifest.time);
+  const schema = { format: "moco-ts-dump", version: 2, schemas: [{ name: "db1" }], users: [] };
+  bucket.objects.set("d1/dump.tar", await tarOf([{ name: "dump/schema.json", body: JSON.stringify(schema) }, { name: "dump/manifest.json", body: "{}" }]));
+  assert.equal((await readDumpHead(bucket, "d1/")).schemas[0]?.name, "db1");
   bucket.objects.set("d2/dump.tar", await tarOf([{ name: "dump/@.json", body: "{}" }, { name: "dump/@.done.json", body: "{}" }]));
-  await assert.rejects(readDumpManifest(bucket, "d2/"), /d2\/dump\.tar is a MySQL Shell dump \(written by MOCO\)/);
-  bucket.objects.set("d3/dump.tar", await tarOf([{ name: "dump/manifest.json", body: "{\"format\":\"other\"}" }]));
-  await assert.rejects(readDumpManifest(bucket, "d3/"), /d3\/dump\.tar: dump\/manifest\.json is not a moco-ts dump manifest/);
+  await assert.rejects(readDumpHead(bucket, "d2/"), /d2\/dump\.tar is a MySQL Shell dump \(written by MOCO\)/);
+  bucket.objects.set("d3/dump.tar", await tarOf([{ name: "dump/schema.json", body: "{\"format\":\"other\"}" }]));
+  await assert.rejects(readDumpHead(bucket, "d3/"), /d3\/dump\.tar: dump\/schema\.json is not a moco-ts dump manifest/);
   bucket.objects.set("d4/dump.tar", Buffer.from("not a tar at all, but long enough to hold a header? no.".repeat(20)));
-  await assert.rejects(readDumpManifest(bucket, "d4/"), /d4\/dump\.tar is not a readable archive/);
-  await assert.rejects(readDumpManifest(bucket, "d5/"), (e: unknown) => e instanceof BucketError && e.code === "NotFound");
+  await assert.rejects(readDumpHead(bucket, "d4/"), /d4\/dump\.tar is not a readable archive/);
+  await assert.rejects(readDumpHead(bucket, "d5/"), (e: unknown) => e instanceof BucketError && e.code === "NotFound");
+});
+
+/** Entry names of a tar in order. */
+async function tarNames(b: Buffer): Promise<string[]> {
+  const names: string[] = [];
+  const ex = tar.extract();
+  const done = (async () => { for await (const e of ex) { names.push(e.header.name); e.resume(); } })();
+  Readable.from([b]).pipe(ex);
+  await done;
+  return names;
+}
+
+test("streamArchive uploads while the files are produced, in the order they complete", async () => {
+  const root = path.join(tmp, "stream");
+  const bucket = new MemoryBucket();
+  let putStartedBeforeLastFile = false;
+  const r = await streamArchive({ bucket, key: "s/dump.tar", root, compression: "none", log }, async (add) => {
+    for (const [i, name] of ["dump/schema.json", "dump/data/a/000001.tsv", "dump/data/a/000000.tsv", "dump/manifest.json"].entries()) {
+      writeTree(root, { [name]: `file ${i} `.repeat(100 * (i + 1)) });
+      add(name);
+      await new Promise((res) => setTimeout(res, 5));
+      if (i === 3) putStartedBeforeLastFile = bucket.puts === 1;
+    }
+    return "dumped";
+  });
+  assert.equal(r.value, "dumped");
+  assert.ok(putStartedBeforeLastFile, "the upload runs while the files are produced");
+  const obj = bucket.objects.get("s/dump.tar");
+  assert.ok(obj);
+  assert.equal(r.bytes, obj.length);
+  assert.deepEqual(await tarNames(obj), ["dump/schema.json", "dump/data/a/000001.tsv", "dump/data/a/000000.tsv", "dump/manifest.json"]);
+});
+
+test("streamArchive: a failed streamed upload is re-sent from the files; a failed producer leaves no object", async () => {
+  const root = path.join(tmp, "stream2");
+  const flaky = new MemoryBucket();
+  const put = flaky.put.bind(flaky);
+  let calls = 0;
+  flaky.put = async (key, body) => {
+    if (calls++ === 0) {
+      if (!Buffer.isBuffer(body)) { for await (const _c of body) break; body.destroy(); }
+      throw new BucketError("Other", "connection reset");
+    }
+    return put(key, body);
+  };
+  const r = await streamArchive({ bucket: flaky, key: "k", root, compression: "zstd", log, retryBaseDelayMs: 1 }, async (add) => {
+    for (const n of ["binlog/manifest.json", "binlog/binlog.000001", "binlog/binlog.000002"]) {
+      writeTree(root, { [n]: n.repeat(2000) });
+      add(n);
+      await new Promise((res) => setTimeout(res, 5));
+    }
+  });
+  assert.equal(calls, 2, "one streamed attempt, one re-send");
+  assert.equal(r.bytes, flaky.objects.get("k")?.length);
+  const out = path.join(tmp, "stream2-out");
+  await extractArchive({ bucket: flaky, key: "k", compression: "zstd", root: out, top: "binlog", log });
+  assert.equal(fs.readFileSync(path.join(out, "binlog/binlog.000002"), "utf8"), "binlog/binlog.000002".repeat(2000));
+
+  const bucket = new MemoryBucket();
+  await assert.rejects(streamArchive({ bucket, key: "broken", root, compression: "none", log }, async (add) => {
+    add("binlog/manifest.json");
+    await new Promise((res) => setTimeout(res, 5));
+    throw new Error("the dump failed");
+  }), /the dump failed/);
+  assert.equal(bucket.objects.has("broken"), false, "no object for a failed dump");
 });
 
 test("a failed upload is re-sent from the files; a refused credential is not retried", async () => {
