@@ -69,7 +69,11 @@ export class SandboxNode {
   }
 
   private log(msg: string, extra: Record<string, unknown> = {}): void {
-    (this.opts.log ?? ((m, e) => console.log(JSON.stringify({ time: new Date().toISOString(), component: "sandbox-node", msg: m, ...e }))))(msg, extra);
+    // A failing logger (e.g. its file removed while a late callback still logs after
+    // stop()) must never turn into an error of the node's own work.
+    try {
+      (this.opts.log ?? ((m, e) => console.log(JSON.stringify({ time: new Date().toISOString(), component: "sandbox-node", msg: m, ...e }))))(msg, extra);
+    } catch { /* dropped */ }
   }
 
   runtime(namespace: string, name: string): PodRuntime | undefined {
