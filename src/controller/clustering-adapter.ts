@@ -8,6 +8,7 @@ import type { ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetr
 import type { MySQLClusterLike, PodView, RoleLabel } from "../clustering/types.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { isConflict, isNotFound } from "../k8s/errors.ts";
+import type { EventRecorder } from "../k8s/events.ts";
 import { resources } from "../k8s/resource.ts";
 import type { KubeObject } from "../k8s/types.ts";
 import type { ControllerMetrics } from "../metrics/index.ts";
@@ -26,7 +27,6 @@ import {
 } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
-import type { EventRecorder } from "./events.ts";
 
 export interface AdapterDeps {
   readonly client: KubeClient;
@@ -164,9 +164,9 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
       removePreventDelete: (pod: string) => patchPod(pod, { annotations: { [ANNOTATION_PREVENT_DELETE]: null } }),
     },
     events: {
-      async emit(type, reason, message) {
+      emit(type, reason, message) {
         const c = caches.clusters.get(key.name, ns);
-        await d.events.emit({ apiVersion: "moco.cybozu.com/v1beta2", kind: "MySQLCluster", name: key.name, namespace: ns, uid: c?.metadata?.uid }, type, reason, message);
+        d.events.event({ apiVersion: "moco.cybozu.com/v1beta2", kind: "MySQLCluster", metadata: { name: key.name, namespace: ns, uid: c?.metadata?.uid } }, type, reason, message);
       },
     },
     credentials: {

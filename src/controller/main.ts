@@ -18,6 +18,8 @@ import { ClusterManager } from "../clustering/manager.ts";
 import type { ManagerOptions } from "../clustering/manager.ts";
 import { KubeClient } from "../k8s/client.ts";
 import { errorMessage, isNotFound } from "../k8s/errors.ts";
+import { EventRecorder } from "../k8s/events.ts";
+import { LeaderElector } from "../k8s/leader.ts";
 import type { KubeObject } from "../k8s/types.ts";
 import { ControllerMetrics, parseGoDurationSeconds } from "../metrics/index.ts";
 import {
@@ -35,8 +37,6 @@ import {
 import { allInformers, createCaches, startCaches, stopCaches, type ControllerCaches } from "./caches.ts";
 import { CertificateStore, DEFAULT_WEBHOOK_SERVICE_NAME, writeCertFiles } from "./cert-store.ts";
 import { clusterPorts, clusteringLogger, clusteringMetrics } from "./clustering-adapter.ts";
-import { ApiEventRecorder } from "./events.ts";
-import { LeaderElector } from "./leader.ts";
 import { MySQLClusterReconciler } from "./mysqlcluster.ts";
 import { PartitionRateLimiter, controllerOf, podNudge, reconcilePartition } from "./partition.ts";
 import { ControllerRunner } from "./runner.ts";
@@ -224,7 +224,8 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   // ---- leader-only part ----
   const startLeading = async (leading: AbortSignal): Promise<void> => {
     const caches = createCaches(client, { logger: log.child({ component: "informer" }), ...(o.resyncPeriodMs === undefined ? {} : { resyncPeriodMs: o.resyncPeriodMs }) });
-    const events = new ApiEventRecorder(client, log);
+    // Events: source.component moco-controller without source.host (as controller-runtime), reportingInstance POD_NAME.
+    const events = new EventRecorder(client, { host: "", reportingInstance: process.env["POD_NAME"] ?? "moco-controller", logger: log });
     const adapter = { client, caches, metrics, events, certs, logger: log, sourceHostMode: o.sourceHostMode ?? "dns", ...(o.agentPort === undefined ? {} : { agentPort: o.agentPort }) } as const;
     const manager = new ClusterManager((key) => {
       metrics.initManagerSeries(key);
@@ -251,35 +252,43 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     await Promise.all([clusterRunner.stop(), partitionRunner.stop()]);
     await manager.stopAll();
     await stopCaches(caches);
+    await events.flush();
     state = undefined;
     log.info({}, "controllers stopped");
   };
 
-  const elector = new LeaderElector({
-    client, namespace: o.namespace, name: o.leaderElectionId ?? "moco",
-    identity: o.identity ?? `${os.hostname()}_${randomBytes(8).toString("hex")}`,
-    logger: log.child({ component: "leader-election" }),
-    ...(o.leaseDurationMs === undefined ? {} : { leaseDurationMs: o.leaseDurationMs }),
-  });
+  // Lease `--leader-election-id` in POD_NAMESPACE; lease 15 s (MOCO_LEASE_DURATION), renew
+  // deadline and retry period derived from it by the elector. One elector per term: after
+  // losing the Lease the controller campaigns again with a new one; stop() releases it.
+  const leaseName = o.leaderElectionId ?? "moco";
+  const identity = o.identity ?? `${os.hostname()}_${randomBytes(8).toString("hex")}`;
+  let elector: LeaderElector | undefined;
   const electionLoop = (async () => {
     while (!stopping.signal.aborted) {
-      let leadingDone: Promise<void> | undefined;
-      const lost = await elector.run(stopping.signal, (leading) => {
-        leadingDone = startLeading(leading).catch((e: unknown) => { log.error({ err: errorMessage(e) }, "leader loop failed"); });
+      const e = new LeaderElector(client, {
+        namespace: o.namespace, name: leaseName, identity,
+        logger: log.child({ component: "leader-election" }),
+        ...(o.leaseDurationMs === undefined ? {} : { leaseDurationMs: o.leaseDurationMs }),
+        onStartedLeading: (leading) => startLeading(leading).catch((err: unknown) => { log.error({ err: errorMessage(err) }, "leader loop failed"); }),
       });
-      await leadingDone;
-      if (!lost) break;
-      metrics.leader.set({ name: o.leaderElectionId ?? "moco" }, 0);
+      elector = e;
+      const stop = (): void => { void e.stop(); };
+      stopping.signal.addEventListener("abort", stop, { once: true });
+      await e.run();
+      stopping.signal.removeEventListener("abort", stop);
+      if (stopping.signal.aborted) break;
+      log.error({}, "leader election lost");
+      metrics.leader.set({ name: leaseName }, 0);
     }
   })();
-  const leaderGaugeTimer = setInterval(() => metrics.leader.set({ name: o.leaderElectionId ?? "moco" }, elector.leading ? 1 : 0), 1000);
+  const leaderGaugeTimer = setInterval(() => metrics.leader.set({ name: leaseName }, elector?.isLeader() === true ? 1 : 0), 1000);
   leaderGaugeTimer.unref();
 
   return {
     metrics, client, webhook, webhookCa,
     metricsUrl: metricsSrv?.url,
     healthUrl: healthSrv?.url,
-    isLeader: () => elector.leading && state !== undefined,
+    isLeader: () => elector?.isLeader() === true && state !== undefined,
     leaderState: () => state,
     async stop() {
       stopping.abort();

@@ -19,6 +19,7 @@ import { MYSQLCLUSTER_FINALIZER, type MySQLCluster } from "../api/v1beta2/index.
 import { buildInitScript } from "../agent/init-script.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { errorMessage, isConflict, isNotFound } from "../k8s/errors.ts";
+import type { EventRecorder } from "../k8s/events.ts";
 import { resources, type ResourceDescriptor } from "../k8s/resource.ts";
 import type { KubeObject } from "../k8s/types.ts";
 import type { WorkResult } from "../k8s/queue.ts";
@@ -78,7 +79,6 @@ import { agentDnsNames } from "./certs.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { applyIfChanged, extractOwned } from "./apply.ts";
-import type { EventRecorder } from "./events.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 
 /** What the reconciler needs of the clustering manager (src/clustering/manager.ts fits). */
@@ -117,13 +117,12 @@ class ReconcileError extends Error {
   override name = "ReconcileError";
 }
 
-function clusterEventTarget(c: MySQLCluster) {
+/** The cluster as an Event's involvedObject (no resourceVersion, so repeats aggregate). */
+function clusterEventTarget(c: MySQLCluster): KubeObject {
   return {
     apiVersion: "moco.cybozu.com/v1beta2",
     kind: "MySQLCluster",
-    name: c.metadata?.name ?? "",
-    namespace: c.metadata?.namespace ?? "",
-    uid: c.metadata?.uid,
+    metadata: { name: c.metadata?.name ?? "", namespace: c.metadata?.namespace ?? "", uid: c.metadata?.uid },
   };
 }
 
@@ -204,7 +203,7 @@ export class MySQLClusterReconciler {
     if (failure !== undefined) {
       log.error({ err: message }, "reconcile failed");
       // Identical messages are coalesced by the recorder (count grows), so retries do not flood.
-      await this.#d.events.emit(clusterEventTarget(cluster), "Warning", "ReconcileFailed", message ?? "");
+      this.#d.events.event(clusterEventTarget(cluster), "Warning", "ReconcileFailed", message ?? "");
       throw failure;
     }
     return;
@@ -518,7 +517,7 @@ export class MySQLClusterReconciler {
       for (const l of plan.larger) {
         log.warn({ pvc: l.pvc, current: String(l.current), desired: String(l.desired) }, "PVC is larger than its template; skipped");
         this.#d.metrics.incCounter("moco_cluster_volume_resized_errors_total", labels);
-        await this.#d.events.emit(clusterEventTarget(cluster), "Warning", "VolumeResizeSkipped",
+        this.#d.events.event(clusterEventTarget(cluster), "Warning", "VolumeResizeSkipped",
           `PVC ${l.pvc} (${String(l.current)}) is larger than the volume claim template (${String(l.desired)}); not shrunk`);
       }
       for (const r of plan.resize) {

@@ -3,12 +3,12 @@ import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import type { KubeClient } from "../k8s/client.ts";
+import type { EventRecorder } from "../k8s/events.ts";
 import type { WorkResult } from "../k8s/queue.ts";
 import { resources } from "../k8s/resource.ts";
 import type { ControllerMetrics } from "../metrics/index.ts";
 import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
-import type { EventRecorder } from "./events.ts";
 import type { ClusteringControl } from "./mysqlcluster.ts";
 
 interface OwnerRef { kind?: string; name?: string; controller?: boolean; apiVersion?: string }
@@ -70,8 +70,8 @@ export async function reconcilePartition(d: PartitionDeps, key: string): Promise
   await d.client.patch<V1StatefulSet>(resources.statefulSets, stsName, ns, "merge", { spec: { updateStrategy: { rollingUpdate: { partition: decision.to } } } });
   d.metrics.setGauge("moco_cluster_last_partition_updated", labels, now.getTime() / 1000);
   d.logger.info({ namespace: ns, name: clusterName, statefulset: stsName, from: decision.from, to: decision.to }, "updated partition");
-  await d.events.emit(
-    { apiVersion: "apps/v1", kind: "StatefulSet", name: stsName, namespace: ns, uid: sts.metadata?.uid },
+  d.events.event(
+    { apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: stsName, namespace: ns, uid: sts.metadata?.uid } },
     "Normal",
     "PartitionUpdate",
     `Updated partition from ${decision.from} to ${decision.to}`,

@@ -17,8 +17,10 @@ export type EventType = "Normal" | "Warning";
 export interface EventRecorderOptions {
   /** source.component and reportingComponent (default "moco-controller"). */
   component?: string;
-  /** source.host and reportingInstance (default the host name). */
+  /** source.host (default the host name; "" leaves it out, as controller-runtime does). */
   host?: string;
+  /** reportingInstance (default `host`, or the host name when `host` is ""). */
+  reportingInstance?: string;
   /** Identical events closer than this are aggregated (default 10 minutes). */
   aggregationWindowMs?: number;
   /** How many distinct events are remembered for aggregation (default 4096). */
@@ -38,6 +40,7 @@ function rfc3339(ms: number): string {
 export class EventRecorder {
   readonly component: string;
   readonly host: string;
+  readonly reportingInstance: string;
   readonly #client: KubeClient;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -52,6 +55,7 @@ export class EventRecorder {
     this.#client = client;
     this.component = opts.component ?? "moco-controller";
     this.host = opts.host ?? os.hostname();
+    this.reportingInstance = opts.reportingInstance ?? (this.host || os.hostname());
     this.#clock = opts.clock ?? realClock;
     this.#log = (opts.logger ?? defaultLogger).child({ component: "event-recorder" });
     this.#window = opts.aggregationWindowMs ?? 10 * 60_000;
@@ -115,9 +119,9 @@ export class EventRecorder {
       metadata: { name, namespace },
       involvedObject: Object.fromEntries(Object.entries(involved).filter(([, v]) => v !== undefined)),
       reason, message, type,
-      source: { component: this.component, host: this.host },
+      source: this.host ? { component: this.component, host: this.host } : { component: this.component },
       firstTimestamp: rfc3339(now), lastTimestamp: rfc3339(now), count: 1,
-      reportingComponent: this.component, reportingInstance: this.host,
+      reportingComponent: this.component, reportingInstance: this.reportingInstance,
     } as KubeObject);
     this.#seen.delete(key);
     this.#seen.set(key, { name, namespace, count: 1, lastSeen: now });

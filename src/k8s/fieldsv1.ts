@@ -7,6 +7,7 @@
 // whose key fields equal <json>; `v:<json>` the element of a set equal to <json>; `i:<n>` a list
 // element by index; `.` the node itself. An empty trie ({}) or one holding only `.` is a leaf:
 // the whole value is owned.
+import { parseQuantity } from "../api/v1beta2/quantity.ts";
 import type { JsonValue, KubeObject, ManagedFieldsEntry } from "./types.ts";
 
 type Trie = { [key: string]: Trie };
@@ -132,10 +133,22 @@ export function extractOwnedFields(live: KubeObject, managerOrSel: string | Mana
 }
 
 /**
- * Normal form for comparing apply configurations: nulls, empty maps and empty lists are
- * dropped (the API server drops them too), recursively; Dates become RFC 3339 strings.
+ * Go map-typed fields (by name): for these, as in Go's equality.Semantic, an empty map is the
+ * same as an absent one — the API server drops empty maps, so `labels: {}` applied and no
+ * labels live are equal. Other empty objects (`emptyDir: {}`, an empty `securityContext`)
+ * are pointers to structs, which the server keeps, so `{}` and absent differ.
  */
-export function normalizeForCompare(v: unknown): JsonValue | undefined {
+const MAP_FIELDS = new Set(["labels", "annotations", "matchLabels", "selector", "nodeSelector", "data", "binaryData", "stringData", "requests", "limits", "capacity"]);
+/** Maps of resource.Quantity: compared by value ("1Gi" equals "1024Mi", "0.5" equals "500m"). */
+const QUANTITY_MAPS = new Set(["requests", "limits", "capacity"]);
+
+/**
+ * Normal form for comparing apply configurations (Go's equality.Semantic over JSON): nulls
+ * and empty lists are dropped, and so are empty maps in the map-typed fields of MAP_FIELDS;
+ * quantities under requests/limits/capacity become their numeric value; keys are sorted;
+ * Dates become RFC 3339 strings. `key` is the name of the field holding `v`.
+ */
+export function normalizeForCompare(v: unknown, key = ""): JsonValue | undefined {
   if (v === null || v === undefined) return undefined;
   if (v instanceof Date) return v.toISOString().replace(/\.\d{3}Z$/, "Z");
   if (Array.isArray(v)) {
@@ -143,12 +156,14 @@ export function normalizeForCompare(v: unknown): JsonValue | undefined {
     return arr.length === 0 ? undefined : arr;
   }
   if (isPlainObject(v)) {
+    const quantities = QUANTITY_MAPS.has(key);
     const out: { [key: string]: JsonValue } = {};
     for (const k of Object.keys(v).sort()) {
-      const n = normalizeForCompare(v[k]);
+      const x = v[k];
+      const n = quantities && (typeof x === "string" || typeof x === "number") ? (parseQuantity(x) ?? x) : normalizeForCompare(x, k);
       if (n !== undefined) out[k] = n;
     }
-    return Object.keys(out).length === 0 ? undefined : out;
+    return MAP_FIELDS.has(key) && Object.keys(out).length === 0 ? undefined : out;
   }
   if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
   return undefined;

@@ -6,7 +6,8 @@
 //  - updates carry the resourceVersion, so two candidates never both win a round;
 //  - on stop() the leader releases the Lease (empty holder, 1 s duration) so a successor
 //    takes over at once instead of waiting for expiry.
-// Defaults are client-go's: lease 15 s, renew deadline 10 s, retry period 2 s.
+// Defaults are client-go's: lease 15 s, renew deadline 10 s, retry period 2 s; with a shorter
+// lease duration the other two default to 2/3 and 2/15 of it (tests shorten the lease).
 import type { Logger } from "pino";
 import type { KubeClient } from "./client.ts";
 import { realClock, type Clock } from "./clock.ts";
@@ -33,8 +34,11 @@ export interface LeaderElectorOptions {
   name: string;
   /** This candidate's identity (e.g. the Pod name plus a random suffix). */
   identity: string;
+  /** Default 15 s. */
   leaseDurationMs?: number;
+  /** Default min(10 s, 2/3 of leaseDuration). */
   renewDeadlineMs?: number;
+  /** Default min(2 s, leaseDuration / 7.5). */
   retryPeriodMs?: number;
   /** Release the Lease on stop() while leading (default true). */
   releaseOnStop?: boolean;
@@ -75,11 +79,11 @@ export class LeaderElector {
     this.#client = client;
     this.#opts = opts;
     this.identity = opts.identity;
+    const leaseDurationMs = opts.leaseDurationMs ?? 15_000;
     this.#o = {
-      namespace: opts.namespace, name: opts.name,
-      leaseDurationMs: opts.leaseDurationMs ?? 15_000,
-      renewDeadlineMs: opts.renewDeadlineMs ?? 10_000,
-      retryPeriodMs: opts.retryPeriodMs ?? 2_000,
+      namespace: opts.namespace, name: opts.name, leaseDurationMs,
+      renewDeadlineMs: opts.renewDeadlineMs ?? Math.min(10_000, Math.floor(leaseDurationMs * 2 / 3)),
+      retryPeriodMs: opts.retryPeriodMs ?? Math.min(2_000, Math.floor(leaseDurationMs / 7.5)),
       releaseOnStop: opts.releaseOnStop ?? true,
     };
     if (!opts.identity) throw new Error("leader election: identity is required");
@@ -90,6 +94,12 @@ export class LeaderElector {
   }
 
   isLeader(): boolean { return this.#leading; }
+
+  /** The timings in use (defaults filled in). */
+  get timings(): { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } {
+    const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = this.#o;
+    return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
+  }
 
   /** The holder last observed (possibly this identity), if any. */
   getLeader(): string | undefined { return this.#leader; }

@@ -50,6 +50,17 @@ describe("EventRecorder", () => {
     assert.equal(c.body.firstTimestamp, "2025-01-01T00:00:00Z");
   });
 
+  it("host \"\" leaves source.host out; reportingInstance can be set apart (moco-controller: POD_NAME)", async () => {
+    const api = new FakeEventsApi();
+    const rec = new EventRecorder(api.client(), { clock: new FakeClock(), host: "", reportingInstance: "moco-controller-abc", logger: silent });
+    rec.event(cluster, "Warning", "ReconcileFailed", "boom");
+    await rec.flush();
+    const c = api.calls[0] as Call;
+    assert.deepEqual(c.body.source, { component: "moco-controller" });
+    assert.equal(c.body.reportingComponent, "moco-controller");
+    assert.equal(c.body.reportingInstance, "moco-controller-abc");
+  });
+
   it("aggregates identical events within the window into count and lastTimestamp; a new window starts a new Event", async () => {
     const api = new FakeEventsApi();
     const clock = new FakeClock(Date.UTC(2025, 0, 1));

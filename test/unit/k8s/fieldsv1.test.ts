@@ -87,6 +87,19 @@ describe("extractFields (FieldsV1 key kinds)", () => {
   }
 });
 
+// A StatefulSet whose volumeClaimTemplates the manager owns atomically; the user asked for
+// "1024Mi", the server stores "1Gi".
+const vctLive = obj({
+  kind: "StatefulSet", apiVersion: "apps/v1",
+  spec: { volumeClaimTemplates: [{ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data" },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, volumeMode: "Filesystem" }, status: { phase: "Pending" } }] },
+}, [apply({ "f:spec": { "f:volumeClaimTemplates": {} } })]);
+const vctDesired = (storage: string): KubeObject & Record<string, unknown> => ({
+  apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "n", namespace: "ns" },
+  spec: { volumeClaimTemplates: [{ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data" },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } }, volumeMode: "Filesystem" }, status: { phase: "Pending" } }] },
+});
+
 describe("ownedFieldsEqual", () => {
   const cmLive = obj({ data: { k: "v", theirs: "t" } }, [
     apply({ "f:data": { "f:k": {} }, "f:binaryData": {}, "f:metadata": { "f:labels": {} } }),
@@ -114,6 +127,9 @@ describe("ownedFieldsEqual", () => {
       desired: (() => { const d = podDesired(); ((d.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0] as { image: string }).image = "mysql:8.4"; return d; })(), want: false },
     { name: "StatefulSet finalizer set differs", live: podLive,
       desired: (() => { const d = podDesired(); (d.metadata as { finalizers: string[] }).finalizers = ["a", "b"]; return d; })(), want: false },
+    { name: "atomic volumeClaimTemplates: server defaults and canonical quantities equal the desired form", live: vctLive,
+      desired: vctDesired("1024Mi"), want: true },
+    { name: "atomic volumeClaimTemplates: a different size", live: vctLive, desired: vctDesired("2Gi"), want: false },
     { name: "not managed by us at all", live: obj({ data: { k: "v" } }, []),
       desired: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "n", namespace: "ns" }, data: { k: "v" } }, want: false },
   ];
@@ -134,11 +150,36 @@ describe("comparison helpers", () => {
     assert.equal(jsonEqual({ a: 1 }, { a: "1" }), false);
   });
 
-  it("normalizeForCompare drops nulls and empty containers recursively and sorts keys", () => {
-    assert.deepEqual(normalizeForCompare({ b: { c: {}, d: [] }, a: null, e: [{}], f: 0, g: "" }), { e: [null], f: 0, g: "" });
-    assert.equal(normalizeForCompare({ x: { y: {} } }), undefined);
+  it("normalizeForCompare drops nulls, empty lists and empty map fields, keeps empty structs, sorts keys", () => {
+    assert.deepEqual(normalizeForCompare({ b: { c: {}, d: [] }, a: null, e: [{}], f: 0, g: "", labels: {}, annotations: { x: null } }),
+      { b: { c: {} }, e: [{}], f: 0, g: "" });
+    assert.deepEqual(normalizeForCompare({ x: { y: {} } }), { x: { y: {} } });
+    assert.deepEqual(normalizeForCompare({ resources: { requests: { cpu: "500m", memory: "1Gi", odd: "x", gone: null }, limits: {} } }),
+      { resources: { requests: { cpu: 0.5, memory: 2 ** 30, odd: "x" } } });
     assert.equal(normalizeForCompare(new Date("2024-01-02T03:04:05.678Z")), "2024-01-02T03:04:05Z");
   });
+
+  // Go's equality.Semantic over JSON, as moco-controller has always compared (objects.md §1.1).
+  const semantic: Array<{ name: string; a: unknown; b: unknown; equal: boolean }> = [
+    { name: "key order", a: { x: 1, y: 2 }, b: { y: 2, x: 1 }, equal: true },
+    { name: "null and absent", a: { x: null }, b: {}, equal: true },
+    { name: "empty list and absent", a: { tolerations: [] }, b: {}, equal: true },
+    { name: "list order matters", a: { l: [1, 2] }, b: { l: [2, 1] }, equal: false },
+    { name: "empty labels and absent", a: { metadata: { labels: {} } }, b: { metadata: {} }, equal: true },
+    { name: "empty map fields (data, binaryData, nodeSelector, matchLabels) and absent", a: { data: {}, binaryData: {}, s: { nodeSelector: {}, selector: { matchLabels: {} } } }, b: { s: { selector: {} } }, equal: true },
+    { name: "empty struct (emptyDir) and absent differ", a: { v: [{ name: "tmp", emptyDir: {} }] }, b: { v: [{ name: "tmp" }] }, equal: false },
+    { name: "empty struct and empty struct", a: { v: [{ name: "tmp", emptyDir: {} }] }, b: { v: [{ name: "tmp", emptyDir: {} }] }, equal: true },
+    { name: "nested empty struct and absent differ", a: { x: { y: {} } }, b: {}, equal: false },
+    { name: "quantities by value: 0.5 = 500m", a: { resources: { requests: { cpu: "0.5" } } }, b: { resources: { requests: { cpu: "500m" } } }, equal: true },
+    { name: "quantities by value: 1Gi = 1024Mi = 1073741824", a: { limits: { memory: "1Gi" }, capacity: { storage: 1073741824 } }, b: { limits: { memory: "1024Mi" }, capacity: { storage: "1Gi" } }, equal: true },
+    { name: "different quantities", a: { requests: { storage: "1Gi" } }, b: { requests: { storage: "1G" } }, equal: false },
+    { name: "a quantity and an absent one", a: { requests: { cpu: "1", memory: "1Gi" } }, b: { requests: { cpu: "1" } }, equal: false },
+    { name: "quantity-like strings elsewhere compare as strings", a: { env: [{ name: "X", value: "0.5" }] }, b: { env: [{ name: "X", value: "500m" }] }, equal: false },
+    { name: "unparsable quantities compare as strings", a: { requests: { x: "abc" } }, b: { requests: { x: "abc" } }, equal: true },
+  ];
+  for (const c of semantic) {
+    it(`normalized equality: ${c.name}`, () => assert.equal(jsonEqual(normalizeForCompare(c.a), normalizeForCompare(c.b)), c.equal));
+  }
 
   it("diffPaths", () => {
     assert.deepEqual(diffPaths({ a: { b: 1, c: [1, 2] } }, { a: { b: 2, c: [1, 3] } }), ["a.b", "a.c[1]"]);

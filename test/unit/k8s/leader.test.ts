@@ -110,6 +110,19 @@ describe("LeaderElector (in-memory Lease)", () => {
     assert.equal(store.lease?.spec?.holderIdentity, "a");
   });
 
+  const timings: Array<{ leaseDurationMs?: number; want: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } }> = [
+    { want: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } },
+    { leaseDurationMs: 60_000, want: { leaseDurationMs: 60_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } },
+    { leaseDurationMs: 4_000, want: { leaseDurationMs: 4_000, renewDeadlineMs: 2_666, retryPeriodMs: 533 } },
+    { leaseDurationMs: 1_000, want: { leaseDurationMs: 1_000, renewDeadlineMs: 666, retryPeriodMs: 133 } },
+  ];
+  for (const t of timings) {
+    it(`default renew deadline and retry period for a ${t.leaseDurationMs ?? "default"} ms lease`, () => {
+      const e = new LeaderElector(new LeaseStore().client("x"), { namespace: "s", name: "l", identity: "x", ...(t.leaseDurationMs === undefined ? {} : { leaseDurationMs: t.leaseDurationMs }) });
+      assert.deepEqual(e.timings, t.want);
+    });
+  }
+
   it("validates its timing options", () => {
     const store = new LeaseStore();
     assert.throws(() => new LeaderElector(store.client("x"), { namespace: "s", name: "l", identity: "x", leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }), /leaseDuration/);
