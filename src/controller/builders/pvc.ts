@@ -4,6 +4,7 @@ import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { parseQuantity } from "../../api/v1beta2/index.ts";
 import type { Quantity } from "../../api/v1beta2/index.ts";
 import { names, timeMillis } from "./meta.ts";
+import { jsonEqual, normalizeForCompare } from "../../k8s/fieldsv1.ts";
 
 /** What the PVC decisions read of a StatefulSet. */
 export interface StatefulSetView {
@@ -207,59 +208,14 @@ export function planPvcResize(
 
 // ---- StatefulSet re-creation (objects.md §7.9) ------------------------------------
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-const QUANTITY_PARENTS = new Set(["requests", "limits", "capacity"]);
-/** Map-typed fields (Go maps: nil and empty are equal). */
-const MAP_KEYS = new Set(["labels", "annotations", "requests", "limits", "capacity", "matchLabels", "selector"]);
-
-/** Absent in Go's sense: undefined, null, an empty slice, or an empty map field. */
-function isAbsent(v: unknown, key: string): boolean {
-  if (v === undefined || v === null) return true;
-  if (Array.isArray(v)) return v.length === 0;
-  return MAP_KEYS.has(key) && isObject(v) && Object.keys(v).length === 0;
-}
-
 /**
- * Semantic equality of JSON-like values: undefined and null properties, empty lists and
- * empty map fields count as absent, key order is ignored, and quantities under requests/limits/capacity compare by value
- * ("1Gi" equals "1024Mi"), like Go's equality.Semantic.
+ * Semantic equality of JSON-like values (Go's equality.Semantic): null/undefined, empty
+ * lists and empty map-typed fields count as absent, key order is ignored, quantities under
+ * requests/limits/capacity compare by value ("1Gi" equals "1024Mi"). The same comparison
+ * the apply layer uses (src/k8s/fieldsv1.ts).
  */
-export function semanticEqual(a: unknown, b: unknown, parentKey = ""): boolean {
-  if (QUANTITY_PARENTS.has(parentKey) && isObject(a) && isObject(b)) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) {
-      const x = a[k] as Quantity | undefined | null;
-      const y = b[k] as Quantity | undefined | null;
-      if ((x === undefined || x === null) !== (y === undefined || y === null)) return false;
-      if (x === undefined || x === null) continue;
-      const px = parseQuantity(x);
-      const py = parseQuantity(y);
-      if (px === undefined || py === undefined ? String(x) !== String(y) : px !== py) return false;
-    }
-    return true;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => semanticEqual(x, b[i], ""));
-  }
-  if (isObject(a) && isObject(b)) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) {
-      const x = a[k];
-      const y = b[k];
-      const xAbsent = isAbsent(x, k);
-      const yAbsent = isAbsent(y, k);
-      if (xAbsent && yAbsent) continue;
-      if (xAbsent !== yAbsent) return false;
-      if (!semanticEqual(x, y, k)) return false;
-    }
-    return true;
-  }
-  if (a instanceof Date || b instanceof Date) return timeMillis(a as Date | string) === timeMillis(b as Date | string);
-  return a === b;
+export function semanticEqual(a: unknown, b: unknown): boolean {
+  return jsonEqual(normalizeForCompare(a), normalizeForCompare(b));
 }
 
 /**
