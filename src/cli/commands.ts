@@ -146,8 +146,6 @@ export async function runStopStart(env: CommandEnv, action: "stop" | "start", wh
 // ---- switchover (cli.md §4, plus moco-ts checks and --wait) ----------------------------------
 
 export interface SwitchoverOptions {
-  /** Skip the Healthy check (offline, single-instance and clustering-stopped are still refused). */
-  force: boolean;
   /** Wait until status.currentPrimaryIndex changes. */
   wait: boolean;
   timeoutMs: number;
@@ -161,10 +159,11 @@ function conditionOf(cluster: MySQLCluster, type: string): { status: string; mes
 }
 
 /**
- * Why a switchover must not be requested now, or undefined when it may. Pure, so the
- * refusal rules are table-tested.
+ * Why a switchover cannot be requested at all, or undefined when it may (cli.md §4:
+ * offline and single-instance clusters; moco-ts also refuses a cluster without status,
+ * whose primary is unknown). Pure, so the rules are table-tested.
  */
-export function switchoverRefusal(cluster: MySQLCluster, force: boolean): CliError | undefined {
+export function switchoverRefusal(cluster: MySQLCluster): CliError | undefined {
   const id = `${cluster.metadata?.namespace}/${cluster.metadata?.name}`;
   if (cluster.spec?.offline === true) {
     return new CliError(`MySQLCluster ${id} is offline: an offline cluster cannot switch over`, EXIT.REFUSED);
@@ -175,24 +174,26 @@ export function switchoverRefusal(cluster: MySQLCluster, force: boolean): CliErr
   if (cluster.status?.currentPrimaryIndex === undefined) {
     return new CliError(`MySQLCluster ${id} has no status yet: it is not available`, EXIT.NOT_AVAILABLE);
   }
-  if (annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_CLUSTERING_STOPPED)) {
-    return new CliError(
-      `clustering of MySQLCluster ${id} is stopped: nothing would perform the switchover ` +
-        `(run "kubectl moco start clustering ${cluster.metadata?.name}" first)`,
-      EXIT.REFUSED,
-    );
-  }
-  if (!force) {
-    const healthy = conditionOf(cluster, "Healthy");
-    if (healthy?.status !== "True") {
-      const detail = healthy ? `Healthy=${healthy.status}${healthy.message ? `: ${healthy.message}` : ""}` : "no Healthy condition";
-      return new CliError(
-        `MySQLCluster ${id} is not healthy (${detail}); refusing to switch over (--force skips this check)`,
-        EXIT.REFUSED,
-      );
-    }
-  }
   return undefined;
+}
+
+/**
+ * Why a requested switchover may not happen soon. As MOCO, the request is still made (the
+ * annotation waits for the clustering manager); these only become warnings on stderr.
+ */
+export function switchoverWarnings(cluster: MySQLCluster): string[] {
+  const out: string[] = [];
+  if (annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_CLUSTERING_STOPPED)) {
+    out.push(`clustering of MySQLCluster ${cluster.metadata?.namespace}/${cluster.metadata?.name} is stopped: ` +
+      `the switchover happens after "kubectl moco start clustering ${cluster.metadata?.name}"`);
+  }
+  const healthy = conditionOf(cluster, "Healthy");
+  if (healthy?.status !== "True") {
+    const detail = healthy ? `Healthy=${healthy.status}${healthy.message ? `: ${healthy.message}` : ""}` : "no Healthy condition";
+    out.push(`MySQLCluster ${cluster.metadata?.namespace}/${cluster.metadata?.name} is not healthy (${detail}): ` +
+      "the switchover waits until it is");
+  }
+  return out;
 }
 
 function eventTimeMs(ev: { lastTimestamp?: Date | string; eventTime?: Date | string; metadata?: { creationTimestamp?: Date | string } }): number {
@@ -203,8 +204,9 @@ function eventTimeMs(ev: { lastTimestamp?: Date | string; eventTime?: Date | str
 
 export async function runSwitchover(env: CommandEnv, clusterName: string, opts: SwitchoverOptions): Promise<void> {
   const cluster = await getCluster(env, clusterName);
-  const refusal = switchoverRefusal(cluster, opts.force);
+  const refusal = switchoverRefusal(cluster);
   if (refusal) throw refusal;
+  for (const w of switchoverWarnings(cluster)) env.io.stderr(`warning: ${w}\n`);
   const oldIndex = cluster.status?.currentPrimaryIndex as number;
   const podName = names.pod(clusterName, oldIndex);
   let pod: V1Pod;

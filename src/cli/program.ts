@@ -196,14 +196,15 @@ The exit code is mysql's (kubectl exec propagates it).`)
     .argument(`<${CLUSTER_ARG}>`, "name of the MySQLCluster")
     .option("--wait", "wait until the primary has changed (status.currentPrimaryIndex)", false)
     .option("--timeout <duration>", "how long --wait waits (e.g. 90s, 5m)", "5m")
-    .option("--force", "request the switchover even if the cluster is not Healthy (e.g. Degraded)", false)
     .addHelpText("after", `
-Refused (exit 5) when the cluster is offline, has a single instance, has clustering
-stopped, or is not Healthy (unless --force); exit 4 when it has no status yet.
-Without --wait it prints nothing and exits 0 once the request is recorded.`)
-    .action(async (cluster: string, opts: { wait: boolean; timeout: string; force: boolean }) => {
+Refused (exit 5) when the cluster is offline or has a single instance; exit 4 when it
+has no status yet. When clustering is stopped or the cluster is not Healthy, the request
+is still recorded, as MOCO does, with a warning: the switchover happens once clustering
+runs and the cluster is Healthy. Without --wait it prints nothing on stdout and exits 0
+once the request is recorded.`)
+    .action(async (cluster: string, opts: { wait: boolean; timeout: string }) => {
       const timeoutMs = parseDuration(opts.timeout, "--timeout");
-      await runSwitchover(commandEnv(), cluster, { wait: opts.wait, timeoutMs, force: opts.force });
+      await runSwitchover(commandEnv(), cluster, { wait: opts.wait, timeoutMs });
     });
 
   // stop / start

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../env/procs.ts";
 import {
-  clusterManifest, clusterPassword, clusterState, connectMysql, eventually, kubectlBinary, primaryPod, startE2E, waitHealthy, type E2E,
+  clusterManifest, clusterPassword, clusterState, connectMysql, eventually, kubectlBinary, primaryPod, sleep, startE2E, waitHealthy, type E2E,
 } from "./harness.ts";
 
 const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
@@ -263,7 +263,7 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     await waitHealthy(env, ns, name);
   });
 
-  it("stop/start clustering flips CLUSTERING ACTIVE; switchover is refused while stopped", async () => {
+  it("stop/start clustering flips CLUSTERING ACTIVE; a switchover requested while stopped happens after start", async (t) => {
     assert.equal((await printerColumns(name))["CLUSTERING ACTIVE"], "True");
     const stop = await moco(["-n", ns, "stop", "clustering", name]);
     expectCode(stop, 0, "stop clustering");
@@ -275,12 +275,16 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     await eventually("CLUSTERING ACTIVE False", async () => ((await printerColumns(name))["CLUSTERING ACTIVE"] === "False" ? true : undefined), 60_000);
     assert.equal((await printerColumns(name))["RECONCILE ACTIVE"], "True", "reconciliation is unaffected");
 
+    // As MOCO: the request is recorded (with a warning) and waits for the clustering.
     const primary = (await clusterState(env, ns, name)).currentPrimaryIndex!;
-    const sw = await moco(["-n", ns, "switchover", "--wait", name]);
-    expectCode(sw, 5, "switchover while clustering is stopped");
-    assert.match(sw.stderr, /clustering of MySQLCluster cli\/c3 is stopped/);
+    const sw = await moco(["-n", ns, "switchover", name]);
+    expectCode(sw, 0, "switchover while clustering is stopped");
+    assert.equal(sw.stdout, "");
+    assert.match(sw.stderr, /^warning: clustering of MySQLCluster cli\/c3 is stopped: the switchover happens after "kubectl moco start clustering c3"/);
     const pod = await env.core.readNamespacedPod({ name: `moco-${name}-${primary}`, namespace: ns });
-    assert.equal(pod.metadata?.annotations?.["moco.cybozu.com/demote"], undefined, "nothing annotated");
+    assert.equal(pod.metadata?.annotations?.["moco.cybozu.com/demote"], "true", "the primary is annotated");
+    await sleep(15_000); // three check intervals
+    assert.equal((await clusterState(env, ns, name)).currentPrimaryIndex, primary, "no switchover while clustering is stopped");
 
     const start = await moco(["-n", ns, "start", "clustering", name]);
     expectCode(start, 0, "start clustering");
@@ -290,6 +294,13 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     expectCode(again2, 0, "start clustering again");
     assert.equal(again2.stdout, "The clustering is already running.\n");
     await eventually("CLUSTERING ACTIVE True", async () => ((await printerColumns(name))["CLUSTERING ACTIVE"] === "True" ? true : undefined), 60_000);
+    const started = Date.now();
+    const moved = await eventually("the pending switchover after start", async () => {
+      const s = await clusterState(env, ns, name);
+      return s.currentPrimaryIndex !== primary ? s.currentPrimaryIndex : undefined;
+    }, 120_000);
+    t.diagnostic(`pending switchover performed ${((Date.now() - started) / 1000).toFixed(1)} s after start clustering: ${primary} → ${moved}`);
+    await waitHealthy(env, ns, name);
   });
 
   it("stop/start reconciliation flips RECONCILE ACTIVE", async () => {

@@ -224,10 +224,9 @@ describe("kubectl-moco against a real API server", () => {
     assert.equal(missing.stderr, 'Error: failed to stop clustering of MySQLCluster: mysqlclusters.moco.cybozu.com "nosuch" not found\n');
   });
 
-  it("switchover is refused on single-instance, unhealthy, status-less and unknown clusters", async () => {
+  it("switchover is refused on single-instance, status-less and unknown clusters; an unhealthy one gets the request with a warning", async () => {
     const cases: { cluster: string; code: number; err: RegExp }[] = [
       { cluster: "single", code: 5, err: /single instance/ },
-      { cluster: "degraded", code: 5, err: /is not healthy \(Healthy=False: the current state is Degraded\)/ },
       { cluster: "fresh", code: 4, err: /no status yet/ },
       { cluster: "nosuch", code: 3, err: /mysqlclusters.moco.cybozu.com "nosuch" not found/ },
     ];
@@ -236,9 +235,16 @@ describe("kubectl-moco against a real API server", () => {
       assert.equal(r.code, c.code, `${c.cluster}: ${r.stderr}`);
       assert.match(r.stderr, c.err);
     }
-    for (const name of ["moco-single-0", "moco-degraded-0", "moco-fresh-0"]) {
+    for (const name of ["moco-single-0", "moco-fresh-0"]) {
       assert.equal((await annotationsOf("pod", name))["moco.cybozu.com/demote"], undefined, name);
     }
+    // As MOCO: the request is recorded; the clustering manager performs it once Healthy.
+    const degraded = await cli(["-n", NS, "switchover", "degraded"]);
+    assert.equal(degraded.code, 0, degraded.stderr);
+    assert.equal(degraded.stdout, "");
+    assert.match(degraded.stderr, /^warning: MySQLCluster shop\/degraded is not healthy \(Healthy=False: the current state is Degraded\)/);
+    assert.equal((await annotationsOf("pod", "moco-degraded-0"))["moco.cybozu.com/demote"], "true");
+    await cp.kubectl(["-n", NS, "annotate", "pod", "moco-degraded-0", "moco.cybozu.com/demote-"]);
   });
 
   it("switchover annotates the primary of a healthy cluster; --wait sees the new primary", async () => {

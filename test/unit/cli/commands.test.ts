@@ -19,7 +19,7 @@ describe("usage handling", () => {
     { name: "help mysql", argv: ["help", "mysql"], code: EXIT.OK, out: /--mysql-user[\s\S]*--index[\s\S]*--stdin[\s\S]*--tty/ },
     { name: "mysql --help shows global flags", argv: ["mysql", "--help"], code: EXIT.OK, out: /--kubeconfig[\s\S]*--context/ },
     { name: "credential --help", argv: ["credential", "--help"], code: EXIT.OK, out: /--format/ },
-    { name: "switchover --help", argv: ["switchover", "--help"], code: EXIT.OK, out: /--wait[\s\S]*--timeout[\s\S]*--force/ },
+    { name: "switchover --help", argv: ["switchover", "--help"], code: EXIT.OK, out: /--wait[\s\S]*--timeout[\s\S]*as MOCO does/ },
     { name: "stop clustering --help", argv: ["stop", "clustering", "--help"], code: EXIT.OK, out: /clustering-stopped/ },
     { name: "start reconciliation --help", argv: ["start", "reconciliation", "--help"], code: EXIT.OK, out: /reconciliation-stopped/ },
     { name: "status --help", argv: ["status", "--help"], code: EXIT.OK, out: /--output[\s\S]*--source/ },
@@ -156,14 +156,7 @@ describe("switchover", () => {
     { name: "unknown cluster", setup: () => undefined, code: EXIT.NOT_FOUND, err: /mysqlclusters.moco.cybozu.com "c" not found/ },
     { name: "single instance", setup: (a) => a.addCluster("ctx-ns", "c", { replicas: 1 }), code: EXIT.REFUSED, err: /single instance/ },
     { name: "offline", setup: (a) => a.addCluster("ctx-ns", "c", { offline: true }), code: EXIT.REFUSED, err: /offline/ },
-    { name: "unhealthy", setup: (a) => a.addCluster("ctx-ns", "c", { healthy: "False" }), code: EXIT.REFUSED, err: /not healthy \(Healthy=False: the current state is Degraded\)/ },
-    { name: "healthy unknown", setup: (a) => a.addCluster("ctx-ns", "c", { healthy: "Unknown" }), code: EXIT.REFUSED, err: /not healthy/ },
     { name: "no status yet", setup: (a) => a.addCluster("ctx-ns", "c", { noStatus: true }), code: EXIT.NOT_AVAILABLE, err: /no status yet/ },
-    {
-      name: "clustering stopped",
-      setup: (a) => a.addCluster("ctx-ns", "c", { annotations: { "moco.cybozu.com/clustering-stopped": "true" } }),
-      code: EXIT.REFUSED, err: /clustering of MySQLCluster ctx-ns\/c is stopped/,
-    },
     {
       name: "primary Pod missing",
       setup: (a) => a.addCluster("ctx-ns", "c"),
@@ -183,17 +176,32 @@ describe("switchover", () => {
     });
   }
 
-  it("--force skips only the health check", async () => {
+  const warned: { name: string; opts: Parameters<FakeApi["addCluster"]>[2]; err: RegExp }[] = [
+    { name: "unhealthy", opts: { healthy: "False", primary: 1 }, err: /^warning: MySQLCluster ctx-ns\/c is not healthy \(Healthy=False: the current state is Degraded\): the switchover waits until it is\n$/ },
+    { name: "healthy unknown", opts: { healthy: "Unknown", primary: 1 }, err: /not healthy \(Healthy=Unknown/ },
+    {
+      name: "clustering stopped", opts: { primary: 1, annotations: { "moco.cybozu.com/clustering-stopped": "true" } },
+      err: /^warning: clustering of MySQLCluster ctx-ns\/c is stopped: the switchover happens after "kubectl moco start clustering c"\n$/,
+    },
+  ];
+  for (const c of warned) {
+    it(`requests the switchover with a warning, as MOCO: ${c.name}`, async () => {
+      const api = new FakeApi();
+      api.addCluster("ctx-ns", "c", c.opts);
+      api.addPods("ctx-ns", "c", 3, { primary: 1 });
+      const r = await run(api, ["switchover", "c"]);
+      assert.equal(r.code, EXIT.OK, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, c.err);
+      assert.equal(api.pods.get("ctx-ns/moco-c-1")?.metadata?.annotations?.[DEMOTE], "true");
+    });
+  }
+
+  it("--force is not an option (MOCO has none)", async () => {
     const api = new FakeApi();
-    api.addCluster("ctx-ns", "c", { healthy: "False", primary: 1 });
-    api.addPods("ctx-ns", "c", 3, { primary: 1 });
-    const r = await run(api, ["switchover", "--force", "c"]);
-    assert.equal(r.code, EXIT.OK, r.stderr);
-    assert.equal(api.pods.get("ctx-ns/moco-c-1")?.metadata?.annotations?.[DEMOTE], "true");
-    const api2 = new FakeApi();
-    api2.addCluster("ctx-ns", "c", { replicas: 1 });
-    api2.addPods("ctx-ns", "c", 1);
-    assert.equal((await run(api2, ["switchover", "--force", "c"])).code, EXIT.REFUSED);
+    api.addCluster("ctx-ns", "c");
+    api.addPods("ctx-ns", "c", 3);
+    assert.equal((await run(api, ["switchover", "--force", "c"])).code, EXIT.USAGE);
   });
 
   it("annotates the current primary and prints nothing", async () => {
