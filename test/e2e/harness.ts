@@ -8,7 +8,7 @@ import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
 import { startControlPlane, type ControlPlane } from "../env/kube.ts";
-import { cacheDir, repoRoot, makeTmpDir } from "../env/procs.ts";
+import { cacheDir, makeTmpDir, repoRoot, sleep } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
 import { SandboxNode } from "../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
@@ -25,9 +25,7 @@ export interface E2E {
   stop(): Promise<void>;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep };
 
 /** `eventually` with the longer defaults end-to-end steps need. */
 export function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000, intervalMs = 500): Promise<T> {

@@ -54,9 +54,7 @@ export interface RawResponse {
 export const MYSQLCLUSTERS = { group: GROUP, version: VERSION, plural: MYSQLCLUSTER_PLURAL } as const;
 export const BACKUPPOLICIES = { group: GROUP, version: VERSION, plural: BACKUPPOLICY_PLURAL } as const;
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep } from "../../env/procs.ts";
 
 
 /** The Status object of a failed client-node call (or of a raw response). */

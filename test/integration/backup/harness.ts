@@ -15,6 +15,7 @@ import { silentLogger, createLogger, type Logger } from "../../../src/backup/log
 import type { Tools } from "../../../src/backup/tools.ts";
 import { MOCO_USERS } from "../../../src/mysql/users.ts";
 import { mysqlRootfs, runInMysqlRootfs, type MysqldInstance } from "../../env/mysqld.ts";
+import { sleep } from "../../env/procs.ts";
 
 export const BACKUP_PASSWORD = "backup-" + randomBytes(8).toString("hex");
 export const ADMIN_PASSWORD = "admin-" + randomBytes(8).toString("hex");
@@ -85,7 +86,7 @@ export function memoryStore(): MemoryClusterStore {
   return new MemoryClusterStore();
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Waits until the wall clock enters a new second; returns that second. */
 export async function nextSecond(): Promise<Date> {

@@ -13,7 +13,7 @@ import type { Connection } from "mysql2/promise";
 
 import { startMysqlds } from "../../env/mysqld.ts";
 import type { MysqldInstance, MysqldSet } from "../../env/mysqld.ts";
-import { cacheDir } from "../../env/procs.ts";
+import { cacheDir, sleep } from "../../env/procs.ts";
 import { ClusterManager } from "../../../src/clustering/manager.ts";
 import type { ManagerOptions, PassResult } from "../../../src/clustering/manager.ts";
 import type {
@@ -52,7 +52,7 @@ loose_replication_sender_observe_commit_only=OFF
 binlog_expire_logs_seconds=86400
 `;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 export function randomPasswords(): MocoPasswords {
   return Object.fromEntries(PASSWORD_KEYS.map((k) => [k, randomBytes(16).toString("hex")])) as MocoPasswords;

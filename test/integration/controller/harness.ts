@@ -19,9 +19,7 @@ export const SYS_NS = "moco-system";
 
 export type Json = Record<string, unknown>;
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep } from "../../env/procs.ts";
 
 
 export interface Harness {

@@ -6,4 +6,4 @@ export { eventually };
 export const quiet = pino({ level: process.env.MOCO_K8S_LOG_LEVEL ?? "silent" });
 
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from "../../env/procs.ts";
