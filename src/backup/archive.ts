@@ -27,20 +27,6 @@ export type ArchiveCompression = "none" | "zstd";
 /** Any bucket failure but a refused credential or a missing bucket is worth another try. */
 export const isTransientBucketError = (e: unknown): boolean => (e instanceof BucketError ? e.code === "Other" : true);
 
-/** Relative paths (with '/') of the regular files under `dir`, sorted. */
-export function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel === "" ? d.name : `${rel}/${d.name}`;
-      if (d.isDirectory()) walk(r);
-      else if (d.isFile()) out.push(r);
-    }
-  };
-  walk("");
-  return out.sort();
-}
-
 /** Bytes of a ustar archive of files of these sizes (headers, padding, end blocks; no pax headers). */
 export function tarSize(sizes: readonly number[]): number {
   return sizes.reduce((n, s) => n + 512 + Math.ceil(s / 512) * 512, 0) + 1024;
@@ -193,6 +179,15 @@ function decoded(body: Readable, compression: ArchiveCompression): Readable {
   return body.pipe(z);
 }
 
+/** The archive's entries as the object downloads; `close` stops the download. */
+async function openArchive(bucket: Bucket, key: string, compression: ArchiveCompression): Promise<{ extract: tar.Extract; close: () => void }> {
+  const body = decoded(await bucket.get(key), compression);
+  const extract = tar.extract();
+  body.on("error", (e) => extract.destroy(e));
+  body.pipe(extract);
+  return { extract, close: () => { body.unpipe(extract); body.destroy(); extract.destroy(); } };
+}
+
 export interface ExtractOptions {
   bucket: Bucket;
   key: string;
@@ -211,10 +206,7 @@ export async function extractArchive(o: ExtractOptions): Promise<number> {
     if (attempt > 1) o.log.warn({ key: o.key, attempt }, "downloading the archive again");
     fs.rmSync(dest, { recursive: true, force: true });
     fs.mkdirSync(dest, { recursive: true });
-    const extract = tar.extract();
-    const body = decoded(await o.bucket.get(o.key), o.compression);
-    body.on("error", (e) => extract.destroy(e));
-    body.pipe(extract);
+    const { extract, close } = await openArchive(o.bucket, o.key, o.compression);
     let bytes = 0;
     try {
       for await (const entry of extract) {
@@ -227,44 +219,47 @@ export async function extractArchive(o: ExtractOptions): Promise<number> {
         await pipeline(Readable.from(entry, { objectMode: false }), fs.createWriteStream(file));
         bytes += h.size ?? 0;
       }
-    } catch (e) {
-      body.unpipe(extract);
-      body.destroy();
-      extract.destroy();
-      throw e;
+    } finally {
+      close();
     }
     return bytes;
   }, { attempts: o.attempts ?? 5, baseDelayMs: 1000, maxDelayMs: 30_000, isTransient: isTransientBucketError });
 }
 
+/** The head of an archive is not what was expected; `found` is its first entry's name ("" when none). */
+export class ArchiveHeadError extends Error {
+  readonly found: string;
+  constructor(message: string, found: string) {
+    super(message);
+    this.name = "ArchiveHeadError";
+    this.found = found;
+  }
+}
+
 /**
  * The first entry of an archive, which must be `expected`; only the beginning of the
- * object is read. Fails with a message naming what was found instead.
+ * object is read. Fails with an ArchiveHeadError naming what was found instead, and
+ * with "not a readable archive" when the object is no tar.
  */
 export async function readFirstEntry(bucket: Bucket, key: string, compression: ArchiveCompression, expected: string, maxBytes = 64 << 20): Promise<Buffer> {
-  const body = decoded(await bucket.get(key), compression);
-  const extract = tar.extract();
-  body.on("error", (e) => extract.destroy(e));
-  body.pipe(extract);
+  const { extract, close } = await openArchive(bucket, key, compression);
   try {
     for await (const entry of extract) {
       const name = entry.header.name.replace(/^\.\//, "");
       if (name !== expected) {
         entry.resume();
-        throw new Error(`${key} does not start with ${expected} but with ${JSON.stringify(name)}`);
+        throw new ArchiveHeadError(`${key} does not start with ${expected} but with ${JSON.stringify(name)}`, name);
       }
-      if ((entry.header.size ?? 0) > maxBytes) throw new Error(`${key}: ${expected} is too large (${entry.header.size} bytes)`);
+      if ((entry.header.size ?? 0) > maxBytes) throw new ArchiveHeadError(`${key}: ${expected} is too large (${entry.header.size} bytes)`, name);
       const parts: Buffer[] = [];
       for await (const c of entry) parts.push(c as Buffer);
       return Buffer.concat(parts);
     }
-    throw new Error(`${key} is an empty archive`);
+    throw new ArchiveHeadError(`${key} is an empty archive`, "");
   } catch (e) {
-    if (e instanceof BucketError || (e instanceof Error && e.message.startsWith(key))) throw e;
+    if (e instanceof BucketError || e instanceof ArchiveHeadError) throw e;
     throw new Error(`${key} is not a readable archive: ${(e as Error).message}`, { cause: e });
   } finally {
-    body.unpipe(extract);
-    body.destroy();
-    extract.destroy();
+    close();
   }
 }

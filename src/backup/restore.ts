@@ -5,7 +5,7 @@
 // and read-only), is reported in a RestoreFailed event and fails the Job.
 import fs from "node:fs";
 import path from "node:path";
-import { extractArchive, readFirstEntry } from "./archive.ts";
+import { ArchiveHeadError, extractArchive, readFirstEntry } from "./archive.ts";
 import { readBinlogManifest, replayBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
 import { connect, readServerStatus, type Conn, type MysqlTarget } from "./db.ts";
@@ -62,7 +62,8 @@ export async function readDumpHead(bucket: Bucket, dir: string): Promise<SchemaD
   try {
     return parseManifest<SchemaDocument>(await readFirstEntry(bucket, key, "none", `${DUMP_DIR}/${SCHEMA_FILE}`), `${key}: ${DUMP_DIR}/${SCHEMA_FILE}`, DUMP_FORMAT, "dump");
   } catch (e) {
-    if (/does not start with .*"dump\/@/.test((e as Error).message)) {
+    // MySQL Shell dumps start with dump/@.json.
+    if (e instanceof ArchiveHeadError && e.found.startsWith(`${DUMP_DIR}/@`)) {
       throw new Error(`${key} is a MySQL Shell dump (written by MOCO); moco-ts restores only the dumps it writes`, { cause: e });
     }
     throw e;
