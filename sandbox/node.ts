@@ -434,7 +434,6 @@ export class SandboxNode {
   }
 }
 
-
 /** Keeps lastTransitionTime of conditions whose status did not change. */
 function withStableTransitions(next: k8s.V1PodStatus, prev: k8s.V1PodStatus | undefined): k8s.V1PodStatus {
   const prevConds = new Map((prev?.conditions ?? []).map((c) => [c.type, c]));

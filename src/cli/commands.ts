@@ -182,15 +182,16 @@ export function switchoverRefusal(cluster: MySQLCluster): CliError | undefined {
  * annotation waits for the clustering manager); these only become warnings on stderr.
  */
 export function switchoverWarnings(cluster: MySQLCluster): string[] {
+  const id = `${cluster.metadata?.namespace}/${cluster.metadata?.name}`;
   const out: string[] = [];
   if (annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_CLUSTERING_STOPPED)) {
-    out.push(`clustering of MySQLCluster ${cluster.metadata?.namespace}/${cluster.metadata?.name} is stopped: ` +
+    out.push(`clustering of MySQLCluster ${id} is stopped: ` +
       `the switchover happens after "kubectl moco start clustering ${cluster.metadata?.name}"`);
   }
   const healthy = conditionOf(cluster, "Healthy");
   if (healthy?.status !== "True") {
     const detail = healthy ? `Healthy=${healthy.status}${healthy.message ? `: ${healthy.message}` : ""}` : "no Healthy condition";
-    out.push(`MySQLCluster ${cluster.metadata?.namespace}/${cluster.metadata?.name} is not healthy (${detail}): ` +
+    out.push(`MySQLCluster ${id} is not healthy (${detail}): ` +
       "the switchover waits until it is");
   }
   return out;
