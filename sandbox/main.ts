@@ -9,6 +9,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
+import { helmTemplate } from "../test/env/helm.ts";
 import { startControlPlane, type ControlPlane } from "../test/env/kube.ts";
 import { reapStrayProcesses } from "../test/env/procs.ts";
 import { BRIDGE_IP, ensureBridge, teardownNetwork } from "./net.ts";
@@ -116,7 +117,7 @@ async function startSupervisor(): Promise<void> {
 // ---- up / down ----
 
 function provision(): void {
-  for (const script of ["apt-deps.sh", "mysql-rootfs.sh", "build-k8s.sh"]) {
+  for (const script of ["apt-deps.sh", "mysql-rootfs.sh", "build-k8s.sh", "build-helm.sh"]) {
     execFileSync("bash", [path.join(repoRoot, "test", "env", script)], { stdio: "inherit" });
   }
 }
@@ -147,15 +148,14 @@ async function up(opts: { name: string; namespace: string; replicas: string; tim
   step("provisioning (cached under .cache/)");
   provision();
   await startSupervisor();
-  step("installing the CRDs and the moco-ts controller");
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "crds")]);
+  step("installing moco-ts from its Helm chart (helm template, applied with kubectl)");
+  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", "00-namespace.yaml")]);
+  kubectl(["apply", "--server-side", "-f", "-"], helmTemplate({ values: { extraArgs: ["--check-interval=10s"] } }));
   await waitFor("CRDs", () => {
     const out = kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",
       "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Established')].status}{end}"]);
     return out === "TrueTrue" ? undefined : "establishing";
   }, 60_000);
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller")]);
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "webhooks")]);
   await waitFor("moco-controller", () => {
     const out = kubectl(["-n", "moco-system", "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}"]);
     return Number(out) >= 1 ? undefined : "starting";

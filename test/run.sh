@@ -32,6 +32,8 @@ run_layer() {
 
 case "$layer" in
   unit)
+    # The chart tests run helm (built from its Go module; a missing helm fails, never skips).
+    bash test/env/build-helm.sh
     run_layer unit "$@" ;;
   integration|e2e)
     bash test/env/provision.sh

@@ -1,12 +1,14 @@
 // End-to-end on the sandbox: a 3-instance MySQLCluster comes up, replicates, survives
 // the deletion of its primary Pod (switchover) and a kill -9 of its primary mysqld
-// (failover) without losing an acknowledged write, and is removed completely.
+// (failover) without losing an acknowledged write, keeps being reconciled when the
+// controller's leader Pod is deleted (the other replica takes the Lease), and is removed
+// completely.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import {
-  AckedWriter, clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, serviceEndpoints,
-  startE2E, timeUntilWritable, waitHealthy, type E2E,
+  AckedWriter, CONTROLLER_REPLICAS, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, eventually,
+  primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
 } from "./harness.ts";
 
 import path from "node:path";
@@ -121,6 +123,30 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
     }, 600_000, 1000);
     t.diagnostic(`old primary after failover: ${outcome}`);
     assert.equal((await clusterState(env, ns, name)).available, "True");
+  });
+
+  it("hands the controller's leadership over when the leader Pod is deleted, and the new leader reconciles", async (t) => {
+    const leader = await eventually("a controller replica leads", () => controllerLeader(env), 60_000);
+    const start = Date.now();
+    await env.kubectl(["-n", "moco-system", "delete", "pod", leader, "--wait=false"]);
+    const next = await eventually("another replica leads", async () => {
+      const l = await controllerLeader(env);
+      return l !== undefined && l !== leader ? l : undefined;
+    }, 120_000, 250);
+    t.diagnostic(`leader Pod deleted → ${next} holds the Lease: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    // Only the leader reconciles: a Service of the cluster deleted now comes back.
+    await env.kubectl(["-n", ns, "delete", "service", `moco-${name}-primary`]);
+    await eventually("primary Service re-created by the new leader", async () => {
+      const out = await env.kubectl(["-n", ns, "get", "service", "-l", `app.kubernetes.io/instance=${name}`, "-o", "name"]);
+      return out.split("\n").includes(`service/moco-${name}-primary`) ? true : undefined;
+    }, 120_000);
+    assert.equal(await controllerLeader(env), next, "leadership stays with the new leader");
+    await eventually("the replacement controller Pod is available", async () => {
+      const out = await env.kubectl(["-n", "moco-system", "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}"]);
+      return Number(out) >= CONTROLLER_REPLICAS ? true : undefined;
+    }, 180_000);
+    const st = await waitHealthy(env, ns, name, 300_000);
+    assert.equal(st.syncedReplicas, 3);
   });
 
   it("deleting the cluster removes its objects, processes and data", async () => {

@@ -1,12 +1,13 @@
 // End-to-end environment: the real control plane, the sandbox node running real Pods,
-// the moco-ts CRDs, webhooks and controller installed from deploy/ (the controller
-// runs as a Pod of the sandbox, like in a real cluster), and helpers to drive
+// the moco-ts CRDs, webhooks and controller installed from the Helm chart (two controller
+// replicas, as Pods of the sandbox like in a real cluster), and helpers to drive
 // MySQLClusters and talk to their mysqld instances.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
+import { helmTemplate } from "../env/helm.ts";
 import { startControlPlane, type ControlPlane } from "../env/kube.ts";
 import { cacheDir, makeTmpDir, repoRoot, sleep } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
@@ -72,28 +73,36 @@ export async function startE2E(opts: { checkInterval?: string; addressBlocks?: [
   return env;
 }
 
+/** Replicas of the controller Deployment (the chart's default, 2: leader election hands over). */
+export const CONTROLLER_REPLICAS = 2;
+
 async function installMoco(env: E2E, checkInterval: string): Promise<void> {
-  await env.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "crds")]);
+  // moco-ts from its Helm chart: `helm template` with the test's values, applied with kubectl
+  // into the namespace that `helm install --create-namespace` would make.
+  await env.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", "00-namespace.yaml")]);
+  const manifests = helmTemplate({ values: { replicaCount: CONTROLLER_REPLICAS, extraArgs: [`--check-interval=${checkInterval}`] } });
+  await env.kubectl(["apply", "--server-side", "-f", "-"], manifests);
   await eventually("CRDs established", async () => {
     const out = await env.kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",
       "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Established')].status}{end}"]);
     return out === "TrueTrue" ? true : undefined;
   }, 60_000);
-  const controller = fs.readFileSync(path.join(repoRoot, "deploy", "controller", "20-controller.yaml"), "utf8")
-    .replace("--check-interval=10s", `--check-interval=${checkInterval}`);
-  for (const f of ["00-namespace.yaml", "10-rbac.yaml", "30-delete-validator.yaml"]) {
-    await env.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", f)]);
-  }
-  await env.kubectl(["apply", "--server-side", "-f", "-"], controller);
-  await env.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "webhooks")]);
   await eventually("moco-controller available", async () => {
     const out = await env.kubectl(["-n", "moco-system", "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}"]);
-    return Number(out) >= 1 ? true : undefined;
+    return Number(out) >= CONTROLLER_REPLICAS ? true : undefined;
   }, 180_000);
   await eventually("webhook CA injected", async () => {
     const out = await env.kubectl(["get", "mutatingwebhookconfiguration", "moco-mutating-webhook-configuration", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"]);
     return out.length > 0 ? true : undefined;
   }, 120_000);
+}
+
+/** The controller Pod holding the leader-election Lease `moco` (its identity is `<pod name>_<random>`). */
+export async function controllerLeader(env: E2E): Promise<string | undefined> {
+  const holder = await env.kubectl(["-n", "moco-system", "get", "lease", "moco", "-o", "jsonpath={.spec.holderIdentity}"]);
+  const pods = (await env.kubectl(["-n", "moco-system", "get", "pods", "-l", "app.kubernetes.io/component=moco-controller", "-o", "jsonpath={.items[*].metadata.name}"]))
+    .split(/\s+/).filter(Boolean);
+  return pods.find((p) => holder.startsWith(`${p}_`));
 }
 
 export function clusterManifest(name: string, namespace: string, replicas: number, extra: { image?: string; mysqlConfigMapName?: string } = {}): string {

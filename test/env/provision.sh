@@ -6,6 +6,7 @@
 #   test/env/mysql-rootfs.sh  MySQL 9.7 root filesystem (Debian sid, forky fallback)
 #   test/env/build-k8s.sh     kube-apiserver, kube-controller-manager, kubectl from k8s.io/kubernetes
 #   test/env/build-storage.sh versitygw (S3) and fake-gcs-server (GCS) from Go modules
+#   test/env/build-helm.sh    helm from the Go module helm.sh/helm/v4 (charts/moco-ts)
 # Azurite (Azure Blob) is an npm devDependency.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,4 +19,5 @@ bash "$here/apt-deps.sh"
 bash "$here/mysql-rootfs.sh"
 bash "$here/build-k8s.sh"
 bash "$here/build-storage.sh"
+bash "$here/build-helm.sh"
 echo "provision: done in $(( $(date +%s) - start ))s"

@@ -1,0 +1,64 @@
+// The helm CLI built by test/env/build-helm.sh (.cache/bin/helm), run on charts/moco-ts:
+// `helmTemplate(values)` renders the chart as `helm template` does for an install into
+// `namespace` (default moco-system); `helmLint(values)` lints it. Values are passed as a
+// file (JSON is YAML), never by --set, so lists and nested objects keep their types.
+// Helm's own state (cache, config, data) stays under .cache/helm-home.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { binDir, cacheDir, makeTmpDir, repoRoot } from "./procs.ts";
+
+export const helmBin = path.join(binDir, "helm");
+export const chartDir = path.join(repoRoot, "charts", "moco-ts");
+/** The release name of MOCO's recommended install (helm install moco … -n moco-system). */
+export const DEFAULT_RELEASE = "moco";
+export const DEFAULT_NAMESPACE = "moco-system";
+
+export interface HelmRun {
+  readonly values?: Record<string, unknown>;
+  readonly namespace?: string;
+  readonly release?: string;
+}
+
+function helmEnv(): NodeJS.ProcessEnv {
+  const home = path.join(cacheDir, "helm-home");
+  return {
+    ...process.env,
+    HELM_CACHE_HOME: path.join(home, "cache"),
+    HELM_CONFIG_HOME: path.join(home, "config"),
+    HELM_DATA_HOME: path.join(home, "data"),
+  };
+}
+
+/** Runs helm with a values file; throws with helm's stderr when it fails. */
+function runHelm(args: readonly string[], values: Record<string, unknown> | undefined): string {
+  if (!fs.existsSync(helmBin)) throw new Error(`${helmBin} is missing: run test/env/build-helm.sh`);
+  const dir = values === undefined ? undefined : makeTmpDir("helm-values-");
+  try {
+    const valueArgs: string[] = [];
+    if (dir !== undefined) {
+      const file = path.join(dir, "values.json");
+      fs.writeFileSync(file, JSON.stringify(values));
+      valueArgs.push("--values", file);
+    }
+    try {
+      return execFileSync(helmBin, [...args, ...valueArgs], { encoding: "utf8", env: helmEnv(), maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string };
+      const detail = [err.stdout, err.stderr].map((x) => (x ?? "").trim()).filter((x) => x !== "").join("\n");
+      throw new Error(`helm ${args[0] ?? ""} failed: ${detail || String(e)}`, { cause: e });
+    }
+  } finally {
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `helm template` of charts/moco-ts: the rendered manifests (documents headed `# Source: …`). */
+export function helmTemplate(run: HelmRun = {}): string {
+  return runHelm(["template", run.release ?? DEFAULT_RELEASE, chartDir, "--namespace", run.namespace ?? DEFAULT_NAMESPACE], run.values);
+}
+
+/** `helm lint --strict` of charts/moco-ts; returns its output (throws on a lint error). */
+export function helmLint(run: HelmRun = {}): string {
+  return runHelm(["lint", "--strict", chartDir, "--namespace", run.namespace ?? DEFAULT_NAMESPACE], run.values);
+}
