@@ -74,6 +74,14 @@ export function expandVars(s: string, env: Record<string, string>): string {
   });
 }
 
+/** Targets outside the repository of its top-level symlinks node_modules and .cache (a git worktree's). */
+function linkedOutsideRepo(): string[] {
+  return ["node_modules", ".cache"].map((n) => path.join(repoRoot, n))
+    .filter((p) => fs.existsSync(p) && fs.lstatSync(p).isSymbolicLink())
+    .map((p) => fs.realpathSync(p))
+    .filter((t) => t !== repoRoot && !t.startsWith(`${repoRoot}/`));
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -467,6 +475,8 @@ export class PodRuntime {
       lines.push(`mount --bind /usr ${R}/usr`, `mount --bind /etc ${R}/etc`, `mount --rbind /dev ${R}/dev`);
       lines.push(`mount -t tmpfs -o mode=1777 tmpfs ${R}/tmp`, `mount -t tmpfs tmpfs ${R}/run`, `mount -t tmpfs tmpfs ${R}/var`);
       lines.push(`mkdir -p ${R}${shellQuote(repoRoot)} && mount --bind ${shellQuote(repoRoot)} ${R}${shellQuote(repoRoot)}`);
+      // A git worktree links node_modules and .cache to another checkout: show their targets too.
+      for (const target of linkedOutsideRepo()) lines.push(`mkdir -p ${R}${shellQuote(target)} && mount --bind ${shellQuote(target)} ${R}${shellQuote(target)}`);
     }
     lines.push(`mount -t proc proc ${R}/proc`);
     lines.push(`touch ${R}/etc/hosts 2>/dev/null || true`, `mount --bind ${shellQuote(this.ctx.hostsFile)} ${R}/etc/hosts`);
@@ -484,9 +494,10 @@ export class PodRuntime {
       if (m.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
     }
     // A volume mounted on a parent of the repository (e.g. a Job's /work) would hide the
-    // moco-ts entry points of the host view: mount the repository again on top.
-    if (image.root === "host" && (c.volumeMounts ?? []).some((m) => repoRoot === m.mountPath || repoRoot.startsWith(`${m.mountPath.replace(/\/$/, "")}/`))) {
-      lines.push(`mkdir -p ${R}${shellQuote(repoRoot)} && mount --bind ${shellQuote(repoRoot)} ${R}${shellQuote(repoRoot)}`);
+    // moco-ts entry points of the host view: mount the repository (and what it links to) again on top.
+    const hidden = (dir: string) => (c.volumeMounts ?? []).some((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath.replace(/\/$/, "")}/`));
+    if (image.root === "host") {
+      for (const dir of [repoRoot, ...linkedOutsideRepo()].filter(hidden)) lines.push(`mkdir -p ${R}${shellQuote(dir)} && mount --bind ${shellQuote(dir)} ${R}${shellQuote(dir)}`);
     }
     const wd = c.workingDir ?? "/";
     // Drop to the container's user with setpriv (in the image's root) rather than

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import {
-  AckedWriter, CONTROLLER_REPLICAS, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, eventually,
+  AckedWriter, CONTROLLER_REPLICAS, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, controllerPods, eventually,
   primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
 } from "./harness.ts";
 
@@ -127,6 +127,8 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
 
   it("hands the controller's leadership over when the leader Pod is deleted, and the new leader reconciles", async (t) => {
     const leader = await eventually("a controller replica leads", () => controllerLeader(env), 60_000);
+    const standby = (await controllerPods(env)).filter((p) => p !== leader);
+    assert.equal(standby.length, CONTROLLER_REPLICAS - 1, "the other replicas run beside the leader");
     const start = Date.now();
     await env.kubectl(["-n", "moco-system", "delete", "pod", leader, "--wait=false"]);
     const next = await eventually("another replica leads", async () => {
@@ -134,6 +136,7 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
       return l !== undefined && l !== leader ? l : undefined;
     }, 120_000, 250);
     t.diagnostic(`leader Pod deleted → ${next} holds the Lease: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    assert.ok(standby.includes(next), `a replica that was already running took over (${next}), not a replacement Pod`);
     // Only the leader reconciles: a Service of the cluster deleted now comes back.
     await env.kubectl(["-n", ns, "delete", "service", `moco-${name}-primary`]);
     await eventually("primary Service re-created by the new leader", async () => {

@@ -97,12 +97,16 @@ async function installMoco(env: E2E, checkInterval: string): Promise<void> {
   }, 120_000);
 }
 
+/** Names of the controller Pods. */
+export async function controllerPods(env: E2E): Promise<string[]> {
+  const out = await env.kubectl(["-n", "moco-system", "get", "pods", "-l", "app.kubernetes.io/component=moco-controller", "-o", "jsonpath={.items[*].metadata.name}"]);
+  return out.split(/\s+/).filter(Boolean);
+}
+
 /** The controller Pod holding the leader-election Lease `moco` (its identity is `<pod name>_<random>`). */
 export async function controllerLeader(env: E2E): Promise<string | undefined> {
   const holder = await env.kubectl(["-n", "moco-system", "get", "lease", "moco", "-o", "jsonpath={.spec.holderIdentity}"]);
-  const pods = (await env.kubectl(["-n", "moco-system", "get", "pods", "-l", "app.kubernetes.io/component=moco-controller", "-o", "jsonpath={.items[*].metadata.name}"]))
-    .split(/\s+/).filter(Boolean);
-  return pods.find((p) => holder.startsWith(`${p}_`));
+  return (await controllerPods(env)).find((p) => holder.startsWith(`${p}_`));
 }
 
 export function clusterManifest(name: string, namespace: string, replicas: number, extra: { image?: string; mysqlConfigMapName?: string } = {}): string {
