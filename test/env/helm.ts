@@ -1,6 +1,7 @@
 // The helm CLI built by test/env/build-helm.sh (.cache/bin/helm), run on charts/moco-ts:
 // `helmTemplate(values)` renders the chart as `helm template` does for an install into
-// `namespace` (default moco-system); `helmLint(values)` lints it. Values are passed as a
+// `namespace` (default moco-system); `helmLint(values)` lints it; `runHelm(args, values)`
+// runs any other command (install, upgrade, uninstall). Values are passed as a
 // file (JSON is YAML), never by --set, so lists and nested objects keep their types.
 // Helm's own state (cache, config, data) stays under .cache/helm-home.
 import { execFileSync } from "node:child_process";
@@ -30,8 +31,8 @@ function helmEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Runs helm with a values file; throws with helm's stderr when it fails. */
-function runHelm(args: readonly string[], values: Record<string, unknown> | undefined): string {
+/** Runs helm with `args` (and `values` as a values file); throws with helm's output when it fails. */
+export function runHelm(args: readonly string[], values?: Record<string, unknown>): string {
   if (!fs.existsSync(helmBin)) throw new Error(`${helmBin} is missing: run test/env/build-helm.sh`);
   const dir = values === undefined ? undefined : makeTmpDir("helm-values-");
   try {
