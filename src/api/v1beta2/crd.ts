@@ -1,5 +1,6 @@
 // Builds the apiextensions.k8s.io/v1 CustomResourceDefinitions from the TypeBox schemas
-// (api.md §1). Pure: scripts/gen-crds.ts writes the result to deploy/crds/.
+// (api.md §1). Pure: scripts/gen-crds.ts writes the result into the Helm chart
+// (charts/moco-ts/templates/crds/), rendered into deploy/crds/ (docs/install.md).
 import type { TSchema } from "@sinclair/typebox";
 import {
   BACKUPPOLICY_KIND,
