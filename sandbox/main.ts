@@ -150,7 +150,7 @@ async function up(opts: { name: string; namespace: string; replicas: string; tim
   await startSupervisor();
   step("installing moco-ts from its Helm chart (helm template, applied with kubectl)");
   kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", "00-namespace.yaml")]);
-  kubectl(["apply", "--server-side", "-f", "-"], helmTemplate({ values: { extraArgs: ["--check-interval=10s"] } }));
+  kubectl(["apply", "--server-side", "-f", "-"], helmTemplate({}));
   await waitFor("CRDs", () => {
     const out = kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",
       "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Established')].status}{end}"]);

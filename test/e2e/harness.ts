@@ -80,7 +80,7 @@ async function installMoco(env: E2E, checkInterval: string): Promise<void> {
   // moco-ts from its Helm chart: `helm template` with the test's values, applied with kubectl
   // into the namespace that `helm install --create-namespace` would make.
   await env.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", "00-namespace.yaml")]);
-  const manifests = helmTemplate({ values: { replicaCount: CONTROLLER_REPLICAS, extraArgs: [`--check-interval=${checkInterval}`] } });
+  const manifests = helmTemplate({ values: { replicaCount: CONTROLLER_REPLICAS, checkInterval } });
   await env.kubectl(["apply", "--server-side", "-f", "-"], manifests);
   await eventually("CRDs established", async () => {
     const out = await env.kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",

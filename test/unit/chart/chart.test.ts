@@ -101,6 +101,7 @@ const ALL_VALUES = {
   imagePullSecrets: [{ name: "pull-secret" }],
   resources: { requests: { cpu: "250m", memory: "300Mi" }, limits: { memory: "1Gi" } },
   crds: { enabled: false },
+  checkInterval: "30s",
   extraArgs: ["--check-interval=5s", "--zap-log-level=debug"],
   nodeSelector: { "kubernetes.io/os": "linux" },
   affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } },
@@ -189,6 +190,10 @@ describe("helm template with the default values", () => {
     assert.equal(flagValue(args, "--fluent-bit-image"), DEFAULT_FLUENT_BIT_IMAGE);
     assert.equal(flagValue(args, "--mysqld-exporter-image"), DEFAULT_EXPORTER_IMAGE);
     assert.ok(args.includes("--inject-webhook-ca-bundle"));
+    assert.ok(args.includes("--check-interval=10s"), "ships a 10s check interval");
+    const shipped = buildCommand().exitOverride();
+    shipped.parse(args, { from: "user" });
+    assert.equal(shipped.opts()["checkInterval"], 10_000);
     const cmd = buildCommand().exitOverride();
     cmd.parse([...args, ...(ALL_VALUES.extraArgs)], { from: "user" });
     assert.equal(cmd.opts()["injectWebhookCaBundle"], true);
@@ -245,6 +250,7 @@ describe("helm template with every value set", () => {
     { value: "imagePullSecrets", check: () => assert.deepEqual(pod().imagePullSecrets, ALL_VALUES.imagePullSecrets) },
     { value: "resources", check: () => assert.deepEqual(c().resources, ALL_VALUES.resources) },
     { value: "crds.enabled=false", check: () => assert.equal(objs.filter((o) => o.kind === "CustomResourceDefinition").length, 0) },
+    { value: "checkInterval", check: () => assert.ok(c().args.includes("--check-interval=30s")) },
     { value: "extraArgs (appended last)", check: () => assert.deepEqual(c().args.slice(-2), ALL_VALUES.extraArgs) },
     { value: "nodeSelector", check: () => assert.deepEqual(pod().nodeSelector, ALL_VALUES.nodeSelector) },
     { value: "affinity", check: () => assert.deepEqual(pod().affinity, ALL_VALUES.affinity) },
