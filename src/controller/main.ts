@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { closeServer, guardedListener, listenOn, type GuardedHandler } from "../http/server.ts";
 import { Command, Option } from "commander";
 import { pino, type Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
@@ -130,24 +130,13 @@ export function parseListenAddr(addr: string): { host: string; port: number } | 
   return { host: host === "" ? "0.0.0.0" : host, port };
 }
 
-function listen(addr: string, handler: http.RequestListener): Promise<{ server: http.Server; url: string } | undefined> {
+async function listen(addr: string, handler: GuardedHandler, log: Logger): Promise<{ server: http.Server; url: string } | undefined> {
   const a = parseListenAddr(addr);
-  if (a === undefined) return Promise.resolve(undefined);
-  const server = http.createServer(handler);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(a.port, a.host, () => {
-      server.off("error", reject);
-      const port = (server.address() as AddressInfo).port;
-      const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host;
-      resolve({ server, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` });
-    });
-  });
-}
-
-function closeServer(s: http.Server | undefined): Promise<void> {
-  if (s === undefined) return Promise.resolve();
-  return new Promise((resolve) => { s.close(() => resolve()); s.closeAllConnections(); });
+  if (a === undefined) return undefined;
+  const server = http.createServer(guardedListener(handler, (e) => log.error({ err: errorMessage(e) }, "HTTP request failed")));
+  const port = await listenOn(server, a.port, a.host);
+  const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host;
+  return { server, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` };
 }
 
 function makeClient(o: ControllerOptions): KubeClient {
@@ -179,18 +168,18 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   let state: LeaderState | undefined;
 
   // ---- servers every replica runs ----
-  const metricsSrv = await listen(o.metricsAddr ?? ":8080", (req, res) => {
-    if ((req.url ?? "").split("?")[0] !== "/metrics") { res.writeHead(404).end(); return; }
+  const metricsSrv = await listen(o.metricsAddr ?? ":8080", (_req, res, url) => {
+    if (url.pathname !== "/metrics") { res.writeHead(404).end(); return; }
     metrics.metricsText().then(
       (text) => { res.writeHead(200, { "content-type": metrics.registry.contentType }); res.end(text); },
       (e: unknown) => { res.writeHead(500).end(errorMessage(e)); },
     );
-  });
-  const healthSrv = await listen(o.healthProbeAddr ?? ":8081", (req, res) => {
-    const p = (req.url ?? "").split("?")[0];
+  }, log);
+  const healthSrv = await listen(o.healthProbeAddr ?? ":8081", (_req, res, url) => {
+    const p = url.pathname;
     if (p === "/healthz" || p === "/readyz") { res.writeHead(200, { "content-type": "text/plain" }); res.end("ok"); return; }
     res.writeHead(404).end();
-  });
+  }, log);
 
   let webhook: WebhookServer | undefined;
   let webhookCa: string | undefined;
