@@ -469,7 +469,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
       steps.push({ kind: "sleep", ms: AFTER_STOP_IO_THREAD_MS, reason: "afterStopIOThread" });
     }
     if (rs !== null && !isEmptyGtidText(rs.retrievedGtidSet)) {
-      steps.push({ kind: "waitForGtid", instance: p, gtid: rs.retrievedGtidSet, timeoutSeconds: 0 });
+      steps.push({ kind: "waitForGtid", instance: p, gtid: rs.retrievedGtidSet, timeoutSeconds: SWITCH_GTID_WAIT_SECONDS });
     }
     const waitFor = semiSyncWaitCount(n);
     if (n > 1 && (!primary.semiSyncSourceEnabled || primary.semiSyncSourceWaitForReplicaCount !== waitFor)) {

@@ -113,6 +113,8 @@ export interface CloneRequest {
   readonly initPassword: string;
   /** Absent ⇒ the agent's default (10 min). */
   readonly bootTimeoutSeconds?: number | undefined;
+  /** Aborts the request (the pass ends); the cloner also bounds it by its own timeout. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

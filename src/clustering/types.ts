@@ -212,7 +212,7 @@ export type ConfigureStep =
   | { readonly kind: "killConnections"; readonly instance: number }
   | { readonly kind: "setSuperReadOnly"; readonly instance: number }
   | { readonly kind: "stopReplicaIOThread"; readonly instance: number }
-  /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeoutSeconds); 0 = no timeout. */
+  /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeoutSeconds); always bounded (≥ 1 s). */
   | { readonly kind: "waitForGtid"; readonly instance: number; readonly gtid: string; readonly timeoutSeconds: number }
   /** rpl_semi_sync_source_timeout, _wait_for_replica_count, _enabled=ON. */
   | {

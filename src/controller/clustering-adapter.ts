@@ -4,6 +4,7 @@ import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import { cloneFromDonor } from "../agent/clone-client.ts";
+
 import type { ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetrics, ClusterKey, InstanceAddressing } from "../clustering/ports.ts";
 import type { MySQLClusterLike, PodView, RoleLabel } from "../clustering/types.ts";
 import type { KubeClient } from "../k8s/client.ts";
@@ -27,6 +28,12 @@ import {
 } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
+
+/**
+ * Bound of one clone request to an agent: the copy of the donor's data plus the
+ * recipient's restart (the agent's boot timeout is 10 min by default).
+ */
+export const CLONE_REQUEST_TIMEOUT_MS = 60 * 60 * 1000;
 
 export interface AdapterDeps {
   readonly client: KubeClient;
@@ -197,7 +204,11 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
           init_user: req.initUser,
           init_password: req.initPassword,
           ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
-        }, { serverName: names.podFqdn(key.name, ns, req.ordinal) });
+        }, {
+          serverName: names.podFqdn(key.name, ns, req.ordinal),
+          // Ends with the pass (leadership lost, pass deadline) and never outlives its bound.
+          signal: req.signal === undefined ? AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS) : AbortSignal.any([req.signal, AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS)]),
+        });
       },
     },
   };

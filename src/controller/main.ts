@@ -91,6 +91,11 @@ export interface ControllerOptions {
   /** Informer resync period (default 10 h). */
   readonly resyncPeriodMs?: number | undefined;
   readonly processMetrics?: boolean | undefined;
+  /**
+   * Called when leadership was lost and the leader's work has not ended within
+   * leaseDuration − renewDeadline (the CLI ends the process; default: an error log).
+   */
+  readonly onWorkNotStopped?: (() => void) | undefined;
 }
 
 export interface RunningController {
@@ -259,6 +264,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
         logger: log.child({ component: "leader-election" }),
         ...(o.leaseDurationMs === undefined ? {} : { leaseDurationMs: o.leaseDurationMs }),
         onStartedLeading: (leading) => startLeading(leading).catch((err: unknown) => { log.error({ err: errorMessage(err) }, "leader loop failed"); }),
+        onWorkNotStopped: o.onWorkNotStopped ?? (() => log.error({}, "the leader's work has not ended after leadership was lost")),
       });
       elector = e;
       const stop = (): void => { void e.stop(); };
@@ -481,6 +487,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       sourceHostMode: f["replicationSourceHost"] as "dns" | "pod-ip",
       leaseDurationMs: process.env["MOCO_LEASE_DURATION"] === undefined ? undefined : durationMs("MOCO_LEASE_DURATION")(process.env["MOCO_LEASE_DURATION"]),
       logger: log,
+      // Leadership lost and the work did not end in time: only ending the process is sure
+      // to stop it before another replica's work starts.
+      onWorkNotStopped: () => {
+        log.error({}, "leadership lost and the leader's work has not ended; exiting");
+        process.exit(1);
+      },
     });
   } catch (e) {
     log.error({ err: errorMessage(e) }, "failed to start");
