@@ -48,7 +48,10 @@ export interface ActOptions {
   readonly clonePollIntervalMs?: number | undefined;
   readonly logger?: ClusteringLogger | undefined;
   readonly metrics?: ClusteringMetrics | undefined;
+  /** The pass's signal (deadline or worker stop). */
   readonly signal?: AbortSignal | undefined;
+  /** The signal of clone requests: the worker's stop only (a clone has its own bound). */
+  readonly cloneSignal?: AbortSignal | undefined;
 }
 
 export interface ActContext {
@@ -265,7 +268,7 @@ async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
       initUser: secret.INIT_USER ?? "",
       initPassword: secret.INIT_PASSWORD ?? "",
       bootTimeoutSeconds: startupWaitSeconds,
-      signal: ctx.options?.signal,
+      signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {
     await emit(ctx, "Warning", "InitCloneFailed", `Clone from an external mysqld failed: ${message(e)}`);
@@ -466,7 +469,7 @@ async function cloneFromPrimary(
       donorPassword: ctx.passwords.CLONE_DONOR_PASSWORD,
       initUser: "moco-admin",
       initPassword: ctx.passwords.ADMIN_PASSWORD,
-      signal: ctx.options?.signal,
+      signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {
     await emit(ctx, "Warning", "CloneFailed", `Clone from the primary failed for instance ${i}: ${message(e)}`);

@@ -69,7 +69,9 @@ export type ClusteringEventReason =
   | "FailOverFailed"
   | "Cloned"
   | "CloneFailed"
-  | "Writable";
+  | "Writable"
+  /** moco-ts: a pass outlived its deadline and was abandoned (every statement interrupted). */
+  | "PassAbandoned";
 
 /** Events on the MySQLCluster (source `moco-controller`). Messages never carry passwords. */
 export interface EventSink {

@@ -112,10 +112,6 @@ async function killServerThread(target: SqlTarget, threadId: number, connectTime
   }
 }
 
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
-}
-
 /** mysql2's error for a statement that outlived its `timeout`. */
 function isStatementTimeout(e: unknown): boolean {
   return (e as { code?: unknown } | null)?.code === "PROTOCOL_SEQUENCE_TIMEOUT";
@@ -149,26 +145,33 @@ export class SqlConnection {
 
   static async open(target: SqlTarget, timeouts: SqlTimeouts = {}): Promise<SqlConnection> {
     if (timeouts.signal?.aborted === true) throw new AbortedError("aborted");
+    const connecting = mysql.createConnection({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    });
+    const signal = timeouts.signal;
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortedError(`aborted connecting to ${target.host}:${target.port}`));
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
     let conn: Connection;
     try {
-      conn = await mysql.createConnection({
-        host: target.host,
-        port: target.port,
-        user: target.user,
-        password: target.password,
-        connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        multipleStatements: false,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-      });
+      conn = signal === undefined ? await connecting : await Promise.race([connecting, aborted]);
     } catch (e) {
+      // A connection that completes after the abort is dropped at once.
+      connecting.then((c) => c.destroy(), () => undefined);
+      if (e instanceof AbortedError) throw e;
       throw toSqlError(e, [target.password], `connect to ${target.host}:${target.port}`);
-    }
-    // The signal may have aborted while connecting.
-    if (isAborted(timeouts.signal)) {
-      conn.destroy();
-      throw new AbortedError("aborted");
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
     return new SqlConnection(target, conn, timeouts);
   }
