@@ -112,6 +112,22 @@ async function killServerThread(target: SqlTarget, threadId: number, connectTime
   }
 }
 
+/**
+ * Closes a mysql2 connection's socket now. mysql2's destroy() only half-closes it (the
+ * server, busy with the statement, would keep it open) and leaves the running statement's
+ * inactivity timer armed; both go here.
+ */
+function dropSocket(conn: Connection): void {
+  const core = (conn as unknown as { connection?: { _command?: { queryTimeout?: NodeJS.Timeout | null } | null; stream?: { destroy?(): void } } }).connection;
+  const command = core?._command;
+  if (command?.queryTimeout) {
+    clearTimeout(command.queryTimeout);
+    command.queryTimeout = null;
+  }
+  conn.destroy();
+  core?.stream?.destroy?.();
+}
+
 /** mysql2's error for a statement that outlived its `timeout`. */
 function isStatementTimeout(e: unknown): boolean {
   return (e as { code?: unknown } | null)?.code === "PROTOCOL_SEQUENCE_TIMEOUT";
@@ -184,7 +200,7 @@ export class SqlConnection {
     if (this.killing !== undefined) return;
     this.isBroken = true;
     const threadId = this.conn.threadId;
-    this.conn.destroy();
+    dropSocket(this.conn);
     this.killing = threadId === null ? Promise.resolve() : killServerThread(this.target, threadId, this.connectTimeoutMs);
   }
 

@@ -147,7 +147,8 @@ describe("LeaderElector (in-memory Lease)", () => {
     return { e, finish };
   }
 
-  it("on stop() the leader keeps renewing until its work has ended, and releases only after", async () => {
+  /** A slow leader "a" (leading) and a candidate "b", 10 s into a's term. */
+  async function slowLeaderAndCandidate() {
     const store = new LeaseStore();
     const clock = new FakeClock();
     const log: string[] = [];
@@ -157,6 +158,11 @@ describe("LeaderElector (in-memory Lease)", () => {
     await clock.advance(0);
     void b.start();
     await clock.advance(10_000);
+    return { store, clock, log, a, b };
+  }
+
+  it("on stop() the leader keeps renewing until its work has ended, and releases only after", async () => {
+    const { store, clock, log, a, b } = await slowLeaderAndCandidate();
     const stopped = a.e.stop();
     await clock.advance(0);
     assert.deepEqual(log, ["a started", "a signalled"]);
@@ -178,15 +184,7 @@ describe("LeaderElector (in-memory Lease)", () => {
   });
 
   it("on a lost lease the work is signalled at once, before anyone else can take the lease", async () => {
-    const store = new LeaseStore();
-    const clock = new FakeClock();
-    const log: string[] = [];
-    const a = slowLeader(store, clock, "a", log);
-    const b = candidate(store, clock, "b", log);
-    void a.e.start();
-    await clock.advance(0);
-    void b.start();
-    await clock.advance(10_000);
+    const { store, clock, log, a, b } = await slowLeaderAndCandidate();
     store.down.add("a");
     while (!log.includes("a signalled")) {
       await clock.advance(100);
