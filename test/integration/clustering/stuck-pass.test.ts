@@ -62,3 +62,43 @@ describe("a failover blocked by stopped SQL threads", () => {
     assert.deepEqual(writer.acked.filter((id) => !ids.has(id)), [], "acknowledged inserts missing on the new primary");
   });
 });
+
+// A client session holding LOCK TABLES ... WRITE on the primary blocks
+// `SET GLOBAL super_read_only=1`; the switchover does what MOCO does (read-only, then kill
+// the client connections after the wait, then wait again) and completes.
+describe("a switchover while a client holds a table lock on the primary", () => {
+  const READ_ONLY_WAIT_MS = 2_000;
+  let h: ClusterHarness;
+  before(async () => {
+    h = await ClusterHarness.start({ replicas: 3, name: "locked", manager: { act: { switchoverReadOnlyWaitMs: READ_ONLY_WAIT_MS } } });
+    h.startManager();
+    await h.waitHealthy();
+    await createTestTable(h);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it("kills the lock holder and switches without two writable instances", async () => {
+    const monitor = new WritableMonitor(h);
+    const locker = await h.inst(0).connect();
+    locker.on("error", () => undefined);
+    await locker.query("LOCK TABLES test.t WRITE");
+    monitor.start();
+    const tRequest = Date.now();
+    h.pods[0]!.annotations.set("moco.cybozu.com/demote", "true");
+    h.nudge("pod-watcher");
+    await h.waitFor("the SwitchOver event", () => h.events.some((e) => e.reason === "SwitchOver"), 60_000);
+    const tSwitch = h.events.find((e) => e.reason === "SwitchOver")!.at;
+    await h.waitHealthy();
+    await monitor.stop();
+    console.log(`switchover with a held table lock: SwitchOver event ${tSwitch - tRequest} ms after the request (read-only wait ${READ_ONLY_WAIT_MS} ms)`);
+    assert.notEqual(h.cluster.status.currentPrimaryIndex, 0);
+    await assert.rejects(locker.query("SELECT 1"), "the lock holder's connection was not killed");
+    locker.destroy();
+    const old = await h.variables(0, ["super_read_only"]);
+    assert.deepEqual(old, { super_read_only: "ON" });
+    assert.deepEqual(monitor.violations, [], "two writable instances at once");
+    assert.equal(h.events.filter((e) => e.reason === "SwitchOverFailed").length, 0);
+  });
+});
