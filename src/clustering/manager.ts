@@ -316,6 +316,7 @@ export class ClusterWorker {
 /** Holds one worker per `namespace/name` (§1.2). */
 export class ClusterManager {
   private readonly workers = new Map<string, ClusterWorker>();
+  private closed = false;
   private readonly portsFor: (key: ClusterKey) => ClusterPorts;
   private readonly options: ManagerOptions;
 
@@ -324,8 +325,9 @@ export class ClusterManager {
     this.options = options;
   }
 
-  /** Start the worker if absent, then nudge it. */
+  /** Start the worker if absent, then nudge it (nothing once stopAll was called). */
   update(key: ClusterKey, origin: string): void {
+    if (this.closed) return;
     const k = clusterKeyString(key);
     let worker = this.workers.get(k);
     if (worker === undefined) {
@@ -369,8 +371,9 @@ export class ClusterManager {
     }
   }
 
-  /** Cancel every worker and wait (controller shutdown). */
+  /** Cancel every worker and wait (controller shutdown, leadership lost); no worker starts after. */
   async stopAll(): Promise<void> {
+    this.closed = true;
     const all = [...this.workers.values()];
     this.workers.clear();
     await Promise.all(all.map((w) => w.stop()));

@@ -46,6 +46,11 @@ export interface AdapterDeps {
   readonly sourceHostMode?: "dns" | "pod-ip";
   /** Port of the agent's clone API (default 9080). */
   readonly agentPort?: number;
+  /**
+   * The leadership's signal: every API request and clone request of the engine ends when
+   * it aborts, so nothing of this leader's lands after another leader started.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A Pod as the engine sees it. */
@@ -91,7 +96,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
 
   const getFresh = async (): Promise<MySQLCluster | null> => {
     try {
-      return await client.get<MySQLCluster>(resources.mysqlClusters, key.name, ns);
+      return await client.get<MySQLCluster>(resources.mysqlClusters, key.name, ns, d.signal);
     } catch (e) {
       if (isNotFound(e)) return null;
       throw e;
@@ -113,7 +118,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
         return;
       }
       try {
-        await client.update(resources.mysqlClusters, fresh as KubeObject & MySQLCluster, { subresource: "status" });
+        await client.update(resources.mysqlClusters, fresh as KubeObject & MySQLCluster, { subresource: "status", signal: d.signal });
         return;
       } catch (e) {
         if (isConflict(e) && attempt < 10) continue;
@@ -123,7 +128,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
   };
 
   const patchPod = async (podName: string, metadata: Record<string, unknown>): Promise<void> => {
-    await client.patch(resources.pods, podName, ns, "merge", { metadata });
+    await client.patch(resources.pods, podName, ns, "merge", { metadata }, { signal: d.signal });
   };
 
   const addressing: InstanceAddressing | undefined = d.sourceHostMode === "pod-ip"
@@ -180,13 +185,13 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
       async getPasswords() {
         const name = names.userSecret(key.name);
         let s: V1Secret | undefined = caches.secrets.get(name, ns);
-        s ??= await client.get<V1Secret>(resources.secrets, name, ns);
+        s ??= await client.get<V1Secret>(resources.secrets, name, ns, d.signal);
         return passwordsFromSecret(s);
       },
     },
     replicationSource: {
       async read(secretName: string) {
-        const s = await client.get<V1Secret>(resources.secrets, secretName, ns);
+        const s = await client.get<V1Secret>(resources.secrets, secretName, ns, d.signal);
         const dec = (k: string) => (s.data?.[k] === undefined ? (s.stringData?.[k] ?? undefined) : Buffer.from(s.data[k] ?? "", "base64").toString("utf8"));
         return { HOST: dec("HOST"), PORT: dec("PORT"), USER: dec("USER"), PASSWORD: dec("PASSWORD"), INIT_USER: dec("INIT_USER"), INIT_PASSWORD: dec("INIT_PASSWORD") };
       },
@@ -207,7 +212,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
         }, {
           serverName: names.podFqdn(key.name, ns, req.ordinal),
           // Ends with the pass (leadership lost, pass deadline) and never outlives its bound.
-          signal: req.signal === undefined ? AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS) : AbortSignal.any([req.signal, AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS)]),
+          signal: AbortSignal.any([req.signal, d.signal, AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS)].filter((x) => x !== undefined)),
         });
       },
     },

@@ -220,7 +220,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     const caches = createCaches(client, { logger: log.child({ component: "informer" }), ...(o.resyncPeriodMs === undefined ? {} : { resyncPeriodMs: o.resyncPeriodMs }) });
     // Events: source.component moco-controller without source.host (as controller-runtime), reportingInstance POD_NAME.
     const events = new EventRecorder(client, { host: "", reportingInstance: process.env["POD_NAME"] ?? "moco-controller", logger: log });
-    const adapter = { client, caches, metrics, events, certs, logger: log, sourceHostMode: o.sourceHostMode ?? "dns", ...(o.agentPort === undefined ? {} : { agentPort: o.agentPort }) } as const;
+    const adapter = { client, caches, metrics, events, certs, logger: log, sourceHostMode: o.sourceHostMode ?? "dns", signal: leading, ...(o.agentPort === undefined ? {} : { agentPort: o.agentPort }) } as const;
     const manager = new ClusterManager((key) => {
       metrics.initManagerSeries(key);
       return clusterPorts(adapter, key);
@@ -243,8 +243,9 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       log.info({ informers: allInformers(caches).length }, "controllers started");
     }
     await new Promise<void>((r) => { if (leading.aborted) r(); else leading.addEventListener("abort", () => r(), { once: true }); });
-    await Promise.all([clusterRunner.stop(), partitionRunner.stop()]);
-    await manager.stopAll();
+    // Everything at once: the clustering passes see the same signal in their SQL and API
+    // calls and end now; reconciles in flight finish their current call.
+    await Promise.all([clusterRunner.stop(), partitionRunner.stop(), manager.stopAll()]);
     await stopCaches(caches);
     await events.flush();
     state = undefined;
