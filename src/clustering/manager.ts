@@ -89,6 +89,8 @@ export interface PassContext {
   readonly signal?: AbortSignal | undefined;
   /** Aborts when the worker stops only: clone requests, which have their own bound. */
   readonly stopSignal?: AbortSignal | undefined;
+  /** The report of the previous pass when it was abandoned (condition PassAbandoned). */
+  readonly previousPassAbandoned?: string | undefined;
 }
 
 function labelsOf(key: ClusterKey): ClusterMetricLabels {
@@ -147,7 +149,7 @@ export async function runClusterPass(
   try {
     const observed = assessObservation(seen.observation);
     const decision = decideState(observed);
-    const update = clusterStatusUpdate(observed, decision.state);
+    const update = clusterStatusUpdate(observed, decision.state, ctx.previousPassAbandoned);
     await writeStatusAndGuards(ports, observed, update);
     setPassMetrics(options.metrics, ports.key, observed.cluster, update);
     if (ctx.signal?.aborted === true) throw new AbortedError("aborted");
@@ -198,6 +200,8 @@ export class ClusterWorker {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private passesRun = 0;
+  /** The report of the last pass when it was abandoned at its deadline. */
+  private abandonedReport: string | undefined;
 
   constructor(ports: ClusterPorts, options: ManagerOptions = {}) {
     this.key = ports.key;
@@ -272,7 +276,9 @@ export class ClusterWorker {
       const deadline = AbortSignal.timeout(timeoutMs);
       const signal = AbortSignal.any([this.abort.signal, deadline]);
       try {
-        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal });
+        const previousPassAbandoned = this.abandonedReport;
+        this.abandonedReport = undefined;
+        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned });
         result = { ...r, key: this.key, opId, origin, durationMs: performance.now() - started };
         if (r.redo) this.nudge("redo");
       } catch (e) {
@@ -280,7 +286,7 @@ export class ClusterWorker {
         metrics?.incCounter(METRIC.errors, labels);
         if (deadline.aborted) {
           metrics?.incCounter(METRIC.abandonedPasses, labels);
-          const text = `A clustering pass (${opId}, ${origin}) did not finish within ${timeoutMs / 1000} s and was abandoned: ${errorMessage(e)}`;
+          const text = (this.abandonedReport = `A clustering pass (${opId}, ${origin}) did not finish within ${timeoutMs / 1000} s and was abandoned: ${errorMessage(e)}`);
           log.error({ op: opId, origin, timeoutMs, error: errorMessage(e) }, "abandoned a pass that outlived its deadline");
           try {
             await this.ports.events.emit("Warning", "PassAbandoned", text);

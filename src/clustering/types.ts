@@ -30,6 +30,8 @@ export interface MySQLClusterStatusLike {
   readonly cloned?: boolean | undefined;
   /** Only its presence matters. */
   readonly restoredTime?: string | Date | null | undefined;
+  /** Read for PassAbandoned only (whether a True one must be cleared). */
+  readonly conditions?: readonly { readonly type?: string; readonly status?: string }[] | null | undefined;
 }
 
 export interface MySQLClusterLike {
@@ -292,7 +294,8 @@ export type Operation =
 
 /** A status condition as §1.6 writes it. */
 export interface ClusterCondition {
-  readonly type: "Initialized" | "Available" | "Healthy" | "ClusteringActive";
+  /** PassAbandoned (moco-ts): True while the last pass was abandoned at its deadline. */
+  readonly type: "Initialized" | "Available" | "Healthy" | "ClusteringActive" | "PassAbandoned";
   readonly status: "True" | "False";
   readonly reason: string;
   readonly message: string;

@@ -41,6 +41,7 @@ describe("a failover blocked by stopped SQL threads", () => {
     assert.ok(![...writer.firstAckOn.keys()].some((p) => p !== 0), "an instance accepted writes");
     assert.match(abandoned()[0]!.message, new RegExp(`did not finish within ${PASS_TIMEOUT_MS / 1000} s`));
     assert.ok((h.metrics.get("moco_cluster_abandoned_passes_total", h.key) ?? 0) >= 2);
+    assert.equal(h.condition("PassAbandoned")?.status, "True", "the status does not show the abandoned pass");
     const passDurations = h.passes.filter((p) => p.error !== undefined && /aborted/.test(p.error)).map((p) => Math.round(p.durationMs));
     assert.ok(passDurations.length >= 2 && passDurations.every((ms) => ms < PASS_TIMEOUT_MS + 5_000), `abandoned passes took ${passDurations.join(", ")} ms`);
 
@@ -50,6 +51,7 @@ describe("a failover blocked by stopped SQL threads", () => {
     const to = h.cluster.status.currentPrimaryIndex;
     const ackedAt = writer.acked.length;
     await h.waitFor("50 more acknowledged inserts", () => writer.acked.length >= ackedAt + 50, 30_000);
+    await h.waitFor("PassAbandoned no longer True", () => h.condition("PassAbandoned")?.status !== "True", 30_000);
     await writer.stop();
     await monitor.stop();
     console.log(

@@ -9,7 +9,7 @@ import net from "node:net";
 import { ClusterWorker, METRIC, type PassResult } from "../../../src/clustering/manager.ts";
 import type { ClusterPorts, ClusteringMetrics } from "../../../src/clustering/ports.ts";
 import type { MySQLClusterLike, PodView } from "../../../src/clustering/types.ts";
-import { MYSQL_ADMIN_PORT } from "../../../src/clustering/decide.ts";
+import { MYSQL_ADMIN_PORT, passAbandonedCondition } from "../../../src/clustering/decide.ts";
 
 // An address in 127/8 that nothing else here uses, listening on the admin port.
 const SILENT_HOST = "127.88.13.1";
@@ -79,4 +79,24 @@ describe("pass deadline", () => {
     assert.ok(events.some((e) => e.type === "Warning" && e.reason === "PassAbandoned" && /did not finish within 0\.3 s/.test(e.message)), JSON.stringify(events));
     console.log(`stuck pass abandoned after ${first.durationMs.toFixed(0)} ms (deadline 300 ms)`);
   });
+});
+
+describe("passAbandonedCondition", () => {
+  const cluster = (conditions?: Array<{ type: string; status: string }>) => ({ status: { conditions } }) as MySQLClusterLike;
+  const cases: Array<[string, MySQLClusterLike, string | undefined, string | undefined]> = [
+    ["never abandoned: no condition", cluster(), undefined, undefined],
+    ["never abandoned, other conditions: no condition", cluster([{ type: "Healthy", status: "True" }]), undefined, undefined],
+    ["the previous pass was abandoned: True", cluster(), "report", "True"],
+    ["abandoned again: True", cluster([{ type: "PassAbandoned", status: "True" }]), "report", "True"],
+    ["the previous pass was not abandoned while True is shown: False", cluster([{ type: "PassAbandoned", status: "True" }]), undefined, "False"],
+    ["already False: nothing more", cluster([{ type: "PassAbandoned", status: "False" }]), undefined, undefined],
+  ];
+  for (const [name, c, previous, want] of cases) {
+    it(name, () => {
+      const got = passAbandonedCondition(c, previous);
+      assert.equal(got?.status, want);
+      if (want === "True") assert.equal(got?.message, previous);
+      if (got !== undefined) assert.equal(got.type, "PassAbandoned");
+    });
+  }
 });
