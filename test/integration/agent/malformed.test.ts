@@ -10,29 +10,10 @@ import fs from "node:fs";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
+import { rawHttpExchange } from "../../env/raw-http.ts";
 import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
 
 const BAD_REQUEST = "GET http://[ HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
-
-/**
- * Sends `raw` on a fresh connection and returns everything the server wrote back before
- * it closed the connection, or before 5 s of silence (a server whose handler threw never
- * answers).
- */
-function rawExchange(socket: net.Socket, raw: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    socket.setEncoding("utf8");
-    socket.setTimeout(5000, () => {
-      socket.destroy();
-      resolve(out);
-    });
-    socket.on("data", (d: string) => (out += d));
-    socket.on("end", () => resolve(out));
-    socket.on("error", reject);
-    socket.write(raw);
-  });
-}
 
 describe("moco-agent and malformed requests", () => {
   let set: MysqldSet;
@@ -69,7 +50,7 @@ describe("moco-agent and malformed requests", () => {
   for (const server of ["probe", "metrics"] as const) {
     it(`the ${server} server answers 400 and keeps serving`, async () => {
       const port = server === "probe" ? agent!.probePort : agent!.metricsPort;
-      const answer = await rawExchange(net.connect(port, "127.0.0.1"), BAD_REQUEST);
+      const answer = await rawHttpExchange(net.connect(port, "127.0.0.1"), BAD_REQUEST);
       assert.match(answer, /^HTTP\/1\.1 400 /, answer);
       // Let a throw scheduled by the bad request surface before the good one.
       await new Promise((r) => setImmediate(r));
@@ -89,11 +70,11 @@ describe("moco-agent and malformed requests", () => {
         key: fs.readFileSync(certs.controller.key),
         servername: "localhost",
       });
-    const answer = await rawExchange(asController(), BAD_REQUEST);
+    const answer = await rawHttpExchange(asController(), BAD_REQUEST);
     assert.match(answer, /^HTTP\/1\.1 400 /, answer);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(uncaught, []);
-    const notFound = await rawExchange(asController(), "GET /nothing HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n");
+    const notFound = await rawHttpExchange(asController(), "GET /nothing HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n");
     assert.match(notFound, /^HTTP\/1\.1 404 /, notFound);
   });
 });

@@ -6,20 +6,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 
+import { rawHttpExchange } from "../../env/raw-http.ts";
 import { closeServer, guardedListener, listenOn, parseRequestTarget } from "../../../src/http/server.ts";
-
-function raw(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, "127.0.0.1");
-    let out = "";
-    s.setEncoding("utf8");
-    s.setTimeout(5000, () => { s.destroy(); resolve(out); });
-    s.on("data", (d: string) => (out += d));
-    s.on("end", () => resolve(out));
-    s.on("error", reject);
-    s.write(request);
-  });
-}
 
 describe("parseRequestTarget", () => {
   const cases: Array<[string, string | undefined]> = [
@@ -78,7 +66,7 @@ describe("guardedListener on a real server", () => {
   for (const [line, answer, error] of table) {
     it(`${line} → ${answer.source}`, async () => {
       errors.length = 0;
-      const out = await raw(port, `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const out = await rawHttpExchange(net.connect(port, "127.0.0.1"), `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.match(out, answer);
       await new Promise((r) => setImmediate(r));
       assert.deepEqual(errors, error === undefined ? [] : [error]);
