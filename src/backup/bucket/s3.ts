@@ -14,7 +14,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
+import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
 
 export interface S3Options {
@@ -34,14 +34,6 @@ export interface S3Options {
 
 const MiB = 1024 * 1024;
 
-/**
- * Attempts per S3 request, the first included. The SDK's retry strategy (exponential
- * back-off with jitter on throttling, 5xx and network errors) is the only retry layer of a
- * request: moco-ts does not wrap the calls in its own retries. A streaming upload that fails
- * after these attempts is re-sent whole by its caller (putArchive, chunk uploads), which
- * counts its own attempts.
- */
-export const S3_MAX_ATTEMPTS = 5;
 
 /** Part size: at least `min`, large enough that `sizeHint` fits in 9 000 parts, a multiple of 1 MiB. */
 export function s3PartSize(sizeHint: number | undefined, min = 8 * MiB): number {
@@ -73,7 +65,7 @@ export class S3Bucket implements Bucket {
     this.#queueSize = opts.queueSize ?? 2;
     this.#endpoint = opts.endpoint ?? "AWS";
     const region = opts.region || process.env["AWS_REGION"] || process.env["AWS_DEFAULT_REGION"] || "us-east-1";
-    const config: S3ClientConfig = { region, forcePathStyle: opts.usePathStyle ?? false, maxAttempts: S3_MAX_ATTEMPTS };
+    const config: S3ClientConfig = { region, forcePathStyle: opts.usePathStyle ?? false, maxAttempts: BUCKET_REQUEST_ATTEMPTS };
     if (opts.endpoint) config.endpoint = opts.endpoint;
     if (opts.credentials) config.credentials = opts.credentials;
     if (opts.caCert) {
