@@ -1,7 +1,7 @@
 // The agent process put together (clustering.md §2.3 startup): first-boot
 // initialization, the working pool, probes, metrics, log rotation and the clone API.
 import http from "node:http";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { Pool, PoolConnection } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
@@ -13,6 +13,7 @@ import { safeErrorMessage, type Logger } from "./log.ts";
 import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { checkHealth, decideReadiness, observeReadiness, type ProbeDecision } from "./readiness.ts";
 import { LogRotator } from "./rotation.ts";
+import { closeServer, guardedListener, listenOn } from "../http/server.ts";
 
 export interface AgentOptions {
   readonly flags: AgentFlags;
@@ -76,21 +77,7 @@ async function withConnection<T>(pool: Pool, fn: (c: Queryable) => Promise<T>): 
 }
 
 function listen(server: http.Server, address: ListenAddress): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host === "" ? undefined : address.host, () => {
-      server.off("error", reject);
-      const a = server.address();
-      resolve(typeof a === "object" && a !== null ? a.port : address.port);
-    });
-  });
-}
-
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  return listenOn(server, address.port, address.host);
 }
 
 function text(res: ServerResponse, status: number, body: string, contentType = "text/plain; charset=utf-8"): void {
@@ -141,8 +128,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return decision;
   };
 
-  const probeServer = http.createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://agent");
+  const logServerError = (err: unknown) => logger.error({ error: describe(err) }, "HTTP request failed");
+  const probeServer = http.createServer(guardedListener((req, res, url) => {
     if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "method not allowed\n");
     if (url.pathname === "/healthz") {
       withConnection(pool, (c) => checkHealth(c, readTimeout)).then(
@@ -163,15 +150,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return;
     }
     text(res, 404, "not found\n");
-  });
-  const metricsServer = http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://agent");
+  }, logServerError));
+  const metricsServer = http.createServer(guardedListener((_req, res, url) => {
     if (url.pathname !== "/metrics") return text(res, 404, "not found\n");
     metrics.registry.metrics().then(
       (body) => text(res, 200, body, metrics.registry.contentType),
       (err: unknown) => text(res, 500, `${describe(err)}\n`),
     );
-  });
+  }, logServerError));
 
   const rotator = new LogRotator({
     db: pool,

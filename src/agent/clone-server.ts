@@ -12,6 +12,7 @@ import type { TLSSocket } from "node:tls";
 import { CLONE_ERROR_STATUS, validateCloneRequest, type CloneErrorCode, type CloneService } from "./clone.ts";
 import type { ListenAddress } from "./config.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
+import { closeServer, guardedListener, listenOn } from "../http/server.ts";
 
 export const CLONE_PATH = "/v1/clone";
 export const CONTROLLER_COMMON_NAME = "moco-controller";
@@ -81,20 +82,19 @@ export async function startCloneServer(opts: CloneServerOptions): Promise<CloneS
   const tls = readServerTlsFiles(opts.certDir);
   const server = https.createServer(
     { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
-    (req, res) => void handle(req, res),
+    guardedListener(handle, (err) => log.error({ error: safeErrorMessage(err) }, "clone API request failed")),
   );
   // A clone keeps its request open for as long as it takes.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const socket = req.socket as TLSSocket;
     if (!socket.authorized || !isControllerSubject(socket.getPeerCertificate().subject)) {
       log.warn({ remote: socket.remoteAddress, cn: socket.getPeerCertificate()?.subject?.CN }, "rejected a client that is not moco-controller");
       sendError(res, "UNAUTHENTICATED", `the client certificate's common name must be ${CONTROLLER_COMMON_NAME}`);
       return;
     }
-    const url = new URL(req.url ?? "/", "https://agent");
     if (url.pathname !== CLONE_PATH) {
       sendError(res, "NOT_FOUND", `no such endpoint ${url.pathname}`);
       return;
@@ -145,24 +145,14 @@ export async function startCloneServer(opts: CloneServerOptions): Promise<CloneS
   const timer = setInterval(reloadCertificates, opts.reloadIntervalMs ?? CERT_RELOAD_INTERVAL_MS);
   timer.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.address.port, opts.address.host === "" ? undefined : opts.address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === "object" && addr !== null ? addr.port : opts.address.port;
+  const port = await listenOn(server, opts.address.port, opts.address.host);
   log.info({ port }, "clone API listening");
   return {
     port,
     reloadCertificates,
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(timer);
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => {
+      clearInterval(timer);
+      return closeServer(server);
+    },
   };
 }

@@ -109,6 +109,39 @@ async function waitForTarget(o: RestoreJobOptions, target: () => Promise<MysqlTa
   throw new Error(`restore target not ready: ${lastError}`);
 }
 
+/** The settings a restore changes on its target and puts back afterwards, in this order. */
+export const RESTORE_PUT_BACK = [
+  { variable: "super_read_only", sql: "SET GLOBAL super_read_only = 1" },
+  { variable: "local_infile", sql: "SET GLOBAL local_infile = 0" },
+] as const;
+
+/** Bound of each put-back statement (SET GLOBAL super_read_only=1 waits for running commits). */
+export const PUT_BACK_TIMEOUT_MS = 60_000;
+
+/**
+ * Puts back super_read_only=1 and local_infile=0 on the restore target, after a restore or
+ * a failed one. Every statement is attempted; each failure is logged, and the returned
+ * error names every setting that could not be put back (undefined when all were).
+ */
+export async function putBackRestoreSettings(
+  admin: Pick<Conn, "query">,
+  log: Pick<Logger, "error">,
+  secrets: readonly string[] = [],
+): Promise<Error | undefined> {
+  const failed: string[] = [];
+  for (const { variable, sql } of RESTORE_PUT_BACK) {
+    try {
+      await admin.query({ sql, timeout: PUT_BACK_TIMEOUT_MS });
+    } catch (e) {
+      const message = redact(errorMessage(e), secrets);
+      log.error({ variable, err: message }, `could not put back ${variable} on the restore target`);
+      failed.push(`${variable} (${message})`);
+    }
+  }
+  if (failed.length === 0) return undefined;
+  return new Error(`could not put back ${failed.join(", ")} on the restore target: it may accept writes or LOAD DATA LOCAL until fixed by hand (SET GLOBAL super_read_only=1, local_infile=0)`);
+}
+
 export async function runRestore(o: RestoreJobOptions): Promise<void> {
   const log = o.log;
   const cluster = await o.store.getCluster(o.namespace, o.name);
@@ -125,6 +158,7 @@ export async function runRestore(o: RestoreJobOptions): Promise<void> {
       return { host: hostOf(pod), port: o.port ?? 3306, user: o.user ?? ADMIN_USER, password: o.password };
     });
     const admin = await connect(target);
+    let failure: { error: unknown } | undefined;
     try {
       await admin.query("SET GLOBAL local_infile = 1");
       await admin.query("SET GLOBAL read_only = 0");
@@ -151,11 +185,15 @@ export async function runRestore(o: RestoreJobOptions): Promise<void> {
           ...(o.schema !== undefined ? { schema: o.schema } : {}),
         });
       }
-    } finally {
-      await admin.query("SET GLOBAL super_read_only = 1").catch(() => undefined);
-      await admin.query("SET GLOBAL local_infile = 0").catch(() => undefined);
-      await admin.end().catch(() => undefined);
+    } catch (e) {
+      failure = { error: e };
     }
+    const notPutBack = await putBackRestoreSettings(admin, log, [o.password]);
+    await admin.end().catch(() => undefined);
+    if (notPutBack !== undefined) {
+      throw failure === undefined ? notPutBack : new Error(`${errorMessage(failure.error)}; ${notPutBack.message}`, { cause: failure.error });
+    }
+    if (failure !== undefined) throw failure.error;
     await o.store.setRestoredTime(o.namespace, o.name, new Date());
     try {
       await o.store.createEvent(cluster, "Normal", "Restored", "Successfully restored data from backup");

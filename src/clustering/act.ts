@@ -24,6 +24,12 @@ import type { ConfigureStep, InstanceStatus, ObservedCluster, Operation } from "
 // Timings (§1.11)
 
 export const SWITCHOVER_READ_ONLY_WAIT_MS = 10_000;
+/**
+ * Bound of `SET GLOBAL super_read_only=1` (it waits for running commits and for other
+ * sessions' table locks). On expiry the statement is killed on the server and the pass
+ * fails; the next pass starts over (the switchover kills client connections first).
+ */
+export const SUPER_READ_ONLY_TIMEOUT_MS = 30_000;
 export const KILL_SETTLE_MS = 100;
 export const DEFAULT_CLONE_SETTLE_MS = 3_000;
 export const CLONE_POLL_ATTEMPTS = 60;
@@ -42,7 +48,10 @@ export interface ActOptions {
   readonly clonePollIntervalMs?: number | undefined;
   readonly logger?: ClusteringLogger | undefined;
   readonly metrics?: ClusteringMetrics | undefined;
+  /** The pass's signal (deadline or worker stop). */
   readonly signal?: AbortSignal | undefined;
+  /** The signal of clone requests: the worker's stop only (a clone has its own bound). */
+  readonly cloneSignal?: AbortSignal | undefined;
 }
 
 export interface ActContext {
@@ -77,8 +86,8 @@ function logger(ctx: ActContext): ClusteringLogger {
 // ---------------------------------------------------------------------------------
 // Primitives (§1.7). Each takes one admin connection.
 
-export async function setSuperReadOnly(conn: SqlConnection): Promise<void> {
-  await conn.exec("SET GLOBAL super_read_only=1", [], { timeoutMs: 0 });
+export async function setSuperReadOnly(conn: SqlConnection, timeoutMs = SUPER_READ_ONLY_TIMEOUT_MS): Promise<void> {
+  await conn.exec("SET GLOBAL super_read_only=1", [], { timeoutMs });
 }
 
 /** setReadOnly(false): STOP REPLICA; RESET REPLICA; read_only=0 (clears super_read_only too). */
@@ -113,10 +122,11 @@ export async function killConnections(conn: SqlConnection): Promise<number> {
   return killed;
 }
 
-/** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeout); 1 ⇒ timeout error. 0 = no timeout. */
+/** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeout); 1 ⇒ timeout error. A timeout below 1 s is refused (never unbounded). */
 export async function waitForGtid(conn: SqlConnection, gtid: string, timeoutSeconds: number): Promise<void> {
+  if (!(timeoutSeconds >= 1)) throw new ActError(`WAIT_FOR_EXECUTED_GTID_SET needs a timeout, got ${timeoutSeconds} s`);
   const rows = await conn.query("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r", [gtid, timeoutSeconds], {
-    timeoutMs: timeoutSeconds > 0 ? (timeoutSeconds + 10) * 1000 : 0,
+    timeoutMs: (timeoutSeconds + 10) * 1000,
   });
   if (num(rows[0]?.r) !== 0) throw new ActError(`timed out waiting for GTID set after ${timeoutSeconds} s`);
 }
@@ -258,6 +268,7 @@ async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
       initUser: secret.INIT_USER ?? "",
       initPassword: secret.INIT_PASSWORD ?? "",
       bootTimeoutSeconds: startupWaitSeconds,
+      signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {
     await emit(ctx, "Warning", "InitCloneFailed", `Clone from an external mysqld failed: ${message(e)}`);
@@ -458,6 +469,7 @@ async function cloneFromPrimary(
       donorPassword: ctx.passwords.CLONE_DONOR_PASSWORD,
       initUser: "moco-admin",
       initPassword: ctx.passwords.ADMIN_PASSWORD,
+      signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {
     await emit(ctx, "Warning", "CloneFailed", `Clone from the primary failed for instance ${i}: ${message(e)}`);

@@ -469,7 +469,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
       steps.push({ kind: "sleep", ms: AFTER_STOP_IO_THREAD_MS, reason: "afterStopIOThread" });
     }
     if (rs !== null && !isEmptyGtidText(rs.retrievedGtidSet)) {
-      steps.push({ kind: "waitForGtid", instance: p, gtid: rs.retrievedGtidSet, timeoutSeconds: 0 });
+      steps.push({ kind: "waitForGtid", instance: p, gtid: rs.retrievedGtidSet, timeoutSeconds: SWITCH_GTID_WAIT_SECONDS });
     }
     const waitFor = semiSyncWaitCount(n);
     if (n > 1 && (!primary.semiSyncSourceEnabled || primary.semiSyncSourceWaitForReplicaCount !== waitFor)) {
@@ -568,14 +568,29 @@ export interface ClusterStatusUpdate {
 }
 
 /** The status fields a pass writes (§1.6), except currentPrimaryIndex. */
-export function clusterStatusUpdate(observed: ObservedCluster, state: ClusterState): ClusterStatusUpdate {
+export function clusterStatusUpdate(observed: ObservedCluster, state: ClusterState, previousPassAbandoned?: string): ClusterStatusUpdate {
+  const abandoned = passAbandonedCondition(observed.cluster, previousPassAbandoned);
   return {
     syncedReplicas: observed.pods.filter((pod) => ready(pod)).length,
     errantReplicaList: [...observed.errantReplicas],
     errantReplicas: observed.errantReplicas.length,
     cloned: isIntermediate(observed.cluster) && state !== "Cloning" ? true : undefined,
-    conditions: conditionsForState(state),
+    conditions: abandoned === undefined ? conditionsForState(state) : [...conditionsForState(state), abandoned],
   };
+}
+
+/**
+ * The PassAbandoned condition a pass writes (moco-ts): True with the report when the
+ * previous pass was abandoned at its deadline; False once a pass follows one that was not,
+ * while the cluster still shows True; nothing otherwise (clusters that never had an
+ * abandoned pass carry no such condition).
+ */
+export function passAbandonedCondition(cluster: MySQLClusterLike, previousPassAbandoned: string | undefined): ClusterCondition | undefined {
+  if (previousPassAbandoned !== undefined) {
+    return { type: "PassAbandoned", status: "True", reason: "PassDeadlineExceeded", message: previousPassAbandoned };
+  }
+  const shown = (cluster.status?.conditions ?? []).some((c) => c.type === "PassAbandoned" && c.status === "True");
+  return shown ? { type: "PassAbandoned", status: "False", reason: "PassCompleted", message: "the last pass finished within its deadline" } : undefined;
 }
 
 /**

@@ -22,6 +22,13 @@ import type { ClusterState, Operation } from "./types.ts";
 import { DEFAULT_CLONE_SETTLE_MS } from "./act.ts";
 
 export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
+/**
+ * Deadline of one pass. A pass still running then is abandoned: its signal aborts, every
+ * statement it runs is interrupted (and killed on the server), it is reported (Event
+ * PassAbandoned, metric moco_cluster_abandoned_passes_total, error log), and the next pass
+ * runs. A clone request is bounded by its own timeout instead (it may copy for long).
+ */
+export const DEFAULT_PASS_TIMEOUT_MS = 5 * 60_000;
 
 export const METRIC = {
   checks: "moco_cluster_checks_total",
@@ -34,11 +41,14 @@ export const METRIC = {
   errantReplicas: "moco_cluster_errant_replicas",
   switchover: "moco_cluster_switchover_total",
   failover: "moco_cluster_failover_total",
+  abandonedPasses: "moco_cluster_abandoned_passes_total",
 } as const;
 
 export interface ManagerOptions {
   /** Periodic pass (`--check-interval`, default 1 min). */
   readonly checkIntervalMs?: number | undefined;
+  /** Deadline of one pass (default DEFAULT_PASS_TIMEOUT_MS). */
+  readonly passTimeoutMs?: number | undefined;
   /** Status fetch tries per instance (default 3). */
   readonly fetchAttempts?: number | undefined;
   /** Gap between tries (default 3 s; env MOCO_CHECK_INTERVAL). */
@@ -50,7 +60,7 @@ export interface ManagerOptions {
   readonly connectTimeoutMs?: number | undefined;
   readonly readTimeoutMs?: number | undefined;
   /** Further act timings (tests shorten them). */
-  readonly act?: Omit<ActOptions, "logger" | "metrics" | "signal"> | undefined;
+  readonly act?: Omit<ActOptions, "logger" | "metrics" | "signal" | "cloneSignal"> | undefined;
   readonly metrics?: ClusteringMetrics | undefined;
   readonly logger?: ClusteringLogger | undefined;
   /** Called after every pass (tests, tracing). */
@@ -75,7 +85,12 @@ export interface PassResult {
 export interface PassContext {
   readonly opId: string;
   readonly origin: string;
+  /** Aborts at the pass deadline or when the worker stops. */
   readonly signal?: AbortSignal | undefined;
+  /** Aborts when the worker stops only: clone requests, which have their own bound. */
+  readonly stopSignal?: AbortSignal | undefined;
+  /** The report of the previous pass when it was abandoned (condition PassAbandoned). */
+  readonly previousPassAbandoned?: string | undefined;
 }
 
 function labelsOf(key: ClusterKey): ClusterMetricLabels {
@@ -134,7 +149,7 @@ export async function runClusterPass(
   try {
     const observed = assessObservation(seen.observation);
     const decision = decideState(observed);
-    const update = clusterStatusUpdate(observed, decision.state);
+    const update = clusterStatusUpdate(observed, decision.state, ctx.previousPassAbandoned);
     await writeStatusAndGuards(ports, observed, update);
     setPassMetrics(options.metrics, ports.key, observed.cluster, update);
     if (ctx.signal?.aborted === true) throw new AbortedError("aborted");
@@ -150,7 +165,7 @@ export async function runClusterPass(
       `cluster state is ${decision.state}`,
     );
     const { redo } = await runOperation(
-      { ports, observed, conns, passwords: seen.passwords, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal } },
+      { ports, observed, conns, passwords: seen.passwords, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal, cloneSignal: ctx.stopSignal ?? ctx.signal } },
       operation,
     );
     return { state: decision.state, operation, redo };
@@ -185,6 +200,8 @@ export class ClusterWorker {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private passesRun = 0;
+  /** The report of the last pass when it was abandoned at its deadline. */
+  private abandonedReport: string | undefined;
 
   constructor(ports: ClusterPorts, options: ManagerOptions = {}) {
     this.key = ports.key;
@@ -255,13 +272,30 @@ export class ClusterWorker {
       metrics?.incCounter(METRIC.checks, labels);
       log.info({ op: opId, origin }, "start a pass");
       let result: PassResult;
+      const timeoutMs = this.options.passTimeoutMs ?? DEFAULT_PASS_TIMEOUT_MS;
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const signal = AbortSignal.any([this.abort.signal, deadline]);
       try {
-        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal: this.abort.signal });
+        const previousPassAbandoned = this.abandonedReport;
+        this.abandonedReport = undefined;
+        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned });
         result = { ...r, key: this.key, opId, origin, durationMs: performance.now() - started };
         if (r.redo) this.nudge("redo");
       } catch (e) {
         if (this.stopped && e instanceof AbortedError) return;
         metrics?.incCounter(METRIC.errors, labels);
+        if (deadline.aborted) {
+          metrics?.incCounter(METRIC.abandonedPasses, labels);
+          const text = (this.abandonedReport = `A clustering pass (${opId}, ${origin}) did not finish within ${timeoutMs / 1000} s and was abandoned: ${errorMessage(e)}`);
+          log.error({ op: opId, origin, timeoutMs, error: errorMessage(e) }, "abandoned a pass that outlived its deadline");
+          try {
+            await this.ports.events.emit("Warning", "PassAbandoned", text);
+          } catch (err) {
+            log.warn({ error: errorMessage(err) }, "failed to emit an event");
+          }
+          // The next pass runs at once.
+          this.nudge("abandoned");
+        }
         log.error({ op: opId, origin, error: errorMessage(e) }, "failed to run a pass");
         result = {
           key: this.key,
@@ -288,6 +322,7 @@ export class ClusterWorker {
 /** Holds one worker per `namespace/name` (§1.2). */
 export class ClusterManager {
   private readonly workers = new Map<string, ClusterWorker>();
+  private closed = false;
   private readonly portsFor: (key: ClusterKey) => ClusterPorts;
   private readonly options: ManagerOptions;
 
@@ -296,8 +331,9 @@ export class ClusterManager {
     this.options = options;
   }
 
-  /** Start the worker if absent, then nudge it. */
+  /** Start the worker if absent, then nudge it (nothing once stopAll was called). */
   update(key: ClusterKey, origin: string): void {
+    if (this.closed) return;
     const k = clusterKeyString(key);
     let worker = this.workers.get(k);
     if (worker === undefined) {
@@ -341,8 +377,9 @@ export class ClusterManager {
     }
   }
 
-  /** Cancel every worker and wait (controller shutdown). */
+  /** Cancel every worker and wait (controller shutdown, leadership lost); no worker starts after. */
   async stopAll(): Promise<void> {
+    this.closed = true;
     const all = [...this.workers.values()];
     this.workers.clear();
     await Promise.all(all.map((w) => w.stop()));

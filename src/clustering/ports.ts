@@ -69,7 +69,9 @@ export type ClusteringEventReason =
   | "FailOverFailed"
   | "Cloned"
   | "CloneFailed"
-  | "Writable";
+  | "Writable"
+  /** moco-ts: a pass outlived its deadline and was abandoned (every statement interrupted). */
+  | "PassAbandoned";
 
 /** Events on the MySQLCluster (source `moco-controller`). Messages never carry passwords. */
 export interface EventSink {
@@ -113,6 +115,8 @@ export interface CloneRequest {
   readonly initPassword: string;
   /** Absent ⇒ the agent's default (10 min). */
   readonly bootTimeoutSeconds?: number | undefined;
+  /** Aborts the request (the pass ends); the cloner also bounds it by its own timeout. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

@@ -24,7 +24,16 @@ export interface SqlTarget {
 export interface SqlTimeouts {
   readonly connectTimeoutMs?: number | undefined;
   readonly readTimeoutMs?: number | undefined;
+  /**
+   * Aborts every statement of the connection: the socket is destroyed at once, the query
+   * rejects with AbortedError, and the statement is killed on the server from a fresh
+   * connection (close() waits for that), so nothing keeps running after the abort.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
+
+/** Bound of the KILL sent for an aborted or timed-out statement. */
+export const KILL_STATEMENT_TIMEOUT_MS = 5_000;
 
 /** A database error without the statement or its parameters (they may hold passwords). */
 export class SqlError extends Error {
@@ -83,17 +92,66 @@ export interface QueryOptions {
   readonly secrets?: readonly string[] | undefined;
 }
 
+/**
+ * Kills server thread `threadId` of `target` from a new connection (best effort: the
+ * instance may be unreachable; the caller has already dropped its own socket).
+ */
+async function killServerThread(target: SqlTarget, threadId: number, connectTimeoutMs: number): Promise<void> {
+  let conn: Connection | undefined;
+  try {
+    conn = await mysql.createConnection({
+      host: target.host, port: target.port, user: target.user, password: target.password,
+      connectTimeout: Math.min(connectTimeoutMs, KILL_STATEMENT_TIMEOUT_MS),
+    });
+    conn.on("error", () => undefined);
+    await conn.query({ sql: "KILL CONNECTION ?", timeout: KILL_STATEMENT_TIMEOUT_MS }, [threadId]);
+  } catch {
+    // ER_NO_SUCH_THREAD (already gone) or unreachable: nothing more to do.
+  } finally {
+    conn?.destroy();
+  }
+}
+
+/**
+ * Closes a mysql2 connection's socket now. mysql2's destroy() only half-closes it (the
+ * server, busy with the statement, would keep it open) and leaves the running statement's
+ * inactivity timer armed; both go here.
+ */
+function dropSocket(conn: Connection): void {
+  const core = (conn as unknown as { connection?: { _command?: { queryTimeout?: NodeJS.Timeout | null } | null; stream?: { destroy?(): void } } }).connection;
+  const command = core?._command;
+  if (command?.queryTimeout) {
+    clearTimeout(command.queryTimeout);
+    command.queryTimeout = null;
+  }
+  conn.destroy();
+  core?.stream?.destroy?.();
+}
+
+/** mysql2's error for a statement that outlived its `timeout`. */
+function isStatementTimeout(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === "PROTOCOL_SEQUENCE_TIMEOUT";
+}
+
 /** One admin connection. Broken connections (fatal errors, server gone) report `broken`. */
 export class SqlConnection {
   readonly host: string;
   private readonly conn: Connection;
   private readonly readTimeoutMs: number;
+  private readonly target: SqlTarget;
+  private readonly connectTimeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
   private isBroken = false;
+  /** The server-side KILL of an interrupted statement, awaited by close(). */
+  private killing: Promise<void> | undefined;
 
-  private constructor(host: string, conn: Connection, readTimeoutMs: number) {
-    this.host = host;
+  private constructor(target: SqlTarget, conn: Connection, timeouts: SqlTimeouts) {
+    this.host = target.host;
+    this.target = target;
     this.conn = conn;
-    this.readTimeoutMs = readTimeoutMs;
+    this.readTimeoutMs = timeouts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+    this.connectTimeoutMs = timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.signal = timeouts.signal;
     // Without a listener, an error on an idle connection (mysqld killed) would be thrown
     // as an uncaught exception.
     conn.on("error", () => {
@@ -102,22 +160,48 @@ export class SqlConnection {
   }
 
   static async open(target: SqlTarget, timeouts: SqlTimeouts = {}): Promise<SqlConnection> {
+    if (timeouts.signal?.aborted === true) throw new AbortedError("aborted");
+    const connecting = mysql.createConnection({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    });
+    const signal = timeouts.signal;
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortedError(`aborted connecting to ${target.host}:${target.port}`));
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let conn: Connection;
     try {
-      const conn = await mysql.createConnection({
-        host: target.host,
-        port: target.port,
-        user: target.user,
-        password: target.password,
-        connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        multipleStatements: false,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-      });
-      return new SqlConnection(target.host, conn, timeouts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS);
+      conn = signal === undefined ? await connecting : await Promise.race([connecting, aborted]);
     } catch (e) {
+      // A connection that completes after the abort is dropped at once.
+      connecting.then((c) => c.destroy(), () => undefined);
+      if (e instanceof AbortedError) throw e;
       throw toSqlError(e, [target.password], `connect to ${target.host}:${target.port}`);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
+    return new SqlConnection(target, conn, timeouts);
+  }
+
+  /**
+   * Stops the running statement for good: drops the socket now and kills the server thread
+   * from another connection (a blocked statement would otherwise go on running server-side).
+   */
+  private interrupt(): void {
+    if (this.killing !== undefined) return;
+    this.isBroken = true;
+    const threadId = this.conn.threadId;
+    dropSocket(this.conn);
+    this.killing = threadId === null ? Promise.resolve() : killServerThread(this.target, threadId, this.connectTimeoutMs);
   }
 
   get broken(): boolean {
@@ -126,17 +210,30 @@ export class SqlConnection {
 
   /** Runs one statement (client-side interpolation of `params`) and returns its rows. */
   async query(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<Row[]> {
+    const signal = this.signal;
+    if (signal?.aborted === true || this.killing !== undefined) throw new AbortedError("aborted");
     const timeout = options.timeoutMs ?? this.readTimeoutMs;
+    const running = this.conn.query<RowDataPacket[]>(timeout > 0 ? { sql, timeout } : { sql }, params as SqlParam[]);
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        this.interrupt();
+        reject(new AbortedError(`aborted a statement on ${this.host}`));
+      };
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const [rows] = await this.conn.query<RowDataPacket[]>(
-        timeout > 0 ? { sql, timeout } : { sql },
-        params as SqlParam[],
-      );
+      const [rows] = signal === undefined ? await running : await Promise.race([running, aborted]);
       return Array.isArray(rows) ? (rows as Row[]) : [];
     } catch (e) {
+      if (e instanceof AbortedError) throw e;
+      if (isStatementTimeout(e)) this.interrupt();
       const fatal = (e as { fatal?: unknown } | null)?.fatal === true;
       if (fatal || errnoOf(e) === undefined) this.isBroken = true;
       throw toSqlError(e, options.secrets ?? []);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      running.catch(() => undefined);
     }
   }
 
@@ -146,6 +243,10 @@ export class SqlConnection {
 
   async close(): Promise<void> {
     this.isBroken = true;
+    if (this.killing !== undefined) {
+      await this.killing;
+      return;
+    }
     try {
       await this.conn.end();
     } catch {

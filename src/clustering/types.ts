@@ -30,6 +30,8 @@ export interface MySQLClusterStatusLike {
   readonly cloned?: boolean | undefined;
   /** Only its presence matters. */
   readonly restoredTime?: string | Date | null | undefined;
+  /** Read for PassAbandoned only (whether a True one must be cleared). */
+  readonly conditions?: readonly { readonly type?: string; readonly status?: string }[] | null | undefined;
 }
 
 export interface MySQLClusterLike {
@@ -212,7 +214,7 @@ export type ConfigureStep =
   | { readonly kind: "killConnections"; readonly instance: number }
   | { readonly kind: "setSuperReadOnly"; readonly instance: number }
   | { readonly kind: "stopReplicaIOThread"; readonly instance: number }
-  /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeoutSeconds); 0 = no timeout. */
+  /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeoutSeconds); always bounded (≥ 1 s). */
   | { readonly kind: "waitForGtid"; readonly instance: number; readonly gtid: string; readonly timeoutSeconds: number }
   /** rpl_semi_sync_source_timeout, _wait_for_replica_count, _enabled=ON. */
   | {
@@ -292,7 +294,8 @@ export type Operation =
 
 /** A status condition as §1.6 writes it. */
 export interface ClusterCondition {
-  readonly type: "Initialized" | "Available" | "Healthy" | "ClusteringActive";
+  /** PassAbandoned (moco-ts): True while the last pass was abandoned at its deadline. */
+  readonly type: "Initialized" | "Available" | "Healthy" | "ClusteringActive" | "PassAbandoned";
   readonly status: "True" | "False";
   readonly reason: string;
   readonly message: string;

@@ -4,6 +4,7 @@ import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import { cloneFromDonor } from "../agent/clone-client.ts";
+
 import type { ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetrics, ClusterKey, InstanceAddressing } from "../clustering/ports.ts";
 import type { MySQLClusterLike, PodView, RoleLabel } from "../clustering/types.ts";
 import type { KubeClient } from "../k8s/client.ts";
@@ -28,6 +29,12 @@ import {
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
 
+/**
+ * Bound of one clone request to an agent: the copy of the donor's data plus the
+ * recipient's restart (the agent's boot timeout is 10 min by default).
+ */
+export const CLONE_REQUEST_TIMEOUT_MS = 60 * 60 * 1000;
+
 export interface AdapterDeps {
   readonly client: KubeClient;
   readonly caches: ControllerCaches;
@@ -39,6 +46,11 @@ export interface AdapterDeps {
   readonly sourceHostMode?: "dns" | "pod-ip";
   /** Port of the agent's clone API (default 9080). */
   readonly agentPort?: number;
+  /**
+   * The leadership's signal: every API request and clone request of the engine ends when
+   * it aborts, so nothing of this leader's lands after another leader started.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A Pod as the engine sees it. */
@@ -84,7 +96,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
 
   const getFresh = async (): Promise<MySQLCluster | null> => {
     try {
-      return await client.get<MySQLCluster>(resources.mysqlClusters, key.name, ns);
+      return await client.get<MySQLCluster>(resources.mysqlClusters, key.name, ns, d.signal);
     } catch (e) {
       if (isNotFound(e)) return null;
       throw e;
@@ -106,7 +118,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
         return;
       }
       try {
-        await client.update(resources.mysqlClusters, fresh as KubeObject & MySQLCluster, { subresource: "status" });
+        await client.update(resources.mysqlClusters, fresh as KubeObject & MySQLCluster, { subresource: "status", signal: d.signal });
         return;
       } catch (e) {
         if (isConflict(e) && attempt < 10) continue;
@@ -116,7 +128,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
   };
 
   const patchPod = async (podName: string, metadata: Record<string, unknown>): Promise<void> => {
-    await client.patch(resources.pods, podName, ns, "merge", { metadata });
+    await client.patch(resources.pods, podName, ns, "merge", { metadata }, { signal: d.signal });
   };
 
   const addressing: InstanceAddressing | undefined = d.sourceHostMode === "pod-ip"
@@ -173,13 +185,13 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
       async getPasswords() {
         const name = names.userSecret(key.name);
         let s: V1Secret | undefined = caches.secrets.get(name, ns);
-        s ??= await client.get<V1Secret>(resources.secrets, name, ns);
+        s ??= await client.get<V1Secret>(resources.secrets, name, ns, d.signal);
         return passwordsFromSecret(s);
       },
     },
     replicationSource: {
       async read(secretName: string) {
-        const s = await client.get<V1Secret>(resources.secrets, secretName, ns);
+        const s = await client.get<V1Secret>(resources.secrets, secretName, ns, d.signal);
         const dec = (k: string) => (s.data?.[k] === undefined ? (s.stringData?.[k] ?? undefined) : Buffer.from(s.data[k] ?? "", "base64").toString("utf8"));
         return { HOST: dec("HOST"), PORT: dec("PORT"), USER: dec("USER"), PASSWORD: dec("PASSWORD"), INIT_USER: dec("INIT_USER"), INIT_PASSWORD: dec("INIT_PASSWORD") };
       },
@@ -197,7 +209,11 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
           init_user: req.initUser,
           init_password: req.initPassword,
           ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
-        }, { serverName: names.podFqdn(key.name, ns, req.ordinal) });
+        }, {
+          serverName: names.podFqdn(key.name, ns, req.ordinal),
+          // Ends with the pass (leadership lost, pass deadline) and never outlives its bound.
+          signal: AbortSignal.any([req.signal, d.signal, AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS)].filter((x) => x !== undefined)),
+        });
       },
     },
   };

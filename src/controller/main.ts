@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { closeServer, guardedListener, listenOn, type GuardedHandler } from "../http/server.ts";
 import { Command, Option } from "commander";
 import { pino, type Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
@@ -91,6 +91,11 @@ export interface ControllerOptions {
   /** Informer resync period (default 10 h). */
   readonly resyncPeriodMs?: number | undefined;
   readonly processMetrics?: boolean | undefined;
+  /**
+   * Called when leadership was lost and the leader's work has not ended within
+   * leaseDuration − renewDeadline (the CLI ends the process; default: an error log).
+   */
+  readonly onWorkNotStopped?: (() => void) | undefined;
 }
 
 export interface RunningController {
@@ -130,24 +135,13 @@ export function parseListenAddr(addr: string): { host: string; port: number } | 
   return { host: host === "" ? "0.0.0.0" : host, port };
 }
 
-function listen(addr: string, handler: http.RequestListener): Promise<{ server: http.Server; url: string } | undefined> {
+async function listen(addr: string, handler: GuardedHandler, log: Logger): Promise<{ server: http.Server; url: string } | undefined> {
   const a = parseListenAddr(addr);
-  if (a === undefined) return Promise.resolve(undefined);
-  const server = http.createServer(handler);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(a.port, a.host, () => {
-      server.off("error", reject);
-      const port = (server.address() as AddressInfo).port;
-      const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host;
-      resolve({ server, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` });
-    });
-  });
-}
-
-function closeServer(s: http.Server | undefined): Promise<void> {
-  if (s === undefined) return Promise.resolve();
-  return new Promise((resolve) => { s.close(() => resolve()); s.closeAllConnections(); });
+  if (a === undefined) return undefined;
+  const server = http.createServer(guardedListener(handler, (e) => log.error({ err: errorMessage(e) }, "HTTP request failed")));
+  const port = await listenOn(server, a.port, a.host);
+  const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host;
+  return { server, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` };
 }
 
 function makeClient(o: ControllerOptions): KubeClient {
@@ -179,18 +173,18 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   let state: LeaderState | undefined;
 
   // ---- servers every replica runs ----
-  const metricsSrv = await listen(o.metricsAddr ?? ":8080", (req, res) => {
-    if ((req.url ?? "").split("?")[0] !== "/metrics") { res.writeHead(404).end(); return; }
+  const metricsSrv = await listen(o.metricsAddr ?? ":8080", (_req, res, url) => {
+    if (url.pathname !== "/metrics") { res.writeHead(404).end(); return; }
     metrics.metricsText().then(
       (text) => { res.writeHead(200, { "content-type": metrics.registry.contentType }); res.end(text); },
       (e: unknown) => { res.writeHead(500).end(errorMessage(e)); },
     );
-  });
-  const healthSrv = await listen(o.healthProbeAddr ?? ":8081", (req, res) => {
-    const p = (req.url ?? "").split("?")[0];
+  }, log);
+  const healthSrv = await listen(o.healthProbeAddr ?? ":8081", (_req, res, url) => {
+    const p = url.pathname;
     if (p === "/healthz" || p === "/readyz") { res.writeHead(200, { "content-type": "text/plain" }); res.end("ok"); return; }
     res.writeHead(404).end();
-  });
+  }, log);
 
   let webhook: WebhookServer | undefined;
   let webhookCa: string | undefined;
@@ -226,7 +220,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     const caches = createCaches(client, { logger: log.child({ component: "informer" }), ...(o.resyncPeriodMs === undefined ? {} : { resyncPeriodMs: o.resyncPeriodMs }) });
     // Events: source.component moco-controller without source.host (as controller-runtime), reportingInstance POD_NAME.
     const events = new EventRecorder(client, { host: "", reportingInstance: process.env["POD_NAME"] ?? "moco-controller", logger: log });
-    const adapter = { client, caches, metrics, events, certs, logger: log, sourceHostMode: o.sourceHostMode ?? "dns", ...(o.agentPort === undefined ? {} : { agentPort: o.agentPort }) } as const;
+    const adapter = { client, caches, metrics, events, certs, logger: log, sourceHostMode: o.sourceHostMode ?? "dns", signal: leading, ...(o.agentPort === undefined ? {} : { agentPort: o.agentPort }) } as const;
     const manager = new ClusterManager((key) => {
       metrics.initManagerSeries(key);
       return clusterPorts(adapter, key);
@@ -249,8 +243,9 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       log.info({ informers: allInformers(caches).length }, "controllers started");
     }
     await new Promise<void>((r) => { if (leading.aborted) r(); else leading.addEventListener("abort", () => r(), { once: true }); });
-    await Promise.all([clusterRunner.stop(), partitionRunner.stop()]);
-    await manager.stopAll();
+    // Everything at once: the clustering passes see the same signal in their SQL and API
+    // calls and end now; reconciles in flight finish their current call.
+    await Promise.all([clusterRunner.stop(), partitionRunner.stop(), manager.stopAll()]);
     await stopCaches(caches);
     await events.flush();
     state = undefined;
@@ -270,6 +265,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
         logger: log.child({ component: "leader-election" }),
         ...(o.leaseDurationMs === undefined ? {} : { leaseDurationMs: o.leaseDurationMs }),
         onStartedLeading: (leading) => startLeading(leading).catch((err: unknown) => { log.error({ err: errorMessage(err) }, "leader loop failed"); }),
+        onWorkNotStopped: o.onWorkNotStopped ?? (() => log.error({}, "the leader's work has not ended after leadership was lost")),
       });
       elector = e;
       const stop = (): void => { void e.stop(); };
@@ -492,6 +488,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       sourceHostMode: f["replicationSourceHost"] as "dns" | "pod-ip",
       leaseDurationMs: process.env["MOCO_LEASE_DURATION"] === undefined ? undefined : durationMs("MOCO_LEASE_DURATION")(process.env["MOCO_LEASE_DURATION"]),
       logger: log,
+      // Leadership lost and the work did not end in time: only ending the process is sure
+      // to stop it before another replica's work starts.
+      onWorkNotStopped: () => {
+        log.error({}, "leadership lost and the leader's work has not ended; exiting");
+        process.exit(1);
+      },
     });
   } catch (e) {
     log.error({ err: errorMessage(e) }, "failed to start");

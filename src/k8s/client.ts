@@ -240,17 +240,18 @@ export class KubeClient {
   }
 
   /** PUT; obj.metadata.resourceVersion (if set) makes it an optimistic-concurrency update. */
-  update<T extends KubeObject = KubeObject>(r: ResourceDescriptor, obj: T, o: { subresource?: string; fieldManager?: string } = {}): Promise<T> {
+  update<T extends KubeObject = KubeObject>(r: ResourceDescriptor, obj: T, o: { subresource?: string; fieldManager?: string; signal?: AbortSignal | undefined } = {}): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new Error("update: metadata.name is required");
-    return this.request<T>("PUT", resourcePath(r, { namespace: obj.metadata?.namespace, name, subresource: o.subresource }), { body: obj, query: { fieldManager: o.fieldManager } });
+    return this.request<T>("PUT", resourcePath(r, { namespace: obj.metadata?.namespace, name, subresource: o.subresource }), { body: obj, query: { fieldManager: o.fieldManager }, signal: o.signal });
   }
 
   patch<T extends KubeObject = KubeObject>(r: ResourceDescriptor, name: string, namespace: string | undefined, type: PatchType, body: unknown,
-    o: { fieldManager?: string; force?: boolean; subresource?: string; dryRun?: boolean } = {}): Promise<T> {
+    o: { fieldManager?: string; force?: boolean; subresource?: string; dryRun?: boolean; signal?: AbortSignal | undefined } = {}): Promise<T> {
     return this.request<T>("PATCH", resourcePath(r, { namespace, name, subresource: o.subresource }), {
       body, contentType: patchContentTypes[type],
       query: { fieldManager: o.fieldManager, force: o.force, dryRun: o.dryRun ? "All" : undefined },
+      signal: o.signal,
     });
   }
 

@@ -4,8 +4,14 @@
 //  - the leader renews every retryPeriod; if it cannot renew within renewDeadline it stops
 //    leading (onStoppedLeading) — it must then stop acting as leader;
 //  - updates carry the resourceVersion, so two candidates never both win a round;
-//  - on stop() the leader releases the Lease (empty holder, 1 s duration) so a successor
-//    takes over at once instead of waiting for expiry.
+//  - the leader's work (onStartedLeading) runs under a signal. On stop() the signal aborts
+//    and the leader keeps renewing until the work has ended, and only then releases the
+//    Lease (empty holder, 1 s duration) so a successor takes over at once: a successor can
+//    never start while this leader's work still runs.
+//  - when a renewal misses its deadline the signal aborts at once (the work must end before
+//    the Lease can expire for another candidate: leaseDuration − renewDeadline later); work
+//    still running after workStopTimeoutMs is reported to onWorkNotStopped, whose caller
+//    ends the process (moco-controller does).
 // Defaults are client-go's: lease 15 s, renew deadline 10 s, retry period 2 s; with a shorter
 // lease duration the other two default to 2/3 and 2/15 of it (tests shorten the lease).
 import type { Logger } from "pino";
@@ -44,8 +50,12 @@ export interface LeaderElectorOptions {
   releaseOnStop?: boolean;
   /** Called once leadership is acquired; the signal aborts when it is lost or stop() is called. stop() awaits a returned promise before releasing. */
   onStartedLeading?: (signal: AbortSignal) => void | Promise<void>;
-  /** Called when leadership ends (lost, or stop()). */
+  /** Called when leadership ends (lost, or stop()): when the work's signal aborts. */
   onStoppedLeading?: () => void;
+  /** After a loss, the time the work gets to end (default leaseDuration − renewDeadline). */
+  workStopTimeoutMs?: number;
+  /** Called when the work has not ended workStopTimeoutMs after leadership was lost. */
+  onWorkNotStopped?: () => void;
   /** Called whenever the observed holder changes (including to this identity). */
   onNewLeader?: (identity: string) => void;
   clock?: Clock;
@@ -130,31 +140,60 @@ export class LeaderElector {
     this.#leading = true;
     this.#leadAbort = new AbortController();
     this.#log.info("started leading");
-    const leadSignal = this.#leadAbort.signal;
+    const leadAbort = this.#leadAbort;
+    let workEnded = false;
+    // Wakes the renew loop's sleep once stop() was asked for and the work has ended.
+    const drained = new AbortController();
+    const endWork = (lost: boolean): void => {
+      if (leadAbort.signal.aborted) return;
+      this.#leading = false;
+      leadAbort.abort(new Error(lost ? "leadership lost" : "leader elector stopped"));
+      this.#log.info({ lost }, "stopped leading");
+      try { this.#opts.onStoppedLeading?.(); } catch (e) { this.#log.error({ err: errorMessage(e) }, "onStoppedLeading failed"); }
+    };
     this.#leadWork = (async () => {
-      try { await this.#opts.onStartedLeading?.(leadSignal); } catch (e) { this.#log.error({ err: errorMessage(e) }, "onStartedLeading failed"); }
-    })();
-    // Renew until a renewal round misses the deadline or stop().
+      try { await this.#opts.onStartedLeading?.(leadAbort.signal); } catch (e) { this.#log.error({ err: errorMessage(e) }, "onStartedLeading failed"); }
+    })().finally(() => {
+      workEnded = true;
+      if (signal.aborted) drained.abort();
+    });
+    const onStop = (): void => {
+      endWork(false);
+      if (workEnded) drained.abort();
+    };
+    signal.addEventListener("abort", onStop, { once: true });
+    if (signal.aborted) onStop();
+    // Renew until a renewal round misses the deadline, or until stop() was asked for and
+    // the work has ended: the Lease stays held while the work drains.
     let lost = false;
-    while (!signal.aborted) {
-      await this.#clock.sleep(this.#o.retryPeriodMs, signal).catch(() => undefined);
-      if (signal.aborted) break;
+    while (!drained.signal.aborted) {
+      await this.#clock.sleep(this.#o.retryPeriodMs, drained.signal).catch(() => undefined);
+      if (drained.signal.aborted) break;
       const deadline = this.#clock.now() + this.#o.renewDeadlineMs;
       let renewed = false;
-      while (!signal.aborted && this.#clock.now() < deadline) {
+      while (!drained.signal.aborted && this.#clock.now() < deadline) {
         if (await this.#tryAcquireOrRenew(deadline - this.#clock.now())) { renewed = true; break; }
         if (this.#leader !== this.identity && this.#leader !== undefined && this.#leader !== "") break;
-        await this.#clock.sleep(Math.min(this.#o.retryPeriodMs, Math.max(0, deadline - this.#clock.now())), signal).catch(() => undefined);
+        await this.#clock.sleep(Math.min(this.#o.retryPeriodMs, Math.max(0, deadline - this.#clock.now())), drained.signal).catch(() => undefined);
       }
-      if (signal.aborted) break;
+      if (drained.signal.aborted) break;
       if (!renewed) { lost = true; break; }
     }
-    this.#leading = false;
-    this.#leadAbort.abort(new Error(lost ? "leadership lost" : "leader elector stopped"));
-    this.#log.info({ lost }, "stopped leading");
-    try { this.#opts.onStoppedLeading?.(); } catch (e) { this.#log.error({ err: errorMessage(e) }, "onStoppedLeading failed"); }
+    signal.removeEventListener("abort", onStop);
+    if (lost) {
+      endWork(true);
+      const bound = this.#opts.workStopTimeoutMs ?? this.#o.leaseDurationMs - this.#o.renewDeadlineMs;
+      const timer = this.#clock.setTimer(() => {
+        if (workEnded) return;
+        this.#log.error({ workStopTimeoutMs: bound }, "leadership lost and the leader's work has not ended");
+        try { this.#opts.onWorkNotStopped?.(); } catch (e) { this.#log.error({ err: errorMessage(e) }, "onWorkNotStopped failed"); }
+      }, bound);
+      await this.#leadWork;
+      timer.cancel();
+      return;
+    }
     await this.#leadWork;
-    if (!lost && this.#o.releaseOnStop) await this.#release();
+    if (this.#o.releaseOnStop) await this.#release();
   }
 
   #path(name?: string): string {

@@ -15,6 +15,7 @@ export const MANAGER_COUNTERS = [
   "moco_cluster_errors_total",
   "moco_cluster_switchover_total",
   "moco_cluster_failover_total",
+  "moco_cluster_abandoned_passes_total",
 ] as const;
 export const MANAGER_GAUGES = [
   "moco_cluster_available",
@@ -52,6 +53,7 @@ const HELP: Record<string, string> = {
   moco_cluster_errors_total: "The number of times MOCO encountered errors when managing the cluster",
   moco_cluster_switchover_total: "The number of times MOCO changed the live primary instance subsequently",
   moco_cluster_failover_total: "The number of times MOCO changed the failed primary instance subsequently",
+  moco_cluster_abandoned_passes_total: "The number of clustering passes abandoned because they outlived their deadline (moco-ts)",
   moco_cluster_available: "1 if the cluster is available, 0 otherwise",
   moco_cluster_healthy: "1 if the cluster is running without any problems, 0 otherwise",
   moco_cluster_replicas: "The number of mysqld instances in the cluster",

@@ -5,8 +5,7 @@
 import type { Readable } from "node:stream";
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/core-auth";
-import { withRetry } from "../retry.ts";
-import { BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
+import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
 
 export interface AzureOptions {
@@ -32,7 +31,7 @@ export class AzureBucket implements Bucket {
   async #client(): Promise<ContainerClient> {
     if (this.#container) return this.#container;
     const env = this.#opts.env ?? process.env;
-    const retryOptions = { maxTries: 5, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 };
+    const retryOptions = { maxTries: BUCKET_REQUEST_ATTEMPTS, retryDelayInMs: 200, maxRetryDelayInMs: 10_000 };
     let svc: BlobServiceClient;
     const conn = env["AZURE_STORAGE_CONNECTION_STRING"];
     const account = env["AZURE_STORAGE_ACCOUNT"];
@@ -90,7 +89,7 @@ export class AzureBucket implements Bucket {
       }
       return counter.bytes;
     };
-    if (Buffer.isBuffer(body)) return withRetry(run, { isTransient: (e) => (e as BucketError).code === "Other" });
+    // Blocks are buffered; the SDK retries each request itself.
     return run();
   }
 
@@ -138,7 +137,7 @@ export class AzureBucket implements Bucket {
   async checkAccess(): Promise<void> {
     try {
       const c = await this.#client();
-      await withRetry(() => c.getProperties(), { attempts: 2 });
+      await c.getProperties();
     } catch (e) {
       throw this.#translate(e, "access check");
     }

@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Storage, type StorageOptions } from "@google-cloud/storage";
 import { withRetry } from "../retry.ts";
-import { BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
+import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
 
 export interface GcsOptions {
@@ -35,7 +35,7 @@ export class GcsBucket implements Bucket {
   constructor(opts: GcsOptions) {
     this.name = opts.bucket;
     const so: StorageOptions = {
-      retryOptions: { autoRetry: true, maxRetries: 4, maxRetryDelay: 10, totalTimeout: 600 },
+      retryOptions: { autoRetry: true, maxRetries: BUCKET_REQUEST_ATTEMPTS - 1, maxRetryDelay: 10, totalTimeout: 600 },
     };
     const emulator = process.env["STORAGE_EMULATOR_HOST"];
     if (opts.projectId) so.projectId = opts.projectId;
@@ -86,7 +86,9 @@ export class GcsBucket implements Bucket {
       }
       return counter.bytes;
     };
-    if (Buffer.isBuffer(body)) return withRetry(run, { isTransient: (e) => (e as BucketError).code === "Other" });
+    // The library does not retry an upload without a generation precondition (not
+    // idempotent), so a Buffer upload is retried here: still one layer.
+    if (Buffer.isBuffer(body)) return withRetry(run, { attempts: BUCKET_REQUEST_ATTEMPTS, isTransient: (e) => (e as BucketError).code === "Other" });
     return run();
   }
 

@@ -14,8 +14,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { withRetry } from "../retry.ts";
-import { BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
+import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
 
 export interface S3Options {
@@ -34,6 +33,7 @@ export interface S3Options {
 }
 
 const MiB = 1024 * 1024;
+
 
 /** Part size: at least `min`, large enough that `sizeHint` fits in 9 000 parts, a multiple of 1 MiB. */
 export function s3PartSize(sizeHint: number | undefined, min = 8 * MiB): number {
@@ -65,7 +65,7 @@ export class S3Bucket implements Bucket {
     this.#queueSize = opts.queueSize ?? 2;
     this.#endpoint = opts.endpoint ?? "AWS";
     const region = opts.region || process.env["AWS_REGION"] || process.env["AWS_DEFAULT_REGION"] || "us-east-1";
-    const config: S3ClientConfig = { region, forcePathStyle: opts.usePathStyle ?? false, maxAttempts: 5 };
+    const config: S3ClientConfig = { region, forcePathStyle: opts.usePathStyle ?? false, maxAttempts: BUCKET_REQUEST_ATTEMPTS };
     if (opts.endpoint) config.endpoint = opts.endpoint;
     if (opts.credentials) config.credentials = opts.credentials;
     if (opts.caCert) {
@@ -92,30 +92,28 @@ export class S3Bucket implements Bucket {
   }
 
   async put(key: string, body: Readable | Buffer, opts: PutOptions = {}): Promise<number> {
-    const run = async () => {
-      const { stream, counter } = counted(body);
-      const upload = new Upload({
-        client: this.#client,
-        params: { Bucket: this.name, Key: key, Body: stream, ContentType: opts.contentType ?? contentTypeFor(key) },
-        partSize: s3PartSize(opts.sizeHint, this.#partSize),
-        queueSize: this.#queueSize,
-        leavePartsOnError: false,
-      });
-      try {
-        await upload.done();
-      } catch (e) {
-        stream.destroy();
-        throw this.#translate(e, "upload", key);
-      }
-      return counter.bytes;
-    };
-    if (Buffer.isBuffer(body)) return withRetry(run, { isTransient: (e) => (e as BucketError).code === "Other" });
-    return run();
+    // lib-storage sends the body as buffered parts (one PutObject when it is small), each of
+    // which the SDK retries itself.
+    const { stream, counter } = counted(body);
+    const upload = new Upload({
+      client: this.#client,
+      params: { Bucket: this.name, Key: key, Body: stream, ContentType: opts.contentType ?? contentTypeFor(key) },
+      partSize: s3PartSize(opts.sizeHint, this.#partSize),
+      queueSize: this.#queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      stream.destroy();
+      throw this.#translate(e, "upload", key);
+    }
+    return counter.bytes;
   }
 
   async get(key: string): Promise<Readable> {
     try {
-      const out = await withRetry(() => this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key })));
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.name, Key: key }));
       return out.Body as Readable;
     } catch (e) {
       throw this.#translate(e, "get", key);
@@ -127,8 +125,7 @@ export class S3Bucket implements Bucket {
     let token: string | undefined;
     try {
       do {
-        const page = await withRetry(() =>
-          this.#client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ContinuationToken: token })));
+        const page = await this.#client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ContinuationToken: token }));
         for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
@@ -140,7 +137,7 @@ export class S3Bucket implements Bucket {
 
   async delete(key: string): Promise<void> {
     try {
-      await withRetry(() => this.#client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key })));
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key }));
     } catch (e) {
       throw this.#translate(e, "delete", key);
     }
@@ -148,7 +145,7 @@ export class S3Bucket implements Bucket {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await withRetry(() => this.#client.send(new HeadObjectCommand({ Bucket: this.name, Key: key })));
+      await this.#client.send(new HeadObjectCommand({ Bucket: this.name, Key: key }));
       return true;
     } catch (e) {
       const t = this.#translate(e, "head", key);
@@ -159,7 +156,7 @@ export class S3Bucket implements Bucket {
 
   async checkAccess(): Promise<void> {
     try {
-      await withRetry(() => this.#client.send(new HeadBucketCommand({ Bucket: this.name })), { attempts: 3 });
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.name }));
     } catch (e) {
       throw this.#translate(e, "access check");
     }

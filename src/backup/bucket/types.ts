@@ -44,6 +44,15 @@ export class BucketError extends Error {
   }
 }
 
+/**
+ * Attempts per object-store request, the first included. Each SDK's own retry (exponential
+ * back-off on throttling, 5xx and network errors) is the only retry layer of a request:
+ * moco-ts does not wrap SDK calls in retries of its own. A streaming upload that fails after
+ * these attempts is re-sent whole by its caller (putArchive, chunk uploads), which counts
+ * its own attempts.
+ */
+export const BUCKET_REQUEST_ATTEMPTS = 5;
+
 /** Content type by suffix: .tar, .zst, .gz, .json, else octet-stream. */
 export function contentTypeFor(key: string): string {
   if (key.endsWith(".tar")) return "application/x-tar";

@@ -19,6 +19,7 @@ import {
   type AdmissionResponse,
   type WebhookDependencies,
 } from "./admission.ts";
+import { guardedListener } from "../../http/server.ts";
 
 export const WEBHOOK_PATHS = {
   mutateMySQLCluster: "/mutate-moco-cybozu-com-v1beta2-mysqlcluster",
@@ -164,13 +165,13 @@ export async function handleWebhookRequest(
 
 /** Starts the HTTPS webhook server with the given certificate and key files. */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  const server = createServer({ cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) }, (req, res) => {
-    handleWebhookRequest(req, res, options).catch((e: unknown) => {
-      options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed");
-      if (!res.headersSent) sendJson(res, 500, { message: "internal error" });
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    { cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) },
+    guardedListener(
+      (req, res) => handleWebhookRequest(req, res, options),
+      (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed"),
+    ),
+  );
   const host = options.host ?? "0.0.0.0";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -128,4 +128,94 @@ describe("LeaderElector (in-memory Lease)", () => {
     assert.throws(() => new LeaderElector(store.client("x"), { namespace: "s", name: "l", identity: "x", leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }), /leaseDuration/);
     assert.throws(() => new LeaderElector(store.client("x"), { namespace: "s", name: "l", identity: "x", renewDeadlineMs: 2_000, retryPeriodMs: 2_000 }), /retryPeriod/);
   });
+
+  /** A leader whose work ends only when the test says so (after its signal aborted, or never). */
+  function slowLeader(store: LeaseStore, clock: FakeClock, identity: string, log: string[], opts: { onWorkNotStopped?: () => void } = {}) {
+    let finish: () => void = () => undefined;
+    const ended = new Promise<void>((r) => { finish = r; });
+    const e = new LeaderElector(store.client(identity), {
+      namespace: "sys", name: "moco", identity, clock, logger: silent,
+      leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
+      onStartedLeading: async (signal) => {
+        log.push(`${identity} started`);
+        signal.addEventListener("abort", () => log.push(`${identity} signalled`), { once: true });
+        await ended;
+        log.push(`${identity} work ended`);
+      },
+      ...(opts.onWorkNotStopped === undefined ? {} : { onWorkNotStopped: opts.onWorkNotStopped }),
+    });
+    return { e, finish };
+  }
+
+  /** A slow leader "a" (leading) and a candidate "b", 10 s into a's term. */
+  async function slowLeaderAndCandidate() {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const log: string[] = [];
+    const a = slowLeader(store, clock, "a", log);
+    const b = candidate(store, clock, "b", log);
+    void a.e.start();
+    await clock.advance(0);
+    void b.start();
+    await clock.advance(10_000);
+    return { store, clock, log, a, b };
+  }
+
+  it("on stop() the leader keeps renewing until its work has ended, and releases only after", async () => {
+    const { store, clock, log, a, b } = await slowLeaderAndCandidate();
+    const stopped = a.e.stop();
+    await clock.advance(0);
+    assert.deepEqual(log, ["a started", "a signalled"]);
+    assert.equal(a.e.isLeader(), false, "not acting as leader once stopping");
+    // The work drains for three lease durations: the Lease stays a's and is renewed.
+    for (let t = 0; t < 45_000; t += 5_000) {
+      const before = store.lease?.spec?.renewTime;
+      await clock.advance(5_000);
+      assert.equal(store.lease?.spec?.holderIdentity, "a", `held by a while its work runs (${t} ms)`);
+      assert.notEqual(store.lease?.spec?.renewTime, before, `renewed while draining (${t} ms)`);
+    }
+    assert.ok(!log.includes("b started"), `b started while a's work ran: ${log.join(", ")}`);
+    a.finish();
+    await stopped;
+    assert.equal(store.lease?.spec?.holderIdentity, "", "released after the work ended");
+    await clock.advance(2_400 + 1);
+    assert.deepEqual(log, ["a started", "a signalled", "a work ended", "b started"]);
+    await b.stop();
+  });
+
+  it("on a lost lease the work is signalled at once, before anyone else can take the lease", async () => {
+    const { store, clock, log, a, b } = await slowLeaderAndCandidate();
+    store.down.add("a");
+    while (!log.includes("a signalled")) {
+      await clock.advance(100);
+      assert.ok(!log.includes("b started"), `b started before a was signalled: ${log.join(", ")}`);
+    }
+    a.finish();
+    await clock.advance(20_000);
+    assert.deepEqual(log, ["a started", "a signalled", "a work ended", "b started"]);
+    await a.e.stop();
+    await b.stop();
+  });
+
+  it("work still running after a lost lease is reported to onWorkNotStopped once its bound has passed", async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const log: string[] = [];
+    let notStoppedAt: number | undefined;
+    const a = slowLeader(store, clock, "a", log, { onWorkNotStopped: () => { notStoppedAt = clock.now(); } });
+    void a.e.start();
+    await clock.advance(0);
+    store.down.add("a");
+    let signalledAt: number | undefined;
+    while (notStoppedAt === undefined) {
+      await clock.advance(100);
+      if (log.includes("a signalled")) signalledAt ??= clock.now();
+      assert.ok(clock.now() < 1_700_000_000_000 + 60_000, "never reported");
+    }
+    assert.ok(signalledAt !== undefined);
+    // leaseDuration − renewDeadline = 5 s after the loss.
+    assert.ok(notStoppedAt - signalledAt >= 5_000 && notStoppedAt - signalledAt <= 5_100, `reported ${notStoppedAt - signalledAt} ms after the loss`);
+    a.finish();
+    await a.e.stop();
+  });
 });
