@@ -27,6 +27,7 @@ import {
 } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
+import { noteRefusedStatusWrite } from "./status-write.ts";
 
 export interface AdapterDeps {
   readonly client: KubeClient;
@@ -110,6 +111,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
         return;
       } catch (e) {
         if (isConflict(e) && attempt < 10) continue;
+        noteRefusedStatusWrite(e, "clustering", d.metrics, log);
         throw e;
       }
     }
