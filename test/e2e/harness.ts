@@ -10,6 +10,7 @@ import mysql from "mysql2/promise";
 import { startControlPlane, type ControlPlane } from "../env/kube.ts";
 import { cacheDir, makeTmpDir, repoRoot, sleep } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
+import { metricValue } from "../env/metrics-text.ts";
 import { SandboxNode } from "../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
@@ -150,6 +151,15 @@ export async function serviceEndpoints(env: E2E, namespace: string, service: str
   const api = env.kc.makeApiClient(k8s.DiscoveryV1Api);
   const slices = await api.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
   return slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses));
+}
+
+/** One series of the controller Pod's /metrics (port 8080 in deploy/controller). */
+export async function controllerMetric(env: E2E, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const pods = await env.core.listNamespacedPod({ namespace: "moco-system", labelSelector: "app.kubernetes.io/component=moco-controller" });
+  const ip = pods.items.find((p) => p.status?.phase === "Running")?.status?.podIP;
+  if (!ip) throw new Error("no running moco-controller Pod");
+  const res = await fetch(`http://${ip}:8080/metrics`);
+  return metricValue(await res.text(), name, labels);
 }
 
 export function connectMysql(host: string, user: string, password: string): Promise<mysql.Connection> {
