@@ -285,8 +285,10 @@ describe("MySQLCluster reconciler: objects", { timeout: 300_000 }, () => {
     // The controller owns the pinned field, and not the allocated one: nothing to contend over.
     const owned = (o: Obj) => JSON.stringify(((o.metadata as { managedFields?: { manager: string; fieldsV1?: unknown }[] }).managedFields ?? [])
       .filter((m) => m.manager === "moco-controller").map((m) => m.fieldsV1));
-    assert.match(owned(await getJson<Obj>(h, ["svc", "-n", ns, `moco-${NAME}-primary`])), /"f:clusterIP"/);
-    assert.doesNotMatch(owned(await getJson<Obj>(h, ["svc", "-n", ns, `moco-${NAME}-replica`])), /"f:clusterIP"/);
+    const withFields = (name: string) => getJson<Obj>(h, ["svc", "-n", ns, name, "--show-managed-fields"]);
+    assert.match(owned(await withFields(`moco-${NAME}-primary`)), /"f:clusterIP"/);
+    assert.match(owned(await withFields(`moco-${NAME}-replica`)), /"f:selector"/, "the replica Service's fields are read");
+    assert.doesNotMatch(owned(await withFields(`moco-${NAME}-replica`)), /"f:clusterIP"/);
     // A re-reconcile sends nothing and leaves both addresses as they are.
     const services = (await listOwnedKinds(h, ns)).filter((o) => o.kind === "Service");
     const applies = ctl.leaderState()?.reconciler.stats.applies;
