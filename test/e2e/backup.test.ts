@@ -239,6 +239,9 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
     assert.ok(b?.time, "status.backup.time is set");
     t.diagnostic(`emergency backup: Job created → complete ${took.toFixed(1)} s (status.backup.elapsed ${b.elapsed})`);
     first = b;
+    // Issue 19: a backed-up cluster still takes a label and an annotation.
+    await env.kubectl(["-n", ns, "label", "mysqlcluster", source, "e2e=backed-up"]);
+    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", source, "example.com/backed-up=yes"]);
     assert.equal(b.sourceIndex, 1, "the first backup is taken from the lowest-ordinal replica");
     assert.match(b.sourceUUID ?? "", /^[0-9a-f-]{36}$/);
     assert.deepEqual(Object.keys(b.uuidSet ?? {}).sort(), ["0", "1", "2"], "the census saw every instance");
@@ -263,9 +266,6 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
     assert.deepEqual(keys, [`${dir}dump.tar`]);
     const events = await env.kubectl(["-n", ns, "get", "events", "--field-selector", `involvedObject.name=${source},reason=BackupCreated`, "-o", "name"]);
     assert.notEqual(events.trim(), "", "a BackupCreated event");
-    // Issue 19: a backed-up cluster still takes a label and an annotation.
-    await env.kubectl(["-n", ns, "label", "mysqlcluster", source, "e2e=backed-up"]);
-    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", source, "example.com/backed-up=yes"]);
   });
 
   it("a scheduled run takes an incremental backup while the PDB allows no disruption", async (t) => {
