@@ -153,13 +153,22 @@ export async function serviceEndpoints(env: E2E, namespace: string, service: str
   return slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses));
 }
 
-/** One series of the controller Pod's /metrics (port 8080 in deploy/controller). */
+/**
+ * One series of the controllers' /metrics (port 8080 in deploy/controller), summed over
+ * every running controller Pod (leader or not, so a series is not missed after a
+ * leadership change); undefined when no Pod has it.
+ */
 export async function controllerMetric(env: E2E, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const pods = await env.core.listNamespacedPod({ namespace: "moco-system", labelSelector: "app.kubernetes.io/component=moco-controller" });
-  const ip = pods.items.find((p) => p.status?.phase === "Running")?.status?.podIP;
-  if (!ip) throw new Error("no running moco-controller Pod");
-  const res = await fetch(`http://${ip}:8080/metrics`);
-  return metricValue(await res.text(), name, labels);
+  const ips = pods.items.filter((p) => p.status?.phase === "Running" && p.status.podIP).map((p) => p.status?.podIP ?? "");
+  if (ips.length === 0) throw new Error("no running moco-controller Pod");
+  let sum: number | undefined;
+  for (const ip of ips) {
+    const res = await fetch(`http://${ip}:8080/metrics`);
+    const v = metricValue(await res.text(), name, labels);
+    if (v !== undefined) sum = (sum ?? 0) + v;
+  }
+  return sum;
 }
 
 export function connectMysql(host: string, user: string, password: string): Promise<mysql.Connection> {
