@@ -4,6 +4,7 @@
 // cluster owns, and a PVC whose ownerReferences were removed survives.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import type { RunningController } from "../../../src/controller/main.ts";
 import type { BackupStatus } from "../../../src/api/v1beta2/index.ts";
 import { KubeClusterStore } from "../../../src/backup/kube.ts";
@@ -133,5 +134,26 @@ describe("MySQLCluster reconciler: stop/start and deletion", { timeout: 300_000 
 
   it("no status write was refused by the API server (issue 19)", async () => {
     for (const writer of STATUS_WRITERS) assert.equal(await scrape(ctl, STATUS_WRITES_REFUSED, { writer }), 0, writer);
+  });
+
+  it("a status write the CRD schema refuses is logged and counted (the counter above can see one)", async () => {
+    const name = "refused";
+    await h.apply(clusterManifest(NS, name));
+    await eventually("the first status write", async () =>
+      (await getJson<Obj>(h, ["mysqlcluster", "-n", NS, name])).status?.reconcileInfo?.generation === 1);
+    await waitIdle(ctl);
+    // The schema now requires a status field no writer knows: the next status write is refused.
+    const status = "/spec/versions/0/schema/openAPIV3Schema/properties/status";
+    await h.kubectl(["patch", "crd", "mysqlclusters.moco.cybozu.com", "--type=json", "-p", JSON.stringify([
+      { op: "add", path: `${status}/properties/neverWritten`, value: { type: "string" } },
+      { op: "add", path: `${status}/required/-`, value: "neverWritten" },
+    ])]);
+    // A spec change bumps the generation, so the reconciler must write reconcileInfo.
+    await eventually("a refused status write", async () => {
+      await h.kubectl(["patch", "mysqlcluster", "-n", NS, name, "--type=merge", "-p", JSON.stringify({ spec: { maxDelaySeconds: 61 + Math.floor(Math.random() * 1000) } })]);
+      return ((await scrape(ctl, STATUS_WRITES_REFUSED, { writer: "reconciler" })) ?? 0) >= 1 ? true : undefined;
+    }, 60_000, 2000);
+    await eventually("the error in the controller log", async () =>
+      fs.readFileSync(h.logFile, "utf8").split("\n").some((l) => l.includes("refused a MySQLCluster status write") && l.includes("neverWritten")) ? true : undefined, 10_000);
   });
 });
