@@ -186,7 +186,8 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
     dumpSize,
     binlogSize,
     workDirUsage,
-    warnings: warnings.length > 0 ? warnings : null,
+    // Always a list: the schema wants one here, and `[]` reads the same in MOCO's clients.
+    warnings: [...warnings],
   };
   await o.store.updateBackupStatus(o.namespace, o.name, result);
   await warnEvent(o.store, cluster, log, "Normal", "BackupCreated", "Backup created");

@@ -28,6 +28,7 @@ import {
 } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
+import { noteRefusedStatusWrite } from "./status-write.ts";
 
 /**
  * Bound of one clone request to an agent: the copy of the donor's data plus the
@@ -122,6 +123,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
         return;
       } catch (e) {
         if (isConflict(e) && attempt < 10) continue;
+        noteRefusedStatusWrite(e, "clustering", d.metrics, log);
         throw e;
       }
     }

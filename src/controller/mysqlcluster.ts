@@ -79,6 +79,7 @@ import { agentDnsNames } from "./certs.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { applyIfChanged, extractOwned } from "./apply.ts";
+import { noteRefusedStatusWrite } from "./status-write.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 
 /** What the reconciler needs of the clustering manager (src/clustering/manager.ts fits). */
@@ -296,6 +297,7 @@ export class MySQLClusterReconciler {
       } catch (e) {
         if (isConflict(e) && attempt < 5) continue;
         if (isNotFound(e)) return;
+        noteRefusedStatusWrite(e, "reconciler", this.#d.metrics, log);
         log.warn({ err: errorMessage(e) }, "failed to update status");
         throw e;
       }

@@ -79,6 +79,15 @@ export function isGone(err: unknown): boolean {
   return code === 410 || reasonOf(err) === "Expired" || reasonOf(err) === "Gone";
 }
 
+/**
+ * 422 Invalid or 400 BadRequest: the API server refused the object itself (its schema or
+ * validation), so sending it again unchanged cannot succeed.
+ */
+export function isRefusedObject(err: unknown): boolean {
+  const code = statusCodeOf(err);
+  return code === 422 || code === 400;
+}
+
 export function isForbidden(err: unknown): boolean {
   return statusCodeOf(err) === 403;
 }

@@ -78,6 +78,11 @@ const HELP: Record<string, string> = {
 };
 
 const LABELS = ["name", "namespace"] as const;
+/** moco-ts counter of refused status writes (docs/controller.md "Metrics"). */
+export const STATUS_WRITES_REFUSED = "moco_ts_status_writes_refused_total";
+/** The controller's status writers: the reconciler's conditions and the clustering loop's. */
+export const STATUS_WRITERS = ["reconciler", "clustering"] as const;
+export type StatusWriter = (typeof STATUS_WRITERS)[number];
 export const PROCESSING_TIME_BUCKETS = [0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 30];
 
 type LabelNames = (typeof LABELS)[number];
@@ -98,6 +103,8 @@ export class ControllerMetrics {
   readonly reconcileTime: Histogram<"controller">;
   readonly activeWorkers: Gauge<"controller">;
   readonly leader: Gauge;
+  /** moco-ts: status writes the API server refused (422/400), by writer; expected to stay 0. */
+  readonly statusWritesRefused: Counter<"writer">;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -152,6 +159,13 @@ export class ControllerMetrics {
       labelNames: ["name"],
       registers: [registry],
     });
+    this.statusWritesRefused = new Counter({
+      name: STATUS_WRITES_REFUSED,
+      help: "The number of MySQLCluster status writes the API server refused (moco-ts; a bug when not 0)",
+      labelNames: ["writer"],
+      registers: [registry],
+    });
+    for (const w of STATUS_WRITERS) this.statusWritesRefused.inc({ writer: w }, 0);
     for (const c of ["mysqlcluster", "statefulset", "pod"]) {
       for (const r of ["success", "error", "requeue", "requeue_after"]) this.reconcileTotal.inc({ controller: c, result: r }, 0);
       this.reconcileErrors.inc({ controller: c }, 0);

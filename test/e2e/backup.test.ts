@@ -9,7 +9,10 @@
 //     incremental backup (binary logs since the first) while the PodDisruptionBudget
 //     allows no disruption;
 //   - a new MySQLCluster with spec.restore and a restore point between two writes is
-//     restored by the restore Job and becomes Healthy with exactly the data up to it.
+//     restored by the restore Job and becomes Healthy with exactly the data up to it;
+//   - issue 19: the backed-up source takes a label and an annotation, and is deleted
+//     while the restore Job runs; that deletion and the restored cluster's complete, and
+//     the controller counted no refused status write.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -21,8 +24,9 @@ import { repoRoot } from "../env/procs.ts";
 import { startS3, type S3Server } from "../env/storage.ts";
 import { BRIDGE_IP } from "../../sandbox/net.ts";
 import {
-  clusterManifest, clusterPassword, connectMysql, eventually, primaryPod, sleep, startE2E, waitHealthy, type E2E,
+  clusterManifest, clusterPassword, connectMysql, controllerMetric, eventually, primaryPod, sleep, startE2E, waitHealthy, type E2E,
 } from "./harness.ts";
+import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../src/metrics/index.ts";
 
 const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
 const ns = "bk";
@@ -235,6 +239,9 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
     assert.ok(b?.time, "status.backup.time is set");
     t.diagnostic(`emergency backup: Job created → complete ${took.toFixed(1)} s (status.backup.elapsed ${b.elapsed})`);
     first = b;
+    // Issue 19: a backed-up cluster still takes a label and an annotation.
+    await env.kubectl(["-n", ns, "label", "mysqlcluster", source, "e2e=backed-up"]);
+    await env.kubectl(["-n", ns, "annotate", "mysqlcluster", source, "example.com/backed-up=yes"]);
     assert.equal(b.sourceIndex, 1, "the first backup is taken from the lowest-ordinal replica");
     assert.match(b.sourceUUID ?? "", /^[0-9a-f-]{36}$/);
     assert.deepEqual(Object.keys(b.uuidSet ?? {}).sort(), ["0", "1", "2"], "the census saw every instance");
@@ -244,7 +251,7 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
     assert.ok((b.dumpSize ?? 0) > 0, "dumpSize > 0");
     assert.equal(b.binlogSize, 0, "the first backup has no binary logs");
     assert.ok((b.workDirUsage ?? 0) > 0, "workDirUsage > 0");
-    assert.ok(b.warnings === null || b.warnings === undefined || b.warnings.length === 0, `no warnings: ${JSON.stringify(b.warnings)}`);
+    assert.deepEqual(b.warnings, [], "no warnings, written as a list (issue 19)");
     assert.ok(Date.parse(b.time) >= start - 2000, "the backup time is this run's");
     // The dump holds everything written so far.
     const [sub] = await sourceQuery<RowDataPacket[]>("SELECT GTID_SUBSET(?, @@gtid_executed) AS s", [b.gtidSet]);
@@ -304,7 +311,7 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
     assert.equal(b.sourceUUID, first.sourceUUID);
     assert.ok((b.dumpSize ?? 0) > 0, "dumpSize > 0");
     assert.ok((b.binlogSize ?? 0) > 0, "binlogSize > 0: the binary logs since the first backup were saved");
-    assert.ok(b.warnings === null || b.warnings === undefined || b.warnings.length === 0, `no warnings: ${JSON.stringify(b.warnings)}`);
+    assert.deepEqual(b.warnings, [], "no warnings");
     const rows = await sourceQuery<RowDataPacket[]>("SELECT GTID_SUBSET(?, ?) AS grew, GTID_SUBSET(?, @@gtid_executed) AS s", [b.gtidSet, first.gtidSet, b.gtidSet]);
     assert.equal(Number(rows[0]!.grew), 0, "the second dump has transactions the first has not");
     assert.equal(Number(rows[0]!.s), 1);
@@ -327,7 +334,22 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
 ${jobConfigYaml(s3, "      ")}`;
     const start = Date.now();
     await env.kubectl(["apply", "-f", "-"], withSpec(clusterManifest(restored, ns, 1), restoreYaml));
-    await waitJob(`moco-restore-${restored}`, 480_000);
+    // Issue 19: the backed-up source is deleted while the restore Job runs (it reads only the bucket).
+    const restoreJob = `moco-restore-${restored}`;
+    await eventually("the restore Job running", async () => {
+      const out = await env.kubectl(["-n", ns, "get", "job", restoreJob, "-o", "jsonpath={.status.active}"]).catch(() => "");
+      return Number(out) >= 1 ? true : undefined;
+    }, 300_000);
+    const deleteStart = Date.now();
+    await env.kubectl(["-n", ns, "delete", "mysqlcluster", source, "--wait=false"]);
+    await eventually(`MySQLCluster ${source} deleted`, async () => {
+      const out = await env.kubectl(["-n", ns, "get", "mysqlcluster", "-o", "name"]);
+      return out.split("\n").includes(`mysqlcluster.moco.cybozu.com/${source}`) ? undefined : true;
+    }, 120_000);
+    t.diagnostic(`source deleted during the restore: delete → gone ${((Date.now() - deleteStart) / 1000).toFixed(1)} s`);
+    const stillRestoring = await env.kubectl(["-n", ns, "get", "job", restoreJob, "-o", "jsonpath={.status.active}/{.status.succeeded}"]);
+    t.diagnostic(`restore Job when the source was gone (active/succeeded): ${stillRestoring}`);
+    await waitJob(restoreJob, 480_000);
     const restoredObj = await eventually("status.restoredTime", async () => (await getCluster(restored)).status?.restoredTime, 60_000);
     const restoreTook = (Date.now() - start) / 1000;
     await waitHealthy(env, ns, restored);
@@ -347,5 +369,16 @@ ${jobConfigYaml(s3, "      ")}`;
     } finally { await c.end(); }
     const events = await env.kubectl(["-n", ns, "get", "events", "--field-selector", `involvedObject.name=${restored},reason=Restored`, "-o", "name"]);
     assert.notEqual(events.trim(), "", "a Restored event");
+  });
+
+  it("the restored cluster is deleted too, and no status write was refused", async (t) => {
+    const start = Date.now();
+    await env.kubectl(["-n", ns, "delete", "mysqlcluster", restored, "--wait=false"]);
+    await eventually(`MySQLCluster ${restored} deleted`, async () =>
+      (await env.kubectl(["-n", ns, "get", "mysqlcluster", "-o", "name"])).trim() === "" ? true : undefined, 120_000);
+    t.diagnostic(`restored cluster: delete → gone ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    for (const writer of STATUS_WRITERS) {
+      assert.equal(await controllerMetric(env, STATUS_WRITES_REFUSED, { writer }), 0, `refused status writes (${writer})`);
+    }
   });
 });

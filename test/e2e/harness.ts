@@ -11,6 +11,7 @@ import { helmTemplate } from "../env/helm.ts";
 import { startControlPlane, type ControlPlane } from "../env/kube.ts";
 import { cacheDir, makeTmpDir, repoRoot, sleep } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
+import { metricValue } from "../env/metrics-text.ts";
 import { SandboxNode } from "../../sandbox/node.ts";
 import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
@@ -163,6 +164,24 @@ export async function serviceEndpoints(env: E2E, namespace: string, service: str
   const api = env.kc.makeApiClient(k8s.DiscoveryV1Api);
   const slices = await api.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
   return slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses));
+}
+
+/**
+ * One series of the controllers' /metrics (port 8080 in deploy/controller), summed over
+ * every running controller Pod (leader or not, so a series is not missed after a
+ * leadership change); undefined when no Pod has it.
+ */
+export async function controllerMetric(env: E2E, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const pods = await env.core.listNamespacedPod({ namespace: "moco-system", labelSelector: "app.kubernetes.io/component=moco-controller" });
+  const ips = pods.items.filter((p) => p.status?.phase === "Running" && p.status.podIP).map((p) => p.status?.podIP ?? "");
+  if (ips.length === 0) throw new Error("no running moco-controller Pod");
+  let sum: number | undefined;
+  for (const ip of ips) {
+    const res = await fetch(`http://${ip}:8080/metrics`);
+    const v = metricValue(await res.text(), name, labels);
+    if (v !== undefined) sum = (sum ?? 0) + v;
+  }
+  return sum;
 }
 
 export function connectMysql(host: string, user: string, password: string): Promise<mysql.Connection> {

@@ -58,14 +58,17 @@ function walk(schema: Node, value: unknown, path: string, errors: FieldError[]):
         return;
       }
       const required = schema["required"];
+      const props = schema["properties"];
       if (Array.isArray(required)) {
         for (const key of required as string[]) {
-          if (value[key] === undefined || value[key] === null) {
+          // A null is kept (so present) when the property is nullable, and dropped as
+          // absent when it is not: the API server's pruning of non-nullable nulls.
+          const nullable = isPlainObject(props) && isPlainObject(props[key]) && props[key]["nullable"] === true;
+          if (value[key] === undefined || (value[key] === null && !nullable)) {
             errors.push(fieldRequired(childPath(path, key), "required by the schema"));
           }
         }
       }
-      const props = schema["properties"];
       if (isPlainObject(props)) {
         for (const [key, sub] of Object.entries(props)) {
           walk(sub as Node, value[key], childPath(path, key), errors);

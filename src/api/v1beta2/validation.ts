@@ -22,7 +22,7 @@ import {
 import { parseCronSpec } from "./cron.ts";
 import { fieldForbidden, fieldInternalError, fieldInvalid, fieldRequired, type FieldError } from "./field-errors.ts";
 import { parseQuantity } from "./quantity.ts";
-import { BackupPolicySchema, MySQLClusterSchema, type BackupPolicy, type MySQLCluster } from "./schema.ts";
+import { BackupPolicySchema, MySQLClusterSpecSchema, type BackupPolicy, type MySQLCluster } from "./schema.ts";
 import { checkAgainstSchema } from "./structural.ts";
 
 type Rec = Record<string, unknown>;
@@ -55,16 +55,27 @@ function templateName(template: unknown): string | undefined {
   return asString(asRecord(asRecord(template)?.["metadata"])?.["name"]);
 }
 
-/**
- * The spec checks of api.md §6.2 (run on CREATE and on every UPDATE), plus the moco-ts
- * rules: replicas must be 1, 3 or 5 (§7) and the stricter reserved names (§10.5).
- */
-export function validateMySQLClusterSpec(specValue: unknown): FieldError[] {
+/** The spec checks split by origin: MOCO's own, and the rules moco-ts adds on top. */
+export interface SpecCheckResult {
+  /** MOCO's spec checks (docs/api.md "MySQLCluster in short"). */
+  moco: FieldError[];
+  /**
+   * The stricter moco-ts rules (docs/api.md "Divergences from MOCO"): replicas 1, 3 or 5
+   * and the names reserved by moco-ts. On UPDATE they judge only what changed, so an
+   * object MOCO accepted stays editable and deletable.
+   */
+  mocoTs: FieldError[];
+}
+
+/** The spec checks of docs/api.md (run on CREATE and on every UPDATE), by origin. */
+export function checkMySQLClusterSpec(specValue: unknown): SpecCheckResult {
   const errors: FieldError[] = [];
+  const stricter: FieldError[] = [];
+  const result = { moco: errors, mocoTs: stricter };
   const spec = asRecord(specValue);
   if (spec === undefined) {
     errors.push(fieldRequired("spec", "a MySQLCluster needs a spec"));
-    return errors;
+    return result;
   }
 
   // #1, #2 volume claim templates
@@ -112,7 +123,7 @@ export function validateMySQLClusterSpec(specValue: unknown): FieldError[] {
     if (replicas % 2 !== 1) errors.push(fieldInvalid("spec.replicas", replicas, "replicas must be an odd number"));
     if (replicas <= 0) errors.push(fieldInvalid("spec.replicas", replicas, "replicas must be a positive integer"));
     if (replicas > 0 && replicas % 2 === 1 && !SUPPORTED_REPLICAS.includes(replicas)) {
-      errors.push(
+      stricter.push(
         fieldInvalid(
           "spec.replicas",
           replicas,
@@ -145,7 +156,7 @@ export function validateMySQLClusterSpec(specValue: unknown): FieldError[] {
       errors.push(fieldForbidden(p, `container name "${name}" is reserved for MOCO when collectors are set`));
     }
     if (MOCO_TS_RESERVED_CONTAINERS.includes(name)) {
-      errors.push(
+      stricter.push(
         fieldForbidden(p, `container name "${name}" is reserved by moco-ts (an init container of that name is added)`),
       );
     }
@@ -176,7 +187,7 @@ export function validateMySQLClusterSpec(specValue: unknown): FieldError[] {
     }
     if (name === INIT_CONTAINER) errors.push(fieldInvalid(p, name, `init container name "${name}" is reserved for MOCO`));
     if (MOCO_TS_RESERVED_INIT_CONTAINERS.includes(name)) {
-      errors.push(
+      stricter.push(
         fieldInvalid(p, name, `init container name "${name}" is reserved by moco-ts (MOCO adds it; stricter than MOCO)`),
       );
     }
@@ -187,10 +198,38 @@ export function validateMySQLClusterSpec(specValue: unknown): FieldError[] {
     const p = `${psPath}.volumes[${i}]`;
     if (RESERVED_VOLUMES.includes(name)) errors.push(fieldInvalid(p, name, `volume name "${name}" is reserved for MOCO`));
     if (MOCO_TS_RESERVED_VOLUMES.includes(name)) {
-      errors.push(fieldInvalid(p, name, `volume name "${name}" is reserved by moco-ts (MOCO adds it; stricter than MOCO)`));
+      stricter.push(fieldInvalid(p, name, `volume name "${name}" is reserved by moco-ts (MOCO adds it; stricter than MOCO)`));
     }
   });
-  return errors;
+  return result;
+}
+
+/** Every spec check of docs/api.md, MOCO's and moco-ts's (as on CREATE). */
+export function validateMySQLClusterSpec(specValue: unknown): FieldError[] {
+  const { moco, mocoTs } = checkMySQLClusterSpec(specValue);
+  return [...moco, ...mocoTs];
+}
+
+/**
+ * The spec checks on UPDATE: MOCO's on the new spec, and a moco-ts rule only where the
+ * new spec breaks it in a way the old one did not (same message), e.g. a cluster MOCO
+ * created with 7 instances keeps them, but cannot grow to 9 or be created with 7.
+ */
+export function validateMySQLClusterSpecUpdate(newSpec: unknown, oldSpec: unknown): FieldError[] {
+  const next = checkMySQLClusterSpec(newSpec);
+  const grandfathered = new Set(checkMySQLClusterSpec(oldSpec).mocoTs.map((e) => e.message));
+  return [...next.moco, ...next.mocoTs.filter((e) => !grandfathered.has(e.message))];
+}
+
+/**
+ * The CRD schema check of the spec only (defence in depth: the API server has already
+ * applied the whole schema). The status is the controller's, validated by the API server
+ * on the status subresource, and metadata is the API server's; neither is judged here,
+ * so a label, an annotation or the removal of a finalizer is never refused because of
+ * what the status holds (docs/api.md "Admission webhooks").
+ */
+function checkSpecSchema(obj: unknown): FieldError[] {
+  return checkAgainstSchema(MySQLClusterSpecSchema, asRecord(obj)?.["spec"], "spec");
 }
 
 function metadataName(obj: unknown): string | undefined {
@@ -199,7 +238,7 @@ function metadataName(obj: unknown): string | undefined {
 
 /** Validation on CREATE (api.md §6.2): schema, name length, spec checks. */
 export function validateMySQLClusterCreate(cluster: MySQLCluster): FieldError[] {
-  const errors = checkAgainstSchema(MySQLClusterSchema, cluster);
+  const errors = checkSpecSchema(cluster);
   const name = metadataName(cluster) ?? "";
   if (name.length > MAX_CLUSTER_NAME_LENGTH) {
     errors.push(
@@ -241,7 +280,7 @@ export function validateMySQLClusterUpdateRules(
   newCluster: MySQLCluster,
   oldCluster: MySQLCluster,
 ): { result: ValidationResult; expansions: VolumeExpansionRequest[] } {
-  const errors = checkAgainstSchema(MySQLClusterSchema, newCluster);
+  const errors = checkSpecSchema(newCluster);
   const warnings: string[] = [];
   const newSpec = asRecord(asRecord(newCluster)?.["spec"]) ?? {};
   const oldSpec = asRecord(asRecord(oldCluster)?.["spec"]) ?? {};
@@ -301,7 +340,7 @@ export function validateMySQLClusterUpdateRules(
     expansions.push(storageClassName === undefined ? { index, name } : { index, name, storageClassName });
   });
 
-  errors.push(...validateMySQLClusterSpec(asRecord(newCluster)?.["spec"]));
+  errors.push(...validateMySQLClusterSpecUpdate(asRecord(newCluster)?.["spec"], oldSpec));
   return { result: { errors, warnings }, expansions };
 }
 

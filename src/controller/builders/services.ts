@@ -84,9 +84,12 @@ function buildRoleService(cluster: MySQLCluster, role: string, name: string, tem
   const id = clusterIdentity(cluster);
   const base = labelSet(id.name);
   const spec: V1ServiceSpec = template?.spec === undefined ? {} : (deepCopy(template.spec) as V1ServiceSpec);
-  // clusterIP/clusterIPs are immutable and not customisable (objects.md §4): dropped.
-  delete spec.clusterIP;
-  delete spec.clusterIPs;
+  // clusterIP/clusterIPs pass through as in MOCO (docs/objects.md "Services"): a pinned
+  // address is honoured when the Service is created. Empty values mean "allocate one",
+  // so they are not sent: the controller then owns neither field and its server-side
+  // apply never contends with the address the API server allocated.
+  if (spec.clusterIP === "" || spec.clusterIP === null) delete spec.clusterIP;
+  if (spec.clusterIPs !== undefined && (spec.clusterIPs === null || spec.clusterIPs.every((ip) => ip === ""))) delete spec.clusterIPs;
   spec.type ??= "ClusterIP";
   spec.selector = sortedRecord({ ...base, [LABEL_ROLE]: role });
   spec.ports = mergeServicePorts(spec.ports);

@@ -97,7 +97,7 @@ test("backup writes status.backup through the status subresource and creates a B
   assert.equal(b.sourceIndex, 0);
   assert.deepEqual(b.uuidSet, { "0": b.sourceUUID });
   assert.equal(b.dumpSize, first.dumpSize);
-  assert.equal(b.warnings ?? null, null);
+  assert.deepEqual(b.warnings, [], "an empty list, never null (issue 19)");
   assert.equal(b.gtidSet, first.gtidSet);
   const events = await core.listNamespacedEvent({ namespace: NS });
   const ev = events.items.find((e) => e.reason === "BackupCreated");

@@ -102,7 +102,7 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
     assert.ok(first.dumpSize > 0);
     assert.equal(first.binlogSize, 0);
     assert.ok(first.workDirUsage > 0);
-    assert.equal(first.warnings, null);
+    assert.deepEqual(first.warnings, []);
     const stored = (await store.getCluster(NS, SRC)).status?.backup;
     assert.deepEqual(stored, first);
     assert.deepEqual(store.events.map((e) => e.reason), ["BackupCreated"]);
@@ -143,7 +143,7 @@ export function backupSuite(name: string, start: () => Promise<BackendFixture>, 
     } finally { await c.end(); }
     second = await backup();
     assert.ok(second.binlogSize > 0, "binlogSize > 0");
-    assert.equal(second.warnings, null);
+    assert.deepEqual(second.warnings, []);
     const dir1 = backupDir(NS, SRC, new Date(Date.parse(first.time as string)));
     const local = path.join(work.workDir, "..", "decode");
     const entries = await untarObject(fx.bucket, `${dir1}binlog.tar.zst`, local, true);

@@ -12,6 +12,7 @@ import { webhookDependenciesFromKubeConfig } from "../../../src/controller/webho
 import { KubeClient } from "../../../src/k8s/client.ts";
 import { startController, type ControllerOptions, type RunningController } from "../../../src/controller/main.ts";
 import { eventually } from "../../env/eventually.ts";
+import { metricValue } from "../../env/metrics-text.ts";
 export { eventually };
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../../..");
@@ -161,14 +162,5 @@ export async function getJson<T = Json>(h: Harness, args: string[]): Promise<T> 
 /** The value of one series from the controller's /metrics text. */
 export async function scrape(ctl: RunningController, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const res = await fetch(`${ctl.metricsUrl ?? ""}/metrics`);
-  const text = await res.text();
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const m = /^([^{ ]+)(\{([^}]*)\})? (.+)$/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const ls: Record<string, string> = {};
-    for (const kv of (m[3] ?? "").matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) ls[kv[1] ?? ""] = kv[2] ?? "";
-    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) return Number(m[4]);
-  }
-  return undefined;
+  return metricValue(await res.text(), name, labels);
 }

@@ -4,7 +4,12 @@
 // cluster owns, and a PVC whose ownerReferences were removed survives.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import type { RunningController } from "../../../src/controller/main.ts";
+import type { BackupStatus } from "../../../src/api/v1beta2/index.ts";
+import { KubeClusterStore } from "../../../src/backup/kube.ts";
+import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../../src/metrics/index.ts";
+import { backupStatus } from "../../unit/api/fixtures.ts";
 import { SYS_NS, clusterManifest, eventually, getJson, listOwnedKinds, scrape, startHarness, waitIdle, type Harness } from "./harness.ts";
 
 const NS = "life";
@@ -94,6 +99,20 @@ describe("MySQLCluster reconciler: stop/start and deletion", { timeout: 300_000 
     assert.equal(labels["other"], undefined, "only the listed keys are synced");
   });
 
+  it("a backed-up cluster (status.backup by the backup job's writer, warnings null or []) takes labels and annotations (issue 19)", async () => {
+    const store = new KubeClusterStore(h.client.kubeConfig);
+    // null: what moco-ts wrote before issue 19 and what MOCO writes; the deletion below runs with it.
+    for (const warnings of [[], null]) {
+      await store.updateBackupStatus(NS, NAME, backupStatus(warnings) as BackupStatus);
+      await h.kubectl(["label", "mysqlcluster", "-n", NS, NAME, `backup-round=${warnings === null ? "null" : "empty"}`, "--overwrite"]);
+      await h.kubectl(["annotate", "mysqlcluster", "-n", NS, NAME, `example.com/backup-round=${warnings === null ? "null" : "empty"}`, "--overwrite"]);
+    }
+    await waitIdle(ctl);
+    const c = await getJson<Obj & { status?: { backup?: { warnings?: unknown } } }>(h, ["mysqlcluster", "-n", NS, NAME]);
+    assert.equal(c.status?.backup?.warnings, null, "the controller's status writes kept status.backup");
+    assert.equal(c.metadata.labels?.["backup-round"], "null");
+  });
+
   it("deleting the cluster garbage-collects what it owns; a PVC without ownerReferences survives", async () => {
     const pvcs = (await h.kubectl(["get", "pvc", "-n", NS, "-o", "name"])).trim().split("\n").filter((l) => l !== "").sort();
     assert.ok(pvcs.length >= 3);
@@ -111,5 +130,30 @@ describe("MySQLCluster reconciler: stop/start and deletion", { timeout: 300_000 
     await eventually("the per-cluster series to be deleted", async () =>
       (await scrape(ctl, "moco_cluster_reconciliation_stopped", L)) === undefined && (await scrape(ctl, "moco_cluster_checks_total", L)) === undefined);
     assert.equal(await scrape(ctl, "moco_cluster_clustering_stopped", L), undefined);
+  });
+
+  it("no status write was refused by the API server (issue 19)", async () => {
+    for (const writer of STATUS_WRITERS) assert.equal(await scrape(ctl, STATUS_WRITES_REFUSED, { writer }), 0, writer);
+  });
+
+  it("a status write the CRD schema refuses is logged and counted (the counter above can see one)", async () => {
+    const name = "refused";
+    await h.apply(clusterManifest(NS, name));
+    await eventually("the first status write", async () =>
+      (await getJson<Obj>(h, ["mysqlcluster", "-n", NS, name])).status?.reconcileInfo?.generation === 1);
+    await waitIdle(ctl);
+    // The schema now requires a status field no writer knows: the next status write is refused.
+    const status = "/spec/versions/0/schema/openAPIV3Schema/properties/status";
+    await h.kubectl(["patch", "crd", "mysqlclusters.moco.cybozu.com", "--type=json", "-p", JSON.stringify([
+      { op: "add", path: `${status}/properties/neverWritten`, value: { type: "string" } },
+      { op: "add", path: `${status}/required/-`, value: "neverWritten" },
+    ])]);
+    // A spec change bumps the generation, so the reconciler must write reconcileInfo.
+    await eventually("a refused status write", async () => {
+      await h.kubectl(["patch", "mysqlcluster", "-n", NS, name, "--type=merge", "-p", JSON.stringify({ spec: { maxDelaySeconds: 61 + Math.floor(Math.random() * 1000) } })]);
+      return ((await scrape(ctl, STATUS_WRITES_REFUSED, { writer: "reconciler" })) ?? 0) >= 1 ? true : undefined;
+    }, 60_000, 2000);
+    await eventually("the error in the controller log", async () =>
+      fs.readFileSync(h.logFile, "utf8").split("\n").some((l) => l.includes("refused a MySQLCluster status write") && l.includes("neverWritten")) ? true : undefined, 10_000);
   });
 });

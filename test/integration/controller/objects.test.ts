@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import tls from "node:tls";
 import { X509Certificate } from "node:crypto";
 import type { RunningController } from "../../../src/controller/main.ts";
+import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../../src/metrics/index.ts";
 import { SYS_NS, clusterManifest, eventually, getJson, listOwnedKinds, scrape, startHarness, waitIdle, type Harness, type Json, type ObjectSummary } from "./harness.ts";
 
 const NS = "objects";
@@ -266,5 +267,41 @@ describe("MySQLCluster reconciler: objects", { timeout: 300_000 }, () => {
     await eventually("the PDB to be deleted", async () => (await h.kubectl(["get", "pdb", "-n", NS, "-o", "name"])).trim() === "");
     const sts = await getJson<Obj>(h, ["sts", "-n", NS, `moco-${NAME}`]);
     assert.equal((sts.spec as { replicas: number }).replicas, 0);
+  });
+
+  it("a clusterIP pinned in a service template is honoured; an unpinned one is left to the API server (issue 18)", async () => {
+    const ns = "pinned";
+    // 10.0.0.10 lies in the static band of the /24 service range, which allocation avoids.
+    const pinned = "10.0.0.10";
+    await h.kubectl(["create", "namespace", ns]);
+    await h.apply(clusterManifest(ns, NAME, { primaryServiceTemplate: { spec: { clusterIP: pinned } } }));
+    const primary = await eventually("the primary Service", () => getJson<Obj>(h, ["svc", "-n", ns, `moco-${NAME}-primary`]).catch(() => undefined));
+    assert.equal((primary.spec as { clusterIP: string }).clusterIP, pinned);
+    assert.deepEqual((primary.spec as { clusterIPs: string[] }).clusterIPs, [pinned]);
+    const replica = await eventually("the replica Service", () => getJson<Obj>(h, ["svc", "-n", ns, `moco-${NAME}-replica`]).catch(() => undefined));
+    const allocated = (replica.spec as { clusterIP: string }).clusterIP;
+    assert.match(allocated, /^10\.0\.0\.\d+$/, "the API server allocated an address");
+    await waitIdle(ctl);
+    // The controller owns the pinned field, and not the allocated one: nothing to contend over.
+    const owned = (o: Obj) => JSON.stringify(((o.metadata as { managedFields?: { manager: string; fieldsV1?: unknown }[] }).managedFields ?? [])
+      .filter((m) => m.manager === "moco-controller").map((m) => m.fieldsV1));
+    const withFields = (name: string) => getJson<Obj>(h, ["svc", "-n", ns, name, "--show-managed-fields"]);
+    assert.match(owned(await withFields(`moco-${NAME}-primary`)), /"f:clusterIP"/);
+    assert.match(owned(await withFields(`moco-${NAME}-replica`)), /"f:selector"/, "the replica Service's fields are read");
+    assert.doesNotMatch(owned(await withFields(`moco-${NAME}-replica`)), /"f:clusterIP"/);
+    // A re-reconcile sends nothing and leaves both addresses as they are.
+    const services = (await listOwnedKinds(h, ns)).filter((o) => o.kind === "Service");
+    const applies = ctl.leaderState()?.reconciler.stats.applies;
+    const start = ctl.leaderState()?.clusterRunner.reconciles ?? 0;
+    await h.kubectl(["annotate", "mysqlcluster", "-n", ns, NAME, "example.com/touch=1"]);
+    await eventually("a reconcile", async () => (ctl.leaderState()?.clusterRunner.reconciles ?? 0) > start, 10_000);
+    await waitIdle(ctl);
+    assert.equal(ctl.leaderState()?.reconciler.stats.applies, applies, "no server-side apply was sent");
+    assert.deepEqual((await listOwnedKinds(h, ns)).filter((o) => o.kind === "Service"), services);
+    assert.equal(((await getJson<Obj>(h, ["svc", "-n", ns, `moco-${NAME}-replica`])).spec as { clusterIP: string }).clusterIP, allocated);
+  });
+
+  it("no status write was refused by the API server (issue 19)", async () => {
+    for (const writer of STATUS_WRITERS) assert.equal(await scrape(ctl, STATUS_WRITES_REFUSED, { writer }), 0, writer);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  BackupStatusSchema,
   MYSQLCLUSTER_FINALIZER,
+  checkAgainstSchema,
   defaultMySQLCluster,
   findClustersReferencingPolicy,
   serverIDBaseFromBytes,
@@ -15,7 +17,7 @@ import {
   type StorageClassInfo,
   type StorageClassLookup,
 } from "../../../src/api/v1beta2/index.ts";
-import { validBackupPolicy, validCluster } from "./fixtures.ts";
+import { backupStatus, statusShapes, validBackupPolicy, validCluster } from "./fixtures.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- test mutations reach into arbitrary JSON */
 type Mutate = (c: any) => void;
@@ -242,6 +244,98 @@ describe("validateMySQLClusterUpdate", () => {
     assert.match(warnings[0] as string, /spec\.serverIDBase changed from 100 to 200/);
     const same = await validateMySQLClusterUpdate(structuredClone(oldC), oldC, lookup([]));
     assert.deepEqual(same.warnings, []);
+  });
+});
+
+/** Metadata changes a user, `kubectl moco` or the controller makes. */
+const metadataChanges: { name: string; mutate: Mutate }[] = [
+  { name: "a label", mutate: (c) => (c.metadata.labels = { team: "db" }) },
+  { name: "an annotation", mutate: (c) => (c.metadata.annotations = { "moco.cybozu.com/reconciliation-stopped": "true" }) },
+  { name: "the finalizer removal", mutate: (c) => (c.metadata.finalizers = []) },
+  { name: "the finalizer removal while deleting", mutate: (c) => { c.metadata.deletionTimestamp = "2026-01-02T03:04:05Z"; c.metadata.finalizers = []; } },
+];
+
+describe("validateMySQLClusterUpdate judges the spec only (issue 19)", () => {
+  for (const shape of statusShapes()) {
+    for (const change of metadataChanges) {
+      it(`accepts ${change.name} with status: ${shape.name}`, async () => {
+        const oldC: any = validCluster();
+        oldC.metadata.finalizers = [MYSQLCLUSTER_FINALIZER];
+        if (shape.status !== undefined) oldC.status = structuredClone(shape.status);
+        const newC = structuredClone(oldC);
+        change.mutate(newC);
+        const { errors } = await validateMySQLClusterUpdate(newC, oldC, lookup([]));
+        assert.deepEqual(errors, []);
+      });
+    }
+  }
+  it("does not judge a status even the schema would refuse", async () => {
+    const oldC: any = validCluster();
+    oldC.status = { currentPrimaryIndex: "zero", backup: { warnings: "none" }, conditions: {} };
+    const newC = structuredClone(oldC);
+    newC.metadata.labels = { a: "b" };
+    assert.deepEqual((await validateMySQLClusterUpdate(newC, oldC, lookup([]))).errors, []);
+    assert.deepEqual(validateMySQLClusterCreate(newC), [], "nor on CREATE (the API server drops it there)");
+  });
+  it("still judges the spec on the same update", async () => {
+    const oldC: any = validCluster();
+    oldC.status = { currentPrimaryIndex: 0, backup: { warnings: null } };
+    const newC = structuredClone(oldC);
+    newC.spec.maxDelaySeconds = -1;
+    assertHasError((await validateMySQLClusterUpdate(newC, oldC, lookup([]))).errors, "spec.maxDelaySeconds", "Invalid");
+  });
+});
+
+describe("checkAgainstSchema: required and nullable as the API server reads them", () => {
+  const cases: { name: string; value: Record<string, unknown>; errors: string[] }[] = [
+    { name: "warnings []", value: backupStatus([]), errors: [] },
+    { name: "warnings null (nullable: kept, so present)", value: backupStatus(null), errors: [] },
+    { name: "warnings missing", value: backupStatus(undefined), errors: ["warnings: Required value: required by the schema"] },
+    { name: "sourceIndex null (not nullable: pruned, so missing)", value: { ...backupStatus([]), sourceIndex: null }, errors: ["sourceIndex: Required value: required by the schema"] },
+  ];
+  for (const tc of cases) {
+    it(tc.name, () => assert.deepEqual(checkAgainstSchema(BackupStatusSchema, tc.value).map((e) => e.message), tc.errors));
+  }
+});
+
+describe("a cluster MOCO created with more than 5 instances (issue 18)", () => {
+  const seven = (c: any) => (c.spec.replicas = 7);
+  const accepted: { name: string; old?: Mutate; mutate: Mutate }[] = [
+    ...metadataChanges.map((m) => ({ name: `${m.name} at 7 replicas`, old: seven, mutate: m.mutate })),
+    { name: "a spec change keeping 7 replicas", old: seven, mutate: (c) => (c.spec.offline = true) },
+    { name: "a spec change keeping 9 replicas", old: (c) => (c.spec.replicas = 9), mutate: (c) => (c.spec.maxDelaySeconds = 10) },
+    { name: "a volume named shared kept (moco-ts reserved name)", old: (c) => podSpec(c).volumes.push({ name: "shared", emptyDir: {} }), mutate: (c) => (c.spec.offline = true) },
+  ];
+  for (const tc of accepted) {
+    it(`accepts ${tc.name}`, async () => {
+      const oldC: any = validCluster();
+      tc.old?.(oldC);
+      const newC = structuredClone(oldC);
+      tc.mutate(newC);
+      assert.deepEqual((await validateMySQLClusterUpdate(newC, oldC, lookup([]))).errors, []);
+    });
+  }
+  const refused: { name: string; old?: Mutate; mutate: Mutate; field: string; detail: RegExp }[] = [
+    { name: "growing 7 -> 9", old: seven, mutate: (c) => (c.spec.replicas = 9), field: "spec.replicas", detail: /1, 3, 5 only/ },
+    { name: "growing 5 -> 7", old: (c) => (c.spec.replicas = 5), mutate: seven, field: "spec.replicas", detail: /1, 3, 5 only/ },
+    { name: "shrinking 7 -> 5 (MOCO's rule)", old: seven, mutate: (c) => (c.spec.replicas = 5), field: "spec.replicas", detail: /decreasing/ },
+    { name: "adding a volume named shared", mutate: (c) => podSpec(c).volumes.push({ name: "shared", emptyDir: {} }), field: "spec.podTemplate.spec.volumes[1]", detail: /reserved by moco-ts/ },
+  ];
+  for (const tc of refused) {
+    it(`refuses ${tc.name}`, async () => {
+      const oldC: any = validCluster();
+      tc.old?.(oldC);
+      const newC = structuredClone(oldC);
+      tc.mutate(newC);
+      const { errors } = await validateMySQLClusterUpdate(newC, oldC, lookup([]));
+      assert.ok(errors.some((e) => e.field === tc.field && tc.detail.test(e.detail)), JSON.stringify(errors.map((e) => e.message)));
+    });
+  }
+  it("creating one stays refused, naming the supported sizes", () => {
+    const c: any = validCluster();
+    seven(c);
+    const errors = validateMySQLClusterCreate(c);
+    assertHasError(errors, "spec.replicas", "Invalid", /supports replicas of 1, 3, 5 only/);
   });
 });
 

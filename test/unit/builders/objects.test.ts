@@ -324,7 +324,7 @@ describe("Services", () => {
     }
   });
 
-  it("template: labels merged (labelSet wins), annotations, type, nodePort kept, clusterIP dropped, selector forced", () => {
+  it("template: labels merged (labelSet wins), annotations, type, nodePort and clusterIP kept, selector forced", () => {
     const c = cluster(3, (x) => {
       spec(x).primaryServiceTemplate = {
         metadata: { labels: { "app.kubernetes.io/name": "hijack", team: "a" }, annotations: { "lb/x": "1" } },
@@ -344,8 +344,8 @@ describe("Services", () => {
     assert.deepEqual(s.metadata?.labels, { ...LABELS, team: "a" });
     assert.deepEqual(s.metadata?.annotations, { "lb/x": "1" });
     assert.equal(s.spec?.type, "NodePort");
-    assert.equal(s.spec?.clusterIP, undefined);
-    assert.equal(s.spec?.clusterIPs, undefined);
+    assert.equal(s.spec?.clusterIP, "10.0.0.1", "a pinned clusterIP passes through, as in MOCO (issue 18)");
+    assert.deepEqual(s.spec?.clusterIPs, ["10.0.0.1"]);
     assert.deepEqual(s.spec?.selector, { ...LABELS, "moco.cybozu.com/role": "primary" });
     assert.deepEqual(s.spec?.ports, [
       { name: "extra", port: 8080, targetPort: 8080 },
@@ -353,6 +353,26 @@ describe("Services", () => {
       { name: "mysqlx", protocol: "TCP", port: 33060, targetPort: "mysqlx" },
     ]);
     assert.equal(buildReplicaService(c).spec?.type, "ClusterIP", "replica has no template");
+  });
+
+  it("clusterIP from the template: kept when set, not sent when it asks for an allocation", () => {
+    const cases: { name: string; template: Record<string, unknown>; clusterIP?: string; clusterIPs?: string[] }[] = [
+      { name: "unset", template: {} },
+      { name: "empty clusterIP", template: { clusterIP: "" } },
+      { name: "empty clusterIPs", template: { clusterIP: "", clusterIPs: [""] } },
+      { name: "null clusterIP", template: { clusterIP: null } },
+      { name: "clusterIP only", template: { clusterIP: "10.0.0.7" }, clusterIP: "10.0.0.7" },
+      { name: "clusterIPs only", template: { clusterIPs: ["10.0.0.8"] }, clusterIPs: ["10.0.0.8"] },
+      { name: "dual stack", template: { clusterIP: "10.0.0.9", clusterIPs: ["10.0.0.9", "fd00::9"] }, clusterIP: "10.0.0.9", clusterIPs: ["10.0.0.9", "fd00::9"] },
+      { name: "headless", template: { clusterIP: "None" }, clusterIP: "None" },
+    ];
+    for (const tc of cases) {
+      const c = cluster(3, (x) => (spec(x).replicaServiceTemplate = { spec: tc.template }));
+      const s = buildReplicaService(c);
+      assert.equal(s.spec?.clusterIP, tc.clusterIP, tc.name);
+      assert.deepEqual(s.spec?.clusterIPs, tc.clusterIPs, tc.name);
+      assert.ok(!("clusterIP" in (s.spec ?? {})) || tc.clusterIP !== undefined, `${tc.name}: no clusterIP key sent`);
+    }
   });
 
   it("port merge cases", () => {
