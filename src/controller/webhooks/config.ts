@@ -1,7 +1,7 @@
-// Mutating/ValidatingWebhookConfiguration objects for the moco-ts webhooks (api.md §6).
-// The deploy manifests (deploy/webhooks/) are generated from here with a Service target
-// and a cert-manager CA injection annotation; integration tests call
-// buildWebhookConfigurations with the URL of a locally started server and its CA.
+// Mutating/ValidatingWebhookConfiguration objects for the moco-ts webhooks (docs/api.md).
+// scripts/gen-crds.ts writes the chart's template (charts/moco-ts, Service target, caBundle
+// injected by the controller) from here; integration tests call buildWebhookConfigurations
+// with the URL of a locally started server and its CA.
 import { GROUP, VERSION } from "../../api/v1beta2/index.ts";
 import { WEBHOOK_PATHS } from "./server.ts";
 
@@ -140,13 +140,4 @@ export function buildWebhookConfigurations(options: WebhookConfigurationOptions)
       ],
     },
   };
-}
-
-/** The configurations shipped in deploy/webhooks/ (Service target, CA from cert-manager). */
-export function buildDeployWebhookConfigurations(namespace = "moco-system"): WebhookConfiguration[] {
-  const { mutating, validating } = buildWebhookConfigurations({
-    target: { service: { namespace, name: "moco-webhook-service" } },
-    annotations: { "cert-manager.io/inject-ca-from": `${namespace}/moco-serving-cert` },
-  });
-  return [mutating, validating];
 }
