@@ -151,8 +151,20 @@ moco_ts() {
   fresh moco-ts "$key" || return 0
   local d; d="$(ctx moco-ts)"
   (cd "$root" && cp -r --parents package.json package-lock.json tsconfig.json tsconfig.build.json Dockerfile src "$d/")
-  # --network=host: npm ci and apt-get in the Dockerfile fetch from the registries as the host does.
-  "${P[@]}" build -q --pull=never --network=host "${ULIMITS[@]}" \
+  # --network=host: npm ci and apt-get in the Dockerfile fetch from the registries as the host
+  # does, trusting what the host's npm trusts (a CA of an egress proxy, when the host has one).
+  local trust=() cafile
+  cafile="$(npm config get cafile 2>/dev/null || true)"
+  [[ -z "$cafile" || "$cafile" == null ]] && cafile="${NODE_EXTRA_CA_CERTS:-}"
+  if [[ -n "$cafile" && -f "$cafile" ]]; then
+    echo "cafile=/run/host-ca.crt" > "$d.npmrc"
+    trust=(-v "$cafile:/run/host-ca.crt:ro" -v "$d.npmrc:/root/.npmrc:ro")
+  fi
+  # apt in the runtime stage: Debian sid's Release file may be "expired" for this machine's
+  # clock; the check is turned off for this build only (a mounted apt.conf.d file).
+  echo 'Acquire::Check-Valid-Until "false";' > "$d.apt.conf"
+  trust+=(-v "$d.apt.conf:/etc/apt/apt.conf.d/99moco-ts-build:ro")
+  "${P[@]}" build -q --pull=never --network=host "${ULIMITS[@]}" "${trust[@]}" \
     --build-arg NODE_IMAGE="$REPO/node:24-bookworm" --build-arg RUNTIME_IMAGE="$REPO/debian-mysql:sid" \
     -f "$d/Dockerfile" -t "$REPO/moco-ts:$version" "$d" >/dev/null
   # Also under the name the controller and deploy/ give the moco-ts image.
