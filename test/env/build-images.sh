@@ -21,7 +21,10 @@ env="$root/test/env"
 cache="$root/.cache/images"
 mkdir -p "$cache"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-P=(podman --root "$root/.cache/podman/root" --runroot "$root/.cache/podman/run"
+# podman records its storage paths in its database: name them by the real path (.cache may be
+# a symbolic link, reached from several checkouts).
+store="$(mkdir -p "$root/.cache/podman" && realpath "$root/.cache/podman")"
+P=(podman --root "$store/root" --runroot "$store/run"
    --storage-driver overlay --cgroup-manager cgroupfs --events-backend file)
 ULIMITS=(--ulimit nofile=16384:16384 --ulimit nproc=4096:4096)
 REPO=localhost/moco-ts-node
@@ -30,7 +33,7 @@ REPO=localhost/moco-ts-node
 release_storage() {
   "${P[@]}" unmount --all >/dev/null 2>&1 || true
   while read -r mnt; do umount "$mnt" 2>/dev/null || true; done < <(
-    awk -v p="$root/.cache/podman/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r)
+    awk -v p="$store/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r)
 }
 trap release_storage EXIT
 
@@ -169,6 +172,7 @@ moco_ts() {
     -f "$d/Dockerfile" -t "$REPO/moco-ts:$version" "$d" >/dev/null
   # Also under the name the controller and deploy/ give the moco-ts image.
   done_image moco-ts "$key" "$REPO/moco-ts:$version" "ghcr.io/moco-ts/moco-ts:$version"
+  "${P[@]}" image prune -f >/dev/null  # the build stage's dangling image
 }
 
 # Every image the real node needs, in build order.

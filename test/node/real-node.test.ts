@@ -163,6 +163,52 @@ spec:
     assert.ok(limits.includes(String(48 * 1024 * 1024)), `no 48Mi limit under the node's cgroup root: ${limits.join(",")}`);
   });
 
+  it("runs the images built without a registry, under the names the manifests use", async () => {
+    const once = (name: string, image: string, command: string[]) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: ${image}
+    imagePullPolicy: IfNotPresent
+    command: ${JSON.stringify(command)}
+`;
+    const runs: [string, string, string[], RegExp][] = [
+      // MySQL 9.7 from Debian sid, also under the examples' MOCO name and the sandbox's mysql:9.7.
+      ["img-mysql-moco", "ghcr.io/cybozu-go/moco/mysql:8.4.8", ["mysqld", "--version"], /mysqld\s+Ver 9\.7\.\d+/],
+      ["img-mysql", "mysql:9.7", ["mysqld", "--version"], /mysqld\s+Ver 9\.7\.\d+/],
+      // The moco-ts image built from the project's Dockerfile, under the controller's default name.
+      ["img-moco-ts", "ghcr.io/moco-ts/moco-ts:0.1.0", ["moco-agent", "--help"], /Usage: moco-agent/],
+      ["img-exporter", "ghcr.io/cybozu-go/moco/mysqld_exporter:0.19.0.1", ["/bin/mysqld_exporter", "--version"], /mysqld_exporter, version 0\.14/],
+    ];
+    await kubectl(["apply", "-f", "-"], runs.map(([n, i, c]) => once(n, i, c)).join("---\n"));
+    for (const [name, , , expected] of runs) {
+      await eventually(`${name} Succeeded`, async () => (await getPod(name)).status?.phase === "Succeeded", 180_000, 1000);
+      assert.match(await kubectl(["logs", name]), expected, name);
+    }
+    // The slow-log stand-in prints what mysqld appends to its slow log.
+    await kubectl(["apply", "-f", "-"], `apiVersion: v1
+kind: Pod
+metadata: {name: img-slowlog}
+spec:
+  volumes: [{name: log, emptyDir: {}}]
+  containers:
+  - name: slow-log
+    image: ghcr.io/cybozu-go/moco/fluent-bit:5.0.2.1
+    imagePullPolicy: IfNotPresent
+    volumeMounts: [{name: log, mountPath: /var/log/mysql}]
+  - name: writer
+    image: ${BUSYBOX_IMAGE}
+    imagePullPolicy: Never
+    command: [sh, -c, 'sleep 1; echo "# Query_time: 2.5 Lock_time: 0" >> /var/log/mysql/mysql.slow; exec sleep 3600']
+    volumeMounts: [{name: log, mountPath: /var/log/mysql}]
+`);
+    await eventually("slow log line on the sidecar's output", async () =>
+      /# Query_time: 2\.5/.test(await kubectl(["logs", "img-slowlog", "-c", "slow-log"])), 120_000, 1000);
+  });
+
   it("provisions a PVC of the default StorageClass, written by one Pod and read by the next", async () => {
     const withClaim = (name: string, cmd: string) => pod(name, cmd).replace("  containers:", `  volumes:
   - name: data
