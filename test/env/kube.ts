@@ -153,6 +153,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       const res = await fetch(`${etcdHostUrl}/health`);
       return res.ok;
     }, { timeoutMs: 30_000, proc: etcd });
+    // Inside a namespace the forward to etcd served only this probe.
+    if (netns) await forwards.pop()?.close();
 
     // kube-apiserver
     const bind = opts.bindAddress ?? "127.0.0.1";
