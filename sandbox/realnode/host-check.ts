@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { BRIDGE as PROCESS_SANDBOX_BRIDGE } from "../net.ts";
 import { KUBELET_SYSCTLS, paths, type NodeLayout } from "./config.ts";
-import { cgroupHierarchies, cgroupPids, nodeDaemonPids } from "./node.ts";
+import { cgroupHierarchies, cgroupPids, nodeDaemonPids, HOST_RUNTIME_DIRS } from "./node.ts";
 
 export interface HostSnapshot {
   iptables: string[];
@@ -18,6 +18,8 @@ export interface HostSnapshot {
   mounts: string[];
   netns: string[];
   sysctls: Record<string, string>;
+  /** Which of HOST_RUNTIME_DIRS exist. */
+  runtimeDirs: string[];
 }
 
 const SYSCTLS = [...Object.keys(KUBELET_SYSCTLS), "net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet"];
@@ -47,6 +49,7 @@ export function hostSnapshot(): HostSnapshot {
     }),
     netns: fs.existsSync("/run/netns") ? fs.readdirSync("/run/netns") : [],
     sysctls: Object.fromEntries(SYSCTLS.map((k) => [k, fs.readFileSync(`/proc/sys/${k}`, "utf8").trim()])),
+    runtimeDirs: HOST_RUNTIME_DIRS.filter((d) => fs.existsSync(d)),
   };
 }
 
@@ -80,5 +83,6 @@ export function nodeLeftovers(l: NodeLayout, before: HostSnapshot): string[] {
     if (now.sysctls[k] !== v) out.push(`sysctl ${k}: ${v} -> ${now.sysctls[k]}`);
   }
   if (fs.existsSync(paths(l).containerdSock)) out.push(`socket ${paths(l).containerdSock}`);
+  out.push(...added(now.runtimeDirs, before.runtimeDirs).map((d) => `directory ${d}`));
   return out;
 }

@@ -121,6 +121,12 @@ function podNetnsFiles(l: NodeLayout): string[] {
   return [...out];
 }
 
+/**
+ * Host directories containerd's shims (socket directory) and libcni (result cache) create
+ * outside the node's own, whatever their configuration; removed when empty.
+ */
+export const HOST_RUNTIME_DIRS = ["/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni"];
+
 function killAll(pids: number[]): void {
   for (const pid of pids) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
 }
@@ -146,6 +152,9 @@ export async function teardownNodeLeftovers(l: NodeLayout): Promise<void> {
   removeCgroupRoot(l);
   fs.rmSync(paths(l).containerdSock, { force: true });
   fs.rmSync(`${paths(l).containerdSock}.ttrpc`, { force: true });
+  for (const d of HOST_RUNTIME_DIRS) {
+    try { fs.rmdirSync(d); } catch { /* absent, or in use by another node */ }
+  }
 }
 
 export interface RealNode {
