@@ -6,6 +6,7 @@
 // root of the node's own. Everything the node keeps is under .cache/realnode/<name>.
 // The programs come from test/env/provision-node.sh, the images from test/env/build-images.sh.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startControlPlane, writeKubeconfig, type ControlPlane } from "../../test/env/kube.ts";
@@ -103,13 +104,31 @@ export function nodeDaemonPids(l: NodeLayout): number[] {
   return out;
 }
 
+const taskDir = (l: NodeLayout) => path.join(paths(l).containerdState, "io.containerd.runtime.v2.task", "k8s.io");
+
+/** The ids of the containers (and Pod sandboxes) containerd has tasks for. */
+function taskIds(l: NodeLayout): string[] {
+  try { return fs.readdirSync(taskDir(l)); } catch { return []; }
+}
+
+/**
+ * Files of a task outside the node's directory: its shim's socket (containerd 1.6 names it
+ * after sha256(<grpc address>/<namespace>/<id>) under /run/containerd/s) and libcni's cached
+ * results (/var/lib/cni/results/<network>-<id>-<interface>). A shim or a CNI DEL removes them;
+ * a killed one does not.
+ */
+function taskHostFiles(l: NodeLayout, id: string): string[] {
+  const sock = `/run/containerd/s/${createHash("sha256").update(path.join(paths(l).containerdSock, "k8s.io", id)).digest("hex")}`;
+  let results: string[] = [];
+  try { results = fs.readdirSync("/var/lib/cni/results").filter((f) => f.includes(`-${id}-`)).map((f) => `/var/lib/cni/results/${f}`); } catch { /* none */ }
+  return [sock, ...results];
+}
+
 /** The network namespace files of Pod sandboxes (made by containerd under /run/netns) the node knows of. */
 function podNetnsFiles(l: NodeLayout): string[] {
-  const tasks = path.join(paths(l).containerdState, "io.containerd.runtime.v2.task", "k8s.io");
+  const tasks = taskDir(l);
   const out = new Set<string>();
-  let ids: string[] = [];
-  try { ids = fs.readdirSync(tasks); } catch { return []; }
-  for (const id of ids) {
+  for (const id of taskIds(l)) {
     try {
       const spec = JSON.parse(fs.readFileSync(path.join(tasks, id, "config.json"), "utf8")) as {
         linux?: { namespaces?: { type: string; path?: string }[] };
@@ -137,6 +156,7 @@ function killAll(pids: number[]): void {
  */
 export async function teardownNodeLeftovers(l: NodeLayout): Promise<void> {
   const podNetns = podNetnsFiles(l);
+  const ids = taskIds(l);
   for (let i = 0; i < 20; i++) {
     const pids = [...nodeDaemonPids(l), ...cgroupPids(l)];
     if (pids.length === 0) break;
@@ -147,6 +167,7 @@ export async function teardownNodeLeftovers(l: NodeLayout): Promise<void> {
     if (mountsUnder(f).includes(f)) { try { run("umount", [f]); } catch { run("umount", ["-l", f]); } }
     fs.rmSync(f, { force: true });
   }
+  for (const id of ids) for (const f of taskHostFiles(l, id)) fs.rmSync(f, { force: true });
   unmountUnder(l.dir);
   deleteNetns(netnsDir(l));
   removeCgroupRoot(l);
@@ -206,6 +227,11 @@ export async function startRealNode(opts: { name?: string; images?: boolean } = 
   const p = paths(l);
   reapStrayProcesses();
   await teardownNodeLeftovers(l);
+  // A fresh cluster each time: no objects, Pods, volumes or logs of an earlier run (containerd's
+  // root stays: the images in it are imported again quickly).
+  for (const d of ["control-plane", "kubelet", "local-path", "pod-logs", "cni/ipam", "containerd/state", "logs"]) {
+    fs.rmSync(path.join(l.dir, d), { recursive: true, force: true });
+  }
   for (const d of [p.cniConfDir, p.cniDataDir, p.kubeletRoot, p.podLogs, p.sysctlDir, p.localPathDir, p.logs, path.dirname(p.containerdSock)]) {
     fs.mkdirSync(d, { recursive: true });
   }
@@ -227,6 +253,9 @@ export async function startRealNode(opts: { name?: string; images?: boolean } = 
   createCgroupRoot(l);
 
   const down = async () => {
+    // kube-scheduler first: Pods that controllers recreate while the others are deleted stay
+    // Pending instead of starting on the kubelet about to stop.
+    await procs.find((x) => x.name === "kube-scheduler")?.stop(10_000);
     if (cp) {
       await cp.kubectl(["delete", "pods", "--all", "--all-namespaces", "--grace-period=2", "--timeout=90s", "--wait"]).catch(() => "");
     }
