@@ -13,7 +13,10 @@
 # with `command: ["moco-agent"]`. The mysqld image (the user's) runs moco-init as a sh
 # script the controller generates, so nothing is copied from this image into it.
 #
-# Not built on the development machines (no container runtime there).
+# Built on the development machines by test/env/build-images.sh (podman, no registry) with
+# the two base images below overridden by build args (NODE_IMAGE: a local Node 24 on Debian
+# bookworm, RUNTIME_IMAGE: the local Debian sid image with mysql-client-core); the defaults are
+# the official images users build with.
 
 ARG NODE_IMAGE=node:24-bookworm
 # The runtime is Debian sid: it packages the MySQL 9.7 client tools (mysql, mysqlbinlog)

@@ -2,7 +2,8 @@
 # The test command. `bash test/run.sh all` (what the README and .ci/run use) provisions
 # every real component the tests need (idempotent, cached under .cache/), then runs
 # typecheck, lint and the unit, integration and e2e layers. A single layer:
-# `bash test/run.sh unit|integration|e2e [file-or-glob...]`.
+# `bash test/run.sh unit|integration|e2e [file-or-glob...]`. `bash test/run.sh node` runs the
+# real node's tests (test/node/, provisioned by test/env/provision-node.sh), not part of `all`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -38,6 +39,10 @@ case "$layer" in
   integration|e2e)
     bash test/env/provision.sh
     run_layer "$layer" "$@" ;;
+  node)
+    # The real node (docs/sandbox.md, "Real node"): not part of `all` yet.
+    bash test/env/provision-node.sh
+    run_layer node "$@" ;;
   all)
     echo "== typecheck"; tsc -p tsconfig.json --noEmit
     echo "== lint"; eslint .
@@ -49,5 +54,5 @@ case "$layer" in
     node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \
       --test-reporter=spec "${files[@]}" ;;
   *)
-    echo "usage: test/run.sh all|unit|integration|e2e [files...]" >&2; exit 2 ;;
+    echo "usage: test/run.sh all|unit|integration|e2e|node [files...]" >&2; exit 2 ;;
 esac

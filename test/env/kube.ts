@@ -9,6 +9,7 @@ import https from "node:https";
 import path from "node:path";
 import { binDir, freePort, spawnManaged, waitUntil, type ManagedProcess, makeTmpDir } from "./procs.ts";
 import { ensureCa, ensureCert, ensureServiceAccountKey, type CertPaths } from "./pki.ts";
+import { forwardIntoNetns, type Forward } from "./netns.ts";
 
 export interface ControlPlaneOptions {
   /** Working directory (etcd data, certificates, logs). Default: a fresh one under .cache/tmp. */
@@ -23,12 +24,23 @@ export interface ControlPlaneOptions {
   bindAddress?: string;
   /** Also run kube-controller-manager's persistent-volume binder (the sandbox provisions volumes). */
   volumeBinder?: boolean;
+  /** Also run the node-lifecycle controller (a real kubelet's Node loses its not-ready taint). */
+  nodeLifecycle?: boolean;
+  /**
+   * A network namespace file (test/env/netns.ts) to run etcd, kube-apiserver and
+   * kube-controller-manager in (the real node). Their ports are then fixed inside it (etcd
+   * 2379/2380, kube-apiserver `apiserverPort` or 6443, kube-controller-manager 10257), and
+   * `server`/`kubeconfig` reach kube-apiserver through a forward from the host's loopback.
+   */
+  netns?: string;
 }
 
 export interface ControlPlane {
   readonly dir: string;
   /** https://127.0.0.1:PORT */
   readonly server: string;
+  /** kube-apiserver's address as seen inside `netns` (equal to `server` without one). */
+  readonly innerServer: string;
   readonly kubeconfig: string;
   readonly ca: CertPaths;
   /** Admin client certificate (CN=moco-ts-admin, O=system:masters). */
@@ -93,7 +105,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const ca = ensureCa(pki);
   const apiserverCert = ensureCert(pki, "apiserver", ca, {
     cn: "kube-apiserver", usage: "server",
-    sans: ["127.0.0.1", "localhost", "10.0.0.1", "10.213.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+    sans: ["127.0.0.1", "localhost", "10.0.0.1", "10.213.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+      ...(opts.bindAddress && !["127.0.0.1", "10.213.0.1"].includes(opts.bindAddress) ? [opts.bindAddress] : [])],
   });
   const adminCert = ensureCert(pki, "admin", ca, { cn: "moco-ts-admin", org: "system:masters", usage: "client" });
   const kcmCert = ensureCert(pki, "kube-controller-manager", ca, { cn: "system:kube-controller-manager", usage: "client" });
@@ -105,14 +118,26 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   fs.mkdirSync(logs, { recursive: true });
 
   const procs: ManagedProcess[] = [];
+  const forwards: Forward[] = [];
   const stopAll = async () => {
+    for (const f of forwards.splice(0)) await f.close();
     for (const p of [...procs].reverse()) await p.stop(10_000);
+  };
+  const netns = opts.netns;
+  /** A port free on the host, or `fixed` inside the namespace (where every port is free). */
+  const portFor = (fixed: number, host?: string) => (netns ? Promise.resolve(fixed) : freePort(host));
+  /** The host loopback port that reaches `host`:`port` (inside the namespace when there is one). */
+  const reach = async (host: string, port: number): Promise<number> => {
+    if (!netns) return port;
+    const f = await forwardIntoNetns(netns, { host, port }, path.join(dir, `fwd-${port}.sock`));
+    forwards.push(f);
+    return f.port;
   };
 
   try {
     // etcd
-    const etcdPort = await freePort();
-    const etcdPeerPort = await freePort();
+    const etcdPort = await portFor(2379);
+    const etcdPeerPort = await portFor(2380);
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = spawnManaged("etcd", etcdBinary(), [
       "--name", "default", "--data-dir", path.join(dir, "etcd"),
@@ -121,17 +146,21 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeerPort}`,
       "--initial-cluster", `default=http://127.0.0.1:${etcdPeerPort}`,
       "--unsafe-no-fsync", "--quota-backend-bytes", String(4 * 1024 * 1024 * 1024),
-    ], { logFile: path.join(logs, "etcd.log"), marker: "etcd" });
+    ], { logFile: path.join(logs, "etcd.log"), marker: "etcd", netns });
     procs.push(etcd);
+    const etcdHostUrl = `http://127.0.0.1:${await reach("127.0.0.1", etcdPort)}`;
     await waitUntil("etcd health", async () => {
-      const res = await fetch(`${etcdUrl}/health`);
+      const res = await fetch(`${etcdHostUrl}/health`);
       return res.ok;
     }, { timeoutMs: 30_000, proc: etcd });
+    // Inside a namespace the forward to etcd served only this probe.
+    if (netns) await forwards.pop()?.close();
 
     // kube-apiserver
     const bind = opts.bindAddress ?? "127.0.0.1";
-    const port = opts.apiserverPort ?? await freePort(bind);
-    const server = `https://${bind}:${port}`;
+    const port = opts.apiserverPort ?? await portFor(6443, bind);
+    const innerServer = `https://${bind}:${port}`;
+    const server = netns ? `https://127.0.0.1:${await reach(bind, port)}` : innerServer;
     const apiserverArgs = [
       "--etcd-servers", etcdUrl,
       "--bind-address", bind, "--advertise-address", bind, "--secure-port", String(port),
@@ -156,7 +185,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     let apiserver: ManagedProcess | undefined;
     const startApiserver = async () => {
       apiserver = spawnManaged("kube-apiserver", k8sBinary("kube-apiserver"), apiserverArgs, {
-        logFile: path.join(logs, "kube-apiserver.log"), marker: "kube-apiserver",
+        logFile: path.join(logs, "kube-apiserver.log"), marker: "kube-apiserver", netns,
       });
       procs.push(apiserver);
       await waitUntil("kube-apiserver /readyz", () => healthz(server, ca.cert, adminCert), {
@@ -170,19 +199,19 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     if (opts.controllerManager ?? true) {
       const kcmKubeconfig = path.join(dir, "kube-controller-manager.kubeconfig");
-      writeKubeconfig(kcmKubeconfig, server, ca.cert, kcmCert, "system:kube-controller-manager");
+      writeKubeconfig(kcmKubeconfig, innerServer, ca.cert, kcmCert, "system:kube-controller-manager");
       const kcm = spawnManaged("kube-controller-manager", k8sBinary("kube-controller-manager"), [
         "--kubeconfig", kcmKubeconfig,
         "--authentication-kubeconfig", kcmKubeconfig, "--authorization-kubeconfig", kcmKubeconfig,
-        "--bind-address", "127.0.0.1", "--secure-port", String(await freePort()),
+        "--bind-address", "127.0.0.1", "--secure-port", String(await portFor(10257)),
         "--leader-elect=false",
         "--use-service-account-credentials=true",
         "--service-account-private-key-file", sa.key,
         "--root-ca-file", ca.cert,
         "--cluster-signing-cert-file", ca.cert, "--cluster-signing-key-file", ca.key,
-        "--controllers", `*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,${opts.volumeBinder ? "" : "-persistentvolume-binder,"}-attachdetach,-persistentvolume-expander,-ttl`,
+        "--controllers", `*,-nodeipam,${opts.nodeLifecycle ? "" : "-nodelifecycle,"}-cloud-node-lifecycle,-service-lb-controller,-route,${opts.volumeBinder ? "" : "-persistentvolume-binder,"}-attachdetach,-persistentvolume-expander,-ttl`,
         "--concurrent-gc-syncs", "5",
-      ], { logFile: path.join(logs, "kube-controller-manager.log"), marker: "kube-controller-manager" });
+      ], { logFile: path.join(logs, "kube-controller-manager.log"), marker: "kube-controller-manager", netns });
       procs.push(kcm);
       await waitUntil("kube-controller-manager start-up", async () => {
         const log = kcm.outputTail(200_000);
@@ -203,7 +232,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     };
 
     return {
-      dir, server, kubeconfig, ca, adminCert, kubectl,
+      dir, server, innerServer, kubeconfig, ca, adminCert, kubectl,
       async stopApiserver() { await apiserver?.stop(10_000); },
       startApiserver,
       async stop() {

@@ -77,14 +77,16 @@ export interface ManagedProcess {
  * Spawns `cmd argv` with PDEATHSIG=SIGKILL. Output goes to `logFile` (appended) when
  * given, else is kept in memory (last 16 KiB). `marker` is a string the command line
  * contains, used to recognise the process when reaping; `cleanup` a directory removed
- * when a stray is reaped.
+ * when a stray is reaped. `netns` (a network namespace file, test/env/netns.ts) runs the
+ * command inside that network namespace (`nsenter --net`).
  */
 export function spawnManaged(name: string, cmd: string, argv: string[], opts: {
-  logFile?: string; env?: NodeJS.ProcessEnv; cwd?: string; marker?: string; cleanup?: string;
+  logFile?: string; env?: NodeJS.ProcessEnv; cwd?: string; marker?: string; cleanup?: string; netns?: string;
 } = {}): ManagedProcess {
   installExitHook();
   const out = opts.logFile ? fs.openSync(opts.logFile, "a") : "pipe";
-  const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", cmd, ...argv], {
+  const enter = opts.netns ? ["nsenter", `--net=${opts.netns}`, "--"] : [];
+  const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", ...enter, cmd, ...argv], {
     stdio: ["ignore", out, out],
     env: opts.env ?? process.env,
     cwd: opts.cwd,
