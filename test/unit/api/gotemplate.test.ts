@@ -65,6 +65,7 @@ const GO_OUTPUTS: readonly (readonly [string, string])[] = [
   ["a}}b{{\"}}\"}}", "a}}b}}"],
   ["{{- .Path }}", "/var/log/mysql/mysql.slow"],
   ["{{ .Path -}}", "/var/log/mysql/mysql.slow"],
+  ["{{ if .Path }}x{{ else }}{{ .Foo }}{{ end }}", "x"],
   ["", ""],];
 
 describe("renderGoTemplate: same output as Go's text/template", () => {
