@@ -162,8 +162,7 @@ function lexAction(src: Source, start: number, open: number, out: Token[]): numb
     if (c === undefined) throw src.error(open, "unclosed action");
     if (isSpace(c)) {
       let q = p;
-      while (isSpace(s[q]) && !(isSpace(s[q]) && s.startsWith("-}}", q + 1))) q++;
-      if (q === p) continue; // at " -}}"
+      while (isSpace(s[q]) && !s.startsWith("-}}", q + 1)) q++; // stops before " -}}"
       out.push({ t: "space", at: p });
       p = q;
     } else if (c === "|") {
