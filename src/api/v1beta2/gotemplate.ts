@@ -503,8 +503,9 @@ function pad(s: string, spec: Spec, numeric: boolean): string {
   return sign + "0".repeat(fill) + s.slice(sign.length);
 }
 
-function badVerb(verb: string, v: Value): string {
-  return `%!${verb}(${typeName(v)}=${formatValue(v)})`;
+/** fmt's `%!verb(type=value)`: the value printed with %v and the directive's flags and width. */
+function badVerb(verb: string, v: Value, spec: Spec): string {
+  return `%!${verb}(${typeName(v)}=${formatVerb("v", v, spec)})`;
 }
 
 /** One verb applied to one value, as fmt does for string, int and bool. */
@@ -515,25 +516,25 @@ function formatVerb(verb: string, v: Value, spec: Spec): string {
     case "v":
       return v.k === "int" ? pad(String(v.v), spec, true) : pad(v.k === "string" ? precise(v.v) : String(v.v), spec, false);
     case "s":
-      return v.k === "string" ? pad(precise(v.v), spec, false) : badVerb(verb, v);
+      return v.k === "string" ? pad(precise(v.v), spec, false) : badVerb(verb, v, spec);
     case "q":
       if (v.k === "string") return pad(goQuote(precise(v.v)), spec, false);
       if (v.k === "int" && v.v >= 0 && v.v <= 0x10ffff) return pad(goQuote(String.fromCodePoint(v.v), "'"), spec, false);
-      return badVerb(verb, v);
+      return badVerb(verb, v, spec);
     case "d":
-      return v.k === "int" ? pad(String(v.v), spec, true) : badVerb(verb, v);
+      return v.k === "int" ? pad(String(v.v), spec, true) : badVerb(verb, v, spec);
     case "x":
     case "X": {
       let hex: string;
       if (v.k === "int") hex = (v.v < 0 ? "-" : "") + Math.abs(v.v).toString(16);
       else if (v.k === "string") hex = Buffer.from(v.v, "utf8").toString("hex");
-      else return badVerb(verb, v);
+      else return badVerb(verb, v, spec);
       return pad(verb === "X" ? hex.toUpperCase() : hex, spec, true);
     }
     case "t":
-      return v.k === "bool" ? pad(String(v.v), spec, false) : badVerb(verb, v);
+      return v.k === "bool" ? pad(String(v.v), spec, false) : badVerb(verb, v, spec);
     default:
-      return badVerb(verb, v);
+      return badVerb(verb, v, spec);
   }
 }
 
