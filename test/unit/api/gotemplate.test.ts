@@ -66,6 +66,7 @@ const GO_OUTPUTS: readonly (readonly [string, string])[] = [
   ["{{- .Path }}", "/var/log/mysql/mysql.slow"],
   ["{{ .Path -}}", "/var/log/mysql/mysql.slow"],
   ["{{ if .Path }}x{{ else }}{{ .Foo }}{{ end }}", "x"],
+  ["{{ printf \"%q\" \"\\u00a0é\\U0001F600\\u200b\\u2028x\\x7f\" }}", "\"\\u00a0é😀\\u200b\\u2028x\\x7f\""],
   ["{{ printf \"%05d|%-4s|%6t\" \"r\" 5 1 }}", "%!d(string=0000r)|%!s(int=5   )|%!t(int=     1)"],
   ["", ""],];
 
