@@ -1,5 +1,6 @@
 // Pure text helpers of the plugin: the my.cnf form of `credential`, Go-style quoting,
 // the user → Secret key mapping, and plain-text tables.
+import { goQuote } from "../api/v1beta2/index.ts";
 import { CLI_USER_NAMES, mocoUser } from "../mysql/index.ts";
 import type { MocoUserName, PasswordKey } from "../mysql/index.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -30,28 +31,8 @@ export function passwordKeyFor(user: string): PasswordKey {
   return mocoUser(user as MocoUserName).passwordKey;
 }
 
-/** Go's strconv.Quote (`%q`) for the characters a password can hold. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    switch (ch) {
-      case '"': out += '\\"'; break;
-      case "\\": out += "\\\\"; break;
-      case "\n": out += "\\n"; break;
-      case "\r": out += "\\r"; break;
-      case "\t": out += "\\t"; break;
-      case "\x07": out += "\\a"; break;
-      case "\b": out += "\\b"; break;
-      case "\f": out += "\\f"; break;
-      case "\v": out += "\\v"; break;
-      default:
-        if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, "0")}`;
-        else out += ch;
-    }
-  }
-  return `${out}"`;
-}
+/** Go's strconv.Quote (`%q`), one implementation for all of moco-ts. */
+export { goQuote };
 
 /** `credential` output in `format` (cli.md §3): the password line, or a [client] section. */
 export function formatCredential(user: string, password: string, format: string): string {

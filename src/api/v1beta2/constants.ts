@@ -19,6 +19,9 @@ export const MYSQLCLUSTER_FINALIZER = "moco.cybozu.com/mysqlcluster";
 
 /** The volume claim template that must exist (mounted at /var/lib/mysql). */
 export const MYSQL_DATA_VOLUME = "mysql-data";
+/** Path of mysqld's slow query log: `.Path` of `spec.slowQueryLogConfigTmpl`. */
+export const SLOW_LOG_PATH = "/var/log/mysql/mysql.slow";
+
 /** The user container that runs mysqld. */
 export const MYSQLD_CONTAINER = "mysqld";
 

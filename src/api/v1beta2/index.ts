@@ -4,6 +4,7 @@ export * from "./core-schemas.ts";
 export * from "./schema.ts";
 export * from "./field-errors.ts";
 export * from "./cron.ts";
+export * from "./gotemplate.ts";
 export * from "./quantity.ts";
 export * from "./structural.ts";
 export * from "./defaults.ts";

@@ -17,9 +17,11 @@ import {
   RESERVED_MYSQLD_PORT_NAMES,
   RESERVED_VOLUMES,
   SLOW_LOG_CONTAINER,
+  SLOW_LOG_PATH,
   SUPPORTED_REPLICAS,
 } from "./constants.ts";
 import { parseCronSpec } from "./cron.ts";
+import { renderGoTemplate, TemplateError } from "./gotemplate.ts";
 import { fieldForbidden, fieldInternalError, fieldInvalid, fieldRequired, type FieldError } from "./field-errors.ts";
 import { parseQuantity } from "./quantity.ts";
 import { BackupPolicySchema, MySQLClusterSpecSchema, type BackupPolicy, type MySQLCluster } from "./schema.ts";
@@ -201,6 +203,19 @@ export function checkMySQLClusterSpec(specValue: unknown): SpecCheckResult {
       stricter.push(fieldInvalid(p, name, `volume name "${name}" is reserved by moco-ts (MOCO adds it; stricter than MOCO)`));
     }
   });
+
+  // moco-ts: the slow-log template must render with moco-ts's subset of Go's text/template
+  // (docs/api.md "slowQueryLogConfigTmpl"). The data is fixed, so rendering it once here
+  // finds every error the reconcile would meet.
+  const slowLogTemplate = spec["slowQueryLogConfigTmpl"];
+  if (typeof slowLogTemplate === "string") {
+    try {
+      renderGoTemplate(slowLogTemplate, { Path: SLOW_LOG_PATH });
+    } catch (e) {
+      if (!(e instanceof TemplateError)) throw e;
+      stricter.push(fieldInvalid("spec.slowQueryLogConfigTmpl", undefined, `template ${e.message}`));
+    }
+  }
   return result;
 }
 

@@ -1,7 +1,7 @@
 // The generated my.cnf ConfigMap (objects.md §5), the slow-log (fluent-bit) ConfigMap
 // (§6) and the choice of old ConfigMaps to prune.
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { MYSQLD_CONTAINER } from "../../api/v1beta2/index.ts";
+import { MYSQLD_CONTAINER, SLOW_LOG_PATH, TemplateError, renderGoTemplate } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { containerMemoryBytes, fnv1a32Hex, generateMyCnf, mycnfConfigMapName } from "../../mysql/mycnf.ts";
 import { clusterIdentity, clusterOwnerReference, isControlledByCluster, labelSet, names, timeMillis } from "./meta.ts";
@@ -10,8 +10,6 @@ import { clusterIdentity, clusterOwnerReference, isControlledByCluster, labelSet
 export const MY_CNF_KEY = "my.cnf";
 /** Data key of the fluent-bit configuration. */
 export const FLUENT_BIT_CONF_KEY = "fluent-bit.conf";
-/** Path of the slow query log, `.Path` of the fluent-bit template. */
-export const SLOW_LOG_PATH = "/var/log/mysql/mysql.slow";
 
 /** The mysqld container of the cluster's Pod template, or undefined. */
 export function findMysqldContainer(cluster: MySQLCluster) {
@@ -79,45 +77,24 @@ export const DEFAULT_SLOW_LOG_CONFIG_TEMPLATE: string = [
   "",
 ].join("\n");
 
-/** Thrown for a slow-log template that moco-ts cannot render. */
+/** Thrown for a slow-log template that moco-ts cannot render (a user error for the reconcile). */
 export class SlowLogTemplateError extends Error {
   override name = "SlowLogTemplateError";
 }
 
 /**
- * Renders a fluent-bit template the way Go text/template would for the data
- * `{Path: "/var/log/mysql/mysql.slow"}`, for the subset templates use: `{{ .Path }}`
- * and comments `{{/* … *\/}}`, with the `{{-`/`-}}` whitespace trim markers. Any other
- * action is refused with a SlowLogTemplateError (a user error for the reconcile).
+ * Renders a fluent-bit template the way Go text/template would for MOCO's data
+ * `{Path: "/var/log/mysql/mysql.slow"}`, for the subset of renderGoTemplate
+ * (docs/api.md "slowQueryLogConfigTmpl"). Anything else is a SlowLogTemplateError whose
+ * message names the field, the action and its position. The validating webhook refuses
+ * such templates at admission; this covers clusters admitted before that check.
  */
 export function renderSlowLogTemplate(template: string, path: string = SLOW_LOG_PATH): string {
-  let out = "";
-  let rest = template;
-  for (;;) {
-    const open = rest.indexOf("{{");
-    if (open < 0) return out + rest;
-    let before = rest.slice(0, open);
-    let action = rest.slice(open + 2);
-    const close = action.indexOf("}}");
-    if (close < 0) throw new SlowLogTemplateError("unclosed action in slowQueryLogConfigTmpl");
-    let body = action.slice(0, close);
-    action = action.slice(close + 2);
-    if (body.startsWith("- ") || body === "-" || /^-[\t\n\r ]/.test(body)) {
-      before = before.replace(/[\t\n\r ]+$/, "");
-      body = body.slice(1);
-    }
-    let trimAfter = false;
-    if (/[\t\n\r ]-$/.test(body)) {
-      trimAfter = true;
-      body = body.slice(0, -1);
-    }
-    const trimmed = body.trim();
-    let value: string;
-    if (trimmed === ".Path") value = path;
-    else if (trimmed.startsWith("/*") && trimmed.endsWith("*/")) value = "";
-    else throw new SlowLogTemplateError(`unsupported action {{${body}}} in slowQueryLogConfigTmpl (only {{ .Path }} is available)`);
-    out += before + value;
-    rest = trimAfter ? action.replace(/^[\t\n\r ]+/, "") : action;
+  try {
+    return renderGoTemplate(template, { Path: path });
+  } catch (e) {
+    if (e instanceof TemplateError) throw new SlowLogTemplateError(`spec.slowQueryLogConfigTmpl: ${e.message}`, { cause: e });
+    throw e;
   }
 }
 

@@ -2,6 +2,7 @@
 // copy (objects.md §3).
 import { randomBytes } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
+import { goQuote } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { PASSWORD_KEYS } from "../../mysql/users.ts";
 import type { MocoPasswords, PasswordKey } from "../../mysql/users.ts";
@@ -96,48 +97,8 @@ export function buildUserSecret(cluster: MySQLCluster, passwords: MocoPasswords)
   };
 }
 
-/**
- * Go's `%q` for a string: double quotes, with `"` and `\` escaped and control
- * characters written as Go escapes. Passwords are hex, so normally nothing is escaped.
- */
-export function goQuote(text: string): string {
-  let out = '"';
-  for (const ch of text) {
-    const code = ch.codePointAt(0) as number;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case "\\":
-        out += "\\\\";
-        continue;
-      case "\x07":
-        out += "\\a";
-        continue;
-      case "\b":
-        out += "\\b";
-        continue;
-      case "\f":
-        out += "\\f";
-        continue;
-      case "\n":
-        out += "\\n";
-        continue;
-      case "\r":
-        out += "\\r";
-        continue;
-      case "\t":
-        out += "\\t";
-        continue;
-      case "\v":
-        out += "\\v";
-        continue;
-    }
-    if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
+/** Go's `%q` for a string (strconv.Quote), one implementation for all of moco-ts. */
+export { goQuote };
 
 /** `[client]` file of one user: `user="…"`, `password="…"` and an optional `socket="…"`. */
 export function myCnfClientFileText(user: string, password: string, socket?: string): string {

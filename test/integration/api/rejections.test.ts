@@ -173,6 +173,11 @@ const CREATE_CASES: CreateCase[] = [
     (o) => (at(templates(o)[0]!, ["metadata"])["name"] = "data"), /mysql-data/),
   c("volume claim template without storage", "spec.volumeClaimTemplates", "webhook",
     (o) => templates(o).push({ metadata: { name: "logs" }, spec: { resources: {} } }), /"logs"/),
+  c("slowQueryLogConfigTmpl with an unknown field (moco-ts)", "spec.slowQueryLogConfigTmpl", "webhook",
+    (o) => (spec(o)["slowQueryLogConfigTmpl"] = "[INPUT]\n  Name tail\n  Path {{ .Foo }}\n"),
+    /spec\.slowQueryLogConfigTmpl: Invalid value: template line 3, column 8: \{\{ \.Foo \}\}: can't evaluate field Foo/),
+  c("slowQueryLogConfigTmpl with define (moco-ts)", "spec.slowQueryLogConfigTmpl", "webhook",
+    (o) => (spec(o)["slowQueryLogConfigTmpl"] = '{{ define "input" }}[INPUT]{{ end }}'), /\{\{ define \}\} is not supported by moco-ts/),
   {
     ...c("name longer than 40 characters", "metadata.name", "webhook", () => undefined, /40 characters/),
     objectName: "a-cluster-name-that-is-far-too-long-for-moco",
@@ -295,6 +300,11 @@ const UPDATE_CASES: UpdateCase[] = [
     field: "spec.podTemplate.spec.containers[1]", by: "webhook",
   },
   { name: "maxDelaySeconds < 0", kind: "MySQLCluster", update: (o) => (spec(o)["maxDelaySeconds"] = -1), field: "spec.maxDelaySeconds", by: "schema" },
+  {
+    name: "slowQueryLogConfigTmpl changed to an unclosed action", kind: "MySQLCluster", initial: { slowQueryLogConfigTmpl: "Path {{ .Path }}\n" },
+    update: (o) => (spec(o)["slowQueryLogConfigTmpl"] = "Path {{ .Path \n"), field: "spec.slowQueryLogConfigTmpl", by: "webhook",
+    says: /line 1, column 6: unclosed action/,
+  },
   { name: "schedule made invalid", kind: "BackupPolicy", update: (o) => (spec(o)["schedule"] = "*/5 * * *"), field: "spec.schedule", by: "webhook" },
   {
     name: "concurrencyPolicy made invalid", kind: "BackupPolicy", update: (o) => (spec(o)["concurrencyPolicy"] = "Never"),
@@ -477,6 +487,19 @@ describe("invalid objects and updates are rejected by a real kube-apiserver (CRD
         res.warnings.some((w) => /spec\.serverIDBase changed from 100 to 200/.test(w)),
         JSON.stringify(res.warnings),
       );
+    });
+
+    it("a non-trivial slowQueryLogConfigTmpl is accepted on CREATE and UPDATE and stored as written", async () => {
+      const first =
+        "[INPUT]\n  Name tail\n{{- if .Path }}\n  Path {{ .Path }}\n{{- end }}\n{{/* MOCO users add filters */}}\n" +
+        "[FILTER]\n  Name grep\n  Match *\n  Regex log {{ `^# Time` }}\n[OUTPUT]\n  Name stdout\n";
+      const second = "{{ with .Path }}[INPUT]\n  Name tail\n  Path {{ printf \"%s\" . }}{{ end }}\n";
+      const res = await createAndUpdate("slow-log-tmpl", { slowQueryLogConfigTmpl: first }, (o) => {
+        assert.equal(spec(o)["slowQueryLogConfigTmpl"], first);
+        spec(o)["slowQueryLogConfigTmpl"] = second;
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(spec(res.body)["slowQueryLogConfigTmpl"], second);
     });
 
     it("metadata-only update and podTemplate change of a valid cluster", async () => {

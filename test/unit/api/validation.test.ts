@@ -55,6 +55,9 @@ const createCases: { name: string; mutate: Mutate; field: string; type: FieldErr
   { name: "replicas 7 (moco-ts)", mutate: (c) => (c.spec.replicas = 7), field: "spec.replicas", type: "Invalid", detail: /1, 3, 5 only/ },
   { name: "replicas 11 (moco-ts)", mutate: (c) => (c.spec.replicas = 11), field: "spec.replicas", type: "Invalid", detail: /1, 3, 5 only/ },
   { name: "replicas as string", mutate: (c) => (c.spec.replicas = "3"), field: "spec.replicas", type: "Invalid" },
+  { name: "slowQueryLogConfigTmpl with an unknown field", mutate: (c) => (c.spec.slowQueryLogConfigTmpl = "[INPUT]\n  Path {{ .Foo }}\n"), field: "spec.slowQueryLogConfigTmpl", type: "Invalid", detail: /^template line 2, column 8: \{\{ \.Foo \}\}: can't evaluate field Foo/ },
+  { name: "slowQueryLogConfigTmpl with range", mutate: (c) => (c.spec.slowQueryLogConfigTmpl = "{{ range .Path }}x{{ end }}"), field: "spec.slowQueryLogConfigTmpl", type: "Invalid", detail: /\{\{ range \}\} is not supported by moco-ts/ },
+  { name: "slowQueryLogConfigTmpl unclosed", mutate: (c) => (c.spec.slowQueryLogConfigTmpl = "Path {{ .Path"), field: "spec.slowQueryLogConfigTmpl", type: "Invalid", detail: /line 1, column 6: unclosed action/ },
   { name: "container without name", mutate: (c) => podSpec(c).containers.push({ image: "x" }), field: "spec.podTemplate.spec.containers[1]", type: "Forbidden" },
   { name: "container named agent", mutate: (c) => podSpec(c).containers.push({ name: "agent" }), field: "spec.podTemplate.spec.containers[1]", type: "Forbidden" },
   { name: "container named slow-log", mutate: (c) => podSpec(c).containers.push({ name: "slow-log" }), field: "spec.podTemplate.spec.containers[1]", type: "Forbidden" },
@@ -125,6 +128,7 @@ describe("validateMySQLClusterCreate", () => {
     podSpec(c).containers.push({ name: "slow-log" }, { name: "mysqld-exporter" });
     c.spec.restore = restoreSpec();
     c.spec.logRotationSchedule = "CRON_TZ=Asia/Tokyo */10 * * * *";
+    c.spec.slowQueryLogConfigTmpl = "[INPUT]\n{{- if .Path }}\n  Path {{ .Path }}\n{{- end }}\n{{ printf \"  %-15s%s\" \"Tag\" \"slow\" }}\n";
     assert.deepEqual(validateMySQLClusterCreate(c), []);
   });
   it("has at least 40 distinct invalid cases", () => assert.ok(createCases.length >= 40));
@@ -305,6 +309,7 @@ describe("a cluster MOCO created with more than 5 instances (issue 18)", () => {
     { name: "a spec change keeping 7 replicas", old: seven, mutate: (c) => (c.spec.offline = true) },
     { name: "a spec change keeping 9 replicas", old: (c) => (c.spec.replicas = 9), mutate: (c) => (c.spec.maxDelaySeconds = 10) },
     { name: "a volume named shared kept (moco-ts reserved name)", old: (c) => podSpec(c).volumes.push({ name: "shared", emptyDir: {} }), mutate: (c) => (c.spec.offline = true) },
+    { name: "a slowQueryLogConfigTmpl moco-ts cannot render, kept unchanged", old: (c) => (c.spec.slowQueryLogConfigTmpl = "{{ html .Path }}"), mutate: (c) => (c.spec.offline = true) },
   ];
   for (const tc of accepted) {
     it(`accepts ${tc.name}`, async () => {
@@ -320,6 +325,7 @@ describe("a cluster MOCO created with more than 5 instances (issue 18)", () => {
     { name: "growing 5 -> 7", old: (c) => (c.spec.replicas = 5), mutate: seven, field: "spec.replicas", detail: /1, 3, 5 only/ },
     { name: "shrinking 7 -> 5 (MOCO's rule)", old: seven, mutate: (c) => (c.spec.replicas = 5), field: "spec.replicas", detail: /decreasing/ },
     { name: "adding a volume named shared", mutate: (c) => podSpec(c).volumes.push({ name: "shared", emptyDir: {} }), field: "spec.podTemplate.spec.volumes[1]", detail: /reserved by moco-ts/ },
+    { name: "changing slowQueryLogConfigTmpl to one moco-ts cannot render", mutate: (c) => (c.spec.slowQueryLogConfigTmpl = "{{ .Path }} {{ $x }}"), field: "spec.slowQueryLogConfigTmpl", detail: /line 1, column 16: .*variables/ },
   ];
   for (const tc of refused) {
     it(`refuses ${tc.name}`, async () => {

@@ -223,11 +223,29 @@ describe("slow-log ConfigMap", () => {
     assert.equal(r?.configMap.data?.["fluent-bit.conf"], "a /var/log/mysql/mysql.slow b\n");
   });
 
-  it("template subset: trim markers, comments; other actions refused", () => {
+  it("a template with if/with/printf and trim markers: the ConfigMap carries the rendered text", () => {
+    const t =
+      "[INPUT]\n  Name tail\n{{- if .Path }}\n  Path {{ .Path }}\n{{- end }}\n" +
+      "{{ with .Path }}  DB {{ printf \"%s.db\" . }}{{ end }}\n[FILTER]\n  Name grep\n  Regex log {{ `^# Time` }}\n";
+    const r = buildSlowLogConfigMap(cluster(3, (c) => (spec(c).slowQueryLogConfigTmpl = t)));
+    assert.equal(r?.name, `moco-slow-log-agent-config-test.${fnv1a32Hex(t)}`);
+    assert.equal(
+      r?.configMap.data?.["fluent-bit.conf"],
+      "[INPUT]\n  Name tail\n  Path /var/log/mysql/mysql.slow\n  DB /var/log/mysql/mysql.slow.db\n[FILTER]\n  Name grep\n  Regex log ^# Time\n",
+    );
+  });
+
+  it("a template moco-ts cannot render: SlowLogTemplateError naming the field, the action and its position", () => {
     assert.equal(renderSlowLogTemplate("x  {{- .Path -}}  y"), "x/var/log/mysql/mysql.slowy");
-    assert.equal(renderSlowLogTemplate("a{{/* c */}}b"), "ab");
-    assert.throws(() => renderSlowLogTemplate("{{ .Other }}"), SlowLogTemplateError);
-    assert.throws(() => renderSlowLogTemplate("{{ .Path "), SlowLogTemplateError);
+    const bad: readonly (readonly [string, RegExp])[] = [
+      ["[INPUT]\n  Path {{ .Other }}\n", /^spec\.slowQueryLogConfigTmpl: line 2, column 8: \{\{ \.Other \}\}: can't evaluate field Other/],
+      ["{{ .Path ", /^spec\.slowQueryLogConfigTmpl: line 1, column 1: unclosed action$/],
+      ["{{ range .Path }}{{ end }}", /^spec\.slowQueryLogConfigTmpl: line 1, column 4: .*\{\{ range \}\} is not supported by moco-ts/],
+    ];
+    for (const [t, message] of bad) {
+      assert.throws(() => renderSlowLogTemplate(t), (e: unknown) => e instanceof SlowLogTemplateError && message.test(e.message));
+      assert.throws(() => buildSlowLogConfigMap(cluster(3, (c) => (spec(c).slowQueryLogConfigTmpl = t))), SlowLogTemplateError);
+    }
   });
 });
 
