@@ -311,9 +311,10 @@ export interface ObserveOptions extends SqlTimeouts {
   readonly primaryRecheckDelayMs?: number | undefined;
   /**
    * Ordinals every try of the previous pass failed to reach (the manager's short-lived
-   * memo): each gets a single try this pass, with connect timeout
-   * `unreachableProbeConnectTimeoutMs`, instead of `fetchAttempts`, so a pass after a
-   * failover does not wait out the timeouts of a partitioned instance again.
+   * memo), so a pass after a failover does not wait out the timeouts of a partitioned
+   * instance again: the current primary among them gets a single try with connect timeout
+   * `unreachableProbeConnectTimeoutMs` instead of `fetchAttempts`; any other is not tried
+   * this pass (absent, as its failed try would make it; the pass after tries it again).
    */
   readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
   /** Default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS. */
@@ -399,14 +400,16 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       attempts: 1,
       connectTimeoutMs: options.unreachableProbeConnectTimeoutMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS,
     };
+    const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
     const outcomes = await Promise.all(
-      Array.from({ length: n }, (_, i) =>
-        fetchInstanceStatusHedged(conns, i, options.recentlyUnreachable?.has(i) === true ? probeOptions : fetchOptions),
-      ),
+      Array.from({ length: n }, (_, i): Promise<FetchOutcome> => {
+        if (options.recentlyUnreachable?.has(i) !== true) return fetchInstanceStatusHedged(conns, i, fetchOptions);
+        if (i === primaryIndex) return fetchInstanceStatusHedged(conns, i, probeOptions);
+        return Promise.resolve({ status: null, unreachable: false });
+      }),
     );
     const instances = outcomes.map((o) => o.status);
     const unreachable = outcomes.flatMap((o, i) => (o.status === null && o.unreachable ? [i] : []));
-    const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
     if (primaryIndex >= 0 && primaryIndex < n && instances[primaryIndex] != null) {
       await sleep(options.primaryRecheckDelayMs ?? PRIMARY_RECHECK_DELAY_MS, options.signal);
       try {
