@@ -29,6 +29,12 @@ export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
  * runs. A clone request is bounded by its own timeout instead (it may copy for long).
  */
 export const DEFAULT_PASS_TIMEOUT_MS = 5 * 60_000;
+/**
+ * How long the worker remembers that every status try of a pass failed to reach an
+ * instance: a pass starting within this time tries that instance once instead of
+ * `fetchAttempts` times (docs/clustering.md "Timing").
+ */
+export const UNREACHABLE_MEMO_MS = 30_000;
 
 export const METRIC = {
   checks: "moco_cluster_checks_total",
@@ -77,6 +83,8 @@ export interface PassResult {
   readonly state: ClusterState | null;
   readonly operation: Operation | null;
   readonly redo: boolean;
+  /** Ordinals every status try of this pass failed to reach (absent when the pass did not observe). */
+  readonly unreachable?: readonly number[] | undefined;
   /** Set when the pass failed. */
   readonly error?: string | undefined;
   readonly durationMs: number;
@@ -91,6 +99,8 @@ export interface PassContext {
   readonly stopSignal?: AbortSignal | undefined;
   /** The report of the previous pass when it was abandoned (condition PassAbandoned). */
   readonly previousPassAbandoned?: string | undefined;
+  /** Ordinals the previous pass could not reach at all (UNREACHABLE_MEMO_MS). */
+  readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
 }
 
 function labelsOf(key: ClusterKey): ClusterMetricLabels {
@@ -140,12 +150,13 @@ export async function runClusterPass(
     fetchRetryGapMs: timings.fetchRetryGapMs,
     connectTimeoutMs: options.connectTimeoutMs,
     readTimeoutMs: options.readTimeoutMs,
+    recentlyUnreachable: ctx.recentlyUnreachable,
     signal: ctx.signal,
     logger: log,
   };
   const seen = await observeCluster(ports, observeOptions);
   if (seen === null) return { state: null, operation: null, redo: false };
-  const { conns } = seen;
+  const { conns, unreachable } = seen;
   try {
     const observed = assessObservation(seen.observation);
     const decision = decideState(observed);
@@ -168,7 +179,7 @@ export async function runClusterPass(
       { ports, observed, conns, passwords: seen.passwords, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal, cloneSignal: ctx.stopSignal ?? ctx.signal } },
       operation,
     );
-    return { state: decision.state, operation, redo };
+    return { state: decision.state, operation, redo, unreachable };
   } finally {
     await conns.closeAll();
   }
@@ -202,6 +213,8 @@ export class ClusterWorker {
   private passesRun = 0;
   /** The report of the last pass when it was abandoned at its deadline. */
   private abandonedReport: string | undefined;
+  /** Ordinals the last pass could not reach, and until when that is remembered. */
+  private unreachableMemo: { readonly ordinals: ReadonlySet<number>; readonly until: number } | null = null;
 
   constructor(ports: ClusterPorts, options: ManagerOptions = {}) {
     this.key = ports.key;
@@ -278,7 +291,13 @@ export class ClusterWorker {
       try {
         const previousPassAbandoned = this.abandonedReport;
         this.abandonedReport = undefined;
-        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned });
+        const memo = this.unreachableMemo !== null && this.unreachableMemo.until > Date.now() ? this.unreachableMemo.ordinals : undefined;
+        // Only the pass right after the one that saw the failures uses the memo.
+        this.unreachableMemo = null;
+        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned, recentlyUnreachable: memo });
+        if (r.unreachable !== undefined && r.unreachable.length > 0) {
+          this.unreachableMemo = { ordinals: new Set(r.unreachable), until: Date.now() + UNREACHABLE_MEMO_MS };
+        }
         result = { ...r, key: this.key, opId, origin, durationMs: performance.now() - started };
         if (r.redo) this.nudge("redo");
       } catch (e) {

@@ -36,6 +36,11 @@ import { MYSQL_ADMIN_PORT } from "./decide.ts";
 export const DEFAULT_FETCH_ATTEMPTS = 3;
 export const DEFAULT_FETCH_RETRY_GAP_MS = 3_000;
 export const PRIMARY_RECHECK_DELAY_MS = 100;
+/**
+ * Connect timeout of the single try given to an instance the previous pass could not
+ * reach at all (ObserveOptions.recentlyUnreachable).
+ */
+export const UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS = 1_000;
 
 // ---------------------------------------------------------------------------------
 // Go durations (the MOCO_* environment overrides are Go durations)
@@ -174,38 +179,99 @@ export async function fetchInstanceStatus(conn: SqlConnection): Promise<Instance
 export interface FetchOptions {
   /** Tries in all (default 3). */
   readonly attempts?: number | undefined;
-  /** Sleep between tries (default 3 s; env MOCO_CHECK_INTERVAL). */
+  /** Time between the starts of two tries (default 3 s; env MOCO_CHECK_INTERVAL). */
   readonly retryGapMs?: number | undefined;
+  /** Connect timeout of each try (default: the pass's). */
+  readonly connectTimeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly logger?: ClusteringLogger | undefined;
 }
 
+/** Why a status fetch gave no status. */
+export type FetchOutcome =
+  | { readonly status: InstanceStatus }
+  | { readonly status: null; readonly unreachable: boolean };
+
 /**
- * §1.3 step 4 for one ordinal: up to `attempts` tries, `retryGapMs` apart; null after the
- * last failure or at once when the instance has no address. Never throws.
+ * §1.3 step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
+ * started `retryGapMs` apart without waiting for the previous one to fail (a try that
+ * hangs until its connect or read timeout, as against an unresponsive or partitioned
+ * instance, no longer delays the next); the first status wins and its connection becomes
+ * the pass's cached one. `unreachable` after every try failed; not when the instance has
+ * no address (NopError). Never throws.
  */
+export async function fetchInstanceStatusHedged(
+  conns: PassConnections,
+  ordinal: number,
+  options: FetchOptions = {},
+): Promise<FetchOutcome> {
+  const attempts = Math.max(1, options.attempts ?? DEFAULT_FETCH_ATTEMPTS);
+  const gap = options.retryGapMs ?? DEFAULT_FETCH_RETRY_GAP_MS;
+  const log = options.logger ?? silentLogger;
+  let winner: InstanceStatus | null = null;
+  let nop = false;
+  let done = false;
+  let resolveWin = (): void => undefined;
+  const won = new Promise<void>((resolve) => {
+    resolveWin = resolve;
+  });
+  const attempt = async (i: number): Promise<void> => {
+    let conn: SqlConnection | undefined;
+    try {
+      conn = await conns.open(ordinal, options.connectTimeoutMs);
+      const status = await fetchInstanceStatus(conn);
+      if (done) {
+        await conn.close();
+        return;
+      }
+      done = true;
+      await conns.adopt(ordinal, conn);
+      winner = status;
+      resolveWin();
+    } catch (e) {
+      await conn?.close().catch(() => undefined);
+      if (e instanceof NopError) {
+        nop = true;
+        done = true;
+        resolveWin();
+        return;
+      }
+      log.debug(
+        { instance: ordinal, attempt: i, error: e instanceof Error ? e.message : String(e) },
+        "failed to get the instance status",
+      );
+    }
+  };
+  const tries: Promise<void>[] = [];
+  const schedule = (async () => {
+    for (let i = 1; i <= attempts && !done; i++) {
+      if (i > 1) {
+        // The gap counts from the previous start; a win ends the wait early.
+        const slept = await Promise.race([
+          sleep(gap, options.signal).then(() => true, () => false),
+          won.then(() => false),
+        ]);
+        if (!slept || done) break;
+      }
+      if (options.signal?.aborted === true) break;
+      tries.push(attempt(i));
+    }
+  })();
+  await schedule;
+  await Promise.race([won, Promise.all(tries)]);
+  if (winner !== null) return { status: winner };
+  // No status: every scheduled try has failed (or the instance has no address).
+  await Promise.all(tries);
+  return winner !== null ? { status: winner } : { status: null, unreachable: !nop };
+}
+
+/** The status of `ordinal` or null (fetchInstanceStatusHedged without the reason). */
 export async function fetchInstanceStatusWithRetry(
   conns: PassConnections,
   ordinal: number,
   options: FetchOptions = {},
 ): Promise<InstanceStatus | null> {
-  const attempts = Math.max(1, options.attempts ?? DEFAULT_FETCH_ATTEMPTS);
-  const gap = options.retryGapMs ?? DEFAULT_FETCH_RETRY_GAP_MS;
-  for (let i = 1; i <= attempts; i++) {
-    try {
-      return await conns.with(ordinal, (conn) => fetchInstanceStatus(conn));
-    } catch (e) {
-      if (e instanceof NopError) return null;
-      await conns.discard(ordinal).catch(() => undefined);
-      (options.logger ?? silentLogger).debug(
-        { instance: ordinal, attempt: i, error: e instanceof Error ? e.message : String(e) },
-        "failed to get the instance status",
-      );
-      if (i === attempts || options.signal?.aborted === true) break;
-      if (!(await sleep(gap, options.signal).then(() => true, () => false))) break;
-    }
-  }
-  return null;
+  return (await fetchInstanceStatusHedged(conns, ordinal, options)).status;
 }
 
 // ---------------------------------------------------------------------------------
@@ -243,6 +309,16 @@ export interface ObserveOptions extends SqlTimeouts {
   readonly fetchAttempts?: number | undefined;
   readonly fetchRetryGapMs?: number | undefined;
   readonly primaryRecheckDelayMs?: number | undefined;
+  /**
+   * Ordinals every try of the previous pass failed to reach (the manager's short-lived
+   * memo), so a pass after a failover does not wait out the timeouts of a partitioned
+   * instance again: the current primary among them gets a single try with connect timeout
+   * `unreachableProbeConnectTimeoutMs` instead of `fetchAttempts`; any other is not tried
+   * this pass (absent, as its failed try would make it; the pass after tries it again).
+   */
+  readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
+  /** Default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS. */
+  readonly unreachableProbeConnectTimeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly logger?: ClusteringLogger | undefined;
 }
@@ -252,6 +328,8 @@ export interface Observed {
   readonly passwords: MocoPasswords;
   /** The pass's admin connections; the caller closes them (closeAll) at the end of the pass. */
   readonly conns: PassConnections;
+  /** Ordinals with an address whose every status try failed this pass. */
+  readonly unreachable: readonly number[];
 }
 
 /** HOST/PORT of the external source Secret (no credentials) for configure. */
@@ -317,10 +395,21 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       signal: options.signal,
       logger,
     };
-    const instances = await Promise.all(
-      Array.from({ length: n }, (_, i) => fetchInstanceStatusWithRetry(conns, i, fetchOptions)),
-    );
+    const probeOptions: FetchOptions = {
+      ...fetchOptions,
+      attempts: 1,
+      connectTimeoutMs: options.unreachableProbeConnectTimeoutMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS,
+    };
     const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
+    const outcomes = await Promise.all(
+      Array.from({ length: n }, (_, i): Promise<FetchOutcome> => {
+        if (options.recentlyUnreachable?.has(i) !== true) return fetchInstanceStatusHedged(conns, i, fetchOptions);
+        if (i === primaryIndex) return fetchInstanceStatusHedged(conns, i, probeOptions);
+        return Promise.resolve({ status: null, unreachable: false });
+      }),
+    );
+    const instances = outcomes.map((o) => o.status);
+    const unreachable = outcomes.flatMap((o, i) => (o.status === null && o.unreachable ? [i] : []));
     if (primaryIndex >= 0 && primaryIndex < n && instances[primaryIndex] != null) {
       await sleep(options.primaryRecheckDelayMs ?? PRIMARY_RECHECK_DELAY_MS, options.signal);
       try {
@@ -343,7 +432,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       podHostnames,
       ...(replicationSource === undefined ? {} : { replicationSource }),
     };
-    return { observation, passwords, conns };
+    return { observation, passwords, conns, unreachable };
   } catch (e) {
     await conns.closeAll();
     throw e;

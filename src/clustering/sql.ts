@@ -317,6 +317,28 @@ export class PassConnections {
     return conn;
   }
 
+  /**
+   * A new connection to `ordinal` that the pass does not hold yet: the caller either hands
+   * it over with `adopt` or closes it. Several may be opening at once (hedged status tries).
+   * `connectTimeoutMs` overrides the pass's connect timeout for this connection.
+   */
+  async open(ordinal: number, connectTimeoutMs?: number): Promise<SqlConnection> {
+    if (this.closed) throw new Error("the pass is over");
+    const timeouts = connectTimeoutMs === undefined ? this.timeouts : { ...this.timeouts, connectTimeoutMs };
+    return SqlConnection.open(this.target(ordinal), timeouts);
+  }
+
+  /** Makes `conn` (from `open`) the cached connection of `ordinal`; closes it when the pass is over. */
+  async adopt(ordinal: number, conn: SqlConnection): Promise<void> {
+    if (this.closed) {
+      await conn.close();
+      throw new Error("the pass is over");
+    }
+    const have = this.cached.get(ordinal);
+    this.cached.set(ordinal, conn);
+    if (have !== undefined && have !== conn) await have.close();
+  }
+
   /** Drop the cached connection (after a clone restarted mysqld). */
   async discard(ordinal: number): Promise<void> {
     const have = this.cached.get(ordinal);
