@@ -139,8 +139,10 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
       const l = await controllerLeader(env);
       return l !== undefined && l !== leader ? l : undefined;
     }, 120_000, 250);
-    t.diagnostic(`leader Pod deleted → ${next} holds the Lease: ${((Date.now() - start) / 1000).toFixed(1)} s`);
-    assert.ok(standby.includes(next), `a replica that was already running took over (${next}), not a replacement Pod`);
+    // The deleted leader releases the Lease on SIGTERM; the standby (retrying every retryPeriod)
+    // and the replacement Pod (trying at start, which is immediate on this node) race for it:
+    // either may win, so which one did is reported, not asserted.
+    t.diagnostic(`leader Pod deleted → ${next} (${standby.includes(next) ? "the standby" : "the replacement Pod"}) holds the Lease: ${((Date.now() - start) / 1000).toFixed(1)} s`);
     // Only the leader reconciles: a Service of the cluster deleted now comes back.
     await env.kubectl(["-n", ns, "delete", "service", `moco-${name}-primary`]);
     await eventually("primary Service re-created by the new leader", async () => {
