@@ -332,7 +332,7 @@ export interface UserBlock {
   grants: string[];
 }
 
-/** The accounts of `@.users.sql`: statements between `-- begin user X` and `-- end user X` (grants may have their own `-- begin grants X` blocks in 2.0.x). */
+/** The accounts of `@.users.sql`: statements between `-- begin user X` / `-- end user X` and `-- begin grants X` / `-- end grants X` (X quoted or not). */
 export function parseUsersScript(text: string): { blocks: UserBlock[]; other: string[] } {
   const blocks = new Map<string, UserBlock>();
   const other: string[] = [];

@@ -94,3 +94,24 @@ export function expectedObjects(dir: string): { events: string[]; routines: stri
 export function sortedNames(names: readonly string[]): string[] {
   return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
+
+/**
+ * The fixture rewritten into format 2.0.x's forms (synthetic: no genuine 2.0.x dump was
+ * available): version 2.0.1 in @.json, accounts quoted in the users script's
+ * "-- begin user"/"-- begin grants" markers, and one partitioned table's data file named per
+ * partition (`<s>@<t>@<partition>@@0.tsv.zst`) with "partitions" in its metadata.
+ */
+export function rewriteAsFormat2(dir: string): void {
+  const metaFile = path.join(dir, "@.json");
+  const meta = JSON.parse(fs.readFileSync(metaFile, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(metaFile, JSON.stringify({ ...meta, version: "2.0.1" }, null, 4));
+  const users = fs.readFileSync(path.join(dir, "@.users.sql"), "utf8");
+  const quoted = users.replace(/^-- (begin|end) (user|grants) (\S+)@(\S+)$/gm, (_all, be: string, kind: string, u: string, h: string) => `-- ${be} ${kind} '${u}'@'${h}'`);
+  if (!/^-- begin grants 'testusr6'@'localhost'$/m.test(quoted)) throw new Error("fixture: the users script has no grants block to rewrite");
+  fs.writeFileSync(path.join(dir, "@.users.sql"), quoted);
+  const base = "mysqlaas_compat@partition_tbl2";
+  const tableFile = path.join(dir, `${base}.json`);
+  const tm = JSON.parse(fs.readFileSync(tableFile, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(tableFile, JSON.stringify({ ...tm, partitions: ["p1"] }, null, 4));
+  for (const ext of ["tsv.zst", "tsv.zst.idx"]) fs.renameSync(path.join(dir, `${base}.${ext}`), path.join(dir, `${base}@p1@@0.${ext}`));
+}

@@ -11,7 +11,7 @@ import { loadMysqlshDump } from "../../../src/backup/dump/mysqlsh-load.ts";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { makeTmpDir } from "../../env/procs.ts";
 import { ADMIN_PASSWORD, prepareRestoreTarget, testLogger } from "./harness.ts";
-import { expectedObjects, expectedTables, exportedTable, extractFixture, sortedNames } from "./mysqlsh-fixture.ts";
+import { expectedObjects, expectedTables, exportedTable, extractFixture, rewriteAsFormat2, sortedNames } from "./mysqlsh-fixture.ts";
 
 let mysqlds: MysqldSet;
 let tmp: string;
@@ -95,6 +95,27 @@ test("mysqlsh dump 8.0.21 (from 5.7.33) → mysqld 9.7: every table's rows and c
     assert.ok(res.warnings.some((w) => /removed sql_mode NO_AUTO_CREATE_USER/.test(w)), res.warnings.join("\n"));
     const [g] = (await c.query({ sql: "SELECT @@GLOBAL.gtid_executed", rowsAsArray: true }))[0] as string[][];
     assert.equal(String(g?.[0]).replace(/\s+/g, ""), res.meta.gtidExecuted);
+  } finally {
+    await c.end();
+  }
+});
+
+test("the same dump in format 2.0.x's forms (synthetic: quoted account markers, a per-partition data file) → mysqld 9.7", async () => {
+  const v2 = path.join(tmp, "v2");
+  fs.cpSync(dumpDir, v2, { recursive: true });
+  rewriteAsFormat2(v2);
+  const expected = expectedTables(dumpDir);
+  const res = await loadMysqlshDump({ target: target(1), dumpDir: v2, threads: 2, log: testLogger() });
+  assert.equal(res.meta.version, "2.0.1");
+  assert.ok(fs.readdirSync(v2).includes("mysqlaas_compat@partition_tbl2@p1@@0.tsv.zst"));
+  const c = await mysqlds.instances[1]!.connect();
+  try {
+    for (const t of expected) {
+      const got = await exportedTable(c, t);
+      assert.deepEqual([got.rows, got.checksum], [t.rows, t.checksum], `${t.schema}.${t.table}`);
+    }
+    const grants = ((await c.query({ sql: "SHOW GRANTS FOR 'testusr6'@'localhost'", rowsAsArray: true }))[0] as string[][]).map((r) => r[0]);
+    assert.ok(grants.some((g) => g?.includes("ON `mysqlaas_compat`.*")), grants.join(";"));
   } finally {
     await c.end();
   }

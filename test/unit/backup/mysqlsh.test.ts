@@ -110,7 +110,7 @@ test("SQL scripts split on the delimiter, respecting DELIMITER, quotes and comme
   for (const [name, script, want] of cases) assert.deepEqual(splitSqlScript(script), want, name);
 });
 
-test("users script: accounts between begin/end markers (1.0 and 2.0 forms), grants kept apart", () => {
+test("users script: accounts between begin/end user and grants markers (quoted or not), grants kept apart", () => {
   const script = [
     "-- Dumping user accounts", "",
     "-- begin user 'app'@'%'", "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED WITH 'caching_sha2_password' AS 'x';",
