@@ -11,7 +11,9 @@ import tar from "tar-stream";
 import { extractArchive, packFiles, putArchive, readFirstEntry, safeEntryName, streamArchive, tarSize } from "../../../src/backup/archive.ts";
 import { readAll } from "../../../src/backup/bucket/util.ts";
 import { BucketError, type Bucket } from "../../../src/backup/bucket/types.ts";
-import { readDumpHead } from "../../../src/backup/restore.ts";
+import { readDumpHead, validateRestorePoint } from "../../../src/backup/restore.ts";
+import { readBinlogManifest } from "../../../src/backup/binlog.ts";
+import zlib from "node:zlib";
 import { silentLogger } from "../../../src/backup/log.ts";
 
 class MemoryBucket implements Bucket {
@@ -216,4 +218,17 @@ test("a failed upload is re-sent from the files; a refused credential is not ret
   denied.put = async () => { calls++; throw new BucketError("AccessDenied", "access denied"); };
   await assert.rejects(putArchive({ bucket: denied, key: "k", root, entries: ["binlog/manifest.json"], compression: "none", log, retryBaseDelayMs: 1 }), /access denied/);
   assert.equal(calls, 1);
+});
+
+test("a MOCO backup directory: MySQL Shell dump.tar and a binlog.tar.zst without manifest are planned for a restore", async () => {
+  const bucket = new MemoryBucket();
+  const dir = "moco/ns/c/20210101-000000/";
+  const meta = { version: "1.0.0", schemas: ["s"], gtidExecuted: "" };
+  bucket.objects.set(`${dir}dump.tar`, await tarOf([{ name: "dump/@.done.json", body: "{}" }, { name: "dump/@.json", body: JSON.stringify(meta) }]));
+  bucket.objects.set(`${dir}binlog.tar.zst`, zlib.zstdCompressSync(await tarOf([{ name: "binlog/binlog.000001", body: "\xfebin" }])));
+  assert.equal(await readBinlogManifest(bucket, dir), undefined, "MOCO's archive: no manifest");
+  const v = await validateRestorePoint(bucket, "ns", "c", new Date("2021-01-01T00:30:00Z"));
+  assert.deepEqual([v.plan.dump.dir, v.plan.binlog?.dir, v.head, v.binlog], [dir, dir, { kind: "mysqlsh" }, undefined]);
+  bucket.objects.set(`${dir}binlog.tar.zst`, zlib.zstdCompressSync(await tarOf([{ name: "other/x", body: "x" }])));
+  await assert.rejects(readBinlogManifest(bucket, dir), /does not start with binlog\/manifest\.json but with "other\/x"/);
 });
