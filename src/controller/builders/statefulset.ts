@@ -23,6 +23,7 @@ import {
   MYSQLD_CONTAINER,
   MYSQL_DATA_VOLUME,
   SLOW_LOG_CONTAINER,
+  TIMEZONE_INIT_CONTAINER,
 } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster, OverwriteContainer, PersistentVolumeClaim } from "../../api/v1beta2/index.ts";
 import { buildMyCnfConfigMap, findMysqldContainer, slowLogConfigMapName, slowLogTemplateOf } from "./configmaps.ts";
@@ -296,7 +297,6 @@ export function initScriptArgs(cluster: MySQLCluster, userMyCnf: Readonly<Record
 export const TIMEZONE_SQL_IMAGE_PATH = "/usr/share/moco-ts/timezones.sql";
 /** Where moco-init reads them (the tmp volume both init containers mount). */
 export const TIMEZONE_SQL_PATH = `${PATH_TMP}/moco-timezones.sql`;
-export const TIMEZONE_INIT_CONTAINER = "copy-moco-timezones";
 
 /**
  * With `initializeTimezoneData`: an init container of the moco-ts image copying the time
