@@ -354,14 +354,15 @@ function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, 
       if (c.spec?.backupPolicyName === bp.metadata?.name) clusters.enqueue(`${ns}/${c.metadata?.name ?? ""}`);
     }
   }));
-  caches.pods.addHandler(handlers((p) => {
+  const onPod = (p: KubeObject, old?: KubeObject): void => {
     const stsName = controllerOf(p, "StatefulSet");
     if (stsName !== undefined) partitions.enqueue(`${p.metadata?.namespace ?? ""}/${stsName}`);
     const end = metrics.reconcileTime.startTimer({ controller: "pod" });
-    podNudge(caches, manager, p as never);
+    podNudge(caches, manager, p as never, old as never);
     metrics.reconcileTotal.inc({ controller: "pod", result: "success" });
     end();
-  }));
+  };
+  caches.pods.addHandler({ onAdd: (p) => onPod(p), onUpdate: (a, b) => onPod(b, a), onDelete: (p) => onPod(p) });
 }
 
 /** Patches caBundle into the two webhook configurations; retries every 30 s until both are done. */
