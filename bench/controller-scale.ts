@@ -4,11 +4,14 @@
 //
 //   node bench/controller-scale.ts                        # N = 100 and 1000
 //   BENCH_N=1000 BENCH_BASELINE_REF=none node bench/controller-scale.ts
+//   BENCH_FLAGS="--apiserver-qps-throttle=200" BENCH_NODE_FLAGS="--max-semi-space-size=4" node bench/controller-scale.ts
+//     (controller flags and node flags for the current controller only)
 //
 // For each N the same run measures two controllers, each against a fresh control plane:
 //   - baseline: the controller of BENCH_BASELINE_REF (default da4edfc, the commit before the
 //     issue-14 scale work) with the CLI flags of that commit's defaults;
-//   - current:  this checkout's controller with its shipped defaults (plus BENCH_FLAGS).
+//   - current:  this checkout's controller with its shipped defaults (plus BENCH_FLAGS, and
+//     BENCH_NODE_FLAGS given to node).
 // and, once, the RSS of a bare `node` process idling (the floor of any Node controller).
 //
 // The controller is started and made leader first; then N one-instance MySQLClusters are
@@ -66,7 +69,7 @@ function checkoutRef(ref: string): string {
   return dir;
 }
 
-interface Variant { label: string; root: string; flags: string[] }
+interface Variant { label: string; root: string; flags: string[]; nodeFlags: string[] }
 
 interface Result {
   variant: string; n: number;
@@ -76,7 +79,7 @@ interface Result {
 
 function startControllerProcess(h: Harness, v: Variant, logFile: string): ManagedProcess {
   return spawnManaged(`moco-controller (${v.label})`, process.execPath, [
-    ...(process.env["BENCH_NODE_FLAGS"] ?? "").split(" ").filter((s) => s !== ""),
+    ...v.nodeFlags,
     path.join(v.root, "src/controller/main.ts"),
     "--kubeconfig", h.cp.kubeconfig, "--webhook-addr", "0", "--metrics-addr", "127.0.0.1:0", "--health-probe-addr", "127.0.0.1:0",
     ...v.flags,
@@ -202,8 +205,9 @@ async function bareNodeRssKb(): Promise<number> {
 
 async function main(): Promise<void> {
   const variants: Variant[] = [];
-  if (BASELINE_REF !== "none") variants.push({ label: `baseline ${BASELINE_REF}`, root: checkoutRef(BASELINE_REF), flags: [] });
-  variants.push({ label: "current", root: REPO, flags: EXTRA_FLAGS });
+  if (BASELINE_REF !== "none") variants.push({ label: `baseline ${BASELINE_REF}`, root: checkoutRef(BASELINE_REF), flags: [], nodeFlags: [] });
+  const nodeFlags = (process.env["BENCH_NODE_FLAGS"] ?? "").split(" ").filter((s) => s !== "");
+  variants.push({ label: ["current", ...EXTRA_FLAGS, ...nodeFlags].join(" "), root: REPO, flags: EXTRA_FLAGS, nodeFlags });
   const bare = await bareNodeRssKb();
   const results: Result[] = [];
   for (const n of SIZES) for (const v of variants) results.push(await runOne(v, n));
