@@ -210,7 +210,11 @@ async function main(): Promise<void> {
   variants.push({ label: ["current", ...EXTRA_FLAGS, ...nodeFlags].join(" "), root: REPO, flags: EXTRA_FLAGS, nodeFlags });
   const bare = await bareNodeRssKb();
   const results: Result[] = [];
-  for (const n of SIZES) for (const v of variants) results.push(await runOne(v, n));
+  try {
+    for (const n of SIZES) for (const v of variants) results.push(await runOne(v, n));
+  } finally {
+    for (const v of variants) if (v.root !== REPO) fs.rmSync(v.root, { recursive: true, force: true });
+  }
   console.log(`\nmoco-controller at scale (${SIZES.join(", ")} one-instance MySQLClusters; own process; ${process.env["BENCH_MACHINE"] ?? "this machine"})`);
   console.log(`bare node process RSS: ${mib(bare)} MiB; load average at the end: ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
   console.log("| controller | N | start→leader s | create N s | converged after apply: median / last s | controller exits | controller CPU s (apply → converged + 3 s) | idle RSS MiB | peak RSS (VmHWM) MiB | peak / bare node | time ratio vs baseline | RSS ratio vs baseline |");
