@@ -23,7 +23,15 @@ import type { ConfigureStep, InstanceStatus, ObservedCluster, Operation } from "
 // ---------------------------------------------------------------------------------
 // Timings (§1.11)
 
-export const SWITCHOVER_READ_ONLY_WAIT_MS = 10_000;
+/**
+ * Grace `SET GLOBAL super_read_only=1` gets in a switchover before the client connections
+ * on the primary are killed (MOCO's order: read-only, kill, wait). It blocks behind every
+ * open transaction and table lock; a writer that keeps one open held it for the whole
+ * 10 s this used to be (issue 14: a 10.4 s write gap). Killing only ends transactions
+ * that were not acknowledged (a commit either completes or is rolled back with the
+ * session), so a short grace costs no acknowledged write.
+ */
+export const SWITCHOVER_READ_ONLY_WAIT_MS = 500;
 /**
  * Bound of `SET GLOBAL super_read_only=1` (it waits for running commits and for other
  * sessions' table locks). On expiry the statement is killed on the server and the pass
@@ -36,7 +44,7 @@ export const CLONE_POLL_ATTEMPTS = 60;
 export const CLONE_POLL_INTERVAL_MS = 1_000;
 
 export interface ActOptions {
-  /** §1.8.1 step 1 (default 10 s). */
+  /** §1.8.1 step 1: grace before the kill (default SWITCHOVER_READ_ONLY_WAIT_MS, 0.5 s). */
   readonly switchoverReadOnlyWaitMs?: number | undefined;
   /** WAIT_FOR_EXECUTED_GTID_SET timeout in switchover/failover (default 50 s). */
   readonly switchGtidWaitSeconds?: number | undefined;

@@ -20,6 +20,8 @@ import type { BackupPolicy, MySQLCluster } from "../api/v1beta2/index.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { Informer } from "../k8s/informer.ts";
 import { resources } from "../k8s/resource.ts";
+import type { KubeObject } from "../k8s/types.ts";
+import { FIELD_MANAGER } from "./apply.ts";
 
 export const OWNED_SELECTOR = "app.kubernetes.io/created-by=moco";
 export const MYSQL_POD_SELECTOR = "app.kubernetes.io/name=mysql,app.kubernetes.io/created-by=moco";
@@ -48,24 +50,78 @@ export interface CacheOptions {
   readonly logger: Logger;
 }
 
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+// What the caches keep (client-go's SetTransform). The readers are the reconciler, the
+// partition controller, the Pod watcher and the clustering adapter; test/unit/controller/
+// cache-transform.test.ts runs them on stripped and on full objects and wants the same answers.
+
+/**
+ * MySQLClusters and BackupPolicies: without metadata.managedFields (nothing reads them, and a
+ * status PUT built from the cached cluster that carries no managedFields leaves the server's
+ * as they are; a partial list would replace them). Annotations are kept: the status PUT
+ * sends them back.
+ */
+export function stripManagedFields<T extends KubeObject>(o: T): T {
+  if (o.metadata?.managedFields !== undefined) delete o.metadata.managedFields;
+  return o;
+}
+
+/**
+ * Objects the controller writes by server-side apply and never PUTs from the cache: only
+ * moco-controller's managedFields entries (apply-if-changed compares the fields it owns) and
+ * no kubectl last-applied annotation (a copy of the whole object).
+ */
+export function stripForOwnedCache<T extends KubeObject>(o: T): T {
+  const md = o.metadata;
+  if (md === undefined) return o;
+  if (md.managedFields !== undefined) {
+    const mine = md.managedFields.filter((e) => e.manager === FIELD_MANAGER);
+    if (mine.length === 0) delete md.managedFields; else md.managedFields = mine;
+  }
+  if (md.annotations !== undefined && LAST_APPLIED in md.annotations) {
+    const { [LAST_APPLIED]: _dropped, ...rest } = md.annotations;
+    md.annotations = rest;
+  }
+  return o;
+}
+
+/**
+ * mysqld Pods: metadata without managedFields, status as it is, and of the spec only the
+ * node and hostname (the controller patches Pods, never PUTs them, and reads no other part
+ * of the spec; the StatefulSet template is where the spec comes from).
+ */
+export function stripPod(p: V1Pod): V1Pod {
+  stripForOwnedCache(p);
+  if (p.metadata?.managedFields !== undefined) delete p.metadata.managedFields;
+  const spec = p.spec;
+  if (spec !== undefined) {
+    const kept: Record<string, unknown> = {};
+    for (const k of ["nodeName", "hostname", "subdomain"] as const) if (spec[k] !== undefined) kept[k] = spec[k];
+    p.spec = kept as unknown as V1Pod["spec"];
+  }
+  return p;
+}
+
 export function createCaches(client: KubeClient, opts: CacheOptions): ControllerCaches {
   const base = { resyncPeriodMs: opts.resyncPeriodMs ?? 10 * 3600_000, logger: opts.logger, ...(opts.namespace === undefined ? {} : { namespace: opts.namespace }) };
-  const owned = { ...base, labelSelector: OWNED_SELECTOR };
+  const owned = { ...base, labelSelector: OWNED_SELECTOR, transform: stripForOwnedCache };
   return {
-    clusters: new Informer<MySQLCluster>(client, resources.mysqlClusters, base),
-    backupPolicies: new Informer<BackupPolicy>(client, resources.backupPolicies, base),
+    clusters: new Informer<MySQLCluster>(client, resources.mysqlClusters, { ...base, transform: stripManagedFields }),
+    backupPolicies: new Informer<BackupPolicy>(client, resources.backupPolicies, { ...base, transform: stripManagedFields }),
     statefulSets: new Informer<V1StatefulSet>(client, resources.statefulSets, owned),
     services: new Informer<V1Service>(client, resources.services, owned),
     // The controller Secret lives in the controller namespace: watch all namespaces.
     secrets: new Informer<V1Secret>(client, resources.secrets, { ...owned, namespace: undefined }),
     serviceAccounts: new Informer<V1ServiceAccount>(client, resources.serviceAccounts, owned),
-    configMaps: new Informer<V1ConfigMap>(client, resources.configMaps, base),
+    // Unfiltered (the user's my.cnf ConfigMap has no label of ours); never PUT from the cache.
+    configMaps: new Informer<V1ConfigMap>(client, resources.configMaps, { ...base, transform: stripForOwnedCache }),
     pdbs: new Informer<V1PodDisruptionBudget>(client, resources.podDisruptionBudgets, owned),
     cronJobs: new Informer<V1CronJob>(client, resources.cronJobs, owned),
     jobs: new Informer<V1Job>(client, resources.jobs, owned),
     roles: new Informer<V1Role>(client, resources.roles, owned),
     roleBindings: new Informer<V1RoleBinding>(client, resources.roleBindings, owned),
-    pods: new Informer<V1Pod>(client, resources.pods, { ...base, labelSelector: MYSQL_POD_SELECTOR }),
+    pods: new Informer<V1Pod>(client, resources.pods, { ...base, labelSelector: MYSQL_POD_SELECTOR, transform: stripPod }),
   };
 }
 

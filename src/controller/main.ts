@@ -160,6 +160,17 @@ function makeClient(o: ControllerOptions): KubeClient {
   return o.kubeconfig !== undefined && o.kubeconfig !== "" ? KubeClient.fromFile(o.kubeconfig, opts) : KubeClient.fromDefault(opts);
 }
 
+/**
+ * The Lease's own client: the same credentials with a token bucket of its own (as
+ * controller-runtime gives leader election its own rest client). Behind the controller's
+ * bucket a renewal waits for every queued reconcile write: with 100 new clusters at QPS 20
+ * that is longer than the renew deadline, and the controller lost the Lease and exited
+ * (measured by bench/controller-scale.ts).
+ */
+function leaseClient(client: KubeClient): KubeClient {
+  return new KubeClient(client.kubeConfig, { qps: 5, burst: 10, userAgent: `moco-controller/${MOCO_TS_VERSION} leader-election` });
+}
+
 /** Starts the controller; resolves once the servers listen (leadership is acquired in the background). */
 export async function startController(o: ControllerOptions): Promise<RunningController> {
   if (o.namespace === "") throw new Error("POD_NAMESPACE is required");
@@ -294,9 +305,10 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   const leaseName = o.leaderElectionId ?? "moco";
   const identity = o.identity ?? `${os.hostname()}_${randomBytes(8).toString("hex")}`;
   let elector: LeaderElector | undefined;
+  const electionClient = leaseClient(client);
   const electionLoop = (async () => {
     while (!stopping.signal.aborted) {
-      const e = new LeaderElector(client, {
+      const e = new LeaderElector(electionClient, {
         namespace: o.namespace, name: leaseName, identity,
         logger: log.child({ component: "leader-election" }),
         ...(o.leaseDurationMs === undefined ? {} : { leaseDurationMs: o.leaseDurationMs }),
@@ -378,14 +390,15 @@ function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, 
       if (c.spec?.backupPolicyName === bp.metadata?.name) clusters.enqueue(`${ns}/${c.metadata?.name ?? ""}`);
     }
   }));
-  caches.pods.addHandler(handlers((p) => {
+  const onPod = (p: KubeObject, old?: KubeObject): void => {
     const stsName = controllerOf(p, "StatefulSet");
     if (stsName !== undefined) partitions.enqueue(`${p.metadata?.namespace ?? ""}/${stsName}`);
     const end = metrics.reconcileTime.startTimer({ controller: "pod" });
-    podNudge(caches, manager, p as never);
+    podNudge(caches, manager, p as never, old as never);
     metrics.reconcileTotal.inc({ controller: "pod", result: "success" });
     end();
-  }));
+  };
+  caches.pods.addHandler({ onAdd: (p) => onPod(p), onUpdate: (a, b) => onPod(b, a), onDelete: (p) => onPod(p) });
 }
 
 /** Annotations by which cert-manager's cainjector owns a configuration's caBundle. */

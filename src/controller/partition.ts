@@ -7,7 +7,7 @@ import type { EventRecorder } from "../k8s/events.ts";
 import type { WorkResult } from "../k8s/queue.ts";
 import { resources } from "../k8s/resource.ts";
 import type { ControllerMetrics } from "../metrics/index.ts";
-import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate } from "./builders/index.ts";
+import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate, isPodReady } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { ClusteringControl } from "./mysqlcluster.ts";
 
@@ -82,17 +82,21 @@ export async function reconcilePartition(d: PartitionDeps, key: string): Promise
 /**
  * The Pod watcher (§12): a mysqld Pod with a deletionTimestamp or `demote: "true"`,
  * controlled by a StatefulSet controlled by a MySQLCluster, nudges that cluster's
- * running clustering manager (never starts one). Returns the cluster key it nudged.
+ * running clustering manager (never starts one). So does a Pod whose readiness or IP
+ * changed (`old` is the Pod before an update): the pass that makes a restarted instance a
+ * replica again, or notices one that stopped answering, starts at once instead of at the
+ * next --check-interval tick (issue 14). Returns the cluster key it nudged.
  */
-export function podNudge(caches: ControllerCaches, clustering: ClusteringControl, pod: V1Pod): string | undefined {
+export function podNudge(caches: ControllerCaches, clustering: ClusteringControl, pod: V1Pod, old?: V1Pod): string | undefined {
   const deleting = pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
   const demote = pod.metadata?.annotations?.[ANNOTATION_DEMOTE] === "true";
-  if (!deleting && !demote) return undefined;
+  const readiness = old !== undefined && (isPodReady(old) !== isPodReady(pod) || (old.status?.podIP ?? "") !== (pod.status?.podIP ?? ""));
+  if (!deleting && !demote && !readiness) return undefined;
   const ns = pod.metadata?.namespace ?? "";
   const stsName = controllerOf(pod, "StatefulSet");
   if (stsName === undefined) return undefined;
   const clusterName = controllerOf(caches.statefulSets.get(stsName, ns), "MySQLCluster");
   if (clusterName === undefined) return undefined;
-  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : "pod-demote");
+  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : demote ? "pod-demote" : "pod-readiness");
   return `${ns}/${clusterName}`;
 }

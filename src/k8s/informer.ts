@@ -15,7 +15,7 @@ import { defaultLogger } from "./log.ts";
 import { apiVersionOf, resourcePath, type ResourceDescriptor } from "./resource.ts";
 import { objectKey, type KubeObject } from "./types.ts";
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** Only this namespace (namespaced resources); default all namespaces. */
   namespace?: string;
   labelSelector?: string;
@@ -31,6 +31,12 @@ export interface InformerOptions {
   clock?: Clock;
   logger?: Logger;
   name?: string;
+  /**
+   * Applied to every listed or watched object before it is cached and handed to handlers
+   * (client-go's SetTransform): drop what no reader needs to keep the cache small. It may
+   * change the object in place; it must keep metadata.name/namespace/resourceVersion.
+   */
+  transform?: (obj: T) => T;
 }
 
 export interface DeleteInfo {
@@ -65,7 +71,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly resource: ResourceDescriptor;
   readonly name: string;
   readonly #client: KubeClient;
-  readonly #opts: InformerOptions;
+  readonly #opts: InformerOptions<T>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #backoff: Backoff;
@@ -81,7 +87,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #resyncTimer: TimerHandle | undefined;
   readonly #stats: InformerStats = { lists: 0, watches: 0, errors: 0, gone: 0, resyncs: 0, lastSyncResourceVersion: undefined };
 
-  constructor(client: KubeClient, resource: ResourceDescriptor, opts: InformerOptions = {}) {
+  constructor(client: KubeClient, resource: ResourceDescriptor, opts: InformerOptions<T> = {}) {
     this.#client = client;
     this.resource = resource;
     this.#opts = opts;
@@ -252,7 +258,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         }
         throw e;
       }
-      items.push(...page.items);
+      const tf = this.#opts.transform;
+      for (const o of page.items) items.push(tf === undefined ? o : tf(o));
       rv = page.metadata?.resourceVersion;
       cont = page.metadata?.continue || undefined;
       if (!cont) break;
@@ -320,13 +327,14 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (st.code === 410 || st.reason === "Expired" || st.reason === "Gone") return new GoneError(st.message ?? "410 Gone");
       return new ApiError("WATCH", this.#path(), st.code ?? 500, st);
     }
-    const o = ev.object as T | undefined;
-    if (!o || typeof o !== "object") return undefined;
-    const rv = o.metadata?.resourceVersion;
+    const raw = ev.object as T | undefined;
+    if (!raw || typeof raw !== "object") return undefined;
+    const rv = raw.metadata?.resourceVersion;
     if (ev.type === "BOOKMARK") {
       if (rv) this.#rv = rv;
       return undefined;
     }
+    const o = this.#opts.transform === undefined ? raw : this.#opts.transform(raw);
     o.apiVersion ??= apiVersionOf(this.resource);
     if (this.resource.kind) o.kind ??= this.resource.kind;
     const key = objectKey(o);

@@ -54,7 +54,7 @@ function readyCondition(pod: PartitionPodView) {
   return pod.status?.conditions?.find((c) => c.type === "Ready");
 }
 
-function isPodReady(pod: PartitionPodView): boolean {
+export function isPodReady(pod: PartitionPodView): boolean {
   return readyCondition(pod)?.status === "True";
 }
 

@@ -189,6 +189,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed"),
     ),
   );
+  // kube-apiserver keeps idle connections to the webhook for up to 90 s (Go's
+  // http.Transport IdleConnTimeout). Node's default 5 s keep-alive closes them first, and a
+  // request the API server writes into a connection being closed fails the admission with
+  // "broken pipe" (seen when bench/controller-scale.ts created 1000 clusters): idle
+  // connections are left for the client to close.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   const host = options.host ?? "0.0.0.0";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

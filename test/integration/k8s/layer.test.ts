@@ -7,7 +7,7 @@ import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, waitCrdsEstablished, type ControlPlane } from "../../env/kube.ts";
 import { KubeClient } from "../../../src/k8s/client.ts";
-import { Informer } from "../../../src/k8s/informer.ts";
+import { Informer, type InformerOptions } from "../../../src/k8s/informer.ts";
 import { resources } from "../../../src/k8s/resource.ts";
 import { applyIfChanged, mergePatch, serverSideApply } from "../../../src/k8s/apply.ts";
 import { ownedFieldsDiff, ownedFieldsEqual } from "../../../src/k8s/fieldsv1.ts";
@@ -38,7 +38,7 @@ describe("k8s layer on a real API server", () => {
     await cp?.stop();
   });
 
-  function informer<T extends KubeObject>(r: typeof resources[keyof typeof resources], opts: ConstructorParameters<typeof Informer>[2] = {}): Informer<T> {
+  function informer<T extends KubeObject>(r: typeof resources[keyof typeof resources], opts: InformerOptions<T> = {}): Informer<T> {
     const i = new Informer<T>(client, r, { logger: quiet, ...opts });
     informers.push(i as unknown as Informer);
     return i;

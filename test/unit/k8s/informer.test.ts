@@ -65,7 +65,7 @@ function recorder(inf: Informer) {
   return log;
 }
 
-async function setup(opts: { resyncPeriodMs?: number } = {}) {
+async function setup(opts: { resyncPeriodMs?: number; transform?: (o: KubeObject) => KubeObject } = {}) {
   const api = new FakeApi();
   api.objects = [api.cm("a", "ns", { app: "x" }), api.cm("b", "other", { app: "y" })];
   const clock = new FakeClock();
@@ -103,6 +103,22 @@ describe("Informer (scripted API)", () => {
     assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/c"]);
     assert.deepEqual(inf.list({ labelSelector: "app=z" }).map((o) => o.metadata?.name), ["a"]);
     assert.equal(inf.stats().lastSyncResourceVersion, "99");
+    await inf.stop();
+  });
+
+  it("a transform applies to listed and watched objects before the cache and the handlers see them", async () => {
+    const strip = (o: KubeObject): KubeObject => {
+      if (o.metadata?.labels !== undefined) delete o.metadata.labels;
+      return o;
+    };
+    const seen: KubeObject[] = [];
+    const { api, inf } = await setup({ transform: strip });
+    inf.addHandler({ onAdd: (o) => seen.push(o), onUpdate: (_a, b) => seen.push(b) });
+    api.current.onLine({ type: "ADDED", object: api.cm("c", "ns", { app: "w" }) });
+    api.current.onLine({ type: "MODIFIED", object: api.cm("a", "ns", { app: "z" }) });
+    for (const k of ["ns/a", "other/b", "ns/c"]) assert.equal(inf.getByKey(k)?.metadata?.labels, undefined, k);
+    assert.deepEqual(seen.map((o) => `${o.metadata?.name}:${JSON.stringify(o.metadata?.labels)}`), ["a:undefined", "b:undefined", "c:undefined", "a:undefined"]);
+    assert.equal(inf.get("a", "ns")?.metadata?.resourceVersion, "14");
     await inf.stop();
   });
 
