@@ -38,9 +38,10 @@ const hasContainer = (pod: V1Pod, name: string): boolean => (pod.spec?.container
 /**
  * Which consumers outside SQL use the new passwords (pure):
  * - the user Secret `moco-<name>` and `moco-my-cnf-<name>` carry them (the reconciler writes both);
- * - each Pod's agent (it reads the passwords from its environment, set from the user Secret
- *   when the container starts) and, when moco-exporter is rotated, its mysqld-exporter (it
- *   reads its my.cnf once at start): their container started after the switch;
+ * - when moco-agent is rotated, each Pod's agent (it reads its password from its
+ *   environment, set from the user Secret when the container starts), and when
+ *   moco-exporter is rotated, each Pod's mysqld-exporter (mysqld_exporter 0.14 reads its
+ *   my.cnf once, at start): the container started after the switch;
  * - no backup or restore Job of the cluster that started before the switch is still running.
  */
 export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerCheck[] {
@@ -71,11 +72,15 @@ export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerChe
 
   input.pods.forEach((pod, ordinal) => {
     const podName = names.pod(id.name, ordinal);
+    if (!state.users.includes("moco-agent") && !state.users.includes("moco-exporter")) return;
     if (pod === undefined) {
       out.push({ name: `Pod ${podName}`, confirmed: false, reason: "the Pod does not exist" });
       return;
     }
-    const containers = [AGENT_CONTAINER, ...(state.users.includes("moco-exporter") ? [EXPORTER_CONTAINER] : [])];
+    const containers = [
+      ...(state.users.includes("moco-agent") ? [AGENT_CONTAINER] : []),
+      ...(state.users.includes("moco-exporter") ? [EXPORTER_CONTAINER] : []),
+    ];
     for (const c of containers) {
       if (!hasContainer(pod, c)) continue;
       const t = startedAt(pod, c);
