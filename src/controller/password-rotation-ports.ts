@@ -3,7 +3,7 @@
 // read from the caches. `checkClusterConsumers` is the pure part: given the cluster's Pods,
 // Jobs and user-namespace Secrets, which consumers use the new passwords.
 import type { V1Job, V1Pod, V1Secret } from "@kubernetes/client-node";
-import { AGENT_CONTAINER, EXPORTER_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
+import { EXPORTER_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { resources } from "../k8s/resource.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
@@ -38,10 +38,9 @@ const hasContainer = (pod: V1Pod, name: string): boolean => (pod.spec?.container
 /**
  * Which consumers outside SQL use the new passwords (pure):
  * - the user Secret `moco-<name>` and `moco-my-cnf-<name>` carry them (the reconciler writes both);
- * - when moco-agent is rotated, each Pod's agent (it reads its password from its
- *   environment, set from the user Secret when the container starts), and when
- *   moco-exporter is rotated, each Pod's mysqld-exporter (mysqld_exporter 0.14 reads its
- *   my.cnf once, at start): the container started after the switch;
+ * - when moco-exporter is rotated, each Pod's mysqld-exporter (mysqld_exporter 0.14 reads
+ *   its my.cnf once, at start): the container started after the switch (the agents are
+ *   confirmed by the rotator through SQL: password-rotator.ts);
  * - no backup or restore Job of the cluster that started before the switch is still running.
  */
 export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerCheck[] {
@@ -72,24 +71,18 @@ export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerChe
 
   input.pods.forEach((pod, ordinal) => {
     const podName = names.pod(id.name, ordinal);
-    if (!state.users.includes("moco-agent") && !state.users.includes("moco-exporter")) return;
+    if (!state.users.includes("moco-exporter")) return;
     if (pod === undefined) {
       out.push({ name: `Pod ${podName}`, confirmed: false, reason: "the Pod does not exist" });
       return;
     }
-    const containers = [
-      ...(state.users.includes("moco-agent") ? [AGENT_CONTAINER] : []),
-      ...(state.users.includes("moco-exporter") ? [EXPORTER_CONTAINER] : []),
-    ];
-    for (const c of containers) {
-      if (!hasContainer(pod, c)) continue;
-      const t = startedAt(pod, c);
-      out.push({
-        name: `container ${c} of Pod ${podName}`,
-        confirmed: t !== null && t >= since,
-        reason: "started before the new passwords (restart the container, or delete the Pod)",
-      });
-    }
+    if (!hasContainer(pod, EXPORTER_CONTAINER)) return;
+    const t = startedAt(pod, EXPORTER_CONTAINER);
+    out.push({
+      name: `container ${EXPORTER_CONTAINER} of Pod ${podName}`,
+      confirmed: t !== null && t >= since,
+      reason: "started before the new passwords (restart the container, or delete the Pod)",
+    });
   });
 
   const prefixes = [`${names.backup(id.name)}-`, `${names.restore(id.name)}`];

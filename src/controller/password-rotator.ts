@@ -20,6 +20,7 @@ import {
   type MocoUserName,
   type SqlStatement,
 } from "../mysql/users.ts";
+import { agentSessionsWithFingerprint, passwordFingerprint } from "../mysql/password-id.ts";
 import { generatePasswords, passwordsFromSecret } from "./builders/secrets.ts";
 import {
   PENDING_PREFIX,
@@ -128,7 +129,8 @@ export class PasswordRotator {
     } else if (state?.phase === "Confirming") {
       topology = await this.#instances.topology();
       const replicas = state.users.includes("moco-repl") ? await this.#confirmReplicas(topology, current) : [];
-      obs = { ...obs, consumers: [...replicas, ...(await this.#consumers.confirm(state, current))] };
+      const agents = state.users.includes("moco-agent") ? await this.#confirmAgents(topology, current) : [];
+      obs = { ...obs, consumers: [...replicas, ...agents, ...(await this.#consumers.confirm(state, current))] };
     }
 
     const step = decideRotationStep(obs);
@@ -218,6 +220,28 @@ export class PasswordRotator {
       if (ok !== true) return ok;
     }
     return true;
+  }
+
+  /**
+   * The agent of each instance logs in with the new moco-agent password: one of its
+   * sessions carries the new password's fingerprint as a connection attribute (the agent
+   * follows its my.cnf in Secret moco-my-cnf-<name> and replaces its sessions; see
+   * src/agent/credentials.ts). An instance that is down is not confirmed.
+   */
+  async #confirmAgents(topology: RotationTopology, passwords: MocoPasswords): Promise<ConsumerCheck[]> {
+    const query = agentSessionsWithFingerprint(passwordFingerprint(passwords.AGENT_PASSWORD));
+    const out: ConsumerCheck[] = [];
+    for (const ordinal of topology.ordinals) {
+      const name = `agent of instance ${ordinal}`;
+      try {
+        const [rows] = await this.#instances.run(ordinal, passwords.ADMIN_PASSWORD, [query]);
+        const n = Number(rows?.[0]?.n ?? 0);
+        out.push(n > 0 ? { name, confirmed: true } : { name, confirmed: false, reason: "no session with the new password yet (the agent reads it from its mounted Secret)" });
+      } catch (e) {
+        out.push({ name, confirmed: false, reason: e instanceof Error ? e.message : "unreachable" });
+      }
+    }
+    return out;
   }
 
   /**
