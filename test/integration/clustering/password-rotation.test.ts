@@ -12,17 +12,31 @@
 // client at any time, replicas reconnecting with the new replication password, old
 // passwords rejected at the end, no acknowledged insert lost; then a crash injected at each
 // step (a fresh rotator takes over each time) and the rotation still completes.
+//
+// The agents are real (src/agent/agent.ts, in-process, one per instance, started once):
+// each follows its moco-agent-my.cnf file, which `syncConsumers` rewrites from the user
+// Secret one step late (as kubelet refreshes a mounted Secret), and the kubelet's probes
+// are played by calling each agent's readiness. The rotator confirms each agent through
+// the fingerprint its sessions carry, so a rotation of moco-agent completes only once every
+// agent has switched its pool to the new password, without a restart.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pino } from "pino";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import type { V1Secret } from "@kubernetes/client-node";
 
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
+import { agentEnv, agentTestCerts, httpGet, testAgentFlags } from "../agent/helpers.ts";
+import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
+import { agentSessionsWithFingerprint, passwordFingerprint } from "../../../src/mysql/password-id.ts";
 import { ClusterHarness, Writer, createTestTable, idsOn, sleep } from "./harness.ts";
 import { KubeClient } from "../../../src/k8s/client.ts";
 import { resources } from "../../../src/k8s/resource.ts";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
-import { buildControllerSecret, buildUserSecret, names, passwordsFromSecret, resolveBuilderOptions } from "../../../src/controller/builders/index.ts";
+import { buildControllerSecret, buildMyCnfSecret, buildUserSecret, names, passwordsFromSecret, resolveBuilderOptions } from "../../../src/controller/builders/index.ts";
 import {
   PasswordRotator,
   SqlRotationInstances,
@@ -115,6 +129,19 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
   let writer: Writer;
   let checker: SystemClients;
   let job: LongJob | null = null;
+  const agents: RunningAgent[] = [];
+  const agentLog: string[] = [];
+  const agentDir = fs.mkdtempSync(path.join(os.tmpdir(), "moco-rotation-agents-"));
+  const agentFile = (i: number) => path.join(agentDir, `agent-${i}`, "moco-agent-my.cnf");
+  /** Replaces the file as kubelet does (a new file renamed into place), from the user Secret's passwords. */
+  function writeAgentFiles(p: MocoPasswords): void {
+    const text = Buffer.from(buildMyCnfSecret(cluster, p).data?.["moco-agent-my.cnf"] ?? "", "base64").toString();
+    for (const inst of h.instances) {
+      fs.mkdirSync(path.dirname(agentFile(inst.index)), { recursive: true });
+      fs.writeFileSync(`${agentFile(inst.index)}.new`, text, { mode: 0o600 });
+      fs.renameSync(`${agentFile(inst.index)}.new`, agentFile(inst.index));
+    }
+  }
   const userSecretPasswords = async (): Promise<MocoPasswords> =>
     passwordsFromSecret(await client.get<V1Secret>(resources.secrets, names.userSecret(NAME), NS));
   const controllerSecret = (): Promise<V1Secret> => client.get<V1Secret>(resources.secrets, names.controllerSecret(NS, NAME), SYS);
@@ -126,6 +153,9 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
     const desired = buildUserSecret(cluster, passwordsFromSecret(await controllerSecret()));
     await client.update(resources.secrets, { ...fresh, data: desired.data });
     h.passwords = inUserSecret; // one step behind the Secret, like a mounted file
+    writeAgentFiles(inUserSecret);
+    // The kubelet's readiness probes: they keep one agent session open per instance.
+    await Promise.all(agents.map((a) => a.readiness()));
   }
 
   const consumers: RotationConsumers = {
@@ -161,7 +191,11 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
       await syncConsumers();
       try {
         const r = await rotator.pass(request);
-        steps.push(r.step.kind === "wait" ? `wait(${r.step.reason})` : r.step.kind);
+        steps.push(
+          r.step.kind === "wait" ? `wait(${r.step.reason})`
+          : r.step.kind === "confirm" ? `confirm(${r.step.waitingFor.map((w) => w.name).join("; ")})`
+          : r.step.kind,
+        );
         await hook(r.step.kind, pass);
         if (r.completed === request.id) return steps;
       } catch (e) {
@@ -207,6 +241,28 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
     }
   }
 
+  /**
+   * The rotation waited for the agents, and each agent (the same process, never restarted)
+   * now logs in with the new password: its sessions carry the new fingerprint, its health
+   * check works with the old password discarded, and its log names no password.
+   */
+  async function assertAgentsSwitched(steps: readonly string[], now: MocoPasswords): Promise<void> {
+    const agentWaits = steps.filter((s) => s.startsWith("confirm(") && s.includes("agent of instance")).length;
+    assert.ok(agentWaits > 0, "the rotation waited for the agents");
+    console.log(`the rotation waited ${agentWaits} pass(es) for the agents to switch`);
+    const ins = instances();
+    for (const [i, a] of agents.entries()) {
+      assert.ok(a.credentials.password === now.AGENT_PASSWORD, `agent ${i} uses the new password`);
+      await a.readiness();
+      const [rows] = await ins.run(i, now.ADMIN_PASSWORD, [agentSessionsWithFingerprint(passwordFingerprint(now.AGENT_PASSWORD))]);
+      assert.ok(Number(rows?.[0]?.n) > 0, `a session of agent ${i} carries the new fingerprint`);
+      assert.equal((await httpGet(`http://127.0.0.1:${a.probePort}/healthz`)).status, 200, `agent ${i} is healthy`);
+    }
+    const log = agentLog.join("");
+    assert.ok(log.includes("moco-agent password changed"), "the agents logged the switch");
+    for (const p of [...Object.values(now), ...Object.values(h.passwords)]) assert.ok(!log.includes(p), "no password in the agents' log");
+  }
+
   before(async () => {
     cp = await startControlPlane({ controllerManager: false });
     client = KubeClient.fromFile(cp.kubeconfig, { qps: 0 });
@@ -216,6 +272,22 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
     await client.create(resources.secrets, buildUserSecret(cluster, h.passwords));
     h.startManager();
     await h.waitHealthy(180_000);
+    writeAgentFiles(h.passwords);
+    const certs = agentTestCerts();
+    const logStream = { write: (line: string) => void agentLog.push(line) };
+    for (const inst of h.instances) {
+      agents.push(await startAgent({
+        flags: testAgentFlags(inst.socketPath, certs.serverDir),
+        env: agentEnv(h.passwords, inst.index, NAME),
+        logger: pino({ level: "debug" }, logStream),
+        mysqldHost: inst.host,
+        slowLogPath: `${inst.dir}/mysql.slow`,
+        skipInitialization: true,
+        defaultMetrics: false,
+        credentialFile: agentFile(inst.index),
+        credentialCheckIntervalMs: 300,
+      }));
+    }
     await createTestTable(h);
     writer = new Writer(h);
     writer.start();
@@ -225,6 +297,7 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
   after(async () => {
     await job?.finish();
     await checker?.stop();
+    for (const a of agents) await a.close();
     await writer?.stop();
     await h?.close();
     await cp?.stop();
@@ -261,6 +334,7 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
     await assertReplicasReconnect();
     assert.deepEqual(checker.denied, [], "no system client was refused at any time");
     assert.ok(checker.logins > 0);
+    await assertAgentsSwitched(steps, now);
   });
 
   it("resumes after a crash at each step and completes", async () => {
@@ -309,6 +383,7 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
       assert.equal(rotationStateOf((await controllerSecret()).metadata?.annotations), null);
       assert.equal((await controllerSecret()).metadata?.annotations?.[ROTATION_STATE_ANNOTATION], undefined);
       await assertOnlyNewPasswords(users, old, now);
+      await assertAgentsSwitched(steps, now);
       console.log(`crash ${crash.name}: completed in ${steps.length} passes`);
     }
     await assertReplicasReconnect();
