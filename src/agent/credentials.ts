@@ -118,12 +118,19 @@ export class AgentCredentials {
 
   async #check(): Promise<void> {
     if (this.#o.file === null) return;
-    let next: string;
+    let text: string;
     try {
-      next = parseMyCnfPassword(await readFile(this.#o.file, "utf8"), "moco-agent");
+      text = await readFile(this.#o.file, "utf8");
     } catch (e) {
       // Absent file: a Pod spec without the mount (MOCO's), the environment is used.
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") this.#problem(`cannot read ${this.#o.file}: ${safeErrorMessage(e, [])}`);
+      return;
+    }
+    let next: string;
+    try {
+      next = parseMyCnfPassword(text, "moco-agent");
+    } catch (e) {
+      this.#problem(`${this.#o.file}: ${(e as Error).message}`);
       return;
     }
     if (next === this.#password) return;
