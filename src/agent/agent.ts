@@ -2,9 +2,11 @@
 // initialization, the working pool, probes, metrics, log rotation and the clone API.
 import http from "node:http";
 import type { ServerResponse } from "node:http";
+import mysql from "mysql2/promise";
 import type { Pool, PoolConnection } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
+import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
 import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags, type ListenAddress } from "./config.ts";
 import { createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
@@ -29,12 +31,18 @@ export interface AgentOptions {
   readonly firstBoot?: Pick<FirstBootOptions, "rootRetryIntervalMs" | "rootRetryBudgetMs" | "adminRetryIntervalMs" | "adminRetryBudgetMs">;
   /** Process and runtime metrics (default true). */
   readonly defaultMetrics?: boolean;
+  /** The my.cnf the agent follows for its own password (default AGENT_MY_CNF_PATH); null: the environment only. */
+  readonly credentialFile?: string | null;
+  /** How often that file is read (default 10 s). */
+  readonly credentialCheckIntervalMs?: number;
 }
 
 export interface RunningAgent {
   readonly initialization: FirstBootResult | "skipped";
   readonly metrics: AgentMetrics;
   readonly pool: Pool;
+  /** moco-agent's current password (environment, then the followed my.cnf). */
+  readonly credentials: AgentCredentials;
   readonly rotator: LogRotator;
   readonly cloneService: CloneService;
   readonly cloneServer: CloneServer;
@@ -50,15 +58,25 @@ export function mysqldAdminHost(flags: Pick<AgentFlags, "mysqldLocalhost">, env:
   return flags.mysqldLocalhost ? "localhost" : env.podName;
 }
 
-/** Runs `fn` on one pooled connection; a connection that turns out dead is replaced once. */
-async function withConnection<T>(pool: Pool, fn: (c: Queryable) => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Runs `fn` on one pooled connection; a connection that turns out dead is replaced once.
+ * An idle session opened with a password the agent no longer uses is closed and replaced,
+ * so the session the probes keep alive shows the current password's fingerprint.
+ */
+async function withConnection<T>(pool: Pool, fn: (c: Queryable) => Promise<T>, password?: () => string): Promise<T> {
+  for (let attempt = 0, stale = 0; ; attempt++) {
     let conn: PoolConnection;
     try {
       conn = await pool.getConnection();
     } catch (err) {
       if (attempt === 0 && isConnectionLost(err)) continue;
       throw err;
+    }
+    if (password !== undefined && stale < 8 && sessionPassword(conn) !== password()) {
+      conn.destroy();
+      stale++;
+      attempt--;
+      continue;
     }
     try {
       const result = await fn(conn);
@@ -89,7 +107,6 @@ function text(res: ServerResponse, status: number, body: string, contentType = "
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { flags, env, logger } = opts;
   const secrets = [...Object.values(env.passwords)];
-  const describe = (err: unknown) => safeErrorMessage(err, secrets);
 
   let initialization: FirstBootResult | "skipped" = "skipped";
   if (!opts.skipInitialization) {
@@ -102,9 +119,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
   }
 
+  const host = opts.mysqldHost ?? mysqldAdminHost(flags, env);
+  const port = opts.mysqldAdminPort ?? MYSQLD_ADMIN_PORT;
   const pool = createAgentPool({
-    host: opts.mysqldHost ?? mysqldAdminHost(flags, env),
-    port: opts.mysqldAdminPort ?? MYSQLD_ADMIN_PORT,
+    host,
+    port,
     user: "moco-agent",
     password: env.passwords.AGENT_PASSWORD,
     connectTimeoutMs: flags.connectionTimeoutMs,
@@ -112,6 +131,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
   // An idle connection dropped by a restarting mysqld must not crash the process.
   pool.pool.on("connection", (c) => c.on("error", () => undefined));
+  const creds = new AgentCredentials({
+    pool,
+    initialPassword: env.passwords.AGENT_PASSWORD,
+    file: opts.credentialFile === undefined ? AGENT_MY_CNF_PATH : opts.credentialFile,
+    intervalMs: opts.credentialCheckIntervalMs,
+    tryLogin: async (password) => {
+      const c = await mysql.createConnection({ host, port, user: "moco-agent", password, connectTimeout: flags.connectionTimeoutMs });
+      await c.end().catch(() => c.destroy());
+    },
+    logger,
+  });
+  const current = () => creds.password;
+  const describe = (err: unknown) => safeErrorMessage(err, [...secrets, creds.password]);
 
   const metrics = createAgentMetrics(env.clusterName, env.ordinal, { defaultMetrics: opts.defaultMetrics });
   const readTimeout = flags.readTimeoutMs > 0 ? flags.readTimeoutMs : undefined;
@@ -119,7 +151,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const readiness = async (): Promise<ProbeDecision> => {
     let decision: ProbeDecision;
     try {
-      const obs = await withConnection(pool, (c) => observeReadiness(c, describe, readTimeout));
+      const obs = await withConnection(pool, (c) => observeReadiness(c, describe, readTimeout), current);
       decision = decideReadiness(obs, { maxDelayMs: flags.maxDelayMs, transactionQueueingWaitMs: flags.transactionQueueingWaitMs });
     } catch (err) {
       decision = { status: 500, reason: `cannot reach mysqld: ${describe(err)}`, delayGauge: { kind: "keep" } };
@@ -132,7 +164,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const probeServer = http.createServer(guardedListener((req, res, url) => {
     if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "method not allowed\n");
     if (url.pathname === "/healthz") {
-      withConnection(pool, (c) => checkHealth(c, readTimeout)).then(
+      withConnection(pool, (c) => checkHealth(c, readTimeout), current).then(
         () => text(res, 200, "ok\n"),
         (err: unknown) => {
           const message = describe(err);
@@ -170,7 +202,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const cloneService = new CloneService({
     agentDb: pool,
     socketPath: flags.socketPath,
-    agentPassword: env.passwords.AGENT_PASSWORD,
+    agentPassword: current,
     passwords: env.passwords,
     metrics,
     logger,
@@ -186,11 +218,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
     started.push(() => cloneServer.close());
     rotator.start();
+    await creds.check();
+    creds.start();
+    started.push(() => creds.stop());
     logger.info({ probePort, metricsPort, clonePort: cloneServer.port, initialization }, "moco-agent started");
     return {
       initialization,
       metrics,
       pool,
+      credentials: creds,
       rotator,
       cloneService,
       cloneServer,

@@ -95,7 +95,8 @@ export interface CloneServiceOptions {
   /** The agent's working connection (moco-agent over the admin port). */
   readonly agentDb: Queryable;
   readonly socketPath: string;
-  readonly agentPassword: string;
+  /** moco-agent's password; a function when it can change (the agent follows its my.cnf). */
+  readonly agentPassword: string | (() => string);
   /** This cluster's passwords (the agent's environment); all eight are needed. */
   readonly passwords: Partial<MocoPasswords>;
   readonly metrics: AgentMetrics;
@@ -129,8 +130,13 @@ export class CloneService {
     }
   }
 
+  private agentPassword(): string {
+    const p = this.opts.agentPassword;
+    return typeof p === "string" ? p : p();
+  }
+
   private secrets(request: Required<CloneRequest>): string[] {
-    return [request.password, request.init_password, this.opts.agentPassword, ...Object.values(this.opts.passwords)];
+    return [request.password, request.init_password, this.agentPassword(), ...Object.values(this.opts.passwords)];
   }
 
   private async run(request: Required<CloneRequest>): Promise<CloneOutcome> {
@@ -177,7 +183,7 @@ export class CloneService {
 
       let conn: Connection;
       try {
-        conn = await connectSocket({ socketPath: this.opts.socketPath, user: "moco-agent", password: this.opts.agentPassword, connectTimeoutMs: this.opts.connectTimeoutMs });
+        conn = await connectSocket({ socketPath: this.opts.socketPath, user: "moco-agent", password: this.agentPassword(), connectTimeoutMs: this.opts.connectTimeoutMs });
       } catch (err) {
         return fail(`failed to connect to mysqld: ${safeErrorMessage(err, secrets)}`);
       }

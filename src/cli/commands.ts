@@ -1,6 +1,7 @@
 // The behaviour of each subcommand (cli.md §2–§5 and the moco-ts `status` extension),
 // written against a small environment (API, output, kubectl runner, clock) so unit tests
 // can drive them with fakes and the integration test with the real API server.
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
@@ -20,6 +21,13 @@ import {
   names,
 } from "../controller/builders/meta.ts";
 import { PATH_MY_CNF_SECRET } from "../controller/builders/statefulset.ts";
+import {
+  ANNOTATION_ROTATE_PASSWORD,
+  ANNOTATION_ROTATE_PASSWORD_USERS,
+  newRotationId,
+  parseRotationUsers,
+} from "../controller/password-rotation.ts";
+import { MOCO_USER_NAMES } from "../mysql/users.ts";
 import type { MocoApi } from "./api.ts";
 import { CliError, EXIT, apiError } from "./errors.ts";
 import { MYSQL_CLIENT_USERS, formatCredential, passwordKeyFor } from "./format.ts";
@@ -141,6 +149,41 @@ export async function runStopStart(env: CommandEnv, action: "stop" | "start", wh
     throw apiError(e, context);
   }
   env.io.stdout(`${action === "stop" ? "stopped" : "started"} ${what} of MySQLCluster "${env.namespace}/${cluster}"\n`);
+}
+
+// ---- rotate-password (moco-ts addition, docs/password-rotation.md) ----------------------------
+
+export interface RotatePasswordOptions {
+  /** MOCO user names (repeatable --mysql-user; --user is kubectl's kubeconfig user); empty = all eight. */
+  users: readonly string[];
+  /** Random hex for the request id (tests). */
+  randomHex?: string;
+}
+
+/**
+ * Records a rotation request on the MySQLCluster: annotation rotate-password = a fresh id,
+ * rotate-password-users = the users (removed when all). The controller does the rest.
+ */
+export async function runRotatePassword(env: CommandEnv, cluster: string, opts: RotatePasswordOptions): Promise<void> {
+  const context = "failed to request a password rotation of MySQLCluster";
+  let users: string[];
+  try {
+    users = parseRotationUsers(opts.users.join(","), "--mysql-user");
+  } catch (e) {
+    throw new CliError(e instanceof Error ? e.message : String(e), EXIT.USAGE);
+  }
+  await getCluster(env, cluster, context);
+  const id = newRotationId(new Date(env.now()), opts.randomHex ?? randomBytes(2).toString("hex"));
+  const all = users.length === MOCO_USER_NAMES.length;
+  try {
+    await env.api.patchClusterAnnotations(env.namespace, cluster, {
+      [ANNOTATION_ROTATE_PASSWORD]: id,
+      [ANNOTATION_ROTATE_PASSWORD_USERS]: all ? null : users.join(","),
+    });
+  } catch (e) {
+    throw apiError(e, context);
+  }
+  env.io.stdout(`requested password rotation ${id} of ${all ? "all MOCO users" : users.join(", ")} for MySQLCluster "${env.namespace}/${cluster}"\n`);
 }
 
 // ---- switchover (cli.md §4, plus moco-ts checks and --wait) ----------------------------------

@@ -13,6 +13,7 @@ import {
   findKubectl,
   runCredential,
   runMysql,
+  runRotatePassword,
   runStatus,
   runStopStart,
   runSwitchover,
@@ -35,6 +36,7 @@ import {
   type GlobalOptions,
   type ResolvedKubeConfig,
 } from "./kubeconfig.ts";
+import { MOCO_USER_NAMES } from "../mysql/users.ts";
 
 /** Injection points; everything defaults to the real process. */
 export interface CliDeps {
@@ -205,6 +207,23 @@ once the request is recorded.`)
     .action(async (cluster: string, opts: { wait: boolean; timeout: string }) => {
       const timeoutMs = parseDuration(opts.timeout, "--timeout");
       await runSwitchover(commandEnv(), cluster, { wait: opts.wait, timeoutMs });
+    });
+
+  // rotate-password (moco-ts addition)
+  program
+    .command("rotate-password")
+    .description("Rotate the passwords of MOCO's users without downtime (moco-ts addition; sets annotation moco-ts.cybozu.com/rotate-password)")
+    .usage(`[flags] ${CLUSTER_ARG}`)
+    .argument(`<${CLUSTER_ARG}>`, "name of the MySQLCluster")
+    .option("-u, --mysql-user <user>", `a MOCO user to rotate (repeatable; default all): ${MOCO_USER_NAMES.join(", ")}`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addHelpText("after", `
+The controller sets each new password with MySQL's dual passwords (RETAIN CURRENT
+PASSWORD), hands it to every consumer (Secrets, replicas, agents, exporters, jobs) and
+discards the old one only when all of them use the new one. It prints the request id and
+exits once the request is recorded; progress is reported as Events on the MySQLCluster
+(reason PasswordRotation*). See docs/password-rotation.md.`)
+    .action(async (cluster: string, opts: { mysqlUser: string[] }) => {
+      await runRotatePassword(commandEnv(), cluster, { users: opts.mysqlUser });
     });
 
   // stop / start

@@ -81,6 +81,18 @@ import type { ControllerCaches } from "./caches.ts";
 import { applyIfChanged, extractOwned } from "./apply.ts";
 import { noteRefusedStatusWrite } from "./status-write.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
+import {
+  ROTATION_COMPLETED_ANNOTATION,
+  ROTATION_STATE_ANNOTATION,
+  RotationInputError,
+  rotationRequestOf,
+  type RotationState,
+} from "./password-rotation.ts";
+import { PasswordRotator } from "./password-rotator.ts";
+import { controllerRotationConsumers, controllerRotationInstances, controllerSecretStore } from "./password-rotation-ports.ts";
+
+/** Requeue interval while a password rotation is in progress. */
+const ROTATION_REQUEUE_MS = 5_000;
 
 /** What the reconciler needs of the clustering manager (src/clustering/manager.ts fits). */
 export interface ClusteringControl {
@@ -182,8 +194,10 @@ export class MySQLClusterReconciler {
     } catch (e) {
       failure = e;
     }
+    let rotating = false;
     if (failure === undefined) {
       await this.#handleClustering(cluster, clusteringStopped, log);
+      rotating = await this.#rotatePasswords(cluster, log);
     }
     // §2.3 (deferred, also after an error).
     const generation = cluster.metadata?.generation ?? 0;
@@ -207,7 +221,76 @@ export class MySQLClusterReconciler {
       this.#d.events.event(clusterEventTarget(cluster), "Warning", "ReconcileFailed", message ?? "");
       throw failure;
     }
-    return;
+    return rotating ? { requeueAfterMs: ROTATION_REQUEUE_MS } : undefined;
+  }
+
+  // ---- password rotation (moco-ts addition, docs/password-rotation.md) ----------------
+
+  /**
+   * One pass of the password rotator. Problems become Warning Events and a requeue, never
+   * a failed reconcile (the objects are fine). Returns true while a rotation is in progress.
+   */
+  async #rotatePasswords(cluster: MySQLCluster, log: Logger): Promise<boolean> {
+    const target = clusterEventTarget(cluster);
+    let request;
+    try {
+      request = rotationRequestOf(cluster.metadata?.annotations);
+    } catch (e) {
+      this.#d.events.event(target, "Warning", "PasswordRotationRefused", errorMessage(e));
+      request = null;
+    }
+    // Idle by the cache (no API call): no rotation in progress and no new request.
+    const id = clusterIdentity(cluster);
+    const cached = this.#d.caches.secrets.get(names.controllerSecret(id.namespace, id.name), this.#d.options.controllerNamespace);
+    const ann = cached?.metadata?.annotations ?? {};
+    if (cached !== undefined && ann[ROTATION_STATE_ANNOTATION] === undefined && (request === null || request.id === ann[ROTATION_COMPLETED_ANNOTATION])) return false;
+    const d = { client: this.#d.client, caches: this.#d.caches, options: this.#d.options };
+    const rotator = new PasswordRotator(controllerSecretStore(d, cluster), controllerRotationInstances(d, cluster), controllerRotationConsumers(d, cluster));
+    try {
+      const r = await rotator.pass(request);
+      const describe = (s: RotationState | null) => (s === null ? "" : ` ${s.id} (${s.users.join(", ")})`);
+      switch (r.step.kind) {
+        case "idle":
+          return false;
+        case "start":
+          log.info({ rotation: r.state?.id }, "password rotation started");
+          this.#d.events.event(target, "Normal", "PasswordRotationStarted", `password rotation${describe(r.state)}: new passwords stored, setting them with RETAIN CURRENT PASSWORD`);
+          break;
+        case "distribute":
+          log.info({ rotation: r.state?.id }, "password rotation: the Secrets hold the new passwords");
+          this.#d.events.event(target, "Normal", "PasswordRotationDistributed", `password rotation${describe(r.state)}: every instance accepts the new passwords; the Secrets now hold them`);
+          break;
+        case "wait":
+          this.#d.events.event(target, "Normal", "PasswordRotationWaiting", `password rotation${describe(r.state)}: ${r.step.reason}`);
+          break;
+        case "confirm":
+          if (r.step.waitingFor.length > 0) {
+            const list = r.step.waitingFor.map((c) => `${c.name}${c.reason === undefined ? "" : `: ${c.reason}`}`).join("; ");
+            this.#d.events.event(target, "Normal", "PasswordRotationWaiting", `password rotation${describe(r.state)}: old passwords kept until: ${list}`);
+          }
+          break;
+        case "retain":
+        case "discard":
+        case "finish":
+          break;
+        default: {
+          const never: never = r.step;
+          throw new Error(`unknown rotation step ${JSON.stringify(never)}`);
+        }
+      }
+      if (r.completed !== undefined) {
+        log.info({ rotation: r.completed }, "password rotation completed");
+        this.#d.events.event(target, "Normal", "PasswordRotationCompleted", `password rotation ${r.completed} completed: old passwords discarded`);
+        return false;
+      }
+      return true;
+    } catch (e) {
+      // SQL errors carry no statement parameters (src/clustering/sql.ts); Secret errors name keys only.
+      const message = errorMessage(e);
+      log.warn({ err: message }, "password rotation pass failed");
+      this.#d.events.event(target, "Warning", e instanceof RotationInputError ? "PasswordRotationRefused" : "PasswordRotationFailed", message);
+      return true;
+    }
   }
 
   #stsLookup(cluster: MySQLCluster): StatefulSetLookup {

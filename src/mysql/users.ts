@@ -365,3 +365,42 @@ export const SEMISYNC_NAMES: Readonly<Record<SemiSyncFamily, SemiSyncNames>> = O
     sourceWaitSessionsStatus: "Rpl_semi_sync_master_wait_sessions",
   }),
 });
+
+// ---------------------------------------------------------------------------------
+// Password rotation (moco-ts addition, docs/password-rotation.md): MySQL's dual passwords.
+
+/**
+ * `ALTER USER … IDENTIFIED BY ? RETAIN CURRENT PASSWORD`: the new password becomes the
+ * primary one, the current one stays valid as the secondary. Not idempotent by itself
+ * (a second run would retain the *new* password and drop the old one): run it only when
+ * the new password is not accepted yet.
+ */
+export function retainPasswordStatement(user: MocoUser, newPassword: string): SqlStatement {
+  return { sql: `ALTER USER ${userAccount(user.name)} IDENTIFIED BY ? RETAIN CURRENT PASSWORD`, params: [newPassword] };
+}
+
+/** `ALTER USER … DISCARD OLD PASSWORD` (idempotent). */
+export function discardOldPasswordStatement(user: MocoUser): SqlStatement {
+  return { sql: `ALTER USER ${userAccount(user.name)} DISCARD OLD PASSWORD`, params: [] };
+}
+
+/**
+ * The replication password stored on a replica (default channel), compared in code, never
+ * logged. Returns column `p`; no row when the instance has never been a replica.
+ */
+export const REPLICATION_STORED_PASSWORD_QUERY: SqlStatement = Object.freeze({
+  sql: "SELECT User_password AS p FROM mysql.slave_master_info WHERE Channel_name=''",
+  params: [],
+});
+
+/**
+ * Hands a replica a new replication password: the receiver thread is stopped only for the
+ * CHANGE (the applier keeps running) and restarted with the new password.
+ */
+export function replicationPasswordStatements(newPassword: string): SqlStatement[] {
+  return [
+    { sql: "STOP REPLICA IO_THREAD", params: [] },
+    { sql: "CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD=?", params: [newPassword] },
+    { sql: "START REPLICA IO_THREAD", params: [] },
+  ];
+}

@@ -107,7 +107,7 @@ export function myCnfClientFileText(user: string, password: string, socket?: str
   return text;
 }
 
-/** The five credential files of Secret `moco-my-cnf-<name>`: key, user, password key, socket. */
+/** The credential files of Secret `moco-my-cnf-<name>`: key, user, password key, socket. */
 export const MY_CNF_CREDENTIAL_FILES: readonly {
   readonly key: string;
   readonly user: string;
@@ -115,13 +115,15 @@ export const MY_CNF_CREDENTIAL_FILES: readonly {
   readonly socket?: string;
 }[] = Object.freeze([
   { key: "moco-admin-my.cnf", user: "moco-admin", passwordKey: "ADMIN_PASSWORD" },
+  // moco-ts addition: the agent follows its password in this file (docs/password-rotation.md).
+  { key: "moco-agent-my.cnf", user: "moco-agent", passwordKey: "AGENT_PASSWORD" },
   { key: "moco-backup-my.cnf", user: "moco-backup", passwordKey: "BACKUP_PASSWORD" },
   { key: "moco-exporter-my.cnf", user: "moco-exporter", passwordKey: "EXPORTER_PASSWORD", socket: "/run/mysqld.sock" },
   { key: "moco-readonly-my.cnf", user: "moco-readonly", passwordKey: "READONLY_PASSWORD" },
   { key: "moco-writable-my.cnf", user: "moco-writable", passwordKey: "WRITABLE_PASSWORD" },
 ]);
 
-/** Secret `moco-my-cnf-<name>` with the five `[client]` files (objects.md §3.3). */
+/** Secret `moco-my-cnf-<name>` with the five `[client]` files (objects.md §3.3) and moco-ts's `moco-agent-my.cnf`. */
 export function buildMyCnfSecret(cluster: MySQLCluster, passwords: MocoPasswords): V1Secret {
   const id = clusterIdentity(cluster);
   const data: Record<string, string> = {};

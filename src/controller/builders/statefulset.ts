@@ -233,6 +233,8 @@ export function buildAgentContainer(cluster: MySQLCluster, options: BuilderOptio
       mount(VOLUME_RUN, PATH_RUN),
       mount(VOLUME_VAR_LOG, PATH_VAR_LOG),
       mount(VOLUME_GRPC_CERT, PATH_GRPC_CERT, true),
+      // moco-ts addition: the agent follows moco-agent-my.cnf here (docs/password-rotation.md).
+      mount(VOLUME_MY_CNF_SECRET, PATH_MY_CNF_SECRET, true),
     ],
     resources: deepCopy(SYSTEM_CONTAINER_RESOURCES[AGENT_CONTAINER]),
   };

@@ -189,11 +189,14 @@ export interface HarnessOptions {
   readonly manager?: ManagerOptions;
   /** Print pass results. */
   readonly verbose?: boolean;
+  /** Where the engine reads the passwords each pass (default: `passwords`, as they are now). */
+  readonly credentials?: () => Promise<MocoPasswords>;
 }
 
 export class ClusterHarness {
   readonly set: MysqldSet;
-  readonly passwords: MocoPasswords;
+  /** The passwords the harness's "agent" (readiness, clone) and writers use; a rotation test replaces them. */
+  passwords: MocoPasswords;
   readonly cluster: MutableCluster;
   readonly key: ClusterKey;
   readonly pods: PodMeta[];
@@ -324,7 +327,7 @@ export class ClusterHarness {
           if (this.verbose) console.log(`event ${type} ${reason}: ${message}`);
         },
       },
-      credentials: { getPasswords: async () => this.passwords },
+      credentials: { getPasswords: async () => (this.options.credentials === undefined ? this.passwords : this.options.credentials()) },
       cloner: { clone: (req) => this.clone(req) },
       replicationSource: {
         read: async (name: string) => {

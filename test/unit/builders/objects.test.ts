@@ -114,7 +114,7 @@ describe("Secrets", () => {
     ]);
   });
 
-  it("my.cnf Secret: exact text of the five files", () => {
+  it("my.cnf Secret: exact text of the five files and moco-agent-my.cnf (moco-ts)", () => {
     const s = buildMyCnfSecret(cluster(), PASSWORDS);
     assert.equal(s.metadata?.name, "moco-my-cnf-test");
     assert.deepEqual(s.metadata?.ownerReferences, [OWNER]);
@@ -122,6 +122,7 @@ describe("Secrets", () => {
     const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)]));
     assert.deepEqual(data, {
       "moco-admin-my.cnf": `[client]\nuser="moco-admin"\npassword="${"a".repeat(32)}"\n`,
+      "moco-agent-my.cnf": `[client]\nuser="moco-agent"\npassword="${"b".repeat(32)}"\n`,
       "moco-backup-my.cnf": `[client]\nuser="moco-backup"\npassword="${"f".repeat(32)}"\n`,
       "moco-exporter-my.cnf": `[client]\nuser="moco-exporter"\npassword="${"e".repeat(32)}"\nsocket="/run/mysqld.sock"\n`,
       "moco-readonly-my.cnf": `[client]\nuser="moco-readonly"\npassword="${"0".repeat(32)}"\n`,

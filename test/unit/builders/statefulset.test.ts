@@ -153,6 +153,7 @@ describe("buildStatefulSet: Pod layout", () => {
         { name: "run", mountPath: "/run" },
         { name: "var-log", mountPath: "/var/log/mysql" },
         { name: "grpc-cert", mountPath: "/grpc-cert", readOnly: true },
+        { name: "my-cnf-secret", mountPath: "/mysql-credentials", readOnly: true },
       ],
       resources: { limits: { cpu: "100m", memory: "100Mi" }, requests: { cpu: "100m", memory: "100Mi" } },
       securityContext: SECURITY,

@@ -360,3 +360,43 @@ describe("mysql", () => {
     assert.match(r.stderr, /kubectl not found/);
   });
 });
+
+describe("rotate-password (moco-ts addition)", () => {
+  const RP = "moco-ts.cybozu.com/rotate-password";
+  const RU = "moco-ts.cybozu.com/rotate-password-users";
+  const id = /^20231114t221320z-[0-9a-f]{4}$/;
+  const cases: { name: string; argv: string[]; before?: Record<string, string>; stdout: RegExp; users: string | undefined }[] = [
+    { name: "all users", argv: ["rotate-password", "c"], stdout: /^requested password rotation \S+ of all MOCO users for MySQLCluster "ctx-ns\/c"\n$/, users: undefined },
+    {
+      name: "two users, MOCO's order",
+      argv: ["rotate-password", "c", "--mysql-user", "moco-repl", "-u", "moco-admin"],
+      stdout: /of moco-admin, moco-repl for MySQLCluster/,
+      users: "moco-admin,moco-repl",
+    },
+    { name: "all again drops an earlier user list", argv: ["rotate-password", "c"], before: { [RU]: "moco-admin" }, stdout: /of all MOCO users/, users: undefined },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const api = new FakeApi();
+      api.addCluster("ctx-ns", "c", { annotations: c.before });
+      const r = await run(api, c.argv);
+      assert.equal(r.code, EXIT.OK, r.stderr);
+      assert.match(r.stdout, c.stdout);
+      const a = api.clusters.get("ctx-ns/c")?.metadata?.annotations ?? {};
+      assert.match(a[RP] ?? "", id);
+      assert.equal(a[RU], c.users);
+    });
+  }
+  it("refuses an unknown user (exit 2) without touching the cluster", async () => {
+    const api = new FakeApi();
+    api.addCluster("ctx-ns", "c", {});
+    const r = await run(api, ["rotate-password", "c", "--mysql-user", "root"]);
+    assert.equal(r.code, EXIT.USAGE);
+    assert.match(r.stderr, /--mysql-user: unknown user "root"/);
+    assert.equal(api.calls.some((x) => x.op === "patchCluster"), false);
+  });
+  it("unknown cluster: exit 3", async () => {
+    const r = await run(new FakeApi(), ["rotate-password", "nope"]);
+    assert.equal(r.code, EXIT.NOT_FOUND);
+  });
+});
