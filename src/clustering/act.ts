@@ -3,6 +3,8 @@
 // and the cloner. SQL is MySQL 8.4/9.7 syntax with the current semi-sync names (the
 // legacy ones on instances whose legacy plugins are ACTIVE).
 import { gtidIsEmpty, gtidSubtract, formatGtidSet } from "../mysql/gtid.ts";
+import { replicationSslOptions } from "../mysql/tls.ts";
+import type { ReplicationTls } from "../mysql/tls.ts";
 import { isProtectedConnection } from "../mysql/users.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import {
@@ -14,7 +16,7 @@ import {
 } from "./decide.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { fetchInstanceStatus, parsePort, semiSyncNamesOf } from "./observe.ts";
-import type { ClusterMetricLabels, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
+import type { ClusterMetricLabels, ClusterPorts, ClusterTls, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
 import { ER_NO_SUCH_THREAD, errnoOf, num, sleep, str } from "./sql.ts";
 import type { PassConnections, SqlConnection } from "./sql.ts";
@@ -60,6 +62,8 @@ export interface ActContext {
   readonly conns: PassConnections;
   readonly passwords: MocoPasswords;
   readonly options?: ActOptions | undefined;
+  /** The cluster's TLS settings (docs/tls.md); absent or null ⇒ plaintext replication. */
+  readonly tls?: ClusterTls | null | undefined;
 }
 
 export interface ActResult {
@@ -147,6 +151,8 @@ export interface ReplicationSourceConfig {
   readonly user: string;
   /** Never logged. */
   readonly password: string;
+  /** SOURCE_SSL=1 with verification (moco-ts addition); absent ⇒ SOURCE_SSL=0. */
+  readonly tls?: ReplicationTls | undefined;
 }
 
 /** configureReplica(source, semisync) with CHANGE REPLICATION SOURCE TO (8.0.23+, 8.4, 9.x). */
@@ -158,9 +164,10 @@ export async function configureReplica(conn: SqlConnection, source: ReplicationS
   }
   const names = await semiSyncNamesOf(conn);
   await conn.exec("STOP REPLICA");
+  const ssl = replicationSslOptions(source.tls);
   await conn.exec(
-    "CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER=?, SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
-    [source.host, source.port, source.user, source.password],
+    `CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER=?, SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, ${ssl.sql}`,
+    [source.host, source.port, source.user, source.password, ...ssl.params],
     { secrets: [source.password] },
   );
   await conn.exec(`SET GLOBAL ${names.replicaEnabled}=?`, [semiSync ? "ON" : "OFF"]);
@@ -439,7 +446,8 @@ async function replicationSourceConfig(
   ref: Extract<ConfigureStep, { kind: "configureReplication" }>["source"],
 ): Promise<ReplicationSourceConfig> {
   if (ref.credentials === "moco-repl") {
-    return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD };
+    const tls = ctx.tls?.replication;
+    return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD, ...(tls == null ? {} : { tls }) };
   }
   const secretName = ctx.observed.cluster.spec?.replicationSourceSecretName ?? "";
   const secret = await ctx.ports.replicationSource.read(secretName);
