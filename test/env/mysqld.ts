@@ -224,6 +224,8 @@ class Instance implements MysqldInstance {
         await c.end();
         return;
       } catch (e) {
+        // require_secure_transport=ON: mysqld answers, and refuses plaintext (ER_SECURE_TRANSPORT_REQUIRED).
+        if ((e as { errno?: unknown }).errno === 3159) return;
         if (Date.now() > deadline) {
           throw new Error(`mysqld ${this.host} not ready after ${timeoutMs} ms: ${(e as Error).message}\n${this.errorLogTail()}`);
         }
