@@ -1,13 +1,17 @@
 // The agent process put together (clustering.md §2.3 startup): first-boot
 // initialization, the working pool, probes, metrics, log rotation and the clone API.
+import fs from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import type { ServerResponse } from "node:http";
 import type { Pool, PoolConnection } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
 import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags, type ListenAddress } from "./config.ts";
-import { createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
+import { connectSocket, createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
+import { TlsReloader } from "./tls-reload.ts";
+import { TLS_CA_FILE } from "../mysql/tls.ts";
 import { initializeOnFirstBoot, type FirstBootOptions, type FirstBootResult } from "./initialize.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
@@ -29,6 +33,14 @@ export interface AgentOptions {
   readonly firstBoot?: Pick<FirstBootOptions, "rootRetryIntervalMs" | "rootRetryBudgetMs" | "adminRetryIntervalMs" | "adminRetryBudgetMs">;
   /** Process and runtime metrics (default true). */
   readonly defaultMetrics?: boolean;
+  /**
+   * Where mysqld's certificate is mounted (env MYSQL_TLS_DIR, spec.tls; docs/tls.md): the
+   * pool then uses TLS verified against its ca.crt, and the agent reloads mysqld's
+   * certificate when the files change. Absent ⇒ plaintext, no reloader.
+   */
+  readonly tlsDir?: string | undefined;
+  /** Poll interval of the certificate reloader (default TLS_RELOAD_INTERVAL_MS). */
+  readonly tlsReloadIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -36,6 +48,8 @@ export interface RunningAgent {
   readonly metrics: AgentMetrics;
   readonly pool: Pool;
   readonly rotator: LogRotator;
+  /** The certificate reloader (with tlsDir). */
+  readonly tlsReloader: TlsReloader | undefined;
   readonly cloneService: CloneService;
   readonly cloneServer: CloneServer;
   readonly probePort: number;
@@ -102,7 +116,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
   }
 
+  const tlsCa = opts.tlsDir === undefined || opts.tlsDir === "" ? undefined : fs.readFileSync(path.join(opts.tlsDir, TLS_CA_FILE), "utf8");
   const pool = createAgentPool({
+    ...(tlsCa === undefined ? {} : { tls: { ca: tlsCa } }),
     host: opts.mysqldHost ?? mysqldAdminHost(flags, env),
     port: opts.mysqldAdminPort ?? MYSQLD_ADMIN_PORT,
     user: "moco-agent",
@@ -177,6 +193,21 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     connectTimeoutMs: flags.connectionTimeoutMs,
   });
 
+  const adminPassword = env.passwords.ADMIN_PASSWORD;
+  const tlsReloader = opts.tlsDir === undefined || opts.tlsDir === "" || adminPassword === undefined
+    ? undefined
+    : new TlsReloader({
+      dir: opts.tlsDir,
+      intervalMs: opts.tlsReloadIntervalMs,
+      // moco-admin over the Unix socket: ALTER INSTANCE RELOAD TLS needs CONNECTION_ADMIN.
+      connect: async () => {
+        const c = await connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs });
+        c.on("error", () => undefined);
+        return { query: (sql: string) => c.query(sql), end: () => c.end() };
+      },
+      logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn({ ...o, error: describe((o as { error?: unknown }).error) }, m) },
+    });
+
   const started: Array<() => Promise<void>> = [];
   try {
     const probePort = await listen(probeServer, flags.probeAddress);
@@ -186,12 +217,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
     started.push(() => cloneServer.close());
     rotator.start();
+    if (tlsReloader !== undefined) {
+      tlsReloader.start();
+      started.push(() => tlsReloader.stop());
+    }
     logger.info({ probePort, metricsPort, clonePort: cloneServer.port, initialization }, "moco-agent started");
     return {
       initialization,
       metrics,
       pool,
       rotator,
+      tlsReloader,
       cloneService,
       cloneServer,
       probePort,

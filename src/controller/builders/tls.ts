@@ -63,6 +63,23 @@ export function tlsVolumeMount(): V1VolumeMount {
   return { name: VOLUME_MYSQL_TLS, mountPath: MYSQL_TLS_DIR, readOnly: true };
 }
 
+/** Where backup/restore Jobs mount ConfigMap moco-<name>-ca, and the variable naming the file. */
+export const VOLUME_MYSQL_TLS_CA = "mysql-tls-ca";
+export const JOB_TLS_CA_DIR = "/etc/mysql-tls-ca";
+export const ENV_MYSQL_TLS_CA_FILE = "MYSQL_TLS_CA_FILE";
+
+export function buildJobTlsVolume(cluster: string): V1Volume {
+  return { name: VOLUME_MYSQL_TLS_CA, configMap: { name: tlsNames.caConfigMap(cluster), defaultMode: TLS_VOLUME_MODE } };
+}
+
+export function jobTlsVolumeMount(): V1VolumeMount {
+  return { name: VOLUME_MYSQL_TLS_CA, mountPath: JOB_TLS_CA_DIR, readOnly: true };
+}
+
+export function jobTlsEnv(): V1EnvVar {
+  return { name: ENV_MYSQL_TLS_CA_FILE, value: `${JOB_TLS_CA_DIR}/${CA_CONFIGMAP_KEY}` };
+}
+
 export function tlsAgentEnv(): V1EnvVar {
   return { name: ENV_MYSQL_TLS_DIR, value: MYSQL_TLS_DIR };
 }

@@ -242,7 +242,7 @@ describe("require_secure_transport", () => {
       await c.end();
     }
     // The Unix socket stays usable (moco-init, the agent's first boot, kubectl moco mysql).
-    const s = await mysql.createConnection({ socketPath: inst.socketPath, user: "root", password: inst.rootPassword });
+    const s = await mysql.createConnection({ socketPath: inst.socketPath, user: "root", password: "" });
     await s.query("SELECT 1");
     await s.end();
   });
