@@ -205,7 +205,7 @@ describe("TLS with 3 instances driven by the engine", () => {
         assert.equal(st?.s, "ON");
       }
     }
-    console.log(`renewal under load: ${writer.acked.length} acknowledged inserts, ${writer.errors.length} failed (the killed session), 0 lost`);
+    console.log(`renewal under load: ${writer.acked.length} acknowledged inserts, ${writer.errors.length} failed (around the session killed to force a reconnect), 0 lost`);
   });
 });
 
