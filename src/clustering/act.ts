@@ -412,7 +412,7 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
         );
         break;
       case "configureReplication": {
-        const source = await replicationSourceConfig(ctx, step.source);
+        const source = await replicationSourceConfig(ctx, step.source, step.instance);
         await ctx.conns.with(step.instance, (conn) => configureReplica(conn, source, step.semiSync));
         break;
       }
@@ -444,9 +444,12 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
 async function replicationSourceConfig(
   ctx: ActContext,
   ref: Extract<ConfigureStep, { kind: "configureReplication" }>["source"],
+  replica: number,
 ): Promise<ReplicationSourceConfig> {
   if (ref.credentials === "moco-repl") {
-    const tls = ctx.tls?.replication;
+    // Both ends must mount the certificate (the replica reads the CA file, the source serves it).
+    const has = (i: number): boolean => ctx.tls?.instanceHasTls?.(i) ?? true;
+    const tls = has(replica) && has(ctx.observed.primaryIndex) ? ctx.tls?.replication : undefined;
     return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD, ...(tls == null ? {} : { tls }) };
   }
   const secretName = ctx.observed.cluster.spec?.replicationSourceSecretName ?? "";

@@ -387,7 +387,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
   const adminHosts = pods.map((pod, i) => addressing.adminAddress(cluster, i, pod));
   const tls = ports.tls === undefined ? null : await ports.tls.get(cluster);
   const conns = new PassConnections(
-    (i) => ({ host: adminHosts[i] ?? null, port: MYSQL_ADMIN_PORT, serverName: tls?.serverName(i) }),
+    (i) => ({ host: adminHosts[i] ?? null, port: MYSQL_ADMIN_PORT, serverName: tls !== null && (tls.instanceHasTls?.(i) ?? true) ? tls.serverName(i) : undefined }),
     { user: "moco-admin", password: passwords.ADMIN_PASSWORD },
     options,
     tls ?? undefined,

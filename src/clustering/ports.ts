@@ -196,6 +196,12 @@ export interface ClusterTls {
   serverName(ordinal: number): string;
   /** SOURCE_SSL options of the replicas' channel to the primary. */
   readonly replication: ReplicationTls;
+  /**
+   * Whether instance `ordinal` already serves the certificate (its Pod mounts it): while
+   * spec.tls is being turned on, Pods not yet restarted are reached in plaintext, as
+   * before. Decided from the Pod spec, never from what the network answers. Absent ⇒ all.
+   */
+  instanceHasTls?(ordinal: number): boolean;
 }
 
 export interface ClusterTlsSource {

@@ -263,7 +263,7 @@ export interface InstanceEndpoint {
   /** null ⇒ every call fails with NopError. */
   readonly host: string | null;
   readonly port: number;
-  /** The name the server certificate must carry (TLS only; absent ⇒ the host). */
+  /** With the pass's CA: connect with TLS, the certificate carrying this name (absent ⇒ plaintext). */
   readonly serverName?: string | undefined;
 }
 
@@ -282,7 +282,7 @@ export class PassConnections {
   private readonly caPem: string | undefined;
   private closed = false;
 
-  /** `tls.ca`: verify every instance against this CA (PEM) and its endpoint's serverName. */
+  /** `tls.ca`: verify each instance whose endpoint has a serverName against this CA (PEM) and that name. */
   constructor(
     endpoints: (ordinal: number) => InstanceEndpoint,
     credentials: { readonly user: string; readonly password: string },
@@ -299,7 +299,7 @@ export class PassConnections {
   private target(ordinal: number): SqlTarget {
     const ep = this.endpoints(ordinal);
     if (ep.host === null || ep.host === "") throw new NopError(`instance ${ordinal} has no address`);
-    const tls = this.caPem === undefined ? undefined : { ca: this.caPem, serverName: ep.serverName };
+    const tls = this.caPem === undefined || ep.serverName === undefined ? undefined : { ca: this.caPem, serverName: ep.serverName };
     return { host: ep.host, port: ep.port, user: this.user, password: this.password, tls };
   }
 

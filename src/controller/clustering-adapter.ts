@@ -141,7 +141,10 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
   return {
     key,
     addressing,
-    tls: clusterTlsSource({ client, certs: d.certs, sourceHostMode: d.sourceHostMode ?? "dns", signal: d.signal }),
+    tls: clusterTlsSource({
+      client, certs: d.certs, sourceHostMode: d.sourceHostMode ?? "dns", signal: d.signal,
+      pod: (cluster, ordinal) => caches.pods.get(names.pod(cluster, ordinal), ns),
+    }),
     source: {
       getCluster: getFresh as () => Promise<MySQLClusterLike | null>,
       async listPods() {

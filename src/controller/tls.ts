@@ -1,6 +1,6 @@
 // The controller's side of spec.tls (moco-ts addition, docs/tls.md): where the CA of a
 // cluster's mysqld certificates comes from, and the clustering engine's TLS port.
-import type { V1Secret } from "@kubernetes/client-node";
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import type { ClusterTls, ClusterTlsSource } from "../clustering/ports.ts";
 import type { MySQLClusterLike } from "../clustering/types.ts";
@@ -10,7 +10,12 @@ import { resources } from "../k8s/resource.ts";
 import { MYSQL_TLS_DIR, TLS_CA_FILE } from "../mysql/tls.ts";
 import { unb64 } from "./certs.ts";
 import type { CertificateStore } from "./cert-store.ts";
-import { mysqlTlsSecretName, names, tlsEnabled, tlsIssuedByController } from "./builders/index.ts";
+import { VOLUME_MYSQL_TLS, mysqlTlsSecretName, names, tlsEnabled, tlsIssuedByController } from "./builders/index.ts";
+
+/** The Pod was made from a template with spec.tls (it mounts the certificate). */
+export function podMountsTls(pod: V1Pod | undefined): boolean {
+  return (pod?.spec?.volumes ?? []).some((v) => v.name === VOLUME_MYSQL_TLS);
+}
 
 /** A user-named TLS Secret that cannot be used; the message names the field. */
 export class TlsSecretError extends Error {
@@ -42,6 +47,8 @@ export function clusterTlsSource(d: {
   readonly certs: CertificateStore;
   readonly sourceHostMode: "dns" | "pod-ip";
   readonly signal?: AbortSignal | undefined;
+  /** The cluster's Pod `moco-<name>-<ordinal>`, if it exists (the informer's cache). */
+  readonly pod: (cluster: string, ordinal: number) => V1Pod | undefined;
 }): ClusterTlsSource {
   return {
     async get(like: MySQLClusterLike): Promise<ClusterTls | null> {
@@ -56,6 +63,7 @@ export function clusterTlsSource(d: {
         ca,
         serverName: (ordinal: number) => names.podFqdn(name, ns, ordinal),
         replication: { caFile: `${MYSQL_TLS_DIR}/${TLS_CA_FILE}`, verifyServerName: d.sourceHostMode === "dns" },
+        instanceHasTls: (ordinal: number) => podMountsTls(d.pod(name, ordinal)),
       };
     },
   };

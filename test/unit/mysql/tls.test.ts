@@ -22,6 +22,7 @@ import {
 } from "../../../src/controller/builders/index.ts";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import { backupPolicy, cluster, options } from "../builders/fixtures.ts";
+import { podMountsTls } from "../../../src/controller/tls.ts";
 
 describe("mysqldTlsMyCnf", () => {
   const cases = [
@@ -165,4 +166,13 @@ describe("objects derived from spec.tls", () => {
     assert.deepEqual(cm.data, { "ca.crt": "PEM" });
     assert.equal(cm.metadata?.ownerReferences?.[0]?.kind, "MySQLCluster");
   });
+});
+
+describe("podMountsTls (the engine uses TLS only with Pods made with spec.tls)", () => {
+  const cases = [
+    { name: "no Pod", pod: undefined, want: false },
+    { name: "a Pod from before spec.tls", pod: { spec: { containers: [], volumes: [{ name: "grpc-cert" }] } }, want: false },
+    { name: "a Pod with the certificate", pod: { spec: { containers: [], volumes: [{ name: "grpc-cert" }, { name: "mysql-tls" }] } }, want: true },
+  ];
+  for (const c of cases) it(c.name, () => assert.equal(podMountsTls(c.pod), c.want));
 });
