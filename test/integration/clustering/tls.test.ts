@@ -5,50 +5,20 @@
 // write and does not restart mysqld.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import type { TLSSocket } from "node:tls";
 import mysql from "mysql2/promise";
 import type { Connection } from "mysql2/promise";
 
 import { ClusterHarness, Writer, createTestTable, idsOn, sleep } from "./harness.ts";
-import { MYSQLD_INSTANCE_DIR, startMysqlds } from "../../env/mysqld.ts";
+import { startMysqlds } from "../../env/mysqld.ts";
 import type { MysqldSet } from "../../env/mysqld.ts";
-import { createCertificateAuthority, issueCertificate } from "../../../src/controller/certs.ts";
+import { createCertificateAuthority } from "../../../src/controller/certs.ts";
 import type { CertificateAuthority } from "../../../src/controller/certs.ts";
-import { ER_SECURE_TRANSPORT_REQUIRED, mysqlClientTlsOptions, mysqldTlsMyCnf, mysqlServerDnsNames } from "../../../src/mysql/tls.ts";
-import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
+import { ER_SECURE_TRANSPORT_REQUIRED, mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
+import { TLS_DIR, instanceTlsFiles, presentedSerial, serialOf, tlsMyCnfLines } from "../tls-fixtures.ts";
 import { TlsReloader } from "../../../src/agent/tls-reload.ts";
 import type { ClusterTls } from "../../../src/clustering/ports.ts";
 import { SqlConnection } from "../../../src/clustering/sql.ts";
-
-const TLS_DIR = `${MYSQLD_INSTANCE_DIR}/tls`;
-
-function myCnfLines(record: Record<string, string>): string {
-  return Object.entries(record).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
-}
-
-/** A server certificate for instance `host` of cluster `name` (its names plus its loopback IP). */
-async function instanceFiles(ca: CertificateAuthority, name: string, replicas: number, host: string, validityDays?: number): Promise<Record<string, string>> {
-  const dnsNames = mysqlServerDnsNames(name, "default", replicas);
-  const leaf = await issueCertificate(ca, { commonName: dnsNames[0] ?? name, dnsNames, ipAddresses: [host], usage: "server", ...(validityDays === undefined ? {} : { validityDays }) });
-  return { "tls/ca.crt": ca.cert, "tls/tls.crt": leaf.cert, "tls/tls.key": leaf.key };
-}
-
-/** The serial number of the certificate mysqld presents on a new TLS connection. */
-async function presentedSerial(host: string, port: number, user: string, password: string, tls: MysqlClientTls): Promise<string> {
-  const c = await mysql.createConnection({ ...mysqlClientTlsOptions(host, port, tls), user, password, connectTimeout: 5000 });
-  try {
-    const stream = (c as unknown as { connection: { stream: TLSSocket } }).connection.stream;
-    return stream.getPeerCertificate().serialNumber.toLowerCase();
-  } finally {
-    c.destroy();
-  }
-}
-
-function serialOf(pem: string): string {
-  return new X509Certificate(pem).serialNumber.toLowerCase();
-}
 
 describe("TLS with 3 instances driven by the engine", () => {
   const name = "tls";
@@ -67,8 +37,8 @@ describe("TLS with 3 instances driven by the engine", () => {
       replicas: 3,
       name,
       checkIntervalMs: 300,
-      mycnf: myCnfLines(mysqldTlsMyCnf({ dir: TLS_DIR, requireSecureTransport: false })),
-      files: (_i, host) => instanceFiles(ca, name, 3, host),
+      mycnf: tlsMyCnfLines(false),
+      files: (_i, host) => instanceTlsFiles(ca, name, 3, host),
       tls: { get: async () => clusterTls },
     });
     h.startManager();
@@ -164,7 +134,7 @@ describe("TLS with 3 instances driven by the engine", () => {
       });
       assert.equal(await reloader.check(), "reloaded", "the first poll makes mysqld load what is mounted");
       assert.equal(await reloader.check(), "unchanged");
-      const files = await instanceFiles(ca, name, 3, inst.host, 1);
+      const files = await instanceTlsFiles(ca, name, 3, inst.host, 1);
       for (const [rel, content] of Object.entries(files)) writeFileSync(`${inst.dir}/${rel}`, content);
       fresh.push(serialOf(files["tls/tls.crt"] ?? ""));
       assert.equal(await reloader.check(), "reloaded");
@@ -215,8 +185,8 @@ describe("require_secure_transport", () => {
   before(async () => {
     ca = await createCertificateAuthority();
     set = await startMysqlds(1, {
-      mycnf: myCnfLines(mysqldTlsMyCnf({ dir: TLS_DIR, requireSecureTransport: true })),
-      files: (_i, host) => instanceFiles(ca, "req", 1, host),
+      mycnf: tlsMyCnfLines(true),
+      files: (_i, host) => instanceTlsFiles(ca, "req", 1, host),
     });
   });
   after(async () => {
