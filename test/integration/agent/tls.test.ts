@@ -7,11 +7,10 @@ import { writeFileSync } from "node:fs";
 import mysql from "mysql2/promise";
 
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
-import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import type { RunningAgent } from "../../../src/agent/agent.ts";
 import { createCertificateAuthority, type CertificateAuthority } from "../../../src/controller/certs.ts";
 import { ER_SECURE_TRANSPORT_REQUIRED } from "../../../src/mysql/tls.ts";
-import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { agentTestCerts, httpGet, randomPasswords, startTestAgent, waitFor } from "./helpers.ts";
 import { instanceTlsFiles, presentedSerial, serialOf, tlsMyCnfLines } from "../tls-fixtures.ts";
 
 describe("agent with spec.tls", () => {
@@ -26,17 +25,7 @@ describe("agent with spec.tls", () => {
     ca = await createCertificateAuthority();
     set = await startMysqlds(1, { mycnf: tlsMyCnfLines(true), files: (_i, host) => instanceTlsFiles(ca, "test", 1, host) });
     inst = set.instances[0] as MysqldInstance;
-    agent = await startAgent({
-      flags: testAgentFlags(inst.socketPath, certs.serverDir),
-      env: agentEnv(passwords, 0),
-      logger: silentLogger(),
-      mysqldHost: inst.host,
-      slowLogPath: `${inst.dir}/mysql.slow`,
-      firstBoot: { rootRetryIntervalMs: 500 },
-      defaultMetrics: false,
-      tlsDir: `${inst.dir}/tls`,
-      tlsReloadIntervalMs: 200,
-    });
+    agent = await startTestAgent(inst, passwords, certs, { tlsDir: `${inst.dir}/tls`, tlsReloadIntervalMs: 200 });
   });
   after(async () => {
     await agent?.close();
