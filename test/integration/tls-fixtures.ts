@@ -18,10 +18,15 @@ export function tlsMyCnfLines(requireSecureTransport: boolean): string {
   return Object.entries(mysqldTlsMyCnf({ dir: TLS_DIR, requireSecureTransport })).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
 }
 
-/** tls/{ca.crt,tls.crt,tls.key} for instance `host` of cluster `name` in namespace "default" (its names plus its loopback IP). */
-export async function instanceTlsFiles(ca: CertificateAuthority, name: string, replicas: number, host: string, validityDays?: number): Promise<Record<string, string>> {
+/**
+ * tls/{ca.crt,tls.crt,tls.key} for instance `host` of cluster `name` in namespace "default"
+ * (its names plus its loopback IP). `issuedDaysAgo` back-dates the (1-year) certificate:
+ * 364 leaves it one day to live.
+ */
+export async function instanceTlsFiles(ca: CertificateAuthority, name: string, replicas: number, host: string, issuedDaysAgo = 0): Promise<Record<string, string>> {
   const dnsNames = mysqlServerDnsNames(name, "default", replicas);
-  const leaf = await issueCertificate(ca, { commonName: dnsNames[0] ?? name, dnsNames, ipAddresses: [host], usage: "server", ...(validityDays === undefined ? {} : { validityDays }) });
+  const issued = new Date(Date.now() - issuedDaysAgo * 86_400_000);
+  const leaf = await issueCertificate(ca, { commonName: dnsNames[0] ?? name, dnsNames, ipAddresses: [host], usage: "server" }, issued);
   return { "tls/ca.crt": ca.cert, "tls/tls.crt": leaf.cert, "tls/tls.key": leaf.key };
 }
 

@@ -49,7 +49,7 @@ describe("agent with spec.tls", () => {
     assert.ok(reloader, "the agent runs a reloader with tlsDir");
     await waitFor("the first reload", async () => (reloader.reloads >= 1 ? true : undefined), 10_000, 100);
     const before = reloader.reloads;
-    const files = await instanceTlsFiles(ca, "test", 1, inst.host, 1);
+    const files = await instanceTlsFiles(ca, "test", 1, inst.host, 364);
     for (const [rel, content] of Object.entries(files)) writeFileSync(`${inst.dir}/${rel}`, content);
     const want = serialOf(files["tls/tls.crt"] ?? "");
     await waitFor("mysqld presenting the new certificate", async () => {

@@ -134,7 +134,7 @@ describe("TLS with 3 instances driven by the engine", () => {
       });
       assert.equal(await reloader.check(), "reloaded", "the first poll makes mysqld load what is mounted");
       assert.equal(await reloader.check(), "unchanged");
-      const files = await instanceTlsFiles(ca, name, 3, inst.host, 1);
+      const files = await instanceTlsFiles(ca, name, 3, inst.host, 364);
       for (const [rel, content] of Object.entries(files)) writeFileSync(`${inst.dir}/${rel}`, content);
       fresh.push(serialOf(files["tls/tls.crt"] ?? ""));
       assert.equal(await reloader.check(), "reloaded");

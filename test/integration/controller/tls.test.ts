@@ -83,7 +83,8 @@ describe("spec.tls: objects", { timeout: 300_000 }, () => {
     const caSecret = await getJson<SecretLike>(h, ["secret", "-n", SYS_NS, "moco-grpc-ca"]);
     const ca = await loadCertificateAuthority(unb64(caSecret.data?.["tls.crt"]), unb64(caSecret.data?.["tls.key"]));
     const dnsNames = mysqlServerDnsNames("db", NS, 3);
-    const short = await issueCertificate(ca, { commonName: "short", dnsNames, usage: "server", validityDays: 1 });
+    // Issued 364 days ago with the default 1-year validity: one day left.
+    const short = await issueCertificate(ca, { commonName: "short", dnsNames, usage: "server" }, new Date(Date.now() - 364 * 86_400_000));
     const b64 = (t: string) => Buffer.from(t).toString("base64");
     await h.kubectl(["patch", "secret", "-n", NS, "moco-db-mysql-tls", "--type=merge", "-p",
       JSON.stringify({ data: { "tls.crt": b64(short.cert), "tls.key": b64(short.key) } })]);
