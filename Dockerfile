@@ -39,6 +39,15 @@ RUN npm prune --omit=dev --ignore-scripts
 
 FROM ${NODE_IMAGE} AS node
 
+# The time zone tables as SQL (spec.initializeTimezoneData): generated here once, copied into
+# the mysqld Pod by the copy-moco-timezones init container, so the user's mysqld image needs
+# neither mysql_tzinfo_to_sql nor zoneinfo (MOCO embeds the same output in moco-init).
+FROM ${RUNTIME_IMAGE} AS timezones
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends mysql-server-core tzdata \
+ && mysql_tzinfo_to_sql /usr/share/zoneinfo >/timezones.sql 2>/dev/null \
+ && grep -q "Asia/Tokyo" /timezones.sql
+
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends mysql-client-core ca-certificates \
@@ -49,6 +58,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=timezones /timezones.sql /usr/share/moco-ts/timezones.sql
 RUN set -eu; \
     for entry in moco-controller:controller/main moco-agent:agent/main moco-backup:backup/main kubectl-moco:cli/kubectl-moco; do \
       name=${entry%%:*}; target=${entry#*:}; \

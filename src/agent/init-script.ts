@@ -6,7 +6,9 @@
 // self-contained binary to ship (the agent is a Node program), so the controller puts
 // the text built here into the `moco-init` init container of the mysqld image as
 // `command: ["sh", "-c", <script>]`. It needs only what a MySQL image has: sh, mysqld,
-// the mysql client (and mysql_tzinfo_to_sql for time zones) plus rm, mv, mkdir and sync.
+// the mysql client (for time zones: the SQL that the copy-moco-timezones init container
+// copies from the moco-ts image, else mysql_tzinfo_to_sql and zoneinfo) plus rm, mv,
+// mkdir and sync.
 //
 // Behaviour (environment POD_NAME):
 //   1. require mysqld on PATH, POD_NAME with an ordinal suffix, server_id in uint32;
@@ -23,6 +25,7 @@
 export const DEFAULT_INIT_DATA_DIR = "/var/lib/mysql";
 export const DEFAULT_INIT_CONF_DIR = "/etc/mysql-conf.d";
 export const DEFAULT_ZONEINFO_DIR = "/usr/share/zoneinfo";
+export const DEFAULT_TIMEZONE_SQL_FILE = "/tmp/moco-timezones.sql";
 /** Name of the marker file in the data directory. */
 export const INITIALIZED_MARKER = "moco-initialized";
 
@@ -45,6 +48,12 @@ export interface InitScriptOptions {
   readonly defaultsFile?: string;
   /** Where mysql_tzinfo_to_sql reads the zone files. Default /usr/share/zoneinfo. */
   readonly zoneinfoDir?: string;
+  /**
+   * The time zone SQL shipped with moco-ts (copied by the copy-moco-timezones init
+   * container); when present it is loaded instead of running mysql_tzinfo_to_sql.
+   * Default /tmp/moco-timezones.sql.
+   */
+  readonly timezoneSqlFile?: string;
 }
 
 const UINT32_MAX = 4294967295;
@@ -82,6 +91,7 @@ export function normalizeInitScriptOptions(options: InitScriptOptions): Required
     baseDir: options.baseDir === undefined ? undefined : checkPath("baseDir", options.baseDir),
     defaultsFile: options.defaultsFile === undefined ? undefined : checkPath("defaultsFile", options.defaultsFile),
     zoneinfoDir: checkPath("zoneinfoDir", options.zoneinfoDir ?? DEFAULT_ZONEINFO_DIR),
+    timezoneSqlFile: checkPath("timezoneSqlFile", options.timezoneSqlFile ?? DEFAULT_TIMEZONE_SQL_FILE),
   };
 }
 
@@ -100,6 +110,7 @@ export function buildInitScript(options: InitScriptOptions): string {
     `BASE_DIR=${shellQuote(o.baseDir ?? "")}`,
     `DEFAULTS_FILE=${shellQuote(o.defaultsFile ?? "")}`,
     `ZONEINFO_DIR=${shellQuote(o.zoneinfoDir)}`,
+    `TZ_SQL_FILE=${shellQuote(o.timezoneSqlFile)}`,
     SCRIPT_BODY,
   ];
   return lines.join("\n");
@@ -144,7 +155,11 @@ run_mysqld() {
 
 load_timezones() {
   command -v mysql >/dev/null 2>&1 || die "mysql client not found in PATH (needed for time zones)"
-  command -v mysql_tzinfo_to_sql >/dev/null 2>&1 || die "mysql_tzinfo_to_sql not found in PATH (needed for time zones)"
+  if [ -f "$TZ_SQL_FILE" ]; then
+    log "loading the time zone data shipped with moco-ts ($TZ_SQL_FILE)"
+  else
+    command -v mysql_tzinfo_to_sql >/dev/null 2>&1 || die "no $TZ_SQL_FILE and mysql_tzinfo_to_sql not found in PATH (needed for time zones)"
+  fi
   sock="$DATA_DIR/moco-init.sock"
   pidfile="$DATA_DIR/moco-init.pid"
   tzsql="$DATA_DIR/moco-init-tz.sql"
@@ -160,7 +175,11 @@ load_timezones() {
     [ "$tries" -lt 30 ] || die "the temporary mysqld did not answer within 30 s"
     sleep 1
   done
-  mysql_tzinfo_to_sql "$ZONEINFO_DIR" >"$tzsql" 2>/dev/null || die "mysql_tzinfo_to_sql failed"
+  if [ -f "$TZ_SQL_FILE" ]; then
+    cp "$TZ_SQL_FILE" "$tzsql" || die "cannot copy $TZ_SQL_FILE"
+  else
+    mysql_tzinfo_to_sql "$ZONEINFO_DIR" >"$tzsql" 2>/dev/null || die "mysql_tzinfo_to_sql failed"
+  fi
   mysql --no-defaults --protocol=SOCKET --socket="$sock" --user=root mysql <"$tzsql" || die "loading time zone data failed"
   rm -f "$tzsql"
   read -r pid <"$pidfile" || die "no pid file from the temporary mysqld"

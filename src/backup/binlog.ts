@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { extractArchive, putArchive, readFirstEntry } from "./archive.ts";
+import { ArchiveHeadError, extractArchive, putArchive, readFirstEntry } from "./archive.ts";
 import type { Bucket } from "./bucket/types.ts";
 import { toolTlsArgs, type MysqlTarget } from "./db.ts";
 import { BINLOG_FORMAT, BINLOG_FORMAT_VERSION, parseManifest, type BinlogFileEntry, type BinlogManifest } from "./dump/format.ts";
@@ -111,10 +111,18 @@ export function parseBinlogManifest(body: Buffer, where: string): BinlogManifest
   return parseManifest<BinlogManifest>(body, where, BINLOG_FORMAT, "binlog");
 }
 
-/** The manifest at the head of `<dir>binlog.tar.zst` (only its first kilobytes are read). */
-export async function readBinlogManifest(bucket: Bucket, dir: string): Promise<BinlogManifest> {
+/**
+ * The manifest at the head of `<dir>binlog.tar.zst` (only its first kilobytes are read);
+ * undefined for an archive written by MOCO (binlog files only, no manifest).
+ */
+export async function readBinlogManifest(bucket: Bucket, dir: string): Promise<BinlogManifest | undefined> {
   const key = `${dir}${BINLOG_ARCHIVE}`;
-  return parseBinlogManifest(await readFirstEntry(bucket, key, "zstd", `${BINLOG_DIR}/${MANIFEST}`), `${key}: ${BINLOG_DIR}/${MANIFEST}`);
+  try {
+    return parseBinlogManifest(await readFirstEntry(bucket, key, "zstd", `${BINLOG_DIR}/${MANIFEST}`), `${key}: ${BINLOG_DIR}/${MANIFEST}`);
+  } catch (e) {
+    if (e instanceof ArchiveHeadError && e.found.startsWith(`${BINLOG_DIR}/`)) return undefined;
+    throw e;
+  }
 }
 
 export interface ReplayOptions {
@@ -122,13 +130,31 @@ export interface ReplayOptions {
   bucket: Bucket;
   /** Directory of the archive (ending with '/'). */
   dir: string;
-  /** The manifest read (and checked against the restore point) before the load. */
-  manifest: BinlogManifest;
+  /** The manifest read (and checked against the restore point) before the load; undefined for a MOCO archive. */
+  manifest: BinlogManifest | undefined;
   restorePoint: Date;
   schema?: string;
   workDir: string;
   tools: Tools;
   log: Logger;
+}
+
+/** The files of an archive written by MOCO: every `binlog.*` (MOCO's restore takes the same). */
+function mocoBinlogFiles(dir: string): string[] {
+  return sortBinlogNames(fs.readdirSync(dir).filter((n) => n.startsWith("binlog.")));
+}
+
+/** The files of a moco-ts archive, checked against its manifest (sizes, sha256). */
+async function checkedBinlogFiles(dir: string, key: string, planned: BinlogManifest): Promise<string[]> {
+  const m = parseBinlogManifest(fs.readFileSync(path.join(dir, MANIFEST)), `${key}: ${BINLOG_DIR}/${MANIFEST}`);
+  if (m.takenAt !== planned.takenAt) throw new Error(`${key} changed since the restore was planned`);
+  for (const f of m.files) {
+    const file = path.join(dir, f.name);
+    if (!fs.existsSync(file)) throw new Error(`${key} lacks ${f.name}`);
+    const size = fs.statSync(file).size;
+    if (size !== f.bytes || (await sha256File(file)) !== f.sha256) throw new Error(`${key}: ${f.name} is corrupt (size ${size}, expected ${f.bytes})`);
+  }
+  return sortBinlogNames(m.files.map((f) => f.name));
 }
 
 export async function replayBinlogs(o: ReplayOptions): Promise<void> {
@@ -143,15 +169,7 @@ export async function replayBinlogs(o: ReplayOptions): Promise<void> {
     const key = `${o.dir}${BINLOG_ARCHIVE}`;
     o.log.info({ key }, "downloading the binary-log archive");
     await extractArchive({ bucket: o.bucket, key, compression: "zstd", root: o.workDir, top: BINLOG_DIR, log: o.log });
-    const m = parseBinlogManifest(fs.readFileSync(path.join(files, MANIFEST)), `${key}: ${BINLOG_DIR}/${MANIFEST}`);
-    if (m.takenAt !== o.manifest.takenAt) throw new Error(`${key} changed since the restore was planned`);
-    for (const f of m.files) {
-      const file = path.join(files, f.name);
-      if (!fs.existsSync(file)) throw new Error(`${key} lacks ${f.name}`);
-      const size = fs.statSync(file).size;
-      if (size !== f.bytes || (await sha256File(file)) !== f.sha256) throw new Error(`${key}: ${f.name} is corrupt (size ${size}, expected ${f.bytes})`);
-    }
-    const names = sortBinlogNames(m.files.map((f) => f.name));
+    const names = o.manifest === undefined ? mocoBinlogFiles(files) : await checkedBinlogFiles(files, key, o.manifest);
     if (names.length === 0) throw new Error(`${key} holds no binlog files`);
     writeClientDefaults(cnfDir, o.target.password);
     const env = { ...process.env, TZ: "UTC", TMPDIR: "../binlog-tmp" };

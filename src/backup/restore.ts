@@ -1,6 +1,7 @@
 // `moco-backup restore` (backup.md §5.2): choose dump + binlog archive for the restore
 // point, check that the bucket really covers it (before touching the target), load the
-// dump into instance 0 of the new cluster, replay binlogs up to the restore point, set
+// dump (moco-ts's own format, or MOCO's MySQL Shell dump through dump/mysqlsh-load.ts)
+// into instance 0 of the new cluster, replay binlogs up to the restore point, set
 // status.restoredTime. Any failure leaves restoredTime unset (the cluster stays Restoring
 // and read-only), is reported in a RestoreFailed event and fails the Job.
 import fs from "node:fs";
@@ -18,6 +19,8 @@ import { errorMessage, redact, type Logger } from "./log.ts";
 import { Progress } from "./progress.ts";
 import type { Tools } from "./tools.ts";
 import { DUMP_FORMAT, parseManifest, type BinlogManifest, type SchemaDocument } from "./dump/format.ts";
+import { MYSQLSH_INSTANCE_META, parseInstanceMeta, type InstanceMeta } from "./dump/mysqlsh.ts";
+import { loadMysqlshDump, readMysqlshPlan } from "./dump/mysqlsh-load.ts";
 
 export const ADMIN_USER = "moco-admin";
 
@@ -49,26 +52,33 @@ export interface RestoreJobOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What dump.tar holds: a moco-ts dump, or a MySQL Shell dump (MOCO's; `meta` when @.json heads the archive). */
+export type DumpHead =
+  | { kind: "moco-ts"; doc: SchemaDocument }
+  | { kind: "mysqlsh"; meta?: InstanceMeta };
+
 export interface ValidatedPlan {
   plan: RestorePlan;
+  head: DumpHead;
+  /** The binlog manifest; undefined without a binlog archive or for MOCO's archives (no manifest). */
   binlog?: BinlogManifest;
 }
 
 /**
- * The schema document at the head of `<dir>dump.tar`: checks that it is a moco-ts dump.
- * A dump.tar written by MOCO (MySQL Shell's format, which moco-ts cannot load) is named
- * as such.
+ * The head of `<dir>dump.tar` says what it holds: dump/schema.json starts a moco-ts dump;
+ * anything else under dump/ is a MySQL Shell dump as MOCO uploads it (its @.json, when it
+ * comes first, is parsed here: an unknown format version fails before any download).
  */
-export async function readDumpHead(bucket: Bucket, dir: string): Promise<SchemaDocument> {
+export async function readDumpHead(bucket: Bucket, dir: string): Promise<DumpHead> {
   const key = `${dir}${DUMP_ARCHIVE}`;
   try {
-    return parseManifest<SchemaDocument>(await readFirstEntry(bucket, key, "none", `${DUMP_DIR}/${SCHEMA_FILE}`), `${key}: ${DUMP_DIR}/${SCHEMA_FILE}`, DUMP_FORMAT, "dump");
+    const doc = parseManifest<SchemaDocument>(await readFirstEntry(bucket, key, "none", `${DUMP_DIR}/${SCHEMA_FILE}`), `${key}: ${DUMP_DIR}/${SCHEMA_FILE}`, DUMP_FORMAT, "dump");
+    return { kind: "moco-ts", doc };
   } catch (e) {
-    // MySQL Shell dumps start with dump/@.json.
-    if (e instanceof ArchiveHeadError && e.found.startsWith(`${DUMP_DIR}/@`)) {
-      throw new Error(`${key} is a MySQL Shell dump (written by MOCO); moco-ts restores only the dumps it writes`, { cause: e });
-    }
-    throw e;
+    if (!(e instanceof ArchiveHeadError) || !e.found.startsWith(`${DUMP_DIR}/`)) throw e;
+    if (e.found !== `${DUMP_DIR}/${MYSQLSH_INSTANCE_META}`) return { kind: "mysqlsh" };
+    const body = await readFirstEntry(bucket, key, "none", e.found);
+    return { kind: "mysqlsh", meta: parseInstanceMeta(body, `${key}: ${e.found}`) };
   }
 }
 
@@ -77,15 +87,17 @@ export async function validateRestorePoint(bucket: Bucket, sourceNamespace: stri
   const prefix = clusterPrefix(sourceNamespace, sourceName);
   const keys = await bucket.list(prefix);
   const plan = planRestore(selectBackup(keys, prefix, restorePoint), restorePoint);
-  await readDumpHead(bucket, plan.dump.dir);
-  if (plan.binlog === undefined) return { plan };
+  const head = await readDumpHead(bucket, plan.dump.dir);
+  if (plan.binlog === undefined) return { plan, head };
   const binlog = await readBinlogManifest(bucket, plan.binlog.dir);
+  // MOCO's archives carry no coverage: like MOCO, the replay stops at the point or at their end.
+  if (binlog === undefined) return { plan, head };
   const covered = Date.parse(binlog.coveredUntil);
   if (restorePoint.getTime() > covered) {
     throw new RestorePointError(`restore point ${restorePoint.toISOString()} is after the last binary log in the bucket ` +
       `(covered until ${new Date(covered).toISOString()})`);
   }
-  return { plan, binlog };
+  return { plan, head, binlog };
 }
 
 async function waitForTarget(o: RestoreJobOptions, target: () => Promise<MysqlTarget>): Promise<MysqlTarget> {
@@ -144,13 +156,36 @@ export async function putBackRestoreSettings(
   return new Error(`could not put back ${failed.join(", ")} on the restore target: it may accept writes or LOAD DATA LOCAL until fixed by hand (SET GLOBAL super_read_only=1, local_infile=0)`);
 }
 
+/** Downloads dump.tar into the work directory; returns the dump directory. */
+async function downloadDump(o: RestoreJobOptions, plan: RestorePlan): Promise<string> {
+  const key = `${plan.dump.dir}${DUMP_ARCHIVE}`;
+  o.log.info({ key }, "downloading the dump");
+  const bytes = await extractArchive({ bucket: o.bucket, key, compression: "none", root: o.workDir, top: DUMP_DIR, log: o.log });
+  o.log.info({ key, bytes }, "dump downloaded");
+  return path.join(o.workDir, DUMP_DIR);
+}
+
+async function loadDownloadedDump(o: RestoreJobOptions, head: DumpHead, dumpDir: string, target: MysqlTarget, progress: Progress): Promise<void> {
+  const common = {
+    target, dumpDir, threads: o.threads, log: o.log, progress,
+    ...(o.schema !== undefined ? { schema: o.schema } : {}),
+    ...(o.users !== undefined ? { users: o.users } : {}),
+  };
+  if (head.kind === "mysqlsh") await loadMysqlshDump(common);
+  else await loadDump(common);
+}
+
 export async function runRestore(o: RestoreJobOptions): Promise<void> {
   const log = o.log;
   const cluster = await o.store.getCluster(o.namespace, o.name);
+  const dumpDir = path.join(o.workDir, DUMP_DIR);
   try {
     await o.bucket.checkAccess();
-    const { plan, binlog } = await validateRestorePoint(o.bucket, o.sourceNamespace, o.sourceName, o.restorePoint);
-    log.info({ dump: plan.dump.dir, binlog: plan.binlog?.dir ?? null, restorePoint: o.restorePoint.toISOString() }, "restore plan");
+    const { plan, head, binlog } = await validateRestorePoint(o.bucket, o.sourceNamespace, o.sourceName, o.restorePoint);
+    log.info({ dump: plan.dump.dir, format: head.kind, binlog: plan.binlog?.dir ?? null, restorePoint: o.restorePoint.toISOString() }, "restore plan");
+    // A MySQL Shell dump's metadata may sit anywhere in the archive: it is downloaded and
+    // checked (format version, complete, schema present) before the target is touched.
+    if (head.kind === "mysqlsh") readMysqlshPlan(await downloadDump(o, plan), o.schema);
 
     const podName = `moco-${o.name}-0`;
     const hostOf = o.instanceHost ?? ((p: PodInfo) => p.ip);
@@ -166,23 +201,14 @@ export async function runRestore(o: RestoreJobOptions): Promise<void> {
       await admin.query("SET GLOBAL local_infile = 1");
       await admin.query("SET GLOBAL read_only = 0");
       const progress = new Progress(log, o.progressIntervalMs ?? 10_000);
-      const dumpDir = path.join(o.workDir, DUMP_DIR);
       try {
-        const key = `${plan.dump.dir}${DUMP_ARCHIVE}`;
-        log.info({ key }, "downloading the dump");
-        const bytes = await extractArchive({ bucket: o.bucket, key, compression: "none", root: o.workDir, top: DUMP_DIR, log });
-        log.info({ key, bytes }, "dump downloaded");
-        await loadDump({
-          target, dumpDir, threads: o.threads, log, progress,
-          ...(o.schema !== undefined ? { schema: o.schema } : {}),
-          ...(o.users !== undefined ? { users: o.users } : {}),
-        });
+        if (head.kind === "moco-ts") await downloadDump(o, plan);
+        await loadDownloadedDump(o, head, dumpDir, target, progress);
       } finally {
-        fs.rmSync(dumpDir, { recursive: true, force: true });
         progress.report("load finished");
         progress.stop();
       }
-      if (binlog !== undefined && plan.binlog !== undefined) {
+      if (plan.binlog !== undefined) {
         await replayBinlogs({
           target, bucket: o.bucket, dir: plan.binlog.dir, manifest: binlog, restorePoint: o.restorePoint, workDir: o.workDir, tools: o.tools, log,
           ...(o.schema !== undefined ? { schema: o.schema } : {}),
@@ -208,5 +234,7 @@ export async function runRestore(o: RestoreJobOptions): Promise<void> {
     const msg = redact(errorMessage(e), [o.password]);
     await o.store.createEvent(cluster, "Warning", "RestoreFailed", `Restore failed: ${msg}`).catch(() => undefined);
     throw e;
+  } finally {
+    fs.rmSync(dumpDir, { recursive: true, force: true });
   }
 }

@@ -1,15 +1,15 @@
 // The controller's CA Secret and the certificates issued from it (certs.ts has the X.509
-// part). The CA Secret `<sys>/moco-grpc-ca` is created once (AlreadyExists → read it:
-// several replicas may race) and never updated.
-import fs from "node:fs";
-import path from "node:path";
+// part, cert-renewal.ts the timing). The CA Secret `<sys>/moco-grpc-ca` is created once
+// (AlreadyExists → read it: several replicas may race) and never written by the
+// controller afterwards: tls.crt/tls.key sign, ca.crt is the trusted bundle (the signing
+// CA, plus the other CA during a rollover; docs/certificates.md). refreshCa() re-reads it.
 import type { V1Secret } from "@kubernetes/client-node";
 import type { KubeClient } from "../k8s/client.ts";
-import { isAlreadyExists, isNotFound } from "../k8s/errors.ts";
+import { isAlreadyExists, isConflict, isNotFound } from "../k8s/errors.ts";
 import { resources } from "../k8s/resource.ts";
+import { DEFAULT_CERT_LIFETIMES, type CertLifetimes } from "./cert-renewal.ts";
 import {
   CONTROLLER_CLIENT_CN,
-  LEAF_RENEW_BEFORE_DAYS,
   b64,
   createCertificateAuthority,
   isLeafCurrent,
@@ -19,6 +19,7 @@ import {
   webhookDnsNames,
   type CertificateAuthority,
   type KeyPairPem,
+  type LeafRequest,
 } from "./certs.ts";
 
 export const CA_SECRET_NAME = "moco-grpc-ca";
@@ -37,15 +38,29 @@ export interface ClientTls {
 export class CertificateStore {
   readonly #client: KubeClient;
   readonly #namespace: string;
+  readonly lifetimes: CertLifetimes;
   #ca: Promise<CertificateAuthority> | undefined;
-  #clientTls: { tls: ClientTls; expires: number } | undefined;
+  #clientTls: { tls: ClientTls; expires: number; signer: string } | undefined;
 
-  constructor(client: KubeClient, controllerNamespace: string) {
+  constructor(client: KubeClient, controllerNamespace: string, lifetimes: CertLifetimes = DEFAULT_CERT_LIFETIMES) {
     this.#client = client;
     this.#namespace = controllerNamespace;
+    this.lifetimes = lifetimes;
   }
 
-  /** The CA, loaded from (or created into) its Secret once per process. */
+  /**
+   * Re-reads the CA Secret (a CA rollover edits it); returns whether the signing CA or the
+   * trusted bundle changed. A failed read keeps the CA in use.
+   */
+  async refreshCa(): Promise<boolean> {
+    const before = this.#ca === undefined ? undefined : await this.#ca.catch(() => undefined);
+    const p = this.#loadOrCreateCa();
+    const after = await p;
+    this.#ca = p;
+    return before === undefined || before.cert !== after.cert || before.bundle !== after.bundle;
+  }
+
+  /** The CA, loaded from (or created into) its Secret once per process (refreshCa() re-reads it). */
   ca(): Promise<CertificateAuthority> {
     if (this.#ca === undefined) {
       const p = this.#loadOrCreateCa();
@@ -62,7 +77,8 @@ export class CertificateStore {
         const cert = unb64(s.data?.["tls.crt"] ?? s.data?.["ca.crt"]);
         const key = unb64(s.data?.["tls.key"]);
         if (cert === "" || key === "") throw new Error(`Secret ${this.#namespace}/${CA_SECRET_NAME} lacks tls.crt or tls.key`);
-        return await loadCertificateAuthority(cert, key);
+        const bundle = unb64(s.data?.["ca.crt"]);
+        return await loadCertificateAuthority(cert, key, bundle === "" ? cert : bundle);
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;
@@ -89,29 +105,43 @@ export class CertificateStore {
     }
   }
 
-  /** The controller's client certificate (CN moco-controller), re-issued before it expires. */
+  /**
+   * The controller's client certificate (CN moco-controller), re-issued before it expires
+   * or when the signing CA changed; `ca` is the trusted bundle.
+   */
   async clientTls(now: Date = new Date()): Promise<ClientTls> {
-    const cached = this.#clientTls;
-    if (cached !== undefined && cached.expires - now.getTime() > LEAF_RENEW_BEFORE_DAYS * 86_400_000) return cached.tls;
     const ca = await this.ca();
-    const leaf = await issueCertificate(ca, { commonName: CONTROLLER_CLIENT_CN, usage: "client" }, now);
-    const tls = { ca: ca.cert, cert: leaf.cert, key: leaf.key };
-    this.#clientTls = { tls, expires: now.getTime() + 365 * 86_400_000 };
+    const cached = this.#clientTls;
+    if (cached !== undefined && cached.signer === ca.cert && cached.tls.ca === ca.bundle && cached.expires - now.getTime() > this.lifetimes.renewBeforeMs) return cached.tls;
+    const leaf = await issueCertificate(ca, { commonName: CONTROLLER_CLIENT_CN, usage: "client", validityMs: this.lifetimes.validityMs }, now);
+    const tls = { ca: ca.bundle, cert: leaf.cert, key: leaf.key };
+    this.#clientTls = { tls, expires: now.getTime() + this.lifetimes.validityMs, signer: ca.cert };
     return tls;
   }
 
   /**
-   * The data of the agent Secret `moco-<name>-grpc` when `existing` must be (re)written
-   * (missing, other CA, wrong names, near expiry); undefined when it is still good.
+   * The data (ca.crt, tls.crt, tls.key) of a Secret holding a leaf certificate from the
+   * controller CA when `existing` must be (re)written: missing, signed by another CA, a
+   * different trusted bundle, other DNS names, or due for renewal; undefined when it is
+   * still good. The reusable entry point for every Secret-held leaf.
    */
-  async agentSecretData(dnsNames: readonly string[], existing: Pick<V1Secret, "data"> | undefined): Promise<Record<string, string> | undefined> {
+  async leafSecretData(req: Omit<LeafRequest, "validityMs">, existing: Pick<V1Secret, "data"> | undefined, now: Date = new Date()): Promise<Record<string, string> | undefined> {
+    if (await this.isLeafSecretCurrent(req.dnsNames, existing, now)) return undefined;
+    const ca = await this.ca();
+    const leaf = await issueCertificate(ca, { ...req, validityMs: this.lifetimes.validityMs }, now);
+    return { "ca.crt": b64(ca.bundle), "tls.crt": b64(leaf.cert), "tls.key": b64(leaf.key) };
+  }
+
+  /** Whether leafSecretData would leave `existing` as it is (no key generated). */
+  async isLeafSecretCurrent(dnsNames: readonly string[] | undefined, existing: Pick<V1Secret, "data"> | undefined, now: Date = new Date()): Promise<boolean> {
     const ca = await this.ca();
     const data = existing?.data ?? {};
-    if (unb64(data["ca.crt"]) === ca.cert && unb64(data["tls.key"]) !== "" && (await isLeafCurrent(ca, unb64(data["tls.crt"]), dnsNames))) {
-      return undefined;
-    }
-    const leaf = await issueCertificate(ca, { commonName: dnsNames[0] ?? "moco-agent", dnsNames, usage: "server" });
-    return { "ca.crt": b64(ca.cert), "tls.crt": b64(leaf.cert), "tls.key": b64(leaf.key) };
+    return unb64(data["ca.crt"]) === ca.bundle && unb64(data["tls.key"]) !== "" && (await isLeafCurrent(ca, unb64(data["tls.crt"]), dnsNames, now, this.lifetimes.renewBeforeMs));
+  }
+
+  /** leafSecretData for the agent Secret `moco-<name>-grpc` (server certificate for `dnsNames`). */
+  agentSecretData(dnsNames: readonly string[], existing: Pick<V1Secret, "data"> | undefined): Promise<Record<string, string> | undefined> {
+    return this.leafSecretData({ commonName: dnsNames[0] ?? "moco-agent", dnsNames, usage: "server" }, existing);
   }
 
   /**
@@ -119,47 +149,37 @@ export class CertificateStore {
    * tls.crt, tls.key), created once and re-issued near expiry or when the names change.
    */
   async ensureWebhookCertificate(serviceName = DEFAULT_WEBHOOK_SERVICE_NAME, extraDnsNames: readonly string[] = [], extraIps: readonly string[] = []): Promise<KeyPairPem & { ca: string }> {
-    const ca = await this.ca();
     const dnsNames = [...webhookDnsNames(serviceName, this.#namespace), ...extraDnsNames];
-    let existing: V1Secret | undefined;
-    try {
-      existing = await this.#client.get<V1Secret>(resources.secrets, WEBHOOK_CERT_SECRET_NAME, this.#namespace);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-    const d = existing?.data ?? {};
-    if (existing !== undefined && unb64(d["ca.crt"]) === ca.cert && unb64(d["tls.key"]) !== "" && (await isLeafCurrent(ca, unb64(d["tls.crt"]), dnsNames))) {
-      return { ca: ca.cert, cert: unb64(d["tls.crt"]), key: unb64(d["tls.key"]) };
-    }
-    const leaf = await issueCertificate(ca, { commonName: dnsNames[0] ?? serviceName, dnsNames, ipAddresses: extraIps, usage: "server" });
-    const data = { "ca.crt": b64(ca.cert), "tls.crt": b64(leaf.cert), "tls.key": b64(leaf.key) };
-    if (existing === undefined) {
+    const req = { commonName: dnsNames[0] ?? serviceName, dnsNames, ipAddresses: extraIps, usage: "server" } as const;
+    const read = async (): Promise<V1Secret | undefined> => {
       try {
-        await this.#client.create(resources.secrets, {
-          apiVersion: "v1", kind: "Secret",
-          metadata: { name: WEBHOOK_CERT_SECRET_NAME, namespace: this.#namespace, labels: CA_LABELS },
-          type: "kubernetes.io/tls", data,
-        } as V1Secret);
+        return await this.#client.get<V1Secret>(resources.secrets, WEBHOOK_CERT_SECRET_NAME, this.#namespace);
       } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-        // Another replica won the race: use its certificate.
-        const s = await this.#client.get<V1Secret>(resources.secrets, WEBHOOK_CERT_SECRET_NAME, this.#namespace);
-        return { ca: ca.cert, cert: unb64(s.data?.["tls.crt"]), key: unb64(s.data?.["tls.key"]) };
+        if (isNotFound(e)) return undefined;
+        throw e;
       }
-    } else {
-      await this.#client.update(resources.secrets, { ...existing, data } as V1Secret);
+    };
+    const pairOf = (d: Record<string, string> | undefined) => ({ ca: unb64(d?.["ca.crt"]), cert: unb64(d?.["tls.crt"]), key: unb64(d?.["tls.key"]) });
+    // Several replicas may renew at once: the loser of the create or update race takes
+    // the winner's certificate (same CA) on the next round.
+    for (let attempt = 0; ; attempt++) {
+      const existing = await read();
+      const data = await this.leafSecretData(req, existing);
+      if (data === undefined) return pairOf(existing?.data);
+      try {
+        if (existing === undefined) {
+          await this.#client.create(resources.secrets, {
+            apiVersion: "v1", kind: "Secret",
+            metadata: { name: WEBHOOK_CERT_SECRET_NAME, namespace: this.#namespace, labels: CA_LABELS },
+            type: "kubernetes.io/tls", data,
+          } as V1Secret);
+        } else {
+          await this.#client.update(resources.secrets, { ...existing, data } as V1Secret);
+        }
+        return pairOf(data);
+      } catch (e) {
+        if (attempt >= 3 || !(isAlreadyExists(e) || isConflict(e))) throw e;
+      }
     }
-    return { ca: ca.cert, cert: leaf.cert, key: leaf.key };
   }
-}
-
-/** Writes tls.crt/tls.key (and ca.crt) into `dir` (created when missing). */
-export function writeCertFiles(dir: string, pair: KeyPairPem & { ca?: string }): { certFile: string; keyFile: string } {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const certFile = path.join(dir, "tls.crt");
-  const keyFile = path.join(dir, "tls.key");
-  fs.writeFileSync(certFile, pair.cert, { mode: 0o600 });
-  fs.writeFileSync(keyFile, pair.key, { mode: 0o600 });
-  if (pair.ca !== undefined) fs.writeFileSync(path.join(dir, "ca.crt"), pair.ca, { mode: 0o600 });
-  return { certFile, keyFile };
 }

@@ -7,7 +7,8 @@
 //  - its own client certificate (CN moco-controller, client auth), kept in memory, for
 //    calling the agents' clone API;
 //  - the webhook serving certificate for `moco-webhook-service.<sys>.svc`.
-// Pure functions only: the Kubernetes reads/writes are in reconcile-certs.ts.
+// Pure functions only: the Kubernetes reads/writes are in cert-store.ts; renewal timing
+// and reloading are in cert-renewal.ts.
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
@@ -26,10 +27,15 @@ export interface KeyPairPem {
   readonly key: string;
 }
 
-/** The CA: its certificate/key in PEM, and the key imported for signing. */
+/**
+ * The CA: its certificate/key in PEM, and the key imported for signing. `bundle` is what
+ * peers trust (ca.crt): the signing certificate, and during a CA rollover also the other
+ * CA (docs/certificates.md).
+ */
 export interface CertificateAuthority extends KeyPairPem {
   readonly signingKey: CryptoKey;
   readonly certificate: x509.X509Certificate;
+  readonly bundle: string;
 }
 
 export const CA_COMMON_NAME = "MOCO gRPC CA";
@@ -72,15 +78,33 @@ export async function createCertificateAuthority(now: Date = new Date()): Promis
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert: certificate.toString("pem"), key: await exportKey(keys.privateKey), signingKey: keys.privateKey, certificate };
+  const cert = certificate.toString("pem");
+  return { cert, key: await exportKey(keys.privateKey), signingKey: keys.privateKey, certificate, bundle: cert };
 }
 
-/** Loads a CA from PEM (as stored in the CA Secret). Throws when the key cannot be imported. */
-export async function loadCertificateAuthority(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+/** The certificates of a PEM bundle, normalised (one PEM block each, "\n"-terminated). */
+export function splitPemBundle(pem: string): string[] {
+  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0].replace(/\r\n/g, "\n")}\n`);
+}
+
+/** `bundle` with `cert` appended when it is not in it already. */
+export function bundleWith(bundle: string, cert: string): string {
+  const certs = splitPemBundle(bundle);
+  const want = splitPemBundle(cert)[0];
+  if (want === undefined) return certs.join("");
+  return (certs.includes(want) ? certs : [...certs, want]).join("");
+}
+
+/**
+ * Loads a CA from PEM (as stored in the CA Secret: the signing pair, and `bundlePem` the
+ * trusted CAs; the signing certificate is added to it when missing). Throws when the key
+ * cannot be imported.
+ */
+export async function loadCertificateAuthority(certPem: string, keyPem: string, bundlePem: string = certPem): Promise<CertificateAuthority> {
   const certificate = new x509.X509Certificate(certPem);
   const der = x509.PemConverter.decodeFirst(keyPem);
   const signingKey = await webcrypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, true, ["sign"]);
-  return { cert: certPem, key: keyPem, signingKey, certificate };
+  return { cert: certPem, key: keyPem, signingKey, certificate, bundle: bundleWith(bundlePem, certPem) };
 }
 
 export interface LeafRequest {
@@ -88,7 +112,8 @@ export interface LeafRequest {
   readonly dnsNames?: readonly string[];
   readonly ipAddresses?: readonly string[];
   readonly usage: "server" | "client" | "both";
-  readonly validityDays?: number;
+  /** Lifetime in milliseconds (default LEAF_VALIDITY_DAYS). */
+  readonly validityMs?: number;
 }
 
 /** A leaf certificate signed by `ca`. */
@@ -113,7 +138,7 @@ export async function issueCertificate(ca: CertificateAuthority, req: LeafReques
     subject: `CN=${req.commonName}`,
     issuer: ca.certificate.subject,
     notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + (req.validityDays ?? LEAF_VALIDITY_DAYS) * DAY_MS),
+    notAfter: new Date(now.getTime() + (req.validityMs ?? LEAF_VALIDITY_DAYS * DAY_MS)),
     signingAlgorithm: ALG,
     publicKey: keys.publicKey,
     signingKey: ca.signingKey,
@@ -135,9 +160,9 @@ export function webhookDnsNames(service: string, namespace: string): string[] {
 /**
  * Whether a stored leaf certificate is still good: parses, signed by `ca` (issuer and
  * signature), carries exactly `dnsNames` (when given), and does not expire within
- * LEAF_RENEW_BEFORE_DAYS.
+ * `renewBeforeMs` (default LEAF_RENEW_BEFORE_DAYS).
  */
-export async function isLeafCurrent(ca: CertificateAuthority, certPem: string | undefined, dnsNames: readonly string[] | undefined, now: Date = new Date()): Promise<boolean> {
+export async function isLeafCurrent(ca: CertificateAuthority, certPem: string | undefined, dnsNames: readonly string[] | undefined, now: Date = new Date(), renewBeforeMs: number = LEAF_RENEW_BEFORE_DAYS * DAY_MS): Promise<boolean> {
   if (certPem === undefined || certPem === "") return false;
   let cert: x509.X509Certificate;
   try {
@@ -146,7 +171,7 @@ export async function isLeafCurrent(ca: CertificateAuthority, certPem: string | 
     return false;
   }
   if (cert.issuer !== ca.certificate.subject) return false;
-  if (cert.notAfter.getTime() - now.getTime() < LEAF_RENEW_BEFORE_DAYS * DAY_MS) return false;
+  if (cert.notAfter.getTime() - now.getTime() < renewBeforeMs) return false;
   if (cert.notBefore.getTime() > now.getTime() + 60_000) return false;
   try {
     if (!(await cert.verify({ publicKey: ca.certificate.publicKey, signatureOnly: true }))) return false;

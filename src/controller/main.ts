@@ -35,7 +35,9 @@ import {
   type BuilderOptions,
 } from "./builders/index.ts";
 import { allInformers, createCaches, startCaches, stopCaches, type ControllerCaches } from "./caches.ts";
-import { CertificateStore, DEFAULT_WEBHOOK_SERVICE_NAME, writeCertFiles } from "./cert-store.ts";
+import { CertificateStore, DEFAULT_WEBHOOK_SERVICE_NAME } from "./cert-store.ts";
+import { agentDnsNames } from "./certs.ts";
+import { DEFAULT_CERT_LIFETIMES, certificateNotAfter, renewalCheckIntervalMs, validateLifetimes, type CertLifetimes } from "./cert-renewal.ts";
 import { clusterPorts, clusteringLogger, clusteringMetrics } from "./clustering-adapter.ts";
 import { MySQLClusterReconciler } from "./mysqlcluster.ts";
 import { PartitionRateLimiter, controllerOf, podNudge, reconcilePartition } from "./partition.ts";
@@ -76,8 +78,16 @@ export interface ControllerOptions {
   readonly webhookAddr?: string | undefined;
   /** --cert-dir (default /tmp/k8s-webhook-server/serving-certs). */
   readonly certDir?: string | undefined;
-  /** Patch caBundle of the webhook configurations with the controller CA. */
+  /**
+   * Keep caBundle of the webhook configurations equal to the trusted CA bundle (the
+   * controller CA's, or ca.crt of a mounted --cert-dir); configurations annotated for
+   * cert-manager's CA injector are left alone.
+   */
   readonly injectWebhookCaBundle?: boolean | undefined;
+  /** --cert-validity / --cert-renew-before of the certificates the controller issues. */
+  readonly certLifetimes?: CertLifetimes | undefined;
+  /** How often certificates are checked (default: from certLifetimes, renewalCheckIntervalMs). */
+  readonly certCheckIntervalMs?: number | undefined;
   readonly webhookServiceName?: string | undefined;
   /** --apiserver-qps-throttle (default 20). */
   readonly qps?: number | undefined;
@@ -105,7 +115,7 @@ export interface RunningController {
   readonly metricsUrl: string | undefined;
   readonly healthUrl: string | undefined;
   readonly webhook: WebhookServer | undefined;
-  /** The CA of the webhook serving certificate (PEM), when the controller issued it. */
+  /** The CA bundle of the webhook serving certificate (PEM), when the controller issued it (at start). */
   readonly webhookCa: string | undefined;
   isLeader(): boolean;
   /** The current leader term's parts (undefined when not leading). */
@@ -156,7 +166,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   const log = o.logger ?? pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   const client = makeClient(o);
   const metrics = new ControllerMetrics({ processMetrics: o.processMetrics ?? true });
-  const certs = new CertificateStore(client, o.namespace);
+  const certs = new CertificateStore(client, o.namespace, validateLifetimes(o.certLifetimes ?? DEFAULT_CERT_LIFETIMES));
   const builderOptions: BuilderOptions = resolveBuilderOptions({
     controllerNamespace: o.namespace,
     agentImage: o.agentImage,
@@ -188,30 +198,45 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
 
   let webhook: WebhookServer | undefined;
   let webhookCa: string | undefined;
+  const certCheckMs = o.certCheckIntervalMs ?? renewalCheckIntervalMs(certs.lifetimes);
   const webhookAddr = parseListenAddr(o.webhookAddr ?? ":9443");
   if (webhookAddr !== undefined) {
     const dir = o.certDir !== undefined && o.certDir !== "" ? o.certDir : DEFAULT_CERT_DIR;
-    let certFile = path.join(dir, "tls.crt");
-    let keyFile = path.join(dir, "tls.key");
-    if (!fs.existsSync(certFile) || !fs.existsSync(keyFile)) {
-      // No mounted certificate: issue one from the controller CA (Secret moco-controller-cert).
+    const certFile = path.join(dir, "tls.crt");
+    const keyFile = path.join(dir, "tls.key");
+    const mounted = fs.existsSync(certFile) && fs.existsSync(keyFile);
+    const deps = webhookDependenciesFromKubeConfig(client.kubeConfig);
+    const webhookLog = log.child({ component: "webhook" });
+    if (mounted) {
+      // A mounted certificate (cert-manager, --cert-dir): re-read when the files change.
+      webhook = await startWebhookServer({ certFile, keyFile, port: webhookAddr.port, host: webhookAddr.host, dependencies: deps, logger: webhookLog, reloadIntervalMs: Math.min(certCheckMs, 10_000) });
+    } else {
+      // No mounted certificate: issue one from the controller CA (Secret moco-controller-cert),
+      // kept in memory and renewed by the certificate loop below.
       const pair = await certs.ensureWebhookCertificate(o.webhookServiceName ?? DEFAULT_WEBHOOK_SERVICE_NAME, [], ["127.0.0.1"]);
       webhookCa = pair.ca;
-      let target = dir;
-      try { fs.mkdirSync(target, { recursive: true }); fs.accessSync(target, fs.constants.W_OK); } catch {
-        target = fs.mkdtempSync(path.join(os.tmpdir(), "moco-serving-certs-"));
-      }
-      ({ certFile, keyFile } = writeCertFiles(target, pair));
-      log.info({ dir: target }, "issued the webhook serving certificate from the controller CA");
+      webhook = await startWebhookServer({ certificate: pair, port: webhookAddr.port, host: webhookAddr.host, dependencies: deps, logger: webhookLog });
+      log.info({}, "issued the webhook serving certificate from the controller CA");
+      let served = pair.cert;
+      const w = webhook;
+      void every(certCheckMs, stopping.signal, async () => {
+        await certs.refreshCa();
+        const next = await certs.ensureWebhookCertificate(o.webhookServiceName ?? DEFAULT_WEBHOOK_SERVICE_NAME, [], ["127.0.0.1"]);
+        webhookCa = next.ca;
+        if (next.cert === served) return;
+        w.setCertificate(next);
+        served = next.cert;
+        log.info({ notAfter: certificateNotAfter(next.cert)?.toISOString() }, "renewed the webhook serving certificate");
+      }, (e) => log.error({ err: errorMessage(e) }, "webhook certificate renewal failed; retrying"));
     }
-    webhook = await startWebhookServer({
-      certFile, keyFile, port: webhookAddr.port, host: webhookAddr.host,
-      dependencies: webhookDependenciesFromKubeConfig(client.kubeConfig),
-      logger: log.child({ component: "webhook" }),
-    });
     if (o.injectWebhookCaBundle === true) {
-      const ca = webhookCa ?? (await certs.ca()).cert;
-      void injectCaBundle(client, ca, log, stopping.signal);
+      // The bundle to inject: ca.crt of a mounted certificate, else the controller CA's
+      // trusted bundle; checked every round so that a CA rollover reaches the configurations.
+      const mountedCa = path.join(dir, "ca.crt");
+      const bundle = async (): Promise<string> => (mounted && fs.existsSync(mountedCa) ? fs.readFileSync(mountedCa, "utf8") : (await certs.ca()).bundle);
+      const skipped = new Set<string>();
+      void every(certCheckMs, stopping.signal, async () => { await injectCaBundle(client, await bundle(), log, skipped); },
+        (e) => log.warn({ err: errorMessage(e) }, "failed to inject the webhook CA bundle; retrying"));
     }
   }
 
@@ -242,10 +267,21 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       partitionRunner.start();
       log.info({ informers: allInformers(caches).length }, "controllers started");
     }
+    // Agent certificates: a cluster whose Secret moco-<name>-grpc is due for renewal (or
+    // holds another CA bundle after a rollover) is reconciled, which re-issues it.
+    const certLoop = every(certCheckMs, leading, async () => {
+      await certs.refreshCa();
+      for (const c of caches.clusters.list()) {
+        const ns = c.metadata?.namespace ?? "";
+        const name = c.metadata?.name ?? "";
+        const secret = caches.secrets.get(names.grpcSecret(name), ns);
+        if (secret !== undefined && !(await certs.isLeafSecretCurrent(agentDnsNames(name, ns), secret))) clusterRunner.enqueue(`${ns}/${name}`);
+      }
+    }, (e) => log.error({ err: errorMessage(e) }, "agent certificate check failed; retrying"));
     await new Promise<void>((r) => { if (leading.aborted) r(); else leading.addEventListener("abort", () => r(), { once: true }); });
     // Everything at once: the clustering passes see the same signal in their SQL and API
     // calls and end now; reconciles in flight finish their current call.
-    await Promise.all([clusterRunner.stop(), partitionRunner.stop(), manager.stopAll()]);
+    await Promise.all([clusterRunner.stop(), partitionRunner.stop(), manager.stopAll(), certLoop]);
     await stopCaches(caches);
     await events.flush();
     state = undefined;
@@ -352,30 +388,58 @@ function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, 
   }));
 }
 
-/** Patches caBundle into the two webhook configurations; retries every 30 s until both are done. */
-async function injectCaBundle(client: KubeClient, caPem: string, log: Logger, signal: AbortSignal): Promise<void> {
+/** Annotations by which cert-manager's cainjector owns a configuration's caBundle. */
+export const CA_INJECTOR_ANNOTATIONS = ["cert-manager.io/inject-ca-from", "cert-manager.io/inject-ca-from-secret", "cert-manager.io/inject-apiserver-ca"] as const;
+
+const WEBHOOK_CONFIGURATIONS = [
+  { name: MUTATING_WEBHOOK_CONFIGURATION_NAME, r: { group: "admissionregistration.k8s.io", version: "v1", plural: "mutatingwebhookconfigurations", namespaced: false } },
+  { name: VALIDATING_WEBHOOK_CONFIGURATION_NAME, r: { group: "admissionregistration.k8s.io", version: "v1", plural: "validatingwebhookconfigurations", namespaced: false } },
+] as const;
+
+/**
+ * Writes `caPem` as caBundle into the two webhook configurations where it differs
+ * (get, then update; nothing when equal). A configuration carrying a cert-manager
+ * injection annotation is left alone (logged once per name in `skipped`). A missing
+ * configuration is not an error (the next round looks again).
+ */
+async function injectCaBundle(client: KubeClient, caPem: string, log: Logger, skipped: Set<string>): Promise<void> {
   const caBundle = Buffer.from(caPem, "utf8").toString("base64");
-  const kinds = [
-    { name: MUTATING_WEBHOOK_CONFIGURATION_NAME, r: { group: "admissionregistration.k8s.io", version: "v1", plural: "mutatingwebhookconfigurations", namespaced: false } },
-    { name: VALIDATING_WEBHOOK_CONFIGURATION_NAME, r: { group: "admissionregistration.k8s.io", version: "v1", plural: "validatingwebhookconfigurations", namespaced: false } },
-  ];
-  const pending = new Set(kinds.map((k) => k.name));
-  while (!signal.aborted && pending.size > 0) {
-    for (const k of kinds) {
-      if (!pending.has(k.name)) continue;
-      try {
-        const cfg = await client.get<KubeObject & { webhooks?: { clientConfig?: { caBundle?: string } }[] }>(k.r, k.name);
-        const hooks = cfg.webhooks ?? [];
-        if (hooks.every((h) => h.clientConfig?.caBundle === caBundle)) { pending.delete(k.name); continue; }
-        for (const h of hooks) h.clientConfig = { ...(h.clientConfig ?? {}), caBundle };
-        await client.update(k.r, cfg);
-        pending.delete(k.name);
-        log.info({ configuration: k.name }, "injected the webhook CA bundle");
-      } catch (e) {
-        if (!isNotFound(e)) log.warn({ configuration: k.name, err: errorMessage(e) }, "failed to inject the webhook CA bundle");
-      }
+  for (const k of WEBHOOK_CONFIGURATIONS) {
+    let cfg: KubeObject & { webhooks?: { clientConfig?: { caBundle?: string } }[] };
+    try {
+      cfg = await client.get(k.r, k.name);
+    } catch (e) {
+      if (isNotFound(e)) continue;
+      throw e;
     }
-    if (pending.size > 0) await new Promise((r) => setTimeout(r, 30_000).unref());
+    const owner = CA_INJECTOR_ANNOTATIONS.find((a) => cfg.metadata?.annotations?.[a] !== undefined);
+    if (owner !== undefined) {
+      if (!skipped.has(k.name)) log.info({ configuration: k.name, annotation: owner }, "caBundle is injected by cert-manager; not touching it");
+      skipped.add(k.name);
+      continue;
+    }
+    skipped.delete(k.name);
+    const hooks = cfg.webhooks ?? [];
+    if (hooks.every((h) => h.clientConfig?.caBundle === caBundle)) continue;
+    for (const h of hooks) h.clientConfig = { ...(h.clientConfig ?? {}), caBundle };
+    await client.update(k.r, cfg);
+    log.info({ configuration: k.name }, "injected the webhook CA bundle");
+  }
+}
+
+/** Runs `fn` now and then every `intervalMs` until `signal` aborts; a failure goes to `onError`. */
+async function every(intervalMs: number, signal: AbortSignal, fn: () => Promise<void>, onError: (e: unknown) => void): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await fn();
+    } catch (e) {
+      if (!signal.aborted) onError(e);
+    }
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, intervalMs);
+      t.unref();
+      signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true });
+    });
   }
 }
 
@@ -428,6 +492,8 @@ export function buildCommand(): Command {
     .option("--apiserver-qps-throttle <n>", "client QPS to the API server (burst 1.5x)", intArg("--apiserver-qps-throttle"), 20)
     .option("--kubeconfig <path>", "kubeconfig (default: in-cluster, else $KUBECONFIG)")
     .option("--inject-webhook-ca-bundle", "patch caBundle of moco-*-webhook-configuration with the controller CA", false)
+    .addOption(new Option("--cert-validity <duration>", "lifetime of the certificates the controller issues (webhook, agents, its client certificate)").argParser(durationMs("--cert-validity")).default(DEFAULT_CERT_LIFETIMES.validityMs, "8760h"))
+    .addOption(new Option("--cert-renew-before <duration>", "re-issue a certificate when it expires within this").argParser(durationMs("--cert-renew-before")).default(DEFAULT_CERT_LIFETIMES.renewBeforeMs, "720h"))
     .option("--webhook-service-name <name>", "Service in front of the webhook server (certificate DNS names)", DEFAULT_WEBHOOK_SERVICE_NAME)
     .addOption(new Option("--replication-source-host <mode>", "what replicas use as SOURCE_HOST").choices(["dns", "pod-ip"]).default("dns"))
     .option("--zap-log-level <level>", "log level: debug, info, error or an integer", "info")
@@ -483,6 +549,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       webhookAddr: f["webhookAddr"] as string,
       certDir: f["certDir"] as string,
       injectWebhookCaBundle: f["injectWebhookCaBundle"] === true,
+      certLifetimes: { validityMs: f["certValidity"] as number, renewBeforeMs: f["certRenewBefore"] as number },
       webhookServiceName: f["webhookServiceName"] as string,
       qps: f["apiserverQpsThrottle"] as number,
       sourceHostMode: f["replicationSourceHost"] as "dns" | "pod-ip",

@@ -450,7 +450,7 @@ export class MySQLClusterReconciler {
     let caPem: string;
     if (tlsIssuedByController(cluster)) {
       await this.#reconcileIssuedSecret(cluster, tlsNames.issuedSecret(id.name), mysqlTlsDnsNames(cluster));
-      caPem = (await this.#d.certs.ca()).cert;
+      caPem = (await this.#d.certs.ca()).bundle;
     } else {
       try {
         caPem = await readUserTlsCa(this.#d.client, id.namespace, mysqlTlsSecretName(cluster) ?? "");

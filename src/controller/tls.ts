@@ -57,7 +57,7 @@ export function clusterTlsSource(d: {
       const name = cluster.metadata?.name ?? "";
       const ns = cluster.metadata?.namespace ?? "";
       const ca = tlsIssuedByController(cluster)
-        ? (await d.certs.ca()).cert
+        ? (await d.certs.ca()).bundle
         : await readUserTlsCa(d.client, ns, mysqlTlsSecretName(cluster) ?? "", d.signal);
       return {
         ca,

@@ -33,6 +33,26 @@ export interface ControlPlaneOptions {
    * `server`/`kubeconfig` reach kube-apiserver through a forward from the host's loopback.
    */
   netns?: string;
+  /**
+   * Write kube-apiserver's audit log (every request at Metadata level, one JSON event per
+   * line at ResponseComplete) to `ControlPlane.auditLog`.
+   */
+  audit?: boolean;
+}
+
+/** One line of the audit log (audit.k8s.io/v1 Event, Metadata level): the fields the tests read. */
+export interface AuditEvent {
+  stage: string;
+  verb: string;
+  user: { username: string };
+  objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+  requestURI: string;
+}
+
+/** The events of an audit log file (ControlPlane.auditLog). */
+export function readAuditLog(file: string): AuditEvent[] {
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as AuditEvent);
 }
 
 export interface ControlPlane {
@@ -42,6 +62,8 @@ export interface ControlPlane {
   /** kube-apiserver's address as seen inside `netns` (equal to `server` without one). */
   readonly innerServer: string;
   readonly kubeconfig: string;
+  /** kube-apiserver's audit log (options.audit), else undefined. */
+  readonly auditLog: string | undefined;
   readonly ca: CertPaths;
   /** Admin client certificate (CN=moco-ts-admin, O=system:masters). */
   readonly adminCert: CertPaths;
@@ -160,6 +182,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const bind = opts.bindAddress ?? "127.0.0.1";
     const port = opts.apiserverPort ?? await portFor(6443, bind);
     const innerServer = `https://${bind}:${port}`;
+    const auditLog = opts.audit === true ? path.join(logs, "audit.log") : undefined;
+    const auditFlags: string[] = [];
+    if (auditLog !== undefined) {
+      const policy = path.join(dir, "audit-policy.yaml");
+      fs.writeFileSync(policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n  - level: Metadata\n");
+      auditFlags.push("--audit-policy-file", policy, "--audit-log-path", auditLog, "--audit-log-mode", "blocking", "--audit-log-maxsize", "0");
+    }
     const server = netns ? `https://127.0.0.1:${await reach(bind, port)}` : innerServer;
     const apiserverArgs = [
       "--etcd-servers", etcdUrl,
@@ -180,6 +209,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       // since no kube-proxy serves ClusterIPs here.
       "--enable-aggregator-routing=true",
       "--cert-dir", path.join(dir, "apiserver-certs"),
+      ...auditFlags,
       ...(opts.apiserverFlags ?? []),
     ];
     let apiserver: ManagedProcess | undefined;
@@ -232,7 +262,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     };
 
     return {
-      dir, server, innerServer, kubeconfig, ca, adminCert, kubectl,
+      dir, server, innerServer, kubeconfig, auditLog, ca, adminCert, kubectl,
       async stopApiserver() { await apiserver?.stop(10_000); },
       startApiserver,
       async stop() {

@@ -39,6 +39,8 @@ export const SLOW_LOG_CONTAINER = "slow-log";
 export const EXPORTER_CONTAINER = "mysqld-exporter";
 export const INIT_CONTAINER = "moco-init";
 export const COPY_INIT_CONTAINER = "copy-moco-init";
+/** moco-ts only: copies the shipped time zone SQL into the Pod (spec.initializeTimezoneData). */
+export const TIMEZONE_INIT_CONTAINER = "copy-moco-timezones";
 
 /** mysqld container ports and port names MOCO uses (api.md §3.7). */
 export const RESERVED_MYSQLD_PORTS: readonly number[] = [3306, 33060, 33062, 9081];
@@ -56,9 +58,9 @@ export const RESERVED_VOLUMES: readonly string[] = [
 ];
 /** Names the controller also adds, reserved by moco-ts only (api.md §10.5; stricter than MOCO). */
 export const MOCO_TS_RESERVED_VOLUMES: readonly string[] = ["shared", "grpc-cert", MYSQL_DATA_VOLUME];
-export const MOCO_TS_RESERVED_INIT_CONTAINERS: readonly string[] = [COPY_INIT_CONTAINER];
+export const MOCO_TS_RESERVED_INIT_CONTAINERS: readonly string[] = [COPY_INIT_CONTAINER, TIMEZONE_INIT_CONTAINER];
 /** A regular container cannot share a name with an init container of the same Pod. */
-export const MOCO_TS_RESERVED_CONTAINERS: readonly string[] = [INIT_CONTAINER, COPY_INIT_CONTAINER];
+export const MOCO_TS_RESERVED_CONTAINERS: readonly string[] = [INIT_CONTAINER, COPY_INIT_CONTAINER, TIMEZONE_INIT_CONTAINER];
 
 export const DEFAULT_STORAGE_CLASS_ANNOTATIONS: readonly string[] = [
   "storageclass.kubernetes.io/is-default-class",

@@ -190,7 +190,7 @@ export function checkMySQLClusterSpec(specValue: unknown): SpecCheckResult {
     if (name === INIT_CONTAINER) errors.push(fieldInvalid(p, name, `init container name "${name}" is reserved for MOCO`));
     if (MOCO_TS_RESERVED_INIT_CONTAINERS.includes(name)) {
       stricter.push(
-        fieldInvalid(p, name, `init container name "${name}" is reserved by moco-ts (MOCO adds it; stricter than MOCO)`),
+        fieldInvalid(p, name, `init container name "${name}" is reserved by moco-ts (the controller adds it; stricter than MOCO)`),
       );
     }
   });

@@ -38,7 +38,7 @@ export function createDecompressor(c: Compression): Transform {
 }
 
 /** How a column is written and read back. */
-export type ColumnEncoding = "text" | "hex" | "json";
+export type ColumnEncoding = "text" | "hex" | "json" | "base64";
 
 export interface ColumnSpec {
   name: string;
@@ -47,7 +47,8 @@ export interface ColumnSpec {
   /**
    * text: the stored bytes (character_set_results=binary, so no conversion), escaped;
    * hex: HEX() on dump, UNHEX() on load (BIT, spatial); json: the JSON text, converted
-   * from utf8mb4 on load (a JSON column refuses binary strings).
+   * from utf8mb4 on load (a JSON column refuses binary strings); base64: FROM_BASE64()
+   * on load (MySQL Shell dumps' BIT and spatial columns).
    */
   encoding: ColumnEncoding;
 }
@@ -207,14 +208,21 @@ export function selectList(cols: readonly ColumnSpec[]): string {
   return cols.map((c) => (c.encoding === "hex" ? `HEX(${quoteIdent(c.name)})` : quoteIdent(c.name))).join(", ");
 }
 
-/** The LOAD DATA statement for a chunk (the file name is ignored by the stream factory). */
-export function loadDataStatement(schema: string, table: string, cols: readonly ColumnSpec[]): string {
+const DECODERS: Partial<Record<ColumnEncoding, string>> = { hex: "UNHEX", base64: "FROM_BASE64" };
+
+/**
+ * The LOAD DATA statement for a chunk (the file name is ignored by the stream factory).
+ * `charset` is the data's character set: binary for moco-ts dumps (the stored bytes),
+ * the dump's defaultCharacterSet for MySQL Shell dumps.
+ */
+export function loadDataStatement(schema: string, table: string, cols: readonly ColumnSpec[], charset = "binary"): string {
   const targets: string[] = [];
   const sets: string[] = [];
   cols.forEach((c, i) => {
-    if (c.encoding === "hex") {
+    const decoder = DECODERS[c.encoding];
+    if (decoder !== undefined) {
       targets.push(`@v${i}`);
-      sets.push(`${quoteIdent(c.name)} = UNHEX(@v${i})`);
+      sets.push(`${quoteIdent(c.name)} = ${decoder}(@v${i})`);
     } else if (c.encoding === "json") {
       targets.push(`@v${i}`);
       sets.push(`${quoteIdent(c.name)} = CONVERT(@v${i} USING utf8mb4)`);
@@ -222,7 +230,7 @@ export function loadDataStatement(schema: string, table: string, cols: readonly 
       targets.push(quoteIdent(c.name));
     }
   });
-  return `LOAD DATA LOCAL INFILE 'chunk' INTO TABLE ${quoteIdent(schema)}.${quoteIdent(table)} CHARACTER SET binary ` +
+  return `LOAD DATA LOCAL INFILE 'chunk' INTO TABLE ${quoteIdent(schema)}.${quoteIdent(table)} CHARACTER SET ${charset} ` +
     `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${targets.join(", ")})` +
     (sets.length > 0 ? ` SET ${sets.join(", ")}` : "");
 }

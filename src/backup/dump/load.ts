@@ -80,9 +80,10 @@ function readLocalJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, "utf8")) as T;
 }
 
-async function prepareLoadSession(c: Conn): Promise<void> {
+/** A load session: not binlogged, no foreign/unique checks, UTC unless the dump kept the source's zone. */
+export async function prepareLoadSession(c: Conn, utc = true): Promise<void> {
   await c.query("SET SESSION sql_log_bin = 0");
-  await c.query("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 0, SESSION time_zone = '+00:00', " +
+  await c.query("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 0, " + (utc ? "SESSION time_zone = '+00:00', " : "") +
     "SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', SESSION net_read_timeout = 3600, SESSION net_write_timeout = 3600");
 }
 
@@ -114,33 +115,84 @@ async function loadChunk(conn: Conn, o: LoadOptions, m: DumpManifest, t: TableEn
   if (size !== ch.compressedBytes || hash.digest("hex") !== ch.sha256) {
     throw new Error(`chunk ${ch.key} is corrupt (size ${size}, expected ${ch.compressedBytes})`);
   }
-  const sql = loadDataStatement(t.schema, t.name, t.columns);
-  await withRetry(async () => {
+  await loadDataInTransaction(conn, {
+    sql: loadDataStatement(t.schema, t.name, t.columns),
+    open: () => fs.createReadStream(file).pipe(createDecompressor(m.compression)) as Readable,
+    what: `${ch.key} into ${t.schema}.${t.name}`,
+    expectedRows: ch.rows,
+    ...(o.chunkAttempts !== undefined ? { attempts: o.chunkAttempts } : {}),
+  });
+}
+
+export interface LoadDataTask {
+  /** A LOAD DATA LOCAL statement (the file name in it is ignored). */
+  sql: string;
+  /** Opens the decoded data (called again on a retry). */
+  open: () => Readable;
+  /** Names the file and table in errors. */
+  what: string;
+  /** Rows the data must load; undefined = not checked. */
+  expectedRows?: number;
+  attempts?: number;
+}
+
+/**
+ * LOAD DATA inside a transaction: warnings and a row count other than expected fail it
+ * before COMMIT (nothing left behind on InnoDB); deadlocks and lock timeouts are retried.
+ * Returns the rows loaded.
+ */
+export async function loadDataInTransaction(conn: Conn, task: LoadDataTask): Promise<number> {
+  return withRetry(async () => {
     await conn.query("START TRANSACTION");
     try {
-      const [res] = await conn.query({
-        sql,
-        infileStreamFactory: () => fs.createReadStream(file).pipe(createDecompressor(m.compression)) as Readable,
-      } as Parameters<Conn["query"]>[0]);
+      const [res] = await conn.query({ sql: task.sql, infileStreamFactory: task.open } as Parameters<Conn["query"]>[0]);
       const header = res as unknown as { affectedRows: number; warningStatus: number };
       if (header.warningStatus > 0) {
         const w = await queryArrays(conn, "SHOW WARNINGS LIMIT 3");
-        throw Object.assign(new Error(`loading ${ch.key} into ${t.schema}.${t.name} raised ${header.warningStatus} warning(s): ` +
+        throw Object.assign(new Error(`loading ${task.what} raised ${header.warningStatus} warning(s): ` +
           w.map((r) => String(r[2])).join("; ")), { code: "ELOADWARN" });
       }
-      if (header.affectedRows !== ch.rows) {
-        throw Object.assign(new Error(`loading ${ch.key} into ${t.schema}.${t.name}: ${header.affectedRows} rows of ${ch.rows}`),
-          { code: "ELOADROWS" });
+      if (task.expectedRows !== undefined && header.affectedRows !== task.expectedRows) {
+        throw Object.assign(new Error(`loading ${task.what}: ${header.affectedRows} rows of ${task.expectedRows}`), { code: "ELOADROWS" });
       }
       await conn.query("COMMIT");
+      return header.affectedRows;
     } catch (e) {
       await conn.query("ROLLBACK").catch(() => undefined);
       throw e;
     }
   }, {
-    attempts: o.chunkAttempts ?? 3, baseDelayMs: 500,
+    attempts: task.attempts ?? 3, baseDelayMs: 500,
     isTransient: (e) => ["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"].includes(String((e as { code?: unknown }).code)),
   });
+}
+
+/** Adds the dump's GTIDs that the target lacks to gtid_purged (the target now holds them). */
+export async function adoptGtidSet(control: Conn, gtidExecuted: string): Promise<void> {
+  const [g] = await queryArrays(control, "SELECT @@GLOBAL.gtid_executed");
+  const executed = String(g?.[0] ?? "").replace(/\s+/g, "");
+  const missing = gtidSubtract(gtidExecuted, executed);
+  if (!gtidIsEmpty(missing)) {
+    await control.query(`SET GLOBAL gtid_purged = ?`, [`+${formatGtidSet(missing)}`]);
+  }
+}
+
+/** Runs `n` workers over `tasks` (taken in order); the first failure stops the others and is thrown. */
+export async function runParallel<T>(tasks: T[], workers: readonly Conn[], run: (w: Conn, task: T) => Promise<void>): Promise<void> {
+  let failure: unknown;
+  await Promise.all(workers.map(async (w) => {
+    for (;;) {
+      if (failure !== undefined) return;
+      const task = tasks.shift();
+      if (task === undefined) return;
+      try {
+        await run(w, task);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  }));
+  if (failure !== undefined) throw failure;
 }
 
 export async function loadDump(o: LoadOptions): Promise<LoadResult> {
@@ -205,31 +257,20 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
       workers.push(w);
       await prepareLoadSession(w);
     }
-    let failure: unknown;
     let rows = 0;
-    await Promise.all(workers.map(async (w) => {
-      for (;;) {
-        if (failure !== undefined) return;
-        const task = tasks.shift();
-        if (task === undefined) return;
-        try {
-          await loadChunk(w, o, manifest, task.t, task.ch);
-          rows += task.ch.rows;
-          if (progress) {
-            progress.chunksDone++;
-            progress.rows += task.ch.rows;
-            progress.bytes += task.ch.bytes;
-            progress.compressedBytes += task.ch.compressedBytes;
-            const n = (left.get(task.t) ?? 1) - 1;
-            left.set(task.t, n);
-            if (n === 0) progress.tablesDone++;
-          }
-        } catch (e) {
-          failure ??= e;
-        }
+    await runParallel(tasks, workers, async (w, task) => {
+      await loadChunk(w, o, manifest, task.t, task.ch);
+      rows += task.ch.rows;
+      if (progress) {
+        progress.chunksDone++;
+        progress.rows += task.ch.rows;
+        progress.bytes += task.ch.bytes;
+        progress.compressedBytes += task.ch.compressedBytes;
+        const n = (left.get(task.t) ?? 1) - 1;
+        left.set(task.t, n);
+        if (n === 0) progress.tablesDone++;
       }
-    }));
-    if (failure !== undefined) throw failure;
+    });
     log.info({ rows, chunks: manifest.totals.chunks }, "data loaded");
 
     // --- views (a view may use another: retry the failed ones while progress is made)
@@ -283,12 +324,7 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
       if (u.defaultRoles !== undefined) await control.query(`ALTER USER ${accountName(u.user, u.host)} DEFAULT ROLE ${u.defaultRoles}`);
     }
     // --- GTID state: the target now holds the dump's transactions
-    const [g] = await queryArrays(control, "SELECT @@GLOBAL.gtid_executed");
-    const executed = String(g?.[0] ?? "").replace(/\s+/g, "");
-    const missing = gtidSubtract(manifest.gtidExecuted, executed);
-    if (!gtidIsEmpty(missing)) {
-      await control.query(`SET GLOBAL gtid_purged = ?`, [`+${formatGtidSet(missing)}`]);
-    }
+    await adoptGtidSet(control, manifest.gtidExecuted);
     log.info({ gtidExecuted: manifest.gtidExecuted, users: created.length }, "dump loaded");
     return { manifest, warnings, rows };
   } finally {

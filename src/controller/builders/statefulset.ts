@@ -23,6 +23,7 @@ import {
   MYSQLD_CONTAINER,
   MYSQL_DATA_VOLUME,
   SLOW_LOG_CONTAINER,
+  TIMEZONE_INIT_CONTAINER,
 } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster, OverwriteContainer, PersistentVolumeClaim } from "../../api/v1beta2/index.ts";
 import { buildMyCnfConfigMap, findMysqldContainer, slowLogConfigMapName, slowLogTemplateOf } from "./configmaps.ts";
@@ -295,6 +296,29 @@ export function initScriptArgs(cluster: MySQLCluster, userMyCnf: Readonly<Record
   return args;
 }
 
+/** The time zone tables as SQL in the moco-ts image (Dockerfile: mysql_tzinfo_to_sql at image build). */
+export const TIMEZONE_SQL_IMAGE_PATH = "/usr/share/moco-ts/timezones.sql";
+/** Where moco-init reads them (the tmp volume both init containers mount). */
+export const TIMEZONE_SQL_PATH = `${PATH_TMP}/moco-timezones.sql`;
+
+/**
+ * With `initializeTimezoneData`: an init container of the moco-ts image copying the time
+ * zone SQL into the tmp volume, so that moco-init loads it without mysql_tzinfo_to_sql or
+ * zoneinfo in the user's mysqld image (MOCO embeds the same data in moco-init).
+ */
+export function buildTimezoneInitContainer(cluster: MySQLCluster, options: BuilderOptions): V1Container {
+  const c: V1Container = {
+    name: TIMEZONE_INIT_CONTAINER,
+    image: options.agentImage,
+    command: ["cp", TIMEZONE_SQL_IMAGE_PATH, TIMEZONE_SQL_PATH],
+    volumeMounts: [mount(VOLUME_TMP, PATH_TMP)],
+    resources: deepCopy(SYSTEM_CONTAINER_RESOURCES[INIT_CONTAINER]),
+  };
+  applySecurityDefaults(c, options);
+  applyOverwrites(c, cluster.spec?.podTemplate.overwriteContainers);
+  return c;
+}
+
 /** The `moco-init` init container: the user's mysqld image running `sh -c <initScript>`. */
 export function buildInitContainer(
   cluster: MySQLCluster,
@@ -455,7 +479,10 @@ export function buildPodTemplate(cluster: MySQLCluster, inputs: PodTemplateInput
   }
   podSpec.containers = containers;
 
-  const initContainers: V1Container[] = [buildInitContainer(cluster, inputs.userMyCnf, options)];
+  const initContainers: V1Container[] = [
+    ...(cluster.spec?.initializeTimezoneData === true ? [buildTimezoneInitContainer(cluster, options)] : []),
+    buildInitContainer(cluster, inputs.userMyCnf, options),
+  ];
   for (const user of template.spec.initContainers ?? []) {
     const c = deepCopy(user) as V1Container;
     applySecurityDefaults(c, options);

@@ -2,6 +2,7 @@
 // ConversionReview requests to the handlers in admission.ts. Never crashes on malformed
 // input: every failure becomes an error response.
 import { readFileSync } from "node:fs";
+import { FileReloader } from "../cert-renewal.ts";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -37,8 +38,16 @@ export interface WebhookLogger {
 }
 
 export interface WebhookServerOptions {
-  certFile: string;
-  keyFile: string;
+  /**
+   * The serving certificate: files (re-read every `reloadIntervalMs` and swapped in when
+   * they change, e.g. a cert-manager Secret mounted as --cert-dir), or PEM texts (then
+   * `setCertificate` swaps them).
+   */
+  certFile?: string;
+  keyFile?: string;
+  certificate?: { cert: string; key: string };
+  /** Poll interval of certFile/keyFile (default 10 s). */
+  reloadIntervalMs?: number;
   /** Default 9443 (api.md §6); 0 picks a free port. */
   port?: number;
   /** Default "0.0.0.0". */
@@ -54,6 +63,10 @@ export interface WebhookServer {
   port: number;
   /** https://<host>:<port> */
   url: string;
+  /** Serves `pair` to new connections from now on (open ones keep theirs). Throws when it is unusable. */
+  setCertificate(pair: { cert: string | Buffer; key: string | Buffer }): void;
+  /** Re-reads certFile/keyFile now; whether the certificate changed. */
+  reload(): boolean;
   close(): Promise<void>;
 }
 
@@ -165,8 +178,12 @@ export async function handleWebhookRequest(
 
 /** Starts the HTTPS webhook server with the given certificate and key files. */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const files = options.certFile !== undefined && options.keyFile !== undefined ? [options.certFile, options.keyFile] : undefined;
+  const initial = files?.map((f) => readFileSync(f));
+  const first = options.certificate ?? (initial === undefined ? undefined : { cert: initial[0], key: initial[1] });
+  if (first === undefined) throw new Error("startWebhookServer: certFile and keyFile, or certificate, are required");
   const server = createServer(
-    { cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) },
+    { cert: first.cert, key: first.key },
     guardedListener(
       (req, res) => handleWebhookRequest(req, res, options),
       (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed"),
@@ -181,12 +198,27 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const setCertificate = (pair: { cert: string | Buffer; key: string | Buffer }): void => {
+    server.setSecureContext({ cert: pair.cert, key: pair.key });
+  };
+  const reloader = files === undefined ? undefined : new FileReloader({
+    files,
+    ...(options.reloadIntervalMs === undefined ? {} : { intervalMs: options.reloadIntervalMs }),
+    onChange: ([cert, key]) => {
+      setCertificate({ cert: cert ?? "", key: key ?? "" });
+      options.logger?.info({ certFile: options.certFile }, "reloaded the webhook serving certificate");
+    },
+    onError: (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "cannot reload the webhook serving certificate; serving the previous one"),
+  }, initial).start();
   return {
     server,
     port,
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    setCertificate,
+    reload: () => reloader?.check() ?? false,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        reloader?.stop();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

@@ -26,7 +26,8 @@ export function testLogger(): Logger {
 
 /**
  * A work directory inside the MySQL root filesystem and tools that run chrooted there
- * with the same working directory (the tools only get paths relative to it).
+ * with the same working directory (the tools only get paths relative to it). The root is
+ * resolved (.cache may be a symlink, as in a git worktree, and $PWD is the real path).
  */
 export function makeWorkDir(): { workDir: string; tools: Tools; cleanup: () => void } {
   const base = path.join(mysqlRootfs, "tmp");
@@ -34,7 +35,7 @@ export function makeWorkDir(): { workDir: string; tools: Tools; cleanup: () => v
   const workDir = fs.mkdtempSync(path.join(base, "moco-backup-test-"));
   const wrapper = path.join(workDir, "in-rootfs.sh");
   fs.writeFileSync(wrapper, `#!/bin/sh
-root='${mysqlRootfs}'
+root='${fs.realpathSync(mysqlRootfs)}'
 rel="\${PWD#"$root"}"
 exec chroot "$root" /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$rel" "$@"
 `, { mode: 0o755 });

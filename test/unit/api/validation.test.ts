@@ -77,6 +77,7 @@ const createCases: { name: string; mutate: Mutate; field: string; type: FieldErr
   { name: "init container without name", mutate: (c) => (podSpec(c).initContainers[0].name = ""), field: "spec.podTemplate.spec.initContainers[0]", type: "Forbidden" },
   { name: "init container moco-init", mutate: (c) => (podSpec(c).initContainers[0].name = "moco-init"), field: "spec.podTemplate.spec.initContainers[0]", type: "Invalid" },
   { name: "init container copy-moco-init (moco-ts)", mutate: (c) => (podSpec(c).initContainers[0].name = "copy-moco-init"), field: "spec.podTemplate.spec.initContainers[0]", type: "Invalid", detail: /moco-ts/ },
+  { name: "init container copy-moco-timezones (moco-ts)", mutate: (c) => (podSpec(c).initContainers[0].name = "copy-moco-timezones"), field: "spec.podTemplate.spec.initContainers[0]", type: "Invalid", detail: /moco-ts/ },
   { name: "volume tmp", mutate: (c) => (podSpec(c).volumes[0].name = "tmp"), field: "spec.podTemplate.spec.volumes[0]", type: "Invalid" },
   { name: "volume mysql-conf-d", mutate: (c) => (podSpec(c).volumes[0].name = "mysql-conf-d"), field: "spec.podTemplate.spec.volumes[0]", type: "Invalid" },
   { name: "volume slow-fluent-bit-config", mutate: (c) => (podSpec(c).volumes[0].name = "slow-fluent-bit-config"), field: "spec.podTemplate.spec.volumes[0]", type: "Invalid" },

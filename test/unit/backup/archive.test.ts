@@ -11,7 +11,9 @@ import tar from "tar-stream";
 import { extractArchive, packFiles, putArchive, readFirstEntry, safeEntryName, streamArchive, tarSize } from "../../../src/backup/archive.ts";
 import { readAll } from "../../../src/backup/bucket/util.ts";
 import { BucketError, type Bucket } from "../../../src/backup/bucket/types.ts";
-import { readDumpHead } from "../../../src/backup/restore.ts";
+import { readDumpHead, validateRestorePoint } from "../../../src/backup/restore.ts";
+import { readBinlogManifest } from "../../../src/backup/binlog.ts";
+import zlib from "node:zlib";
 import { silentLogger } from "../../../src/backup/log.ts";
 
 class MemoryBucket implements Bucket {
@@ -112,13 +114,20 @@ test("extraction refuses entries that would leave the directory, and links", asy
     /unexpected archive entry "dump\/link" \(symlink\)/);
 });
 
-test("readDumpHead reads the head of dump.tar and names a MOCO (MySQL Shell) dump", async () => {
+test("readDumpHead reads the head of dump.tar: a moco-ts dump, or MOCO's MySQL Shell dump (format version checked when @.json comes first)", async () => {
   const bucket = new MemoryBucket();
   const schema = { format: "moco-ts-dump", version: 2, schemas: [{ name: "db1" }], users: [] };
   bucket.objects.set("d1/dump.tar", await tarOf([{ name: "dump/schema.json", body: JSON.stringify(schema) }, { name: "dump/manifest.json", body: "{}" }]));
-  assert.equal((await readDumpHead(bucket, "d1/")).schemas[0]?.name, "db1");
-  bucket.objects.set("d2/dump.tar", await tarOf([{ name: "dump/@.json", body: "{}" }, { name: "dump/@.done.json", body: "{}" }]));
-  await assert.rejects(readDumpHead(bucket, "d2/"), /d2\/dump\.tar is a MySQL Shell dump \(written by MOCO\)/);
+  const h1 = await readDumpHead(bucket, "d1/");
+  assert.equal(h1.kind === "moco-ts" ? h1.doc.schemas[0]?.name : h1.kind, "db1");
+  const meta = { version: "2.0.1", schemas: ["s"], gtidExecuted: "" };
+  bucket.objects.set("d2/dump.tar", await tarOf([{ name: "dump/@.json", body: JSON.stringify(meta) }, { name: "dump/@.done.json", body: "{}" }]));
+  const h2 = await readDumpHead(bucket, "d2/");
+  assert.deepEqual(h2.kind === "mysqlsh" ? [h2.kind, h2.meta?.version] : [h2.kind], ["mysqlsh", "2.0.1"], "MOCO's MySQL Shell dump, @.json read at once");
+  bucket.objects.set("d2b/dump.tar", await tarOf([{ name: "dump/@.json", body: JSON.stringify({ ...meta, version: "3.0.0" }) }]));
+  await assert.rejects(readDumpHead(bucket, "d2b/"), /d2b\/dump\.tar: dump\/@\.json: MySQL Shell dump format 3\.0\.0 is not supported/);
+  bucket.objects.set("d2c/dump.tar", await tarOf([{ name: "dump/world.json", body: "{}" }, { name: "dump/@.json", body: JSON.stringify(meta) }]));
+  assert.deepEqual(await readDumpHead(bucket, "d2c/"), { kind: "mysqlsh" }, "@.json elsewhere: checked after the download");
   bucket.objects.set("d3/dump.tar", await tarOf([{ name: "dump/schema.json", body: "{\"format\":\"other\"}" }]));
   await assert.rejects(readDumpHead(bucket, "d3/"), /d3\/dump\.tar: dump\/schema\.json is not a moco-ts dump manifest/);
   bucket.objects.set("d4/dump.tar", Buffer.from("not a tar at all, but long enough to hold a header? no.".repeat(20)));
@@ -209,4 +218,17 @@ test("a failed upload is re-sent from the files; a refused credential is not ret
   denied.put = async () => { calls++; throw new BucketError("AccessDenied", "access denied"); };
   await assert.rejects(putArchive({ bucket: denied, key: "k", root, entries: ["binlog/manifest.json"], compression: "none", log, retryBaseDelayMs: 1 }), /access denied/);
   assert.equal(calls, 1);
+});
+
+test("a MOCO backup directory: MySQL Shell dump.tar and a binlog.tar.zst without manifest are planned for a restore", async () => {
+  const bucket = new MemoryBucket();
+  const dir = "moco/ns/c/20210101-000000/";
+  const meta = { version: "1.0.0", schemas: ["s"], gtidExecuted: "" };
+  bucket.objects.set(`${dir}dump.tar`, await tarOf([{ name: "dump/@.done.json", body: "{}" }, { name: "dump/@.json", body: JSON.stringify(meta) }]));
+  bucket.objects.set(`${dir}binlog.tar.zst`, zlib.zstdCompressSync(await tarOf([{ name: "binlog/binlog.000001", body: "\xfebin" }])));
+  assert.equal(await readBinlogManifest(bucket, dir), undefined, "MOCO's archive: no manifest");
+  const v = await validateRestorePoint(bucket, "ns", "c", new Date("2021-01-01T00:30:00Z"));
+  assert.deepEqual([v.plan.dump.dir, v.plan.binlog?.dir, v.head, v.binlog], [dir, dir, { kind: "mysqlsh" }, undefined]);
+  bucket.objects.set(`${dir}binlog.tar.zst`, zlib.zstdCompressSync(await tarOf([{ name: "other/x", body: "x" }])));
+  await assert.rejects(readBinlogManifest(bucket, dir), /does not start with binlog\/manifest\.json but with "other\/x"/);
 });

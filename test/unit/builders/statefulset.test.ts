@@ -1,4 +1,5 @@
 import { describe, it } from "node:test";
+import { DEFAULT_TIMEZONE_SQL_FILE } from "../../../src/agent/init-script.ts";
 import assert from "node:assert/strict";
 import type { V1Container, V1StatefulSet } from "@kubernetes/client-node";
 import {
@@ -191,6 +192,18 @@ describe("buildStatefulSet: Pod layout", () => {
       "--mysqld-localhost=true",
       "--lower-case-table-names=1",
     ]);
+  });
+
+  it("initializeTimezoneData: copy-moco-timezones (moco-ts image) runs first and puts the shipped SQL where moco-init reads it", () => {
+    const c = cluster(3, (x) => { spec(x).initializeTimezoneData = true; });
+    const out = sts(c);
+    assert.deepEqual(out.spec?.template.spec?.initContainers?.map((x) => x.name), ["copy-moco-timezones", "moco-init"]);
+    const copy = container(out, "copy-moco-timezones");
+    assert.deepEqual(copy.command, ["cp", "/usr/share/moco-ts/timezones.sql", "/tmp/moco-timezones.sql"]);
+    assert.equal(copy.image, options().agentImage);
+    assert.deepEqual(copy.volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
+    assert.deepEqual(copy.securityContext, SECURITY);
+    assert.equal(DEFAULT_TIMEZONE_SQL_FILE, "/tmp/moco-timezones.sql", "moco-init reads the same path");
   });
 
   it("slow-log sidecar", () => {

@@ -87,6 +87,8 @@ const DEFAULT_OBJECTS = [
   "Deployment/moco-controller",
   "MutatingWebhookConfiguration/moco-mutating-webhook-configuration",
   "PodDisruptionBudget/moco-controller",
+  "Role/moco-leader-election-role",
+  "RoleBinding/moco-leader-election-rolebinding",
   "Service/moco-webhook-service",
   "ServiceAccount/moco-controller-manager",
   "ValidatingAdmissionPolicy/moco-delete-validator",
@@ -317,6 +319,36 @@ describe("docs/install.md", () => {
     const doc = readFileSync(join(REPO_ROOT, "docs", "install.md"), "utf8");
     const missing = leafPaths(chartValues).filter((p) => !doc.includes(`\`${p}\``));
     assert.deepEqual(missing, []);
+  });
+});
+
+describe("the controller's RBAC (test/integration/chart/rbac-audit.test.ts compares it with the calls made)", () => {
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+  const objs = render();
+  const manager = (get(objs, "ClusterRole", "moco-manager-role") as Obj & { rules: Rule[] }).rules;
+  const grants = (group: string, resource: string, verb: string) =>
+    manager.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+  it("grants no verb the controller does not use", () => {
+    const rows: [string, string, string][] = [
+      ["", "pods", "delete"], ["", "pods", "update"], ["", "persistentvolumeclaims", "create"], ["", "persistentvolumeclaims", "delete"],
+      ["events.k8s.io", "events", "create"], ["moco.cybozu.com", "backuppolicies", "update"], ["moco.cybozu.com", "backuppolicies", "patch"],
+      ["coordination.k8s.io", "leases", "get"], ["", "services", "delete"], ["batch", "jobs", "delete"],
+    ];
+    for (const [g, r, v] of rows) assert.deepEqual(grants(g, r, v), [], `${g}/${r} ${v}`);
+    assert.ok(manager.every((r) => !r.verbs.includes("*") && !r.resources.includes("*") && !r.apiGroups.includes("*")), "no wildcards");
+    const resources = manager.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`)));
+    assert.equal(resources.length, new Set(resources).size, "one rule per resource (no duplicate status rule)");
+  });
+  it("reaches the webhook configurations only by name, and Leases only in its namespace", () => {
+    for (const kind of ["mutating", "validating"]) {
+      const rules = manager.filter((r) => r.resources.includes(`${kind}webhookconfigurations`));
+      assert.deepEqual(rules.map((r) => ({ names: r.resourceNames, verbs: r.verbs })), [{ names: [`moco-${kind}-webhook-configuration`], verbs: ["get", "update"] }]);
+    }
+    const role = get(objs, "Role", "moco-leader-election-role") as Obj & { rules: Rule[] };
+    assert.equal(role.metadata.namespace, "moco-system");
+    assert.deepEqual(role.rules, [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }]);
+    const binding = get(objs, "RoleBinding", "moco-leader-election-rolebinding") as Obj & { subjects: { name: string; namespace: string }[] };
+    assert.deepEqual(binding.subjects.map((x) => `${x.namespace}/${x.name}`), ["moco-system/moco-controller-manager"]);
   });
 });
 
