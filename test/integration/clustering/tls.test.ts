@@ -168,6 +168,14 @@ describe("TLS with 3 instances driven by the engine", () => {
     for (let i = 0; i < 3; i++) {
       const uptime = Number((await h.query(i, "SHOW GLOBAL STATUS LIKE 'Uptime'"))[0]?.Value);
       assert.ok(uptime >= (uptimeBefore[i] ?? Infinity), `instance ${i} restarted (Uptime ${uptime})`);
+      // The primary has every acknowledged insert at once; a replica once it has applied
+      // what it received (semi-sync waits for one replica's receipt, not its apply).
+      if (i !== primary) {
+        await h.waitFor(`replica ${i} caught up`, async () => {
+          const have = await idsOn(h, i);
+          return writer.acked.every((id) => have.has(id));
+        }, 30_000);
+      }
       const ids = await idsOn(h, i);
       assert.deepEqual(writer.acked.filter((id) => !ids.has(id)), [], `acknowledged inserts missing on instance ${i}`);
       if (i !== primary) {
