@@ -1,6 +1,8 @@
 // The agent process put together (clustering.md §2.3 startup): first-boot
 // initialization, the working pool, probes, metrics, log rotation and the clone API.
+import fs from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import type { ServerResponse } from "node:http";
 import mysql from "mysql2/promise";
 import type { Pool, PoolConnection } from "mysql2/promise";
@@ -9,7 +11,9 @@ import { CloneService } from "./clone.ts";
 import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
 import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags, type ListenAddress } from "./config.ts";
-import { createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
+import { connectSocket, createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
+import { TlsReloader } from "./tls-reload.ts";
+import { TLS_CA_FILE, mysqlClientTlsOptions } from "../mysql/tls.ts";
 import { initializeOnFirstBoot, type FirstBootOptions, type FirstBootResult } from "./initialize.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
@@ -35,6 +39,14 @@ export interface AgentOptions {
   readonly credentialFile?: string | null;
   /** How often that file is read (default 10 s). */
   readonly credentialCheckIntervalMs?: number;
+  /**
+   * Where mysqld's certificate is mounted (env MYSQL_TLS_DIR, spec.tls; docs/tls.md): the
+   * pool then uses TLS verified against its ca.crt, and the agent reloads mysqld's
+   * certificate when the files change. Absent ⇒ plaintext, no reloader.
+   */
+  readonly tlsDir?: string | undefined;
+  /** Poll interval of the certificate reloader (default TLS_RELOAD_INTERVAL_MS). */
+  readonly tlsReloadIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -44,6 +56,8 @@ export interface RunningAgent {
   /** moco-agent's current password (environment, then the followed my.cnf). */
   readonly credentials: AgentCredentials;
   readonly rotator: LogRotator;
+  /** The certificate reloader (with tlsDir). */
+  readonly tlsReloader: TlsReloader | undefined;
   readonly cloneService: CloneService;
   readonly cloneServer: CloneServer;
   readonly probePort: number;
@@ -121,7 +135,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const host = opts.mysqldHost ?? mysqldAdminHost(flags, env);
   const port = opts.mysqldAdminPort ?? MYSQLD_ADMIN_PORT;
+  const tlsCa = opts.tlsDir === undefined || opts.tlsDir === "" ? undefined : fs.readFileSync(path.join(opts.tlsDir, TLS_CA_FILE), "utf8");
   const pool = createAgentPool({
+    ...(tlsCa === undefined ? {} : { tls: { ca: tlsCa } }),
     host,
     port,
     user: "moco-agent",
@@ -137,7 +153,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     file: opts.credentialFile === undefined ? AGENT_MY_CNF_PATH : opts.credentialFile,
     intervalMs: opts.credentialCheckIntervalMs,
     tryLogin: async (password) => {
-      const c = await mysql.createConnection({ host, port, user: "moco-agent", password, connectTimeout: flags.connectionTimeoutMs });
+      const c = await mysql.createConnection({
+        ...mysqlClientTlsOptions(host, port, tlsCa === undefined ? undefined : { ca: tlsCa }),
+        user: "moco-agent", password, connectTimeout: flags.connectionTimeoutMs,
+      });
       await c.end().catch(() => c.destroy());
     },
     logger,
@@ -209,6 +228,21 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     connectTimeoutMs: flags.connectionTimeoutMs,
   });
 
+  const adminPassword = env.passwords.ADMIN_PASSWORD;
+  const tlsReloader = opts.tlsDir === undefined || opts.tlsDir === "" || adminPassword === undefined
+    ? undefined
+    : new TlsReloader({
+      dir: opts.tlsDir,
+      intervalMs: opts.tlsReloadIntervalMs,
+      // moco-admin over the Unix socket: ALTER INSTANCE RELOAD TLS needs CONNECTION_ADMIN.
+      connect: async () => {
+        const c = await connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs });
+        c.on("error", () => undefined);
+        return { query: (sql: string) => c.query(sql), end: () => c.end() };
+      },
+      logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn({ ...o, error: describe((o as { error?: unknown }).error) }, m) },
+    });
+
   const started: Array<() => Promise<void>> = [];
   try {
     const probePort = await listen(probeServer, flags.probeAddress);
@@ -221,6 +255,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     await creds.check();
     creds.start();
     started.push(() => creds.stop());
+    if (tlsReloader !== undefined) {
+      tlsReloader.start();
+      started.push(() => tlsReloader.stop());
+    }
     logger.info({ probePort, metricsPort, clonePort: cloneServer.port, initialization }, "moco-agent started");
     return {
       initialization,
@@ -228,6 +266,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       pool,
       credentials: creds,
       rotator,
+      tlsReloader,
       cloneService,
       cloneServer,
       probePort,

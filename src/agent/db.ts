@@ -4,6 +4,8 @@ import mysql from "mysql2/promise";
 import type { Connection, Pool, RowDataPacket } from "mysql2/promise";
 
 import type { SqlStatement } from "../mysql/users.ts";
+import { mysqlClientTlsOptions } from "../mysql/tls.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 
 /** Anything that can run a query: a connection or a pool. */
 export type Queryable = Pick<Connection, "query">;
@@ -52,6 +54,8 @@ export function connectSocket(opts: SocketConnectOptions): Promise<Connection> {
 }
 
 export interface AgentPoolOptions {
+  /** TLS verified against this CA, the certificate carrying `host` (spec.tls; docs/tls.md). */
+  readonly tls?: MysqlClientTls | undefined;
   readonly host: string;
   readonly port: number;
   readonly user: string;
@@ -63,8 +67,7 @@ export interface AgentPoolOptions {
 /** The working pool (clustering.md §2.3 step 3): at most one idle connection, dropped after maxIdleTime. */
 export function createAgentPool(opts: AgentPoolOptions): Pool {
   return mysql.createPool({
-    host: opts.host,
-    port: opts.port,
+    ...mysqlClientTlsOptions(opts.host, opts.port, opts.tls),
     user: opts.user,
     password: opts.password,
     connectTimeout: opts.connectTimeoutMs,

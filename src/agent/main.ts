@@ -15,7 +15,7 @@ export async function runAgentMain(argv: readonly string[], env: Readonly<Record
     bindings: { cluster: agentEnv.clusterName, pod: agentEnv.podName },
   });
   if (flags.logFormat !== "json") logger.warn({ logformat: flags.logFormat }, "only JSON logs are written");
-  const agent = await startAgent({ flags, env: agentEnv, logger });
+  const agent = await startAgent({ flags, env: agentEnv, logger, tlsDir: env.MYSQL_TLS_DIR });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

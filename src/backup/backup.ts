@@ -6,7 +6,7 @@ import path from "node:path";
 import { streamArchive } from "./archive.ts";
 import { backupBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
-import { connect, queryRows, readServerStatus, type MysqlTarget } from "./db.ts";
+import { connect, instanceTls, queryRows, readServerStatus, type MysqlTarget } from "./db.ts";
 import { dumpInstance } from "./dump/dump.ts";
 import type { Compression } from "./dump/format.ts";
 import { DUMP_ARCHIVE, DUMP_DIR, backupDir, formatBackupTime } from "./keys.ts";
@@ -31,6 +31,8 @@ export interface BackupJobOptions {
   log: Logger;
   /** Address of an instance (default: the Pod IP). */
   instanceHost?: (pod: PodInfo) => string;
+  /** CA file of spec.tls (env MYSQL_TLS_CA_FILE): connect with TLS, verifying each Pod's name. */
+  tlsCaFile?: string | undefined;
   port?: number;
   user?: string;
   now?: () => Date;
@@ -67,7 +69,10 @@ export async function runBackup(o: BackupJobOptions): Promise<BackupStatus> {
   const port = o.port ?? 3306;
   const user = o.user ?? BACKUP_USER;
   const hostOf = o.instanceHost ?? ((p: PodInfo) => p.ip);
-  const target = (p: PodInfo): MysqlTarget => ({ host: hostOf(p), port, user, password: o.password });
+  const target = (p: PodInfo): MysqlTarget => {
+    const tls = instanceTls(o.tlsCaFile, p.name, o.name, o.namespace);
+    return { host: hostOf(p), port, user, password: o.password, ...(tls === undefined ? {} : { tls }) };
+  };
 
   const cluster = await o.store.getCluster(o.namespace, o.name);
   if (cluster.spec?.offline === true) throw new Error(`MySQLCluster ${o.namespace}/${o.name} is offline`);

@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ArchiveHeadError, extractArchive, putArchive, readFirstEntry } from "./archive.ts";
 import type { Bucket } from "./bucket/types.ts";
-import type { MysqlTarget } from "./db.ts";
+import { toolTlsArgs, type MysqlTarget } from "./db.ts";
 import { BINLOG_FORMAT, BINLOG_FORMAT_VERSION, parseManifest, type BinlogFileEntry, type BinlogManifest } from "./dump/format.ts";
 import { BINLOG_ARCHIVE, BINLOG_DIR, MANIFEST, formatStopDatetime } from "./keys.ts";
 import type { Logger } from "./log.ts";
@@ -67,7 +67,7 @@ export async function backupBinlogs(o: BinlogBackupOptions): Promise<BinlogBacku
     const args = [
       "--defaults-extra-file=../binlog-client/client.cnf",
       "-h", o.source.host, "--port", String(o.source.port), "--protocol=tcp", "-u", o.source.user,
-      "--get-server-public-key", "--read-from-remote-source=BINLOG-DUMP-GTIDS",
+      "--get-server-public-key", ...toolTlsArgs(o.source), "--read-from-remote-source=BINLOG-DUMP-GTIDS",
       `--exclude-gtids=${o.excludeGtids}`, "--to-last-log", "--raw", o.startFile,
     ];
     o.log.info({ startFile: o.startFile, excludeGtids: o.excludeGtids }, "fetching binary logs");
@@ -181,7 +181,7 @@ export async function replayBinlogs(o: ReplayOptions): Promise<void> {
     });
     const cli = spawnTool(o.tools.mysql, [
       "--defaults-extra-file=../binlog-client/client.cnf", "--binary-mode", "-h", o.target.host, "--port", String(o.target.port),
-      "--protocol=tcp", "-u", o.target.user, "--get-server-public-key",
+      "--protocol=tcp", "-u", o.target.user, "--get-server-public-key", ...toolTlsArgs(o.target),
     ], { cwd: files, stdin: "pipe", stdout: "ignore", secrets: [o.target.password], onStderr: (l) => o.log.info({ tool: "mysql" }, l) });
     const stdout = dec.child.stdout;
     const stdin = cli.child.stdin;

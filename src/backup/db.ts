@@ -1,5 +1,8 @@
 // mysql2 connections for the jobs and the server status read of backup.md §5.1 step 4.
+import fs from "node:fs";
 import mysql from "mysql2/promise";
+import { mysqlClientTlsOptions } from "../mysql/tls.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 import type { Connection as CoreConnection } from "mysql2";
 
 export interface MysqlTarget {
@@ -7,14 +10,26 @@ export interface MysqlTarget {
   port: number;
   user: string;
   password: string;
+  /** TLS (spec.tls, docs/tls.md): the CA as text and as a file (for mysqlbinlog / mysql), the Pod's name. */
+  tls?: MysqlClientTls & { readonly caFile: string };
+}
+
+/** Client-program options for `t`'s TLS (the CA only: the programs connect to a Pod IP). */
+export function toolTlsArgs(t: MysqlTarget): string[] {
+  return t.tls === undefined ? [] : ["--ssl-mode=VERIFY_CA", `--ssl-ca=${t.tls.caFile}`];
+}
+
+/** The TLS of an instance's target: verified against the CA in `caFile` as `<pod>.moco-<name>.<ns>.svc`. */
+export function instanceTls(caFile: string | undefined, podName: string, clusterName: string, namespace: string): MysqlTarget["tls"] {
+  if (caFile === undefined || caFile === "") return undefined;
+  return { ca: fs.readFileSync(caFile, "utf8"), caFile, serverName: `${podName}.moco-${clusterName}.${namespace}.svc` };
 }
 
 export type Conn = mysql.Connection;
 
 export async function connect(t: MysqlTarget, opts: { connectTimeoutMs?: number; localInfile?: boolean } = {}): Promise<Conn> {
   const c = await mysql.createConnection({
-    host: t.host,
-    port: t.port,
+    ...mysqlClientTlsOptions(t.host, t.port, t.tls),
     user: t.user,
     password: t.password,
     connectTimeout: opts.connectTimeoutMs ?? 5000,

@@ -29,6 +29,7 @@ async function execute(cmd: ParsedCommand): Promise<void> {
       try {
         await runBackup({
           namespace: cmd.namespace, name: cmd.name, bucket, store, password, threads: f.threads, workDir: f.workDir, tools, log,
+          tlsCaFile: process.env["MYSQL_TLS_CA_FILE"],
           progressIntervalMs: f.progressInterval * 1000,
           ...(f.chunkRows !== undefined ? { chunkRows: f.chunkRows } : {}),
           ...(f.chunkBytes !== undefined ? { chunkBytes: f.chunkBytes } : {}),
@@ -43,6 +44,7 @@ async function execute(cmd: ParsedCommand): Promise<void> {
         await withRetry(() => runRestore({
           bucket, store, sourceNamespace: cmd.sourceNamespace, sourceName: cmd.sourceName, namespace: cmd.namespace,
           name: cmd.name, restorePoint: cmd.restorePoint, password, threads: f.threads, workDir: f.workDir, tools, log,
+          tlsCaFile: process.env["MYSQL_TLS_CA_FILE"],
           progressIntervalMs: f.progressInterval * 1000,
           ...(cmd.schema !== undefined ? { schema: cmd.schema } : {}),
           ...(cmd.users !== undefined ? { users: cmd.users } : {}),

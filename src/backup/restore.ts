@@ -9,7 +9,7 @@ import path from "node:path";
 import { ArchiveHeadError, extractArchive, readFirstEntry } from "./archive.ts";
 import { readBinlogManifest, replayBinlogs } from "./binlog.ts";
 import type { Bucket } from "./bucket/types.ts";
-import { connect, readServerStatus, type Conn, type MysqlTarget } from "./db.ts";
+import { connect, instanceTls, readServerStatus, type Conn, type MysqlTarget } from "./db.ts";
 import { loadDump, type UserFilter } from "./dump/load.ts";
 import {
   DUMP_ARCHIVE, DUMP_DIR, SCHEMA_FILE, clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan,
@@ -40,6 +40,8 @@ export interface RestoreJobOptions {
   tools: Tools;
   log: Logger;
   instanceHost?: (pod: PodInfo) => string;
+  /** CA file of spec.tls (env MYSQL_TLS_CA_FILE): connect with TLS, verifying the Pod's name. */
+  tlsCaFile?: string | undefined;
   port?: number;
   user?: string;
   /** Poll interval and tries while waiting for the target (default 1 s × 600). */
@@ -190,7 +192,8 @@ export async function runRestore(o: RestoreJobOptions): Promise<void> {
     const target = await waitForTarget(o, async () => {
       const pod = await o.store.getPod(o.namespace, podName);
       if (!pod || pod.ip === "") throw new Error(`Pod ${podName} has no IP yet`);
-      return { host: hostOf(pod), port: o.port ?? 3306, user: o.user ?? ADMIN_USER, password: o.password };
+      const tls = instanceTls(o.tlsCaFile, pod.name, o.name, o.namespace);
+      return { host: hostOf(pod), port: o.port ?? 3306, user: o.user ?? ADMIN_USER, password: o.password, ...(tls === undefined ? {} : { tls }) };
     });
     const admin = await connect(target);
     let failure: { error: unknown } | undefined;

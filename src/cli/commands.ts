@@ -28,6 +28,8 @@ import {
   parseRotationUsers,
 } from "../controller/password-rotation.ts";
 import { MOCO_USER_NAMES } from "../mysql/users.ts";
+import { mysqlTlsSecretName } from "../controller/builders/tls.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 import type { MocoApi } from "./api.ts";
 import { CliError, EXIT, apiError } from "./errors.ts";
 import { MYSQL_CLIENT_USERS, formatCredential, passwordKeyFor } from "./format.ts";
@@ -392,11 +394,29 @@ export function podSelector(cluster: string): string {
   return `${LABEL_APP_NAME}=mysql,${LABEL_APP_INSTANCE}=${cluster},${LABEL_APP_CREATED_BY}=moco`;
 }
 
-async function defaultProbe(env: CommandEnv, how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number): Promise<InstanceProbe> {
+/**
+ * spec.tls (docs/tls.md): the CA of the cluster's certificate Secret, read like the
+ * credentials (the user's get on Secrets); undefined without spec.tls.
+ */
+async function clusterTlsCa(env: CommandEnv, cluster: MySQLCluster): Promise<string | undefined> {
+  const secretName = mysqlTlsSecretName(cluster);
+  if (secretName === undefined) return undefined;
+  let secret;
+  try {
+    secret = await env.api.getSecret(env.namespace, secretName);
+  } catch (e) {
+    throw apiError(e);
+  }
+  const ca = Buffer.from(secret.data?.["ca.crt"] ?? "", "base64").toString("utf8");
+  if (ca === "") throw new CliError(`Secret ${env.namespace}/${secretName} has no ca.crt`, EXIT.NOT_AVAILABLE);
+  return ca;
+}
+
+async function defaultProbe(env: CommandEnv, how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number, tlsFor: (pod: V1Pod) => Promise<MysqlClientTls | undefined>): Promise<InstanceProbe> {
   if (how === "exec") return probeViaExec(env.kubectl(), env.kubectlArgs, pod.metadata?.name ?? "", timeoutMs);
   const ip = pod.status?.podIP;
   if (!ip) throw new Error("the Pod has no IP");
-  return probeViaSql(ip, 3306, await password(), timeoutMs);
+  return probeViaSql(ip, 3306, await password(), timeoutMs, await tlsFor(pod));
 }
 
 function shortError(e: unknown): string {
@@ -424,7 +444,13 @@ export async function runStatus(env: CommandEnv, clusterName: string, opts: Stat
     })();
     return passwordPromise;
   };
-  const probe = env.probe ?? ((how, pod, pw, t) => defaultProbe(env, how, pod, pw, t));
+  let caPromise: Promise<string | undefined> | undefined;
+  const tlsFor = async (pod: V1Pod): Promise<MysqlClientTls | undefined> => {
+    const ca = await (caPromise ??= clusterTlsCa(env, cluster));
+    const ordinal = Number((pod.metadata?.name ?? "").slice(names.pod(clusterName, 0).length - 1));
+    return ca === undefined ? undefined : { ca, serverName: names.podFqdn(clusterName, env.namespace, ordinal) };
+  };
+  const probe = env.probe ?? ((how, pod, pw, t) => defaultProbe(env, how, pod, pw, t, tlsFor));
   const replicas = cluster.spec?.replicas ?? 1;
   const outcomes = new Map<number, ProbeOutcome>();
   if (opts.source !== "none") {

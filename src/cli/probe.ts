@@ -11,6 +11,8 @@
 import { spawn } from "node:child_process";
 import { PATH_MY_CNF_SECRET } from "../controller/builders/statefulset.ts";
 import { MYSQLD_CONTAINER } from "../api/v1beta2/index.ts";
+import { mysqlClientTlsOptions } from "../mysql/tls.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 
 /** The query: every row is (key, value). Only performance_schema reads; works on 8.4 and 9.7. */
 export const PROBE_QUERY = [
@@ -117,11 +119,11 @@ export async function probeViaExec(kubectl: string, globalArgs: readonly string[
   return probeFromRows(parseBatchOutput(out));
 }
 
-/** PROBE_QUERY over a direct connection to `host:port` as moco-readonly. */
-export async function probeViaSql(host: string, port: number, password: string, timeoutMs: number): Promise<InstanceProbe> {
+/** PROBE_QUERY over a direct connection to `host:port` as moco-readonly (TLS when `tls`: spec.tls). */
+export async function probeViaSql(host: string, port: number, password: string, timeoutMs: number, tls?: MysqlClientTls): Promise<InstanceProbe> {
   const mysql = await import("mysql2/promise");
   const conn = await mysql.createConnection({
-    host, port, user: "moco-readonly", password, connectTimeout: timeoutMs, rowsAsArray: true,
+    ...mysqlClientTlsOptions(host, port, tls), user: "moco-readonly", password, connectTimeout: timeoutMs, rowsAsArray: true,
   });
   try {
     const [rows] = await conn.query({ sql: PROBE_QUERY, timeout: timeoutMs });

@@ -3,6 +3,8 @@
 // and the cloner. SQL is MySQL 8.4/9.7 syntax with the current semi-sync names (the
 // legacy ones on instances whose legacy plugins are ACTIVE).
 import { gtidIsEmpty, gtidSubtract, formatGtidSet } from "../mysql/gtid.ts";
+import { replicationSslOptions } from "../mysql/tls.ts";
+import type { ReplicationTls } from "../mysql/tls.ts";
 import { isProtectedConnection } from "../mysql/users.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import {
@@ -14,7 +16,7 @@ import {
 } from "./decide.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { fetchInstanceStatus, parsePort, semiSyncNamesOf } from "./observe.ts";
-import type { ClusterMetricLabels, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
+import type { ClusterMetricLabels, ClusterPorts, ClusterTls, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
 import { ER_NO_SUCH_THREAD, errnoOf, num, sleep, str } from "./sql.ts";
 import type { PassConnections, SqlConnection } from "./sql.ts";
@@ -68,6 +70,8 @@ export interface ActContext {
   readonly conns: PassConnections;
   readonly passwords: MocoPasswords;
   readonly options?: ActOptions | undefined;
+  /** The cluster's TLS settings (docs/tls.md); absent or null ⇒ plaintext replication. */
+  readonly tls?: ClusterTls | null | undefined;
 }
 
 export interface ActResult {
@@ -155,6 +159,8 @@ export interface ReplicationSourceConfig {
   readonly user: string;
   /** Never logged. */
   readonly password: string;
+  /** SOURCE_SSL=1 with verification (moco-ts addition); absent ⇒ SOURCE_SSL=0. */
+  readonly tls?: ReplicationTls | undefined;
 }
 
 /** configureReplica(source, semisync) with CHANGE REPLICATION SOURCE TO (8.0.23+, 8.4, 9.x). */
@@ -166,9 +172,10 @@ export async function configureReplica(conn: SqlConnection, source: ReplicationS
   }
   const names = await semiSyncNamesOf(conn);
   await conn.exec("STOP REPLICA");
+  const ssl = replicationSslOptions(source.tls);
   await conn.exec(
-    "CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER=?, SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
-    [source.host, source.port, source.user, source.password],
+    `CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER=?, SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, ${ssl.sql}`,
+    [source.host, source.port, source.user, source.password, ...ssl.params],
     { secrets: [source.password] },
   );
   await conn.exec(`SET GLOBAL ${names.replicaEnabled}=?`, [semiSync ? "ON" : "OFF"]);
@@ -413,7 +420,7 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
         );
         break;
       case "configureReplication": {
-        const source = await replicationSourceConfig(ctx, step.source);
+        const source = await replicationSourceConfig(ctx, step.source, step.instance);
         await ctx.conns.with(step.instance, (conn) => configureReplica(conn, source, step.semiSync));
         break;
       }
@@ -445,9 +452,13 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
 async function replicationSourceConfig(
   ctx: ActContext,
   ref: Extract<ConfigureStep, { kind: "configureReplication" }>["source"],
+  replica: number,
 ): Promise<ReplicationSourceConfig> {
   if (ref.credentials === "moco-repl") {
-    return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD };
+    // Both ends must mount the certificate (the replica reads the CA file, the source serves it).
+    const has = (i: number): boolean => ctx.tls?.instanceHasTls?.(i) ?? true;
+    const tls = has(replica) && has(ctx.observed.primaryIndex) ? ctx.tls?.replication : undefined;
+    return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD, ...(tls == null ? {} : { tls }) };
   }
   const secretName = ctx.observed.cluster.spec?.replicationSourceSecretName ?? "";
   const secret = await ctx.ports.replicationSource.read(secretName);

@@ -176,7 +176,7 @@ export async function runClusterPass(
       `cluster state is ${decision.state}`,
     );
     const { redo } = await runOperation(
-      { ports, observed, conns, passwords: seen.passwords, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal, cloneSignal: ctx.stopSignal ?? ctx.signal } },
+      { ports, observed, conns, passwords: seen.passwords, tls: seen.tls, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal, cloneSignal: ctx.stopSignal ?? ctx.signal } },
       operation,
     );
     return { state: decision.state, operation, redo, unreachable };

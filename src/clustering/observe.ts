@@ -7,7 +7,7 @@ import { podHostname as defaultPodHostname, isIntermediate, replicasOf } from ".
 import type { MocoPasswords } from "../mysql/users.ts";
 import { SEMISYNC_NAMES } from "../mysql/users.ts";
 import type { SemiSyncFamily, SemiSyncNames } from "../mysql/users.ts";
-import type { ClusterPorts, ClusteringLogger } from "./ports.ts";
+import type { ClusterPorts, ClusterTls, ClusteringLogger } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
 import {
   ER_NO_SUCH_TABLE,
@@ -328,6 +328,8 @@ export interface Observed {
   readonly passwords: MocoPasswords;
   /** The pass's admin connections; the caller closes them (closeAll) at the end of the pass. */
   readonly conns: PassConnections;
+  /** The cluster's TLS settings (null: plaintext). */
+  readonly tls: ClusterTls | null;
   /** Ordinals with an address whose every status try failed this pass. */
   readonly unreachable: readonly number[];
 }
@@ -383,10 +385,12 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
   const n = replicasOf(cluster);
   const addressing = addressingOf(ports);
   const adminHosts = pods.map((pod, i) => addressing.adminAddress(cluster, i, pod));
+  const tls = ports.tls === undefined ? null : await ports.tls.get(cluster);
   const conns = new PassConnections(
-    (i) => ({ host: adminHosts[i] ?? null, port: MYSQL_ADMIN_PORT }),
+    (i) => ({ host: adminHosts[i] ?? null, port: MYSQL_ADMIN_PORT, serverName: tls !== null && (tls.instanceHasTls?.(i) ?? true) ? tls.serverName(i) : undefined }),
     { user: "moco-admin", password: passwords.ADMIN_PASSWORD },
     options,
+    tls ?? undefined,
   );
   try {
     const fetchOptions: FetchOptions = {
@@ -432,7 +436,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       podHostnames,
       ...(replicationSource === undefined ? {} : { replicationSource }),
     };
-    return { observation, passwords, conns, unreachable };
+    return { observation, passwords, conns, tls, unreachable };
   } catch (e) {
     await conns.closeAll();
     throw e;

@@ -2,6 +2,7 @@
 // controller implements them over the Kubernetes API and the agent's gRPC; the
 // integration tests implement them in memory over real mysqld processes. Nothing in
 // src/clustering imports a Kubernetes client.
+import type { ReplicationTls } from "../mysql/tls.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import type { ClusterCondition, MySQLClusterLike, PodView, RoleLabel } from "./types.ts";
 
@@ -183,4 +184,27 @@ export interface ClusterPorts {
   readonly cloner: Cloner;
   readonly replicationSource: ReplicationSourceReader;
   readonly addressing?: InstanceAddressing | undefined;
+  /** TLS of the cluster's MySQL connections (moco-ts addition, docs/tls.md); absent ⇒ plaintext. */
+  readonly tls?: ClusterTlsSource | undefined;
+}
+
+/** The TLS settings of one cluster's connections. */
+export interface ClusterTls {
+  /** The CA (PEM) the admin connections verify every instance against. */
+  readonly ca: string;
+  /** The name instance `ordinal`'s certificate carries, verified on the admin connection. */
+  serverName(ordinal: number): string;
+  /** SOURCE_SSL options of the replicas' channel to the primary. */
+  readonly replication: ReplicationTls;
+  /**
+   * Whether instance `ordinal` already serves the certificate (its Pod mounts it): while
+   * spec.tls is being turned on, Pods not yet restarted are reached in plaintext, as
+   * before. Decided from the Pod spec, never from what the network answers. Absent ⇒ all.
+   */
+  instanceHasTls?(ordinal: number): boolean;
+}
+
+export interface ClusterTlsSource {
+  /** null ⇒ the cluster does not use TLS (spec.tls absent). Throws when the CA cannot be read. */
+  get(cluster: MySQLClusterLike): Promise<ClusterTls | null>;
 }

@@ -5,6 +5,9 @@
 import mysql from "mysql2/promise";
 import type { Connection, RowDataPacket } from "mysql2/promise";
 
+import { mysqlClientTlsOptions } from "../mysql/tls.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
+
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_READ_TIMEOUT_MS = 60_000;
 
@@ -19,6 +22,8 @@ export interface SqlTarget {
   readonly user: string;
   /** Never logged. */
   readonly password: string;
+  /** TLS with verification of the server (moco-ts addition, docs/tls.md); absent ⇒ plaintext. */
+  readonly tls?: MysqlClientTls | undefined;
 }
 
 export interface SqlTimeouts {
@@ -100,7 +105,7 @@ async function killServerThread(target: SqlTarget, threadId: number, connectTime
   let conn: Connection | undefined;
   try {
     conn = await mysql.createConnection({
-      host: target.host, port: target.port, user: target.user, password: target.password,
+      ...mysqlClientTlsOptions(target.host, target.port, target.tls), user: target.user, password: target.password,
       connectTimeout: Math.min(connectTimeoutMs, KILL_STATEMENT_TIMEOUT_MS),
     });
     conn.on("error", () => undefined);
@@ -162,8 +167,7 @@ export class SqlConnection {
   static async open(target: SqlTarget, timeouts: SqlTimeouts = {}): Promise<SqlConnection> {
     if (timeouts.signal?.aborted === true) throw new AbortedError("aborted");
     const connecting = mysql.createConnection({
-      host: target.host,
-      port: target.port,
+      ...mysqlClientTlsOptions(target.host, target.port, target.tls),
       user: target.user,
       password: target.password,
       connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -259,6 +263,8 @@ export interface InstanceEndpoint {
   /** null ⇒ every call fails with NopError. */
   readonly host: string | null;
   readonly port: number;
+  /** With the pass's CA: connect with TLS, the certificate carrying this name (absent ⇒ plaintext). */
+  readonly serverName?: string | undefined;
 }
 
 /**
@@ -273,23 +279,28 @@ export class PassConnections {
   private readonly user: string;
   private readonly password: string;
   private readonly timeouts: SqlTimeouts;
+  private readonly caPem: string | undefined;
   private closed = false;
 
+  /** `tls.ca`: verify each instance whose endpoint has a serverName against this CA (PEM) and that name. */
   constructor(
     endpoints: (ordinal: number) => InstanceEndpoint,
     credentials: { readonly user: string; readonly password: string },
     timeouts: SqlTimeouts = {},
+    tls?: { readonly ca: string } | undefined,
   ) {
     this.endpoints = endpoints;
     this.user = credentials.user;
     this.password = credentials.password;
     this.timeouts = timeouts;
+    this.caPem = tls?.ca;
   }
 
   private target(ordinal: number): SqlTarget {
     const ep = this.endpoints(ordinal);
     if (ep.host === null || ep.host === "") throw new NopError(`instance ${ordinal} has no address`);
-    return { host: ep.host, port: ep.port, user: this.user, password: this.password };
+    const tls = this.caPem === undefined || ep.serverName === undefined ? undefined : { ca: this.caPem, serverName: ep.serverName };
+    return { host: ep.host, port: ep.port, user: this.user, password: this.password, tls };
   }
 
   /** The cached connection to `ordinal`, opened (or re-opened) on demand. */

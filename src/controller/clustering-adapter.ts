@@ -29,6 +29,7 @@ import {
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import { noteRefusedStatusWrite } from "./status-write.ts";
+import { clusterTlsSource } from "./tls.ts";
 
 /**
  * Bound of one clone request to an agent: the copy of the donor's data plus the
@@ -140,6 +141,10 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
   return {
     key,
     addressing,
+    tls: clusterTlsSource({
+      client, certs: d.certs, sourceHostMode: d.sourceHostMode ?? "dns", signal: d.signal,
+      pod: (cluster, ordinal) => caches.pods.get(names.pod(cluster, ordinal), ns),
+    }),
     source: {
       getCluster: getFresh as () => Promise<MySQLClusterLike | null>,
       async listPods() {

@@ -30,8 +30,11 @@ import {
   LABEL_APP_INSTANCE,
   LABEL_INSTANCE_NAMESPACE,
   MOCO_TS_VERSION,
+  mysqlTlsDnsNames,
   names,
   resolveBuilderOptions,
+  tlsIssuedByController,
+  tlsNames,
   type BuilderOptions,
 } from "./builders/index.ts";
 import { allInformers, createCaches, startCaches, stopCaches, type ControllerCaches } from "./caches.ts";
@@ -287,6 +290,9 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
         const name = c.metadata?.name ?? "";
         const secret = caches.secrets.get(names.grpcSecret(name), ns);
         if (secret !== undefined && !(await certs.isLeafSecretCurrent(agentDnsNames(name, ns), secret))) clusterRunner.enqueue(`${ns}/${name}`);
+        // mysqld's certificate of spec.tls (docs/tls.md), when the controller issues it.
+        const mysqlTls = tlsIssuedByController(c) ? caches.secrets.get(tlsNames.issuedSecret(name), ns) : undefined;
+        if (mysqlTls !== undefined && !(await certs.isLeafSecretCurrent(mysqlTlsDnsNames(c), mysqlTls))) clusterRunner.enqueue(`${ns}/${name}`);
       }
     }, (e) => log.error({ err: errorMessage(e) }, "agent certificate check failed; retrying"));
     await new Promise<void>((r) => { if (leading.aborted) r(); else leading.addEventListener("abort", () => r(), { once: true }); });

@@ -32,6 +32,7 @@ import {
   RECONCILE_VERSION,
   annotationIsTrue,
   buildBackupCronJob,
+  buildCaConfigMap,
   buildBackupRole,
   buildBackupRoleBinding,
   buildControllerSecret,
@@ -57,6 +58,8 @@ import {
   isStatefulSetUpdating,
   labelSet,
   mergeLabels,
+  mysqlTlsDnsNames,
+  mysqlTlsSecretName,
   names,
   needsRestoreJob,
   needsStatefulSetRecreation,
@@ -65,6 +68,9 @@ import {
   planPvcResize,
   reconcileSuccessCondition,
   reconciliationActiveCondition,
+  tlsEnabled,
+  tlsIssuedByController,
+  tlsNames,
   resolveBuilderOptions,
   selectConfigMapsToPrune,
   selectResizeTargets,
@@ -76,6 +82,7 @@ import {
   type StatusCondition,
 } from "./builders/index.ts";
 import { agentDnsNames } from "./certs.ts";
+import { TlsSecretError, readUserTlsCa } from "./tls.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { applyIfChanged, extractOwned } from "./apply.ts";
@@ -441,7 +448,9 @@ export class MySQLClusterReconciler {
     await this.#apply(resources.secrets, buildMyCnfSecret(cluster, passwords), c.secrets.get(names.myCnfSecret(id.name), ns));
 
     // Agent certificate → gRPC Secret (moco-ts: issued directly, §3.4-3.5 replaced).
-    await this.#reconcileGrpcSecret(cluster);
+    await this.#reconcileIssuedSecret(cluster, names.grpcSecret(id.name), agentDnsNames(id.name, id.namespace));
+    // mysqld's server certificate and the CA ConfigMap (moco-ts addition, docs/tls.md).
+    await this.#reconcileTls(cluster);
 
     // my.cnf ConfigMap (§5).
     const userConf = await this.#userConfigMap(cluster);
@@ -517,11 +526,31 @@ export class MySQLClusterReconciler {
     }
   }
 
-  async #reconcileGrpcSecret(cluster: MySQLCluster): Promise<void> {
+  /** `spec.tls`: the issued certificate Secret (unless spec.tls.secretName) and ConfigMap moco-<name>-ca. */
+  async #reconcileTls(cluster: MySQLCluster): Promise<void> {
+    if (!tlsEnabled(cluster)) return;
     const id = clusterIdentity(cluster);
-    const name = names.grpcSecret(id.name);
+    let caPem: string;
+    if (tlsIssuedByController(cluster)) {
+      await this.#reconcileIssuedSecret(cluster, tlsNames.issuedSecret(id.name), mysqlTlsDnsNames(cluster));
+      caPem = (await this.#d.certs.ca()).bundle;
+    } else {
+      try {
+        caPem = await readUserTlsCa(this.#d.client, id.namespace, mysqlTlsSecretName(cluster) ?? "");
+      } catch (e) {
+        if (e instanceof TlsSecretError) throw new ReconcileError(e.message);
+        throw e;
+      }
+    }
+    const cm = buildCaConfigMap(cluster, caPem);
+    await this.#apply(resources.configMaps, cm, this.#d.caches.configMaps.get(tlsNames.caConfigMap(id.name), id.namespace));
+  }
+
+  /** A Secret (ca.crt, tls.crt, tls.key) holding a server certificate for `dnsNames` from the controller's CA, renewed near expiry. */
+  async #reconcileIssuedSecret(cluster: MySQLCluster, name: string, dnsNames: readonly string[]): Promise<void> {
+    const id = clusterIdentity(cluster);
     const existing = this.#d.caches.secrets.get(name, id.namespace);
-    const data = await this.#d.certs.agentSecretData(agentDnsNames(id.name, id.namespace), existing);
+    const data = await this.#d.certs.agentSecretData(dnsNames, existing);
     const wantLabels = mergeLabels(existing?.metadata?.labels, labelSet(id.name));
     const owner = clusterOwnerReference(id);
     const ownerOk = (existing?.metadata?.ownerReferences ?? []).some((r) => r.uid === id.uid && r.controller === true);
@@ -544,7 +573,7 @@ export class MySQLClusterReconciler {
       }
     }
     const fresh = await this.#d.client.get<V1Secret>(resources.secrets, name, id.namespace);
-    const freshData = await this.#d.certs.agentSecretData(agentDnsNames(id.name, id.namespace), fresh);
+    const freshData = await this.#d.certs.agentSecretData(dnsNames, fresh);
     const refs = (fresh.metadata?.ownerReferences ?? []).filter((r) => r.uid !== id.uid);
     await this.#d.client.update(resources.secrets, {
       ...fresh,

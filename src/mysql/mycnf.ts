@@ -185,6 +185,7 @@ export function generateMyCnfWithProfile(
   profile: MyCnfProfile,
   userConf: Readonly<Record<string, string>> | undefined,
   memTotalBytes: number,
+  forcedMysqld: MyCnfSection = {},
 ): string {
   const conf = userConf ?? {};
   const opaque = conf["_include"] ?? "";
@@ -198,6 +199,7 @@ export function generateMyCnfWithProfile(
   }
   for (const key of STRIPPED_KEYS) mysqld.delete(key);
   for (const [key, value] of Object.entries(profile.mysqld)) overrideKey(mysqld, key, value);
+  for (const [key, value] of Object.entries(forcedMysqld)) overrideKey(mysqld, key, value);
 
   const sections = new Map<string, Map<string, string>>([
     ["client", new Map(Object.entries(profile.client))],
@@ -227,10 +229,11 @@ export function generateUpstreamMyCnf(userConf: Readonly<Record<string, string>>
  * The my.cnf that moco-ts puts in ConfigMap `moco-<cluster>.<hash>`: objects.md §5.3
  * over moco-ts's defaults (accepted by MySQL 8.4 and 9.7).
  * `userConf` is the `data` of the user ConfigMap; `memTotalBytes` the mysqld container's
- * memory (requests, else limits, else 0 — see containerMemoryBytes).
+ * memory (requests, else limits, else 0 — see containerMemoryBytes). `forcedMysqld`
+ * (moco-ts additions such as the TLS keys of mysqldTlsMyCnf) is forced over everything.
  */
-export function generateMyCnf(userConf: Readonly<Record<string, string>> | undefined, memTotalBytes: number): string {
-  return generateMyCnfWithProfile(MOCO_TS_MYCNF_PROFILE, userConf, memTotalBytes);
+export function generateMyCnf(userConf: Readonly<Record<string, string>> | undefined, memTotalBytes: number, forcedMysqld: MyCnfSection = {}): string {
+  return generateMyCnfWithProfile(MOCO_TS_MYCNF_PROFILE, userConf, memTotalBytes, forcedMysqld);
 }
 
 /** FNV-1a 32-bit hash of the UTF-8 bytes of `text`, as 8 lower-case hex digits. */

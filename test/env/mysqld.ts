@@ -34,7 +34,16 @@ export interface MysqldOptions {
    * the caller initializes it (e.g. the moco-init code under test).
    */
   init?: "template" | "empty";
+  /**
+   * Files written into each instance directory before mysqld starts (path relative to
+   * the directory → content), e.g. TLS certificates; inside the chroot the directory is
+   * /mnt/inst (MYSQLD_INSTANCE_DIR).
+   */
+  files?: (index: number, host: string) => Record<string, string> | Promise<Record<string, string>>;
 }
+
+/** Where an instance's directory appears inside its chroot (my.cnf paths point here). */
+export const MYSQLD_INSTANCE_DIR = "/mnt/inst";
 
 export interface MysqldInstance {
   readonly index: number;
@@ -215,6 +224,8 @@ class Instance implements MysqldInstance {
         await c.end();
         return;
       } catch (e) {
+        // require_secure_transport=ON: mysqld answers, and refuses plaintext (ER_SECURE_TRANSPORT_REQUIRED).
+        if ((e as { errno?: unknown }).errno === 3159) return;
         if (Date.now() > deadline) {
           throw new Error(`mysqld ${this.host} not ready after ${timeoutMs} ms: ${(e as Error).message}\n${this.errorLogTail()}`);
         }
@@ -296,6 +307,10 @@ export async function startMysqlds(count: number, opts: MysqldOptions = {}): Pro
       fs.cpSync(path.join(templateDir, "data"), path.join(dir, "data"), { recursive: true });
     }
     fs.writeFileSync(path.join(dir, "my.cnf"), baseMyCnf(host, base + i, opts.mycnf ?? ""));
+    for (const [rel, content] of Object.entries((await opts.files?.(i, host)) ?? {})) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), content, { mode: 0o600 });
+    }
     instances.push(new Instance(i, host, base + i, dir, password));
   }
   const set: MysqldSet = {

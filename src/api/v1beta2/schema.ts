@@ -160,6 +160,24 @@ export const RestoreSpecSchema = Type.Object(
 );
 export type RestoreSpec = Static<typeof RestoreSpecSchema>;
 
+/** moco-ts addition (docs/tls.md): TLS on every MySQL connection of the cluster. */
+export const MySQLTLSSpecSchema = Type.Object(
+  {
+    secretName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "kubernetes.io/tls Secret in the cluster's namespace (ca.crt, tls.crt, tls.key) used as mysqld's certificate; absent = issued by moco-controller's CA.",
+      }),
+    ),
+    requireSecureTransport: Type.Optional(
+      Type.Boolean({ description: "Sets require_secure_transport=ON: clients without TLS are refused." }),
+    ),
+  },
+  { description: "moco-ts addition: mysqld serves TLS and moco-ts's own connections and replication verify it. Absent = plaintext, as MOCO." },
+);
+export type MySQLTLSSpec = Static<typeof MySQLTLSSpecSchema>;
+
 /** api.md §2 */
 export const MySQLClusterSpecSchema = Type.Object(
   {
@@ -203,6 +221,7 @@ export const MySQLClusterSpecSchema = Type.Object(
       Type.Boolean({ default: false, description: "Load time-zone tables into a new data directory." }),
     ),
     offline: Type.Optional(Type.Boolean({ description: "Scale the StatefulSet to 0, keeping the data." })),
+    tls: Type.Optional(MySQLTLSSpecSchema),
   },
   { description: "Desired state of a MySQLCluster." },
 );

@@ -3,6 +3,7 @@
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { MYSQLD_CONTAINER, SLOW_LOG_PATH, TemplateError, renderGoTemplate } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
+import { tlsMyCnfKeys } from "./tls.ts";
 import { containerMemoryBytes, fnv1a32Hex, generateMyCnf, mycnfConfigMapName } from "../../mysql/mycnf.ts";
 import { clusterIdentity, clusterOwnerReference, isControlledByCluster, labelSet, names, timeMillis } from "./meta.ts";
 
@@ -42,7 +43,7 @@ export function buildMyCnfConfigMap(
   userConf: Readonly<Record<string, string>> | undefined,
 ): MyCnfConfigMapResult {
   const id = clusterIdentity(cluster);
-  const text = generateMyCnf(userConf, mysqldMemoryBytes(cluster));
+  const text = generateMyCnf(userConf, mysqldMemoryBytes(cluster), tlsMyCnfKeys(cluster));
   const name = mycnfConfigMapName(id.name, text);
   return {
     name,

@@ -11,3 +11,4 @@ export * from "./jobs.ts";
 export * from "./pvc.ts";
 export * from "./status.ts";
 export * from "./partition.ts";
+export * from "./tls.ts";

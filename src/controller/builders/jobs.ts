@@ -29,6 +29,7 @@ import {
 import type { ClusterIdentity } from "./meta.ts";
 import type { BuilderOptions } from "./options.ts";
 import { CONTAINER_GID, CONTAINER_UID, preferredHostAntiAffinity } from "./statefulset.ts";
+import { buildJobTlsVolume, jobTlsEnv, jobTlsVolumeMount, tlsEnabled } from "./tls.ts";
 
 /** The command of the backup/restore containers in the moco-ts image. */
 export const BACKUP_COMMAND: readonly string[] = Object.freeze(["moco-backup"]);
@@ -83,9 +84,11 @@ function jobContainer(
   id: ClusterIdentity,
   jc: JobConfig,
   options: BuilderOptions,
+  tls = false,
 ): V1Container {
   const env: V1EnvVar[] = [
     { name: "MYSQL_PASSWORD", valueFrom: { secretKeyRef: { name: names.userSecret(id.name), key: passwordKey } } },
+    ...(tls ? [jobTlsEnv()] : []),
     ...(deepCopy(jc.env ?? []) as V1EnvVar[]),
   ];
   const securityContext: V1Container["securityContext"] = { readOnlyRootFilesystem: true };
@@ -101,14 +104,15 @@ function jobContainer(
     args,
     env,
     ...(envFrom.length === 0 ? {} : { envFrom: deepCopy(envFrom) }),
-    volumeMounts: [{ name: WORK_VOLUME, mountPath: WORK_PATH }, ...deepCopy(jc.volumeMounts ?? [])],
+    volumeMounts: [{ name: WORK_VOLUME, mountPath: WORK_PATH }, ...(tls ? [jobTlsVolumeMount()] : []), ...deepCopy(jc.volumeMounts ?? [])],
     securityContext,
     ...(options.omitJobResources ? {} : { resources: jobResources(jc) }),
   };
 }
 
-function jobVolumes(jc: JobConfig): V1Volume[] {
-  return [{ name: WORK_VOLUME, ...(deepCopy(jc.workVolume) as Omit<V1Volume, "name">) }, ...(deepCopy(jc.volumes ?? []) as V1Volume[])];
+function jobVolumes(jc: JobConfig, cluster: MySQLCluster): V1Volume[] {
+  const tls = tlsEnabled(cluster) ? [buildJobTlsVolume(clusterIdentity(cluster).name)] : [];
+  return [{ name: WORK_VOLUME, ...(deepCopy(jc.workVolume) as Omit<V1Volume, "name">) }, ...tls, ...(deepCopy(jc.volumes ?? []) as V1Volume[])];
 }
 
 function jobPodSecurityContext(options: BuilderOptions): NonNullable<V1PodSpec["securityContext"]> {
@@ -146,9 +150,9 @@ export function buildBackupCronJob(cluster: MySQLCluster, policy: BackupPolicy, 
     restartPolicy: "Never",
     serviceAccountName: jc.serviceAccountName,
     affinity: jc.affinity === undefined || jc.affinity === null ? defaultBackupAffinity() : (deepCopy(jc.affinity) as V1Affinity),
-    volumes: jobVolumes(jc),
+    volumes: jobVolumes(jc, cluster),
     securityContext: jobPodSecurityContext(options),
-    containers: [jobContainer("backup", backupArgs(id, jc), "BACKUP_PASSWORD", id, jc, options)],
+    containers: [jobContainer("backup", backupArgs(id, jc), "BACKUP_PASSWORD", id, jc, options, tlsEnabled(cluster))],
   };
   const nn = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
   return dropUndefined({
@@ -277,9 +281,9 @@ export function buildRestoreJob(cluster: MySQLCluster, options: BuilderOptions):
     restartPolicy: "Never",
     serviceAccountName: jc.serviceAccountName,
     affinity: jc.affinity === undefined || jc.affinity === null ? undefined : (deepCopy(jc.affinity) as V1Affinity),
-    volumes: jobVolumes(jc),
+    volumes: jobVolumes(jc, cluster),
     securityContext: jobPodSecurityContext(options),
-    containers: [jobContainer("restore", args, "ADMIN_PASSWORD", id, jc, options)],
+    containers: [jobContainer("restore", args, "ADMIN_PASSWORD", id, jc, options, tlsEnabled(cluster))],
   };
   return dropUndefined({
     apiVersion: "batch/v1",

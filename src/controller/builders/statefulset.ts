@@ -46,6 +46,7 @@ import {
 } from "./meta.ts";
 import type { ClusterIdentity } from "./meta.ts";
 import type { BuilderOptions } from "./options.ts";
+import { buildTlsVolume, tlsAgentEnv, tlsEnabled, tlsVolumeMount } from "./tls.ts";
 import {
   AGENT_METRICS_PORT,
   AGENT_PORT,
@@ -196,6 +197,7 @@ export function buildMysqldContainer(cluster: MySQLCluster, options: BuilderOpti
     mount(VOLUME_MYSQL_CONF_D, PATH_MYSQL_CONF_D),
     mount(VOLUME_MY_CNF_SECRET, PATH_MY_CNF_SECRET, true),
     mount(MYSQL_DATA_VOLUME, PATH_MYSQL_DATA),
+    ...(tlsEnabled(cluster) ? [tlsVolumeMount()] : []),
   ];
   applySecurityDefaults(c, options);
   return c;
@@ -226,7 +228,7 @@ export function buildAgentContainer(cluster: MySQLCluster, options: BuilderOptio
     image: options.agentImage,
     command: [...AGENT_COMMAND],
     ...(args.length === 0 ? {} : { args }),
-    env: [podNameEnv(), { name: "CLUSTER_NAME", value: id.name }],
+    env: [podNameEnv(), { name: "CLUSTER_NAME", value: id.name }, ...(tlsEnabled(cluster) ? [tlsAgentEnv()] : [])],
     envFrom: [{ secretRef: { name: names.userSecret(id.name) } }],
     ports: [port("agent", AGENT_PORT), port("agent-metrics", AGENT_METRICS_PORT)],
     volumeMounts: [
@@ -235,6 +237,7 @@ export function buildAgentContainer(cluster: MySQLCluster, options: BuilderOptio
       mount(VOLUME_GRPC_CERT, PATH_GRPC_CERT, true),
       // moco-ts addition: the agent follows moco-agent-my.cnf here (docs/password-rotation.md).
       mount(VOLUME_MY_CNF_SECRET, PATH_MY_CNF_SECRET, true),
+      ...(tlsEnabled(cluster) ? [tlsVolumeMount()] : []),
     ],
     resources: deepCopy(SYSTEM_CONTAINER_RESOURCES[AGENT_CONTAINER]),
   };
@@ -448,7 +451,12 @@ export function buildPodTemplate(cluster: MySQLCluster, inputs: PodTemplateInput
   podSpec.terminationGracePeriodSeconds ??= DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS;
 
   const slowLogName = slowLogEnabled ? slowLogConfigMapName(id.name, slowLogTemplateOf(cluster)) : undefined;
-  podSpec.volumes = [...(podSpec.volumes ?? []), ...buildMocoVolumes(id.name, inputs.myCnfConfigMapName, slowLogName)];
+  const tlsVolume = buildTlsVolume(cluster);
+  podSpec.volumes = [
+    ...(podSpec.volumes ?? []),
+    ...buildMocoVolumes(id.name, inputs.myCnfConfigMapName, slowLogName),
+    ...(tlsVolume === undefined ? [] : [tlsVolume]),
+  ];
 
   const containers: V1Container[] = [buildMysqldContainer(cluster, options), buildAgentContainer(cluster, options)];
   if (slowLogEnabled) {

@@ -10,6 +10,9 @@ import { ensureCa, ensureCert } from "../../env/pki.ts";
 import { cacheDir } from "../../env/procs.ts";
 import { parseAgentFlags, type AgentEnvironment, type AgentFlags } from "../../../src/agent/config.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
+import { startAgent, type AgentOptions, type RunningAgent } from "../../../src/agent/agent.ts";
+import { silentLogger } from "../../../src/agent/log.ts";
+import type { MysqldInstance } from "../../env/mysqld.ts";
 
 export function randomPasswords(): MocoPasswords {
   const p = () => randomBytes(16).toString("hex");
@@ -140,4 +143,18 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** startAgent for instance `inst` as ordinal 0 with the test flags and certificates (options override). */
+export function startTestAgent(inst: MysqldInstance, passwords: MocoPasswords, certs: AgentTestCerts, extra: Partial<AgentOptions> = {}): Promise<RunningAgent> {
+  return startAgent({
+    flags: testAgentFlags(inst.socketPath, certs.serverDir),
+    env: agentEnv(passwords, 0),
+    logger: silentLogger(),
+    mysqldHost: inst.host,
+    slowLogPath: `${inst.dir}/mysql.slow`,
+    firstBoot: { rootRetryIntervalMs: 500 },
+    defaultMetrics: false,
+    ...extra,
+  });
 }

@@ -8,10 +8,9 @@ import tls from "node:tls";
 import fs from "node:fs";
 
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
-import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import type { RunningAgent } from "../../../src/agent/agent.ts";
 import { rawHttpExchange } from "../../env/raw-http.ts";
-import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { agentTestCerts, httpGet, randomPasswords, startTestAgent } from "./helpers.ts";
 
 const BAD_REQUEST = "GET http://[ HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
 
@@ -30,15 +29,7 @@ describe("moco-agent and malformed requests", () => {
     process.on("unhandledRejection", onUncaught);
     set = await startMysqlds(1);
     const inst = set.instances[0]!;
-    agent = await startAgent({
-      flags: testAgentFlags(inst.socketPath, certs.serverDir),
-      env: agentEnv(passwords, 0),
-      logger: silentLogger(),
-      mysqldHost: inst.host,
-      slowLogPath: `${inst.dir}/mysql.slow`,
-      firstBoot: { rootRetryIntervalMs: 500 },
-      defaultMetrics: false,
-    });
+    agent = await startTestAgent(inst, passwords, certs);
   });
   after(async () => {
     process.off("uncaughtException", onUncaught);

@@ -21,6 +21,7 @@ import type {
   ClusterKey,
   ClusterPorts,
   ClusterStatusWrite,
+  ClusterTlsSource,
   ClusteringEventReason,
   ClusteringMetrics,
   EventType,
@@ -39,6 +40,8 @@ import {
   userExistsQuery,
 } from "../../../src/mysql/users.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
+import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
+import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
 
 /** A my.cnf fragment close to moco-ts's constant section (objects.md §5.5). */
 export const CLUSTER_MYCNF = `
@@ -191,6 +194,12 @@ export interface HarnessOptions {
   readonly verbose?: boolean;
   /** Where the engine reads the passwords each pass (default: `passwords`, as they are now). */
   readonly credentials?: () => Promise<MocoPasswords>;
+  /** Extra [mysqld] lines after CLUSTER_MYCNF. */
+  readonly mycnf?: string;
+  /** Files written into each instance directory before start (MysqldOptions.files). */
+  readonly files?: (index: number, host: string) => Record<string, string> | Promise<Record<string, string>>;
+  /** The engine's TLS port (ClusterPorts.tls). */
+  readonly tls?: ClusterTlsSource;
 }
 
 export class ClusterHarness {
@@ -234,7 +243,11 @@ export class ClusterHarness {
 
   /** Starts `replicas` mysqld, initializes each like the agent's first boot. */
   static async start(options: HarnessOptions): Promise<ClusterHarness> {
-    const set = await startMysqlds(options.replicas, { mycnf: CLUSTER_MYCNF, serverIdBase: options.serverIdBase ?? 100 });
+    const set = await startMysqlds(options.replicas, {
+      mycnf: CLUSTER_MYCNF + (options.mycnf ?? ""),
+      serverIdBase: options.serverIdBase ?? 100,
+      ...(options.files === undefined ? {} : { files: options.files }),
+    });
     const passwords = randomPasswords();
     try {
       await Promise.all(set.instances.map((inst) => agentFirstBoot(inst, passwords)));
@@ -340,6 +353,7 @@ export class ClusterHarness {
       addressing: {
         podHostname: (_cluster, ordinal) => this.inst(ordinal).host,
       },
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
     };
   }
 
@@ -510,9 +524,14 @@ export class Writer {
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly h: ClusterHarness;
+  private readonly tls: MysqlClientTls | undefined;
+  /** Connections opened (a new one after each error). */
+  connects = 0;
 
-  constructor(h: ClusterHarness) {
+  /** `tls`: connect with TLS, verifying the instances against this CA. */
+  constructor(h: ClusterHarness, tls?: MysqlClientTls) {
     this.h = h;
+    this.tls = tls;
   }
 
   start(): void {
@@ -539,14 +558,14 @@ export class Writer {
           conn?.destroy();
           conn = null;
           conn = await mysql.createConnection({
-            host: this.h.inst(p).host,
-            port: 3306,
+            ...mysqlClientTlsOptions(this.h.inst(p).host, 3306, this.tls),
             user: "moco-writable",
             password: this.h.passwords.WRITABLE_PASSWORD,
             connectTimeout: 1000,
           });
           conn.on("error", () => undefined);
           connected = p;
+          this.connects++;
         }
         const id = this.next++;
         await conn.query({ sql: "INSERT INTO test.t (id, via) VALUES (?, ?)", timeout: 5000 }, [id, p]);
