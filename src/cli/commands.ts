@@ -24,6 +24,7 @@ import type { MocoApi } from "./api.ts";
 import { CliError, EXIT, apiError } from "./errors.ts";
 import { MYSQL_CLIENT_USERS, formatCredential, passwordKeyFor } from "./format.ts";
 import { probeViaExec, probeViaSql, type InstanceProbe } from "./probe.ts";
+import type { PodExecutor } from "./exec.ts";
 import { buildStatusReport, formatStatusReport, type ProbeOutcome, type ProbeSource } from "./status.ts";
 
 export interface CliIO {
@@ -36,42 +37,12 @@ export interface CommandEnv {
   api: MocoApi;
   namespace: string;
   io: CliIO;
-  /** Global flags for a spawned kubectl (same kubeconfig, context, credentials, namespace). */
-  kubectlArgs: readonly string[];
-  /** Path of kubectl; throws a CliError when there is none. */
-  kubectl(): string;
-  /** Runs a command with the plugin's stdin/stdout/stderr; resolves to its exit code. */
-  runInteractive(cmd: string, args: readonly string[]): Promise<number>;
+  /** Runs commands in Pods (the API server's exec subprotocol, exec.ts). */
+  exec: PodExecutor;
   /** Probes one instance (status); defaults to the real exec / SQL probes. */
   probe?(how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number): Promise<InstanceProbe>;
   sleep(ms: number): Promise<void>;
   now(): number;
-}
-
-/** kubectl to spawn: $KUBECTL if set, else the first `kubectl` on $PATH. */
-export function findKubectl(env: Readonly<Record<string, string | undefined>>, isExecutable: (p: string) => boolean = defaultIsExecutable): string {
-  const fromEnv = env.KUBECTL;
-  if (fromEnv !== undefined && fromEnv !== "") {
-    if (!isExecutable(fromEnv)) throw new CliError(`$KUBECTL=${fromEnv} is not an executable file`, EXIT.ERROR);
-    return fromEnv;
-  }
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const p = path.join(dir, "kubectl");
-    if (isExecutable(p)) return p;
-  }
-  throw new CliError("kubectl not found: install kubectl on PATH or set $KUBECTL", EXIT.ERROR);
-}
-
-function defaultIsExecutable(p: string): boolean {
-  try {
-    const st = fs.statSync(p);
-    if (!st.isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function getCluster(env: CommandEnv, name: string, context?: string): Promise<MySQLCluster> {
@@ -279,21 +250,9 @@ export interface MysqlOptions {
   tty: boolean;
 }
 
-/** `kubectl exec` arguments that run the mysql client in `pod` (the password stays in the Pod's file). */
-export function mysqlExecArgs(globalArgs: readonly string[], pod: string, opts: MysqlOptions, mysqlArgs: readonly string[]): string[] {
-  return [
-    ...globalArgs,
-    "exec",
-    ...(opts.stdin ? ["-i"] : []),
-    ...(opts.tty ? ["-t"] : []),
-    pod,
-    "-c",
-    MYSQLD_CONTAINER,
-    "--",
-    "mysql",
-    `--defaults-extra-file=${PATH_MY_CNF_SECRET}/${opts.mysqlUser}-my.cnf`,
-    ...mysqlArgs,
-  ];
+/** The mysql client command run in the mysqld container (the password stays in the Pod's file). */
+export function mysqlCommand(opts: MysqlOptions, mysqlArgs: readonly string[]): string[] {
+  return ["mysql", `--defaults-extra-file=${PATH_MY_CNF_SECRET}/${opts.mysqlUser}-my.cnf`, ...mysqlArgs];
 }
 
 /** The Pod ordinal `mysql` targets: `--index`, or the current primary when negative. */
@@ -329,8 +288,9 @@ export async function runMysql(env: CommandEnv, clusterName: string, mysqlArgs: 
   if (phase === "Succeeded" || phase === "Failed") {
     throw new CliError(`pod ${env.namespace}/${podName} is ${phase}: cannot run mysql in it`, EXIT.NOT_AVAILABLE);
   }
-  const kubectl = env.kubectl();
-  return env.runInteractive(kubectl, mysqlExecArgs(env.kubectlArgs, podName, opts, mysqlArgs));
+  return env.exec.interactive({
+    namespace: env.namespace, pod: podName, container: MYSQLD_CONTAINER, command: mysqlCommand(opts, mysqlArgs), stdin: opts.stdin, tty: opts.tty,
+  });
 }
 
 // ---- status (moco-ts extension) ------------------------------------------------------------
@@ -350,7 +310,7 @@ export function podSelector(cluster: string): string {
 }
 
 async function defaultProbe(env: CommandEnv, how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number): Promise<InstanceProbe> {
-  if (how === "exec") return probeViaExec(env.kubectl(), env.kubectlArgs, pod.metadata?.name ?? "", timeoutMs);
+  if (how === "exec") return probeViaExec(env.exec, env.namespace, pod.metadata?.name ?? "", timeoutMs);
   const ip = pod.status?.podIP;
   if (!ip) throw new Error("the Pod has no IP");
   return probeViaSql(ip, 3306, await password(), timeoutMs);
