@@ -5,7 +5,7 @@
 # binary (scripts/sea-inject.ts). Output, in dist/ (or the directory $1):
 #   kubectl-moco (+ .sha256)                           the executable, for this machine's arch
 #   kubectl-moco_<version>_linux_<arch>.tar.gz (+ .sha256)   the krew archive
-#   krew/moco.yaml                                     deploy/krew/moco.yaml filled in: the
+#   krew/moco.yaml                                     plugins/krew/moco.yaml filled in: the
 #     archive's sha256 (a platform not built here keeps its placeholder, so krew refuses it)
 #     and URI_BASE ($KREW_URI_BASE, default the GitHub release of this version)
 # Needs nothing but the repository's node_modules and Go (for esbuild, once).
@@ -40,5 +40,5 @@ mkdir -p "$(dirname "$out")/krew"
 uri_base="${KREW_URI_BASE:-https://github.com/moco-ts/moco-ts/releases/download/v$version}"
 arch_upper="$(echo "$arch" | tr '[:lower:]' '[:upper:]')"
 sed -e "s|\${VERSION}|$version|g" -e "s|\${URI_BASE}|$uri_base|g" -e "s|\${SHA256_LINUX_$arch_upper}|$sum|g" \
-  deploy/krew/moco.yaml >"$(dirname "$out")/krew/moco.yaml"
+  plugins/krew/moco.yaml >"$(dirname "$out")/krew/moco.yaml"
 echo "built $out ($(du -h "$out" | cut -f1)) and $tarball"

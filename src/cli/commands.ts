@@ -1,8 +1,6 @@
 // The behaviour of each subcommand (cli.md §2–§5 and the moco-ts `status` extension),
-// written against a small environment (API, output, kubectl runner, clock) so unit tests
+// written against a small environment (API, output, Pod exec, clock) so unit tests
 // can drive them with fakes and the integration test with the real API server.
-import fs from "node:fs";
-import path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import { MYSQLD_CONTAINER, MYSQLCLUSTER_KIND } from "../api/v1beta2/index.ts";
