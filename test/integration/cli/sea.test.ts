@@ -51,7 +51,7 @@ before(async () => {
   }));
   await cp.kubectl(["apply", "-f", "-"], JSON.stringify({
     apiVersion: "v1", kind: "Pod",
-    metadata: { name: "moco-db-0", namespace: NS, labels: { "app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": "db", "app.kubernetes.io/created-by": "moco" } },
+    metadata: { name: "moco-db-0", namespace: NS, labels: { "app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": "db", "app.kubernetes.io/created-by": "moco", "moco.cybozu.com/role": "primary" } },
     spec: { automountServiceAccountToken: false, containers: [{ name: "mysqld", image: "mysql:9.7" }] },
   }));
   await cp.kubectl(["-n", NS, "patch", "mysqlcluster", "db", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { currentPrimaryIndex: 0 } })]);
