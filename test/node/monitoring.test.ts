@@ -58,7 +58,11 @@ describe("monitoring assets and kubectl-moco on the real node", { timeout: 1_800
     bin = path.join(work, "kubectl-moco");
     snapshot = hostSnapshot();
     node = await startRealNode({ name: NAME });
-    runHelm(["install", "moco", chartDir, "--namespace", "moco-system", "--create-namespace", "--kubeconfig", node.kubeconfig, "--wait", "--timeout", "300s"]);
+    // upgrade --install, retried: on a loaded machine helm's first request can time out.
+    await eventually("helm install of the chart", () => {
+      runHelm(["upgrade", "--install", "moco", chartDir, "--namespace", "moco-system", "--create-namespace", "--kubeconfig", node.kubeconfig, "--wait", "--timeout", "300s"]);
+      return true;
+    }, 900_000, 5000);
     await node.kubectl(["create", "namespace", NS]);
     const cluster = YAML.parse(mysqlClusterManifest({ name: CLUSTER, namespace: NS, replicas: 3 })) as { spec: Record<string, unknown> };
     // mysqld_exporter is added to the Pods only when spec.collectors is not empty (as MOCO).
