@@ -12,14 +12,14 @@
 // Needs test/env/provision-node.sh and test/env/apt-prometheus.sh. `bash test/run.sh node …`.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import type { V1Pod } from "@kubernetes/client-node";
 import { eventually } from "../env/eventually.ts";
 import { makeTmpDir, repoRoot } from "../env/procs.ts";
-import { chartDir, helmTemplate, runHelm } from "../env/helm.ts";
+import { chartDir, helmTemplate, runHelmAsync } from "../env/helm.ts";
 import { startPrometheus, type Prometheus, type ScrapeJob } from "../env/prometheus.ts";
 import { podMonitorJobs, podMonitorsOf } from "../env/pod-monitors.ts";
 import { alertRules, dashboardQueries, dashboardVariables } from "../env/monitoring-assets.ts";
@@ -54,13 +54,21 @@ async function pods(): Promise<V1Pod[]> {
 describe("monitoring assets and kubectl-moco on the real node", { timeout: 1_800_000 }, () => {
   before(async () => {
     work = makeTmpDir("node-monitoring-");
-    execFileSync("bash", [path.join(repoRoot, "scripts", "build-kubectl-moco.sh"), work], { stdio: ["ignore", "ignore", "pipe"], timeout: 900_000 });
     bin = path.join(work, "kubectl-moco");
+    // The build runs while the node starts (asynchronously: the node's API server forward is
+    // served by this process, so nothing here may block the event loop).
+    const build = new Promise<void>((resolve, reject) => {
+      execFile("bash", [path.join(repoRoot, "scripts", "build-kubectl-moco.sh"), work], { timeout: 900_000 }, (e, _out, stderr) => {
+        if (e) reject(new Error(`build-kubectl-moco.sh failed: ${stderr}`, { cause: e }));
+        else resolve();
+      });
+    });
+    build.catch(() => undefined);
     snapshot = hostSnapshot();
     node = await startRealNode({ name: NAME });
     // upgrade --install, retried: on a loaded machine helm's first request can time out.
-    await eventually("helm install of the chart", () => {
-      runHelm(["upgrade", "--install", "moco", chartDir, "--namespace", "moco-system", "--create-namespace", "--kubeconfig", node.kubeconfig, "--wait", "--timeout", "300s"]);
+    await eventually("helm install of the chart", async () => {
+      await runHelmAsync(["upgrade", "--install", "moco", chartDir, "--namespace", "moco-system", "--create-namespace", "--kubeconfig", node.kubeconfig, "--wait", "--timeout", "300s"]);
       return true;
     }, 900_000, 5000);
     await node.kubectl(["create", "namespace", NS]);
@@ -75,6 +83,7 @@ describe("monitoring assets and kubectl-moco on the real node", { timeout: 1_800
       const is = (t: string) => c.status?.conditions?.some((x) => x.type === t && x.status === "True") ?? false;
       return is("Available") && is("Healthy") ? true : undefined;
     }, 900_000, 3000);
+    await build;
   });
 
   after(async () => {
