@@ -35,6 +35,8 @@ case "$layer" in
   unit)
     # The chart tests run helm (built from its Go module; a missing helm fails, never skips).
     bash test/env/build-helm.sh
+    # promtool for the alert rules (docs/monitoring.md).
+    bash test/env/apt-prometheus.sh
     run_layer unit "$@" ;;
   integration|e2e)
     bash test/env/provision.sh

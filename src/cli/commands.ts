@@ -1,9 +1,7 @@
 // The behaviour of each subcommand (cli.md §2–§5 and the moco-ts `status` extension),
-// written against a small environment (API, output, kubectl runner, clock) so unit tests
+// written against a small environment (API, output, Pod exec, clock) so unit tests
 // can drive them with fakes and the integration test with the real API server.
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import { MYSQLD_CONTAINER, MYSQLCLUSTER_KIND } from "../api/v1beta2/index.ts";
@@ -34,6 +32,7 @@ import type { MocoApi } from "./api.ts";
 import { CliError, EXIT, apiError } from "./errors.ts";
 import { MYSQL_CLIENT_USERS, formatCredential, passwordKeyFor } from "./format.ts";
 import { probeViaExec, probeViaSql, type InstanceProbe } from "./probe.ts";
+import type { PodExecutor } from "./exec.ts";
 import { buildStatusReport, formatStatusReport, type ProbeOutcome, type ProbeSource } from "./status.ts";
 
 export interface CliIO {
@@ -46,42 +45,12 @@ export interface CommandEnv {
   api: MocoApi;
   namespace: string;
   io: CliIO;
-  /** Global flags for a spawned kubectl (same kubeconfig, context, credentials, namespace). */
-  kubectlArgs: readonly string[];
-  /** Path of kubectl; throws a CliError when there is none. */
-  kubectl(): string;
-  /** Runs a command with the plugin's stdin/stdout/stderr; resolves to its exit code. */
-  runInteractive(cmd: string, args: readonly string[]): Promise<number>;
+  /** Runs commands in Pods (the API server's exec subprotocol, exec.ts). */
+  exec: PodExecutor;
   /** Probes one instance (status); defaults to the real exec / SQL probes. */
   probe?(how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number): Promise<InstanceProbe>;
   sleep(ms: number): Promise<void>;
   now(): number;
-}
-
-/** kubectl to spawn: $KUBECTL if set, else the first `kubectl` on $PATH. */
-export function findKubectl(env: Readonly<Record<string, string | undefined>>, isExecutable: (p: string) => boolean = defaultIsExecutable): string {
-  const fromEnv = env.KUBECTL;
-  if (fromEnv !== undefined && fromEnv !== "") {
-    if (!isExecutable(fromEnv)) throw new CliError(`$KUBECTL=${fromEnv} is not an executable file`, EXIT.ERROR);
-    return fromEnv;
-  }
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const p = path.join(dir, "kubectl");
-    if (isExecutable(p)) return p;
-  }
-  throw new CliError("kubectl not found: install kubectl on PATH or set $KUBECTL", EXIT.ERROR);
-}
-
-function defaultIsExecutable(p: string): boolean {
-  try {
-    const st = fs.statSync(p);
-    if (!st.isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function getCluster(env: CommandEnv, name: string, context?: string): Promise<MySQLCluster> {
@@ -324,21 +293,9 @@ export interface MysqlOptions {
   tty: boolean;
 }
 
-/** `kubectl exec` arguments that run the mysql client in `pod` (the password stays in the Pod's file). */
-export function mysqlExecArgs(globalArgs: readonly string[], pod: string, opts: MysqlOptions, mysqlArgs: readonly string[]): string[] {
-  return [
-    ...globalArgs,
-    "exec",
-    ...(opts.stdin ? ["-i"] : []),
-    ...(opts.tty ? ["-t"] : []),
-    pod,
-    "-c",
-    MYSQLD_CONTAINER,
-    "--",
-    "mysql",
-    `--defaults-extra-file=${PATH_MY_CNF_SECRET}/${opts.mysqlUser}-my.cnf`,
-    ...mysqlArgs,
-  ];
+/** The mysql client command run in the mysqld container (the password stays in the Pod's file). */
+export function mysqlCommand(opts: MysqlOptions, mysqlArgs: readonly string[]): string[] {
+  return ["mysql", `--defaults-extra-file=${PATH_MY_CNF_SECRET}/${opts.mysqlUser}-my.cnf`, ...mysqlArgs];
 }
 
 /** The Pod ordinal `mysql` targets: `--index`, or the current primary when negative. */
@@ -374,8 +331,9 @@ export async function runMysql(env: CommandEnv, clusterName: string, mysqlArgs: 
   if (phase === "Succeeded" || phase === "Failed") {
     throw new CliError(`pod ${env.namespace}/${podName} is ${phase}: cannot run mysql in it`, EXIT.NOT_AVAILABLE);
   }
-  const kubectl = env.kubectl();
-  return env.runInteractive(kubectl, mysqlExecArgs(env.kubectlArgs, podName, opts, mysqlArgs));
+  return env.exec.interactive({
+    namespace: env.namespace, pod: podName, container: MYSQLD_CONTAINER, command: mysqlCommand(opts, mysqlArgs), stdin: opts.stdin, tty: opts.tty,
+  });
 }
 
 // ---- status (moco-ts extension) ------------------------------------------------------------
@@ -413,7 +371,7 @@ async function clusterTlsCa(env: CommandEnv, cluster: MySQLCluster): Promise<str
 }
 
 async function defaultProbe(env: CommandEnv, how: ProbeSource, pod: V1Pod, password: () => Promise<string>, timeoutMs: number, tlsFor: (pod: V1Pod) => Promise<MysqlClientTls | undefined>): Promise<InstanceProbe> {
-  if (how === "exec") return probeViaExec(env.kubectl(), env.kubectlArgs, pod.metadata?.name ?? "", timeoutMs);
+  if (how === "exec") return probeViaExec(env.exec, env.namespace, pod.metadata?.name ?? "", timeoutMs);
   const ip = pod.status?.podIP;
   if (!ip) throw new Error("the Pod has no IP");
   return probeViaSql(ip, 3306, await password(), timeoutMs, await tlsFor(pod));

@@ -1,7 +1,7 @@
 // kubectl-compatible global flags (cli.md §1.1): which kubeconfig, context, cluster, user
-// and namespace to use, credential overrides, and the same flags passed on to `kubectl`
-// when the plugin spawns it (`mysql`, `status`), so both talk to the same API server as
-// the same identity.
+// and namespace to use, and credential overrides; the API calls and the execs (`mysql`,
+// `status`, exec.ts) all use the result, so they talk to the same API server as the same
+// identity.
 import fs from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { CliError, EXIT } from "./errors.ts";
@@ -190,41 +190,4 @@ export function resolveKubeConfig(opts: GlobalOptions, src: KubeConfigSource = {
   const namespace = opts.namespace !== undefined && opts.namespace !== "" ? opts.namespace : ctxNamespace || "default";
   const requestTimeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout, "--request-timeout") : 0;
   return { kubeConfig: resolved, namespace, headers, requestTimeoutMs };
-}
-
-/**
- * The global flags to hand to a spawned `kubectl`, so it uses the same kubeconfig,
- * context, credentials and namespace as the plugin. Flags that were not given are not
- * passed (kubectl then applies the same defaults, $KUBECONFIG included, as we did).
- */
-export function kubectlGlobalArgs(opts: GlobalOptions, namespace: string): string[] {
-  const args: string[] = [];
-  const str = (flag: string, v: string | undefined) => {
-    if (v !== undefined && v !== "") args.push(`${flag}=${v}`);
-  };
-  str("--kubeconfig", opts.kubeconfig);
-  str("--context", opts.context);
-  str("--cluster", opts.cluster);
-  str("--user", opts.user);
-  str("--server", opts.server);
-  str("--token", opts.token);
-  str("--as", opts.as);
-  for (const g of opts.asGroup ?? []) str("--as-group", g);
-  str("--as-uid", opts.asUid);
-  str("--certificate-authority", opts.certificateAuthority);
-  str("--client-certificate", opts.clientCertificate);
-  str("--client-key", opts.clientKey);
-  if (opts.insecureSkipTlsVerify) args.push("--insecure-skip-tls-verify=true");
-  str("--tls-server-name", opts.tlsServerName);
-  str("--request-timeout", opts.requestTimeout);
-  str("--cache-dir", opts.cacheDir);
-  if (opts.disableCompression) args.push("--disable-compression=true");
-  str("--v", opts.v);
-  args.push(`--namespace=${namespace}`);
-  return args;
-}
-
-/** Arguments that hide the bearer token, for messages (`--token=<redacted>`). */
-export function redactArgs(args: readonly string[]): string[] {
-  return args.map((a) => (a.startsWith("--token=") ? "--token=<redacted>" : a));
 }

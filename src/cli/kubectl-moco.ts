@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Entry point of the `kubectl-moco` executable (`kubectl moco …`): see docs/cli.md.
+// Entry point of the `kubectl-moco` executable (`kubectl moco …`): see docs/cli.md. No
+// top-level await: scripts/build-kubectl-moco.sh bundles this file as CommonJS for the single
+// executable.
 import { runCli } from "./program.ts";
 
-process.exitCode = await runCli(process.argv.slice(2));
+void runCli(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -1,18 +1,18 @@
 // What `kubectl moco status` reads from each mysqld: one read-only query as moco-readonly,
 // answered as (key, value) rows, and the two ways to run it:
 //
-// - exec:   `kubectl exec <pod> -c mysqld -- mysql --defaults-extra-file=/mysql-credentials/
-//           moco-readonly-my.cnf -N -B -e <query>` — the credentials file is the one MOCO
-//           mounts in the Pod, so no password leaves the cluster. Works wherever
-//           `kubectl exec` works (any real cluster).
+// - exec:   `mysql --defaults-extra-file=/mysql-credentials/moco-readonly-my.cnf -N -B -e
+//           <query>` in the mysqld container through the exec subprotocol (exec.ts, as
+//           `kubectl exec` does) — the credentials file is the one MOCO mounts in the Pod, so
+//           no password leaves the cluster. Works wherever exec works (any real cluster).
 // - pod-ip: a direct MySQL connection to <podIP>:3306 with READONLY_PASSWORD from Secret
 //           moco-<cluster>; works when this machine can route to Pod IPs (the sandbox, where
 //           Pod IPs are loopback addresses, or a shell inside the cluster network).
-import { spawn } from "node:child_process";
 import { PATH_MY_CNF_SECRET } from "../controller/builders/statefulset.ts";
 import { MYSQLD_CONTAINER } from "../api/v1beta2/index.ts";
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";
+import type { PodExecutor } from "./exec.ts";
 
 /** The query: every row is (key, value). Only performance_schema reads; works on 8.4 and 9.7. */
 export const PROBE_QUERY = [
@@ -84,38 +84,14 @@ export function probeFromRows(rows: readonly (readonly [string, string])[]): Ins
   return p;
 }
 
-/** Arguments of `kubectl exec` that run PROBE_QUERY in the mysqld container of `pod`. */
-export function probeExecArgs(globalArgs: readonly string[], pod: string): string[] {
-  return [
-    ...globalArgs, "exec", pod, "-c", MYSQLD_CONTAINER, "--",
-    "mysql", `--defaults-extra-file=${PATH_MY_CNF_SECRET}/moco-readonly-my.cnf`, "-N", "-B", "-e", PROBE_QUERY,
-  ];
-}
+/** The command that runs PROBE_QUERY in the mysqld container (as moco-readonly, from the Pod's file). */
+export const PROBE_COMMAND: readonly string[] = [
+  "mysql", `--defaults-extra-file=${PATH_MY_CNF_SECRET}/moco-readonly-my.cnf`, "-N", "-B", "-e", PROBE_QUERY,
+];
 
-/** Runs a command, collecting stdout; rejects with the last stderr line on failure or timeout. */
-export function runCollect(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.stdout.on("data", (b: Buffer) => { out += b.toString(); });
-    child.stderr.on("data", (b: Buffer) => { err += b.toString(); });
-    child.on("error", (e) => { clearTimeout(timer); reject(e); });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else {
-        const last = err.trim().split("\n").pop() ?? "";
-        reject(new Error(signal ? `timed out after ${timeoutMs} ms` : last || `exit code ${code}`));
-      }
-    });
-  });
-}
-
-/** PROBE_QUERY through `kubectl exec`. */
-export async function probeViaExec(kubectl: string, globalArgs: readonly string[], pod: string, timeoutMs: number): Promise<InstanceProbe> {
-  const out = await runCollect(kubectl, probeExecArgs(globalArgs, pod), timeoutMs);
+/** PROBE_QUERY through the exec subprotocol. */
+export async function probeViaExec(exec: PodExecutor, namespace: string, pod: string, timeoutMs: number): Promise<InstanceProbe> {
+  const out = await exec.collect({ namespace, pod, container: MYSQLD_CONTAINER, command: PROBE_COMMAND }, timeoutMs);
   return probeFromRows(parseBatchOutput(out));
 }
 

@@ -1,7 +1,7 @@
 // The `kubectl moco` command tree (commander): global kubectl-compatible flags, the
 // subcommands of cli.md and the moco-ts extensions, and the mapping of every outcome to
 // an exit code (errors.ts). `runCli` never calls process.exit, so tests call it directly.
-import { spawn } from "node:child_process";
+import { isSea } from "node:sea";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,6 @@ import { createMocoApi, type MocoApi } from "./api.ts";
 import {
   STATUS_SOURCES,
   clusterNamesForCompletion,
-  findKubectl,
   runCredential,
   runMysql,
   runRotatePassword,
@@ -28,9 +27,9 @@ import {
   type CompletionSpec,
 } from "./completion.ts";
 import { CliError, EXIT } from "./errors.ts";
+import { clientExecutor, type PodExecutor } from "./exec.ts";
 import { CREDENTIAL_FORMATS, CREDENTIAL_USERS, parseIndex } from "./format.ts";
 import {
-  kubectlGlobalArgs,
   parseDuration,
   resolveKubeConfig,
   type GlobalOptions,
@@ -44,15 +43,18 @@ export interface CliDeps {
   stdout?(text: string): void;
   stderr?(text: string): void;
   makeApi?(cfg: ResolvedKubeConfig): MocoApi;
-  runInteractive?(cmd: string, args: readonly string[]): Promise<number>;
-  kubectl?(): string;
+  exec?: PodExecutor;
   probe?: CommandEnv["probe"];
   sleep?(ms: number): Promise<void>;
   now?(): number;
 }
 
-/** The package version (package.json next to src/ or dist/src/). */
+/** Set by scripts/build-kubectl-moco.sh (esbuild --define) in the single executable. */
+declare const MOCO_TS_BUILD_VERSION: string | undefined;
+
+/** The package version: the build's, else package.json next to src/ or dist/src/. */
 export function pluginVersion(): string {
+  if (typeof MOCO_TS_BUILD_VERSION === "string") return MOCO_TS_BUILD_VERSION;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
     const p = path.join(dir, "package.json");
@@ -69,23 +71,6 @@ export function pluginVersion(): string {
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-function defaultRunInteractive(cmd: string, args: readonly string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: "inherit" });
-    // kubectl handles SIGINT itself (and forwards it to the remote TTY); do not die first.
-    const ignore = () => undefined;
-    process.on("SIGINT", ignore);
-    child.on("error", (e) => {
-      process.off("SIGINT", ignore);
-      reject(new CliError(`cannot run ${cmd}: ${e.message}`, EXIT.ERROR));
-    });
-    child.on("exit", (code, signal) => {
-      process.off("SIGINT", ignore);
-      resolve(code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGTERM" ? 15 : 2) : 1));
-    });
-  });
 }
 
 const CLUSTER_ARG = "CLUSTER_NAME";
@@ -122,9 +107,9 @@ function buildProgram(deps: Required<Pick<CliDeps, "stdout" | "stderr">> & CliDe
     .option("--insecure-skip-tls-verify", "do not verify the server's certificate (insecure)")
     .option("--tls-server-name <name>", "server name to use for server certificate validation")
     .option("--request-timeout <duration>", "per-request timeout (e.g. 1s, 2m; default 0 = none)")
-    .option("--cache-dir <path>", "default cache directory (accepted for kubectl compatibility; passed on to kubectl)")
-    .option("--disable-compression", "accepted for kubectl compatibility; passed on to kubectl")
-    .option("-v, --v <level>", "log verbosity (accepted for kubectl compatibility; passed on to kubectl)");
+    .option("--cache-dir <path>", "default cache directory (accepted for kubectl compatibility; ignored)")
+    .option("--disable-compression", "accepted for kubectl compatibility; ignored")
+    .option("-v, --v <level>", "log verbosity (accepted for kubectl compatibility; ignored)");
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   let cachedEnv: CommandEnv | undefined;
@@ -136,9 +121,7 @@ function buildProgram(deps: Required<Pick<CliDeps, "stdout" | "stderr">> & CliDe
       api: (deps.makeApi ?? createMocoApi)(resolved),
       namespace: resolved.namespace,
       io: { stdout: deps.stdout, stderr: deps.stderr },
-      kubectlArgs: kubectlGlobalArgs(g, resolved.namespace),
-      kubectl: deps.kubectl ?? (() => findKubectl(env)),
-      runInteractive: deps.runInteractive ?? defaultRunInteractive,
+      exec: deps.exec ?? clientExecutor(resolved.kubeConfig, resolved.headers),
       probe: deps.probe,
       sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
       now: deps.now ?? (() => Date.now()),
@@ -277,6 +260,15 @@ exits once the request is recorded; progress is reported as Events on the MySQLC
       const script = completionScript(shell);
       if (script === undefined) throw new CliError(`unsupported shell type "${shell}"`, EXIT.USAGE);
       deps.stdout(script);
+    });
+
+  // version (moco-ts extension; MOCO's plugin only has --version)
+  program
+    .command("version")
+    .description("Print the version of kubectl-moco and how it runs")
+    .action(() => {
+      deps.stdout(`kubectl-moco version ${pluginVersion()}\n`);
+      deps.stdout(`runtime: Node.js ${process.version} ${process.platform}/${process.arch}${isSea() ? " (single executable)" : ""}\n`);
     });
 
   program

@@ -4,7 +4,7 @@
 // runs any other command (install, upgrade, uninstall). Values are passed as a
 // file (JSON is YAML), never by --set, so lists and nested objects keep their types.
 // Helm's own state (cache, config, data) stays under .cache/helm-home.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { binDir, cacheDir, makeTmpDir, repoRoot } from "./procs.ts";
@@ -52,6 +52,20 @@ export function runHelm(args: readonly string[], values?: Record<string, unknown
   } finally {
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * runHelm without blocking the event loop: needed when the kubeconfig's server is a forward
+ * served by this very process (the real node's, test/env/netns.ts forwardIntoNetns).
+ */
+export function runHelmAsync(args: readonly string[]): Promise<string> {
+  if (!fs.existsSync(helmBin)) return Promise.reject(new Error(`${helmBin} is missing: run test/env/build-helm.sh`));
+  return new Promise((resolve, reject) => {
+    execFile(helmBin, [...args], { encoding: "utf8", env: helmEnv(), maxBuffer: 64 << 20 }, (e, stdout, stderr) => {
+      if (e) reject(new Error(`helm ${args[0] ?? ""} failed: ${[stdout, stderr].map((x) => x.trim()).filter((x) => x !== "").join("\n") || String(e)}`, { cause: e }));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** `helm template` of charts/moco-ts: the rendered manifests (documents headed `# Source: …`). */

@@ -111,7 +111,11 @@ const ALL_VALUES = {
   topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { "app.kubernetes.io/component": "moco-controller" } } }],
   priorityClassName: "system-cluster-critical",
   podDisruptionBudget: { enabled: true, maxUnavailable: 2 },
-  monitoring: { enabled: true, podMonitors: { enabled: true, interval: "30s", scrapeTimeout: "10s" } },
+  monitoring: {
+    enabled: true, podMonitors: { enabled: true, interval: "30s", scrapeTimeout: "10s" },
+    prometheusRule: { enabled: true, labels: { release: "kube-prometheus" } },
+    grafanaDashboard: { enabled: true, namespace: "grafana", labels: { grafana_dashboard: "yes" }, annotations: { grafana_folder: "MySQL" } },
+  },
   agent: { image: { repository: "registry.example/agent", tag: "1.2.3" } },
   backup: { image: { repository: "registry.example/backup", tag: "4.5.6" } },
   fluentbit: { image: { repository: "registry.example/fluent-bit", tag: "7.8" } },
@@ -119,7 +123,7 @@ const ALL_VALUES = {
 };
 
 /** Values passed through to the Pod spec as a whole: leaves, whatever they contain. */
-const PASS_THROUGH = new Set(["resources", "nodeSelector", "affinity"]);
+const PASS_THROUGH = new Set(["resources", "nodeSelector", "affinity", "monitoring.prometheusRule.labels", "monitoring.grafanaDashboard.labels", "monitoring.grafanaDashboard.annotations"]);
 
 /** Dotted paths of every leaf of a values object (lists, empty and pass-through objects are leaves). */
 function leafPaths(v: unknown, prefix = ""): string[] {
@@ -281,7 +285,8 @@ describe("helm template with every value set", () => {
     {
       value: "the release namespace",
       check: () => {
-        assert.ok(objs.filter((o) => o.metadata.namespace !== undefined).every((o) => o.metadata.namespace === "db-operators"));
+        const inRelease = objs.filter((o) => o.metadata.namespace !== undefined && o.metadata.name !== "moco-ts-grafana-dashboard");
+        assert.ok(inRelease.every((o) => o.metadata.namespace === "db-operators"));
         const binding = get(objs, "ClusterRoleBinding", "moco-manager-rolebinding") as Obj & { subjects: { namespace: string }[] };
         assert.equal(binding.subjects[0]!.namespace, "db-operators");
         for (const kind of ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) {

@@ -3,7 +3,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EXIT } from "../../../src/cli/errors.ts";
-import { FakeApi, run } from "./fake.ts";
+import { exitCodeFromStatus, type ExecRequest } from "../../../src/cli/exec.ts";
+import { FakeApi, fakeExec, run } from "./fake.ts";
 
 const PASSWORDS = {
   ADMIN_PASSWORD: "adminpw0123456789abcdef01234567",
@@ -280,22 +281,25 @@ describe("mysql", () => {
     api.addPods("ctx-ns", "c", opts.replicas ?? 3, { primary: opts.primary ?? 1 });
     return api;
   }
-  const CNF = "--defaults-extra-file=/mysql-credentials";
-  const cases: { name: string; argv: string[]; args?: string[]; code?: number; err?: RegExp; api?: () => FakeApi }[] = [
+  const ex = (namespace: string, pod: string, user: string, extra: string[] = [], o: { stdin?: boolean; tty?: boolean } = {}): ExecRequest => ({
+    namespace, pod, container: "mysqld", command: ["mysql", `--defaults-extra-file=/mysql-credentials/${user}-my.cnf`, ...extra],
+    stdin: o.stdin ?? false, tty: o.tty ?? false,
+  });
+  const cases: { name: string; argv: string[]; req?: ExecRequest; code?: number; err?: RegExp; api?: () => FakeApi }[] = [
     {
       name: "defaults: primary, moco-readonly",
       argv: ["mysql", "c"],
-      args: ["--namespace=ctx-ns", "exec", "moco-c-1", "-c", "mysqld", "--", "mysql", `${CNF}/moco-readonly-my.cnf`],
+      req: ex("ctx-ns", "moco-c-1", "moco-readonly"),
     },
     {
       name: "args after -- are passed, -- dropped",
       argv: ["mysql", "c", "--", "-N", "-e", "SELECT 1"],
-      args: ["--namespace=ctx-ns", "exec", "moco-c-1", "-c", "mysqld", "--", "mysql", `${CNF}/moco-readonly-my.cnf`, "-N", "-e", "SELECT 1"],
+      req: ex("ctx-ns", "moco-c-1", "moco-readonly", ["-N", "-e", "SELECT 1"]),
     },
     {
-      name: "-it, --index, -u and global flags passed to kubectl",
+      name: "-it, --index, -u and the namespace flag",
       argv: ["--context", "main", "-n", "shop", "mysql", "-it", "--index", "2", "-u", "moco-admin", "c"],
-      args: ["--context=main", "--namespace=shop", "exec", "-i", "-t", "moco-c-2", "-c", "mysqld", "--", "mysql", `${CNF}/moco-admin-my.cnf`],
+      req: ex("shop", "moco-c-2", "moco-admin", [], { stdin: true, tty: true }),
       api: () => {
         const a = new FakeApi();
         a.addCluster("shop", "c");
@@ -306,12 +310,12 @@ describe("mysql", () => {
     {
       name: "-i alone",
       argv: ["mysql", "-i", "-u", "moco-writable", "c"],
-      args: ["--namespace=ctx-ns", "exec", "-i", "moco-c-1", "-c", "mysqld", "--", "mysql", `${CNF}/moco-writable-my.cnf`],
+      req: ex("ctx-ns", "moco-c-1", "moco-writable", [], { stdin: true }),
     },
     {
       name: "--index 0",
       argv: ["mysql", "--index=0", "c"],
-      args: ["--namespace=ctx-ns", "exec", "moco-c-0", "-c", "mysqld", "--", "mysql", `${CNF}/moco-readonly-my.cnf`],
+      req: ex("ctx-ns", "moco-c-0", "moco-readonly"),
     },
     { name: "index out of range", argv: ["mysql", "--index", "3", "c"], code: EXIT.USAGE, err: /index has to be below 3/ },
     { name: "invalid user", argv: ["mysql", "-u", "root", "c"], code: EXIT.USAGE, err: /invalid user: root/ },
@@ -320,44 +324,41 @@ describe("mysql", () => {
     {
       name: "no status but explicit index works",
       argv: ["mysql", "--index", "0", "c"],
-      args: ["--namespace=ctx-ns", "exec", "moco-c-0", "-c", "mysqld", "--", "mysql", `${CNF}/moco-readonly-my.cnf`],
+      req: ex("ctx-ns", "moco-c-0", "moco-readonly"),
       api: () => setup({ noStatus: true }),
     },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       const api = c.api ? c.api() : setup();
-      const spawned: { cmd: string; args: readonly string[] }[] = [];
-      const r = await run(api, c.argv, {
-        runInteractive: async (cmd, args) => { spawned.push({ cmd, args }); return 0; },
-      });
+      const execs: ExecRequest[] = [];
+      const r = await run(api, c.argv, { exec: fakeExec(async (req) => { execs.push(req); return 0; }) });
       assert.equal(r.code, c.code ?? EXIT.OK, r.stderr);
-      if (c.args) assert.deepEqual(spawned, [{ cmd: "/fake/kubectl", args: c.args }]);
-      else assert.deepEqual(spawned, []);
+      assert.deepEqual(execs, c.req ? [c.req] : []);
       if (c.err) assert.match(r.stderr, c.err);
     });
   }
 
   it("propagates the remote exit code", async () => {
-    const r = await run(setup(), ["mysql", "c", "--", "-e", "bad sql"], { runInteractive: async () => 1 });
+    const r = await run(setup(), ["mysql", "c", "--", "-e", "bad sql"], { exec: fakeExec(async () => 1) });
     assert.equal(r.code, 1);
-    const r2 = await run(setup(), ["mysql", "c"], { runInteractive: async () => 42 });
+    const r2 = await run(setup(), ["mysql", "c"], { exec: fakeExec(async () => 42) });
     assert.equal(r2.code, 42);
   });
 
-  it("never puts a password on the kubectl command line", async () => {
+  it("never puts a password on the exec'd command line", async () => {
     const api = setup();
     api.addSecret("ctx-ns", "c", PASSWORDS);
     const spawned: string[] = [];
-    await run(api, ["mysql", "-u", "moco-admin", "c"], { runInteractive: async (_c, args) => { spawned.push(...args); return 0; } });
+    await run(api, ["mysql", "-u", "moco-admin", "c"], { exec: fakeExec(async (req) => { spawned.push(...req.command); return 0; }) });
     for (const pw of Object.values(PASSWORDS)) assert.ok(!spawned.some((a) => a.includes(pw)));
     assert.ok(!api.calls.some((x) => x.op === "getSecret"), "mysql does not read the password Secret");
   });
 
-  it("kubectl missing is a runtime error", async () => {
-    const r = await run(setup(), ["mysql", "c"], { kubectl: () => { throw new (class extends Error {})("kubectl not found"); } });
+  it("an exec the server refuses is a runtime error with the server's message", async () => {
+    const r = await run(setup(), ["mysql", "c"], { exec: fakeExec(async () => exitCodeFromStatus({ status: "Failure", reason: "Forbidden", message: "pods \"moco-c-1\" is forbidden" })) });
     assert.equal(r.code, EXIT.ERROR);
-    assert.match(r.stderr, /kubectl not found/);
+    assert.match(r.stderr, /^Error: exec: pods "moco-c-1" is forbidden\n$/);
   });
 });
 

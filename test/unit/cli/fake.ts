@@ -6,6 +6,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import type { AnnotationPatch, MocoApi } from "../../../src/cli/api.ts";
 import { runCli, type CliDeps } from "../../../src/cli/program.ts";
+import type { ExecRequest, PodExecutor } from "../../../src/cli/exec.ts";
 
 function notFound(kind: string, name: string): k8s.ApiException<string> {
   return new k8s.ApiException(404, "Not Found", JSON.stringify({
@@ -141,6 +142,14 @@ export class FakeApi implements MocoApi {
   }
 }
 
+/** An executor whose interactive runs answer with `interactive`; collect() is not expected. */
+export function fakeExec(interactive: (req: ExecRequest) => Promise<number>): PodExecutor {
+  return {
+    interactive,
+    collect: async () => { throw new Error("fake executor: collect() not expected"); },
+  };
+}
+
 export interface RunResult { code: number; stdout: string; stderr: string }
 
 /** A kubeconfig file content with one context whose namespace is `ns`. */
@@ -193,8 +202,7 @@ export async function run(api: FakeApi, argv: string[], deps: Partial<CliDeps> =
     makeApi: () => api,
     sleep: async (ms) => { now += ms; },
     now: () => now,
-    kubectl: () => "/fake/kubectl",
-    runInteractive: async () => 0,
+    exec: fakeExec(async () => 0),
     ...deps,
   });
   return { code, stdout, stderr };

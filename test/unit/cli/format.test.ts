@@ -1,5 +1,5 @@
 // Pure helpers: credential text, quoting, tables, flag values, kubeconfig resolution and
-// the kubectl arguments derived from the global flags.
+// the exit code of an exec.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { CliError, EXIT } from "../../../src/cli/errors.ts";
 import { formatCredential, formatTable, goQuote, parseIndex, passwordKeyFor } from "../../../src/cli/format.ts";
-import { kubectlGlobalArgs, parseDuration, redactArgs, resolveKubeConfig } from "../../../src/cli/kubeconfig.ts";
-import { findKubectl } from "../../../src/cli/commands.ts";
+import { parseDuration, resolveKubeConfig } from "../../../src/cli/kubeconfig.ts";
+import { exitCodeFromStatus } from "../../../src/cli/exec.ts";
 import { kubeconfigYaml } from "./fake.ts";
 
 function codeOf(fn: () => unknown): number | undefined {
@@ -152,36 +152,21 @@ describe("resolveKubeConfig", () => {
   });
 });
 
-describe("kubectlGlobalArgs", () => {
-  const cases: { opts: Parameters<typeof kubectlGlobalArgs>[0]; ns: string; want: string[] }[] = [
-    { opts: {}, ns: "default", want: ["--namespace=default"] },
-    { opts: { kubeconfig: "/k", context: "c" }, ns: "shop", want: ["--kubeconfig=/k", "--context=c", "--namespace=shop"] },
-    {
-      opts: { cluster: "cl", user: "u", server: "https://s", token: "t", as: "a", asGroup: ["g1", "g2"], asUid: "9", insecureSkipTlsVerify: true, requestTimeout: "5s", v: "4" },
-      ns: "n",
-      want: ["--cluster=cl", "--user=u", "--server=https://s", "--token=t", "--as=a", "--as-group=g1", "--as-group=g2", "--as-uid=9",
-        "--insecure-skip-tls-verify=true", "--request-timeout=5s", "--v=4", "--namespace=n"],
-    },
-  ];
-  for (const c of cases) it(JSON.stringify(c.opts), () => assert.deepEqual(kubectlGlobalArgs(c.opts, c.ns), c.want));
-  it("redactArgs hides the token", () => assert.deepEqual(redactArgs(["--token=s3cret", "x"]), ["--token=<redacted>", "x"]));
-});
 
-describe("findKubectl", () => {
-  const exe = new Set(["/opt/k/kubectl", "/usr/bin/kubectl", "/custom/kc"]);
-  const isExe = (p: string) => exe.has(p);
-  const cases: { env: Record<string, string>; want: string | number }[] = [
-    { env: { PATH: "/nothing:/usr/bin:/opt/k" }, want: "/usr/bin/kubectl" },
-    { env: { PATH: "/opt/k:/usr/bin" }, want: "/opt/k/kubectl" },
-    { env: { PATH: "/usr/bin", KUBECTL: "/custom/kc" }, want: "/custom/kc" },
-    { env: { PATH: "/usr/bin", KUBECTL: "/missing" }, want: EXIT.ERROR },
-    { env: { PATH: "/nothing" }, want: EXIT.ERROR },
-    { env: {}, want: EXIT.ERROR },
+describe("exitCodeFromStatus", () => {
+  const cases: { name: string; status: Parameters<typeof exitCodeFromStatus>[0]; want: number | RegExp }[] = [
+    { name: "success", status: { status: "Success" }, want: 0 },
+    { name: "non-zero exit", status: { status: "Failure", reason: "NonZeroExitCode", details: { causes: [{ reason: "ExitCode", message: "7" }] } }, want: 7 },
+    { name: "non-zero exit without a code", status: { status: "Failure", reason: "NonZeroExitCode", message: "command terminated" }, want: /exec: command terminated/ },
+    { name: "container not found", status: { status: "Failure", reason: "BadRequest", message: 'container "x" not found' }, want: /exec: container "x" not found/ },
+    { name: "no status at all", status: undefined, want: /closed without an exit status/ },
   ];
   for (const c of cases) {
-    it(JSON.stringify(c.env), () => {
-      if (typeof c.want === "number") assert.equal(codeOf(() => findKubectl(c.env, isExe)), c.want);
-      else assert.equal(findKubectl(c.env, isExe), c.want);
+    it(c.name, () => {
+      if (typeof c.want === "number") assert.equal(exitCodeFromStatus(c.status), c.want);
+      else {
+        assert.throws(() => exitCodeFromStatus(c.status), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.ERROR && (c.want as RegExp).test(e.message));
+      }
     });
   }
 });

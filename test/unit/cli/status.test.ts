@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
-import { parseBatchOutput, probeExecArgs, probeFromRows, PROBE_QUERY, unescapeBatchField, type InstanceProbe } from "../../../src/cli/probe.ts";
+import { parseBatchOutput, PROBE_COMMAND, probeFromRows, PROBE_QUERY, unescapeBatchField, type InstanceProbe } from "../../../src/cli/probe.ts";
 import { buildStatusReport, formatStatusReport, semiSyncCell, type ProbeOutcome, type StatusReport } from "../../../src/cli/status.ts";
 import { completionRequest, formatCompletion, type CompletionSpec } from "../../../src/cli/completion.ts";
 import { EXIT } from "../../../src/cli/errors.ts";
@@ -47,14 +47,8 @@ describe("probe output parsing", () => {
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(probeFromRows(c.rows), c.want));
 
-  it("exec arguments use the mounted moco-readonly my.cnf, never a password", () => {
-    const args = probeExecArgs(["--namespace=n"], "moco-c-0");
-    assert.deepEqual(args.slice(0, 10), [
-      "--namespace=n", "exec", "moco-c-0", "-c", "mysqld", "--", "mysql",
-      "--defaults-extra-file=/mysql-credentials/moco-readonly-my.cnf", "-N", "-B",
-    ]);
-    assert.equal(args[10], "-e");
-    assert.equal(args[11], PROBE_QUERY);
+  it("the exec command uses the mounted moco-readonly my.cnf, never a password", () => {
+    assert.deepEqual(PROBE_COMMAND, ["mysql", "--defaults-extra-file=/mysql-credentials/moco-readonly-my.cnf", "-N", "-B", "-e", PROBE_QUERY]);
   });
 });
 
