@@ -28,6 +28,10 @@ export function nodeLayout(name = "moco-ts-node"): NodeLayout {
 }
 
 const netnsDir = (l: NodeLayout) => path.join(l.dir, "ns");
+/** The network namespace file the node's components (and its Pods' bridge) live in. */
+export const nodeNetnsFile = (l: NodeLayout) => path.join(netnsDir(l), "net");
+/** A kubeconfig reaching kube-apiserver at the node's address, for programs inside its namespace. */
+export const innerKubeconfigFile = (l: NodeLayout) => path.join(l.dir, "inner.kubeconfig");
 
 function run(cmd: string, args: string[], input?: string): string {
   try {
@@ -272,7 +276,7 @@ export async function startRealNode(opts: { name?: string; images?: boolean } = 
     });
     const controlPlane = cp;
     const pki = path.join(controlPlane.dir, "pki");
-    const inner = path.join(l.dir, "inner.kubeconfig");
+    const inner = innerKubeconfigFile(l);
     writeKubeconfig(inner, controlPlane.innerServer, controlPlane.ca.cert, controlPlane.adminCert);
     const kubeletClient = ensureCert(pki, `kubelet-${l.nodeName}`, controlPlane.ca, {
       cn: `system:node:${l.nodeName}`, org: "system:masters", usage: "client",

@@ -23,8 +23,7 @@ async function podImages(env: E2E, name: string): Promise<Map<string, string>> {
 describe("operations on the sandbox", { skip: notReady }, () => {
   let env: E2E;
   before(async () => {
-    env = await startE2E();
-    await env.core.createNamespace({ body: { metadata: { name: ns } } });
+    env = await startE2E({ namespaces: [ns] });
   });
   after(async () => { await env?.stop(); });
 
