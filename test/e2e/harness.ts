@@ -6,15 +6,15 @@
 // images the node imported) and gives the file its own namespaces, deleted by stop().
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
-import { chartDir, runHelm, DEFAULT_NAMESPACE, DEFAULT_RELEASE } from "../env/helm.ts";
+import { DEFAULT_NAMESPACE } from "../env/helm.ts";
 import { k8sBinary, kubectlFor } from "../env/kube.ts";
 import { sleep } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
 import { metricValue } from "../env/metrics-text.ts";
-import { imagesDir, innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
+import { helmUpgradeInstall, nodeChartValues } from "../../sandbox/realnode/chart.ts";
+import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
 import type { NodeLayout } from "../../sandbox/realnode/config.ts";
 import { containerMainPid, killContainerProcess } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
@@ -81,24 +81,9 @@ export async function startE2E(opts: { namespaces: string[]; checkInterval?: str
 /** Replicas of the controller Deployment (the chart's default, 2: leader election hands over). */
 export const CONTROLLER_REPLICAS = 2;
 
-/** An image the node imported (test/env/build-images.sh), by the name manifests use (not localhost/…). */
-function importedImage(base: string): { repository: string; tag: string } {
-  const names = fs.readFileSync(path.join(imagesDir, `${base}.names`), "utf8").split("\n").filter(Boolean);
-  const name = names.find((n) => !n.startsWith("localhost/")) ?? names[0];
-  if (!name) throw new Error(`${imagesDir}/${base}.names is empty: run test/env/build-images.sh`);
-  const i = name.lastIndexOf(":");
-  return { repository: name.slice(0, i), tag: name.slice(i + 1) };
-}
-
 /** The chart values of the e2e install: two replicas, the check interval, the node's images. */
 export function mocoValues(extra: { checkInterval: string } & Record<string, unknown>): Record<string, unknown> {
-  return {
-    replicaCount: CONTROLLER_REPLICAS,
-    image: { ...importedImage("moco-ts"), pullPolicy: "IfNotPresent" },
-    fluentbit: { image: importedImage("slowlog") },
-    mysqldExporter: { image: importedImage("exporter") },
-    ...extra,
-  };
+  return nodeChartValues({ replicaCount: CONTROLLER_REPLICAS, ...extra });
 }
 
 /**
@@ -107,8 +92,7 @@ export function mocoValues(extra: { checkInterval: string } & Record<string, unk
  * Returns helm's revision of the release.
  */
 export async function installMoco(env: E2E, values: { checkInterval: string } & Record<string, unknown>): Promise<number> {
-  runHelm(["upgrade", "--install", DEFAULT_RELEASE, chartDir, "--namespace", DEFAULT_NAMESPACE, "--create-namespace",
-    "--kubeconfig", env.kubeconfig], mocoValues(values));
+  const revision = helmUpgradeInstall(env.kubeconfig, mocoValues(values));
   await eventually("CRDs established", async () => {
     const out = await env.kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",
       "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Established')].status}{end}"]);
@@ -123,8 +107,7 @@ export async function installMoco(env: E2E, values: { checkInterval: string } & 
     const out = await env.kubectl(["get", "mutatingwebhookconfiguration", "moco-mutating-webhook-configuration", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"]);
     return out.length > 0 ? true : undefined;
   }, 120_000);
-  const status = JSON.parse(runHelm(["status", DEFAULT_RELEASE, "--namespace", DEFAULT_NAMESPACE, "--kubeconfig", env.kubeconfig, "-o", "json"])) as { version: number };
-  return status.version;
+  return revision;
 }
 
 /** The containerd id (`containerd://…`) of a Pod's running container, if it runs. */
