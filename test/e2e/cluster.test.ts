@@ -1,14 +1,15 @@
 // End-to-end on the sandbox: a 3-instance MySQLCluster comes up, replicates, survives
 // the deletion of its primary Pod (switchover) and a kill -9 of its primary mysqld
 // (failover) without losing an acknowledged write, keeps being reconciled when the
-// controller's leader Pod is deleted (the other replica takes the Lease), and is removed
-// completely.
+// controller's leader Pod is deleted (the other replica takes the Lease), keeps being
+// reconciled after a `helm upgrade` of moco-ts rolls the controller out, and is removed
+// completely. On the real node shared by the e2e files (test/e2e/harness.ts).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import {
   AckedWriter, CONTROLLER_REPLICAS, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, controllerPods, eventually,
-  containerRuns, killAndHold, primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
+  containerRuns, installMoco, killAndHold, primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
 } from "./harness.ts";
 
 import path from "node:path";
@@ -158,6 +159,38 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
       return s.available === "True" && s.healthy === before.healthy ? s : undefined;
     }, 300_000, 1000);
     assert.deepEqual(st, before);
+  });
+
+  it("helm upgrade of moco-ts rolls the controller out; the new replicas reconcile and serve the webhooks", async (t) => {
+    const oldPods = await controllerPods(env);
+    const revisionBefore = await installMoco(env, { checkInterval: "5s" });
+    const start = Date.now();
+    // A changed value (the check interval) changes the controller's Pod template: a rollout.
+    const revision = await installMoco(env, { checkInterval: "4s" });
+    t.diagnostic(`helm upgrade → controller rolled out and available: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    assert.equal(revision, revisionBefore + 1, "helm upgrade made a new revision");
+    const newPods = await eventually("only new controller Pods", async () => {
+      const pods = await env.core.listNamespacedPod({ namespace: "moco-system", labelSelector: "app.kubernetes.io/component=moco-controller" });
+      const live = pods.items.filter((p) => !p.metadata?.deletionTimestamp);
+      return live.length === CONTROLLER_REPLICAS && live.every((p) => !oldPods.includes(p.metadata!.name!)) ? live : undefined;
+    }, 180_000);
+    for (const p of newPods) {
+      assert.ok(p.spec?.containers[0]?.args?.includes("--check-interval=4s"), `${p.metadata!.name} runs with the upgraded value: ${p.spec?.containers[0]?.args?.join(" ")}`);
+    }
+    await eventually("a new controller Pod leads", async () => {
+      const l = await controllerLeader(env);
+      return l !== undefined && !oldPods.includes(l) ? l : undefined;
+    }, 120_000, 500);
+    // The new leader reconciles: a deleted Service of the cluster comes back.
+    await env.kubectl(["-n", ns, "delete", "service", `moco-${name}-replica`]);
+    await eventually("replica Service re-created after the upgrade", async () => {
+      const out = await env.kubectl(["-n", ns, "get", "service", "-l", `app.kubernetes.io/instance=${name}`, "-o", "name"]);
+      return out.split("\n").includes(`service/moco-${name}-replica`) ? true : undefined;
+    }, 120_000);
+    // The webhooks still answer (their CA is injected again by the new replicas): a bad change is refused.
+    await assert.rejects(env.kubectl(["-n", ns, "patch", "mysqlcluster", name, "--type=merge", "-p", '{"spec":{"replicas":1}}']),
+      /admission webhook[\s\S]*denied the request[\s\S]*spec\.replicas/, "the validating webhook refuses to shrink the cluster after the upgrade");
+    assert.equal((await clusterState(env, ns, name)).available, "True");
   });
 
   it("deleting the cluster removes its objects, processes and data", async () => {

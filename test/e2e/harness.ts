@@ -15,7 +15,7 @@ import { eventually as pollUntil } from "../env/eventually.ts";
 import { metricValue } from "../env/metrics-text.ts";
 import { helmUpgradeInstall, nodeChartValues } from "../../sandbox/realnode/chart.ts";
 import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
-import type { NodeLayout } from "../../sandbox/realnode/config.ts";
+import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
 import { containerMainPid, killContainerProcess } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 
@@ -140,6 +140,14 @@ export async function killAndHold(env: E2E, namespace: string, pod: string, cont
     }
   })();
   return { pid, held };
+}
+
+/**
+ * Gives an image the node imported another name in its containerd (a user pushing a new tag
+ * of the same image): e.g. the MySQL 9.7.4 image under a second tag for a rolling update.
+ */
+export function tagNodeImage(env: E2E, from: string, to: string): void {
+  execFileSync("ctr", ["--address", paths(env.layout).containerdSock, "-n", "k8s.io", "images", "tag", "--force", from, to], { stdio: "pipe" });
 }
 
 /** Whether a container id still has a process on the node. */
