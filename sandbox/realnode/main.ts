@@ -81,7 +81,7 @@ async function up(): Promise<void> {
   fs.rmSync(readyFile, { force: true });
   if (!fs.existsSync(snapshotFile)) fs.writeFileSync(snapshotFile, JSON.stringify(hostSnapshot()));
   const out = fs.openSync(logFile, "a");
-  const child = spawn(process.execPath, [import.meta.filename, "serve"], { detached: true, stdio: ["ignore", out, out], env: process.env });
+  const child = spawn(process.execPath, [import.meta.filename, "serve"], { detached: true, stdio: ["ignore", out, out], env: { ...process.env, MOCO_TS_NODE: layout.nodeName } });
   fs.writeFileSync(pidFile, String(child.pid));
   child.unref();
   process.stdout.write(`real node ${layout.nodeName}: starting (log ${logFile})`);
