@@ -129,7 +129,7 @@ function taskHostFiles(l: NodeLayout, id: string): string[] {
 }
 
 /** The network namespace files of Pod sandboxes (made by containerd under /run/netns) the node knows of. */
-function podNetnsFiles(l: NodeLayout): string[] {
+export function podNetnsFiles(l: NodeLayout): string[] {
   const tasks = taskDir(l);
   const out = new Set<string>();
   for (const id of taskIds(l)) {
@@ -142,6 +142,13 @@ function podNetnsFiles(l: NodeLayout): string[] {
     } catch { /* not a sandbox, or gone */ }
   }
   return [...out];
+}
+
+/** The other nodes (other names under .cache/realnode) that have processes running now. */
+export function otherLiveNodes(l: NodeLayout): NodeLayout[] {
+  let names: string[] = [];
+  try { names = fs.readdirSync(realNodeRoot); } catch { /* none */ }
+  return names.filter((n) => n !== l.nodeName).map((n) => nodeLayout(n)).filter((o) => nodeDaemonPids(o).length > 0);
 }
 
 /**
