@@ -2,12 +2,12 @@
 // a snapshot of the host taken before the node starts, and the list of what is left or
 // changed after its down(). Other programs on the machine (other tests, the process-based
 // sandbox) make their own mounts, links and routes meanwhile, so mounts are compared only
-// where the node can make them, and the process-based sandbox's links and routes (named
-// after sandbox/net.ts's bridge) are left out; iptables rules and sysctls are compared whole.
+// where the node can make them, and the links and routes of the earlier process-based node
+// (bridge mocots0, Pod veths mv<id>; other checkouts may still run it) are left out;
+// iptables rules and sysctls are compared whole.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { BRIDGE as PROCESS_SANDBOX_BRIDGE } from "../net.ts";
 import { KUBELET_SYSCTLS, paths, type NodeLayout } from "./config.ts";
 import { cgroupHierarchies, cgroupPids, nodeDaemonPids, otherLiveNodes, podNetnsFiles, HOST_RUNTIME_DIRS } from "./node.ts";
 
@@ -34,8 +34,8 @@ function rules(cmd: string): string[] {
 }
 
 export function hostSnapshot(): HostSnapshot {
-  // The process-based sandbox's bridge and its Pods' host-side veths (mv<id>).
-  const sandboxLink = (name: string) => name === PROCESS_SANDBOX_BRIDGE || /^mv[0-9a-f]+$/.test(name);
+  // The earlier process-based node's bridge and its Pods' host-side veths (mv<id>).
+  const sandboxLink = (name: string) => name === "mocots0" || /^mv[0-9a-f]+$/.test(name);
   return {
     iptables: [...rules("iptables-save"), ...rules("ip6tables-save")],
     links: lines("ip", ["-o", "link", "show"]).map((l) => l.split(":")[1]!.trim().split("@")[0]!)
