@@ -106,7 +106,7 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
     // The old primary comes back after the hold and rejoins as a replica (or is errant).
     await eventually("writes continue", async () => (writer.acked.length > 60 ? true : undefined), 60_000);
     await writer.stop();
-    await held;
+    t.diagnostic(`mysqld restarts killed during the 60 s hold: ${await held}`);
     const p = (await primaryPod(env, ns, name))!;
     assert.deepEqual(await writer.missingOn(p.status!.podIP!), [], "every acknowledged insert is on the new primary");
     // The old primary comes back after the hold: it rejoins as a replica (Healthy), or,

@@ -16,7 +16,7 @@ import { metricValue } from "../env/metrics-text.ts";
 import { helmUpgradeInstall, nodeChartValues } from "../../sandbox/realnode/chart.ts";
 import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
 import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
-import { containerMainPid, killContainerProcess } from "../../sandbox/realnode/faults.ts";
+import { containerMainPid, containerTaskIds, killContainerProcess } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 
 export interface E2E {
@@ -118,26 +118,28 @@ export async function runningContainerID(env: E2E, namespace: string, pod: strin
 }
 
 /**
- * kill -9 of a container's main process, repeated for `holdMs` whenever the kubelet has
- * started it again (a crash-looping container: it stays down although the kubelet restarts
- * it at once after the first crash). Resolves with the first pid killed once the kill is
- * done; `held` resolves when the hold ends.
+ * kill -9 of a container's main process, repeated for `holdMs` whenever the kubelet starts
+ * the container again (a crash loop: it stays down although the kubelet restarts it at once
+ * after the first crash). New tasks are found on the node every 100 ms from containerd's task
+ * directory, so a restarted mysqld is killed before it serves. Resolves with the first pid
+ * killed; `held` resolves when the hold ends, with how many restarts were killed.
  */
-export async function killAndHold(env: E2E, namespace: string, pod: string, container: string, holdMs: number): Promise<{ pid: number; held: Promise<void> }> {
+export async function killAndHold(env: E2E, namespace: string, pod: string, container: string, holdMs: number): Promise<{ pid: number; held: Promise<number> }> {
   const first = await runningContainerID(env, namespace, pod, container);
   if (!first) throw new Error(`${namespace}/${pod} container ${container} is not running`);
   const pid = killContainerProcess(env.layout, first);
   const until = Date.now() + holdMs;
-  const killed = new Set([first]);
+  const killed = new Set([first.replace(/^containerd:\/\//, "")]);
   const held = (async () => {
+    let restarts = 0;
     while (Date.now() < until) {
-      const id = await runningContainerID(env, namespace, pod, container).catch(() => undefined);
-      if (id && !killed.has(id)) {
-        killed.add(id);
-        try { killContainerProcess(env.layout, id); } catch { /* exited meanwhile */ }
+      for (const id of containerTaskIds(env.layout, { namespace, pod, container })) {
+        if (killed.has(id)) continue;
+        try { killContainerProcess(env.layout, id); killed.add(id); restarts++; } catch { /* no init.pid yet: next round */ }
       }
-      await sleep(200);
+      await sleep(100);
     }
+    return restarts;
   })();
   return { pid, held };
 }
