@@ -16,7 +16,7 @@ import { metricValue } from "../env/metrics-text.ts";
 import { helmUpgradeInstall, nodeChartValues } from "../../sandbox/realnode/chart.ts";
 import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
 import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
-import { containerMainPid, containerTaskIds, killContainerProcess } from "../../sandbox/realnode/faults.ts";
+import { killContainerProcess, nodeTasks } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 
 export interface E2E {
@@ -110,13 +110,6 @@ export async function installMoco(env: E2E, values: { checkInterval: string } & 
   return revision;
 }
 
-/** The containerd id (`containerd://…`) of a Pod's running container, if it runs. */
-export async function runningContainerID(env: E2E, namespace: string, pod: string, container: string): Promise<string | undefined> {
-  const p = await env.core.readNamespacedPod({ name: pod, namespace });
-  const c = p.status?.containerStatuses?.find((x) => x.name === container);
-  return c?.state?.running && c.containerID ? c.containerID : undefined;
-}
-
 /**
  * kill -9 of a container's main process, repeated for `holdMs` whenever the kubelet starts
  * the container again (a crash loop: it stays down although the kubelet restarts it at once
@@ -125,17 +118,16 @@ export async function runningContainerID(env: E2E, namespace: string, pod: strin
  * killed; `held` resolves when the hold ends, with how many restarts were killed.
  */
 export async function killAndHold(env: E2E, namespace: string, pod: string, container: string, holdMs: number): Promise<{ pid: number; held: Promise<number> }> {
-  const first = await runningContainerID(env, namespace, pod, container);
-  if (!first) throw new Error(`${namespace}/${pod} container ${container} is not running`);
-  const pid = killContainerProcess(env.layout, first);
+  const pid = killContainerProcess(env, namespace, pod, container);
   const until = Date.now() + holdMs;
-  const killed = new Set([first.replace(/^containerd:\/\//, "")]);
+  const killed = new Set([pid]);
   const held = (async () => {
     let restarts = 0;
     while (Date.now() < until) {
-      for (const id of containerTaskIds(env.layout, { namespace, pod, container })) {
-        if (killed.has(id)) continue;
-        try { killContainerProcess(env.layout, id); killed.add(id); restarts++; } catch { /* no init.pid yet: next round */ }
+      for (const t of nodeTasks(env)) {
+        if (t.type !== "container" || t.namespace !== namespace || t.pod !== pod || t.container !== container || !t.pid || killed.has(t.pid)) continue;
+        try { process.kill(t.pid, "SIGKILL"); restarts++; } catch { /* exited meanwhile */ }
+        killed.add(t.pid);
       }
       await sleep(100);
     }
@@ -152,9 +144,10 @@ export function tagNodeImage(env: E2E, from: string, to: string): void {
   execFileSync("ctr", ["--address", paths(env.layout).containerdSock, "-n", "k8s.io", "images", "tag", "--force", from, to], { stdio: "pipe" });
 }
 
-/** Whether a container id still has a process on the node. */
+/** Whether a container (its id as in a Pod's containerStatuses, `containerd://…`) still has a process on the node. */
 export function containerRuns(env: E2E, containerID: string): boolean {
-  return containerMainPid(env.layout, containerID) !== undefined;
+  const id = containerID.replace(/^containerd:\/\//, "");
+  return nodeTasks(env).some((t) => t.id === id && t.pid !== undefined);
 }
 
 /** Names of the controller Pods. */
