@@ -43,7 +43,8 @@ run_e2e() {
   echo "== e2e tests (${#files[@]} files) on the real node $MOCO_TS_E2E_NODE"
   MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts up
   if [[ -z "${KEEP_E2E_NODE:-}" ]]; then
-    trap 'MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts down' EXIT
+    # The node's down (which fails when anything of it is left on the host) fails the run too.
+    trap 'rc=$?; MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts down || rc=1; exit "$rc"' EXIT
   fi
   nsenter --net=".cache/realnode/$MOCO_TS_E2E_NODE/ns/net" -- \
     node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" --test-reporter=spec "${files[@]}"
