@@ -1,7 +1,7 @@
 // What the real node must leave as it found it on the host (docs/sandbox.md, "Real node"):
 // a snapshot of the host taken before the node starts, and the list of what is left or
-// changed after its down(). Other programs on the machine (other tests, the process-based
-// sandbox) make their own mounts, links and routes meanwhile, so mounts are compared only
+// changed after its down(). Other programs on the machine (other tests, other real nodes,
+// other checkouts' process-based node) make their own mounts, links and routes meanwhile, so mounts are compared only
 // where the node can make them, and the links and routes of the earlier process-based node
 // (bridge mocots0, Pod veths mv<id>; other checkouts may still run it) are left out;
 // iptables rules and sysctls are compared whole.
