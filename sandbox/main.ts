@@ -1,43 +1,31 @@
-// `npm run sandbox` — a whole moco-ts cluster on this machine.
-//   up      provision what is missing, start the control plane and the sandbox node in a
-//           background supervisor, install the CRDs and the controller, apply a
-//           3-instance MySQLCluster and wait until it is Available and Healthy
-//   down    stop everything and remove its state (no process, mount or address left)
-//   status  show whether the sandbox runs and what `kubectl get mysqlcluster` says
-//   serve   (internal) the supervisor process
-import { execFileSync, spawn } from "node:child_process";
-import fs from "node:fs";
+// `npm run sandbox` — moco-ts on a real single-node Kubernetes on this machine (docs/sandbox.md).
+//   up      provision what is missing (test/env/provision-node.sh, build-helm.sh), start the
+//           real node (sandbox/realnode) in a background supervisor, `helm install` moco-ts
+//           from charts/moco-ts, apply a 3-instance MySQLCluster and wait until it is
+//           Available and Healthy, with progress
+//   down    stop the node; fails if any process, mount, cgroup, namespace or iptables rule of
+//           it is left on the host
+//   status  whether it runs, and `kubectl get mysqlcluster -A`
+//   kubectl kubectl against it (`npm run sandbox -- kubectl get pods -A`)
+// The node is MOCO_TS_SANDBOX_NODE (default moco-ts-sandbox); its files are under
+// .cache/realnode/<name> (containerd's image store stays there as a cache after down).
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { Command } from "commander";
-import { helmTemplate } from "../test/env/helm.ts";
-import { startControlPlane, type ControlPlane } from "../test/env/kube.ts";
-import { reapStrayProcesses } from "../test/env/procs.ts";
-import { BRIDGE_IP, ensureBridge, teardownNetwork } from "./net.ts";
-import { SandboxNode } from "./node.ts";
+import { DEFAULT_NAMESPACE } from "../test/env/helm.ts";
+import { k8sBinary } from "../test/env/kube.ts";
+import { repoRoot, sleep } from "../test/env/procs.ts";
 import { mysqlClusterManifest } from "./cluster-manifest.ts";
+import { helmUpgradeInstall, nodeChartValues } from "./realnode/chart.ts";
+import { hostKubeconfig, nodeDown, nodeRunning, nodeUp } from "./realnode/main.ts";
+import { nodeLayout, nodeNetnsFile } from "./realnode/node.ts";
 
-const repoRoot = path.resolve(import.meta.dirname, "..");
-const stateDir = path.join(repoRoot, ".cache", "sandbox");
-const pidFile = path.join(stateDir, "supervisor.pid");
-const readyFile = path.join(stateDir, "ready.json");
-const logFile = path.join(stateDir, "supervisor.log");
-export const SANDBOX_KUBECONFIG = path.join(stateDir, "kubeconfig");
-const kubectlBin = path.join(repoRoot, ".cache", "bin", "kubectl");
-const APISERVER_PORT = 6443;
-
-function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
-
-function supervisorPid(): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(pidFile, "utf8"));
-    return pid > 0 && isAlive(pid) ? pid : undefined;
-  } catch { return undefined; }
-}
+const NODE = process.env.MOCO_TS_SANDBOX_NODE ?? "moco-ts-sandbox";
+const layout = nodeLayout(NODE);
+export const SANDBOX_KUBECONFIG = hostKubeconfig(layout);
 
 function kubectl(args: string[], input?: string): string {
-  return execFileSync(kubectlBin, ["--kubeconfig", SANDBOX_KUBECONFIG, ...args], {
+  return execFileSync(k8sBinary("kubectl"), ["--kubeconfig", SANDBOX_KUBECONFIG, ...args], {
     encoding: "utf8", input, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], maxBuffer: 64 << 20,
   });
 }
@@ -45,83 +33,6 @@ function kubectl(args: string[], input?: string): string {
 function step(msg: string): void {
   process.stdout.write(`==> ${msg}\n`);
 }
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-// ---- supervisor ----
-
-async function serve(): Promise<void> {
-  fs.mkdirSync(stateDir, { recursive: true });
-  reapStrayProcesses();
-  ensureBridge();
-  const log = (msg: string, extra: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ time: new Date().toISOString(), component: "sandbox", msg, ...extra }));
-  let cp: ControlPlane | undefined;
-  let node: SandboxNode | undefined;
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    log("shutting down");
-    await node?.stop().catch(() => undefined);
-    await cp?.stop().catch(() => undefined);
-    teardownNetwork();
-    fs.rmSync(readyFile, { force: true });
-    process.exit(code);
-  };
-  process.on("SIGTERM", () => void shutdown(0));
-  process.on("SIGINT", () => void shutdown(0));
-  try {
-    cp = await startControlPlane({
-      dir: path.join(stateDir, "control-plane"), bindAddress: BRIDGE_IP, apiserverPort: APISERVER_PORT, volumeBinder: true,
-    });
-    fs.copyFileSync(cp.kubeconfig, SANDBOX_KUBECONFIG);
-    node = new SandboxNode({
-      kubeconfig: cp.kubeconfig, dataDir: path.join(stateDir, "node"),
-      apiserver: { host: BRIDGE_IP, port: APISERVER_PORT }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key, log,
-    });
-    await node.start();
-    fs.writeFileSync(readyFile, JSON.stringify({ server: cp.server, kubeconfig: SANDBOX_KUBECONFIG }));
-    log("sandbox ready", { server: cp.server });
-  } catch (e) {
-    log("sandbox failed to start", { error: (e as Error).message });
-    await shutdown(1);
-  }
-}
-
-async function startSupervisor(): Promise<void> {
-  if (supervisorPid()) {
-    step("sandbox already running");
-    return;
-  }
-  fs.mkdirSync(stateDir, { recursive: true });
-  fs.rmSync(readyFile, { force: true });
-  const out = fs.openSync(logFile, "a");
-  const child = spawn(process.execPath, [path.join(repoRoot, "sandbox", "main.ts"), "serve"], {
-    detached: true, stdio: ["ignore", out, out], cwd: repoRoot,
-  });
-  fs.closeSync(out);
-  fs.writeFileSync(pidFile, String(child.pid));
-  child.unref();
-  step(`starting the control plane and the sandbox node (log: ${path.relative(process.cwd(), logFile)})`);
-  const deadline = Date.now() + 180_000;
-  while (!fs.existsSync(readyFile)) {
-    if (!isAlive(child.pid!)) throw new Error(`the sandbox supervisor exited; see ${logFile}`);
-    if (Date.now() > deadline) throw new Error(`the sandbox did not start in 180 s; see ${logFile}`);
-    await sleep(500);
-  }
-}
-
-// ---- up / down ----
-
-function provision(): void {
-  for (const script of ["apt-deps.sh", "mysql-rootfs.sh", "build-k8s.sh", "build-helm.sh"]) {
-    execFileSync("bash", [path.join(repoRoot, "test", "env", script)], { stdio: "inherit" });
-  }
-}
-
 
 async function waitFor(what: string, probe: () => string | undefined, timeoutMs: number): Promise<void> {
   const start = Date.now();
@@ -143,85 +54,86 @@ async function waitFor(what: string, probe: () => string | undefined, timeoutMs:
 }
 
 async function up(opts: { name: string; namespace: string; replicas: string; timeout: string }): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error("the sandbox needs root (network namespaces, mounts, chroot)");
+  if (process.getuid?.() !== 0) throw new Error("the sandbox needs root (network namespaces, mounts, cgroups)");
   const t0 = Date.now();
-  step("provisioning (cached under .cache/)");
-  provision();
-  await startSupervisor();
-  step("installing moco-ts from its Helm chart (helm template, applied with kubectl)");
-  kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", "00-namespace.yaml")]);
-  kubectl(["apply", "--server-side", "-f", "-"], helmTemplate({}));
+  step("provisioning (cached under .cache/): test/env/provision-node.sh, test/env/build-helm.sh");
+  for (const script of ["provision-node.sh", "build-helm.sh"]) {
+    execFileSync("bash", [path.join(repoRoot, "test", "env", script)], { stdio: "inherit" });
+  }
+  step(`starting the real node ${NODE}`);
+  await nodeUp(NODE);
+  step("installing moco-ts: helm upgrade --install moco charts/moco-ts -n moco-system");
+  const revision = helmUpgradeInstall(SANDBOX_KUBECONFIG, nodeChartValues());
+  process.stdout.write(`    release moco revision ${revision}\n`);
   await waitFor("CRDs", () => {
     const out = kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",
       "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Established')].status}{end}"]);
     return out === "TrueTrue" ? undefined : "establishing";
   }, 60_000);
   await waitFor("moco-controller", () => {
-    const out = kubectl(["-n", "moco-system", "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}"]);
-    return Number(out) >= 1 ? undefined : "starting";
-  }, 180_000);
+    const out = kubectl(["-n", DEFAULT_NAMESPACE, "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}/{.spec.replicas}"]);
+    const [available, wanted] = out.split("/");
+    return Number(available) >= Number(wanted) ? undefined : `${available || 0}/${wanted} replicas available`;
+  }, 300_000);
   await waitFor("webhook certificates", () => {
     const out = kubectl(["get", "mutatingwebhookconfiguration", "moco-mutating-webhook-configuration", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"]);
     return out.length > 0 ? undefined : "waiting for the controller to inject its CA";
   }, 120_000);
   step(`applying MySQLCluster ${opts.namespace}/${opts.name} with ${opts.replicas} instances`);
-  if (opts.namespace !== "default") kubectl(["create", "namespace", opts.namespace]).toString();
+  if (opts.namespace !== "default") kubectl(["apply", "-f", "-"], kubectl(["create", "namespace", opts.namespace, "--dry-run=client", "-o", "yaml"]));
   const applyStart = Date.now();
   kubectl(["apply", "-f", "-"], mysqlClusterManifest({ name: opts.name, namespace: opts.namespace, replicas: Number(opts.replicas) }));
   await waitFor("cluster", () => {
     const out = kubectl(["-n", opts.namespace, "get", "mysqlcluster", opts.name, "-o",
       "jsonpath={.status.conditions[?(@.type=='Available')].status}/{.status.conditions[?(@.type=='Healthy')].status}/{.status.syncedReplicas}"]);
     const [available, healthy, synced] = out.split("/");
-    return available === "True" && healthy === "True" ? undefined : `available=${available || "-"} healthy=${healthy || "-"} ready=${synced || 0}/${opts.replicas}`;
+    const pods = kubectl(["-n", opts.namespace, "get", "pods", "-l", `app.kubernetes.io/instance=${opts.name}`, "--no-headers",
+      "-o", "custom-columns=P:.metadata.name,S:.status.phase"]).trim().split("\n").filter(Boolean).map((l) => l.replace(/\s+/, " ")).join(", ");
+    return available === "True" && healthy === "True" ? undefined
+      : `available=${available || "-"} healthy=${healthy || "-"} synced replicas=${synced || 0}; pods: ${pods || "none yet"}`;
   }, Number(opts.timeout) * 1000);
-  const applyToAvailable = Math.round((Date.now() - applyStart) / 100) / 10;
+  const applyToHealthy = Math.round((Date.now() - applyStart) / 100) / 10;
   process.stdout.write("\n" + kubectl(["-n", opts.namespace, "get", "mysqlcluster", opts.name]) + "\n");
-  const kc = path.relative(process.cwd(), SANDBOX_KUBECONFIG) || SANDBOX_KUBECONFIG;
-  process.stdout.write(`moco-ts sandbox is up (${Math.round((Date.now() - t0) / 1000)} s; apply → Available ${applyToAvailable} s).
+  process.stdout.write(`moco-ts sandbox is up (${Math.round((Date.now() - t0) / 1000)} s; apply → Available and Healthy ${applyToHealthy} s).
 
-  kubectl:      export KUBECONFIG=${path.resolve(kc)}; ${kubectlBin} get mysqlcluster -A
-  connect:      ${kubectlBin} --kubeconfig ${kc} moco mysql -n ${opts.namespace} -u moco-writable ${opts.name}   (needs kubectl-moco on PATH: ${path.join(repoRoot, "sandbox", "bin")})
-                or: the primary's Pod IP (kubectl get pod -l moco.cybozu.com/role=primary -o wide) port 3306,
-                    user moco-writable, password from Secret moco-${opts.name} key WRITABLE_PASSWORD
+  kubectl:      npm run sandbox -- kubectl get mysqlcluster -A
+                or: export KUBECONFIG=${SANDBOX_KUBECONFIG}; ${k8sBinary("kubectl")} get pods -A
+  mysql:        npm run sandbox -- kubectl -n ${opts.namespace} exec -it moco-${opts.name}-0 -c mysqld -- mysql -u moco-readonly -p
+                (password: Secret moco-${opts.name}, key READONLY_PASSWORD)
+  Pod addresses: only inside the node's network namespace: nsenter --net=${nodeNetnsFile(layout)} -- mysql -h <pod IP> …
   tear down:    npm run sandbox -- down
 `);
 }
 
 async function down(): Promise<void> {
-  const pid = supervisorPid();
-  if (pid) {
-    step("stopping the sandbox");
-    process.kill(pid, "SIGTERM");
-    const deadline = Date.now() + 120_000;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(300);
-    if (isAlive(pid)) process.kill(pid, "SIGKILL");
-  }
-  reapStrayProcesses();
-  teardownNetwork();
-  fs.rmSync(stateDir, { recursive: true, force: true });
-  step("sandbox removed");
+  step(`stopping the real node ${NODE}`);
+  await nodeDown(NODE);
 }
 
 function status(): void {
-  const pid = supervisorPid();
-  if (!pid) {
-    process.stdout.write("sandbox: not running\n");
+  if (!nodeRunning(NODE)) {
+    process.stdout.write(`sandbox: not running (node ${NODE})\n`);
     return;
   }
-  process.stdout.write(`sandbox: running (supervisor pid ${pid}, kubeconfig ${SANDBOX_KUBECONFIG})\n`);
+  process.stdout.write(`sandbox: running (node ${NODE}, kubeconfig ${SANDBOX_KUBECONFIG})\n`);
   try { process.stdout.write(kubectl(["get", "mysqlcluster", "-A"])); } catch (e) { process.stdout.write(`${(e as Error).message}\n`); }
 }
 
-const program = new Command("sandbox").description("a whole moco-ts cluster on this machine");
-program.command("up", { isDefault: true }).description("start the sandbox and a MySQLCluster, wait until it is healthy")
+const program = new Command("sandbox").description("moco-ts on a real single-node Kubernetes on this machine");
+program.command("up", { isDefault: true }).description("start the node, helm install moco-ts, apply a MySQLCluster, wait until it is healthy")
   .option("--name <name>", "MySQLCluster name", "sandbox")
   .option("--namespace <ns>", "namespace", "default")
   .option("--replicas <n>", "instances (1, 3 or 5)", "3")
   .option("--timeout <seconds>", "how long to wait for the cluster", "900")
   .action(async (o: { name: string; namespace: string; replicas: string; timeout: string }) => up(o));
-program.command("down").description("stop the sandbox and remove its state").action(down);
+program.command("down").description("stop the node; fails if anything of it is left on the host").action(down);
 program.command("status").description("show the sandbox state").action(status);
-program.command("serve", { hidden: true }).action(serve);
+program.command("kubectl").description("kubectl against the sandbox").allowUnknownOption().helpOption(false)
+  .argument("[args...]").action((args: string[]) => {
+    try {
+      execFileSync(k8sBinary("kubectl"), ["--kubeconfig", SANDBOX_KUBECONFIG, ...args], { stdio: "inherit" });
+    } catch (e) { process.exitCode = (e as { status?: number }).status ?? 1; }
+  });
 
 if (import.meta.main) {
   program.parseAsync(process.argv).catch((e: unknown) => {

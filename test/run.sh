@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The test command. `bash test/run.sh all` (what the README and .ci/run use) provisions
-# every real component the tests need (idempotent, cached under .cache/), then runs
-# typecheck, lint and the unit, integration and e2e layers. A single layer:
-# `bash test/run.sh unit|integration|e2e [file-or-glob...]`. `bash test/run.sh node` runs the
-# real node's tests (test/node/, provisioned by test/env/provision-node.sh), not part of `all`.
+# every real component the tests need (idempotent, cached under .cache/; the real node's by
+# test/env/provision-node.sh), then runs typecheck, lint and the unit, integration and e2e
+# layers. A single layer: `bash test/run.sh unit|integration|e2e [file-or-glob...]`.
+# The e2e files share ONE real node (sandbox/realnode, name $MOCO_TS_E2E_NODE, default
+# moco-ts-e2e): started before them, they run inside its network namespace (Pod and Service
+# addresses are reachable there), and it is stopped on exit, failing if it left anything on
+# the host (KEEP_E2E_NODE=1 leaves it running for the next run).
+# `bash test/run.sh node` runs the real node's own tests (test/node/), not part of `all`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -31,6 +35,21 @@ run_layer() {
     --test-reporter=spec "${files[@]}"
 }
 
+# Runs node --test on the e2e files inside the shared real node's network namespace.
+run_e2e() {
+  export MOCO_TS_E2E_NODE="${MOCO_TS_E2E_NODE:-moco-ts-e2e}"
+  local files=("$@")
+  if ((${#files[@]} == 0)); then mapfile -t files < <(find test/e2e -name '*.test.ts' | sort); fi
+  echo "== e2e tests (${#files[@]} files) on the real node $MOCO_TS_E2E_NODE"
+  MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts up
+  if [[ -z "${KEEP_E2E_NODE:-}" ]]; then
+    # The node's down (which fails when anything of it is left on the host) fails the run too.
+    trap 'rc=$?; MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts down || rc=1; exit "$rc"' EXIT
+  fi
+  nsenter --net=".cache/realnode/$MOCO_TS_E2E_NODE/ns/net" -- \
+    node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" --test-reporter=spec "${files[@]}"
+}
+
 case "$layer" in
   unit)
     # The chart tests run helm (built from its Go module; a missing helm fails, never skips).
@@ -38,23 +57,31 @@ case "$layer" in
     # promtool for the alert rules (docs/monitoring.md).
     bash test/env/apt-prometheus.sh
     run_layer unit "$@" ;;
-  integration|e2e)
+  integration)
     bash test/env/provision.sh
     run_layer "$layer" "$@" ;;
+  e2e)
+    bash test/env/provision.sh
+    bash test/env/provision-node.sh
+    run_e2e "$@" ;;
   node)
-    # The real node (docs/sandbox.md, "Real node"): not part of `all` yet.
+    # The real node's own tests (docs/sandbox.md, "Real node"): not part of `all`.
     bash test/env/provision-node.sh
     run_layer node "$@" ;;
   all)
     echo "== typecheck"; tsc -p tsconfig.json --noEmit
     echo "== lint"; eslint .
     bash test/env/provision.sh
-    # One node --test run over every layer so the closing summary counts all tests.
-    # (node --test orders the files itself: the e2e files run first.)
-    mapfile -t files < <(find test/unit test/integration test/e2e -name '*.test.ts' | sort)
-    echo "== unit, integration and e2e tests (${#files[@]} files)"
+    bash test/env/provision-node.sh
+    # Two node --test runs, each closing with its own summary: unit and integration on the
+    # host, then the e2e files inside the real node's namespace. Both run; either failing fails.
+    mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
+    echo "== unit and integration tests (${#files[@]} files)"
+    rc=0
     node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \
-      --test-reporter=spec "${files[@]}" ;;
+      --test-reporter=spec "${files[@]}" || rc=$?
+    run_e2e || rc=$?
+    exit "$rc" ;;
   *)
     echo "usage: test/run.sh all|unit|integration|e2e|node [files...]" >&2; exit 2 ;;
 esac

@@ -1,15 +1,15 @@
 // What the real node must leave as it found it on the host (docs/sandbox.md, "Real node"):
 // a snapshot of the host taken before the node starts, and the list of what is left or
-// changed after its down(). Other programs on the machine (other tests, the process-based
-// sandbox) make their own mounts, links and routes meanwhile, so mounts are compared only
-// where the node can make them, and the process-based sandbox's links and routes (named
-// after sandbox/net.ts's bridge) are left out; iptables rules and sysctls are compared whole.
+// changed after its down(). Other programs on the machine (other tests, other real nodes,
+// other checkouts' process-based node) make their own mounts, links and routes meanwhile, so mounts are compared only
+// where the node can make them, and the links and routes of the earlier process-based node
+// (bridge mocots0, Pod veths mv<id>; other checkouts may still run it) are left out;
+// iptables rules and sysctls are compared whole.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { BRIDGE as PROCESS_SANDBOX_BRIDGE } from "../net.ts";
 import { KUBELET_SYSCTLS, paths, type NodeLayout } from "./config.ts";
-import { cgroupHierarchies, cgroupPids, nodeDaemonPids, HOST_RUNTIME_DIRS } from "./node.ts";
+import { cgroupHierarchies, cgroupPids, nodeDaemonPids, otherLiveNodes, podNetnsFiles, HOST_RUNTIME_DIRS } from "./node.ts";
 
 export interface HostSnapshot {
   iptables: string[];
@@ -34,8 +34,8 @@ function rules(cmd: string): string[] {
 }
 
 export function hostSnapshot(): HostSnapshot {
-  // The process-based sandbox's bridge and its Pods' host-side veths (mv<id>).
-  const sandboxLink = (name: string) => name === PROCESS_SANDBOX_BRIDGE || /^mv[0-9a-f]+$/.test(name);
+  // The earlier process-based node's bridge and its Pods' host-side veths (mv<id>).
+  const sandboxLink = (name: string) => name === "mocots0" || /^mv[0-9a-f]+$/.test(name);
   return {
     iptables: [...rules("iptables-save"), ...rules("ip6tables-save")],
     links: lines("ip", ["-o", "link", "show"]).map((l) => l.split(":")[1]!.trim().split("@")[0]!)
@@ -64,6 +64,10 @@ export function nodeLeftovers(l: NodeLayout, before: HostSnapshot): string[] {
   const now = hostSnapshot();
   const added = (a: string[], b: string[]) => { const s = new Set(b); return a.filter((x) => !s.has(x)); };
   const out: string[] = [];
+  // Other real nodes (other names) may run meanwhile: their Pods' namespaces and the shared
+  // runtime directories are theirs, not leftovers of this one.
+  const others = otherLiveNodes(l);
+  const theirs = new Set(others.flatMap((o) => podNetnsFiles(o)));
   for (const pid of [...nodeDaemonPids(l), ...cgroupPids(l)]) {
     let cmd = "";
     try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim(); } catch { continue; }
@@ -72,8 +76,8 @@ export function nodeLeftovers(l: NodeLayout, before: HostSnapshot): string[] {
   for (const h of cgroupHierarchies()) {
     if (fs.existsSync(path.join(h, l.cgroupRoot))) out.push(`cgroup ${path.join(h, l.cgroupRoot)}`);
   }
-  out.push(...added(now.mounts, before.mounts).filter((m) => nodeMount(l, m)).map((m) => `mount ${m}`));
-  out.push(...added(now.netns, before.netns).filter((n) => n.startsWith("cni-")).map((n) => `netns /run/netns/${n}`));
+  out.push(...added(now.mounts, before.mounts).filter((m) => nodeMount(l, m) && !theirs.has(m.split(" ")[0]!)).map((m) => `mount ${m}`));
+  out.push(...added(now.netns, before.netns).filter((n) => n.startsWith("cni-") && !theirs.has(`/run/netns/${n}`)).map((n) => `netns /run/netns/${n}`));
   if (fs.existsSync(path.join(l.dir, "ns", "net"))) out.push(`netns ${path.join(l.dir, "ns", "net")}`);
   out.push(...added(now.links, before.links), ...added(before.links, now.links).map((x) => `gone ${x}`));
   out.push(...added(now.routes, before.routes).map((r) => `route ${r}`), ...added(before.routes, now.routes).map((r) => `route gone ${r}`));
@@ -83,6 +87,6 @@ export function nodeLeftovers(l: NodeLayout, before: HostSnapshot): string[] {
     if (now.sysctls[k] !== v) out.push(`sysctl ${k}: ${v} -> ${now.sysctls[k]}`);
   }
   if (fs.existsSync(paths(l).containerdSock)) out.push(`socket ${paths(l).containerdSock}`);
-  out.push(...added(now.runtimeDirs, before.runtimeDirs).map((d) => `directory ${d}`));
+  if (others.length === 0) out.push(...added(now.runtimeDirs, before.runtimeDirs).map((d) => `directory ${d}`));
   return out;
 }

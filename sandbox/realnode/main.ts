@@ -1,5 +1,7 @@
-// `bash sandbox/real.sh up|down|status|kubectl …` — the real node (docs/sandbox.md, "Real
-// node (in progress)") left running with the images imported, ready for `helm install`.
+// The real node (docs/sandbox.md) left running in a background supervisor, with the images
+// imported: `npm run sandbox` (sandbox/main.ts) and test/run.sh's e2e layer start and stop
+// it through nodeUp/nodeDown; `node sandbox/realnode/main.ts up|down|status|kubectl …` with
+// MOCO_TS_NODE=<name> does the same by hand.
 //   up       start it in a background supervisor and wait until it is Ready
 //   down     stop it and check that nothing of it is left on the host
 //   status   whether it runs
@@ -11,13 +13,26 @@ import path from "node:path";
 import { binDir, isAlive, sleep } from "../../test/env/procs.ts";
 import { nodeLayout, startRealNode, teardownNodeLeftovers } from "./node.ts";
 import { hostSnapshot, nodeLeftovers, type HostSnapshot } from "./host-check.ts";
+import type { NodeLayout } from "./config.ts";
 
-const layout = nodeLayout(process.env.MOCO_TS_NODE ?? "moco-ts-node");
-const pidFile = path.join(layout.dir, "supervisor.pid");
-const readyFile = path.join(layout.dir, "ready.json");
-const snapshotFile = path.join(layout.dir, "host-before.json");
-const logFile = path.join(layout.dir, "supervisor.log");
-const kubeconfig = path.join(layout.dir, "control-plane", "kubeconfig");
+const files = (l: NodeLayout) => ({
+  pidFile: path.join(l.dir, "supervisor.pid"),
+  readyFile: path.join(l.dir, "ready.json"),
+  snapshotFile: path.join(l.dir, "host-before.json"),
+  logFile: path.join(l.dir, "supervisor.log"),
+});
+/** The host's kubeconfig of a node (kube-apiserver through the supervisor's forward on 127.0.0.1). */
+export const hostKubeconfig = (l: NodeLayout) => path.join(l.dir, "control-plane", "kubeconfig");
+
+let layout = nodeLayout(process.env.MOCO_TS_NODE ?? "moco-ts-node");
+let { pidFile, readyFile, snapshotFile, logFile } = files(layout);
+let kubeconfig = hostKubeconfig(layout);
+
+function use(name: string): void {
+  layout = nodeLayout(name);
+  ({ pidFile, readyFile, snapshotFile, logFile } = files(layout));
+  kubeconfig = hostKubeconfig(layout);
+}
 
 function supervisorPid(): number | undefined {
   try {
@@ -42,13 +57,31 @@ async function serve(): Promise<void> {
   await new Promise(() => undefined);
 }
 
+/** Whether the node `name` runs (its supervisor is alive and it was Ready). */
+export function nodeRunning(name: string): boolean {
+  use(name);
+  return supervisorPid() !== undefined && fs.existsSync(readyFile);
+}
+
+/** Starts the node `name` in a background supervisor (a no-op when it runs) and waits until it is Ready. */
+export async function nodeUp(name: string): Promise<void> {
+  use(name);
+  await up();
+}
+
+/** Stops the node `name`; throws when anything of it is left on the host. */
+export async function nodeDown(name: string): Promise<void> {
+  use(name);
+  await down();
+}
+
 async function up(): Promise<void> {
   if (supervisorPid()) { console.log(`real node ${layout.nodeName}: already running`); return; }
   fs.mkdirSync(layout.dir, { recursive: true });
   fs.rmSync(readyFile, { force: true });
   if (!fs.existsSync(snapshotFile)) fs.writeFileSync(snapshotFile, JSON.stringify(hostSnapshot()));
   const out = fs.openSync(logFile, "a");
-  const child = spawn(process.execPath, [import.meta.filename, "serve"], { detached: true, stdio: ["ignore", out, out], env: process.env });
+  const child = spawn(process.execPath, [import.meta.filename, "serve"], { detached: true, stdio: ["ignore", out, out], env: { ...process.env, MOCO_TS_NODE: layout.nodeName } });
   fs.writeFileSync(pidFile, String(child.pid));
   child.unref();
   process.stdout.write(`real node ${layout.nodeName}: starting (log ${logFile})`);
@@ -60,8 +93,6 @@ async function up(): Promise<void> {
   }
   const ready = JSON.parse(fs.readFileSync(readyFile, "utf8")) as { nodeReadySeconds: number; upSeconds: number };
   console.log(`\nreal node ${layout.nodeName}: Ready after ${ready.nodeReadySeconds.toFixed(0)} s, all up after ${ready.upSeconds.toFixed(0)} s`);
-  console.log(`  kubectl:     bash sandbox/real.sh kubectl get nodes`);
-  console.log(`  kubeconfig:  ${kubeconfig} (e.g. helm --kubeconfig ${kubeconfig} install …)`);
 }
 
 async function down(): Promise<void> {
@@ -82,7 +113,7 @@ async function down(): Promise<void> {
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-switch (cmd ?? "up") {
+if (import.meta.main) switch (cmd ?? "up") {
   case "up": await up(); break;
   case "down": await down(); break;
   case "serve": await serve(); break;
@@ -93,6 +124,6 @@ switch (cmd ?? "up") {
     } catch (e) { process.exitCode = (e as { status?: number }).status ?? 1; }
     break;
   default:
-    console.error("usage: sandbox/real.sh up|down|status|kubectl ARGS…");
+    console.error("usage: MOCO_TS_NODE=NAME node sandbox/realnode/main.ts up|down|status|kubectl ARGS…");
     process.exitCode = 2;
 }

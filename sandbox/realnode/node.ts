@@ -28,6 +28,10 @@ export function nodeLayout(name = "moco-ts-node"): NodeLayout {
 }
 
 const netnsDir = (l: NodeLayout) => path.join(l.dir, "ns");
+/** The network namespace file the node's components (and its Pods' bridge) live in. */
+export const nodeNetnsFile = (l: NodeLayout) => path.join(netnsDir(l), "net");
+/** A kubeconfig reaching kube-apiserver at the node's address, for programs inside its namespace. */
+export const innerKubeconfigFile = (l: NodeLayout) => path.join(l.dir, "inner.kubeconfig");
 
 function run(cmd: string, args: string[], input?: string): string {
   try {
@@ -125,7 +129,7 @@ function taskHostFiles(l: NodeLayout, id: string): string[] {
 }
 
 /** The network namespace files of Pod sandboxes (made by containerd under /run/netns) the node knows of. */
-function podNetnsFiles(l: NodeLayout): string[] {
+export function podNetnsFiles(l: NodeLayout): string[] {
   const tasks = taskDir(l);
   const out = new Set<string>();
   for (const id of taskIds(l)) {
@@ -138,6 +142,13 @@ function podNetnsFiles(l: NodeLayout): string[] {
     } catch { /* not a sandbox, or gone */ }
   }
   return [...out];
+}
+
+/** The other nodes (other names under .cache/realnode) that have processes running now. */
+export function otherLiveNodes(l: NodeLayout): NodeLayout[] {
+  let names: string[] = [];
+  try { names = fs.readdirSync(realNodeRoot); } catch { /* none */ }
+  return names.filter((n) => n !== l.nodeName).map((n) => nodeLayout(n)).filter((o) => nodeDaemonPids(o).length > 0);
 }
 
 /**
@@ -272,7 +283,7 @@ export async function startRealNode(opts: { name?: string; images?: boolean } = 
     });
     const controlPlane = cp;
     const pki = path.join(controlPlane.dir, "pki");
-    const inner = path.join(l.dir, "inner.kubeconfig");
+    const inner = innerKubeconfigFile(l);
     writeKubeconfig(inner, controlPlane.innerServer, controlPlane.ca.cert, controlPlane.adminCert);
     const kubeletClient = ensureCert(pki, `kubelet-${l.nodeName}`, controlPlane.ca, {
       cn: `system:node:${l.nodeName}`, org: "system:masters", usage: "client",

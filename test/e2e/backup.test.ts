@@ -22,7 +22,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PolicyV1Api } from "@kubernetes/client-node";
 import { repoRoot } from "../env/procs.ts";
 import { startS3, type S3Server } from "../env/storage.ts";
-import { BRIDGE_IP } from "../../sandbox/net.ts";
+import { NODE_IP } from "../../sandbox/realnode/config.ts";
 import {
   clusterManifest, clusterPassword, connectMysql, controllerMetric, eventually, primaryPod, sleep, startE2E, waitHealthy, type E2E,
 } from "./harness.ts";
@@ -34,8 +34,6 @@ const source = "src";
 const restored = "restored";
 const policy = "daily";
 const cronJob = `moco-backup-${source}`;
-/** The Job containers mount their work volume at /work (spec); see jobConfigYaml. */
-const repoHiddenByWorkVolume = repoRoot === "/work" || repoRoot.startsWith("/work/");
 /** A schedule that does not fire during the test (emergency and explicit runs only). */
 const IDLE_SCHEDULE = "0 0 1 1 *";
 
@@ -82,15 +80,6 @@ function jobConfigYaml(s3: S3Server, indent: string): string {
     "cpu: 100m",
     "memory: 256Mi",
   ];
-  if (repoHiddenByWorkVolume) {
-    // Sandbox limitation: the moco-ts image is a view of the host with this repository
-    // mounted at its own path; the Job's work volume at /work hides a repository under
-    // /work, so it is mounted again on top (docs/sandbox.md).
-    lines.push(
-      "volumes:", "- name: sandbox-repo", "  hostPath:", `    path: ${repoRoot}`,
-      "volumeMounts:", "- name: sandbox-repo", `  mountPath: ${repoRoot}`, "  readOnly: true",
-    );
-  }
   return lines.map((l) => indent + l).join("\n") + "\n";
 }
 
@@ -179,10 +168,9 @@ describe("backup and point-in-time restore on the sandbox", { skip: notReady }, 
   }
 
   before(async () => {
-    env = await startE2E({ addressBlocks: [181, 200], kubeletPort: 32250 });
-    s3 = await startS3("moco-backup", { host: BRIDGE_IP });
+    env = await startE2E({ namespaces: [ns] });
+    s3 = await startS3("moco-backup", { host: NODE_IP });
     s3c = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
-    await env.core.createNamespace({ body: { metadata: { name: ns } } });
     await env.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "backup-owner" } } });
     await env.core.createNamespacedSecret({
       namespace: ns,

@@ -1,5 +1,6 @@
 // End-to-end on the sandbox: the kubectl-moco plugin run as a user runs it —
-// `kubectl moco …`, kubectl finding `kubectl-moco` on PATH (sandbox/bin) — against a real
+// `kubectl moco …`, kubectl finding `kubectl-moco` on PATH (the package's bin entry, run
+// from the sources by a wrapper) — against a real
 // moco-ts installation and real mysqld Pods. Covers credential, status (table and JSON),
 // mysql -e (through `kubectl exec` on the sandbox node), switchover --wait and its
 // refusals, stop/start clustering and reconciliation as seen in the printer columns of
@@ -12,15 +13,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../env/procs.ts";
+import { makeTmpDir, repoRoot } from "../env/procs.ts";
 import {
   clusterManifest, clusterPassword, clusterState, connectMysql, eventually, kubectlBinary, primaryPod, sleep, startE2E, waitHealthy, type E2E,
 } from "./harness.ts";
 
 const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
-// `kubectl moco mysql` is `kubectl exec`: it needs the sandbox node to serve /exec.
-const execServed = /\/exec\//.test(fs.readFileSync(path.join(repoRoot, "sandbox", "kubelet-api.ts"), "utf8"));
-const noExec = execServed ? false : "kubectl exec is not served by the sandbox node yet";
 
 const ns = "cli";
 const name = "c3";
@@ -28,15 +26,24 @@ const single = "c1";
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
+/** A directory with `kubectl-moco` (the package.json bin entry, run from src/ on the repository's Node 24). */
+function pluginWrapperDir(): string {
+  const dir = makeTmpDir("kubectl-moco-");
+  fs.writeFileSync(path.join(dir, "kubectl-moco"),
+    `#!/bin/sh\nexec '${process.execPath}' '${path.join(repoRoot, "src", "cli", "kubectl-moco.ts")}' "$@"\n`, { mode: 0o755 });
+  return dir;
+}
+const pluginDir = pluginWrapperDir();
+
 describe("kubectl moco on the sandbox", { skip: notReady }, () => {
   let env: E2E;
 
   /** `kubectl moco ARGS` as a child process, with kubectl and the plugin on PATH. */
   function moco(args: string[], input?: string): Promise<Run> {
-    const PATH = [path.join(repoRoot, "sandbox", "bin"), path.dirname(kubectlBinary()), process.env.PATH ?? ""].join(path.delimiter);
+    const PATH = [pluginDir, path.dirname(kubectlBinary()), process.env.PATH ?? ""].join(path.delimiter);
     return new Promise((resolve, reject) => {
       const child = spawn(kubectlBinary(), ["moco", ...args], {
-        env: { ...process.env, PATH, KUBECONFIG: env.cp.kubeconfig, KUBECTL: "" },
+        env: { ...process.env, PATH, KUBECONFIG: env.kubeconfig, KUBECTL: "" },
         stdio: ["pipe", "pipe", "pipe"],
       });
       let stdout = "";
@@ -95,10 +102,9 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
   }
 
   before(async () => {
-    env = await startE2E({ addressBlocks: [141, 160], kubeletPort: 31250 });
-    await env.core.createNamespace({ body: { metadata: { name: ns } } });
+    env = await startE2E({ namespaces: [ns] });
   });
-  after(async () => { await env?.stop(); });
+  after(async () => { await env?.stop(); fs.rmSync(pluginDir, { recursive: true, force: true }); });
 
   it("a 3-instance cluster (and a 1-instance one) become healthy", async (t) => {
     const start = Date.now();
@@ -143,7 +149,7 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     await c.query("CREATE TABLE IF NOT EXISTS clistatus.t (id INT PRIMARY KEY)");
     for (let i = 1; i <= 20; i++) await c.query("INSERT INTO clistatus.t VALUES (?)", [i]);
     await c.end();
-    // auto: exec where the node serves it, else the pod-ip fallback.
+    // auto: exec (the kubelet serves it).
     const rep = await settledStatus("auto");
     assert.equal(rep.name, name);
     assert.equal(rep.namespace, ns);
@@ -155,13 +161,13 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     for (const i of rep.instances) {
       assert.equal(i.errant, false, `${i.pod} is not errant`);
       assert.match(i.gtidExecuted ?? "", /^[0-9a-f-]{36}:1-\d+/, `${i.pod} reports its gtid_executed`);
-      assert.equal(i.probeSource, execServed ? "exec" : "pod-ip", `${i.pod} probed via ${i.probeSource}`);
+      assert.equal(i.probeSource, "exec", `${i.pod} probed via ${i.probeSource}`);
     }
     assert.equal(new Set(rep.instances.map((i) => i.gtidExecuted)).size, 1, "every instance executed the same GTIDs");
     t.diagnostic(`status --source auto probed via ${rep.instances[0]!.probeSource}`);
     // Each source explicitly.
     await settledStatus("pod-ip");
-    if (execServed) await settledStatus("exec");
+    await settledStatus("exec");
 
     const table = await moco(["-n", ns, "status", name]);
     expectCode(table, 0, "status");
@@ -183,7 +189,7 @@ describe("kubectl moco on the sandbox", { skip: notReady }, () => {
     assert.match(lines.find((l) => l.startsWith(String(st.currentPrimaryIndex)))!, /current primary$/);
   });
 
-  it("mysql runs the client in the Pods: write as moco-writable, read back as moco-readonly on a replica", { skip: noExec }, async () => {
+  it("mysql runs the client in the Pods: write as moco-writable, read back as moco-readonly on a replica", async () => {
     const st = await clusterState(env, ns, name);
     const primary = st.currentPrimaryIndex!;
     const replica = (primary + 1) % 3;

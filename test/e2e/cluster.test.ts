@@ -1,14 +1,15 @@
 // End-to-end on the sandbox: a 3-instance MySQLCluster comes up, replicates, survives
 // the deletion of its primary Pod (switchover) and a kill -9 of its primary mysqld
 // (failover) without losing an acknowledged write, keeps being reconciled when the
-// controller's leader Pod is deleted (the other replica takes the Lease), and is removed
-// completely.
+// controller's leader Pod is deleted (the other replica takes the Lease), keeps being
+// reconciled after a `helm upgrade` of moco-ts rolls the controller out, and is removed
+// completely. On the real node shared by the e2e files (test/e2e/harness.ts).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import {
   AckedWriter, CONTROLLER_REPLICAS, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, controllerPods, eventually,
-  primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
+  containerRuns, installMoco, killAndHold, primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
 } from "./harness.ts";
 
 import path from "node:path";
@@ -23,8 +24,7 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
   let env: E2E;
   let writable = "";
   before(async () => {
-    env = await startE2E();
-    await env.core.createNamespace({ body: { metadata: { name: ns } } });
+    env = await startE2E({ namespaces: [ns] });
   });
   after(async () => { await env?.stop(); });
 
@@ -90,14 +90,13 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
     }, 30_000);
     const st0 = await clusterState(env, ns, name);
     const before = (await primaryPod(env, ns, name))!;
-    const rt = env.node.runtime(ns, before.metadata!.name!)!;
-    const pid = rt.containerPid("mysqld")!;
-    assert.ok(pid, "mysqld pid");
     const t0 = Date.now();
-    // A crashed mysqld stays down for a while (as in a long crash-loop back-off);
-    // a container restarted within a second would simply come back as the primary.
-    rt.holdRestarts("mysqld", 60_000);
-    process.kill(pid, "SIGKILL");
+    // kill -9 of the mysqld container's main process on the node. A crashed mysqld stays down
+    // for a while (as in a crash loop): the kubelet restarts it at once after the first crash,
+    // and each restart within the next 60 s is killed again; otherwise it would simply come
+    // back as the primary.
+    const { pid, held } = await killAndHold(env, ns, before.metadata!.name!, "mysqld", 60_000);
+    assert.ok(pid > 0, "mysqld pid");
     await eventually("primary index to move", async () => {
       const st = await clusterState(env, ns, name);
       return st.currentPrimaryIndex !== st0.currentPrimaryIndex ? st : undefined;
@@ -107,6 +106,7 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
     // The old primary comes back after the hold and rejoins as a replica (or is errant).
     await eventually("writes continue", async () => (writer.acked.length > 60 ? true : undefined), 60_000);
     await writer.stop();
+    t.diagnostic(`mysqld restarts killed during the 60 s hold: ${await held}`);
     const p = (await primaryPod(env, ns, name))!;
     assert.deepEqual(await writer.missingOn(p.status!.podIP!), [], "every acknowledged insert is on the new primary");
     // The old primary comes back after the hold: it rejoins as a replica (Healthy), or,
@@ -161,9 +161,45 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
     assert.deepEqual(st, before);
   });
 
+  it("helm upgrade of moco-ts rolls the controller out; the new replicas reconcile and serve the webhooks", async (t) => {
+    const oldPods = await controllerPods(env);
+    const revisionBefore = await installMoco(env, { checkInterval: "5s" });
+    const start = Date.now();
+    // A changed value (the check interval) changes the controller's Pod template: a rollout.
+    const revision = await installMoco(env, { checkInterval: "4s" });
+    t.diagnostic(`helm upgrade → controller rolled out and available: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    assert.equal(revision, revisionBefore + 1, "helm upgrade made a new revision");
+    const newPods = await eventually("only new controller Pods", async () => {
+      const pods = await env.core.listNamespacedPod({ namespace: "moco-system", labelSelector: "app.kubernetes.io/component=moco-controller" });
+      const live = pods.items.filter((p) => !p.metadata?.deletionTimestamp);
+      return live.length === CONTROLLER_REPLICAS && live.every((p) => !oldPods.includes(p.metadata!.name!)) ? live : undefined;
+    }, 180_000);
+    for (const p of newPods) {
+      assert.ok(p.spec?.containers[0]?.args?.includes("--check-interval=4s"), `${p.metadata!.name} runs with the upgraded value: ${p.spec?.containers[0]?.args?.join(" ")}`);
+    }
+    await eventually("a new controller Pod leads", async () => {
+      const l = await controllerLeader(env);
+      return l !== undefined && !oldPods.includes(l) ? l : undefined;
+    }, 120_000, 500);
+    // The new leader reconciles: a deleted Service of the cluster comes back.
+    await env.kubectl(["-n", ns, "delete", "service", `moco-${name}-replica`]);
+    await eventually("replica Service re-created after the upgrade", async () => {
+      const out = await env.kubectl(["-n", ns, "get", "service", "-l", `app.kubernetes.io/instance=${name}`, "-o", "name"]);
+      return out.split("\n").includes(`service/moco-${name}-replica`) ? true : undefined;
+    }, 120_000);
+    // The webhooks still answer (their CA is injected again by the new replicas): shrinking, which
+    // only the validating webhook compares with the old object, is refused.
+    await assert.rejects(env.kubectl(["-n", ns, "patch", "mysqlcluster", name, "--type=merge", "-p", '{"spec":{"replicas":1}}']),
+      /spec\.replicas: Forbidden: decreasing replicas \(from 3 to 1\)/, "the validating webhook refuses to shrink the cluster after the upgrade");
+    assert.equal((await clusterState(env, ns, name)).available, "True");
+  });
+
   it("deleting the cluster removes its objects, processes and data", async () => {
     const pods = await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` });
-    const pvs = (await env.core.listPersistentVolume()).items.map((pv) => pv.spec?.hostPath?.path).filter((p): p is string => !!p);
+    const pvs = (await env.core.listPersistentVolume()).items.filter((pv) => pv.spec?.claimRef?.namespace === ns)
+      .map((pv) => pv.spec?.hostPath?.path ?? pv.spec?.local?.path).filter((p): p is string => !!p);
+    const containers = pods.items.flatMap((p) => (p.status?.containerStatuses ?? []).map((c) => c.containerID)).filter((c): c is string => !!c);
+    assert.ok(containers.length >= 3);
     assert.ok(pvs.length >= 3);
     await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
     await eventually("pods gone", async () => {
@@ -174,7 +210,7 @@ describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
       const l = await env.core.listNamespacedPersistentVolumeClaim({ namespace: ns });
       return l.items.length === 0 && pvs.every((p) => !fs.existsSync(p)) ? true : undefined;
     }, 300_000);
-    for (const p of pods.items) assert.equal(env.node.runtime(ns, p.metadata!.name!), undefined);
+    for (const c of containers) assert.equal(containerRuns(env, c), false, `container ${c} has no process left`);
     for (const kind of ["statefulset", "service", "configmap", "secret", "serviceaccount", "pdb"]) {
       const out = await env.kubectl(["-n", ns, "get", kind, "-l", `app.kubernetes.io/instance=${name}`, "-o", "name"]);
       assert.equal(out.trim(), "", `${kind} objects of the cluster are gone`);

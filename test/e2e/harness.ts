@@ -1,29 +1,35 @@
-// End-to-end environment: the real control plane, the sandbox node running real Pods,
-// the moco-ts CRDs, webhooks and controller installed from the Helm chart (two controller
-// replicas, as Pods of the sandbox like in a real cluster), and helpers to drive
-// MySQLClusters and talk to their mysqld instances.
+// End-to-end environment: the real single-node Kubernetes (sandbox/realnode) that
+// test/run.sh starts once for every e2e file (node MOCO_TS_E2E_NODE, default moco-ts-e2e)
+// and runs the e2e files inside the network namespace of (so Pod and Service addresses are
+// reachable, as from a machine of the cluster's network). startE2E attaches to it, installs
+// moco-ts with `helm upgrade --install` of charts/moco-ts (two controller replicas, the
+// images the node imported) and gives the file its own namespaces, deleted by stop().
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import mysql from "mysql2/promise";
-import { helmTemplate } from "../env/helm.ts";
-import { startControlPlane, type ControlPlane } from "../env/kube.ts";
-import { cacheDir, makeTmpDir, repoRoot, sleep } from "../env/procs.ts";
+import { DEFAULT_NAMESPACE } from "../env/helm.ts";
+import { k8sBinary, kubectlFor } from "../env/kube.ts";
+import { sleep } from "../env/procs.ts";
 import { eventually as pollUntil } from "../env/eventually.ts";
 import { metricValue } from "../env/metrics-text.ts";
-import { SandboxNode } from "../../sandbox/node.ts";
-import { BRIDGE_IP, ensureBridge } from "../../sandbox/net.ts";
+import { helmUpgradeInstall, nodeChartValues } from "../../sandbox/realnode/chart.ts";
+import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
+import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
+import { killContainerProcess, nodeTasks } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 
 export interface E2E {
-  cp: ControlPlane;
-  node: SandboxNode;
+  /** The real node's layout (its directories, for faults and checks on the host). */
+  layout: NodeLayout;
+  /** kubeconfig reaching kube-apiserver from inside the node's network namespace. */
+  kubeconfig: string;
   kc: k8s.KubeConfig;
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
   custom: k8s.CustomObjectsApi;
   kubectl(args: string[], input?: string): Promise<string>;
+  /** Deletes the file's namespaces (moco-ts and the node stay for the next file). */
   stop(): Promise<void>;
 }
 
@@ -34,68 +40,114 @@ export function eventually<T>(what: string, probe: () => Promise<T | undefined>,
   return pollUntil(what, probe, timeoutMs, intervalMs);
 }
 
+/** The real node the e2e files share (test/run.sh starts it). */
+export const E2E_NODE = process.env.MOCO_TS_E2E_NODE ?? "moco-ts-e2e";
+
+/** Whether this process runs in the network namespace `file` (same nsfs inode). */
+function inNetnsOf(file: string): boolean {
+  try { return fs.statSync("/proc/self/ns/net").ino === fs.statSync(file).ino; } catch { return false; }
+}
+
 /**
- * Starts the environment. Files that may run at the same time as another e2e file
- * (during development) pass their own `addressBlocks`/`kubeletPort`; the test runner
- * itself runs e2e files one at a time.
+ * Attaches to the shared real node, installs (or upgrades) moco-ts on it and creates the
+ * file's `namespaces` afresh. Fails (never skips) when not run inside the node's namespace.
  */
-export async function startE2E(opts: { checkInterval?: string; addressBlocks?: [number, number]; kubeletPort?: number } = {}): Promise<E2E> {
-  ensureBridge();
-  const dataDir = makeTmpDir("e2e-");
-  const cp = await startControlPlane({ bindAddress: BRIDGE_IP, volumeBinder: true });
-  const port = Number(new URL(cp.server).port);
-  const logFile = path.join(dataDir, "node.log");
-  const node = new SandboxNode({
-    kubeconfig: cp.kubeconfig, dataDir, apiserver: { host: BRIDGE_IP, port }, caCertFile: cp.ca.cert, caKeyFile: cp.ca.key,
-    kubeletPort: opts.kubeletPort ?? 30250, addressBlocks: opts.addressBlocks ?? [101, 140],
-    log: (m, e) => fs.appendFileSync(logFile, JSON.stringify({ t: new Date().toISOString(), m, ...e }) + "\n"),
-  });
-  await node.start();
+export async function startE2E(opts: { namespaces: string[]; checkInterval?: string }): Promise<E2E> {
+  const layout = nodeLayout(E2E_NODE);
+  const kubeconfig = innerKubeconfigFile(layout);
+  if (!fs.existsSync(kubeconfig) || !inNetnsOf(nodeNetnsFile(layout))) {
+    throw new Error(`the e2e files run inside the network namespace of the real node ${E2E_NODE}, which test/run.sh starts: ` +
+      "run them with `bash test/run.sh e2e [FILE...]`");
+  }
   const kc = new k8s.KubeConfig();
-  kc.loadFromFile(cp.kubeconfig);
+  kc.loadFromFile(kubeconfig);
+  const kubectl = kubectlFor(kubeconfig);
+  const deleteNamespaces = () => kubectl(["delete", "namespace", ...opts.namespaces, "--ignore-not-found", "--wait", "--timeout=600s"]);
   const env: E2E = {
-    cp, node, kc,
+    layout, kubeconfig, kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     custom: kc.makeApiClient(k8s.CustomObjectsApi),
-    kubectl: cp.kubectl,
-    async stop() {
-      await node.stop();
-      await cp.stop();
-      if (!process.env.KEEP_E2E_DIR) fs.rmSync(dataDir, { recursive: true, force: true });
-    },
+    kubectl,
+    async stop() { if (!process.env.KEEP_E2E_NAMESPACES) await deleteNamespaces(); },
   };
-  try {
-    await installMoco(env, opts.checkInterval ?? "5s");
-  } catch (e) {
-    await env.stop();
-    throw e;
-  }
+  await installMoco(env, { checkInterval: opts.checkInterval ?? "5s" });
+  // A namespace left by an interrupted earlier run goes first.
+  await deleteNamespaces();
+  for (const ns of opts.namespaces) await env.core.createNamespace({ body: { metadata: { name: ns } } });
   return env;
 }
 
 /** Replicas of the controller Deployment (the chart's default, 2: leader election hands over). */
 export const CONTROLLER_REPLICAS = 2;
 
-async function installMoco(env: E2E, checkInterval: string): Promise<void> {
-  // moco-ts from its Helm chart: `helm template` with the test's values, applied with kubectl
-  // into the namespace that `helm install --create-namespace` would make.
-  await env.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "controller", "00-namespace.yaml")]);
-  const manifests = helmTemplate({ values: { replicaCount: CONTROLLER_REPLICAS, checkInterval } });
-  await env.kubectl(["apply", "--server-side", "-f", "-"], manifests);
+/** The chart values of the e2e install: two replicas, the check interval, the node's images. */
+export function mocoValues(extra: { checkInterval: string } & Record<string, unknown>): Record<string, unknown> {
+  return nodeChartValues({ replicaCount: CONTROLLER_REPLICAS, ...extra });
+}
+
+/**
+ * `helm upgrade --install` of charts/moco-ts as MOCO recommends (release moco, namespace
+ * moco-system), then waits for the CRDs, the controller replicas and the webhooks' CA.
+ * Returns helm's revision of the release.
+ */
+export async function installMoco(env: E2E, values: { checkInterval: string } & Record<string, unknown>): Promise<number> {
+  const revision = helmUpgradeInstall(env.kubeconfig, mocoValues(values));
   await eventually("CRDs established", async () => {
     const out = await env.kubectl(["get", "crd", "mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com", "-o",
       "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Established')].status}{end}"]);
     return out === "TrueTrue" ? true : undefined;
   }, 60_000);
+  await env.kubectl(["-n", DEFAULT_NAMESPACE, "rollout", "status", "deploy/moco-controller", "--timeout=300s"]);
   await eventually("moco-controller available", async () => {
-    const out = await env.kubectl(["-n", "moco-system", "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}"]);
+    const out = await env.kubectl(["-n", DEFAULT_NAMESPACE, "get", "deploy", "moco-controller", "-o", "jsonpath={.status.availableReplicas}"]);
     return Number(out) >= CONTROLLER_REPLICAS ? true : undefined;
   }, 180_000);
   await eventually("webhook CA injected", async () => {
     const out = await env.kubectl(["get", "mutatingwebhookconfiguration", "moco-mutating-webhook-configuration", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"]);
     return out.length > 0 ? true : undefined;
   }, 120_000);
+  return revision;
+}
+
+/**
+ * kill -9 of a container's main process, repeated for `holdMs` whenever the kubelet starts
+ * the container again (a crash loop: it stays down although the kubelet restarts it at once
+ * after the first crash). New tasks are found on the node every 100 ms from containerd's task
+ * directory, so a restarted mysqld is killed before it serves. Resolves with the first pid
+ * killed; `held` resolves when the hold ends, with how many restarts were killed.
+ */
+export async function killAndHold(env: E2E, namespace: string, pod: string, container: string, holdMs: number): Promise<{ pid: number; held: Promise<number> }> {
+  const pid = killContainerProcess(env, namespace, pod, container);
+  const until = Date.now() + holdMs;
+  const killed = new Set([pid]);
+  const held = (async () => {
+    let restarts = 0;
+    while (Date.now() < until) {
+      for (const t of nodeTasks(env)) {
+        if (t.type !== "container" || t.namespace !== namespace || t.pod !== pod || t.container !== container || !t.pid || killed.has(t.pid)) continue;
+        try { process.kill(t.pid, "SIGKILL"); restarts++; } catch { /* exited meanwhile */ }
+        killed.add(t.pid);
+      }
+      await sleep(100);
+    }
+    return restarts;
+  })();
+  return { pid, held };
+}
+
+/**
+ * Gives an image the node imported another name in its containerd (a user pushing a new tag
+ * of the same image): e.g. the MySQL 9.7.4 image under a second tag for a rolling update.
+ */
+export function tagNodeImage(env: E2E, from: string, to: string): void {
+  execFileSync("ctr", ["--address", paths(env.layout).containerdSock, "-n", "k8s.io", "images", "tag", "--force", from, to], { stdio: "pipe" });
+}
+
+/** Whether a container (its id as in a Pod's containerStatuses, `containerd://…`) still has a process on the node. */
+export function containerRuns(env: E2E, containerID: string): boolean {
+  const id = containerID.replace(/^containerd:\/\//, "");
+  return nodeTasks(env).some((t) => t.id === id && t.pid !== undefined);
 }
 
 /** Names of the controller Pods. */
@@ -159,7 +211,7 @@ export async function primaryPod(env: E2E, namespace: string, name: string): Pro
   return pods.items.length === 1 ? pods.items[0] : undefined;
 }
 
-/** Addresses behind a Service, from its EndpointSlices (there is no kube-proxy). */
+/** Addresses behind a Service, from its EndpointSlices. */
 export async function serviceEndpoints(env: E2E, namespace: string, service: string): Promise<string[]> {
   const api = env.kc.makeApiClient(k8s.DiscoveryV1Api);
   const slices = await api.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
@@ -189,11 +241,11 @@ export function connectMysql(host: string, user: string, password: string): Prom
 }
 
 export function kubectlBinary(): string {
-  return path.join(cacheDir, "bin", "kubectl");
+  return k8sBinary("kubectl");
 }
 
 export function runKubectlSync(env: E2E, args: string[]): string {
-  return execFileSync(kubectlBinary(), ["--kubeconfig", env.cp.kubeconfig, ...args], { encoding: "utf8" });
+  return execFileSync(kubectlBinary(), ["--kubeconfig", env.kubeconfig, ...args], { encoding: "utf8" });
 }
 
 /**

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
 import { repoRoot } from "../env/procs.ts";
 import {
-  clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, waitHealthy, type E2E,
+  clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
 } from "./harness.ts";
 
 const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
@@ -23,8 +23,7 @@ async function podImages(env: E2E, name: string): Promise<Map<string, string>> {
 describe("operations on the sandbox", { skip: notReady }, () => {
   let env: E2E;
   before(async () => {
-    env = await startE2E();
-    await env.core.createNamespace({ body: { metadata: { name: ns } } });
+    env = await startE2E({ namespaces: [ns] });
   });
   after(async () => { await env?.stop(); });
 
@@ -71,6 +70,8 @@ describe("operations on the sandbox", { skip: notReady }, () => {
     await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3, { image: "mysql:9.7" }));
     await waitHealthy(env, ns, name);
     const start = Date.now();
+    // The new image: the node's MySQL 9.7.4 image under a second tag (as a user pushing a new tag).
+    tagNodeImage(env, "docker.io/library/mysql:9.7", "ghcr.io/cybozu-go/moco/mysql:9.7.0");
     await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3, { image: "ghcr.io/cybozu-go/moco/mysql:9.7.0" }));
     let maxUpdatedAtOnce = 0;
     let previousUpdated = 0;

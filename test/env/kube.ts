@@ -4,6 +4,7 @@
 // are signed with a generated key; an admin kubeconfig (client certificate in
 // system:masters) is written for kubectl and @kubernetes/client-node.
 // No kubelet: Pods stay Pending unless the sandbox node runs them.
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
@@ -94,6 +95,18 @@ function healthz(server: string, ca: string, client: CertPaths, pathName = "/rea
     }, (res) => { res.resume(); resolve(res.statusCode === 200); });
     req.on("error", () => resolve(false));
     req.on("timeout", () => { req.destroy(); resolve(false); });
+  });
+}
+
+/** Runs kubectl with `kubeconfig` (returns stdout; throws with stderr). */
+export function kubectlFor(kubeconfig: string): (args: string[], input?: string) => Promise<string> {
+  return (args, input) => new Promise((resolve, reject) => {
+    const child = execFile(k8sBinary("kubectl"), ["--kubeconfig", kubeconfig, ...args],
+      { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`kubectl ${args.join(" ")}: ${stderr || err.message}`));
+        else resolve(stdout);
+      });
+    if (input !== undefined) { child.stdin?.end(input); }
   });
 }
 
@@ -249,17 +262,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       }, { timeoutMs: 60_000, proc: kcm, intervalMs: 500 });
     }
 
-    const kubectl = async (args: string[], input?: string): Promise<string> => {
-      const { execFile } = await import("node:child_process");
-      return new Promise((resolve, reject) => {
-        const child = execFile(k8sBinary("kubectl"), ["--kubeconfig", kubeconfig, ...args],
-          { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-            if (err) reject(new Error(`kubectl ${args.join(" ")}: ${stderr || err.message}`));
-            else resolve(stdout);
-          });
-        if (input !== undefined) { child.stdin?.end(input); }
-      });
-    };
+    const kubectl = kubectlFor(kubeconfig);
 
     return {
       dir, server, innerServer, kubeconfig, auditLog, ca, adminCert, kubectl,

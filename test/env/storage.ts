@@ -51,8 +51,8 @@ async function stopAndClean(proc: ManagedProcess, dir: string): Promise<void> {
 
 /**
  * versitygw serving the S3 API over a directory; the bucket is created through the S3 API.
- * `host` is the address it listens on (default loopback); the e2e tests pass the sandbox
- * bridge address (sandbox/net.ts BRIDGE_IP) so that Job Pods reach it.
+ * `host` is the address it listens on (default loopback); the e2e tests, which run inside
+ * the real node's network namespace, pass the node's address (NODE_IP) so that Job Pods reach it.
  */
 export async function startS3(bucket = "moco-backup", opts: { host?: string } = {}): Promise<S3Server> {
   const host = opts.host ?? "127.0.0.1";
