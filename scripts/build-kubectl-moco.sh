@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds kubectl-moco as a single executable (docs/cli.md "Single executable"): src/cli bundled
-# into one CommonJS file by esbuild (test/env/build-esbuild.sh), turned into a Node.js SEA blob
-# by the project's Node 24 (--experimental-sea-config), injected into a copy of that node
-# binary (scripts/sea-inject.ts). Output, in dist/ (or the directory $1):
+# into one CommonJS file by esbuild (npm devDependency), turned into a Node.js SEA blob by the
+# project's Node 24 (--experimental-sea-config), injected into a copy of that node binary by
+# postject (npm devDependency; the tool Node's SEA documentation uses). Output, in dist/ (or $1):
 #   kubectl-moco (+ .sha256)                           the executable, for this machine's arch
 #   kubectl-moco_<version>_linux_<arch>.tar.gz (+ .sha256)   the krew archive
 #   krew/moco.yaml                                     plugins/krew/moco.yaml filled in: the
 #     archive's sha256 (a platform not built here keeps its placeholder, so krew refuses it)
 #     and URI_BASE ($KREW_URI_BASE, default the GitHub release of this version)
-# Needs nothing but the repository's node_modules and Go (for esbuild, once).
+# Needs nothing but the repository's node_modules.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -16,8 +16,7 @@ outdir="$(mkdir -p "${1:-$root/dist}" && cd "${1:-$root/dist}" && pwd)"
 out="$outdir/kubectl-moco"
 node="$root/node_modules/node/bin/node"
 [[ -x "$node" ]] || { echo "missing $node: run npm ci" >&2; exit 1; }
-bash test/env/build-esbuild.sh >/dev/null
-esbuild="$root/.cache/bin/esbuild"
+esbuild="$root/node_modules/.bin/esbuild"
 version="$("$node" -p 'require("./package.json").version')"
 case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
 work="$(mktemp -d)"
@@ -29,7 +28,10 @@ cat >"$work/sea-config.json" <<JSON
 { "main": "$work/kubectl-moco.cjs", "output": "$work/sea.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
 JSON
 "$node" --experimental-sea-config "$work/sea-config.json" >/dev/null
-"$node" scripts/sea-inject.ts "$node" "$work/sea.blob" "$out"
+cp "$node" "$out"
+chmod u+w "$out"
+"$node" "$root/node_modules/postject/dist/cli.js" "$out" NODE_SEA_BLOB "$work/sea.blob" \
+  --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null 2> >(grep -v "Can.t find string offset" >&2)
 "$out" version >/dev/null
 (cd "$(dirname "$out")" && sha256sum "$(basename "$out")" >"$(basename "$out").sha256")
 tarball="$(dirname "$out")/kubectl-moco_${version}_linux_${arch}.tar.gz"

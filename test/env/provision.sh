@@ -8,7 +8,6 @@
 #   test/env/build-storage.sh versitygw (S3) and fake-gcs-server (GCS) from Go modules
 #   test/env/build-helm.sh    helm from the Go module helm.sh/helm/v4 (charts/moco-ts)
 #   test/env/apt-prometheus.sh Debian's prometheus + promtool (monitoring assets; service kept off)
-#   test/env/build-esbuild.sh esbuild from its Go module (the kubectl-moco single executable)
 # Azurite (Azure Blob) is an npm devDependency.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,5 +22,4 @@ bash "$here/build-k8s.sh"
 bash "$here/build-storage.sh"
 bash "$here/build-helm.sh"
 bash "$here/apt-prometheus.sh"
-bash "$here/build-esbuild.sh"
 echo "provision: done in $(( $(date +%s) - start ))s"
