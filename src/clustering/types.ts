@@ -158,6 +158,11 @@ export interface ObservedCluster extends ClusterObservation {
   readonly preventPodDeletion: boolean;
   /** Non-primary ordinals dropped by the hang-up guard (§1.3 step 8). */
   readonly hungUpReplicas: readonly number[];
+  /**
+   * Hung-up ordinals that are writable (super_read_only OFF): an old primary back from a
+   * partition, its sessions still waiting for semi-sync acknowledgements (moco-ts: fenced).
+   */
+  readonly hungUpWritable?: readonly number[];
   /** Instance statuses after the hang-up guard. */
   readonly instances: readonly (InstanceStatus | null)[];
 }
