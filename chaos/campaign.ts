@@ -6,6 +6,7 @@ import { lostIds, writeGap, type FaultResult } from "./checker.ts";
 import { clusterStatus, type Kube } from "./kube.ts";
 import type { FaultContext, FaultKind } from "./faults.ts";
 import type { Instances } from "./instances.ts";
+import type { Rng } from "./rng.ts";
 import type { Sampler } from "./sampler.ts";
 import type { AckedWriter } from "./writer.ts";
 
@@ -21,6 +22,16 @@ export interface CampaignOptions {
    * the status may still be the one from before the fault (longer than the check interval).
    */
   settleMs: number;
+  each?: boolean;
+}
+
+function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
 }
 
 export interface Parts {
@@ -65,8 +76,11 @@ export async function missingOnPrimary(p: Parts): Promise<number[] | undefined> 
 export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: FaultResult) => void): Promise<FaultResult[]> {
   const results: FaultResult[] = [];
   const lostSeen = new Set<number>();
-  for (let i = 0; i < o.faults; i++) {
-    const kind = p.ctx.rng.pick(o.kinds);
+  // `each`: every kind once, in a seeded random order (the short version in the test suite).
+  const order = o.each ? shuffle(p.ctx.rng, o.kinds) : undefined;
+  const count = order ? order.length : o.faults;
+  for (let i = 0; i < count; i++) {
+    const kind = order ? order[i]! : p.ctx.rng.pick(o.kinds);
     const dualBefore = p.sampler.counter.total;
     const startedAt = Date.now();
     let note: string;
