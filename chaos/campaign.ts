@@ -23,6 +23,8 @@ export interface CampaignOptions {
    */
   settleMs: number;
   each?: boolean;
+  /** No new fault after this time (ms since the epoch). */
+  deadline?: number;
 }
 
 function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
@@ -79,7 +81,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
   // `each`: every kind once, in a seeded random order (the short version in the test suite).
   const order = o.each ? shuffle(p.ctx.rng, o.kinds) : undefined;
   const count = order ? order.length : o.faults;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && Date.now() < (o.deadline ?? Infinity); i++) {
     const kind = order ? order[i]! : p.ctx.rng.pick(o.kinds);
     const dualBefore = p.sampler.counter.total;
     const startedAt = Date.now();

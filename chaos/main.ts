@@ -24,6 +24,7 @@ const program = new Command("chaos")
   .option("--seed <n>", "the random seed (printed; the same seed picks the same faults)")
   .option("--faults <n>", "how many faults", "200")
   .option("--kinds <list>", "only these fault kinds (comma-separated names)")
+  .option("--minutes <n>", "no new fault after this many minutes (the run reports what ran)")
   .option("--each", "every kind (of --kinds) once, in a seeded random order, instead of --faults random picks")
   .option("--namespace <ns>", "namespace of the MySQLCluster", "chaos")
   .option("--cluster <name>", "the MySQLCluster", "chaos")
@@ -36,7 +37,7 @@ const program = new Command("chaos")
   .option("--list", "list the fault kinds");
 program.parse();
 const o = program.opts<{
-  node: string; seed?: string; faults: string; kinds?: string; each?: boolean; namespace: string; cluster: string; checkInterval: string;
+  node: string; seed?: string; faults: string; kinds?: string; each?: boolean; minutes?: string; namespace: string; cluster: string; checkInterval: string;
   recoveryTimeout: string; settle: string; short?: boolean; report?: string; json?: string; list?: boolean;
 }>();
 
@@ -82,7 +83,8 @@ const rng = new Rng(seed);
 const started = Date.now();
 const ctx = { node: { layout }, kube, instances, rng, admin, short: o.short ?? false, log };
 const results = await runCampaign({ ctx, kube, instances, sampler, writer }, {
-  faults: Number(o.faults), kinds, recoveryTimeoutMs: Number(o.recoveryTimeout) * 1000, each: o.each ?? false, settleMs: Number(o.settle) * 1000,
+  faults: Number(o.faults), kinds, recoveryTimeoutMs: Number(o.recoveryTimeout) * 1000, each: o.each ?? false,
+  deadline: o.minutes ? Date.now() + Number(o.minutes) * 60_000 : undefined, settleMs: Number(o.settle) * 1000,
 }, (r) => log(`fault ${r.kind}: ${r.note ?? ""}; gap ${(r.gapMs / 1000).toFixed(1)} s, ` +
   `Healthy ${r.recoveredMs === undefined ? "NOT RECOVERED" : `after ${(r.recoveredMs / 1000).toFixed(1)} s`}, lost ${r.lost}, dual-writable samples ${r.dualWritable}`));
 
