@@ -399,6 +399,7 @@ export function chooseFailoverTarget(
 
 const REDO_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["kind"]>([
   "setSuperReadOnly",
+  "fenceHungUp",
   "stopReplicaIOThread",
   "waitForGtid",
   "configureSemiSyncSource",
@@ -440,15 +441,19 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   }
 
   // 2b. Fencing (moco-ts): a reachable non-primary instance that is writable becomes
-  // super_read_only before anything else, also one the rest of the plan leaves alone (errant, or
-  // dropped by the hang-up guard: an old primary back from a partition, still writable, its
-  // sessions waiting for semi-sync acknowledgements that never come). Its sessions are killed
-  // first so that the waiting commits do not hold up SET GLOBAL super_read_only.
-  const fence = new Set<number>(observed.hungUpWritable ?? []);
+  // super_read_only before anything else, also one the rest of the plan leaves alone: errant, or
+  // dropped by the hang-up guard (an old primary back from a partition, still writable, its
+  // commits waiting for semi-sync acknowledgements that never come: fenceHungUp).
+  const hungUp = new Set<number>(observed.hungUpWritable ?? []);
+  const fence = new Set<number>(hungUp);
   for (const i of observed.errantReplicas) {
     if (i !== p && observed.instances[i] != null && !observed.instances[i]!.superReadOnly) fence.add(i);
   }
   for (const i of [...fence].sort((a, b) => a - b)) {
+    if (hungUp.has(i)) {
+      steps.push({ kind: "fenceHungUp", instance: i });
+      continue;
+    }
     steps.push({ kind: "killConnections", instance: i });
     steps.push({ kind: "setSuperReadOnly", instance: i });
   }

@@ -218,6 +218,11 @@ export type ConfigureStep =
   | { readonly kind: "sleep"; readonly ms: number; readonly reason: "roleChange" | "afterStopIOThread" }
   | { readonly kind: "killConnections"; readonly instance: number }
   | { readonly kind: "setSuperReadOnly"; readonly instance: number }
+  /**
+   * moco-ts: a writable instance with commits waiting for semi-sync acknowledgements (an old
+   * primary back from a partition): offline_mode, kill, semi-sync source off, super_read_only.
+   */
+  | { readonly kind: "fenceHungUp"; readonly instance: number }
   | { readonly kind: "stopReplicaIOThread"; readonly instance: number }
   /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeoutSeconds); always bounded (≥ 1 s). */
   | { readonly kind: "waitForGtid"; readonly instance: number; readonly gtid: string; readonly timeoutSeconds: number }

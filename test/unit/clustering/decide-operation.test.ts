@@ -441,10 +441,7 @@ describe("planConfigure (§1.8.3)", () => {
   it("fencing: a writable instance dropped by the hang-up guard (semi-sync sessions waiting) is made super_read_only; a read-only one is left alone", () => {
     let o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5`, { semiSyncSourceWaitSessions: 1, readOnly: false, superReadOnly: false }));
     assert.deepEqual(assessObservation(o).hungUpWritable, [1]);
-    assert.deepEqual(stepsOf(o), [
-      { kind: "killConnections", instance: 1 },
-      { kind: "setSuperReadOnly", instance: 1 },
-    ]);
+    assert.deepEqual(stepsOf(o), [{ kind: "fenceHungUp", instance: 1 }]);
     o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5`, { semiSyncSourceWaitSessions: 1 }));
     assert.deepEqual(assessObservation(o).hungUpWritable, []);
     assert.deepEqual(stepsOf(o), []);
