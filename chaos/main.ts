@@ -63,7 +63,7 @@ const log = (m: string) => console.log(`${new Date().toISOString().slice(11, 19)
 const kube = kubeFor(path.join(layout.dir, "inner.kubeconfig"));
 const seed = o.seed !== undefined ? Number(o.seed) : Math.floor(Math.random() * 2 ** 31);
 const kinds = o.kinds ? o.kinds.split(",").map((k) => faultKind(k.trim())) : FAULT_KINDS;
-log(`chaos: seed ${seed}, ${o.faults} faults on node ${o.node} (rerun with --seed ${seed})`);
+log(`chaos: seed ${seed}, ${o.each ? `each of ${kinds.length} kinds once` : `${o.faults} faults`}${o.minutes ? ` (at most ${o.minutes} min)` : ""} on node ${o.node} (rerun with --seed ${seed})`);
 
 await installMoco(kube, { checkInterval: o.checkInterval }, log);
 await ensureCluster(kube, o.namespace, o.cluster, log);
