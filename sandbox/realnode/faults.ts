@@ -9,7 +9,8 @@
 // Network faults are iptables rules in a chain of their own inside the Pod's network namespace
 // (never the host's): a partition cuts the Pod from every other Pod and Service; the node's own
 // address (kubelet probes, CoreDNS, the API server, an observer running in the node's network
-// namespace) stays reachable unless the fault names it.
+// namespace) stays reachable unless the fault names it, except mysqld's ports for a partition of
+// an instance (a client on the node is cut like any other).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -115,16 +116,25 @@ export interface NetworkCut {
   readonly inFrom: readonly string[];
   /** Drop packets the Pod sends to these addresses/CIDRs. */
   readonly outTo: readonly string[];
-  /** Never dropped (checked first): the node's address unless the cut names it. */
+  /** Never dropped (after the ports below): the node's address unless the cut names it. */
   readonly keep: readonly string[];
+  /** The Pod's TCP ports closed to everyone (the node included) inbound / outbound (replies). */
+  readonly portsIn?: readonly number[];
+  readonly portsOut?: readonly number[];
 }
 
-/** Every other Pod and Service, both ways (the node itself stays reachable). */
-export const FULL_PARTITION: NetworkCut = { inFrom: [POD_CIDR, SERVICE_CIDR], outTo: [POD_CIDR, SERVICE_CIDR], keep: [NODE_IP] };
-/** The Pod receives nothing from other Pods, but its packets still leave. */
-export const INBOUND_PARTITION: NetworkCut = { inFrom: [POD_CIDR, SERVICE_CIDR], outTo: [], keep: [NODE_IP] };
-/** The Pod's packets to other Pods are lost, but it still receives theirs. */
-export const OUTBOUND_PARTITION: NetworkCut = { inFrom: [], outTo: [POD_CIDR, SERVICE_CIDR], keep: [NODE_IP] };
+/** mysqld's ports (client, X, admin): a partitioned instance is cut from every client, also one on the node. */
+export const MYSQL_PORTS: readonly number[] = [3306, 33060, 33062];
+
+/**
+ * Every other Pod and Service, both ways, and mysqld's ports for everyone; the node's other
+ * traffic (kubelet probes of the agent, DNS) still flows, so the kubelet does not restart it.
+ */
+export const FULL_PARTITION: NetworkCut = { inFrom: [POD_CIDR, SERVICE_CIDR], outTo: [POD_CIDR, SERVICE_CIDR], keep: [NODE_IP], portsIn: MYSQL_PORTS, portsOut: MYSQL_PORTS };
+/** The Pod receives nothing from other Pods (nor on mysqld's ports), but its packets still leave. */
+export const INBOUND_PARTITION: NetworkCut = { inFrom: [POD_CIDR, SERVICE_CIDR], outTo: [], keep: [NODE_IP], portsIn: MYSQL_PORTS };
+/** The Pod's packets to other Pods (and mysqld's replies to anyone) are lost, but it still receives theirs. */
+export const OUTBOUND_PARTITION: NetworkCut = { inFrom: [], outTo: [POD_CIDR, SERVICE_CIDR], keep: [NODE_IP], portsOut: MYSQL_PORTS };
 /**
  * A Pod (the controller) cut from the API server: the `kubernetes` Service's ClusterIP and the
  * API server's address and port on the node, both ways.
@@ -149,6 +159,8 @@ export function applyCut(netns: string, cut: NetworkCut): void {
   healNetns(netns);
   iptables(netns, ["-N", CHAIN_IN]);
   iptables(netns, ["-N", CHAIN_OUT]);
+  for (const port of cut.portsIn ?? []) iptables(netns, ["-A", CHAIN_IN, "-p", "tcp", "--dport", String(port), "-j", "DROP"]);
+  for (const port of cut.portsOut ?? []) iptables(netns, ["-A", CHAIN_OUT, "-p", "tcp", "--sport", String(port), "-j", "DROP"]);
   for (const k of cut.keep) {
     iptables(netns, ["-A", CHAIN_IN, ...ruleArgs("in", k, "RETURN")]);
     iptables(netns, ["-A", CHAIN_OUT, ...ruleArgs("out", k, "RETURN")]);

@@ -102,6 +102,21 @@ export async function setSuperReadOnly(conn: SqlConnection, timeoutMs = SUPER_RE
   await conn.exec("SET GLOBAL super_read_only=1", [], { timeoutMs });
 }
 
+/**
+ * Fences a writable instance whose commits wait for semi-sync acknowledgements that will never
+ * come (an old primary back from a partition): SET GLOBAL super_read_only would wait behind
+ * those commits. Clients are shut out first (offline_mode: users without CONNECTION_ADMIN are
+ * refused; the others are killed), so when semi-sync is switched off and the waiting commits
+ * end, nobody is left to be told they succeeded; then super_read_only, and clients back in.
+ */
+export async function fenceHungUp(conn: SqlConnection): Promise<void> {
+  await conn.exec("SET GLOBAL offline_mode=ON");
+  await killConnections(conn);
+  await conn.exec("SET GLOBAL rpl_semi_sync_source_enabled=OFF");
+  await setSuperReadOnly(conn);
+  await conn.exec("SET GLOBAL offline_mode=OFF");
+}
+
 /** setReadOnly(false): STOP REPLICA; RESET REPLICA; read_only=0 (clears super_read_only too). */
 export async function makeWritable(conn: SqlConnection): Promise<void> {
   await conn.exec("STOP REPLICA");
@@ -407,6 +422,9 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
         break;
       case "setSuperReadOnly":
         await ctx.conns.with(step.instance, setSuperReadOnly);
+        break;
+      case "fenceHungUp":
+        await ctx.conns.with(step.instance, fenceHungUp);
         break;
       case "stopReplicaIOThread":
         await ctx.conns.with(step.instance, stopReplicaIOThread);

@@ -137,9 +137,11 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
 
   // Step 8: hang-up guard.
   const hungUpReplicas: number[] = [];
+  const hungUpWritable: number[] = [];
   const instances = observation.instances.map((ist, i) => {
     if (i !== primaryIndex && ist !== null && ist.semiSyncSourceWaitSessions > 0) {
       hungUpReplicas.push(i);
+      if (!ist.superReadOnly) hungUpWritable.push(i);
       return null;
     }
     return ist;
@@ -153,6 +155,7 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
     errantReplicas,
     preventPodDeletion,
     hungUpReplicas,
+    hungUpWritable,
   };
 }
 
@@ -396,6 +399,7 @@ export function chooseFailoverTarget(
 
 const REDO_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["kind"]>([
   "setSuperReadOnly",
+  "fenceHungUp",
   "stopReplicaIOThread",
   "waitForGtid",
   "configureSemiSyncSource",
@@ -434,6 +438,24 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   if (alive.length > 0) {
     steps.push({ kind: "sleep", ms: options.roleChangeWaitMs ?? DEFAULT_ROLE_CHANGE_WAIT_MS, reason: "roleChange" });
     for (const i of alive) steps.push({ kind: "killConnections", instance: i });
+  }
+
+  // 2b. Fencing (moco-ts): a reachable non-primary instance that is writable becomes
+  // super_read_only before anything else, also one the rest of the plan leaves alone: errant, or
+  // dropped by the hang-up guard (an old primary back from a partition, still writable, its
+  // commits waiting for semi-sync acknowledgements that never come: fenceHungUp).
+  const hungUp = new Set<number>(observed.hungUpWritable ?? []);
+  const fence = new Set<number>(hungUp);
+  for (const i of observed.errantReplicas) {
+    if (i !== p && observed.instances[i] != null && !observed.instances[i]!.superReadOnly) fence.add(i);
+  }
+  for (const i of [...fence].sort((a, b) => a - b)) {
+    if (hungUp.has(i)) {
+      steps.push({ kind: "fenceHungUp", instance: i });
+      continue;
+    }
+    steps.push({ kind: "killConnections", instance: i });
+    steps.push({ kind: "setSuperReadOnly", instance: i });
   }
 
   // 3. The primary.

@@ -158,6 +158,11 @@ export interface ObservedCluster extends ClusterObservation {
   readonly preventPodDeletion: boolean;
   /** Non-primary ordinals dropped by the hang-up guard (§1.3 step 8). */
   readonly hungUpReplicas: readonly number[];
+  /**
+   * Hung-up ordinals that are writable (super_read_only OFF): an old primary back from a
+   * partition, its sessions still waiting for semi-sync acknowledgements (moco-ts: fenced).
+   */
+  readonly hungUpWritable?: readonly number[];
   /** Instance statuses after the hang-up guard. */
   readonly instances: readonly (InstanceStatus | null)[];
 }
@@ -213,6 +218,11 @@ export type ConfigureStep =
   | { readonly kind: "sleep"; readonly ms: number; readonly reason: "roleChange" | "afterStopIOThread" }
   | { readonly kind: "killConnections"; readonly instance: number }
   | { readonly kind: "setSuperReadOnly"; readonly instance: number }
+  /**
+   * moco-ts: a writable instance with commits waiting for semi-sync acknowledgements (an old
+   * primary back from a partition): offline_mode, kill, semi-sync source off, super_read_only.
+   */
+  | { readonly kind: "fenceHungUp"; readonly instance: number }
   | { readonly kind: "stopReplicaIOThread"; readonly instance: number }
   /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeoutSeconds); always bounded (≥ 1 s). */
   | { readonly kind: "waitForGtid"; readonly instance: number; readonly gtid: string; readonly timeoutSeconds: number }

@@ -428,6 +428,25 @@ describe("planConfigure (§1.8.3)", () => {
     assert.equal(op.plan.redo, true);
   });
 
+  it("fencing: an errant instance that is writable (an old primary back from a partition) is made super_read_only first", () => {
+    const o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5,${U1}:1`, { readOnly: false, superReadOnly: false }));
+    assert.deepEqual(stepsOf(o), [
+      { kind: "removeRoleLabel", instance: 1 },
+      { kind: "killConnections", instance: 1 },
+      { kind: "setSuperReadOnly", instance: 1 },
+      { kind: "stopReplicaIOThread", instance: 1 },
+    ]);
+  });
+
+  it("fencing: a writable instance dropped by the hang-up guard (semi-sync sessions waiting) is made super_read_only; a read-only one is left alone", () => {
+    let o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5`, { semiSyncSourceWaitSessions: 1, readOnly: false, superReadOnly: false }));
+    assert.deepEqual(assessObservation(o).hungUpWritable, [1]);
+    assert.deepEqual(stepsOf(o), [{ kind: "fenceHungUp", instance: 1 }]);
+    o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5`, { semiSyncSourceWaitSessions: 1 }));
+    assert.deepEqual(assessObservation(o).hungUpWritable, []);
+    assert.deepEqual(stepsOf(o), []);
+  });
+
   it("an errant replica whose IO thread is already stopped gets nothing", () => {
     let o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5,${U1}:1`, { replicaStatus: replicaRow({ replicaIORunning: "No" }) }));
     o = withPod(o, 1, { roleLabel: null });

@@ -1,0 +1,109 @@
+// The campaign loop: faults picked at random (seeded) from the kinds asked for, one at a
+// time; after each, wait for Healthy (or record that it did not come back), check every
+// acknowledged insert on the current primary and attribute the dual-writable samples and the
+// client write gap of that window to the fault.
+import { lostIds, writeGap, type FaultResult } from "./checker.ts";
+import { clusterStatus, type Kube } from "./kube.ts";
+import type { FaultContext, FaultKind } from "./faults.ts";
+import type { Instances } from "./instances.ts";
+import type { Rng } from "./rng.ts";
+import type { Sampler } from "./sampler.ts";
+import type { AckedWriter } from "./writer.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface CampaignOptions {
+  faults: number;
+  kinds: readonly FaultKind[];
+  /** Longest wait for Healthy after a fault. */
+  recoveryTimeoutMs: number;
+  /**
+   * Healthy (every Pod Ready, one writable instance, the labelled primary) must hold this long:
+   * the status may still be the one from before the fault (longer than the check interval).
+   */
+  settleMs: number;
+  each?: boolean;
+  /** No new fault after this time (ms since the epoch). */
+  deadline?: number;
+}
+
+function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+export interface Parts {
+  ctx: FaultContext;
+  kube: Kube;
+  instances: Instances;
+  sampler: Sampler;
+  writer: AckedWriter;
+}
+
+/** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
+export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number): Promise<number | undefined> {
+  const deadline = since + timeoutMs;
+  let healthySince: number | undefined;
+  while (Date.now() < deadline) {
+    let ok = false;
+    try {
+      const s = await clusterStatus(p.kube, p.instances.namespace, p.instances.cluster);
+      const primary = p.instances.labelledPrimary();
+      const podsOk = p.instances.pods.length > 0 && p.instances.pods.every((x) => x.ready && !x.deleting);
+      ok = podsOk && s.available && s.healthy && primary !== undefined && p.sampler.writable.length === 1 && p.sampler.writable[0] === primary.name;
+    } catch { ok = false; }
+    if (ok) {
+      healthySince ??= Date.now();
+      if (Date.now() - healthySince >= settleMs) return healthySince - since;
+    } else healthySince = undefined;
+    await sleep(500);
+  }
+  return undefined;
+}
+
+/** Acknowledged ids missing on the labelled primary (undefined: it could not be read). */
+export async function missingOnPrimary(p: Parts): Promise<number[] | undefined> {
+  const primary = p.instances.labelledPrimary();
+  if (!primary?.ip) return undefined;
+  try {
+    const acked = p.writer.ackedIds.slice();
+    return lostIds(acked, await p.writer.presentOn(primary.ip));
+  } catch { return undefined; }
+}
+
+export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: FaultResult) => void): Promise<FaultResult[]> {
+  const results: FaultResult[] = [];
+  const lostSeen = new Set<number>();
+  // `each`: every kind once, in a seeded random order (the short version in the test suite).
+  const order = o.each ? shuffle(p.ctx.rng, o.kinds) : undefined;
+  const count = order ? order.length : o.faults;
+  for (let i = 0; i < count && Date.now() < (o.deadline ?? Infinity); i++) {
+    const kind = order ? order[i]! : p.ctx.rng.pick(o.kinds);
+    const dualBefore = p.sampler.counter.total;
+    const startedAt = Date.now();
+    let note: string;
+    try {
+      note = await kind.inject(p.ctx);
+    } catch (e) {
+      note = `injection failed: ${(e as Error).message}`;
+    }
+    const recoveredMs = await waitHealthy(p, startedAt, o.recoveryTimeoutMs, o.settleMs);
+    const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;
+    const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
+    const missing = await missingOnPrimary(p);
+    const fresh = (missing ?? []).filter((id) => !lostSeen.has(id));
+    for (const id of fresh) lostSeen.add(id);
+    const r: FaultResult = {
+      kind: kind.name, startedAt, recoveredMs, gapMs, lost: fresh.length,
+      dualWritable: p.sampler.counter.total - dualBefore,
+      note: missing === undefined ? `${note}; acknowledged writes not checked (primary unreadable)` : fresh.length ? `${note}; lost ids ${fresh.slice(0, 10).join(",")}` : note,
+    };
+    results.push(r);
+    onResult(r);
+  }
+  return results;
+}

@@ -1,0 +1,222 @@
+// The campaign's fault kinds. Each `inject` starts the fault and returns when it is over
+// (healed, or the thing killed); the campaign then waits for Healthy. Faults act through
+// sandbox/realnode/faults.ts (containerd tasks, iptables in Pod namespaces, SIGSTOP of node
+// daemons) and the API (Pod deletion, the demote annotation).
+import mysql from "mysql2/promise";
+import {
+  FULL_PARTITION, INBOUND_PARTITION, OUTBOUND_PARTITION, apiserverCut, killContainerProcess, partitionPod, podsCut,
+  startApiserver, startKubelet, stopApiserver, stopKubelet, type FaultNode, type NetworkCut,
+} from "../sandbox/realnode/faults.ts";
+import { CONTROLLER_NS, controllerLeader, requestSwitchover, type Kube, type PodInfo } from "./kube.ts";
+import type { Instances } from "./instances.ts";
+import type { Rng } from "./rng.ts";
+import { DATABASE } from "./writer.ts";
+
+export interface FaultContext {
+  node: FaultNode;
+  kube: Kube;
+  instances: Instances;
+  rng: Rng;
+  /** The admin user (moco-admin) for SQL faults on an instance. */
+  admin: { user: string; password: string };
+  /** Divides the durations (the short campaign in the test suite uses shorter faults). */
+  short: boolean;
+  log(msg: string): void;
+}
+
+export interface FaultKind {
+  readonly name: string;
+  /** Returns a note for the report (what exactly was done). */
+  inject(ctx: FaultContext): Promise<string>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function primary(ctx: FaultContext): PodInfo {
+  const p = ctx.instances.labelledPrimary();
+  if (!p) throw new Error("no labelled primary");
+  return p;
+}
+
+function replica(ctx: FaultContext): PodInfo {
+  const rs = ctx.instances.pods.filter((p) => p.role === "replica" && p.ip);
+  if (rs.length === 0) throw new Error("no labelled replica");
+  return ctx.rng.pick(rs);
+}
+
+function seconds(ctx: FaultContext, lo: number, hi: number): number {
+  return ctx.short ? Math.min(lo, 10) : ctx.rng.int(lo, hi);
+}
+
+async function leader(ctx: FaultContext): Promise<string> {
+  const l = await controllerLeader(ctx.kube);
+  if (!l) throw new Error("no controller holds the Lease");
+  return l;
+}
+
+async function holdPartition(ctx: FaultContext, pod: string, namespace: string, cut: NetworkCut, s: number): Promise<void> {
+  const p = partitionPod(ctx.node, namespace, pod, cut);
+  try { await sleep(s * 1000); } finally { p.heal(); }
+}
+
+async function kubernetesServiceIP(kube: Kube): Promise<string> {
+  return (await kube.kubectl(["-n", "default", "get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"])).trim();
+}
+
+async function adminSql(ctx: FaultContext, pod: PodInfo, sql: string): Promise<void> {
+  const c = await mysql.createConnection({ host: pod.ip, port: 33062, user: ctx.admin.user, password: ctx.admin.password, connectTimeout: 3000 });
+  try { await c.query({ sql, timeout: 10_000 }); } finally { c.destroy(); }
+}
+
+/** Requests a switchover, then after 0–2 s does `action` to the leading controller Pod. */
+async function duringSwitchover(ctx: FaultContext, action: (leaderPod: string) => Promise<string>): Promise<string> {
+  const l = await leader(ctx);
+  const p = primary(ctx);
+  await requestSwitchover(ctx.kube, ctx.instances.namespace, p.name);
+  const ms = ctx.rng.int(0, 2000);
+  await sleep(ms);
+  return `${p.name} demoted, ${l} ${await action(l)} after ${ms} ms`;
+}
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  {
+    name: "kill -9 mysqld (primary)",
+    async inject(ctx) { const p = primary(ctx); killContainerProcess(ctx.node, ctx.instances.namespace, p.name, "mysqld"); return p.name; },
+  },
+  {
+    name: "kill -9 mysqld (replica)",
+    async inject(ctx) { const p = replica(ctx); killContainerProcess(ctx.node, ctx.instances.namespace, p.name, "mysqld"); return p.name; },
+  },
+  {
+    name: "Pod deletion (primary)",
+    async inject(ctx) { const p = primary(ctx); await ctx.kube.kubectl(["-n", ctx.instances.namespace, "delete", "pod", p.name, "--wait=false"]); return p.name; },
+  },
+  {
+    name: "Pod deletion (replica)",
+    async inject(ctx) { const p = replica(ctx); await ctx.kube.kubectl(["-n", ctx.instances.namespace, "delete", "pod", p.name, "--wait=false"]); return p.name; },
+  },
+  {
+    name: "full partition of the primary",
+    async inject(ctx) {
+      const p = primary(ctx);
+      const s = seconds(ctx, 10, 120);
+      await holdPartition(ctx, p.name, ctx.instances.namespace, FULL_PARTITION, s);
+      return `${p.name} ${s} s`;
+    },
+  },
+  {
+    name: "one-way partition of the primary",
+    async inject(ctx) {
+      const p = primary(ctx);
+      const inbound = ctx.rng.next() < 0.5;
+      const s = seconds(ctx, 10, 60);
+      await holdPartition(ctx, p.name, ctx.instances.namespace, inbound ? INBOUND_PARTITION : OUTBOUND_PARTITION, s);
+      return `${p.name} ${inbound ? "inbound" : "outbound"} ${s} s`;
+    },
+  },
+  {
+    name: "controller cut from the API server",
+    async inject(ctx) {
+      const l = await leader(ctx);
+      const s = seconds(ctx, 20, 40);
+      await holdPartition(ctx, l, CONTROLLER_NS, apiserverCut(await kubernetesServiceIP(ctx.kube)), s);
+      return `${l} ${s} s`;
+    },
+  },
+  {
+    name: "controller cut from the MySQL Pods",
+    async inject(ctx) {
+      const l = await leader(ctx);
+      const ips = ctx.instances.pods.map((p) => p.ip).filter((x): x is string => !!x);
+      const s = seconds(ctx, 20, 40);
+      // A failover during the cut is expected (kill -9 of the primary): the controller must not act blind.
+      const p = primary(ctx);
+      await holdPartition(ctx, l, CONTROLLER_NS, podsCut(ips), s);
+      return `${l} ${s} s (primary ${p.name})`;
+    },
+  },
+  {
+    name: "kill -9 controller mid-switchover",
+    inject: (ctx) => duringSwitchover(ctx, (l) => { killContainerProcess(ctx.node, CONTROLLER_NS, l, "moco-controller"); return Promise.resolve("killed"); }),
+  },
+  {
+    name: "kill -9 controller mid-failover",
+    async inject(ctx) {
+      const l = await leader(ctx);
+      const p = primary(ctx);
+      const s = seconds(ctx, 10, 20);
+      const cut = partitionPod(ctx.node, ctx.instances.namespace, p.name, FULL_PARTITION);
+      try {
+        const ms = ctx.rng.int(2000, 12_000);
+        await sleep(ms);
+        killContainerProcess(ctx.node, CONTROLLER_NS, l, "moco-controller");
+        await sleep(Math.max(0, s * 1000 - ms));
+        return `${p.name} partitioned ${s} s, ${l} killed after ${ms} ms`;
+      } finally { cut.heal(); }
+    },
+  },
+  {
+    name: "leader hand-over mid-switchover",
+    inject: (ctx) => duringSwitchover(ctx, async (l) => { await ctx.kube.kubectl(["-n", CONTROLLER_NS, "delete", "pod", l, "--wait=false"]); return "deleted (SIGTERM)"; }),
+  },
+  {
+    name: "API server stopped 30 s",
+    async inject(ctx) {
+      const s = ctx.short ? 10 : 30;
+      stopApiserver(ctx.node);
+      try { await sleep(s * 1000); } finally { startApiserver(ctx.node); }
+      return `${s} s`;
+    },
+  },
+  {
+    name: "kubelet stopped",
+    async inject(ctx) {
+      const s = seconds(ctx, 20, 60);
+      stopKubelet(ctx.node);
+      try { await sleep(s * 1000); } finally { startKubelet(ctx.node); }
+      return `${s} s`;
+    },
+  },
+  {
+    name: "kill -9 agent",
+    async inject(ctx) {
+      const p = ctx.rng.next() < 0.5 ? primary(ctx) : replica(ctx);
+      killContainerProcess(ctx.node, ctx.instances.namespace, p.name, "agent");
+      return `${p.name} (${p.role ?? "?"})`;
+    },
+  },
+  {
+    name: "replica SQL thread stopped, switchover",
+    async inject(ctx) {
+      const r = replica(ctx);
+      const p = primary(ctx);
+      await adminSql(ctx, r, "STOP REPLICA SQL_THREAD");
+      await requestSwitchover(ctx.kube, ctx.instances.namespace, p.name);
+      await sleep(seconds(ctx, 10, 30) * 1000);
+      // Left stopped, the instance can never catch up: start it again if the controller did not.
+      await adminSql(ctx, r, "START REPLICA SQL_THREAD").catch(() => undefined);
+      return `${r.name} SQL thread stopped, ${p.name} demoted`;
+    },
+  },
+  {
+    name: "client holds a lock during switchover",
+    async inject(ctx) {
+      const p = primary(ctx);
+      const c = await mysql.createConnection({ host: p.ip, port: 33062, user: ctx.admin.user, password: ctx.admin.password, connectTimeout: 3000 });
+      try {
+        await c.query(`LOCK TABLES ${DATABASE}.lockme WRITE`);
+        await requestSwitchover(ctx.kube, ctx.instances.namespace, p.name);
+        const s = seconds(ctx, 10, 30);
+        await sleep(s * 1000);
+        await c.query("UNLOCK TABLES").catch(() => undefined);
+        return `${p.name} demoted with LOCK TABLES WRITE held ${s} s`;
+      } finally { c.destroy(); }
+    },
+  },
+];
+
+export function faultKind(name: string): FaultKind {
+  const k = FAULT_KINDS.find((f) => f.name === name);
+  if (!k) throw new Error(`unknown fault kind "${name}"; known: ${FAULT_KINDS.map((f) => f.name).join(", ")}`);
+  return k;
+}

@@ -1,0 +1,88 @@
+// What the campaign asks the API server (kubectl with a request timeout: a stopped API server
+// must not stall the writer or the sampler, which keep the last answer).
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { binDir } from "../test/env/procs.ts";
+
+export interface Kube {
+  readonly kubeconfig: string;
+  kubectl(args: string[], opts?: { input?: string; timeoutS?: number }): Promise<string>;
+}
+
+export function kubeFor(kubeconfig: string): Kube {
+  const bin = path.join(binDir, "kubectl");
+  return {
+    kubeconfig,
+    kubectl: (args, opts = {}) => new Promise((resolve, reject) => {
+      const t = opts.timeoutS ?? 10;
+      const child = execFile(bin, ["--kubeconfig", kubeconfig, `--request-timeout=${t}s`, ...args],
+        { encoding: "utf8", timeout: (t + 5) * 1000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+          if (err) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim() || err.message}`));
+          else resolve(stdout);
+        });
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+    }),
+  };
+}
+
+export interface PodInfo {
+  name: string;
+  ip: string | undefined;
+  role: string | undefined;
+  ready: boolean;
+  deleting: boolean;
+}
+
+interface PodJson {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+export function podInfo(p: PodJson): PodInfo {
+  return {
+    name: p.metadata.name,
+    ip: p.status?.podIP,
+    role: p.metadata.labels?.["moco.cybozu.com/role"],
+    ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+    deleting: p.metadata.deletionTimestamp !== undefined,
+  };
+}
+
+export async function listPods(kube: Kube, namespace: string, selector: string, timeoutS = 5): Promise<PodInfo[]> {
+  const out = JSON.parse(await kube.kubectl(["-n", namespace, "get", "pods", "-l", selector, "-o", "json"], { timeoutS })) as { items: PodJson[] };
+  return out.items.map(podInfo).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export const instanceSelector = (cluster: string) => `app.kubernetes.io/name=mysql,app.kubernetes.io/instance=${cluster}`;
+export const CONTROLLER_NS = "moco-system";
+export const CONTROLLER_SELECTOR = "app.kubernetes.io/component=moco-controller";
+
+export interface ClusterStatus {
+  available: boolean;
+  healthy: boolean;
+  currentPrimaryIndex: number | undefined;
+  reason: string;
+}
+
+export async function clusterStatus(kube: Kube, namespace: string, cluster: string): Promise<ClusterStatus> {
+  const c = JSON.parse(await kube.kubectl(["-n", namespace, "get", "mysqlcluster", cluster, "-o", "json"], { timeoutS: 5 })) as {
+    status?: { currentPrimaryIndex?: number; conditions?: { type: string; status: string; reason?: string }[] };
+  };
+  const is = (t: string) => c.status?.conditions?.some((x) => x.type === t && x.status === "True") ?? false;
+  return {
+    available: is("Available"), healthy: is("Healthy"), currentPrimaryIndex: c.status?.currentPrimaryIndex,
+    reason: c.status?.conditions?.find((x) => x.type === "Healthy")?.reason ?? "",
+  };
+}
+
+/** The controller Pod holding the leader-election Lease `moco`. */
+export async function controllerLeader(kube: Kube): Promise<string | undefined> {
+  const holder = await kube.kubectl(["-n", CONTROLLER_NS, "get", "lease", "moco", "-o", "jsonpath={.spec.holderIdentity}"], { timeoutS: 5 });
+  const pods = await listPods(kube, CONTROLLER_NS, CONTROLLER_SELECTOR);
+  return pods.find((p) => holder.startsWith(`${p.name}_`))?.name;
+}
+
+/** What `kubectl moco switchover` does: the demote annotation on the primary Pod. */
+export async function requestSwitchover(kube: Kube, namespace: string, primaryPod: string): Promise<void> {
+  await kube.kubectl(["-n", namespace, "annotate", "pod", primaryPod, "moco.cybozu.com/demote=true", "--overwrite"]);
+}
