@@ -1,5 +1,5 @@
 // `npm run chaos -- [options]`: the fault campaign (issue #13) against a running real node
-// (`MOCO_TS_NODE=moco-ts-chaos bash sandbox/real.sh up`), installing moco-ts and a 3-instance
+// (`npm run sandbox`), installing moco-ts and a 3-instance
 // MySQLCluster there first when missing. It runs inside the node's network namespace (Pod
 // addresses are reachable only there): started outside, it starts itself again in it.
 import { spawnSync } from "node:child_process";
@@ -20,7 +20,7 @@ import { ensureCluster, installMoco, secretValue } from "./setup.ts";
 import { AckedWriter } from "./writer.ts";
 
 const program = new Command("chaos")
-  .option("--node <name>", "the real node (sandbox/real.sh with MOCO_TS_NODE)", process.env.MOCO_TS_NODE ?? "moco-ts-chaos")
+  .option("--node <name>", "the real node (default: the one `npm run sandbox` starts)", process.env.MOCO_TS_SANDBOX_NODE ?? "moco-ts-sandbox")
   .option("--seed <n>", "the random seed (printed; the same seed picks the same faults)")
   .option("--faults <n>", "how many faults", "200")
   .option("--kinds <list>", "only these fault kinds (comma-separated names)")
@@ -50,7 +50,7 @@ const layout = nodeLayout(o.node);
 if (!process.env.CHAOS_IN_NETNS) {
   const netns = path.join(layout.dir, "ns", "net");
   if (!fs.existsSync(netns)) {
-    console.error(`the real node ${o.node} is not running: MOCO_TS_NODE=${o.node} bash sandbox/real.sh up`);
+    console.error(`the real node ${o.node} is not running: start it with \`MOCO_TS_SANDBOX_NODE=${o.node} npm run sandbox\``);
     process.exit(2);
   }
   const r = spawnSync("nsenter", [`--net=${netns}`, "--", process.execPath, import.meta.filename, ...process.argv.slice(2)], {

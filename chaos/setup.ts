@@ -1,6 +1,6 @@
 // Brings what the campaign runs against: moco-ts installed from its Helm chart (helm template
 // applied with kubectl, as the e2e harness does) and a 3-instance MySQLCluster, Healthy.
-// Skips what is there already. (The node itself: `MOCO_TS_NODE=NAME bash sandbox/real.sh up`.)
+// Skips what is there already. (The node itself: `npm run sandbox`.)
 import { helmTemplate } from "../test/env/helm.ts";
 import { eventually } from "../test/env/eventually.ts";
 import { mysqlClusterManifest } from "../sandbox/cluster-manifest.ts";
