@@ -92,7 +92,7 @@ export class CertificateStore {
       kind: "Secret",
       metadata: { name: CA_SECRET_NAME, namespace: this.#namespace, labels: CA_LABELS },
       type: "kubernetes.io/tls",
-      data: { "ca.crt": b64(ca.cert), "tls.crt": b64(ca.cert), "tls.key": b64(ca.key) },
+      data: { "ca.crt": b64(ca.bundle), "tls.crt": b64(ca.cert), "tls.key": b64(ca.key) },
     };
     try {
       await this.#client.create(resources.secrets, secret);

@@ -79,7 +79,9 @@ export async function createCertificateAuthority(now: Date = new Date()): Promis
     ],
   });
   const cert = certificate.toString("pem");
-  return { cert, key: await exportKey(keys.privateKey), signingKey: keys.privateKey, certificate, bundle: cert };
+  // The bundle normalised as loadCertificateAuthority normalises it, so a CA read back from its
+  // Secret compares equal to the one that created it (no agent Secret re-issued per restart).
+  return { cert, key: await exportKey(keys.privateKey), signingKey: keys.privateKey, certificate, bundle: bundleWith(cert, cert) };
 }
 
 /** The certificates of a PEM bundle, normalised (one PEM block each, "\n"-terminated). */

@@ -71,6 +71,13 @@ test("CA bundles: loadCertificateAuthority adds the signing CA to ca.crt; bundle
   assert.equal((await loadCertificateAuthority(a.cert, a.key)).bundle, splitPemBundle(a.cert).join(""));
 });
 
+test("CA bundles: a created CA and the same CA read back from its Secret have the same bundle (agent Secrets stay current across controller restarts)", async () => {
+  const created = await createCertificateAuthority(T0);
+  const readBack = await loadCertificateAuthority(created.cert, created.key, created.bundle);
+  assert.equal(readBack.bundle, created.bundle);
+  assert.equal((await loadCertificateAuthority(created.cert, created.key)).bundle, created.bundle);
+});
+
 test("FileReloader: calls back once per change, keeps the old contents when the callback throws or a file is missing", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moco-reloader-"));
   try {
