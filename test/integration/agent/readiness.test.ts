@@ -85,9 +85,15 @@ describe("agent probes on real replication", () => {
       "CHANGE REPLICATION SOURCE TO SOURCE_HOST=?, SOURCE_PORT=?, SOURCE_USER='moco-repl', SOURCE_PASSWORD=?, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1",
       [primary.host, primary.port, passwords.REPLICATION_PASSWORD]);
     await r.query("START REPLICA");
-    await waitStatus(replicaAgent!, 200, "replica ready");
-    const metrics = await httpGet(`http://127.0.0.1:${replicaAgent!.metricsPort}/metrics`);
-    assert.match(metrics.body, /^moco_instance_replication_delay_seconds\{name="test",index="1"\} [0-9.e-]+$/m);
+    // Ready may come before the first transaction is queued (no delay to export yet: the gauge
+    // is unregistered then); once the primary's three transactions are queued it is exported.
+    await waitFor("replica ready with its delay exported", async () => {
+      const res = await readyz(replicaAgent!);
+      if (res.status !== 200) throw new Error(`last answer ${res.status} ${res.body.trim()}`);
+      const metrics = await httpGet(`http://127.0.0.1:${replicaAgent!.metricsPort}/metrics`);
+      assert.match(metrics.body, /^moco_instance_replication_delay_seconds\{name="test",index="1"\} [0-9.e-]+$/m);
+      return metrics;
+    }, 30_000);
     const primaryMetrics = await httpGet(`http://127.0.0.1:${primaryAgent!.metricsPort}/metrics`);
     assert.doesNotMatch(primaryMetrics.body, /replication_delay_seconds/, "a writable primary has no delay gauge");
   });
