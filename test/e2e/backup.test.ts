@@ -15,12 +15,9 @@
 //     the controller counted no refused status write.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PolicyV1Api } from "@kubernetes/client-node";
-import { repoRoot } from "../env/procs.ts";
 import { startS3, type S3Server } from "../env/storage.ts";
 import { NODE_IP } from "../../sandbox/realnode/config.ts";
 import {
@@ -28,7 +25,6 @@ import {
 } from "./harness.ts";
 import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../src/metrics/index.ts";
 
-const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
 const ns = "bk";
 const source = "src";
 const restored = "restored";
@@ -103,7 +99,7 @@ function withSpec(manifest: string, extra: string): string {
   return manifest.slice(0, at + 7) + extra + manifest.slice(at + 7);
 }
 
-describe("backup and point-in-time restore on the sandbox", { skip: notReady }, () => {
+describe("backup and point-in-time restore on the sandbox", () => {
   let env: E2E;
   let s3: S3Server;
   let s3c: S3Client;

@@ -18,7 +18,6 @@ import {
   clusterManifest, clusterPassword, clusterState, connectMysql, eventually, kubectlBinary, primaryPod, sleep, startE2E, waitHealthy, type E2E,
 } from "./harness.ts";
 
-const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
 
 const ns = "cli";
 const name = "c3";
@@ -35,7 +34,7 @@ function pluginWrapperDir(): string {
 }
 const pluginDir = pluginWrapperDir();
 
-describe("kubectl moco on the sandbox", { skip: notReady }, () => {
+describe("kubectl moco on the sandbox", () => {
   let env: E2E;
 
   /** `kubectl moco ARGS` as a child process, with kubectl and the plugin on PATH. */

@@ -12,15 +12,11 @@ import {
   containerRuns, installMoco, killAndHold, primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
 } from "./harness.ts";
 
-import path from "node:path";
-import { repoRoot } from "../env/procs.ts";
 
-// Until the controller's entry point exists there is nothing to run end to end.
-const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
 const ns = "e2e";
 const name = "three";
 
-describe("3-instance MySQLCluster on the sandbox", { skip: notReady }, () => {
+describe("3-instance MySQLCluster on the sandbox", () => {
   let env: E2E;
   let writable = "";
   before(async () => {

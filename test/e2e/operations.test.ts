@@ -4,15 +4,11 @@
 // reconciliation.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
-import { repoRoot } from "../env/procs.ts";
 import {
   clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
 } from "./harness.ts";
 
-const notReady = fs.existsSync(path.join(repoRoot, "src", "controller", "main.ts")) ? false : "src/controller/main.ts does not exist yet";
 const ns = "ops";
 
 async function podImages(env: E2E, name: string): Promise<Map<string, string>> {
@@ -20,7 +16,7 @@ async function podImages(env: E2E, name: string): Promise<Map<string, string>> {
   return new Map(pods.items.map((p) => [p.metadata!.name!, p.spec!.containers.find((c) => c.name === "mysqld")!.image!]));
 }
 
-describe("operations on the sandbox", { skip: notReady }, () => {
+describe("operations on the sandbox", () => {
   let env: E2E;
   before(async () => {
     env = await startE2E({ namespaces: [ns] });
