@@ -189,10 +189,8 @@ export class ControllerMetrics {
   initManagerSeries(labels: ClusterLabels): void {
     const l = labelsOf(labels);
     for (const name of MANAGER_COUNTERS) this.#counters.get(name)?.inc(l, 0);
-    for (const name of [...MANAGER_GAUGES, ...BACKUP_GAUGES]) {
-      const g = this.#gauges.get(name);
-      if (g !== undefined && !hasSeries(g, l)) g.set(l, 0);
-    }
+    // inc by 0: creates a missing series at 0 and leaves an existing one's value alone.
+    for (const name of [...MANAGER_GAUGES, ...BACKUP_GAUGES]) this.#gauges.get(name)?.inc(l, 0);
     this.#processing.zero(l);
   }
 
@@ -239,14 +237,6 @@ export class ControllerMetrics {
   metricsText(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-function hasSeries(g: Gauge<LabelNames>, l: Record<LabelNames, string>): boolean {
-  // prom-client keeps series in a private hash map; reading through get() is async, so
-  // use the internal structure when present and fall back to "absent".
-  const hashMap = (g as unknown as { hashMap?: Record<string, { labels: Record<string, string> }> }).hashMap;
-  if (hashMap === undefined) return false;
-  return Object.values(hashMap).some((e) => e.labels["name"] === l.name && e.labels["namespace"] === l.namespace);
 }
 
 export interface BackupStatusView {
