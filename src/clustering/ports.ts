@@ -1,5 +1,5 @@
 // The small interfaces the clustering engine (observe, act, manager) depends on. The
-// controller implements them over the Kubernetes API and the agent's gRPC; the
+// controller implements them over the Kubernetes API and the agent's HTTPS+JSON API; the
 // integration tests implement them in memory over real mysqld processes. Nothing in
 // src/clustering imports a Kubernetes client.
 import type { ReplicationTls } from "../mysql/tls.ts";

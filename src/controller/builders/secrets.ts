@@ -1,5 +1,5 @@
-// Password Secrets, my.cnf credential files, the agent Certificate and the gRPC Secret
-// copy (objects.md §3).
+// Password Secrets and my.cnf credential files (objects.md §3). The agent's certificate
+// Secret is issued by the controller itself (src/controller/cert-store.ts), not cert-manager.
 import { randomBytes } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
 import { goQuote } from "../../api/v1beta2/index.ts";
@@ -14,7 +14,6 @@ import {
   clusterOwnerReference,
   controllerNamespaceLabelSet,
   labelSet,
-  mergeLabels,
   names,
   sortedRecord,
 } from "./meta.ts";
@@ -141,64 +140,5 @@ export function buildMyCnfSecret(cluster: MySQLCluster, passwords: MocoPasswords
       ownerReferences: [clusterOwnerReference(id)],
     },
     data: sortedRecord(data),
-  };
-}
-
-/** cert-manager Certificate (no client-node model; the fields MOCO sets). */
-export interface Certificate {
-  apiVersion: "cert-manager.io/v1";
-  kind: "Certificate";
-  metadata: { name: string; namespace: string; labels: Record<string, string> };
-  spec: {
-    commonName?: string;
-    dnsNames: string[];
-    secretName: string;
-    usages: string[];
-    issuerRef: { kind: string; name: string };
-  };
-}
-
-/** Issuer that signs the agent certificates (provided by the chart). */
-export const GRPC_ISSUER_NAME = "moco-grpc-issuer";
-
-/** Agent Certificate `<sys>/moco-agent-<ns>.<name>` (objects.md §3.4): created once if absent. */
-export function buildAgentCertificate(cluster: MySQLCluster, options: BuilderOptions): Certificate {
-  const id = clusterIdentity(cluster);
-  const name = names.agentCertificate(id.namespace, id.name);
-  return {
-    apiVersion: "cert-manager.io/v1",
-    kind: "Certificate",
-    metadata: { name, namespace: options.controllerNamespace, labels: controllerNamespaceLabelSet(id.name, id.namespace) },
-    spec: {
-      dnsNames: [`*.${names.prefixed(id.name)}.${id.namespace}.svc`],
-      secretName: name,
-      usages: ["digital signature", "key encipherment", "server auth"],
-      issuerRef: { kind: "Issuer", name: GRPC_ISSUER_NAME },
-    },
-  };
-}
-
-/**
- * The gRPC Secret copy `<ns>/moco-<name>-grpc` (objects.md §3.5): the `data` of the
- * cert-manager Secret `<sys>/moco-agent-<ns>.<name>` (`source`), labels = the labels of
- * the existing copy (if any) merged with labelSet (labelSet wins), owner reference.
- * Create-or-update (not server-side apply), like upstream's CreateOrUpdate.
- */
-export function buildGrpcSecret(
-  cluster: MySQLCluster,
-  source: Pick<V1Secret, "data">,
-  existing?: Pick<V1Secret, "metadata">,
-): V1Secret {
-  const id = clusterIdentity(cluster);
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      name: names.grpcSecret(id.name),
-      namespace: id.namespace,
-      labels: mergeLabels(existing?.metadata?.labels, labelSet(id.name)),
-      ownerReferences: [clusterOwnerReference(id)],
-    },
-    data: sortedRecord(source.data ?? {}),
   };
 }

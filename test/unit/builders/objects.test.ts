@@ -6,9 +6,7 @@ import {
   DEFAULT_SLOW_LOG_CONFIG_TEMPLATE,
   MOCO_TS_VERSION,
   SlowLogTemplateError,
-  buildAgentCertificate,
   buildControllerSecret,
-  buildGrpcSecret,
   buildHeadlessService,
   buildMyCnfConfigMap,
   buildMyCnfSecret,
@@ -43,7 +41,6 @@ const PASSWORDS: MocoPasswords = {
   READONLY_PASSWORD: "0".repeat(32),
   WRITABLE_PASSWORD: "1".repeat(32),
 };
-const b64 = (s: string) => Buffer.from(s).toString("base64");
 const unb64 = (s: string | undefined) => Buffer.from(s ?? "", "base64").toString();
 const MiB = 1024 * 1024;
 
@@ -133,34 +130,6 @@ describe("Secrets", () => {
   it("goQuote escapes like Go %q", () => {
     assert.equal(goQuote('a"b\\c\n\t\x01'), '"a\\"b\\\\c\\n\\t\\x01"');
     assert.equal(myCnfClientFileText("u", 'p"'), '[client]\nuser="u"\npassword="p\\""\n');
-  });
-
-  it("agent Certificate and gRPC Secret copy", () => {
-    assert.deepEqual(buildAgentCertificate(cluster(), options()), {
-      apiVersion: "cert-manager.io/v1",
-      kind: "Certificate",
-      metadata: {
-        name: "moco-agent-ns.test",
-        namespace: "moco-system",
-        labels: { ...LABELS, "app.kubernetes.io/instance-namespace": "ns" },
-      },
-      spec: {
-        dnsNames: ["*.moco-test.ns.svc"],
-        secretName: "moco-agent-ns.test",
-        usages: ["digital signature", "key encipherment", "server auth"],
-        issuerRef: { kind: "Issuer", name: "moco-grpc-issuer" },
-      },
-    });
-    const data = { "tls.key": b64("k"), "ca.crt": b64("c"), "tls.crt": b64("t") };
-    const copy = buildGrpcSecret(cluster(), { data }, { metadata: { labels: { keep: "me", "app.kubernetes.io/name": "x" } } });
-    assert.deepEqual(copy.metadata, {
-      name: "moco-test-grpc",
-      namespace: "ns",
-      labels: { ...LABELS, keep: "me" },
-      ownerReferences: [OWNER],
-    });
-    assert.deepEqual(Object.keys(copy.data ?? {}), ["ca.crt", "tls.crt", "tls.key"]);
-    assert.equal(copy.data?.["tls.key"], data["tls.key"]);
   });
 
   it("ServiceAccount", () => {
