@@ -15,6 +15,8 @@
 // when a schema is built (src/api/v1beta2/core-schemas.ts), because CRD structural
 // schemas cannot contain `$ref`.
 
+import { execFileSync } from "node:child_process";
+
 export const KUBERNETES_RELEASE = "v1.34.4";
 
 /** Definitions the MOCO API embeds (api.md §3 and §4). */
@@ -154,9 +156,13 @@ export function trimCoreDefinitions(openapi: unknown, source: string): TrimmedCo
 
 /** Where `go mod download` puts the pinned release's core/v1 OpenAPI document. */
 export function defaultOpenApiPath(): string {
-  const gopath = process.env["GOPATH"] ?? `${process.env["HOME"] ?? "/root"}/go`;
-  const modcache = process.env["GOMODCACHE"] ?? `${gopath}/pkg/mod`;
+  const modcache = process.env["GOMODCACHE"] ?? goModCache();
   return `${modcache}/k8s.io/kubernetes@${KUBERNETES_RELEASE}/api/openapi-spec/v3/api__v1_openapi.json`;
+}
+
+/** Go's module cache, as the toolchain reports it (`go env GOMODCACHE`). */
+function goModCache(): string {
+  return execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
 }
 
 export const OPENAPI_SOURCE_LABEL =

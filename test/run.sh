@@ -54,6 +54,8 @@ case "$layer" in
   unit)
     # The chart tests run helm (built from its Go module; a missing helm fails, never skips).
     bash test/env/build-helm.sh
+    # The Kubernetes OpenAPI the CRD test compares k8s-core-v1.json with (Go's module cache).
+    (cd test/env/k8s && GOFLAGS=-mod=mod go mod download k8s.io/kubernetes)
     # promtool for the alert rules (docs/monitoring.md).
     bash test/env/apt-prometheus.sh
     run_layer unit "$@" ;;
