@@ -331,9 +331,12 @@ export async function runMysql(env: CommandEnv, clusterName: string, mysqlArgs: 
   if (phase === "Succeeded" || phase === "Failed") {
     throw new CliError(`pod ${env.namespace}/${podName} is ${phase}: cannot run mysql in it`, EXIT.NOT_AVAILABLE);
   }
-  return env.exec.interactive({
+  const code = await env.exec.interactive({
     namespace: env.namespace, pod: podName, container: MYSQLD_CONTAINER, command: mysqlCommand(opts, mysqlArgs), stdin: opts.stdin, tty: opts.tty,
   });
+  // What MOCO's plugin (client-go's exec) and kubectl exec print after a failing command.
+  if (code !== 0) env.io.stderr(`command terminated with exit code ${code}\n`);
+  return code;
 }
 
 // ---- status (moco-ts extension) ------------------------------------------------------------

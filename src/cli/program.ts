@@ -152,7 +152,7 @@ Examples:
   # interactive session on instance 1
   kubectl moco -n shop mysql --index 1 -it orders
 
-The exit code is mysql's (kubectl exec propagates it).`)
+The exit code is mysql's; a non-zero one is also noted on stderr as kubectl exec does.`)
     .action(async (cluster: string, mysqlArgs: string[], opts: { mysqlUser: string; index: string; stdin: boolean; tty: boolean }) => {
       const index = parseIndex(opts.index);
       const code = await runMysql(commandEnv(), cluster, mysqlArgs, {

@@ -339,11 +339,15 @@ describe("mysql", () => {
     });
   }
 
-  it("propagates the remote exit code", async () => {
+  it("propagates the remote exit code, with kubectl's note on stderr when it is not 0", async () => {
     const r = await run(setup(), ["mysql", "c", "--", "-e", "bad sql"], { exec: fakeExec(async () => 1) });
     assert.equal(r.code, 1);
+    assert.equal(r.stderr, "command terminated with exit code 1\n");
     const r2 = await run(setup(), ["mysql", "c"], { exec: fakeExec(async () => 42) });
     assert.equal(r2.code, 42);
+    assert.equal(r2.stderr, "command terminated with exit code 42\n");
+    const ok = await run(setup(), ["mysql", "c"], { exec: fakeExec(async () => 0) });
+    assert.equal(ok.stderr, "");
   });
 
   it("never puts a password on the exec'd command line", async () => {
