@@ -172,7 +172,9 @@ moco_ts() {
     -f "$d/Dockerfile" -t "$REPO/moco-ts:$version" "$d" >/dev/null
   # Also under the name the controller and deploy/ give the moco-ts image.
   done_image moco-ts "$key" "$REPO/moco-ts:$version" "ghcr.io/moco-ts/moco-ts:$version"
-  "${P[@]}" image prune -f >/dev/null  # the build stage's dangling image
+  # The build stage's dangling image; a leftover container of an interrupted build may still
+  # hold one (podman ps --all --external): that is not a reason to fail provisioning.
+  "${P[@]}" image prune -f >/dev/null || echo "image moco-ts: dangling images left (a leftover build container holds one)" >&2
 }
 
 # Every image the real node needs, in build order.
