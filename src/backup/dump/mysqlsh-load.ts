@@ -13,11 +13,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
-import { connect, queryArrays, type Conn, type MysqlTarget } from "../db.ts";
-import type { Logger } from "../log.ts";
-import type { Progress } from "../progress.ts";
+import { connect, queryArrays, type Conn } from "../db.ts";
 import { createDecompressor, loadDataStatement, quoteIdent, type ColumnSpec } from "./format.ts";
-import { adoptGtidSet, loadDataInTransaction, prepareLoadSession, runParallel, userSelected, type UserFilter } from "./load.ts";
+import { adoptGtidSet, loadDataInTransaction, prepareLoadSession, runParallel, userSelected, type LoadOptions, type UserFilter } from "./load.ts";
 import {
   MYSQLSH_DONE, MYSQLSH_INSTANCE_META, MysqlshDumpError, adaptStatement, encodeMysqlshName, idxDataBytes, parseInstanceMeta,
   parseSchemaMeta, parseTableMeta, parseUsersScript, splitSqlScript, tableDataFiles, type DataFile, type InstanceMeta,
@@ -47,17 +45,8 @@ export interface MysqlshPlan {
   schemas: MysqlshSchemaPlan[];
 }
 
-export interface MysqlshLoadOptions {
-  target: MysqlTarget;
-  /** The extracted dump directory (@.json, …). */
-  dumpDir: string;
-  threads: number;
-  log: Logger;
-  progress?: Progress;
-  schema?: string;
-  users?: UserFilter[];
-  chunkAttempts?: number;
-}
+/** The same options as the own format's loader (dumpDir: the extracted MySQL Shell dump, @.json …). */
+export type MysqlshLoadOptions = LoadOptions;
 
 export interface MysqlshLoadResult {
   meta: InstanceMeta;
