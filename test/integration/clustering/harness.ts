@@ -515,14 +515,38 @@ export class ClusterHarness {
  * Inserts increasing ids through the instance labelled primary (as the primary Service
  * would), as moco-writable, recording every acknowledged insert.
  */
-export class Writer {
+/**
+ * A loop running in the background from start() until stop(), which waits for its last round:
+ * the writer, the monitors and the tests' own probe loops.
+ */
+export abstract class BackgroundLoop {
+  #running = false;
+  #loop: Promise<void> | null = null;
+
+  /** False once stop() was called: run() ends its loop then. */
+  protected get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  protected abstract run(): Promise<void>;
+}
+
+export class Writer extends BackgroundLoop {
   readonly acked: number[] = [];
   readonly errors: string[] = [];
   /** ordinal → time of its first acknowledged insert. */
   readonly firstAckOn = new Map<number, number>();
   private next = 1;
-  private running = false;
-  private loop: Promise<void> | null = null;
   private readonly h: ClusterHarness;
   private readonly tls: MysqlClientTls | undefined;
   /** Connections opened (a new one after each error). */
@@ -530,21 +554,12 @@ export class Writer {
 
   /** `tls`: connect with TLS, verifying the instances against this CA. */
   constructor(h: ClusterHarness, tls?: MysqlClientTls) {
+    super();
     this.h = h;
     this.tls = tls;
   }
 
-  start(): void {
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let conn: Connection | null = null;
     let connected = -1;
     while (this.running) {
@@ -583,28 +598,17 @@ export class Writer {
 }
 
 /** Polls read_only of every instance in a tight loop; records samples with more than one writable instance. */
-export class WritableMonitor {
+export class WritableMonitor extends BackgroundLoop {
   readonly violations: string[] = [];
   samples = 0;
-  private running = false;
-  private loop: Promise<void> | null = null;
   private readonly h: ClusterHarness;
 
   constructor(h: ClusterHarness) {
+    super();
     this.h = h;
   }
 
-  start(): void {
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     const conns: (Connection | null)[] = this.h.instances.map(() => null);
     const open = async (i: number): Promise<Connection> => {
       const have = conns[i];

@@ -32,7 +32,7 @@ import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
 import { agentEnv, agentTestCerts, httpGet, testAgentFlags } from "../agent/helpers.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { agentSessionsWithFingerprint, passwordFingerprint } from "../../../src/mysql/password-id.ts";
-import { ClusterHarness, Writer, createTestTable, idsOn, sleep } from "./harness.ts";
+import { BackgroundLoop, ClusterHarness, Writer, createTestTable, idsOn, sleep } from "./harness.ts";
 import { KubeClient } from "../../../src/k8s/client.ts";
 import { resources } from "../../../src/k8s/resource.ts";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
@@ -57,68 +57,59 @@ const SYSTEM_USERS = MOCO_USERS.filter((u) => u.system);
 const same = (a: MocoPasswords, b: MocoPasswords): boolean => PASSWORD_KEYS.every((k) => a[k] === b[k]);
 
 /** Logs in as every system user on every instance every 200 ms with the passwords the "agent" holds; counts access-denied logins. */
-class SystemClients {
+class SystemClients extends BackgroundLoop {
   readonly denied: string[] = [];
   logins = 0;
-  private running = false;
-  private loop: Promise<void> | null = null;
   private readonly h: ClusterHarness;
   constructor(h: ClusterHarness) {
+    super();
     this.h = h;
   }
-  start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const held = this.h.passwords;
-        await Promise.all(this.h.instances.map(async (inst) => {
-          if (!inst.running()) return;
-          for (const u of SYSTEM_USERS) {
-            try {
-              const c = await mysql.createConnection({ host: inst.host, port: 3306, user: u.name, password: held[u.passwordKey], connectTimeout: 2000 });
-              c.destroy();
-              this.logins++;
-            } catch (e) {
-              // Only the server's refusal counts; an instance going down is not a password problem.
-              if ((e as { errno?: number }).errno === 1045) this.denied.push(`${u.name}@${inst.index}`);
-            }
+  protected async run(): Promise<void> {
+    while (this.running) {
+      const held = this.h.passwords;
+      await Promise.all(this.h.instances.map(async (inst) => {
+        if (!inst.running()) return;
+        for (const u of SYSTEM_USERS) {
+          try {
+            const c = await mysql.createConnection({ host: inst.host, port: 3306, user: u.name, password: held[u.passwordKey], connectTimeout: 2000 });
+            c.destroy();
+            this.logins++;
+          } catch (e) {
+            // Only the server's refusal counts; an instance going down is not a password problem.
+            if ((e as { errno?: number }).errno === 1045) this.denied.push(`${u.name}@${inst.index}`);
           }
-        }));
-        await sleep(200);
-      }
-    })();
-  }
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
+        }
+      }));
+      await sleep(200);
+    }
   }
 }
 
 /** A backup-like job: started with the passwords of its start, reconnects every 300 ms to read, until finished. */
-class LongJob {
+class LongJob extends BackgroundLoop {
   readonly denied: string[] = [];
   reads = 0;
-  private running = true;
-  private readonly loop: Promise<void>;
+  private readonly host: string;
+  private readonly password: string;
   constructor(h: ClusterHarness, ordinal: number) {
-    const password = h.passwords.BACKUP_PASSWORD;
-    this.loop = (async () => {
-      while (this.running) {
-        try {
-          const c = await mysql.createConnection({ host: h.inst(ordinal).host, port: 3306, user: "moco-backup", password, connectTimeout: 2000 });
-          await c.query("SELECT COUNT(*) FROM test.t");
-          c.destroy();
-          this.reads++;
-        } catch (e) {
-          if ((e as { errno?: number }).errno === 1045) this.denied.push("moco-backup");
-        }
-        await sleep(300);
-      }
-    })();
+    super();
+    this.host = h.inst(ordinal).host;
+    this.password = h.passwords.BACKUP_PASSWORD;
+    this.start();
   }
-  async finish(): Promise<void> {
-    this.running = false;
-    await this.loop;
+  protected async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const c = await mysql.createConnection({ host: this.host, port: 3306, user: "moco-backup", password: this.password, connectTimeout: 2000 });
+        await c.query("SELECT COUNT(*) FROM test.t");
+        c.destroy();
+        this.reads++;
+      } catch (e) {
+        if ((e as { errno?: number }).errno === 1045) this.denied.push("moco-backup");
+      }
+      await sleep(300);
+    }
   }
 }
 
@@ -295,7 +286,7 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
     checker.start();
   });
   after(async () => {
-    await job?.finish();
+    await job?.stop();
     await checker?.stop();
     for (const a of agents) await a.close();
     await writer?.stop();
@@ -319,7 +310,7 @@ describe("password rotation on real mysqld and kube-apiserver", { timeout: 1_200
         if (waits === 4) await h.inst(downReplica).start();
       }
       if (step === "confirm" && ++confirms === 3) {
-        await job?.finish();
+        await job?.stop();
         job = null;
       }
     });
