@@ -341,6 +341,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     isLeader: () => elector?.isLeader() === true && state !== undefined,
     leaderState: () => state,
     async stop() {
+      webhook?.drain();
       stopping.abort();
       clearInterval(leaderGaugeTimer);
       await electionLoop;

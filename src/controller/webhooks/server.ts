@@ -67,6 +67,15 @@ export interface WebhookServer {
   setCertificate(pair: { cert: string | Buffer; key: string | Buffer }): void;
   /** Re-reads certFile/keyFile now; whether the certificate changed. */
   reload(): boolean;
+  /**
+   * Keeps answering, but no connection stays open for another request: idle keep-alive
+   * connections are closed now and every answer from now on carries `Connection: close`.
+   * Called when the process is asked to stop, before the rest of the shutdown: the API
+   * server's idle connections would otherwise outlive the Pod (ended with SIGKILL after
+   * its grace period), and its next admission request, written into a connection whose
+   * peer vanished, hangs until the webhook timeout.
+   */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -182,10 +191,14 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const initial = files?.map((f) => readFileSync(f));
   const first = options.certificate ?? (initial === undefined ? undefined : { cert: initial[0], key: initial[1] });
   if (first === undefined) throw new Error("startWebhookServer: certFile and keyFile, or certificate, are required");
+  let draining = false;
   const server = createServer(
     { cert: first.cert, key: first.key },
     guardedListener(
-      (req, res) => handleWebhookRequest(req, res, options),
+      (req, res) => {
+        if (draining) res.setHeader("Connection", "close");
+        return handleWebhookRequest(req, res, options);
+      },
       (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed"),
     ),
   );
@@ -223,6 +236,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     setCertificate,
     reload: () => reloader?.check() ?? false,
+    drain: () => {
+      draining = true;
+      server.closeIdleConnections();
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         reloader?.stop();

@@ -23,6 +23,7 @@ import { freePort } from "../../env/procs.ts";
 import { documentsBySource } from "../../../scripts/render-deploy.ts";
 import { startController, type RunningController } from "../../../src/controller/main.ts";
 import { buildBackupRole, buildRestoreRole } from "../../../src/controller/builders/jobs.ts";
+import { ANNOTATION_ROTATE_PASSWORD, ROTATION_STATE_ANNOTATION } from "../../../src/controller/password-rotation.ts";
 import { pino } from "pino";
 
 const SYS = "moco-system";
@@ -155,6 +156,10 @@ describe("the controller's RBAC (chart) matches the API calls it makes (audit lo
     // PVC label sync (--pvc-sync-label-keys team) and the StatefulSet re-created (template metadata changed).
     await applyJson(cluster("db", { backupPolicyName: "daily", mysqlConfigMapName: "mycnf", volumeClaimTemplates: vct("b", "2Gi", "expandable") }));
     await eventually("the PVC labels synced", async () => (await kubectl(["-n", NS, "get", "pvc", "-l", "team=b", "-o", "name"])).split("\n").filter((l) => l !== "").length === 3, 60_000);
+    // A password rotation request: its first step stores the new passwords in the controller
+    // Secret (an update guarded by its resourceVersion) before any MySQL is asked.
+    await kubectl(["-n", NS, "annotate", "mysqlcluster", "db", `${ANNOTATION_ROTATE_PASSWORD}=audit-1`]);
+    await eventually("the rotation state on the controller Secret", async () => (await kubectl(["-n", SYS, "get", "secret", `mysql-${NS}.db`, "-o", "jsonpath={.metadata.annotations}"])).includes(ROTATION_STATE_ANNOTATION), 60_000);
     // Scale up to 5, then take it offline (the PDB goes) and drop the backup policy (CronJob, Role, RoleBinding go).
     await applyJson(cluster("db", { replicas: 5, backupPolicyName: "daily", mysqlConfigMapName: "mycnf", volumeClaimTemplates: vct("b", "2Gi", "expandable") }));
     await eventually("the StatefulSet scaled to 5", async () => (await kubectl(["-n", NS, "get", "sts/moco-db", "-o", "jsonpath={.spec.replicas}"])) === "5", 60_000);

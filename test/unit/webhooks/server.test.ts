@@ -4,7 +4,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request } from "node:https";
+import { Agent, request } from "node:https";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -305,6 +306,36 @@ describe("webhook server over HTTPS", () => {
   });
   it("the server still serves after all of the above", async () => {
     assert.equal((await post(WEBHOOK_PATHS.healthz, "", "GET")).status, 200);
+  });
+});
+
+describe("webhook server drain (on stop)", () => {
+  it("closes idle keep-alive connections and answers with Connection: close from then on", async () => {
+    const own = await startWebhookServer({ certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key"), host: "127.0.0.1", port: 0, dependencies: deps });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () => new Promise<{ status: number; connection: string | undefined; socket: Socket }>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: own.port, path: WEBHOOK_PATHS.healthz, method: "GET", ca, agent }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, socket: req.socket as Socket }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    try {
+      const first = await get();
+      assert.equal(first.status, 200);
+      assert.equal(first.connection, "keep-alive", "before the drain the connection is kept for the next request");
+      const closed = new Promise<void>((resolve) => first.socket.once("close", () => resolve()));
+      assert.equal(first.socket.destroyed, false, "the idle connection is open");
+      own.drain();
+      await closed;
+      const second = await get();
+      assert.equal(second.status, 200, "a draining server still answers");
+      assert.equal(second.connection, "close");
+    } finally {
+      agent.destroy();
+      await own.close();
+    }
   });
 });
 
