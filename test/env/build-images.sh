@@ -29,6 +29,11 @@ P=(podman --root "$store/root" --runroot "$store/run"
 ULIMITS=(--ulimit nofile=16384:16384 --ulimit nproc=4096:4096)
 REPO=localhost/moco-ts-node
 
+# One build at a time on this podman store: two checkouts sharing .cache (git worktrees) that
+# build at once break each other's overlay layers.
+exec 9>"$store/.build.lock"
+flock 9
+
 # The overlay driver leaves its home bind-mounted on the host; undo that on exit.
 release_storage() {
   "${P[@]}" unmount --all >/dev/null 2>&1 || true
