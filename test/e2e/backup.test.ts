@@ -15,15 +15,22 @@
 //     the controller counted no refused status write.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import type { RowDataPacket } from "mysql2/promise";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PolicyV1Api } from "@kubernetes/client-node";
 import { startS3, type S3Server } from "../env/storage.ts";
 import { NODE_IP } from "../../sandbox/realnode/config.ts";
 import {
-  clusterManifest, clusterPassword, connectMysql, controllerMetric, eventually, primaryPod, sleep, startE2E, waitHealthy, type E2E,
+  CONTROLLER_REPLICAS, clusterManifest, clusterPassword, connectMysql, controllerMetric, eventually, primaryPod, sleep, startE2E, waitHealthy, type E2E,
 } from "./harness.ts";
 import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../src/metrics/index.ts";
+import { helmTemplate } from "../env/helm.ts";
+import { makeTmpDir } from "../env/procs.ts";
+import { startPrometheus, type ScrapeJob } from "../env/prometheus.ts";
+import { podMonitorJobs, podMonitorsOf } from "../env/pod-monitors.ts";
+import { alertRules, dashboardQueries, dashboardVariables } from "../env/monitoring-assets.ts";
+import { nodeNetnsFile } from "../../sandbox/realnode/node.ts";
 
 const ns = "bk";
 const source = "src";
@@ -182,7 +189,9 @@ describe("backup and point-in-time restore on the sandbox", () => {
   it("a MySQLCluster with backupPolicyName gets the backup CronJob", async (t) => {
     await env.kubectl(["apply", "-f", "-"], policyManifest(s3, IDLE_SCHEDULE));
     const start = Date.now();
-    await env.kubectl(["apply", "-f", "-"], withSpec(clusterManifest(source, ns, 3), `  backupPolicyName: ${policy}\n`));
+    // mysqld_exporter joins the Pods when spec.collectors is not empty (as MOCO): the
+    // monitoring test below scrapes it.
+    await env.kubectl(["apply", "-f", "-"], withSpec(clusterManifest(source, ns, 3), `  backupPolicyName: ${policy}\n  collectors: [engine_innodb_status, info_schema.innodb_metrics]\n`));
     await waitHealthy(env, ns, source);
     t.diagnostic(`source cluster: apply → Available+Healthy ${((Date.now() - start) / 1000).toFixed(1)} s`);
     const cj = await eventually("the backup CronJob", async () => {
@@ -306,6 +315,60 @@ describe("backup and point-in-time restore on the sandbox", () => {
     assert.deepEqual(keys, [`${d1}binlog.tar.zst`, `${d1}dump.tar`, `${d2}dump.tar`],
       "binlog.tar.zst under the first backup, a dump.tar under each, no binlog archive under the newest");
     t.diagnostic(`bucket: ${keys.length} objects; first dump ${first.dumpSize} B, second dump ${b.dumpSize} B, binlogs ${b.binlogSize} B`);
+  });
+
+  it("Prometheus scraping the PodMonitors' targets answers every dashboard and alert expression, backup panels included", async () => {
+    assert.ok(second?.time, "the backups ran");
+    // A real Prometheus (Debian's) in the node's network namespace scrapes exactly what the
+    // chart's PodMonitors select (the node has no Prometheus Operator).
+    const monitors = podMonitorsOf(helmTemplate({ values: { monitoring: { enabled: true } } }));
+    const pods = (await env.core.listPodForAllNamespaces()).items.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+    const jobs: ScrapeJob[] = podMonitorJobs(monitors, pods);
+    assert.deepEqual(Object.fromEntries(jobs.map((j) => [j.name, j.targets.length])), {
+      "podMonitor/moco-system/moco-controller/0": CONTROLLER_REPLICAS, "podMonitor/moco-system/moco-agent/0": 3, "podMonitor/moco-system/moco-mysql/0": 3,
+    });
+    const work = makeTmpDir("e2e-prometheus-");
+    const prom = await startPrometheus({ dir: work, netns: nodeNetnsFile(env.layout), jobs });
+    try {
+      const expected = CONTROLLER_REPLICAS + 6;
+      await eventually("every target scraped", async () => {
+        const up = await prom.query("up == 1");
+        return up.length === expected && (await prom.unhealthyTargets()).length === 0 ? true : undefined;
+      }, 120_000, 2000);
+      const values = { namespace: ns, cluster: source };
+      const queries = dashboardQueries(values);
+      assert.ok(queries.length >= 30, `${queries.length} dashboard expressions`);
+      assert.ok(queries.some((q) => /moco_backup_/.test(q.expr)), "the dashboard has backup panels");
+      // Rates need two samples in their window: wait until every expression has data.
+      await eventually("every dashboard expression returns data", async () => {
+        for (const q of queries) if ((await prom.query(q.expr)).length === 0) return undefined;
+        return true;
+      }, 240_000, 5000).catch(async (e: unknown) => {
+        const empty: string[] = [];
+        for (const q of queries) if ((await prom.query(q.expr)).length === 0) empty.push(`${q.panel}: ${q.expr}`);
+        throw new Error(`${String(e)}\nwithout data:\n${empty.join("\n")}`, { cause: e });
+      });
+      const primary = await prom.query(queries.find((q) => q.panel === "Primary instance")!.expr);
+      assert.deepEqual(primary.map((x) => x.metric.index), [String((await getCluster(source)).status?.currentPrimaryIndex)], "the primary instance panel");
+      for (const v of dashboardVariables(values)) {
+        assert.ok((await prom.labelValues(v.label, v.selector)).includes(v.name === "namespace" ? ns : source), `variable ${v.name}`);
+      }
+      const rules = alertRules();
+      assert.ok(rules.length >= 8);
+      for (const r of rules) {
+        await prom.query(r.expr); // parses and evaluates
+        assert.notEqual((await prom.query(r.signal)).length, 0, `${r.alert}: its signal ${r.signal} returns data`);
+      }
+      // A Healthy cluster backed up minutes ago fires none of the state alerts.
+      for (const a of ["MOCOClusterUnavailable", "MOCOClusterNotHealthy", "MOCOErrantReplicas", "MOCOMySQLDown", "MOCOBackupTooOld", "MOCOClusteringStopped"]) {
+        const rule = rules.find((r) => r.alert === a);
+        assert.ok(rule, `the rules have ${a}`);
+        assert.deepEqual(await prom.query(rule.expr), [], `${a} does not fire`);
+      }
+    } finally {
+      await prom.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it("a new cluster with spec.restore is restored to the point between the two writes", async (t) => {

@@ -10,7 +10,7 @@
 // equality only, and failure messages name the user, not the value.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { makeTmpDir, repoRoot } from "../env/procs.ts";
@@ -100,10 +100,26 @@ describe("kubectl moco on the sandbox", () => {
     }, 120_000, 2000);
   }
 
+  // The single executable (scripts/build-kubectl-moco.sh: Node 24 SEA), built while the
+  // node is prepared; the last test runs it with no Node.js and no kubectl on PATH.
+  const seaDir = makeTmpDir("kubectl-moco-sea-");
+  let seaBuild: Promise<void> | undefined;
+
   before(async () => {
+    seaBuild = new Promise<void>((resolve, reject) => {
+      execFile("bash", [path.join(repoRoot, "scripts", "build-kubectl-moco.sh"), seaDir], { timeout: 900_000 }, (e, _out, stderr) => {
+        if (e) reject(new Error(`build-kubectl-moco.sh failed: ${stderr}`, { cause: e }));
+        else resolve();
+      });
+    });
+    seaBuild.catch(() => undefined);
     env = await startE2E({ namespaces: [ns] });
   });
-  after(async () => { await env?.stop(); fs.rmSync(pluginDir, { recursive: true, force: true }); });
+  after(async () => {
+    await env?.stop();
+    fs.rmSync(pluginDir, { recursive: true, force: true });
+    fs.rmSync(seaDir, { recursive: true, force: true });
+  });
 
   it("a 3-instance cluster (and a 1-instance one) become healthy", async (t) => {
     const start = Date.now();
@@ -345,5 +361,34 @@ describe("kubectl moco on the sandbox", () => {
     // The same cluster name in another namespace is not found either.
     const other = await moco(["-n", "default", "status", name]);
     expectCode(other, 3, "status in the wrong namespace");
+  });
+  it("the single executable runs version, mysql and status through exec (no Node.js, no kubectl on PATH)", async () => {
+    await seaBuild;
+    const bin = path.join(seaDir, "kubectl-moco");
+    const sea = (args: string[], input?: string) => new Promise<Run>((resolve) => {
+      const child = execFile(bin, ["--kubeconfig", env.kubeconfig, "-n", ns, ...args], { env: {}, timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+      });
+      child.stdin?.end(input ?? "");
+    });
+    const v = await sea(["version"]);
+    expectCode(v, 0, "version");
+    assert.match(v.stdout, /\(single executable\)\n$/);
+    const one = await sea(["mysql", name, "--", "-N", "-e", "SELECT 1"]);
+    expectCode(one, 0, "mysql -e");
+    assert.equal(one.stdout, "1\n");
+    const write = await sea(["mysql", "-u", "moco-writable", name, "--", "-e",
+      "CREATE DATABASE sea; CREATE TABLE sea.t (id INT PRIMARY KEY); INSERT INTO sea.t VALUES (1), (2), (3)"]);
+    expectCode(write, 0, "mysql as moco-writable");
+    const stdin = await sea(["mysql", "-i", name, "--", "-N"], "SELECT COUNT(*) FROM sea.t;\n");
+    expectCode(stdin, 0, "mysql -i with stdin");
+    assert.equal(stdin.stdout, "3\n");
+    const failed = await sea(["mysql", name, "--", "-e", "SELECT nosuch"]);
+    assert.equal(failed.code, 1, "the remote exit code");
+    assert.match(failed.stderr, /Unknown column 'nosuch'/);
+    const status = await sea(["status", "--source", "exec", "-o", "json", name]);
+    expectCode(status, 0, "status --source exec");
+    const report = JSON.parse(status.stdout) as JsonReport;
+    assert.deepEqual(report.instances.map((i) => [i.pod, i.probeError]), [0, 1, 2].map((i) => [`moco-${name}-${i}`, null]));
   });
 });
