@@ -2,7 +2,7 @@
 // executable") built for real and run as a user with neither Node.js nor kubectl runs it: an
 // empty environment (no PATH, no HOME), against a real kube-apiserver with the moco-ts CRDs.
 // Also the krew outputs of the build: the archive holds the executable and the filled-in
-// manifest names its checksum. (On the real node, test/node/monitoring.test.ts runs the same
+// manifest names its checksum. (On the real node, the last test of test/e2e/cli.test.ts runs the same
 // executable's mysql and status through exec.)
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";

@@ -2,7 +2,7 @@
 // `promtool check rules` and fire (or not) on synthetic series under `promtool test rules`;
 // every metric the dashboard and the rules name is one moco-ts exports (controller, agent) or
 // mysqld_exporter's; the chart wraps both files (PrometheusRule, dashboard ConfigMap) as its
-// values say. That every expression returns data from a real scrape is test/node/monitoring.test.ts.
+// values say. That every expression returns data from a real scrape is in test/e2e/backup.test.ts.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
