@@ -378,7 +378,7 @@ describe("kubectl moco on the sandbox", () => {
     expectCode(one, 0, "mysql -e");
     assert.equal(one.stdout, "1\n");
     const write = await sea(["mysql", "-u", "moco-writable", name, "--", "-e",
-      "CREATE DATABASE sea; CREATE TABLE sea.t (id INT PRIMARY KEY); INSERT INTO sea.t VALUES (1), (2), (3)"]);
+      "CREATE DATABASE sea; CREATE TABLE sea.t (id INT PRIMARY KEY); INSERT INTO sea.t VALUES (1), (2), (3); COMMIT"]); // sessions start with autocommit off
     expectCode(write, 0, "mysql as moco-writable");
     const stdin = await sea(["mysql", "-i", name, "--", "-N"], "SELECT COUNT(*) FROM sea.t;\n");
     expectCode(stdin, 0, "mysql -i with stdin");
