@@ -21,7 +21,7 @@
 //               jobs started before the switch).
 //   Discarding  `ALTER USER … DISCARD OLD PASSWORD` on the primary, then the state is removed.
 // Until Discarding both passwords are valid, so no consumer ever holds a rejected one.
-import { MOCO_USER_NAMES, PASSWORD_KEYS, mocoUser, type MocoPasswords, type MocoUserName, type PasswordKey } from "../mysql/users.ts";
+import { PASSWORD_KEYS, mocoUser, type MocoPasswords, type MocoUserName, type PasswordKey } from "../mysql/users.ts";
 import { ROTATION_ID_PATTERN, RotationInputError, parseRotationUsers, type RotationRequest } from "../shared/rotation-request.ts";
 // The request (annotations on the MySQLCluster, written by the CLI) lives in src/shared/.
 export {

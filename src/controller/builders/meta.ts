@@ -2,7 +2,6 @@
 // (objects.md §1, api.md §9), plus the small helpers that keep output stable.
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import { API_VERSION, MYSQLCLUSTER_KIND } from "../../api/v1beta2/index.ts";
-import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import {
   APP_NAME_BACKUP,
   APP_NAME_MYSQL,
