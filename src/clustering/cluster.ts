@@ -1,5 +1,5 @@
 // Constants and small pure readers of a cluster that every phase of the engine uses
-// (observe, decide, act), so that no phase imports another one for them (clustering.md §1.11).
+// (observe, decide, act), so that no phase imports another one for them (docs/clustering.md).
 import type { MySQLClusterLike } from "./types.ts";
 
 export const MYSQL_PORT = 3306;

@@ -1,4 +1,4 @@
-// The status queries of one instance (clustering.md §1.3 "Instance status queries"): observe
+// The status queries of one instance (docs/clustering.md, "SQL details"): observe
 // runs them on every instance of a pass, act re-reads an instance with them mid-operation.
 import { SEMISYNC_NAMES } from "../mysql/users.ts";
 import type { SemiSyncFamily, SemiSyncNames } from "../mysql/users.ts";

@@ -1,4 +1,4 @@
-// The clone API's wire contract (clustering.md §2.4): the path, the JSON request and the
+// The clone API's wire contract (docs/agent.md): the path, the JSON request and the
 // error body of `POST /v1/clone`. The agent serves it (src/agent/clone-server.ts) and the
 // controller calls it (clone-client.ts); both import it from here.
 

@@ -1,5 +1,5 @@
 // Names, label and annotation keys and Pod paths of a MySQLCluster's objects: the contract
-// the controller writes and the CLI and agent read (objects.md §1, api.md §9). Neutral
+// the controller writes and the CLI and agent read (docs/objects.md). Neutral
 // ground: the controller's builders re-export these, the CLI imports them from here, so the
 // CLI never depends on controller internals. Pure: no I/O, no Kubernetes client.
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
