@@ -32,7 +32,7 @@ import { Informer } from "../src/k8s/informer.ts";
 import { resources } from "../src/k8s/resource.ts";
 import { pino } from "pino";
 import { makeTmpDir, spawnManaged, sleep, waitUntil, type ManagedProcess } from "../test/env/procs.ts";
-import { SYS_NS, clusterManifest, startHarness, type Harness } from "../test/integration/controller/harness.ts";
+import { SYS_NS, clusterManifest, startHarness, type Harness } from "../test/env/controller-harness.ts";
 
 const REPO = path.resolve(import.meta.dirname, "..");
 const NS = "bench";

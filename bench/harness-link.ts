@@ -3,7 +3,7 @@ import { createLogger, silentLogger, type Logger } from "../src/backup/log.ts";
 export {
   ADMIN_PASSWORD, BACKUP_PASSWORD, clusterObject, contentHashes, createBackupUser, makeWorkDir, memoryStore,
   prepareRestoreTarget,
-} from "../test/integration/backup/harness.ts";
+} from "../test/env/backup-harness.ts";
 
 /** Progress logs when BENCH_LOG is set. */
 export function silentOr(): Logger {

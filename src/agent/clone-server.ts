@@ -9,12 +9,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 
-import { CLONE_ERROR_STATUS, validateCloneRequest, type CloneErrorCode, type CloneService } from "./clone.ts";
+import { validateCloneRequest, type CloneService } from "./clone.ts";
+import { CLONE_ERROR_STATUS, CLONE_PATH, type CloneErrorCode } from "../shared/clone-api.ts";
 import type { ListenAddress } from "./config.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import { closeServer, guardedListener, listenOn } from "../http/server.ts";
 
-export const CLONE_PATH = "/v1/clone";
 export const CONTROLLER_COMMON_NAME = "moco-controller";
 export const CERT_RELOAD_INTERVAL_MS = 60 * 60 * 1000;
 const MAX_BODY_BYTES = 64 * 1024;

@@ -14,19 +14,19 @@ import {
   LABEL_APP_CREATED_BY,
   LABEL_APP_INSTANCE,
   LABEL_APP_NAME,
+  PATH_MY_CNF_SECRET,
   SECRET_VERSION,
   annotationIsTrue,
+  mysqlTlsSecretName,
   names,
-} from "../controller/builders/meta.ts";
-import { PATH_MY_CNF_SECRET } from "../controller/builders/statefulset.ts";
+} from "../shared/names.ts";
 import {
   ANNOTATION_ROTATE_PASSWORD,
   ANNOTATION_ROTATE_PASSWORD_USERS,
   newRotationId,
   parseRotationUsers,
-} from "../controller/password-rotation.ts";
+} from "../shared/rotation-request.ts";
 import { MOCO_USER_NAMES } from "../mysql/users.ts";
-import { mysqlTlsSecretName } from "../controller/builders/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";
 import type { MocoApi } from "./api.ts";
 import { CliError, EXIT, apiError } from "./errors.ts";

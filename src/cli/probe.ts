@@ -8,7 +8,7 @@
 // - pod-ip: a direct MySQL connection to <podIP>:3306 with READONLY_PASSWORD from Secret
 //           moco-<cluster>; works when this machine can route to Pod IPs (the sandbox, where
 //           Pod IPs are loopback addresses, or a shell inside the cluster network).
-import { PATH_MY_CNF_SECRET } from "../controller/builders/statefulset.ts";
+import { PATH_MY_CNF_SECRET } from "../shared/names.ts";
 import { MYSQLD_CONTAINER } from "../api/v1beta2/index.ts";
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";

@@ -13,7 +13,7 @@ import {
   LABEL_ROLE,
   annotationIsTrue,
   names,
-} from "../controller/builders/meta.ts";
+} from "../shared/names.ts";
 import { formatTable } from "./format.ts";
 import type { InstanceProbe } from "./probe.ts";
 

@@ -15,7 +15,8 @@ import {
   sourceHostOf,
 } from "./decide.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
-import { fetchInstanceStatus, parsePort, semiSyncNamesOf } from "./observe.ts";
+import { parsePort } from "./cluster.ts";
+import { fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
 import type { ClusterMetricLabels, ClusterPorts, ClusterTls, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
 import { ER_NO_SUCH_THREAD, errnoOf, num, sleep, str } from "./sql.ts";

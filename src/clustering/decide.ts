@@ -16,12 +16,11 @@ import type {
   PodView,
   StateDecision,
 } from "./types.ts";
+import { MYSQL_ADMIN_PORT, MYSQL_PORT, isIntermediate, podHostname, replicasOf } from "./cluster.ts";
 
 // ---------------------------------------------------------------------------------
 // Constants (clustering.md §1.11)
 
-export const MYSQL_PORT = 3306;
-export const MYSQL_ADMIN_PORT = 33062;
 /** rpl_semi_sync_source_timeout: 24 h, so the source never falls back to async. */
 export const SEMI_SYNC_SOURCE_TIMEOUT_MS = 86_400_000;
 /** WAIT_FOR_EXECUTED_GTID_SET timeout in switchover and failover. */
@@ -39,35 +38,14 @@ export function semiSyncWaitCount(replicas: number): number {
 // ---------------------------------------------------------------------------------
 // Small readers of the cluster
 
-export function clusterName(cluster: MySQLClusterLike): string {
-  return cluster.metadata?.name ?? "";
-}
-
-/** spec.replicas (CRD default 1). */
-export function replicasOf(cluster: MySQLClusterLike): number {
-  return cluster.spec?.replicas ?? 1;
-}
-
 function serverIDBaseOf(cluster: MySQLClusterLike): number {
   return cluster.spec?.serverIDBase ?? 0;
-}
-
-/** `moco-C-i.moco-C.NS.svc`. */
-export function podHostname(cluster: MySQLClusterLike, ordinal: number): string {
-  const name = clusterName(cluster);
-  return `moco-${name}-${ordinal}.moco-${name}.${cluster.metadata?.namespace ?? ""}.svc`;
 }
 
 /** PodHostname of `ordinal` as this observation sees it: `podHostnames[ordinal]` when given, else `podHostname`. */
 export function sourceHostOf(observation: ClusterObservation, ordinal: number): string {
   const given = observation.podHostnames?.[ordinal];
   return given !== undefined && given !== "" ? given : podHostname(observation.cluster, ordinal);
-}
-
-/** `spec.replicationSourceSecretName` is set (an empty string counts as unset). */
-export function isIntermediate(cluster: MySQLClusterLike): boolean {
-  const name = cluster.spec?.replicationSourceSecretName;
-  return typeof name === "string" && name !== "";
 }
 
 function isRestoring(cluster: MySQLClusterLike): boolean {

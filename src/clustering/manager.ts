@@ -11,8 +11,8 @@ import {
   clusterStatusUpdate,
   decideOperation,
   decideState,
-  replicasOf,
 } from "./decide.ts";
+import { replicasOf } from "./cluster.ts";
 import { DEFAULT_FETCH_RETRY_GAP_MS, envDurationMs, observeCluster } from "./observe.ts";
 import type { ObserveOptions } from "./observe.ts";
 import { clusterKeyString, silentLogger } from "./ports.ts";

@@ -3,7 +3,7 @@
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
-import { cloneFromDonor } from "../agent/clone-client.ts";
+import { cloneFromDonor } from "../shared/clone-client.ts";
 
 import type { ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetrics, ClusterKey, InstanceAddressing } from "../clustering/ports.ts";
 import type { MySQLClusterLike, PodView, RoleLabel } from "../clustering/types.ts";

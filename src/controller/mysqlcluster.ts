@@ -16,7 +16,7 @@ import type {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { MYSQLCLUSTER_FINALIZER, type MySQLCluster } from "../api/v1beta2/index.ts";
-import { buildInitScript } from "../agent/init-script.ts";
+import { buildInitScript } from "../shared/init-script.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { errorMessage, isConflict, isNotFound } from "../k8s/errors.ts";
 import type { EventRecorder } from "../k8s/events.ts";

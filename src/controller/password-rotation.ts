@@ -21,12 +21,19 @@
 //               jobs started before the switch).
 //   Discarding  `ALTER USER … DISCARD OLD PASSWORD` on the primary, then the state is removed.
 // Until Discarding both passwords are valid, so no consumer ever holds a rejected one.
-import { MOCO_USER_NAMES, PASSWORD_KEYS, mocoUser, type MocoPasswords, type MocoUserName, type PasswordKey } from "../mysql/users.ts";
+import { PASSWORD_KEYS, mocoUser, type MocoPasswords, type MocoUserName, type PasswordKey } from "../mysql/users.ts";
+import { ROTATION_ID_PATTERN, RotationInputError, parseRotationUsers, type RotationRequest } from "../shared/rotation-request.ts";
+// The request (annotations on the MySQLCluster, written by the CLI) lives in src/shared/.
+export {
+  ANNOTATION_ROTATE_PASSWORD,
+  ANNOTATION_ROTATE_PASSWORD_USERS,
+  RotationInputError,
+  newRotationId,
+  parseRotationUsers,
+  rotationRequestOf,
+  type RotationRequest,
+} from "../shared/rotation-request.ts";
 
-/** On the MySQLCluster: a rotation request; the value is an id (any new value starts a new rotation). */
-export const ANNOTATION_ROTATE_PASSWORD = "moco-ts.cybozu.com/rotate-password";
-/** On the MySQLCluster: optional comma-separated MOCO user names (default: all eight). */
-export const ANNOTATION_ROTATE_PASSWORD_USERS = "moco-ts.cybozu.com/rotate-password-users";
 /** On the controller Secret: the rotation in progress (JSON RotationState). */
 export const ROTATION_STATE_ANNOTATION = "moco-ts.cybozu.com/password-rotation";
 /** On the controller Secret: the id of the last completed rotation. */
@@ -45,44 +52,6 @@ export interface RotationState {
   readonly distributedAt?: string;
 }
 
-/** A request read from the MySQLCluster's annotations. */
-export interface RotationRequest {
-  readonly id: string;
-  readonly users: readonly MocoUserName[];
-}
-
-/** Thrown for a malformed request or state; names the annotation, never a password. */
-export class RotationInputError extends Error {
-  override name = "RotationInputError";
-}
-
-const idPattern = /^[A-Za-z0-9._-]{1,63}$/;
-
-/** Parses a user list ("" or undefined = all eight); rejects unknown names. */
-export function parseRotationUsers(text: string | undefined, field: string): MocoUserName[] {
-  if (text === undefined || text.trim() === "") return [...MOCO_USER_NAMES];
-  const out: MocoUserName[] = [];
-  for (const raw of text.split(",")) {
-    const name = raw.trim();
-    if (!(MOCO_USER_NAMES as readonly string[]).includes(name)) {
-      throw new RotationInputError(`${field}: unknown user ${JSON.stringify(name)} (one of ${MOCO_USER_NAMES.join(", ")})`);
-    }
-    if (!out.includes(name as MocoUserName)) out.push(name as MocoUserName);
-  }
-  // Keep MOCO's order, so the same set always reads the same.
-  return MOCO_USER_NAMES.filter((n) => out.includes(n));
-}
-
-/** The request on a MySQLCluster, or null when there is none. */
-export function rotationRequestOf(annotations: Readonly<Record<string, string>> | undefined): RotationRequest | null {
-  const id = annotations?.[ANNOTATION_ROTATE_PASSWORD];
-  if (id === undefined || id === "") return null;
-  if (!idPattern.test(id)) {
-    throw new RotationInputError(`annotation ${ANNOTATION_ROTATE_PASSWORD}: ${JSON.stringify(id)} is not 1-63 of [A-Za-z0-9._-]`);
-  }
-  return { id, users: parseRotationUsers(annotations?.[ANNOTATION_ROTATE_PASSWORD_USERS], `annotation ${ANNOTATION_ROTATE_PASSWORD_USERS}`) };
-}
-
 /** Reads the persisted state from the controller Secret's annotations (null: none). */
 export function rotationStateOf(annotations: Readonly<Record<string, string>> | undefined): RotationState | null {
   const raw = annotations?.[ROTATION_STATE_ANNOTATION];
@@ -94,7 +63,7 @@ export function rotationStateOf(annotations: Readonly<Record<string, string>> | 
     throw new RotationInputError(`annotation ${ROTATION_STATE_ANNOTATION} is not JSON`);
   }
   const o = v as Partial<Record<keyof RotationState, unknown>>;
-  if (typeof o.id !== "string" || !idPattern.test(o.id)) throw new RotationInputError(`annotation ${ROTATION_STATE_ANNOTATION}: bad id`);
+  if (typeof o.id !== "string" || !ROTATION_ID_PATTERN.test(o.id)) throw new RotationInputError(`annotation ${ROTATION_STATE_ANNOTATION}: bad id`);
   if (typeof o.phase !== "string" || !(ROTATION_PHASES as readonly string[]).includes(o.phase)) {
     throw new RotationInputError(`annotation ${ROTATION_STATE_ANNOTATION}: bad phase`);
   }
@@ -197,9 +166,4 @@ export function decideRotationStep(o: RotationObservation): RotationStep {
       throw new Error(`unknown rotation phase ${String(never)}`);
     }
   }
-}
-
-/** A fresh request id for the CLI: UTC time plus 4 random hex characters. */
-export function newRotationId(now: Date, randomHex: string): string {
-  return `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomHex}`.toLowerCase();
 }

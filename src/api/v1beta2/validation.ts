@@ -23,7 +23,7 @@ import {
 import { parseCronSpec } from "./cron.ts";
 import { renderGoTemplate, TemplateError } from "./gotemplate.ts";
 import { fieldForbidden, fieldInternalError, fieldInvalid, fieldRequired, type FieldError } from "./field-errors.ts";
-import { parseQuantity } from "./quantity.ts";
+import { parseQuantity } from "../../k8s/quantity.ts";
 import { BackupPolicySchema, MySQLClusterSpecSchema, type BackupPolicy, type MySQLCluster } from "./schema.ts";
 import { checkAgainstSchema } from "./structural.ts";
 

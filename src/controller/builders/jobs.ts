@@ -29,7 +29,8 @@ import {
 import type { ClusterIdentity } from "./meta.ts";
 import type { BuilderOptions } from "./options.ts";
 import { CONTAINER_GID, CONTAINER_UID, preferredHostAntiAffinity } from "./statefulset.ts";
-import { buildJobTlsVolume, jobTlsEnv, jobTlsVolumeMount, tlsEnabled } from "./tls.ts";
+import { tlsEnabled } from "./meta.ts";
+import { buildJobTlsVolume, jobTlsEnv, jobTlsVolumeMount } from "./tls.ts";
 
 /** The command of the backup/restore containers in the moco-ts image. */
 export const BACKUP_COMMAND: readonly string[] = Object.freeze(["moco-backup"]);

@@ -25,7 +25,7 @@ export interface BuilderOptions {
   readonly exporterImage: string;
   /**
    * The shell script the `moco-init` init container runs with `sh -c` inside the user's
-   * mysqld image (written by src/agent/init-script.ts; passed in, not imported).
+   * mysqld image (written by src/shared/init-script.ts; passed in, not imported).
    */
   readonly initScript: string;
   /** `--pvc-sync-label-keys`. */

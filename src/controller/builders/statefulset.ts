@@ -44,9 +44,21 @@ import {
   names,
   sortedRecord,
 } from "./meta.ts";
-import type { ClusterIdentity } from "./meta.ts";
+import {
+  PATH_FLUENT_BIT_CONFIG,
+  PATH_GRPC_CERT,
+  PATH_MYSQL_CONF,
+  PATH_MYSQL_CONF_D,
+  PATH_MYSQL_DATA,
+  PATH_MY_CNF_SECRET,
+  PATH_RUN,
+  PATH_TMP,
+  PATH_VAR_LOG,
+  tlsEnabled,
+  type ClusterIdentity,
+} from "./meta.ts";
 import type { BuilderOptions } from "./options.ts";
-import { buildTlsVolume, tlsAgentEnv, tlsEnabled, tlsVolumeMount } from "./tls.ts";
+import { buildTlsVolume, tlsAgentEnv, tlsVolumeMount } from "./tls.ts";
 import {
   AGENT_METRICS_PORT,
   AGENT_PORT,
@@ -75,16 +87,6 @@ export const VOLUME_MYSQL_CONF_D = "mysql-conf-d";
 export const VOLUME_MY_CNF_SECRET = "my-cnf-secret";
 export const VOLUME_GRPC_CERT = "grpc-cert";
 export const VOLUME_SLOW_LOG_CONFIG = "slow-fluent-bit-config";
-
-export const PATH_TMP = "/tmp";
-export const PATH_RUN = "/run";
-export const PATH_VAR_LOG = "/var/log/mysql";
-export const PATH_MYSQL_CONF = "/etc/mysql";
-export const PATH_MYSQL_CONF_D = "/etc/mysql-conf.d";
-export const PATH_MY_CNF_SECRET = "/mysql-credentials";
-export const PATH_MYSQL_DATA = "/var/lib/mysql";
-export const PATH_GRPC_CERT = "/grpc-cert";
-export const PATH_FLUENT_BIT_CONFIG = "/fluent-bit/etc";
 
 /** Mode 0644 of the configMap/secret volumes. */
 export const VOLUME_DEFAULT_MODE = 0o644;

@@ -5,7 +5,7 @@
 import type { V1ConfigMap, V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { MYSQL_TLS_DIR, mysqldTlsMyCnf, mysqlServerDnsNames } from "../../mysql/tls.ts";
-import { clusterIdentity, clusterOwnerReference, labelSet } from "./meta.ts";
+import { clusterIdentity, clusterOwnerReference, labelSet, mysqlTlsSecretName, tlsEnabled, tlsNames } from "./meta.ts";
 
 export const VOLUME_MYSQL_TLS = "mysql-tls";
 /** Environment variable telling the agent where the certificate is mounted. */
@@ -14,25 +14,6 @@ export const ENV_MYSQL_TLS_DIR = "MYSQL_TLS_DIR";
 export const CA_CONFIGMAP_KEY = "ca.crt";
 /** Mode of the files, as the other Secret volumes (VOLUME_DEFAULT_MODE): readable by mysqld's user. */
 const TLS_VOLUME_MODE = 0o644;
-
-export const tlsNames = Object.freeze({
-  /** The Secret the controller issues (when spec.tls.secretName is absent). */
-  issuedSecret: (cluster: string): string => `moco-${cluster}-mysql-tls`,
-  /** The ConfigMap with the CA for applications. */
-  caConfigMap: (cluster: string): string => `moco-${cluster}-ca`,
-});
-
-/** Whether the cluster uses TLS (spec.tls present). */
-export function tlsEnabled(cluster: MySQLCluster): boolean {
-  return cluster.spec?.tls !== undefined && cluster.spec.tls !== null;
-}
-
-/** The Secret mounted as mysqld's certificate, or undefined without spec.tls. */
-export function mysqlTlsSecretName(cluster: MySQLCluster): string | undefined {
-  if (!tlsEnabled(cluster)) return undefined;
-  const given = cluster.spec?.tls?.secretName;
-  return given !== undefined && given !== "" ? given : tlsNames.issuedSecret(clusterIdentity(cluster).name);
-}
 
 /** True when the controller issues the certificate (spec.tls without secretName). */
 export function tlsIssuedByController(cluster: MySQLCluster): boolean {

@@ -9,8 +9,8 @@ import type { Connection, RowDataPacket } from "mysql2/promise";
 
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { AgentCloneError, cloneFromDonor, type CloneClientTls } from "../../../src/agent/clone-client.ts";
-import type { CloneRequest } from "../../../src/agent/clone.ts";
+import { AgentCloneError, cloneFromDonor, type CloneClientTls } from "../../../src/shared/clone-client.ts";
+import type { CloneRequest } from "../../../src/shared/clone-api.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
 import { silentLogger } from "../../../src/agent/log.ts";

@@ -10,7 +10,7 @@ import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
 import { runInMysqlRootfs, startMysqldProcess, startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import type { ManagedProcess } from "../../env/procs.ts";
-import { buildInitScript } from "../../../src/agent/init-script.ts";
+import { buildInitScript } from "../../../src/shared/init-script.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
 
 let set: MysqldSet;

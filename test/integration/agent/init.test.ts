@@ -9,7 +9,7 @@ import type { Connection, RowDataPacket } from "mysql2/promise";
 
 import { runInMysqlRootfs, startMysqldProcess, startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import type { ManagedProcess } from "../../env/procs.ts";
-import { buildInitScript } from "../../../src/agent/init-script.ts";
+import { buildInitScript } from "../../../src/shared/init-script.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
 import { silentLogger } from "../../../src/agent/log.ts";

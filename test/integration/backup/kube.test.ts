@@ -14,7 +14,7 @@ import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { repoRoot } from "../../env/procs.ts";
 import { startS3, type S3Server } from "../../env/storage.ts";
-import { ADMIN_PASSWORD, BACKUP_PASSWORD, createBackupUser, makeWorkDir, prepareRestoreTarget, testLogger } from "./harness.ts";
+import { ADMIN_PASSWORD, BACKUP_PASSWORD, createBackupUser, makeWorkDir, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
 
 const NS = "backup-kube";
 let cp: ControlPlane;

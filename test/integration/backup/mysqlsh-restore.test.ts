@@ -14,7 +14,7 @@ import type { MemoryClusterStore } from "../../../src/backup/kube.ts";
 import { runRestore } from "../../../src/backup/restore.ts";
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { startS3, type S3Server } from "../../env/storage.ts";
-import { ADMIN_PASSWORD, clusterObject, makeWorkDir, memoryStore, nextSecond, prepareRestoreTarget, testLogger } from "./harness.ts";
+import { ADMIN_PASSWORD, clusterObject, makeWorkDir, memoryStore, nextSecond, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
 import { expectedTables, exportedTable, extractFixture } from "./mysqlsh-fixture.ts";
 
 const NS = "prod";

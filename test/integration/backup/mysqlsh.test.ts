@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import { loadMysqlshDump } from "../../../src/backup/dump/mysqlsh-load.ts";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { makeTmpDir } from "../../env/procs.ts";
-import { ADMIN_PASSWORD, prepareRestoreTarget, testLogger } from "./harness.ts";
+import { ADMIN_PASSWORD, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
 import { expectedObjects, expectedTables, exportedTable, extractFixture, rewriteAsFormat2, sortedNames } from "./mysqlsh-fixture.ts";
 
 let mysqlds: MysqldSet;

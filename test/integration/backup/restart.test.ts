@@ -13,7 +13,7 @@ import { startS3, type S3Server } from "../../env/storage.ts";
 import {
   ADMIN_PASSWORD, BACKUP_PASSWORD, clusterObject, contentHashes, createBackupUser, makeWorkDir, memoryStore,
   prepareRestoreTarget, testLogger,
-} from "./harness.ts";
+} from "../../env/backup-harness.ts";
 
 /** Breaks the first upload and the first full download of every archive part-way through its bytes. */
 class FlakyBucket implements Bucket {

@@ -16,7 +16,7 @@ import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import {
   ADMIN_PASSWORD, BACKUP_PASSWORD, clusterObject, contentHashes, createBackupUser, makeWorkDir, memoryStore,
   nextSecond, objectInventory, populate, prepareRestoreTarget, sleep, testLogger, untarObject,
-} from "./harness.ts";
+} from "../../env/backup-harness.ts";
 
 export interface BackendFixture {
   bucket: Bucket;

@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 
 import { ClusterManager, newOperationId } from "../../../src/clustering/manager.ts";
 import type { PassResult } from "../../../src/clustering/manager.ts";
+import { familyFromVariableNames, fetchInstanceStatus } from "../../../src/clustering/instance.ts";
 import {
-  familyFromVariableNames,
-  fetchInstanceStatus,
   fetchInstanceStatusWithRetry,
   ordinalOfPodName,
   parseGoDuration,

@@ -27,7 +27,7 @@ import { startController, type RunningController } from "../../../src/controller
 import { buildWebhookConfigurations } from "../../../src/controller/webhooks/index.ts";
 import { createCertificateAuthority, issueCertificate, splitPemBundle, type CertificateAuthority } from "../../../src/controller/certs.ts";
 import { CA_SECRET_NAME } from "../../../src/controller/cert-store.ts";
-import { REPO_ROOT, clusterManifest } from "./harness.ts";
+import { REPO_ROOT, clusterManifest } from "../../env/controller-harness.ts";
 
 const SYS = "moco-system";
 const NS = "load";

@@ -10,7 +10,7 @@ import type { BackupStatus } from "../../../src/api/v1beta2/index.ts";
 import { KubeClusterStore } from "../../../src/backup/kube.ts";
 import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../../src/metrics/index.ts";
 import { backupStatus } from "../../unit/api/fixtures.ts";
-import { SYS_NS, clusterManifest, eventually, getJson, listOwnedKinds, scrape, startHarness, waitIdle, type Harness } from "./harness.ts";
+import { SYS_NS, clusterManifest, eventually, getJson, listOwnedKinds, scrape, startHarness, waitIdle, type Harness } from "../../env/controller-harness.ts";
 
 const NS = "life";
 const NAME = "c1";

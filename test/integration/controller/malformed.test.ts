@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import type { RunningController } from "../../../src/controller/main.ts";
-import { startHarness, type Harness } from "./harness.ts";
+import { startHarness, type Harness } from "../../env/controller-harness.ts";
 import { rawHttpExchange } from "../../env/raw-http.ts";
 
 const BAD = "GET http://[ HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n";

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import type { RunningController } from "../../../src/controller/main.ts";
-import { clusterManifest, eventually, scrape, startHarness, waitIdle, type Harness } from "./harness.ts";
+import { clusterManifest, eventually, scrape, startHarness, waitIdle, type Harness } from "../../env/controller-harness.ts";
 
 const NS = "nudge";
 const NAME = "c1";

@@ -9,7 +9,7 @@ import tls from "node:tls";
 import { X509Certificate } from "node:crypto";
 import type { RunningController } from "../../../src/controller/main.ts";
 import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../../src/metrics/index.ts";
-import { SYS_NS, clusterManifest, eventually, getJson, listOwnedKinds, scrape, startHarness, waitIdle, type Harness, type Json, type ObjectSummary } from "./harness.ts";
+import { SYS_NS, clusterManifest, eventually, getJson, listOwnedKinds, scrape, startHarness, waitIdle, type Harness, type Json, type ObjectSummary } from "../../env/controller-harness.ts";
 
 const NS = "objects";
 const NAME = "db";

@@ -13,7 +13,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import type { RunningController } from "../../../src/controller/main.ts";
 import { PENDING_PREFIX, ROTATION_STATE_ANNOTATION, rotationStateOf } from "../../../src/controller/password-rotation.ts";
 import { PASSWORD_KEYS } from "../../../src/mysql/users.ts";
-import { REPO_ROOT, SYS_NS, clusterManifest, eventually, getJson, startHarness, waitIdle, type Harness } from "./harness.ts";
+import { REPO_ROOT, SYS_NS, clusterManifest, eventually, getJson, startHarness, waitIdle, type Harness } from "../../env/controller-harness.ts";
 
 const NS = "rot";
 const NAME = "c1";

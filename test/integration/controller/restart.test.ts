@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { freePort } from "../../env/procs.ts";
-import { REPO_ROOT, SYS_NS, clusterManifest, eventually, getJson, startHarness, type Harness } from "./harness.ts";
+import { REPO_ROOT, SYS_NS, clusterManifest, eventually, getJson, startHarness, type Harness } from "../../env/controller-harness.ts";
 
 const NS = "restart";
 const N = 30;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { RunningController } from "../../../src/controller/main.ts";
 import { buildWebhookConfigurations } from "../../../src/controller/webhooks/index.ts";
 import { slowLogConfigMapName } from "../../../src/controller/builders/configmaps.ts";
-import { clusterManifest, eventually, getJson, startHarness, waitIdle, type Harness } from "./harness.ts";
+import { clusterManifest, eventually, getJson, startHarness, waitIdle, type Harness } from "../../env/controller-harness.ts";
 
 const NS = "slowlog";
 const NAME = "db";

@@ -8,7 +8,7 @@ import { X509Certificate } from "node:crypto";
 import type { RunningController } from "../../../src/controller/main.ts";
 import { issueCertificate, loadCertificateAuthority } from "../../../src/controller/certs.ts";
 import { mysqlServerDnsNames } from "../../../src/mysql/tls.ts";
-import { SYS_NS, clusterManifest, eventually, getJson, startHarness, waitIdle, type Harness } from "./harness.ts";
+import { SYS_NS, clusterManifest, eventually, getJson, startHarness, waitIdle, type Harness } from "../../env/controller-harness.ts";
 
 const NS = "tls";
 

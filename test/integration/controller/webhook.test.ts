@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { X509Certificate } from "node:crypto";
 import type { RunningController } from "../../../src/controller/main.ts";
-import { SYS_NS, clusterManifest, eventually, getJson, startHarness, type Harness } from "./harness.ts";
+import { SYS_NS, clusterManifest, eventually, getJson, startHarness, type Harness } from "../../env/controller-harness.ts";
 
 interface Cfg { webhooks: { name: string; clientConfig: { url?: string; caBundle?: string } }[] }
 

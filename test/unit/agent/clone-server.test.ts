@@ -12,7 +12,7 @@ import https from "node:https";
 import { ensureCa, ensureCert } from "../../env/pki.ts";
 import { startCloneServer, type CloneServer } from "../../../src/agent/clone-server.ts";
 import { CloneService } from "../../../src/agent/clone.ts";
-import { AgentCloneError, cloneFromDonor } from "../../../src/agent/clone-client.ts";
+import { AgentCloneError, cloneFromDonor } from "../../../src/shared/clone-client.ts";
 import type { Queryable } from "../../../src/agent/db.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";

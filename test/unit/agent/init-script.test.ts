@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { buildInitScript, shellQuote, type InitScriptOptions } from "../../../src/agent/init-script.ts";
+import { buildInitScript, shellQuote, type InitScriptOptions } from "../../../src/shared/init-script.ts";
 
 const STUB_MYSQLD = `#!/bin/sh
 printf 'mysqld %s\\n' "$*" >>"$STUB_LOG"

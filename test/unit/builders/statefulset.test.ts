@@ -1,5 +1,5 @@
 import { describe, it } from "node:test";
-import { DEFAULT_TIMEZONE_SQL_FILE } from "../../../src/agent/init-script.ts";
+import { DEFAULT_TIMEZONE_SQL_FILE } from "../../../src/shared/init-script.ts";
 import assert from "node:assert/strict";
 import type { V1Container, V1StatefulSet } from "@kubernetes/client-node";
 import {

@@ -3,7 +3,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { MySQLCluster } from "../../../src/api/v1beta2/schema.ts";
-import { assessObservation, decideState, podHostname, replicasOf } from "../../../src/clustering/decide.ts";
+import { podHostname, replicasOf } from "../../../src/clustering/cluster.ts";
+import { assessObservation, decideState } from "../../../src/clustering/decide.ts";
 import { pod, primaryInstance } from "./fixtures.ts";
 
 describe("API MySQLCluster fits the clustering engine", () => {

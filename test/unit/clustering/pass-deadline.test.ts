@@ -9,7 +9,8 @@ import net from "node:net";
 import { ClusterWorker, METRIC, type PassResult } from "../../../src/clustering/manager.ts";
 import type { ClusterPorts, ClusteringMetrics } from "../../../src/clustering/ports.ts";
 import type { MySQLClusterLike, PodView } from "../../../src/clustering/types.ts";
-import { MYSQL_ADMIN_PORT, passAbandonedCondition } from "../../../src/clustering/decide.ts";
+import { MYSQL_ADMIN_PORT } from "../../../src/clustering/cluster.ts";
+import { passAbandonedCondition } from "../../../src/clustering/decide.ts";
 
 // An address in 127/8 that nothing else here uses, listening on the admin port.
 const SILENT_HOST = "127.88.13.1";

@@ -3,8 +3,7 @@
 import fs from "node:fs";
 import https from "node:https";
 
-import { CLONE_PATH } from "./clone-server.ts";
-import type { CloneErrorCode, CloneRequest } from "./clone.ts";
+import { CLONE_PATH, type CloneErrorCode, type CloneRequest } from "./clone-api.ts";
 
 /** PEM files (paths) or their contents. */
 export interface CloneClientTls {

@@ -1,5 +1,8 @@
-// resource.Quantity parsing, enough to compare sizes ("10Gi" > "5000Mi").
-import type { Quantity } from "./core-schemas.ts";
+// resource.Quantity parsing, enough to compare sizes ("10Gi" > "5000Mi"). Quantities are a
+// Kubernetes concept: the generic layer (fieldsv1) and the API package (validation) both use this.
+
+/** A resource.Quantity on the wire: "10Gi", "500m" or a plain integer. */
+type Quantity = string | number;
 
 const QUANTITY_RE =
   /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([numkMGTPE])|[eE]([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)))?$/;

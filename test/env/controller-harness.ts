@@ -5,22 +5,22 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pino, type Logger } from "pino";
-import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
-import { ensureCa, ensureCert } from "../../env/pki.ts";
-import { buildWebhookConfigurations, startWebhookServer, type WebhookServer } from "../../../src/controller/webhooks/index.ts";
-import { webhookDependenciesFromKubeConfig } from "../../../src/controller/webhooks/k8s-deps.ts";
-import { KubeClient } from "../../../src/k8s/client.ts";
-import { startController, type ControllerOptions, type RunningController } from "../../../src/controller/main.ts";
-import { eventually } from "../../env/eventually.ts";
-import { metricValue } from "../../env/metrics-text.ts";
+import { startControlPlane, type ControlPlane } from "./kube.ts";
+import { ensureCa, ensureCert } from "./pki.ts";
+import { buildWebhookConfigurations, startWebhookServer, type WebhookServer } from "../../src/controller/webhooks/index.ts";
+import { webhookDependenciesFromKubeConfig } from "../../src/controller/webhooks/k8s-deps.ts";
+import { KubeClient } from "../../src/k8s/client.ts";
+import { startController, type ControllerOptions, type RunningController } from "../../src/controller/main.ts";
+import { eventually } from "./eventually.ts";
+import { metricValue } from "./metrics-text.ts";
 export { eventually };
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, "../../..");
+export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const SYS_NS = "moco-system";
 
 export type Json = Record<string, unknown>;
 
-export { sleep } from "../../env/procs.ts";
+export { sleep } from "./procs.ts";
 
 
 export interface Harness {
