@@ -15,7 +15,7 @@ import { runRestore } from "../../../src/backup/restore.ts";
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { startS3, type S3Server } from "../../env/storage.ts";
 import { ADMIN_PASSWORD, clusterObject, makeWorkDir, memoryStore, nextSecond, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
-import { expectedTables, exportedTable, extractFixture } from "./mysqlsh-fixture.ts";
+import { expectedTables, exportedTable, extractFixture } from "../../env/mysqlsh-fixture.ts";
 
 const NS = "prod";
 let s3: S3Server;

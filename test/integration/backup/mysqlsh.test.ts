@@ -11,7 +11,7 @@ import { loadMysqlshDump } from "../../../src/backup/dump/mysqlsh-load.ts";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { makeTmpDir } from "../../env/procs.ts";
 import { ADMIN_PASSWORD, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
-import { expectedObjects, expectedTables, exportedTable, extractFixture, rewriteAsFormat2, sortedNames } from "./mysqlsh-fixture.ts";
+import { expectedObjects, expectedTables, exportedTable, extractFixture, rewriteAsFormat2, sortedNames } from "../../env/mysqlsh-fixture.ts";
 
 let mysqlds: MysqldSet;
 let tmp: string;

@@ -9,9 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import type mysql from "mysql2/promise";
-import { encodeRow } from "../../../src/backup/dump/format.ts";
+import { encodeRow } from "../../src/backup/dump/format.ts";
 
-export const FIXTURE = path.resolve(import.meta.dirname, "../../../../shared/fixtures/mysqlsh-dump-instance-8.0.21.tar.gz");
+export const FIXTURE = path.resolve(import.meta.dirname, "../../../shared/fixtures/mysqlsh-dump-instance-8.0.21.tar.gz");
 const FIXTURE_TOP = "dump_instance_8.0.21";
 
 /** Extracts the fixture into `dest/<top>` and returns that directory (fails when the fixture is missing). */
