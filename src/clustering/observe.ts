@@ -1,4 +1,4 @@
-// Gathering status (clustering.md §1.3): the cluster, its Pods, and every instance's
+// Gathering status (docs/clustering.md#gathering-status): the cluster, its Pods, and every instance's
 // status fetched in parallel over the admin port as moco-admin, with retries; the
 // primary is fetched again 100 ms later. Produces the ClusterObservation that the pure
 // part (decide.ts) assesses. An unreachable or half-broken instance is `null`; errors
@@ -67,7 +67,7 @@ export function envDurationMs(name: string, fallback: number, env: NodeJS.Proces
 }
 
 // ---------------------------------------------------------------------------------
-// One instance (§1.3 "Instance status queries")
+// One instance (docs/clustering.md#gathering-status "Instance status queries")
 
 const ALL_SEMISYNC_VARIABLES = [
   SEMISYNC_NAMES.current.sourceEnabled,
@@ -99,14 +99,14 @@ async function semiSyncVariables(conn: SqlConnection): Promise<{ family: SemiSyn
   return { family: familyFromVariableNames([...values.keys()]), values };
 }
 
-/** The semi-sync variable names to use on this connection's instance (§1.12). */
+/** The semi-sync variable names to use on this connection's instance (docs/clustering.md#mysql-version-specifics). */
 export async function semiSyncNamesOf(conn: SqlConnection): Promise<SemiSyncNames> {
   return SEMISYNC_NAMES[(await semiSyncVariables(conn)).family];
 }
 
 const CLONE_STATES: readonly CloneState[] = ["Not Started", "In Progress", "Completed", "Failed"];
 
-/** Runs the §1.3 queries on one instance. Throws on any error. */
+/** Runs the docs/clustering.md#gathering-status queries on one instance. Throws on any error. */
 export async function fetchInstanceStatus(conn: SqlConnection): Promise<InstanceStatus> {
   const [g] = await conn.query(
     "SELECT @@server_uuid AS uuid, @@gtid_executed AS executed, @@gtid_purged AS purged, @@read_only AS ro, @@super_read_only AS sro",
@@ -193,7 +193,7 @@ export type FetchOutcome =
   | { readonly status: null; readonly unreachable: boolean };
 
 /**
- * §1.3 step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
+ * docs/clustering.md#gathering-status step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
  * started `retryGapMs` apart without waiting for the previous one to fail (a try that
  * hangs until its connect or read timeout, as against an unresponsive or partitioned
  * instance, no longer delays the next); the first status wins and its connection becomes
@@ -275,7 +275,7 @@ export async function fetchInstanceStatusWithRetry(
 }
 
 // ---------------------------------------------------------------------------------
-// The cluster (§1.3 procedure)
+// The cluster (docs/clustering.md#gathering-status procedure)
 
 export class ObserveError extends Error {
   override name = "ObserveError";
@@ -289,7 +289,7 @@ export function ordinalOfPodName(name: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-/** Places Pods at their ordinals (§1.3 step 3). */
+/** Places Pods at their ordinals (docs/clustering.md#gathering-status step 3). */
 export function placePods(cluster: MySQLClusterLike, pods: readonly PodView[]): (PodView | null)[] {
   const n = replicasOf(cluster);
   if (cluster.spec?.offline !== true && pods.length !== n) {
@@ -373,7 +373,7 @@ export function addressingOf(ports: ClusterPorts): {
 }
 
 /**
- * §1.3 steps 1–5 (and the source Secret's HOST/PORT for intermediate clusters). Returns
+ * docs/clustering.md#gathering-status steps 1–5 (and the source Secret's HOST/PORT for intermediate clusters). Returns
  * null when the MySQLCluster does not exist. Throws when the pass must fail.
  */
 export async function observeCluster(ports: ClusterPorts, options: ObserveOptions = {}): Promise<Observed | null> {

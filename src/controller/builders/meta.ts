@@ -1,10 +1,10 @@
 // Names, label sets, annotation keys and owner references shared by every builder
-// (objects.md §1, api.md §9), plus the small helpers that keep output stable.
+// (docs/objects.md#conventions, docs/api.md#derived-names), plus the small helpers that keep output stable.
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import { API_VERSION, MYSQLCLUSTER_KIND } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 
-// ---- label and annotation keys (objects.md §1.2, §1.3) ---------------------------
+// ---- label and annotation keys (docs/objects.md#label-sets, docs/objects.md#annotation-keys) ---------------------------
 
 export const LABEL_APP_NAME = "app.kubernetes.io/name";
 export const LABEL_APP_INSTANCE = "app.kubernetes.io/instance";
@@ -51,7 +51,7 @@ export function annotationIsTrue(annotations: Readonly<Record<string, string>> |
   return annotations?.[key] === "true";
 }
 
-// ---- derived names (api.md §9) ----------------------------------------------------
+// ---- derived names (docs/api.md#derived-names) ----------------------------------------------------
 
 export const names = Object.freeze({
   /** StatefulSet, headless Service, ServiceAccount, PDB. */
@@ -68,7 +68,7 @@ export const names = Object.freeze({
   grpcSecret: (cluster: string): string => `moco-${cluster}-grpc`,
   /** Prefix of the my.cnf ConfigMaps, trailing dot included. */
   myCnfConfigMapPrefix: (cluster: string): string => `moco-${cluster}.`,
-  /** Prefix of the slow-log ConfigMaps, trailing dot included (objects.md §6 fixes upstream's). */
+  /** Prefix of the slow-log ConfigMaps, trailing dot included (docs/objects.md#slow-log-configmap fixes upstream's). */
   slowLogConfigMapPrefix: (cluster: string): string => `moco-slow-log-agent-config-${cluster}.`,
   backup: (cluster: string): string => `moco-backup-${cluster}`,
   restore: (cluster: string): string => `moco-restore-${cluster}`,
@@ -76,7 +76,7 @@ export const names = Object.freeze({
   pvc: (template: string, cluster: string, ordinal: number): string => `${template}-moco-${cluster}-${ordinal}`,
 });
 
-// ---- label sets (objects.md §1.2) -------------------------------------------------
+// ---- label sets (docs/objects.md#label-sets) -------------------------------------------------
 
 /** labelSet: the labels of every object in the cluster namespace. */
 export function labelSet(clusterName: string): Record<string, string> {
@@ -101,7 +101,7 @@ export function jobLabelSet(clusterName: string): Record<string, string> {
   });
 }
 
-/** The single controller owner reference to the MySQLCluster (objects.md §1.1). */
+/** The single controller owner reference to the MySQLCluster (docs/objects.md#how-objects-are-written). */
 export function clusterOwnerReference(id: ClusterIdentity): V1OwnerReference {
   return {
     apiVersion: API_VERSION,

@@ -1,4 +1,4 @@
-// Controller options the builders read (observability.md §3.2), as one typed object
+// Controller options the builders read (docs/controller.md#flags), as one typed object
 // with the upstream defaults, except that the agent and backup images default to the
 // moco-ts image (docs/objects.md "Images").
 

@@ -1,5 +1,5 @@
 // Engine edges: observe against real mysqld (a dead or address-less instance is null, the
-// §1.3 queries read the current semi-sync names), error redaction, Go durations, Pod
+// docs/clustering.md#gathering-status queries read the current semi-sync names), error redaction, Go durations, Pod
 // placement, and the worker loop (nudge coalescing, redo, errors, stop and pause metrics)
 // with fake ports.
 import { after, before, describe, it } from "node:test";

@@ -43,7 +43,7 @@ import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
 
-/** A my.cnf fragment close to moco-ts's constant section (objects.md §5.5). */
+/** A my.cnf fragment close to moco-ts's constant section (docs/objects.md#constmycnf). */
 export const CLUSTER_MYCNF = `
 read_only=ON
 super_read_only=ON
@@ -80,7 +80,7 @@ export async function ensureUsersAndPlugins(conn: Connection, passwords: MocoPas
   for (const plugin of pluginsToInstall(active)) await q(conn, installPluginStatement(plugin).sql);
 }
 
-/** The agent's first-boot initialization (clustering.md §2.3 step 2), as root over TCP. */
+/** The agent's first-boot initialization (docs/agent.md#startup step 2), as root over TCP. */
 export async function agentFirstBoot(inst: MysqldInstance, passwords: MocoPasswords): Promise<void> {
   const conn = await inst.connect({ admin: true });
   try {
@@ -96,7 +96,7 @@ export async function agentFirstBoot(inst: MysqldInstance, passwords: MocoPasswo
   }
 }
 
-/** The agent's /readyz with --max-delay=0 (clustering.md §2.5). */
+/** The agent's /readyz with --max-delay=0 (docs/agent.md#probes). */
 async function instanceReady(inst: MysqldInstance, passwords: MocoPasswords): Promise<boolean> {
   if (!inst.running()) return false;
   let conn: Connection | undefined;
@@ -357,7 +357,7 @@ export class ClusterHarness {
     };
   }
 
-  /** The agent's Clone (clustering.md §2.4), with the harness restarting mysqld. */
+  /** The agent's Clone (docs/agent.md#clone-api), with the harness restarting mysqld. */
   async clone(req: CloneRequest): Promise<void> {
     const started = Date.now();
     const inst = this.inst(req.ordinal);

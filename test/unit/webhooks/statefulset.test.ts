@@ -34,7 +34,7 @@ function sts(partition?: number | null, replicas = 3): StatefulSet {
 
 const partitionOf = (s: StatefulSet) => s.spec?.updateStrategy?.rollingUpdate?.partition;
 
-describe("mutateStatefulSet (objects.md §13.1)", () => {
+describe("mutateStatefulSet (docs/objects.md#statefulset-mutating-webhook)", () => {
   it("CREATE without rollingUpdate: partition = replicas", () => {
     assert.equal(partitionOf(mutateStatefulSet(sts(), undefined)), 3);
     assert.equal(partitionOf(mutateStatefulSet(sts(null, 5), undefined)), 5, "rollingUpdate without partition");
