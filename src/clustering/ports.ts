@@ -99,7 +99,7 @@ export interface ReplicationSourceReader {
   read(secretName: string): Promise<ReplicationSourceSecret>;
 }
 
-/** One clone (agent `Clone` RPC, docs/agent.md#clone-api). Holds secrets: never log it. */
+/** One clone request to the agent (HTTPS + JSON, docs/agent.md#clone-api). Holds secrets: never log it. */
 export interface CloneRequest {
   /** The recipient. */
   readonly ordinal: number;

@@ -2,7 +2,7 @@
 // re-derives the desired objects from the cluster (pure builders) and writes only what
 // differs: server-side apply (field manager moco-controller, force) skipped when the
 // fields it owns are already equal; the documented exceptions (controller Secret
-// created once, gRPC Secret create-or-update, PVC updates, StatefulSet orphan-delete and
+// created once, the issued agent TLS Secret create-or-update, PVC updates, StatefulSet orphan-delete and
 // re-create, restore Job created once) use plain writes.
 import { randomBytes } from "node:crypto";
 import type {
@@ -447,7 +447,8 @@ export class MySQLClusterReconciler {
     await this.#apply(resources.secrets, buildUserSecret(cluster, passwords), c.secrets.get(names.userSecret(id.name), ns));
     await this.#apply(resources.secrets, buildMyCnfSecret(cluster, passwords), c.secrets.get(names.myCnfSecret(id.name), ns));
 
-    // Agent certificate → gRPC Secret (moco-ts: issued directly, docs/objects.md#agent-certificate replaced).
+    // The agent's TLS Secret moco-<name>-grpc, issued from the controller's CA (docs/objects.md#agent-certificate;
+    // upstream has cert-manager issue it and copies the Secret).
     await this.#reconcileIssuedSecret(cluster, names.grpcSecret(id.name), agentDnsNames(id.name, id.namespace));
     // mysqld's server certificate and the CA ConfigMap (moco-ts addition, docs/tls.md).
     await this.#reconcileTls(cluster);

@@ -13,7 +13,7 @@ export const DEFAULT_EXPORTER_IMAGE = "ghcr.io/cybozu-go/moco/mysqld_exporter:0.
 export const DEFAULT_CONFIGMAP_HISTORY_LIMIT = 10;
 
 export interface BuilderOptions {
-  /** `POD_NAMESPACE` of moco-controller (`<sys>`): home of the controller Secret and Certificate. */
+  /** `POD_NAMESPACE` of moco-controller (`<sys>`): home of the controller Secrets. */
   readonly controllerNamespace: string;
   /** `--agent-image`: image of the `agent` sidecar (runs `moco-agent`). */
   readonly agentImage: string;
