@@ -217,6 +217,7 @@ export async function fetchInstanceStatusHedged(
   });
   const attempt = async (i: number): Promise<void> => {
     let conn: SqlConnection | undefined;
+    log.debug({ instance: ordinal, attempt: i }, "trying the instance status");
     try {
       conn = await conns.open(ordinal, options.connectTimeoutMs);
       const status = await fetchInstanceStatus(conn);
