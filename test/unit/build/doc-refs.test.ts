@@ -2,7 +2,7 @@
 // no section-sign references (they pointed at a specification outside the repository), no
 // bare names of those specification files, and every `docs/<file>.md#<anchor>` names a file
 // of docs/ and a heading in it (GitHub's anchor rules). Scans src/, test/, sandbox/, chaos/,
-// bench/ and scripts/.
+// bench/ and scripts/; and the links between README.md and docs/*.md resolve the same way.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -113,6 +113,29 @@ describe("references from the code to documents", () => {
       if (set === undefined) broken.push(`${where(ref)} (no such file docs/${ref.doc})`);
       else if (ref.anchor !== undefined && !set.has(ref.anchor)) broken.push(`${where(ref)} (no heading #${ref.anchor} in docs/${ref.doc})`);
     }
+    assert.deepEqual(broken, []);
+  });
+});
+
+describe("links between the documents", () => {
+  it("every relative link in README.md and docs/*.md names an existing file, and a heading of it when it has an anchor", () => {
+    const docs = ["README.md", ...fs.readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+    const broken: string[] = [];
+    let links = 0;
+    for (const doc of docs) {
+      const lines = fs.readFileSync(path.join(root, doc), "utf8").split("\n");
+      lines.forEach((text, i) => {
+        for (const m of text.matchAll(/\]\(([^)#\s]*)(?:#([^)\s]+))?\)/g)) {
+          const target = m[1] ?? "";
+          if (/^[a-z]+:/.test(target)) continue; // http:, https:, mailto:
+          links++;
+          const file = target === "" ? path.join(root, doc) : path.resolve(path.dirname(path.join(root, doc)), target);
+          if (!fs.existsSync(file)) broken.push(`${doc}:${i + 1}: ${m[0]} (no such file)`);
+          else if (m[2] !== undefined && file.endsWith(".md") && !anchorsOf(fs.readFileSync(file, "utf8")).has(m[2])) broken.push(`${doc}:${i + 1}: ${m[0]} (no such heading)`);
+        }
+      });
+    }
+    assert.ok(links > 20, `only ${links} links found: is the scan broken?`);
     assert.deepEqual(broken, []);
   });
 });
