@@ -272,7 +272,7 @@ export async function runOperation(ctx: ActContext, op: Operation): Promise<ActR
   }
 }
 
-// docs/clustering.md#initial-clone-from-an-external-donor
+// Initial clone (docs/clustering.md#initial-clone-from-an-external-donor)
 async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
   const cluster = ctx.observed.cluster;
   const secretName = cluster.spec?.replicationSourceSecretName ?? "";
@@ -309,7 +309,7 @@ async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
   return { redo: true };
 }
 
-// docs/clustering.md#switchover
+// Switchover (docs/clustering.md#switchover)
 async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "switchover" }>): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);
@@ -363,7 +363,7 @@ async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "sw
   return { redo: true };
 }
 
-// docs/clustering.md#failover
+// Failover (docs/clustering.md#failover)
 async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "failover" }>): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);
@@ -399,7 +399,7 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
   return { redo: true };
 }
 
-// docs/clustering.md#configure
+// Configure (docs/clustering.md#configure)
 async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], redo: boolean): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);

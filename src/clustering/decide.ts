@@ -84,7 +84,7 @@ function isEmptyGtidText(text: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------
-// docs/clustering.md#gathering-status steps 5–8
+// Assessment (docs/clustering.md#gathering-status steps 5–8)
 
 /** Thrown when an observation cannot be assessed (wrong lengths, primary out of range). */
 export class ObservationError extends Error {
@@ -160,7 +160,7 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
 }
 
 // ---------------------------------------------------------------------------------
-// docs/clustering.md#deciding-the-cluster-state state
+// State (docs/clustering.md#deciding-the-cluster-state)
 
 function isErrant(observed: ObservedCluster, i: number): boolean {
   return observed.errantReplicas.includes(i);
@@ -279,7 +279,7 @@ export function decideState(observed: ObservedCluster): StateDecision {
 }
 
 // ---------------------------------------------------------------------------------
-// docs/clustering.md#operation-per-state operation
+// Operation (docs/clustering.md#operation-per-state)
 
 export interface DecideOptions {
   /** Role-change settle time (docs/clustering.md#configure step 2); act reads MOCO_ROLE_WAIT_DURATION. */
@@ -348,7 +348,7 @@ export function decideOperation(
 }
 
 // ---------------------------------------------------------------------------------
-// docs/clustering.md#failover failover target
+// Failover target (docs/clustering.md#failover)
 
 /**
  * The top runner among `candidates` (docs/clustering.md#failover step 3), on statuses re-read after every IO
@@ -395,7 +395,7 @@ export function chooseFailoverTarget(
 }
 
 // ---------------------------------------------------------------------------------
-// docs/clustering.md#configure configure
+// Configure (docs/clustering.md#configure)
 
 const REDO_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["kind"]>([
   "setSuperReadOnly",
@@ -562,7 +562,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
 }
 
 // ---------------------------------------------------------------------------------
-// docs/clustering.md#status-written-by-a-pass status, docs/clustering.md#deletion-guard-for-replication-delay deletion guard
+// Status (docs/clustering.md#status-written-by-a-pass) and deletion guard (docs/clustering.md#deletion-guard-for-replication-delay)
 
 /** Initialized / Available / Healthy / ClusteringActive for a state (docs/clustering.md#status-written-by-a-pass). */
 export function conditionsForState(state: ClusterState): ClusterCondition[] {

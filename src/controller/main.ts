@@ -354,7 +354,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
 
 interface OwnerRef { kind?: string; name?: string; controller?: boolean }
 
-/** docs/objects.md#triggers triggers, the partition controller's watches and the Pod watcher. */
+/** The triggers (docs/objects.md#triggers), the partition controller's watches and the Pod watcher. */
 function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, partitions: ControllerRunner, manager: ClusterManager, metrics: ControllerMetrics, sysNamespace: string): void {
   const byOwner = (o: KubeObject | undefined) => {
     const ns = o?.metadata?.namespace;
