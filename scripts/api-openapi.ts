@@ -1,6 +1,6 @@
 // Trims the Kubernetes OpenAPI v3 document of core/v1 (api__v1_openapi.json of the
 // pinned k8s.io/kubernetes release) down to the definitions that the moco-ts CRDs
-// embed, in the form api.md §1.2 prescribes:
+// embed, in the form docs/api.md#crd-packaging prescribes:
 //   - every `required` list removed;
 //   - no x-kubernetes-list-type / list-map-keys / map-type / patch-* / unions markers,
 //     no descriptions (keeps the CRDs small), no zero-value defaults ("" / 0 / {} /
@@ -8,7 +8,7 @@
 //   - resource.Quantity and intstr.IntOrString as `anyOf: [integer, string]` +
 //     `x-kubernetes-int-or-string: true` (+ the quantity regex);
 //   - metav1.Time as a date-time string; metav1.ObjectMeta (only reached through an
-//     ephemeral volume's claim template) as the trimmed ObjectMeta of api.md §3.2;
+//     ephemeral volume's claim template) as the trimmed ObjectMeta of docs/api.md#objectmeta;
 //   - a synthetic `io.k8s.api.core.v1.VolumeSource` (Volume without `name`), which the
 //     OpenAPI document does not carry because Go embeds it inline in Volume.
 // `$ref`s between definitions stay (`{"$ref": "<definition name>"}`); they are inlined
@@ -19,7 +19,7 @@ import { execFileSync } from "node:child_process";
 
 export const KUBERNETES_RELEASE = "v1.34.4";
 
-/** Definitions the MOCO API embeds (api.md §3 and §4). */
+/** Definitions the MOCO API embeds (docs/api.md#sub-types and docs/api.md#backuppolicy-in-short). */
 export const CORE_ROOT_DEFINITIONS: readonly string[] = [
   "io.k8s.api.core.v1.PodSpec",
   "io.k8s.api.core.v1.PersistentVolumeClaimSpec",

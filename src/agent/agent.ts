@@ -1,4 +1,4 @@
-// The agent process put together (clustering.md §2.3 startup): first-boot
+// The agent process put together (docs/agent.md#startup): first-boot
 // initialization, the working pool, probes, metrics, log rotation and the clone API.
 import fs from "node:fs";
 import http from "node:http";
@@ -67,7 +67,7 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/** The host the agent dials for mysqld's admin port (§2.3 step 3). */
+/** The host the agent dials for mysqld's admin port (docs/agent.md#startup step 3). */
 export function mysqldAdminHost(flags: Pick<AgentFlags, "mysqldLocalhost">, env: Pick<AgentEnvironment, "podName">): string {
   return flags.mysqldLocalhost ? "localhost" : env.podName;
 }

@@ -1,4 +1,4 @@
-// The clone API (clustering.md §2.4). Upstream serves it over gRPC; moco-ts serves the
+// The clone API (docs/agent.md#clone-api). Upstream serves it over gRPC; moco-ts serves the
 // same request over HTTPS with mutual TLS as JSON (`POST /v1/clone`), with the same
 // semantics and the gRPC status code names in error bodies.
 import type { Connection } from "mysql2/promise";
@@ -87,7 +87,7 @@ export class CloneService {
     return this.busy;
   }
 
-  /** clustering.md §2.4 steps 1–7. Never throws; errors carry no secret. */
+  /** docs/agent.md#clone-api steps 1–7. Never throws; errors carry no secret. */
   async clone(request: Required<CloneRequest>): Promise<CloneOutcome> {
     if (this.busy) return { ok: false, code: "RESOURCE_EXHAUSTED", message: "another request is undergoing" };
     this.busy = true;

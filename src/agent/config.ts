@@ -1,4 +1,4 @@
-// moco-agent flags and environment (clustering.md §2.3), parsed into a plain config.
+// moco-agent flags and environment (docs/agent.md#startup), parsed into a plain config.
 // Flags keep upstream's names and defaults; values use Go's syntax (durations "5s",
 // "1m"; booleans "--x", "--x=true", "--x=false") so the controller's arguments for
 // upstream moco-agent work unchanged (with the double dash).
@@ -204,7 +204,7 @@ export function ordinalFromPodName(podName: string): number {
   return n;
 }
 
-/** Reads POD_NAME, CLUSTER_NAME and the passwords (clustering.md §2.3 step 1). */
+/** Reads POD_NAME, CLUSTER_NAME and the passwords (docs/agent.md#startup step 1). */
 export function readAgentEnvironment(env: Readonly<Record<string, string | undefined>>): AgentEnvironment {
   const podName = env.POD_NAME ?? "";
   if (podName === "") throw new AgentConfigError("POD_NAME is not set", 1);

@@ -64,7 +64,7 @@ export interface AgentPoolOptions {
   readonly maxIdleTimeMs: number;
 }
 
-/** The working pool (clustering.md §2.3 step 3): at most one idle connection, dropped after maxIdleTime. */
+/** The working pool (docs/agent.md#startup step 3): at most one idle connection, dropped after maxIdleTime. */
 export function createAgentPool(opts: AgentPoolOptions): Pool {
   return mysql.createPool({
     ...mysqlClientTlsOptions(opts.host, opts.port, opts.tls),
@@ -107,7 +107,7 @@ export async function serverVersion(db: Queryable): Promise<{ major: number; min
   return { major: Number(m[1]), minor: Number(m[2]), text };
 }
 
-/** RESET BINARY LOGS AND GTIDS from 8.4 on, RESET MASTER before (objects.md §15). */
+/** RESET BINARY LOGS AND GTIDS from 8.4 on, RESET MASTER before (docs/objects.md#mysql-users). */
 export function resetBinaryLogsStatement(version: { major: number; minor: number }): string {
   return version.major > 8 || (version.major === 8 && version.minor >= 4) ? "RESET BINARY LOGS AND GTIDS" : "RESET MASTER";
 }

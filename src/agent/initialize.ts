@@ -1,5 +1,5 @@
-// First-boot initialization of mysqld (clustering.md §2.3 step 2, objects.md §15) and
-// the "external" initialization after a clone (§2.4 step 7).
+// First-boot initialization of mysqld (docs/agent.md#startup step 2, docs/objects.md#mysql-users) and
+// the "external" initialization after a clone (docs/agent.md#clone-api step 7).
 import type { Connection } from "mysql2/promise";
 
 import {
@@ -108,7 +108,7 @@ async function connectWithRetry(
 }
 
 /**
- * clustering.md §2.3 step 2. Connects through the socket as root without a password;
+ * docs/agent.md#startup step 2. Connects through the socket as root without a password;
  * if mysqld refuses (1045 / 1524) the instance was initialized before and nothing is
  * done. Otherwise creates the users, installs the plugins, drops root@localhost (as
  * moco-admin), empties the binary logs and GTIDs and sets super_read_only=ON.
@@ -175,7 +175,7 @@ export async function initializeOnFirstBoot(opts: FirstBootOptions): Promise<Fir
 }
 
 /**
- * The "external" initialization after a clone (clustering.md §2.4 step 7), on a
+ * The "external" initialization after a clone (docs/agent.md#clone-api step 7), on a
  * connection as the donor's init user: users created or their passwords reset to this
  * cluster's values, plugins installed, super_read_only=ON; nothing is binlogged.
  */

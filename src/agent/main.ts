@@ -1,4 +1,4 @@
-// moco-agent: the sidecar of every mysqld container (clustering.md §2.3).
+// moco-agent: the sidecar of every mysqld container (docs/agent.md#startup).
 // `node dist/src/agent/main.js [flags]` in the moco-ts image (or `node src/agent/main.ts`).
 import { startAgent, type RunningAgent } from "./agent.ts";
 import { AgentConfigError, parseAgentFlags, readAgentEnvironment } from "./config.ts";

@@ -1,4 +1,4 @@
-// Agent metrics (clustering.md §2.7): prefix moco_instance_, labels name (cluster) and
+// Agent metrics (docs/agent.md#metrics): prefix moco_instance_, labels name (cluster) and
 // index (ordinal), plus the default process and Node.js runtime metrics.
 import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from "prom-client";
 
@@ -18,7 +18,7 @@ export interface AgentMetrics {
   readonly logRotationCount: Counter<Label>;
   readonly logRotationFailureCount: Counter<Label>;
   readonly logRotationDurationSeconds: Summary<Label>;
-  /** Registered only while a replica has queued transactions (§2.5 step 6). */
+  /** Registered only while a replica has queued transactions (docs/agent.md#probes step 6). */
   readonly replicationDelaySeconds: Gauge<Label>;
   /** The label values of this instance. */
   readonly labels: Readonly<Record<Label, string>>;

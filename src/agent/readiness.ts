@@ -1,4 +1,4 @@
-// /healthz and /readyz (clustering.md §2.5): what is queried, and the pure decision.
+// /healthz and /readyz (docs/agent.md#probes): what is queried, and the pure decision.
 import { gtidIsSubset } from "../mysql/gtid.ts";
 import { ACTIVE_PLUGINS_QUERY, SEMISYNC_NAMES, semiSyncFamily } from "../mysql/users.ts";
 import { queryRows, type Queryable } from "./db.ts";
@@ -29,7 +29,7 @@ export interface ReplicationTiming {
   readonly uptimeSeconds: number;
 }
 
-/** Everything /readyz looks at, in the order of §2.5. */
+/** Everything /readyz looks at, in the order of docs/agent.md#probes. */
 export interface ReadinessObservation {
   /** performance_schema.clone_status STATE; null when the table has no row. */
   readonly cloneState: Observed<string | null>;
@@ -57,7 +57,7 @@ export interface ProbeDecision {
 
 const keep: DelayGaugeAction = { kind: "keep" };
 
-/** The /readyz verdict for one observation (clustering.md §2.5, steps 1–9). Pure. */
+/** The /readyz verdict for one observation (docs/agent.md#probes, steps 1–9). Pure. */
 export function decideReadiness(obs: ReadinessObservation, opts: ReadinessOptions): ProbeDecision {
   if (!obs.cloneState.ok) return { status: 500, reason: `failed to get clone status: ${obs.cloneState.error}`, delayGauge: keep };
   if (obs.cloneState.value !== null && obs.cloneState.value !== "Completed") {

@@ -1,4 +1,4 @@
-// Slow query log rotation (clustering.md §2.6): on each tick of a cron schedule, and
+// Slow query log rotation (docs/agent.md#log-rotation): on each tick of a cron schedule, and
 // (with a size limit) whenever the file is larger than the limit, checked every second:
 // rename mysql.slow to mysql.slow.0 and make mysqld reopen it (FLUSH LOCAL SLOW LOGS).
 import fs from "node:fs/promises";

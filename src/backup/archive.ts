@@ -1,4 +1,4 @@
-// The two objects of a backup directory, as MOCO writes them (backup.md §4):
+// The two objects of a backup directory, as MOCO writes them (docs/backup.md#bucket-layout):
 //
 //   <dir>dump.tar         uncompressed tar of `dump/` (its data files are compressed already)
 //   <dir>binlog.tar.zst   zstd-compressed tar of `binlog/`

@@ -1,4 +1,4 @@
-// `moco-backup backup` (backup.md §5.1): census, source choice, consistent dump, binlogs
+// `moco-backup backup` (docs/backup.md#backup-steps): census, source choice, consistent dump, binlogs
 // since the previous backup, status.backup and events.
 import type { BackupStatus, MySQLCluster } from "../api/v1beta2/index.ts";
 import fs from "node:fs";

@@ -1,4 +1,4 @@
-// Binary-log backup (backup.md §5.1.2) and replay (§5.2 step 8) around mysqlbinlog.
+// Binary-log backup (docs/backup.md#binlog-backup) and replay (docs/backup.md#restore-procedure step 5) around mysqlbinlog.
 //
 // Backup: `mysqlbinlog --read-from-remote-source=BINLOG-DUMP-GTIDS --exclude-gtids=<last
 // gtidSet> --to-last-log --raw <start file>` writes the source's binlog files into

@@ -1,4 +1,4 @@
-// Command line of `moco-backup` (backup.md §3), with commander. The global flags are
+// Command line of `moco-backup` (docs/backup.md#command-line), with commander. The global flags are
 // accepted before or after the subcommand (the builders put them after it).
 import { Command, CommanderError, Option } from "commander";
 import type { BackendType } from "./bucket/types.ts";

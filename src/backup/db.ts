@@ -1,4 +1,4 @@
-// mysql2 connections for the jobs and the server status read of backup.md §5.1 step 4.
+// mysql2 connections for the jobs and the server status read of docs/backup.md#backup-steps step 4.
 import fs from "node:fs";
 import mysql from "mysql2/promise";
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";

@@ -1,5 +1,5 @@
-// Bucket key layout (backup.md §4, the same as MOCO's) and the choice of objects for a
-// restore point (§5.2.1):
+// Bucket key layout (docs/backup.md#bucket-layout, the same as MOCO's) and the choice of objects for a
+// restore point (docs/backup.md#selecting-objects-for-a-restore-point):
 //
 //   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/dump.tar         tar of dump/ (moco-ts's dump format)
 //   moco/<ns>/<name>/<YYYYMMDD-hhmmss>/binlog.tar.zst   zstd tar of binlog/ (binlog files)
@@ -77,7 +77,7 @@ export interface BackupSelection {
 }
 
 /**
- * backup.md §5.2.1: walk the sorted keys, ignore anything that is not a `dump.tar` or
+ * docs/backup.md#selecting-objects-for-a-restore-point: walk the sorted keys, ignore anything that is not a `dump.tar` or
  * `binlog.tar.zst` under a valid timestamp directory, stop after `restorePoint`; a binlog
  * archive becomes the candidate, a dump the chosen one (dropping a candidate from
  * another directory).

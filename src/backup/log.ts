@@ -1,4 +1,4 @@
-// Structured JSON logs on stderr for the backup and restore jobs (backup.md §3: logs are
+// Structured JSON logs on stderr for the backup and restore jobs (docs/backup.md#command-line: logs are
 // JSON on stderr; child process output is passed through). Passwords never reach a
 // log: they are never put into log fields, and `redact` strips the usual suspects from
 // error messages of child processes and SDKs before they are logged or reported.

@@ -1,4 +1,4 @@
-// `moco-backup restore` (backup.md §5.2): choose dump + binlog archive for the restore
+// `moco-backup restore` (docs/backup.md#restore-procedure): choose dump + binlog archive for the restore
 // point, check that the bucket really covers it (before touching the target), load the
 // dump (moco-ts's own format, or MOCO's MySQL Shell dump through dump/mysqlsh-load.ts)
 // into instance 0 of the new cluster, replay binlogs up to the restore point, set

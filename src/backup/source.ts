@@ -1,4 +1,4 @@
-// Choice of the backup source instance (backup.md §5.1.1): a replica whenever possible,
+// Choice of the backup source instance (docs/backup.md#choosing-the-source-instance): a replica whenever possible,
 // and for binlog backups an instance whose server_uuid is unchanged since the last backup.
 import type { BackupStatus } from "../api/v1beta2/index.ts";
 

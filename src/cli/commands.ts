@@ -1,4 +1,4 @@
-// The behaviour of each subcommand (cli.md §2–§5 and the moco-ts `status` extension),
+// The behaviour of each subcommand (docs/cli.md#commands and the moco-ts `status` extension),
 // written against a small environment (API, output, Pod exec, clock) so unit tests
 // can drive them with fakes and the integration test with the real API server.
 import { randomBytes } from "node:crypto";
@@ -61,7 +61,7 @@ async function getCluster(env: CommandEnv, name: string, context?: string): Prom
   }
 }
 
-// ---- credential (cli.md §3) --------------------------------------------------------------
+// ---- credential (docs/cli.md#credential) --------------------------------------------------------------
 
 export interface CredentialOptions {
   mysqlUser: string;
@@ -92,7 +92,7 @@ export async function runCredential(env: CommandEnv, cluster: string, opts: Cred
   env.io.stdout(formatCredential(opts.mysqlUser, Buffer.from(b64, "base64").toString("utf8"), opts.format));
 }
 
-// ---- stop / start clustering | reconciliation (cli.md §5) ----------------------------------
+// ---- stop / start clustering | reconciliation (docs/cli.md#stop-and-start) ----------------------------------
 
 export type Pausable = "clustering" | "reconciliation";
 
@@ -157,7 +157,7 @@ export async function runRotatePassword(env: CommandEnv, cluster: string, opts: 
   env.io.stdout(`requested password rotation ${id} of ${all ? "all MOCO users" : users.join(", ")} for MySQLCluster "${env.namespace}/${cluster}"\n`);
 }
 
-// ---- switchover (cli.md §4, plus moco-ts checks and --wait) ----------------------------------
+// ---- switchover (docs/cli.md#switchover, plus moco-ts checks and --wait) ----------------------------------
 
 export interface SwitchoverOptions {
   /** Wait until status.currentPrimaryIndex changes. */
@@ -173,7 +173,7 @@ function conditionOf(cluster: MySQLCluster, type: string): { status: string; mes
 }
 
 /**
- * Why a switchover cannot be requested at all, or undefined when it may (cli.md §4:
+ * Why a switchover cannot be requested at all, or undefined when it may (docs/cli.md#switchover:
  * offline and single-instance clusters; moco-ts also refuses a cluster without status,
  * whose primary is unknown). Pure, so the rules are table-tested.
  */
@@ -284,7 +284,7 @@ export async function runSwitchover(env: CommandEnv, clusterName: string, opts: 
   }
 }
 
-// ---- mysql (cli.md §2) -------------------------------------------------------------------
+// ---- mysql (docs/cli.md#mysql) -------------------------------------------------------------------
 
 export interface MysqlOptions {
   mysqlUser: string;
@@ -350,7 +350,7 @@ export interface StatusOptions {
   timeoutMs: number;
 }
 
-/** Label selector of a cluster's mysqld Pods (labelSet, objects.md §1.2). */
+/** Label selector of a cluster's mysqld Pods (labelSet, docs/objects.md#label-sets). */
 export function podSelector(cluster: string): string {
   return `${LABEL_APP_NAME}=mysql,${LABEL_APP_INSTANCE}=${cluster},${LABEL_APP_CREATED_BY}=moco`;
 }

@@ -1,4 +1,4 @@
-// Shell completion (cli.md §1.2): a hidden `__complete` command speaking cobra's protocol
+// Shell completion (docs/cli.md#shell-completion): a hidden `__complete` command speaking cobra's protocol
 // (candidates one per line, then `:<directive>`), so kubectl's plugin completion
 // (`kubectl_complete-moco` on PATH, kubectl ≥ 1.26) and the scripts printed by
 // `completion bash|zsh|fish|powershell` can call it.

@@ -5,12 +5,12 @@ import { CLI_USER_NAMES, mocoUser } from "../mysql/index.ts";
 import type { MocoUserName, PasswordKey } from "../mysql/index.ts";
 import { CliError, EXIT } from "./errors.ts";
 
-/** Users `credential` prints and `-u` completion offers (cli.md §1.3). */
+/** Users `credential` prints and `-u` completion offers (docs/cli.md#credential). */
 export const CREDENTIAL_USERS: readonly string[] = CLI_USER_NAMES;
 
 /**
  * Users `mysql -u` accepts: the five whose `<user>-my.cnf` the `moco-my-cnf-<cluster>`
- * Secret mounts in every Pod (objects.md §3.3). Upstream accepts any name and fails inside
+ * Secret mounts in every Pod (docs/objects.md#secrets-in-the-cluster-namespace). Upstream accepts any name and fails inside
  * the Pod; moco-ts rejects other names up front.
  */
 export const MYSQL_CLIENT_USERS: readonly string[] = Object.freeze([
@@ -34,7 +34,7 @@ export function passwordKeyFor(user: string): PasswordKey {
 /** Go's strconv.Quote (`%q`), one implementation for all of moco-ts. */
 export { goQuote };
 
-/** `credential` output in `format` (cli.md §3): the password line, or a [client] section. */
+/** `credential` output in `format` (docs/cli.md#credential): the password line, or a [client] section. */
 export function formatCredential(user: string, password: string, format: string): string {
   switch (format) {
     case "plain":

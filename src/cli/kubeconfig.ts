@@ -1,4 +1,4 @@
-// kubectl-compatible global flags (cli.md §1.1): which kubeconfig, context, cluster, user
+// kubectl-compatible global flags (docs/cli.md#global-flags): which kubeconfig, context, cluster, user
 // and namespace to use, and credential overrides; the API calls and the execs (`mysql`,
 // `status`, exec.ts) all use the result, so they talk to the same API server as the same
 // identity.

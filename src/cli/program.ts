@@ -1,5 +1,5 @@
 // The `kubectl moco` command tree (commander): global kubectl-compatible flags, the
-// subcommands of cli.md and the moco-ts extensions, and the mapping of every outcome to
+// subcommands of docs/cli.md and the moco-ts extensions, and the mapping of every outcome to
 // an exit code (errors.ts). `runCli` never calls process.exit, so tests call it directly.
 import { isSea } from "node:sea";
 import fs from "node:fs";

@@ -1,4 +1,4 @@
-// Act (clustering.md §1.7, §1.8): runs the one Operation decided for a pass against the
+// Act (docs/clustering.md#operator-primitives, docs/clustering.md#procedures): runs the one Operation decided for a pass against the
 // instances (mysql2, admin port, moco-admin), the Kubernetes side (through the ports)
 // and the cloner. SQL is MySQL 8.4/9.7 syntax with the current semi-sync names (the
 // legacy ones on instances whose legacy plugins are ACTIVE).
@@ -24,7 +24,7 @@ import type { PassConnections, SqlConnection } from "./sql.ts";
 import type { ConfigureStep, InstanceStatus, ObservedCluster, Operation } from "./types.ts";
 
 // ---------------------------------------------------------------------------------
-// Timings (§1.11)
+// Timings (docs/clustering.md#timing-constants)
 
 /**
  * Grace `SET GLOBAL super_read_only=1` gets in a switchover before the client connections
@@ -47,7 +47,7 @@ export const CLONE_POLL_ATTEMPTS = 60;
 export const CLONE_POLL_INTERVAL_MS = 1_000;
 
 export interface ActOptions {
-  /** §1.8.1 step 1: grace before the kill (default SWITCHOVER_READ_ONLY_WAIT_MS, 0.5 s). */
+  /** docs/clustering.md#switchover step 1: grace before the kill (default SWITCHOVER_READ_ONLY_WAIT_MS, 0.5 s). */
   readonly switchoverReadOnlyWaitMs?: number | undefined;
   /** WAIT_FOR_EXECUTED_GTID_SET timeout in switchover/failover (default 50 s). */
   readonly switchGtidWaitSeconds?: number | undefined;
@@ -97,7 +97,7 @@ function logger(ctx: ActContext): ClusteringLogger {
 }
 
 // ---------------------------------------------------------------------------------
-// Primitives (§1.7). Each takes one admin connection.
+// Primitives (docs/clustering.md#operator-primitives). Each takes one admin connection.
 
 export async function setSuperReadOnly(conn: SqlConnection, timeoutMs = SUPER_READ_ONLY_TIMEOUT_MS): Promise<void> {
   await conn.exec("SET GLOBAL super_read_only=1", [], { timeoutMs });
@@ -131,7 +131,7 @@ export async function stopReplicaIOThread(conn: SqlConnection): Promise<void> {
 
 /**
  * Kills every connection but the MOCO system users', socket-local ones, `system user`
- * threads and the event scheduler (clustering.md §1.7). Returns how many were killed.
+ * threads and the event scheduler (docs/clustering.md#operator-primitives). Returns how many were killed.
  */
 export async function killConnections(conn: SqlConnection): Promise<number> {
   const rows = await conn.query("SELECT ID AS id, USER AS user, HOST AS host FROM information_schema.PROCESSLIST");
@@ -200,7 +200,7 @@ export async function configureReplica(conn: SqlConnection, source: ReplicationS
 }
 
 // ---------------------------------------------------------------------------------
-// Status written by a pass (§1.6, §1.8.6)
+// Status written by a pass (docs/clustering.md#status-written-by-a-pass, docs/clustering.md#deletion-guard-for-replication-delay)
 
 /** Writes the pass's status fields, then maintains the prevent-delete annotation. */
 export async function writeStatusAndGuards(
@@ -256,7 +256,7 @@ async function pollAfterClone(ctx: ActContext, i: number): Promise<InstanceStatu
   throw new ActError(`instance ${i} did not answer after the clone: ${message(last)}`);
 }
 
-/** Runs `op` (§1.5). Throws on failure (the pass errors; the next pass retries). */
+/** Runs `op` (docs/clustering.md#operation-per-state). Throws on failure (the pass errors; the next pass retries). */
 export async function runOperation(ctx: ActContext, op: Operation): Promise<ActResult> {
   switch (op.kind) {
     case "none":
@@ -273,7 +273,7 @@ export async function runOperation(ctx: ActContext, op: Operation): Promise<ActR
   }
 }
 
-// §1.8.4
+// Initial clone (docs/clustering.md#initial-clone-from-an-external-donor)
 async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
   const cluster = ctx.observed.cluster;
   const secretName = cluster.spec?.replicationSourceSecretName ?? "";
@@ -310,7 +310,7 @@ async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
   return { redo: true };
 }
 
-// §1.8.1
+// Switchover (docs/clustering.md#switchover)
 async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "switchover" }>): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);
@@ -364,7 +364,7 @@ async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "sw
   return { redo: true };
 }
 
-// §1.8.2
+// Failover (docs/clustering.md#failover)
 async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "failover" }>): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);
@@ -400,7 +400,7 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
   return { redo: true };
 }
 
-// §1.8.3
+// Configure (docs/clustering.md#configure)
 async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], redo: boolean): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);

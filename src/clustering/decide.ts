@@ -1,5 +1,5 @@
-// The pure half of the clustering engine (clustering.md §1.3 steps 5–8, §1.4–§1.6,
-// §1.8): from what observe saw to one operation, with no I/O. Act runs the operation.
+// The pure half of the clustering engine (docs/clustering.md#gathering-status steps 5–8, docs/clustering.md#deciding-the-cluster-state, docs/clustering.md#operation-per-state, docs/clustering.md#status-written-by-a-pass,
+// docs/clustering.md#procedures): from what observe saw to one operation, with no I/O. Act runs the operation.
 import { formatGtidSet, gtidIsEmpty, gtidIsSubset, gtidSubtract, gtidUnion, hasErrantGtids } from "../mysql/gtid.ts";
 import type { GtidSet } from "../mysql/gtid.ts";
 import type {
@@ -19,7 +19,7 @@ import type {
 import { MYSQL_ADMIN_PORT, MYSQL_PORT, isIntermediate, podHostname, replicasOf } from "./cluster.ts";
 
 // ---------------------------------------------------------------------------------
-// Constants (clustering.md §1.11)
+// Constants (docs/clustering.md#timing-constants)
 
 /** rpl_semi_sync_source_timeout: 24 h, so the source never falls back to async. */
 export const SEMI_SYNC_SOURCE_TIMEOUT_MS = 86_400_000;
@@ -62,7 +62,7 @@ function isEmptyGtidText(text: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------
-// §1.3 steps 5–8
+// Assessment (docs/clustering.md#gathering-status steps 5–8)
 
 /** Thrown when an observation cannot be assessed (wrong lengths, primary out of range). */
 export class ObservationError extends Error {
@@ -70,7 +70,7 @@ export class ObservationError extends Error {
 }
 
 /**
- * §1.3 steps 5–8 on a raw observation: the primary's executed GTID set, the
+ * docs/clustering.md#gathering-status steps 5–8 on a raw observation: the primary's executed GTID set, the
  * replication-delay deletion guard, errant detection (done in TypeScript with the
  * semantics of GTID_SUBTRACT, ignoring the primary's own UUID), and the hang-up guard
  * that drops non-primary instances with semi-sync sessions waiting.
@@ -138,7 +138,7 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
 }
 
 // ---------------------------------------------------------------------------------
-// §1.4 state
+// State (docs/clustering.md#deciding-the-cluster-state)
 
 function isErrant(observed: ObservedCluster, i: number): boolean {
   return observed.errantReplicas.includes(i);
@@ -182,7 +182,7 @@ export function hasLostData(observed: ObservedCluster): boolean {
 }
 
 /**
- * The cluster state (§1.4): the first matching row wins. Candidates are collected the way
+ * The cluster state (docs/clustering.md#deciding-the-cluster-state): the first matching row wins. Candidates are collected the way
  * upstream does, while rows 4 (Healthy) and 5 (Degraded) are evaluated.
  */
 export function decideState(observed: ObservedCluster): StateDecision {
@@ -257,14 +257,14 @@ export function decideState(observed: ObservedCluster): StateDecision {
 }
 
 // ---------------------------------------------------------------------------------
-// §1.5 operation
+// Operation (docs/clustering.md#operation-per-state)
 
 export interface DecideOptions {
-  /** Role-change settle time (§1.8.3 step 2); act reads MOCO_ROLE_WAIT_DURATION. */
+  /** Role-change settle time (docs/clustering.md#configure step 2); act reads MOCO_ROLE_WAIT_DURATION. */
   readonly roleChangeWaitMs?: number;
 }
 
-/** The one operation for this pass (§1.5). */
+/** The one operation for this pass (docs/clustering.md#operation-per-state). */
 export function decideOperation(
   observed: ObservedCluster,
   decision: StateDecision = decideState(observed),
@@ -326,10 +326,10 @@ export function decideOperation(
 }
 
 // ---------------------------------------------------------------------------------
-// §1.8.2 failover target
+// Failover target (docs/clustering.md#failover)
 
 /**
- * The top runner among `candidates` (§1.8.2 step 3), on statuses re-read after every IO
+ * The top runner among `candidates` (docs/clustering.md#failover step 3), on statuses re-read after every IO
  * thread was stopped. For each candidate with a replica status, S = Retrieved ∪ Executed
  * (of SHOW REPLICA STATUS). Walking ordinals in ascending order: empty S is skipped;
  * S ⊆ best keeps best (ties go to the lower ordinal); best ⊆ S replaces it; otherwise the
@@ -373,7 +373,7 @@ export function chooseFailoverTarget(
 }
 
 // ---------------------------------------------------------------------------------
-// §1.8.3 configure
+// Configure (docs/clustering.md#configure)
 
 const REDO_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["kind"]>([
   "setSuperReadOnly",
@@ -386,7 +386,7 @@ const REDO_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["ki
   "makeWritable",
 ]);
 
-/** The ordered configure plan for Incomplete and Degraded (§1.8.3). */
+/** The ordered configure plan for Incomplete and Degraded (docs/clustering.md#configure). */
 export function planConfigure(observed: ObservedCluster, options: DecideOptions = {}): ConfigurePlan {
   const steps: ConfigureStep[] = [];
   const done = (): ConfigurePlan => ({ steps, redo: steps.some((s) => REDO_STEPS.has(s.kind)) });
@@ -540,9 +540,9 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
 }
 
 // ---------------------------------------------------------------------------------
-// §1.6 status, §1.8.6 deletion guard
+// Status (docs/clustering.md#status-written-by-a-pass) and deletion guard (docs/clustering.md#deletion-guard-for-replication-delay)
 
-/** Initialized / Available / Healthy / ClusteringActive for a state (§1.6). */
+/** Initialized / Available / Healthy / ClusteringActive for a state (docs/clustering.md#status-written-by-a-pass). */
 export function conditionsForState(state: ClusterState): ClusterCondition[] {
   const initialized = state !== "Cloning" && state !== "Restoring";
   const available = state === "Healthy" || state === "Degraded";
@@ -567,7 +567,7 @@ export interface ClusterStatusUpdate {
   readonly conditions: readonly ClusterCondition[];
 }
 
-/** The status fields a pass writes (§1.6), except currentPrimaryIndex. */
+/** The status fields a pass writes (docs/clustering.md#status-written-by-a-pass), except currentPrimaryIndex. */
 export function clusterStatusUpdate(observed: ObservedCluster, state: ClusterState, previousPassAbandoned?: string): ClusterStatusUpdate {
   const abandoned = passAbandonedCondition(observed.cluster, previousPassAbandoned);
   return {
@@ -594,7 +594,7 @@ export function passAbandonedCondition(cluster: MySQLClusterLike, previousPassAb
 }
 
 /**
- * Changes to the moco.cybozu.com/prevent-delete annotation (§1.8.6): add it to the
+ * Changes to the moco.cybozu.com/prevent-delete annotation (docs/clustering.md#deletion-guard-for-replication-delay): add it to the
  * primary Pod when deletion must be prevented and it is absent; otherwise remove it
  * from every Pod that has it. Missing Pods are skipped.
  */

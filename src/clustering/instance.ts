@@ -36,14 +36,14 @@ async function semiSyncVariables(conn: SqlConnection): Promise<{ family: SemiSyn
   return { family: familyFromVariableNames([...values.keys()]), values };
 }
 
-/** The semi-sync variable names to use on this connection's instance (§1.12). */
+/** The semi-sync variable names to use on this connection's instance (docs/clustering.md#mysql-version-specifics). */
 export async function semiSyncNamesOf(conn: SqlConnection): Promise<SemiSyncNames> {
   return SEMISYNC_NAMES[(await semiSyncVariables(conn)).family];
 }
 
 const CLONE_STATES: readonly CloneState[] = ["Not Started", "In Progress", "Completed", "Failed"];
 
-/** Runs the §1.3 queries on one instance. Throws on any error. */
+/** Runs the docs/clustering.md#gathering-status queries on one instance. Throws on any error. */
 export async function fetchInstanceStatus(conn: SqlConnection): Promise<InstanceStatus> {
   const [g] = await conn.query(
     "SELECT @@server_uuid AS uuid, @@gtid_executed AS executed, @@gtid_purged AS purged, @@read_only AS ro, @@super_read_only AS sro",

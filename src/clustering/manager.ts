@@ -1,4 +1,4 @@
-// The per-cluster manager (clustering.md §1.2): one long-lived worker per MySQLCluster,
+// The per-cluster manager (docs/clustering.md#per-cluster-manager): one long-lived worker per MySQLCluster,
 // woken by nudges (coalesced in a one-slot queue), a periodic tick, or its own redo,
 // running one pass at a time: observe → assess → decide → write status → act.
 import { randomBytes } from "node:crypto";
@@ -135,7 +135,7 @@ export function resolveTimings(options: ManagerOptions): {
 }
 
 /**
- * One pass (§1.2 "A pass"): gather and decide, write status, maintain prevent-delete, run
+ * One pass (docs/clustering.md#per-cluster-manager "A pass"): gather and decide, write status, maintain prevent-delete, run
  * the operation. Throws on error (after closing every connection it opened).
  */
 export async function runClusterPass(
@@ -201,7 +201,7 @@ function setPassMetrics(
   metrics.setGauge(METRIC.errantReplicas, labels, update.errantReplicas);
 }
 
-/** One cluster's worker loop (§1.2). */
+/** One cluster's worker loop (docs/clustering.md#per-cluster-manager). */
 export class ClusterWorker {
   readonly key: ClusterKey;
   private readonly ports: ClusterPorts;
@@ -338,7 +338,7 @@ export class ClusterWorker {
   }
 }
 
-/** Holds one worker per `namespace/name` (§1.2). */
+/** Holds one worker per `namespace/name` (docs/clustering.md#per-cluster-manager). */
 export class ClusterManager {
   private readonly workers = new Map<string, ClusterWorker>();
   private closed = false;

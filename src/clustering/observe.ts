@@ -1,4 +1,4 @@
-// Gathering status (clustering.md §1.3): the cluster, its Pods, and every instance's
+// Gathering status (docs/clustering.md#gathering-status): the cluster, its Pods, and every instance's
 // status fetched in parallel over the admin port as moco-admin, with retries; the
 // primary is fetched again 100 ms later. Produces the ClusterObservation that the pure
 // part (decide.ts) assesses. An unreachable or half-broken instance is `null`; errors
@@ -62,7 +62,7 @@ export type FetchOutcome =
   | { readonly status: null; readonly unreachable: boolean };
 
 /**
- * §1.3 step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
+ * docs/clustering.md#gathering-status step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
  * started `retryGapMs` apart without waiting for the previous one to fail (a try that
  * hangs until its connect or read timeout, as against an unresponsive or partitioned
  * instance, no longer delays the next); the first status wins and its connection becomes
@@ -86,6 +86,7 @@ export async function fetchInstanceStatusHedged(
   });
   const attempt = async (i: number): Promise<void> => {
     let conn: SqlConnection | undefined;
+    log.debug({ instance: ordinal, attempt: i }, "trying the instance status");
     try {
       conn = await conns.open(ordinal, options.connectTimeoutMs);
       const status = await fetchInstanceStatus(conn);
@@ -144,7 +145,7 @@ export async function fetchInstanceStatusWithRetry(
 }
 
 // ---------------------------------------------------------------------------------
-// The cluster (§1.3 procedure)
+// The cluster (docs/clustering.md#gathering-status procedure)
 
 export class ObserveError extends Error {
   override name = "ObserveError";
@@ -158,7 +159,7 @@ export function ordinalOfPodName(name: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-/** Places Pods at their ordinals (§1.3 step 3). */
+/** Places Pods at their ordinals (docs/clustering.md#gathering-status step 3). */
 export function placePods(cluster: MySQLClusterLike, pods: readonly PodView[]): (PodView | null)[] {
   const n = replicasOf(cluster);
   if (cluster.spec?.offline !== true && pods.length !== n) {
@@ -235,7 +236,7 @@ export function addressingOf(ports: ClusterPorts): {
 }
 
 /**
- * §1.3 steps 1–5 (and the source Secret's HOST/PORT for intermediate clusters). Returns
+ * docs/clustering.md#gathering-status steps 1–5 (and the source Secret's HOST/PORT for intermediate clusters). Returns
  * null when the MySQLCluster does not exist. Throws when the pass must fail.
  */
 export async function observeCluster(ports: ClusterPorts, options: ObserveOptions = {}): Promise<Observed | null> {

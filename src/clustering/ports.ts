@@ -16,7 +16,7 @@ export function clusterKeyString(key: ClusterKey): string {
   return `${key.namespace}/${key.name}`;
 }
 
-/** Reads the cluster and its Pods (clustering.md §1.3 steps 1 and 3). */
+/** Reads the cluster and its Pods (docs/clustering.md#gathering-status steps 1 and 3). */
 export interface ClusterSource {
   /** An uncached read of the MySQLCluster; null when it does not exist (the pass is skipped). */
   getCluster(): Promise<MySQLClusterLike | null>;
@@ -27,7 +27,7 @@ export interface ClusterSource {
   listPods(): Promise<readonly PodView[]>;
 }
 
-/** The status fields one pass writes (§1.6), currentPrimaryIndex excluded. */
+/** The status fields one pass writes (docs/clustering.md#status-written-by-a-pass), currentPrimaryIndex excluded. */
 export interface ClusterStatusWrite {
   readonly syncedReplicas: number;
   readonly errantReplicaList: readonly number[];
@@ -60,7 +60,7 @@ export interface PodLabeler {
 
 export type EventType = "Normal" | "Warning";
 
-/** Event reasons the manager emits (clustering.md §1.10). */
+/** Event reasons the manager emits (docs/clustering.md#events). */
 export type ClusteringEventReason =
   | "InitCloned"
   | "InitCloneFailed"
@@ -99,7 +99,7 @@ export interface ReplicationSourceReader {
   read(secretName: string): Promise<ReplicationSourceSecret>;
 }
 
-/** One clone (agent `Clone` RPC, clustering.md §2.4). Holds secrets: never log it. */
+/** One clone request to the agent (HTTPS + JSON, docs/agent.md#clone-api). Holds secrets: never log it. */
 export interface CloneRequest {
   /** The recipient. */
   readonly ordinal: number;
@@ -147,7 +147,7 @@ export interface ClusterMetricLabels {
 
 /**
  * Metrics hooks, by full Prometheus name (`moco_cluster_checks_total`, …, see
- * observability.md). The controller wires prom-client behind it.
+ * docs/controller.md#metrics). The controller wires prom-client behind it.
  */
 export interface ClusteringMetrics {
   incCounter(name: string, labels: ClusterMetricLabels, value?: number): void;

@@ -1,5 +1,5 @@
 // mysql2 helpers for the clustering engine: admin connections with the timeouts of
-// clustering.md §1.3 (connect 5 s, read 60 s, client-side interpolation), errors that
+// docs/clustering.md#gathering-status (connect 5 s, read 60 s, client-side interpolation), errors that
 // never carry a statement's parameters (passwords), and the per-pass set of connections
 // (one per instance, opened lazily, all closed at the end of the pass).
 import mysql from "mysql2/promise";
@@ -52,7 +52,7 @@ export class SqlError extends Error {
   }
 }
 
-/** The instance has no address (no Pod, no IP): the "nop" operator of §1.3. */
+/** The instance has no address (no Pod, no IP): the "nop" operator of docs/clustering.md#gathering-status. */
 export class NopError extends Error {
   override name = "NopError";
 }

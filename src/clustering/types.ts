@@ -1,8 +1,8 @@
-// Types shared by the three parts of the clustering engine (clustering.md Part 1):
+// Types shared by the three parts of the clustering engine (docs/clustering.md):
 //
-//   observe (I/O)  ──ClusterObservation──▶  assessObservation (pure, §1.3 steps 5–8)
-//                  ──ObservedCluster────▶  decideState / decideOperation (pure, §1.4, §1.5)
-//                  ──Operation──────────▶  act (I/O, §1.8)
+//   observe (I/O)  ──ClusterObservation──▶  assessObservation (pure, docs/clustering.md#gathering-status steps 5–8)
+//                  ──ObservedCluster────▶  decideState / decideOperation (pure, docs/clustering.md#deciding-the-cluster-state, docs/clustering.md#operation-per-state)
+//                  ──Operation──────────▶  act (I/O, docs/clustering.md#procedures)
 //
 // Nothing here imports Kubernetes or mysql2: the cluster is seen through the minimal
 // structural interfaces below, which the API package's MySQLCluster type satisfies.
@@ -64,7 +64,7 @@ export interface PodView {
 }
 
 // ---------------------------------------------------------------------------------
-// One mysqld, from the queries of clustering.md §1.3 (current variable names, §1.12)
+// One mysqld, from the queries of docs/clustering.md#gathering-status (current variable names, docs/clustering.md#mysql-version-specifics)
 
 /** A row of SHOW REPLICAS on the instance. */
 export interface ReplicaHostRow {
@@ -130,7 +130,7 @@ export interface ClusterObservation {
   readonly pods: readonly (PodView | null)[];
   /**
    * By ordinal, length spec.replicas; null when absent (unreachable after retries, or
-   * no Pod IP). The primary's entry is the re-fetched status of §1.3 step 5.
+   * no Pod IP). The primary's entry is the re-fetched status of docs/clustering.md#gathering-status step 5.
    */
   readonly instances: readonly (InstanceStatus | null)[];
   /**
@@ -147,16 +147,16 @@ export interface ClusterObservation {
   readonly podHostnames?: readonly string[] | undefined;
 }
 
-/** A ClusterObservation after §1.3 steps 5–8 (assessObservation). */
+/** A ClusterObservation after docs/clustering.md#gathering-status steps 5–8 (assessObservation). */
 export interface ObservedCluster extends ClusterObservation {
   readonly primaryIndex: number;
   /** The primary's gtid_executed; "" when the primary is absent or empty. */
   readonly executedGtid: string;
   /** Errant ordinals (replaces status.errantReplicaList). */
   readonly errantReplicas: readonly number[];
-  /** §1.3 step 6. */
+  /** docs/clustering.md#gathering-status step 6. */
   readonly preventPodDeletion: boolean;
-  /** Non-primary ordinals dropped by the hang-up guard (§1.3 step 8). */
+  /** Non-primary ordinals dropped by the hang-up guard (docs/clustering.md#gathering-status step 8). */
   readonly hungUpReplicas: readonly number[];
   /**
    * Hung-up ordinals that are writable (super_read_only OFF): an old primary back from a
@@ -210,7 +210,7 @@ export interface ReplicationSourceRef {
 }
 
 /**
- * One step of a configure plan (§1.8.3). Act runs steps in order and stops the pass at the
+ * One step of a configure plan (docs/clustering.md#configure). Act runs steps in order and stops the pass at the
  * first error (a `fail` step is an error).
  */
 export type ConfigureStep =
@@ -253,7 +253,7 @@ export type ConfigureStep =
     }
   /**
    * After a clone: GTID_SUBTRACT(primaryPurgedGtid, <instance's gtid_executed as re-read
-   * after the clone>) must be empty, else fail with the §1.8.3 message.
+   * after the clone>) must be empty, else fail with the docs/clustering.md#configure message.
    */
   | { readonly kind: "checkPurgedGtids"; readonly instance: number; readonly primaryPurgedGtid: string }
   | { readonly kind: "setRoleLabel"; readonly instance: number; readonly role: RoleLabel }
@@ -263,7 +263,7 @@ export type ConfigureStep =
 
 export interface ConfigurePlan {
   readonly steps: readonly ConfigureStep[];
-  /** True when a step that requests a new pass at once is planned (§1.8.3 `redo`). */
+  /** True when a step that requests a new pass at once is planned (docs/clustering.md#configure `redo`). */
   readonly redo: boolean;
 }
 
@@ -276,9 +276,9 @@ export type Operation =
   | { readonly kind: "none"; readonly state: ClusterState; readonly reason: string }
   /** Cloning while the primary is missing or a clone is running. */
   | { readonly kind: "wait"; readonly state: "Cloning"; readonly reason: string }
-  /** Cloning: clone the primary from the external donor (§1.8.4). */
+  /** Cloning: clone the primary from the external donor (docs/clustering.md#initial-clone-from-an-external-donor). */
   | { readonly kind: "initialClone"; readonly state: "Cloning"; readonly instance: number }
-  /** Healthy/Degraded with needSwitch (§1.8.1). */
+  /** Healthy/Degraded with needSwitch (docs/clustering.md#switchover). */
   | {
       readonly kind: "switchover";
       readonly state: "Healthy" | "Degraded";
@@ -288,7 +288,7 @@ export type Operation =
       readonly removeDemoteAnnotation: boolean;
     }
   /**
-   * Failed (§1.8.2). Act stops the IO thread on `stopReplicaIOThreadOn`, sleeps 100 ms,
+   * Failed (docs/clustering.md#failover). Act stops the IO thread on `stopReplicaIOThreadOn`, sleeps 100 ms,
    * re-reads `recheck`, then calls chooseFailoverTarget on the fresh statuses.
    * `expected` is that choice on the statuses observed now.
    */
@@ -302,7 +302,7 @@ export type Operation =
     }
   | { readonly kind: "configure"; readonly state: "Degraded" | "Incomplete"; readonly plan: ConfigurePlan };
 
-/** A status condition as §1.6 writes it. */
+/** A status condition as docs/clustering.md#status-written-by-a-pass writes it. */
 export interface ClusterCondition {
   /** PassAbandoned (moco-ts): True while the last pass was abandoned at its deadline. */
   readonly type: "Initialized" | "Available" | "Healthy" | "ClusteringActive" | "PassAbandoned";

@@ -1,4 +1,4 @@
-// Server-side apply for moco-controller (objects.md §1.1): src/k8s's applyIfChanged and
+// Server-side apply for moco-controller (docs/objects.md#how-objects-are-written): src/k8s's applyIfChanged and
 // extractOwnedFields with the field manager `moco-controller` (force), in the controller's
 // convention that `live` is the cached object or undefined when it does not exist.
 import { applyIfChanged as applyIfOwnedFieldsChanged, type ApplyResult } from "../k8s/apply.ts";

@@ -4,8 +4,9 @@ import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import { cloneFromDonor } from "../shared/clone-client.ts";
+import type { CloneRequest as AgentCloneRequest } from "../shared/clone-api.ts";
 
-import type { ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetrics, ClusterKey, InstanceAddressing } from "../clustering/ports.ts";
+import type { CloneRequest, ClusterPorts, ClusterStatusWrite, ClusteringLogger, ClusteringMetrics, ClusterKey, InstanceAddressing } from "../clustering/ports.ts";
 import type { MySQLClusterLike, PodView, RoleLabel } from "../clustering/types.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { isConflict, isNotFound } from "../k8s/errors.ts";
@@ -36,6 +37,19 @@ import { clusterTlsSource } from "./tls.ts";
  * recipient's restart (the agent's boot timeout is 10 min by default).
  */
 export const CLONE_REQUEST_TIMEOUT_MS = 60 * 60 * 1000;
+
+/** The agent's request body for a clone the engine asks for (boot timeout only when given). */
+export function cloneRequestFor(req: CloneRequest): AgentCloneRequest {
+  return {
+    host: req.donorHost,
+    port: req.donorPort,
+    user: req.donorUser,
+    password: req.donorPassword,
+    init_user: req.initUser,
+    init_password: req.initPassword,
+    ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
+  };
+}
 
 export interface AdapterDeps {
   readonly client: KubeClient;
@@ -208,15 +222,7 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
         const tls = await d.certs.clientTls();
         const host = req.podIp.includes(":") ? `[${req.podIp}]` : req.podIp;
         log.info({ ordinal: req.ordinal, pod: req.podName, donor: req.donorHost }, "asking the agent to clone");
-        await cloneFromDonor(`https://${host}:${d.agentPort ?? AGENT_PORT}`, tls, {
-          host: req.donorHost,
-          port: req.donorPort,
-          user: req.donorUser,
-          password: req.donorPassword,
-          init_user: req.initUser,
-          init_password: req.initPassword,
-          ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
-        }, {
+        await cloneFromDonor(`https://${host}:${d.agentPort ?? AGENT_PORT}`, tls, cloneRequestFor(req), {
           serverName: names.podFqdn(key.name, ns, req.ordinal),
           // Ends with the pass (leadership lost, pass deadline) and never outlives its bound.
           signal: AbortSignal.any([req.signal, d.signal, AbortSignal.timeout(CLONE_REQUEST_TIMEOUT_MS)].filter((x) => x !== undefined)),

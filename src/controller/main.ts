@@ -1,4 +1,4 @@
-// moco-controller: the controller process (observability.md §3). `startController(options)`
+// moco-controller: the controller process (docs/controller.md#flags). `startController(options)`
 // runs it in-process (tests, the sandbox); running this file runs the CLI.
 //
 // Every replica serves the webhooks, /metrics and the health probes; only the leader
@@ -354,7 +354,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
 
 interface OwnerRef { kind?: string; name?: string; controller?: boolean }
 
-/** §2.1 triggers, the partition controller's watches and the Pod watcher. */
+/** The triggers (docs/objects.md#triggers), the partition controller's watches and the Pod watcher. */
 function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, partitions: ControllerRunner, manager: ClusterManager, metrics: ControllerMetrics, sysNamespace: string): void {
   const byOwner = (o: KubeObject | undefined) => {
     const ns = o?.metadata?.namespace;
@@ -485,7 +485,7 @@ function listArg(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...v.split(",").map((s) => s.trim()).filter((s) => s !== "")];
 }
 
-/** The command line of observability.md §3.2 (+ moco-ts extensions). */
+/** The command line of docs/controller.md#flags (+ moco-ts extensions). */
 export function buildCommand(): Command {
   const cmd = new Command("moco-controller")
     .description("MOCO-compatible MySQL operator controller (moco-ts)")

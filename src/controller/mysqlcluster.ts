@@ -1,8 +1,8 @@
-// The MySQLCluster reconciler (objects.md §2): level-triggered and idempotent. Every pass
+// The MySQLCluster reconciler (docs/objects.md#the-reconcile-loop): level-triggered and idempotent. Every pass
 // re-derives the desired objects from the cluster (pure builders) and writes only what
 // differs: server-side apply (field manager moco-controller, force) skipped when the
 // fields it owns are already equal; the documented exceptions (controller Secret
-// created once, gRPC Secret create-or-update, PVC updates, StatefulSet orphan-delete and
+// created once, the issued agent TLS Secret create-or-update, PVC updates, StatefulSet orphan-delete and
 // re-create, restore Job created once) use plain writes.
 import { randomBytes } from "node:crypto";
 import type {
@@ -182,7 +182,7 @@ export class MySQLClusterReconciler {
     }
     const clusteringStopped = annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_CLUSTERING_STOPPED);
     if (annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_RECONCILIATION_STOPPED)) {
-      // §14.2: no object writes; clustering continues (or stays stopped).
+      // docs/objects.md#reconciliation-stop: no object writes; clustering continues (or stays stopped).
       await this.#handleClustering(cluster, clusteringStopped, log);
       await this.#writeStatus(cluster, (status) => {
         let conds = status.conditions as StatusCondition[] | undefined;
@@ -206,7 +206,7 @@ export class MySQLClusterReconciler {
       await this.#handleClustering(cluster, clusteringStopped, log);
       rotating = await this.#rotatePasswords(cluster, log);
     }
-    // §2.3 (deferred, also after an error).
+    // docs/objects.md#status-written-by-the-controller (deferred, also after an error).
     const generation = cluster.metadata?.generation ?? 0;
     const lookup: StatefulSetLookup = sts === undefined
       ? (failure === undefined ? { kind: "notFound" } : this.#stsLookup(cluster))
@@ -306,7 +306,7 @@ export class MySQLClusterReconciler {
     return s === undefined ? { kind: "notFound" } : { kind: "found", statefulSet: s };
   }
 
-  // ---- finalizer (§2.2 steps 1-2) ------------------------------------------------
+  // ---- finalizer (docs/objects.md#order-of-one-reconcile steps 1-2) ------------------------------------------------
 
   async #addFinalizer(cluster: MySQLCluster): Promise<void> {
     const id = clusterIdentity(cluster);
@@ -331,7 +331,7 @@ export class MySQLClusterReconciler {
     log.info({}, "removed the finalizer");
   }
 
-  // ---- clustering (§2.2 step 5, §14.1) ----------------------------------------------
+  // ---- clustering (docs/objects.md#order-of-one-reconcile step 5, docs/objects.md#clustering-stop) ----------------------------------------------
 
   async #handleClustering(cluster: MySQLCluster, stopped: boolean, log: Logger): Promise<void> {
     const id = clusterIdentity(cluster);
@@ -350,7 +350,7 @@ export class MySQLClusterReconciler {
     this.#d.metrics.setGauge("moco_cluster_clustering_stopped", labels, 0);
   }
 
-  // ---- status (§2.3) ----------------------------------------------------------------
+  // ---- status (docs/objects.md#status-written-by-the-controller) ----------------------------------------------------------------
 
   async #writeStatus(
     cached: MySQLCluster,
@@ -394,7 +394,7 @@ export class MySQLClusterReconciler {
     }
   }
 
-  // ---- objects (§2.2 step 4) ----------------------------------------------------------
+  // ---- objects (docs/objects.md#order-of-one-reconcile step 4) ----------------------------------------------------------
 
   #builderOptions(cluster: MySQLCluster, userConf: Readonly<Record<string, string>> | undefined): BuilderOptions {
     const spec = cluster.spec;
@@ -442,24 +442,25 @@ export class MySQLClusterReconciler {
     const c = this.#d.caches;
     const ns = id.namespace;
 
-    // Secrets (§3.1-3.3).
+    // Secrets (docs/objects.md#secrets-and-certificates).
     const passwords = await this.#controllerPasswords(cluster);
     await this.#apply(resources.secrets, buildUserSecret(cluster, passwords), c.secrets.get(names.userSecret(id.name), ns));
     await this.#apply(resources.secrets, buildMyCnfSecret(cluster, passwords), c.secrets.get(names.myCnfSecret(id.name), ns));
 
-    // Agent certificate → gRPC Secret (moco-ts: issued directly, §3.4-3.5 replaced).
+    // The agent's TLS Secret moco-<name>-grpc, issued from the controller's CA (docs/objects.md#agent-certificate;
+    // upstream has cert-manager issue it and copies the Secret).
     await this.#reconcileIssuedSecret(cluster, names.grpcSecret(id.name), agentDnsNames(id.name, id.namespace));
     // mysqld's server certificate and the CA ConfigMap (moco-ts addition, docs/tls.md).
     await this.#reconcileTls(cluster);
 
-    // my.cnf ConfigMap (§5).
+    // my.cnf ConfigMap (docs/objects.md#mycnf-configmap).
     const userConf = await this.#userConfigMap(cluster);
     const options = this.#builderOptions(cluster, userConf);
     const mycnf = buildMyCnfConfigMap(cluster, userConf);
     await this.#apply(resources.configMaps, mycnf.configMap, c.configMaps.get(mycnf.name, ns));
     await this.#pruneConfigMaps(cluster, names.myCnfConfigMapPrefix(id.name), mycnf.name);
 
-    // Slow-log ConfigMap (§6).
+    // Slow-log ConfigMap (docs/objects.md#slow-log-configmap).
     const slow = buildSlowLogConfigMap(cluster);
     if (slow === undefined) {
       for (const n of selectSlowLogConfigMapsToDelete(c.configMaps.list({ namespace: ns }), { clusterName: id.name, clusterUid: id.uid })) {
@@ -470,18 +471,18 @@ export class MySQLClusterReconciler {
       await this.#pruneConfigMaps(cluster, names.slowLogConfigMapPrefix(id.name), slow.name);
     }
 
-    // ServiceAccount (§11), Services (§4).
+    // ServiceAccount (docs/objects.md#serviceaccount-and-poddisruptionbudget), Services (docs/objects.md#services).
     await this.#apply(resources.serviceAccounts, buildServiceAccount(cluster), c.serviceAccounts.get(names.prefixed(id.name), ns));
     await this.#apply(resources.services, buildHeadlessService(cluster), c.services.get(names.prefixed(id.name), ns));
     await this.#apply(resources.services, buildPrimaryService(cluster), c.services.get(names.primaryService(id.name), ns));
     await this.#apply(resources.services, buildReplicaService(cluster), c.services.get(names.replicaService(id.name), ns));
 
-    // PVCs (§10.2), then the StatefulSet (§7).
+    // PVCs (docs/objects.md#pvc-sync-and-expansion), then the StatefulSet (docs/objects.md#statefulset).
     const liveSts = c.statefulSets.get(names.prefixed(id.name), ns);
     if (liveSts !== undefined) await this.#reconcilePvcs(cluster, liveSts, log);
     const sts = await this.#reconcileStatefulSet(cluster, liveSts, userConf, options, log);
 
-    // PDB (§11).
+    // PDB (docs/objects.md#serviceaccount-and-poddisruptionbudget).
     const pdbName = names.prefixed(id.name);
     const decision = decidePdb(cluster, c.cronJobs.get(names.backup(id.name), ns));
     if (decision.action === "delete") {
@@ -490,9 +491,9 @@ export class MySQLClusterReconciler {
       await this.#apply(resources.podDisruptionBudgets, buildPodDisruptionBudget(cluster, decision.maxUnavailable), c.pdbs.get(pdbName, ns));
     }
 
-    // Backup CronJob + RBAC (§8).
+    // Backup CronJob + RBAC (docs/objects.md#backup-cronjob-and-rbac).
     await this.#reconcileBackup(cluster, options);
-    // Restore Job + RBAC (§9).
+    // Restore Job + RBAC (docs/objects.md#restore-job-and-rbac).
     await this.#reconcileRestore(cluster, options);
     return sts;
   }
@@ -663,7 +664,7 @@ export class MySQLClusterReconciler {
     if (live === undefined || !needsStatefulSetRecreation(desired, liveManaged)) {
       return this.#apply(resources.statefulSets, desired, live);
     }
-    // §7.9: volumeClaimTemplates changed → orphan-delete, wait until gone, re-create.
+    // docs/objects.md#apply-and-re-creation: volumeClaimTemplates changed → orphan-delete, wait until gone, re-create.
     log.info({}, "re-creating the StatefulSet (volumeClaimTemplates changed)");
     try {
       await this.#deleteIgnoringNotFound(resources.statefulSets, desired.metadata?.name ?? "", id.namespace, { propagationPolicy: "Orphan" });

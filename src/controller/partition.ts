@@ -1,4 +1,4 @@
-// The StatefulSet partition controller (objects.md §13.2) and the Pod watcher (§12).
+// The StatefulSet partition controller (docs/objects.md#partition-controller) and the Pod watcher (docs/objects.md#runtime-pod-metadata-and-deletion-protection).
 import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
@@ -80,7 +80,7 @@ export async function reconcilePartition(d: PartitionDeps, key: string): Promise
 }
 
 /**
- * The Pod watcher (§12): a mysqld Pod with a deletionTimestamp or `demote: "true"`,
+ * The Pod watcher (docs/objects.md#runtime-pod-metadata-and-deletion-protection): a mysqld Pod with a deletionTimestamp or `demote: "true"`,
  * controlled by a StatefulSet controlled by a MySQLCluster, nudges that cluster's
  * running clustering manager (never starts one). So does a Pod whose readiness or IP
  * changed (`old` is the Pod before an update): the pass that makes a restarted instance a

@@ -1,5 +1,5 @@
 // Writing objects: server-side apply of arbitrary objects (by apiVersion/kind/namespace/name),
-// apply-if-changed using ownedFieldsEqual (objects.md §1.1), and JSON merge patches.
+// apply-if-changed using ownedFieldsEqual (docs/objects.md#how-objects-are-written), and JSON merge patches.
 import type { KubeClient } from "./client.ts";
 import { isNotFound } from "./errors.ts";
 import { ownedFieldsDiff, ownedFieldsEqual } from "./fieldsv1.ts";

@@ -203,7 +203,7 @@ function comparable(obj: unknown): JsonValue | undefined {
 
 /**
  * True when the fields of `live` owned by `manager` (its Apply entry) equal the `desired`
- * apply configuration, so applying `desired` again would change nothing (objects.md §1.1).
+ * apply configuration, so applying `desired` again would change nothing (docs/objects.md#how-objects-are-written).
  * False when the manager owns nothing in `live`.
  */
 export function ownedFieldsEqual(live: KubeObject, desired: KubeObject, manager: string | ManagerSelector): boolean {

@@ -1,4 +1,4 @@
-// The controller's Prometheus metrics (observability.md §1): every `moco_cluster_*` and
+// The controller's Prometheus metrics (docs/controller.md#metrics): every `moco_cluster_*` and
 // `moco_backup_*` series with upstream's names and label order (`name`, `namespace`),
 // the controller-runtime reconcile counters under their upstream names, and Node.js
 // process metrics. One registry per controller instance (tests run several in a process).
@@ -209,7 +209,7 @@ export class ControllerMetrics {
     for (const name of RECONCILER_COUNTERS) this.#counters.get(name)?.remove(l);
   }
 
-  /** The backup gauges from `status.backup`, only when `time` is set (observability.md §1.2). */
+  /** The backup gauges from `status.backup`, only when `time` is set (docs/controller.md#metrics). */
   setBackupMetrics(labels: ClusterLabels, backup: BackupStatusView | undefined | null): void {
     if (backup === undefined || backup === null) return;
     const t = backup.time === undefined || backup.time === null ? Number.NaN : new Date(backup.time).getTime();

@@ -296,7 +296,7 @@ export function gtidContains(a: GtidSetInput, uuid: string, gno: bigint, tag = "
 }
 
 /**
- * The errant part of a replica's executed set (clustering.md §1.3 step 7): the GTIDs the
+ * The errant part of a replica's executed set (docs/clustering.md#gathering-status step 7): the GTIDs the
  * replica executed and the primary did not, excluding every GTID (any tag) whose UUID is
  * the primary's own `server_uuid` — under semi-sync a replica can apply a transaction
  * before the primary's commit becomes visible, so those are not errant.

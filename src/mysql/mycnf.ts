@@ -1,8 +1,8 @@
-// my.cnf generation (objects.md §5) and the Kubernetes quantity parsing it needs.
+// my.cnf generation (docs/objects.md#mycnf-configmap) and the Kubernetes quantity parsing it needs.
 //
 // Two layers:
-//   - generateUpstreamMyCnf: upstream MOCO's text, byte for byte (DefaultMycnf §5.4,
-//     ConstMycnf §5.5). Kept so the spec's test vector can be checked exactly.
+//   - generateUpstreamMyCnf: upstream MOCO's text, byte for byte (DefaultMycnf docs/objects.md#defaultmycnf,
+//     ConstMycnf docs/objects.md#constmycnf). Kept so the spec's test vector can be checked exactly.
 //   - generateMyCnf: what moco-ts writes. The same algorithm over moco-ts's defaults,
 //     which differ from upstream only where MySQL 8.4/9.7 would refuse to start
 //     (see MYSQL97_DEFAULT_RENAMES and docs/clustering.md).
@@ -10,7 +10,7 @@
 /** A my.cnf section: key → value, both verbatim. */
 export type MyCnfSection = Readonly<Record<string, string>>;
 
-/** Upstream DefaultMycnf (objects.md §5.4), overridable by the user ConfigMap. */
+/** Upstream DefaultMycnf (docs/objects.md#defaultmycnf), overridable by the user ConfigMap. */
 export const UPSTREAM_DEFAULT_MYCNF: MyCnfSection = Object.freeze({
   tmpdir: "/tmp",
   innodb_tmpdir: "/tmp",
@@ -61,7 +61,7 @@ export const UPSTREAM_DEFAULT_MYCNF: MyCnfSection = Object.freeze({
   innodb_undo_log_truncate: "OFF",
 });
 
-/** ConstMycnf `[mysqld]` (objects.md §5.5), forced over the user's values. */
+/** ConstMycnf `[mysqld]` (docs/objects.md#constmycnf), forced over the user's values. */
 export const CONST_MYSQLD_MYCNF: MyCnfSection = Object.freeze({
   port: "3306",
   socket: "/run/mysqld.sock",
@@ -102,7 +102,7 @@ export const CONST_MYSQL_MYCNF: MyCnfSection = Object.freeze({
  * removed from mysqld (8.4 or 9.x) so a plain key makes mysqld refuse to start with
  * "unknown variable"; `loose_` keeps the 8.0-era intent where the variable still
  * exists and is ignored elsewhere. A user key with or without `loose_` still replaces
- * it (objects.md §5.3 step 3).
+ * it (docs/objects.md#mycnf-algorithm step 3).
  */
 export const MYSQL97_DEFAULT_RENAMES: Readonly<Record<string, { to: string; reason: string }>> = Object.freeze({
   temptable_use_mmap: {
@@ -130,8 +130,8 @@ const MIB = 1024 * 1024;
 const MIN_BUFFER_POOL = 128 * MIB;
 
 /**
- * innodb_buffer_pool_size for a container with `memTotalBytes` of memory (objects.md
- * §5.3 step 4): 70 % (integer arithmetic, as upstream: (mem/100)*70), rounded down to
+ * innodb_buffer_pool_size for a container with `memTotalBytes` of memory
+ * (docs/objects.md#mycnf-algorithm step 4): 70 % (integer arithmetic, as upstream: (mem/100)*70), rounded down to
  * a multiple of 1 MiB, at least 128 MiB.
  */
 export function bufferPoolSize(memTotalBytes: number): number {
@@ -163,7 +163,7 @@ export const MOCO_TS_MYCNF_PROFILE: MyCnfProfile = Object.freeze({
   mysql: CONST_MYSQL_MYCNF,
 });
 
-/** Keys removed from the user's `[mysqld]` section (objects.md §5.3 step 5). */
+/** Keys removed from the user's `[mysqld]` section (docs/objects.md#mycnf-algorithm step 5). */
 const STRIPPED_KEYS = ["_include", "log_bin", "log_error", "skip_log_bin", "disable_log_bin"] as const;
 
 /** Set `key` in `section`, removing both its plain and its `loose_` spelling first. */
@@ -180,7 +180,7 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(x, y);
 }
 
-/** The my.cnf algorithm of objects.md §5.3 over a given profile. */
+/** The my.cnf algorithm of docs/objects.md#mycnf-algorithm over a given profile. */
 export function generateMyCnfWithProfile(
   profile: MyCnfProfile,
   userConf: Readonly<Record<string, string>> | undefined,
@@ -226,7 +226,7 @@ export function generateUpstreamMyCnf(userConf: Readonly<Record<string, string>>
 }
 
 /**
- * The my.cnf that moco-ts puts in ConfigMap `moco-<cluster>.<hash>`: objects.md §5.3
+ * The my.cnf that moco-ts puts in ConfigMap `moco-<cluster>.<hash>`: docs/objects.md#mycnf-algorithm
  * over moco-ts's defaults (accepted by MySQL 8.4 and 9.7).
  * `userConf` is the `data` of the user ConfigMap; `memTotalBytes` the mysqld container's
  * memory (requests, else limits, else 0 — see containerMemoryBytes). `forcedMysqld`
@@ -341,7 +341,7 @@ export interface ContainerResourcesLike {
 }
 
 /**
- * memTotal of objects.md §5.2: `requests.memory` if non-zero, else `limits.memory` if
+ * memTotal of docs/objects.md#mycnf-inputs: `requests.memory` if non-zero, else `limits.memory` if
  * non-zero, else 0.
  */
 export function containerMemoryBytes(resources: ContainerResourcesLike | undefined): number {

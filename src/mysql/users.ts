@@ -1,4 +1,4 @@
-// The MySQL users and plugins MOCO manages (objects.md §15, clustering.md §2.3, §1.12),
+// The MySQL users and plugins MOCO manages (docs/objects.md#mysql-users, docs/agent.md#startup, docs/clustering.md#mysql-version-specifics),
 // as data, plus builders for the SQL that creates and repairs them.
 //
 // Statement builders return {sql, params}. User names are fixed identifiers and are
@@ -191,7 +191,7 @@ export const MOCO_USERS: readonly MocoUser[] = Object.freeze([
   },
 ] satisfies MocoUser[]);
 
-/** Users whose connections killConnections spares (clustering.md §1.7), plus "system user". */
+/** Users whose connections killConnections spares (docs/clustering.md#operator-primitives), plus "system user". */
 export const SYSTEM_USER_NAMES: readonly MocoUserName[] = Object.freeze(
   MOCO_USERS.filter((u) => u.system).map((u) => u.name),
 );
@@ -205,7 +205,7 @@ export function mocoUser(name: MocoUserName): MocoUser {
   return user;
 }
 
-/** True for a PROCESSLIST row killConnections must spare (clustering.md §1.7). */
+/** True for a PROCESSLIST row killConnections must spare (docs/clustering.md#operator-primitives). */
 export function isProtectedConnection(row: { readonly user: string; readonly host: string }): boolean {
   if (row.user === "system user") return true;
   // PROCESSLIST HOST is "host:port" for TCP clients and "localhost" for socket ones.
@@ -257,7 +257,7 @@ export function resetPasswordStatement(user: MocoUser, password: string): SqlSta
 }
 
 /**
- * What to run for one user once `userExistsQuery` has answered (objects.md §15): create
+ * What to run for one user once `userExistsQuery` has answered (docs/objects.md#mysql-users): create
  * and grant when missing; when present, nothing, or a password reset in reset mode (after
  * a clone from an external donor).
  */
@@ -276,7 +276,7 @@ export function passwordFor(user: MocoUser, passwords: MocoPasswords): string {
 }
 
 // ---------------------------------------------------------------------------------
-// Plugins (clustering.md §1.12)
+// Plugins (docs/clustering.md#mysql-version-specifics)
 
 export interface MysqlPlugin {
   readonly name: string;

@@ -4,7 +4,7 @@
 // CLI never depends on controller internals. Pure: no I/O, no Kubernetes client.
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
 
-// ---- label and annotation keys (objects.md §1.2, §1.3) ---------------------------
+// ---- label and annotation keys (docs/objects.md#label-sets, docs/objects.md#annotation-keys) ---------------------------
 
 export const LABEL_APP_NAME = "app.kubernetes.io/name";
 export const LABEL_APP_INSTANCE = "app.kubernetes.io/instance";
@@ -51,7 +51,7 @@ export function annotationIsTrue(annotations: Readonly<Record<string, string>> |
   return annotations?.[key] === "true";
 }
 
-// ---- derived names (api.md §9) ----------------------------------------------------
+// ---- derived names (docs/api.md#derived-names) ----------------------------------------------------
 
 export const names = Object.freeze({
   /** StatefulSet, headless Service, ServiceAccount, PDB. */
@@ -68,7 +68,7 @@ export const names = Object.freeze({
   grpcSecret: (cluster: string): string => `moco-${cluster}-grpc`,
   /** Prefix of the my.cnf ConfigMaps, trailing dot included. */
   myCnfConfigMapPrefix: (cluster: string): string => `moco-${cluster}.`,
-  /** Prefix of the slow-log ConfigMaps, trailing dot included (objects.md §6 fixes upstream's). */
+  /** Prefix of the slow-log ConfigMaps, trailing dot included (docs/objects.md#slow-log-configmap fixes upstream's). */
   slowLogConfigMapPrefix: (cluster: string): string => `moco-slow-log-agent-config-${cluster}.`,
   backup: (cluster: string): string => `moco-backup-${cluster}`,
   restore: (cluster: string): string => `moco-restore-${cluster}`,

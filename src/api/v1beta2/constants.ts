@@ -1,4 +1,4 @@
-// Names shared by the API, the webhooks and the CRD generator (api.md §1, §3.7, §6).
+// Names shared by the API, the webhooks and the CRD generator (docs/api.md#where-the-api-is-defined, docs/api.md#reserved-names, docs/api.md#admission-webhooks).
 
 export const GROUP = "moco.cybozu.com";
 export const VERSION = "v1beta2";
@@ -14,7 +14,7 @@ export const BACKUPPOLICY_LIST_KIND = "BackupPolicyList";
 export const BACKUPPOLICY_PLURAL = "backuppolicies";
 export const BACKUPPOLICY_SINGULAR = "backuppolicy";
 
-/** Finalizer the defaulting webhook adds on CREATE (api.md §6.1). */
+/** Finalizer the defaulting webhook adds on CREATE (docs/api.md#mysqlcluster-defaulting). */
 export const MYSQLCLUSTER_FINALIZER = "moco.cybozu.com/mysqlcluster";
 
 /** The volume claim template that must exist (mounted at /var/lib/mysql). */
@@ -28,10 +28,10 @@ export const MYSQLD_CONTAINER = "mysqld";
 /** Longest accepted MySQLCluster name (StatefulSet and CronJob names stay within 52). */
 export const MAX_CLUSTER_NAME_LENGTH = 40;
 
-/** Replica counts moco-ts accepts (api.md §7; upstream accepts any positive odd number). */
+/** Replica counts moco-ts accepts (docs/api.md#replica-rules; upstream accepts any positive odd number). */
 export const SUPPORTED_REPLICAS: readonly number[] = [1, 3, 5];
 
-/** System containers that `overwriteContainers[].name` may name (api.md §3.6). */
+/** System containers that `overwriteContainers[].name` may name (docs/api.md#overwritecontainer). */
 export const OVERWRITABLE_CONTAINERS = ["agent", "copy-moco-init", "moco-init", "slow-log", "mysqld-exporter"] as const;
 
 export const AGENT_CONTAINER = "agent";
@@ -42,11 +42,11 @@ export const COPY_INIT_CONTAINER = "copy-moco-init";
 /** moco-ts only: copies the shipped time zone SQL into the Pod (spec.initializeTimezoneData). */
 export const TIMEZONE_INIT_CONTAINER = "copy-moco-timezones";
 
-/** mysqld container ports and port names MOCO uses (api.md §3.7). */
+/** mysqld container ports and port names MOCO uses (docs/api.md#reserved-names). */
 export const RESERVED_MYSQLD_PORTS: readonly number[] = [3306, 33060, 33062, 9081];
 export const RESERVED_MYSQLD_PORT_NAMES: readonly string[] = ["mysql", "mysqlx", "mysql-admin", "health"];
 
-/** Pod volume names reserved upstream (api.md §3.7). */
+/** Pod volume names reserved upstream (docs/api.md#reserved-names). */
 export const RESERVED_VOLUMES: readonly string[] = [
   "tmp",
   "run",
@@ -56,7 +56,7 @@ export const RESERVED_VOLUMES: readonly string[] = [
   "my-cnf-secret",
   "slow-fluent-bit-config",
 ];
-/** Names the controller also adds, reserved by moco-ts only (api.md §10.5; stricter than MOCO). */
+/** Names the controller also adds, reserved by moco-ts only (docs/api.md#reserved-names; stricter than MOCO). */
 export const MOCO_TS_RESERVED_VOLUMES: readonly string[] = ["shared", "grpc-cert", MYSQL_DATA_VOLUME];
 export const MOCO_TS_RESERVED_INIT_CONTAINERS: readonly string[] = [COPY_INIT_CONTAINER, TIMEZONE_INIT_CONTAINER];
 /** A regular container cannot share a name with an init container of the same Pod. */

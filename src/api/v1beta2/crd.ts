@@ -1,5 +1,5 @@
 // Builds the apiextensions.k8s.io/v1 CustomResourceDefinitions from the TypeBox schemas
-// (api.md §1). Pure: scripts/gen-crds.ts writes the result into the Helm chart
+// (docs/api.md#where-the-api-is-defined). Pure: scripts/gen-crds.ts writes the result into the Helm chart
 // (charts/moco-ts/templates/crds/), rendered into deploy/crds/ (docs/install.md).
 import type { TSchema } from "@sinclair/typebox";
 import {
@@ -43,7 +43,7 @@ export interface CustomResourceDefinition {
   };
 }
 
-/** api.md §1.1, in this order. */
+/** docs/api.md#printer-columns, in this order. */
 export const MYSQLCLUSTER_PRINTER_COLUMNS: readonly PrinterColumn[] = [
   { name: "Available", type: "string", jsonPath: ".status.conditions[?(@.type=='Available')].status" },
   { name: "Healthy", type: "string", jsonPath: ".status.conditions[?(@.type=='Healthy')].status" },

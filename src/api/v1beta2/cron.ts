@@ -1,5 +1,5 @@
 // A small, pure parser for "standard" cron specs, matching the grammar MOCO accepts
-// (robfig/cron v3 ParseStandard, api.md §6.2 #4): five fields (minute hour
+// (robfig/cron v3 ParseStandard, the cron check of docs/api.md#mysqlcluster-validation-on-create): five fields (minute hour
 // day-of-month month day-of-week) with `*`/`?`, numbers, names (jan-dec, sun-sat),
 // ranges `a-b`, steps `/n` and lists `a,b`; the descriptors @yearly @annually
 // @monthly @weekly @daily @midnight @hourly; `@every <Go duration>`; and an optional

@@ -1,4 +1,4 @@
-// MySQLCluster defaulting on CREATE (api.md §6.1). Every other default comes from the
+// MySQLCluster defaulting on CREATE (docs/api.md#mysqlcluster-defaulting). Every other default comes from the
 // CRD schema (applied by the API server; see structural.ts applySchemaDefaults).
 import { randomBytes } from "node:crypto";
 import { MYSQLCLUSTER_FINALIZER } from "./constants.ts";

@@ -1,6 +1,6 @@
-// The single source of truth for the moco.cybozu.com/v1beta2 API (api.md): TypeBox
+// The single source of truth for the moco.cybozu.com/v1beta2 API (docs/api.md): TypeBox
 // schemas of MySQLCluster and BackupPolicy, with types, defaults, enums, patterns,
-// minimums and required lists exactly as api.md §1.2 states. The TypeScript types are
+// minimums and required lists exactly as docs/api.md#crd-packaging states. The TypeScript types are
 // derived with Static<>; the CRDs (deploy/crds/) are generated from these schemas by
 // scripts/gen-crds.ts. Only the properties that are not wrapped in Type.Optional are
 // required, so every object below lists its required properties first.
@@ -59,7 +59,7 @@ const DateTime = (description?: string) =>
 
 // ---- shared sub-types ------------------------------------------------------------
 
-/** api.md §3.2: the only metadata fields of embedded templates. */
+/** docs/api.md#objectmeta: the only metadata fields of embedded templates. */
 export const ObjectMetaSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ description: "Name; meaningful only for volumeClaimTemplates." })),
@@ -70,7 +70,7 @@ export const ObjectMetaSchema = Type.Object(
 );
 export type ObjectMeta = Static<typeof ObjectMetaSchema>;
 
-/** api.md §4.3 */
+/** docs/api.md#bucketconfig */
 export const BucketConfigSchema = Type.Object(
   {
     bucketName: Type.String({ minLength: 1, description: "Name of the bucket; may contain $(VAR) expanded from env." }),
@@ -88,7 +88,7 @@ export const BucketConfigSchema = Type.Object(
 );
 export type BucketConfig = Static<typeof BucketConfigSchema>;
 
-/** api.md §4.2 */
+/** docs/api.md#jobconfig */
 export const JobConfigSchema = Type.Object(
   {
     serviceAccountName: Type.String({ minLength: 1, description: "Existing ServiceAccount of the Job Pod." }),
@@ -111,7 +111,7 @@ export type JobConfig = Static<typeof JobConfigSchema>;
 
 // ---- MySQLCluster ----------------------------------------------------------------
 
-/** api.md §3.6 */
+/** docs/api.md#overwritecontainer */
 export const OverwriteContainerSchema = Type.Object({
   name: StringEnum(OVERWRITABLE_CONTAINERS, { description: "System container to modify." }),
   resources: Type.Optional(ResourceRequirementsSchema),
@@ -119,7 +119,7 @@ export const OverwriteContainerSchema = Type.Object({
 });
 export type OverwriteContainer = Static<typeof OverwriteContainerSchema>;
 
-/** api.md §3.1 */
+/** docs/api.md#podtemplatespec */
 export const PodTemplateSpecSchema = Type.Object(
   {
     spec: PodSpecSchema,
@@ -132,21 +132,21 @@ export const PodTemplateSpecSchema = Type.Object(
 );
 export type PodTemplateSpec = Static<typeof PodTemplateSpecSchema>;
 
-/** api.md §3.3 */
+/** docs/api.md#persistentvolumeclaim-templates */
 export const PersistentVolumeClaimSchema = Type.Object({
   metadata: ObjectMetaSchema,
   spec: PersistentVolumeClaimSpecSchema,
 });
 export type PersistentVolumeClaim = Static<typeof PersistentVolumeClaimSchema>;
 
-/** api.md §3.4 */
+/** docs/api.md#servicetemplate */
 export const ServiceTemplateSchema = Type.Object({
   metadata: Type.Optional(ObjectMetaSchema),
   spec: Type.Optional(ServiceSpecSchema),
 });
 export type ServiceTemplate = Static<typeof ServiceTemplateSchema>;
 
-/** api.md §3.5 */
+/** docs/api.md#restorespec */
 export const RestoreSpecSchema = Type.Object(
   {
     jobConfig: JobConfigSchema,
@@ -178,7 +178,7 @@ export const MySQLTLSSpecSchema = Type.Object(
 );
 export type MySQLTLSSpec = Static<typeof MySQLTLSSpecSchema>;
 
-/** api.md §2 */
+/** docs/api.md#mysqlcluster-in-short */
 export const MySQLClusterSpecSchema = Type.Object(
   {
     podTemplate: PodTemplateSpecSchema,
@@ -227,7 +227,7 @@ export const MySQLClusterSpecSchema = Type.Object(
 );
 export type MySQLClusterSpec = Static<typeof MySQLClusterSpecSchema>;
 
-/** api.md §5.2 */
+/** docs/api.md#backupstatus */
 export const BackupStatusSchema = Type.Object(
   {
     binlogFilename: Type.String({ description: "Binlog file the source was writing at backup time." }),
@@ -246,14 +246,14 @@ export const BackupStatusSchema = Type.Object(
 );
 export type BackupStatus = Static<typeof BackupStatusSchema>;
 
-/** api.md §5.3 */
+/** docs/api.md#reconcileinfo */
 export const ReconcileInfoSchema = Type.Object({
   generation: Type.Optional(Int64({ description: "metadata.generation seen by the last reconcile." })),
   reconcileVersion: Type.Optional(GoInt({ description: "Version of the reconciler used." })),
 });
 export type ReconcileInfo = Static<typeof ReconcileInfoSchema>;
 
-/** api.md §5 */
+/** docs/api.md#status */
 export const MySQLClusterStatusSchema = Type.Object(
   {
     currentPrimaryIndex: GoInt({ description: "Ordinal of the current primary." }),
@@ -293,7 +293,7 @@ export type MySQLCluster = Static<typeof MySQLClusterSchema>;
 
 // ---- BackupPolicy ----------------------------------------------------------------
 
-/** api.md §4.1 */
+/** docs/api.md#backuppolicyspec */
 export const BackupPolicySpecSchema = Type.Object(
   {
     jobConfig: JobConfigSchema,

@@ -1,5 +1,5 @@
-// Validation of MySQLCluster and BackupPolicy as pure functions (api.md §6.2-§6.4, §7,
-// §3.7, §10). Input is whatever the API server sent, so every accessor below is
+// Validation of MySQLCluster and BackupPolicy as pure functions (docs/api.md#mysqlcluster-validation-on-create, docs/api.md#mysqlcluster-validation-on-update, docs/api.md#backuppolicy-validation, docs/api.md#replica-rules,
+// docs/api.md#reserved-names, docs/api.md#divergences-from-moco). Input is whatever the API server sent, so every accessor below is
 // defensive: a malformed object yields field errors, never an exception.
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -251,7 +251,7 @@ function metadataName(obj: unknown): string | undefined {
   return asString(asRecord(asRecord(obj)?.["metadata"])?.["name"]);
 }
 
-/** Validation on CREATE (api.md §6.2): schema, name length, spec checks. */
+/** Validation on CREATE (docs/api.md#mysqlcluster-validation-on-create): schema, name length, spec checks. */
 export function validateMySQLClusterCreate(cluster: MySQLCluster): FieldError[] {
   const errors = checkSpecSchema(cluster);
   const name = metadataName(cluster) ?? "";
@@ -279,18 +279,18 @@ export interface StorageClassLookup {
 
 export interface ValidationResult {
   errors: FieldError[];
-  /** Admission warnings (shown by kubectl), e.g. a serverIDBase change (api.md §10.3). */
+  /** Admission warnings (shown by kubectl), e.g. a serverIDBase change (docs/api.md#divergences-from-moco). */
   warnings: string[];
 }
 
-/** A grown volume claim template whose StorageClass must allow expansion (api.md §6.3). */
+/** A grown volume claim template whose StorageClass must allow expansion (docs/api.md#mysqlcluster-validation-on-update). */
 export interface VolumeExpansionRequest {
   index: number;
   name: string;
   storageClassName?: string;
 }
 
-/** The update rules that need no API reads (api.md §6.3 minus the StorageClass check). */
+/** The update rules that need no API reads (docs/api.md#mysqlcluster-validation-on-update minus the StorageClass check). */
 export function validateMySQLClusterUpdateRules(
   newCluster: MySQLCluster,
   oldCluster: MySQLCluster,
@@ -368,7 +368,7 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The StorageClass check of api.md §6.3 for each grown template. */
+/** The StorageClass check of docs/api.md#mysqlcluster-validation-on-update for each grown template. */
 export async function checkVolumeExpansions(
   expansions: readonly VolumeExpansionRequest[],
   storage: StorageClassLookup,
@@ -417,7 +417,7 @@ export async function checkVolumeExpansions(
   return errors;
 }
 
-/** Validation on UPDATE (api.md §6.3): immutability rules, StorageClass check, spec checks. */
+/** Validation on UPDATE (docs/api.md#mysqlcluster-validation-on-update): immutability rules, StorageClass check, spec checks. */
 export async function validateMySQLClusterUpdate(
   newCluster: MySQLCluster,
   oldCluster: MySQLCluster,
@@ -428,7 +428,7 @@ export async function validateMySQLClusterUpdate(
   return result;
 }
 
-/** BackupPolicy CREATE/UPDATE validation (api.md §6.4): schema and the cron schedule. */
+/** BackupPolicy CREATE/UPDATE validation (docs/api.md#backuppolicy-validation): schema and the cron schedule. */
 export function validateBackupPolicy(policy: BackupPolicy): FieldError[] {
   const errors = checkAgainstSchema(BackupPolicySchema, policy);
   const schedule = asRecord(asRecord(policy)?.["spec"])?.["schedule"];
@@ -440,7 +440,7 @@ export function validateBackupPolicy(policy: BackupPolicy): FieldError[] {
 }
 
 /**
- * BackupPolicy DELETE (api.md §6.4): the `<ns>/<name>` of every cluster in the list that
+ * BackupPolicy DELETE (docs/api.md#backuppolicy-validation): the `<ns>/<name>` of every cluster in the list that
  * still references the policy (same namespace, spec.backupPolicyName equal to its name).
  */
 export function findClustersReferencingPolicy(policy: BackupPolicy, clusters: readonly MySQLCluster[]): string[] {

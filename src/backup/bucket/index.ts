@@ -17,7 +17,7 @@ export interface BucketFlags {
   caCert?: string;
 }
 
-/** The backend named by --backend-type with the bucket flags of backup.md §2.3. */
+/** The backend named by --backend-type with the bucket flags of docs/backup.md#bucket-flags. */
 export function createBucket(f: BucketFlags): Bucket {
   switch (f.backendType) {
     case "gcs":

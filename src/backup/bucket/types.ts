@@ -1,4 +1,4 @@
-// One small interface over S3, GCS and Azure Blob (backup.md §7).
+// One small interface over S3, GCS and Azure Blob (docs/backup.md#object-stores).
 import type { Readable } from "node:stream";
 
 export type BackendType = "s3" | "gcs" | "azure";

@@ -1,5 +1,5 @@
-// The generated my.cnf ConfigMap (objects.md §5), the slow-log (fluent-bit) ConfigMap
-// (§6) and the choice of old ConfigMaps to prune.
+// The generated my.cnf ConfigMap (docs/objects.md#mycnf-configmap), the slow-log (fluent-bit) ConfigMap
+// (docs/objects.md#slow-log-configmap) and the choice of old ConfigMaps to prune.
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { MYSQLD_CONTAINER, SLOW_LOG_PATH, TemplateError, renderGoTemplate } from "../../api/v1beta2/index.ts";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
@@ -18,7 +18,7 @@ export function findMysqldContainer(cluster: MySQLCluster) {
 }
 
 /**
- * memTotal of objects.md §5.2: the mysqld container's `resources.requests.memory` if
+ * memTotal of docs/objects.md#mycnf-inputs: the mysqld container's `resources.requests.memory` if
  * non-zero, else `resources.limits.memory` if non-zero, else 0 (bytes).
  */
 export function mysqldMemoryBytes(cluster: MySQLCluster): number {
@@ -58,7 +58,7 @@ export function buildMyCnfConfigMap(
 }
 
 /**
- * Upstream's default fluent-bit template (objects.md §6): 259 bytes, FNV-1a
+ * Upstream's default fluent-bit template (docs/objects.md#slow-log-configmap): 259 bytes, FNV-1a
  * `13246250`.
  */
 export const DEFAULT_SLOW_LOG_CONFIG_TEMPLATE: string = [
@@ -157,7 +157,7 @@ function generatedBy(item: ConfigMapListItem, prefix: string, clusterUid: string
 
 /**
  * Names of old generated ConfigMaps to delete after applying `currentName`
- * (objects.md §5.1): those named `<prefix><8 hex>` and controlled by this cluster,
+ * (docs/objects.md#mycnf-configmap-object): those named `<prefix><8 hex>` and controlled by this cluster,
  * other than the current one, newest first by creationTimestamp (ties by name), keeping
  * the first `historyLimit − 1`. moco-ts also requires the hash suffix and the owner
  * reference, so clusters whose names extend each other never prune each other's.
@@ -174,7 +174,7 @@ export function selectConfigMapsToPrune(
   return old.slice(keep).map((o) => o.name);
 }
 
-/** All slow-log ConfigMaps of this cluster (when the sidecar is disabled): objects.md §6. */
+/** All slow-log ConfigMaps of this cluster (when the sidecar is disabled): docs/objects.md#slow-log-configmap. */
 export function selectSlowLogConfigMapsToDelete(
   items: readonly ConfigMapListItem[],
   params: { readonly clusterName: string; readonly clusterUid: string },

@@ -1,5 +1,5 @@
 // Pure object builders and decision helpers of the MySQLCluster controller
-// (objects.md; docs/objects.md describes moco-ts's choices).
+// (docs/objects.md).
 export * from "./options.ts";
 export * from "./meta.ts";
 export * from "./secrets.ts";

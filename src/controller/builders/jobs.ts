@@ -1,4 +1,4 @@
-// Backup CronJob + RBAC (objects.md §8) and restore Job + RBAC (§9, backup.md §2).
+// Backup CronJob + RBAC (docs/objects.md#backup-cronjob-and-rbac) and restore Job + RBAC (docs/objects.md#restore-job-and-rbac, docs/backup.md#objects-the-controller-creates).
 import type {
   V1Affinity,
   V1Container,
@@ -41,7 +41,7 @@ export const DEFAULT_JOB_THREADS = 4;
 export const DEFAULT_JOB_CPU = "4";
 export const DEFAULT_JOB_MEMORY = "4Gi";
 
-/** Bucket flags in order, each only when applicable (backup.md §2.3); backendType defaults to s3. */
+/** Bucket flags in order, each only when applicable (docs/backup.md#bucket-flags); backendType defaults to s3. */
 export function bucketFlags(bc: BucketConfig): string[] {
   const flags: string[] = [];
   if (bc.region !== undefined && bc.region !== "") flags.push(`--region=${bc.region}`);
@@ -122,7 +122,7 @@ function jobPodSecurityContext(options: BuilderOptions): NonNullable<V1PodSpec["
     : { fsGroup: CONTAINER_GID, fsGroupChangePolicy: "OnRootMismatch" };
 }
 
-/** Default backup Pod anti-affinity (objects.md §8). */
+/** Default backup Pod anti-affinity (docs/objects.md#backup-cronjob-and-rbac). */
 export function defaultBackupAffinity(): V1Affinity {
   return preferredHostAntiAffinity([
     { key: LABEL_APP_NAME, values: [APP_NAME_BACKUP] },
@@ -142,7 +142,7 @@ export function backupArgs(id: ClusterIdentity, jc: JobConfig): string[] {
   ];
 }
 
-/** CronJob `moco-backup-<name>` from the BackupPolicy (objects.md §8). */
+/** CronJob `moco-backup-<name>` from the BackupPolicy (docs/objects.md#backup-cronjob-and-rbac). */
 export function buildBackupCronJob(cluster: MySQLCluster, policy: BackupPolicy, options: BuilderOptions): V1CronJob {
   const id = clusterIdentity(cluster);
   const ps = policy.spec;
@@ -249,7 +249,7 @@ export function needsRestoreJob(cluster: MySQLCluster): boolean {
   return cluster.spec?.restore !== undefined && cluster.spec.restore !== null && (restored === undefined || restored === null);
 }
 
-/** Args of the restore container (objects.md §9): schema and users always present. */
+/** Args of the restore container (docs/objects.md#restore-job-and-rbac): schema and users always present. */
 export function restoreArgs(cluster: MySQLCluster): string[] {
   const id = clusterIdentity(cluster);
   const r = cluster.spec?.restore;

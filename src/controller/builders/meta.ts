@@ -1,5 +1,5 @@
 // Names, label sets, annotation keys and owner references shared by every builder
-// (objects.md §1, api.md §9), plus the small helpers that keep output stable.
+// (docs/objects.md#conventions, docs/api.md#derived-names), plus the small helpers that keep output stable.
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import { API_VERSION, MYSQLCLUSTER_KIND } from "../../api/v1beta2/index.ts";
 import {
@@ -16,7 +16,7 @@ import {
 // re-exported here so the builders keep one import.
 export * from "../../shared/names.ts";
 
-// ---- label sets (objects.md §1.2) -------------------------------------------------
+// ---- label sets (docs/objects.md#label-sets) -------------------------------------------------
 
 /** labelSet: the labels of every object in the cluster namespace. */
 export function labelSet(clusterName: string): Record<string, string> {
@@ -41,7 +41,7 @@ export function jobLabelSet(clusterName: string): Record<string, string> {
   });
 }
 
-/** The single controller owner reference to the MySQLCluster (objects.md §1.1). */
+/** The single controller owner reference to the MySQLCluster (docs/objects.md#how-objects-are-written). */
 export function clusterOwnerReference(id: ClusterIdentity): V1OwnerReference {
   return {
     apiVersion: API_VERSION,

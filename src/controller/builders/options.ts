@@ -1,4 +1,4 @@
-// Controller options the builders read (observability.md §3.2), as one typed object
+// Controller options the builders read (docs/controller.md#flags), as one typed object
 // with the upstream defaults, except that the agent and backup images default to the
 // moco-ts image (docs/objects.md "Images").
 
@@ -13,7 +13,7 @@ export const DEFAULT_EXPORTER_IMAGE = "ghcr.io/cybozu-go/moco/mysqld_exporter:0.
 export const DEFAULT_CONFIGMAP_HISTORY_LIMIT = 10;
 
 export interface BuilderOptions {
-  /** `POD_NAMESPACE` of moco-controller (`<sys>`): home of the controller Secret and Certificate. */
+  /** `POD_NAMESPACE` of moco-controller (`<sys>`): home of the controller Secrets. */
   readonly controllerNamespace: string;
   /** `--agent-image`: image of the `agent` sidecar (runs `moco-agent`). */
   readonly agentImage: string;

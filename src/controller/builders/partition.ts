@@ -1,4 +1,4 @@
-// The StatefulSet partition controller's pure decisions (objects.md §13.2 steps 2-4).
+// The StatefulSet partition controller's pure decisions (docs/objects.md#partition-controller steps 2-4).
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { ANNOTATION_FORCE_ROLLING_UPDATE, LABEL_CONTROLLER_REVISION_HASH, annotationIsTrue, timeMillis } from "./meta.ts";
 
@@ -72,7 +72,7 @@ function isHealthy(cluster: MySQLCluster): boolean {
 }
 
 /**
- * The readiness check before the next partition step (objects.md §13.2 step 4).
+ * The readiness check before the next partition step (docs/objects.md#partition-controller step 4).
  * `pods` are the Pods matching the StatefulSet selector.
  */
 export function isRolloutReady(
@@ -122,7 +122,7 @@ export type PartitionDecision =
   | { readonly kind: "decrement"; readonly from: number; readonly to: number };
 
 /**
- * Steps 2-4 of objects.md §13.2: requeue in 10 s while generations are not observed;
+ * Steps 2-4 of docs/objects.md#partition-controller: requeue in 10 s while generations are not observed;
  * nothing to do when forced, unpartitioned or at partition 0; requeue in 30 s when not
  * ready; else decrement (the caller applies the rate limit of step 5, patches, emits
  * the event and requeues in 10 s).

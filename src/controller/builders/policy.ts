@@ -1,4 +1,4 @@
-// ServiceAccount and PodDisruptionBudget (objects.md §11).
+// ServiceAccount and PodDisruptionBudget (docs/objects.md#serviceaccount-and-poddisruptionbudget).
 import type { V1PodDisruptionBudget, V1ServiceAccount } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { clusterIdentity, clusterOwnerReference, labelSet, names } from "./meta.ts";

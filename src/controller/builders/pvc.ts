@@ -1,5 +1,5 @@
-// Pure decisions of the PVC step (objects.md §10) and the StatefulSet re-creation rule
-// (§7.9).
+// Pure decisions of the PVC step (docs/objects.md#volume-claim-template-changes) and the StatefulSet re-creation rule
+// (docs/objects.md#apply-and-re-creation).
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { parseQuantity } from "../../api/v1beta2/index.ts";
 import type { Quantity } from "../../api/v1beta2/index.ts";
@@ -45,7 +45,7 @@ function storageOf(p: PvcTemplateView | undefined): number | undefined {
 }
 
 /**
- * Whether the StatefulSet is mid-update, so resizing waits (objects.md §10.2 step 3).
+ * Whether the StatefulSet is mid-update, so resizing waits (docs/objects.md#pvc-sync-and-expansion step 3).
  */
 export function isStatefulSetUpdating(sts: StatefulSetView): boolean {
   if (timeMillis(sts.metadata?.deletionTimestamp) !== undefined) return true;
@@ -70,7 +70,7 @@ export interface PvcMetadataUpdate {
 }
 
 /**
- * Label/annotation sync (objects.md §10.2 step 2): for each PVC named
+ * Label/annotation sync (docs/objects.md#pvc-sync-and-expansion step 2): for each PVC named
  * `<template>-moco-<name>-<ordinal>`, each key of `labelKeys`/`annotationKeys` that the
  * template defines is set to the template's value if different. Keys the template lacks
  * are neither added nor removed. Returns only PVCs that change.
@@ -121,7 +121,7 @@ export interface ResizeTarget {
 }
 
 /**
- * Resize targets (objects.md §10.2 step 4): templates present in both the cluster and
+ * Resize targets (docs/objects.md#pvc-sync-and-expansion step 4): templates present in both the cluster and
  * the live StatefulSet whose `resources.requests.storage` grew.
  */
 export function selectResizeTargets(cluster: MySQLCluster, sts: StatefulSetView): ResizeTarget[] {
@@ -158,7 +158,7 @@ export interface PvcResizePlan {
 }
 
 /**
- * The per-PVC resize plan (objects.md §10.2 step 5) for ordinals 0 … replicas−1 of the
+ * The per-PVC resize plan (docs/objects.md#pvc-sync-and-expansion step 5) for ordinals 0 … replicas−1 of the
  * StatefulSet.
  */
 export function planPvcResize(
@@ -206,7 +206,7 @@ export function planPvcResize(
   return { resize, skipped, larger };
 }
 
-// ---- StatefulSet re-creation (objects.md §7.9) ------------------------------------
+// ---- StatefulSet re-creation (docs/objects.md#apply-and-re-creation) ------------------------------------
 
 /**
  * Semantic equality of JSON-like values (Go's equality.Semantic): null/undefined, empty
@@ -219,7 +219,7 @@ export function semanticEqual(a: unknown, b: unknown): boolean {
 }
 
 /**
- * §7.9: the StatefulSet must be orphan-deleted and re-created when the live
+ * docs/objects.md#apply-and-re-creation: the StatefulSet must be orphan-deleted and re-created when the live
  * StatefulSet's managed `volumeClaimTemplates` exist and differ from the desired ones.
  */
 export function needsStatefulSetRecreation(

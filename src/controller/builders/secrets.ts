@@ -1,4 +1,4 @@
-// Password Secrets and my.cnf credential files (objects.md §3). The agent's certificate
+// Password Secrets and my.cnf credential files (docs/objects.md#secrets-and-certificates). The agent's certificate
 // Secret is issued by the controller itself (src/controller/cert-store.ts), not cert-manager.
 import { randomBytes } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
@@ -36,7 +36,7 @@ function passwordData(passwords: MocoPasswords): Record<string, string> {
 }
 
 /**
- * Controller-side Secret `<sys>/mysql-<ns>.<name>` (objects.md §3.2): created once,
+ * Controller-side Secret `<sys>/mysql-<ns>.<name>` (docs/objects.md#controller-secret): created once,
  * never updated, no owner reference (cross-namespace; the finalizer deletes it).
  */
 export function buildControllerSecret(cluster: MySQLCluster, passwords: MocoPasswords, options: BuilderOptions): V1Secret {
@@ -79,7 +79,7 @@ export function passwordsFromSecret(secret: Pick<V1Secret, "metadata" | "data">)
   return Object.freeze(out as Record<PasswordKey, string>);
 }
 
-/** User Secret `moco-<name>` (objects.md §3.3): the eight passwords, server-side applied. */
+/** User Secret `moco-<name>` (docs/objects.md#secrets-in-the-cluster-namespace): the eight passwords, server-side applied. */
 export function buildUserSecret(cluster: MySQLCluster, passwords: MocoPasswords): V1Secret {
   const id = clusterIdentity(cluster);
   return {
@@ -122,7 +122,7 @@ export const MY_CNF_CREDENTIAL_FILES: readonly {
   { key: "moco-writable-my.cnf", user: "moco-writable", passwordKey: "WRITABLE_PASSWORD" },
 ]);
 
-/** Secret `moco-my-cnf-<name>` with the five `[client]` files (objects.md §3.3) and moco-ts's `moco-agent-my.cnf`. */
+/** Secret `moco-my-cnf-<name>` with the five `[client]` files (docs/objects.md#secrets-in-the-cluster-namespace) and moco-ts's `moco-agent-my.cnf`. */
 export function buildMyCnfSecret(cluster: MySQLCluster, passwords: MocoPasswords): V1Secret {
   const id = clusterIdentity(cluster);
   const data: Record<string, string> = {};

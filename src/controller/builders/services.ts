@@ -1,4 +1,4 @@
-// The three Services (objects.md §4).
+// The three Services (docs/objects.md#services).
 import type { V1Service, V1ServicePort, V1ServiceSpec } from "@kubernetes/client-node";
 import type { MySQLCluster, ServiceTemplate } from "../../api/v1beta2/index.ts";
 import {
@@ -54,7 +54,7 @@ export function buildHeadlessService(cluster: MySQLCluster): V1Service {
 }
 
 /**
- * The ports of a primary/replica Service (objects.md §4 rule 3): the template's ports in
+ * The ports of a primary/replica Service (docs/objects.md#services, the port rule): the template's ports in
  * their order, the entries named `mysql`/`mysqlx` forced to TCP 3306/33060 → named
  * targetPort (other fields such as nodePort kept); a missing one is appended, mysql
  * before mysqlx.

@@ -1,4 +1,4 @@
-// The StatefulSet `moco-<name>` and its Pod template (objects.md §7, clustering.md §2.1),
+// The StatefulSet `moco-<name>` and its Pod template (docs/objects.md#statefulset, docs/agent.md#containers-of-a-mysql-pod-what-the-controller-builds),
 // with moco-ts's Pod layout (docs/objects.md): moco-init runs the user's mysqld image
 // with `sh -c <initScript>`, so there is no copy-moco-init container and no `shared`
 // volume; the agent sidecar runs `moco-agent` from the moco-ts image.
@@ -69,7 +69,7 @@ import {
   MYSQL_PORT,
 } from "./services.ts";
 
-// ---- constants (objects.md §7) ----------------------------------------------------
+// ---- constants (docs/objects.md#statefulset) ----------------------------------------------------
 
 export const CONTAINER_UID = 10000;
 export const CONTAINER_GID = 10000;
@@ -100,7 +100,7 @@ function fixedResources(cpu: string, memory: string): V1ResourceRequirements {
   return { limits: { cpu, memory }, requests: { cpu, memory } };
 }
 
-/** Default resources of the system containers (objects.md §7.7; requests = limits). */
+/** Default resources of the system containers (docs/objects.md#default-container-resources; requests = limits). */
 export const SYSTEM_CONTAINER_RESOURCES: Readonly<Record<string, V1ResourceRequirements>> = Object.freeze({
   [AGENT_CONTAINER]: fixedResources("100m", "100Mi"),
   [INIT_CONTAINER]: fixedResources("100m", "512Mi"),
@@ -170,7 +170,7 @@ function applyOverwrites(c: V1Container, overwrites: readonly OverwriteContainer
 
 // ---- containers ---------------------------------------------------------------------
 
-/** The `mysqld` container: the user's, augmented (objects.md §7.4). */
+/** The `mysqld` container: the user's, augmented (docs/objects.md#the-mysqld-container). */
 export function buildMysqldContainer(cluster: MySQLCluster, options: BuilderOptions): V1Container {
   const user = findMysqldContainer(cluster);
   if (user === undefined) throw new Error("the Pod template has no container named mysqld");
@@ -205,7 +205,7 @@ export function buildMysqldContainer(cluster: MySQLCluster, options: BuilderOpti
   return c;
 }
 
-/** Arguments of `moco-agent` (clustering.md §2.3). */
+/** Arguments of `moco-agent` (docs/agent.md#startup). */
 export function agentArgs(cluster: MySQLCluster): string[] {
   const spec = cluster.spec;
   const args: string[] = [];
@@ -221,7 +221,7 @@ export function agentArgs(cluster: MySQLCluster): string[] {
   return args;
 }
 
-/** The `agent` sidecar (objects.md §7.5, moco-ts image and command). */
+/** The `agent` sidecar (docs/objects.md#sidecars, moco-ts image and command). */
 export function buildAgentContainer(cluster: MySQLCluster, options: BuilderOptions): V1Container {
   const id = clusterIdentity(cluster);
   const args = agentArgs(cluster);
@@ -261,7 +261,7 @@ export function buildSlowLogContainer(cluster: MySQLCluster, options: BuilderOpt
   return c;
 }
 
-/** The `mysqld-exporter` sidecar (objects.md §7.5, clustering.md §2.8). */
+/** The `mysqld-exporter` sidecar (docs/objects.md#sidecars, docs/agent.md#containers-of-a-mysql-pod-what-the-controller-builds). */
 export function buildExporterContainer(cluster: MySQLCluster, options: BuilderOptions): V1Container {
   const c: V1Container = {
     name: EXPORTER_CONTAINER,
@@ -281,7 +281,7 @@ export function buildExporterContainer(cluster: MySQLCluster, options: BuilderOp
 
 /**
  * The positional parameters of the moco-init script: `$0` = "moco-init", then the
- * moco-init flags in upstream's order (objects.md §7.3): `--data-dir`, `--conf-dir`,
+ * moco-init flags in upstream's order (docs/objects.md#init-containers): `--data-dir`, `--conf-dir`,
  * `--init-timezones`, the server ID base, `--mysqld-localhost=true` (agentUseLocalhost),
  * `--lower-case-table-names=<v>` (user ConfigMap key).
  */
@@ -351,7 +351,7 @@ export function buildInitContainer(
 
 // ---- volumes --------------------------------------------------------------------
 
-/** The Pod volumes MOCO adds after the user's (objects.md §7.6, without `shared`). */
+/** The Pod volumes MOCO adds after the user's (docs/objects.md#pod-volumes, without `shared`). */
 export function buildMocoVolumes(
   clusterName: string,
   myCnfConfigMap: string,
@@ -389,7 +389,7 @@ export function preferredHostAntiAffinity(expressions: { key: string; values: st
   };
 }
 
-/** The default Pod anti-affinity (objects.md §7.2), used when the template has none. */
+/** The default Pod anti-affinity (docs/objects.md#pod-template), used when the template has none. */
 export function defaultPodAntiAffinity(clusterName: string): V1Affinity {
   return preferredHostAntiAffinity([
     { key: LABEL_APP_NAME, values: [APP_NAME_MYSQL] },
@@ -416,7 +416,7 @@ export interface LivePvcTemplate {
 }
 
 /**
- * Whether the live `slow-log` container is reused verbatim (objects.md §7.5 stability
+ * Whether the live `slow-log` container is reused verbatim (docs/objects.md#sidecars stability
  * rule): it exists and `metadata.generation == status.reconcileInfo.generation`.
  */
 function reusableSlowLogContainer(cluster: MySQLCluster, live: LiveStatefulSet | undefined): V1Container | undefined {
@@ -439,7 +439,7 @@ export interface PodTemplateInputs {
   readonly live?: LiveStatefulSet | undefined;
 }
 
-/** The Pod template of the StatefulSet (objects.md §7.2). */
+/** The Pod template of the StatefulSet (docs/objects.md#pod-template). */
 export function buildPodTemplate(cluster: MySQLCluster, inputs: PodTemplateInputs, options: BuilderOptions): V1PodTemplateSpec {
   const id = clusterIdentity(cluster);
   const spec = cluster.spec;
@@ -512,7 +512,7 @@ export function buildPodTemplate(cluster: MySQLCluster, inputs: PodTemplateInput
 
 // ---- volumeClaimTemplates ---------------------------------------------------------
 
-/** One PVC template of the StatefulSet (objects.md §7.8). */
+/** One PVC template of the StatefulSet (docs/objects.md#volumeclaimtemplates). */
 export function buildVolumeClaimTemplate(
   id: ClusterIdentity,
   template: PersistentVolumeClaim,
@@ -559,7 +559,7 @@ export function statefulSetReplicas(cluster: MySQLCluster): number {
 }
 
 /**
- * The StatefulSet `moco-<name>` (objects.md §7.1). `updateStrategy.rollingUpdate` is
+ * The StatefulSet `moco-<name>` (docs/objects.md#statefulset-object). `updateStrategy.rollingUpdate` is
  * never set here: the partition belongs to the webhook and the partition controller.
  */
 export function buildStatefulSet(cluster: MySQLCluster, inputs: StatefulSetInputs, options: BuilderOptions): V1StatefulSet {

@@ -1,4 +1,4 @@
-// Pure status computations of the reconciler (objects.md §2.3, §14; api.md §5.1).
+// Pure status computations of the reconciler (docs/objects.md#status-written-by-the-controller, docs/objects.md#stopping-clustering-and-reconciliation; docs/api.md#conditions).
 import { timeMillis } from "./meta.ts";
 
 export type ConditionStatus = "True" | "False" | "Unknown";
@@ -133,7 +133,7 @@ export function setStatusCondition(
 }
 
 /**
- * Clustering stopped (objects.md §14.1): unless ClusteringActive is already False,
+ * Clustering stopped (docs/objects.md#clustering-stop): unless ClusteringActive is already False,
  * Available and Healthy become Unknown (reason/message kept) and ClusteringActive False.
  * Returns undefined when nothing changes.
  */

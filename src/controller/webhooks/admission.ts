@@ -1,5 +1,5 @@
-// admission.k8s.io/v1 AdmissionReview handling for the moco-ts webhooks (api.md §6,
-// objects.md §13.1), as functions from a parsed review to a response review. The HTTPS
+// admission.k8s.io/v1 AdmissionReview handling for the moco-ts webhooks (docs/api.md#admission-webhooks,
+// docs/objects.md#statefulset-mutating-webhook), as functions from a parsed review to a response review. The HTTPS
 // server (server.ts) only routes and (de)serialises. Side effects come in through
 // WebhookDependencies so the handlers are testable without an API server.
 import {
@@ -167,7 +167,7 @@ function patchedResponse(uid: string, from: unknown, to: unknown): AdmissionResp
   return patch === undefined ? allowed(uid) : { uid, allowed: true, patch, patchType: "JSONPatch" };
 }
 
-/** /mutate-moco-cybozu-com-v1beta2-mysqlcluster (CREATE; api.md §6.1). */
+/** /mutate-moco-cybozu-com-v1beta2-mysqlcluster (CREATE; docs/api.md#mysqlcluster-defaulting). */
 export function reviewMySQLClusterDefaulting(req: AdmissionRequest, deps: WebhookDependencies): AdmissionResponse {
   if (req.operation !== "CREATE") return allowed(req.uid);
   const obj = requireObject(req, "object");
@@ -175,7 +175,7 @@ export function reviewMySQLClusterDefaulting(req: AdmissionRequest, deps: Webhoo
   return patchedResponse(req.uid, obj, defaulted);
 }
 
-/** /validate-moco-cybozu-com-v1beta2-mysqlcluster (CREATE, UPDATE; api.md §6.2, §6.3). */
+/** /validate-moco-cybozu-com-v1beta2-mysqlcluster (CREATE, UPDATE; docs/api.md#mysqlcluster-validation-on-create, docs/api.md#mysqlcluster-validation-on-update). */
 export async function reviewMySQLClusterValidation(
   req: AdmissionRequest,
   deps: WebhookDependencies,
@@ -200,7 +200,7 @@ export async function reviewMySQLClusterValidation(
   return allowed(req.uid);
 }
 
-/** /validate-moco-cybozu-com-v1beta2-backuppolicy (CREATE, UPDATE, DELETE; api.md §6.4). */
+/** /validate-moco-cybozu-com-v1beta2-backuppolicy (CREATE, UPDATE, DELETE; docs/api.md#backuppolicy-validation). */
 export async function reviewBackupPolicyValidation(
   req: AdmissionRequest,
   deps: WebhookDependencies,
@@ -231,7 +231,7 @@ export async function reviewBackupPolicyValidation(
   );
 }
 
-/** /mutate-apps-v1-statefulset (CREATE, UPDATE; objects.md §13.1). */
+/** /mutate-apps-v1-statefulset (CREATE, UPDATE; docs/objects.md#statefulset-mutating-webhook). */
 export function reviewStatefulSetMutation(req: AdmissionRequest): AdmissionResponse {
   if (req.operation !== "CREATE" && req.operation !== "UPDATE") return allowed(req.uid);
   const obj = requireObject(req, "object") as StatefulSet;
@@ -252,7 +252,7 @@ export interface ConversionReview {
   };
 }
 
-/** /convert: identity conversion (v1beta2 is the only version; api.md §10.1). */
+/** /convert: identity conversion (v1beta2 is the only version; docs/api.md#divergences-from-moco). */
 export function reviewConversion(body: unknown): ConversionReview {
   const req = (body as ConversionReview | null)?.request;
   const uid = typeof req?.uid === "string" ? req.uid : "";

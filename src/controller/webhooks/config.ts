@@ -91,7 +91,7 @@ function webhook(
   return w;
 }
 
-/** The two webhook configurations of api.md §6 for the given target. */
+/** The two webhook configurations of docs/api.md#admission-webhooks for the given target. */
 export function buildWebhookConfigurations(options: WebhookConfigurationOptions): {
   mutating: WebhookConfiguration;
   validating: WebhookConfiguration;

@@ -1,6 +1,6 @@
 // The webhook server's dependencies backed by a real API server through
 // @kubernetes/client-node: StorageClass reads for the volume expansion check
-// (api.md §6.3) and the MySQLCluster list for the BackupPolicy DELETE check (§6.4).
+// (docs/api.md#mysqlcluster-validation-on-update) and the MySQLCluster list for the BackupPolicy DELETE check (docs/api.md#backuppolicy-validation).
 import * as k8s from "@kubernetes/client-node";
 import {
   GROUP,

@@ -1,4 +1,4 @@
-// The HTTPS admission webhook server (api.md §6): routes AdmissionReview and
+// The HTTPS admission webhook server (docs/api.md#admission-webhooks): routes AdmissionReview and
 // ConversionReview requests to the handlers in admission.ts. Never crashes on malformed
 // input: every failure becomes an error response.
 import { readFileSync } from "node:fs";
@@ -48,7 +48,7 @@ export interface WebhookServerOptions {
   certificate?: { cert: string; key: string };
   /** Poll interval of certFile/keyFile (default 10 s). */
   reloadIntervalMs?: number;
-  /** Default 9443 (api.md §6); 0 picks a free port. */
+  /** Default 9443 (docs/api.md#admission-webhooks); 0 picks a free port. */
   port?: number;
   /** Default "0.0.0.0". */
   host?: string;

@@ -1,4 +1,4 @@
-// The StatefulSet mutating webhook's logic (objects.md §13.1): keeps the rolling-update
+// The StatefulSet mutating webhook's logic (docs/objects.md#statefulset-mutating-webhook): keeps the rolling-update
 // partition at spec.replicas so the partition controller can walk it down one Pod at
 // a time, except when the cluster forces a plain rolling update.
 import { isDeepStrictEqual } from "node:util";

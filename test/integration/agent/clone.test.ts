@@ -1,5 +1,5 @@
 // Clone through the agent's HTTPS API (mutual TLS) between two real mysqld 9.7
-// instances (behaviours.md §3.3 A2): the recipient gets the donor's rows and GTIDs,
+// instances (docs/agent.md#tests-on-real-mysql-97 A2): the recipient gets the donor's rows and GTIDs,
 // then the MOCO users' passwords are reset to the recipient cluster's values.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";

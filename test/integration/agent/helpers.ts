@@ -32,7 +32,7 @@ export function agentEnv(passwords: MocoPasswords, ordinal = 0, cluster = "test"
   return { podName: `moco-${cluster}-${ordinal}`, clusterName: cluster, ordinal, passwords };
 }
 
-/** clustering.md §2.3 / objects.md §15, verbatim. */
+/** docs/agent.md#startup / docs/objects.md#mysql-users, verbatim. */
 export const SPEC_PRIVILEGES: Readonly<Record<string, { privs: string[]; grantOption: boolean; revokedOnMysql: string[] }>> = {
   "moco-agent": { privs: ["BINLOG_ADMIN", "CLONE_ADMIN", "RELOAD", "REPLICATION CLIENT", "SELECT", "SERVICE_CONNECTION_ADMIN", "SYSTEM_VARIABLES_ADMIN"], grantOption: false, revokedOnMysql: [] },
   "moco-repl": { privs: ["REPLICATION CLIENT", "REPLICATION SLAVE"], grantOption: false, revokedOnMysql: [] },

@@ -1,6 +1,6 @@
 // moco-init (the generated sh script) on an empty directory inside the real MySQL 9.7
 // root filesystem, then the agent's first-boot initialization on the mysqld it made
-// (behaviours.md §3.3 A1), and both again on the initialized directory (no change).
+// (docs/agent.md#tests-on-real-mysql-97 A1), and both again on the initialized directory (no change).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";

@@ -1,5 +1,5 @@
 // /healthz and /readyz of a running agent against two real mysqld 9.7 instances,
-// a writable primary and a replica replicating as moco-repl (behaviours.md §3.3 A3, A4).
+// a writable primary and a replica replicating as moco-repl (docs/agent.md#tests-on-real-mysql-97 A3, A4).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Connection, RowDataPacket } from "mysql2/promise";

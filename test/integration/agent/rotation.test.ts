@@ -1,4 +1,4 @@
-// Slow query log rotation against a real mysqld 9.7 (behaviours.md §3.3 A6): rename to
+// Slow query log rotation against a real mysqld 9.7 (docs/agent.md#tests-on-real-mysql-97 A6): rename to
 // mysql.slow.0 plus FLUSH LOCAL SLOW LOGS reopens the file; the size trigger keeps the
 // log bounded; a directory in the target's place is a counted failure; cron ticks.
 import { after, before, describe, it } from "node:test";

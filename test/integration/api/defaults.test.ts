@@ -1,6 +1,6 @@
 // Acceptance through a real kube-apiserver with the moco-ts CRDs and webhooks: every
-// example is accepted and reads back with the documented defaults (api.md §2, §4, §6.1),
-// `kubectl get mysqlcluster` prints the eight printer columns (§1.1), and the CRDs
+// example is accepted and reads back with the documented defaults (docs/api.md#mysqlcluster-in-short, docs/api.md#backuppolicy-in-short, docs/api.md#mysqlcluster-defaulting),
+// `kubectl get mysqlcluster` prints the eight printer columns (docs/api.md#printer-columns), and the CRDs
 // declare conversion strategy None (docs/api.md, Divergences).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -19,7 +19,7 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
-/** JobConfig (and its BucketConfig) with the CRD defaults of api.md §4.2, §4.3. */
+/** JobConfig (and its BucketConfig) with the CRD defaults of docs/api.md#jobconfig, docs/api.md#bucketconfig. */
 function withJobConfigDefaults(jobConfig: Json): Json {
   const out = clone(jobConfig);
   out["threads"] ??= 4;
@@ -31,7 +31,7 @@ function withJobConfigDefaults(jobConfig: Json): Json {
   return out;
 }
 
-/** The spec the API server must store for a manifest spec (api.md §2, §6.1). */
+/** The spec the API server must store for a manifest spec (docs/api.md#mysqlcluster-in-short, docs/api.md#mysqlcluster-defaulting). */
 function expectedClusterSpec(manifest: Json, storedServerIDBase: unknown): Json {
   const spec = clone(manifest);
   spec["replicas"] ??= 1;

@@ -1,6 +1,6 @@
 // Invalid MySQLClusters and BackupPolicies, and invalid updates, rejected by a REAL
 // kube-apiserver: either the CRD schema (deploy/crds/) or the moco-ts admission
-// webhooks (api.md §6.2-§6.4). Each case asserts the HTTP code, the field path in the
+// webhooks (docs/api.md#mysqlcluster-validation-on-create, docs/api.md#mysqlcluster-validation-on-update, docs/api.md#backuppolicy-validation). Each case asserts the HTTP code, the field path in the
 // message and in the Status causes, and which layer rejected it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";

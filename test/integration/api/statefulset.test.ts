@@ -1,4 +1,4 @@
-// The StatefulSet mutating webhook (/mutate-apps-v1-statefulset, objects.md §13.1)
+// The StatefulSet mutating webhook (/mutate-apps-v1-statefulset, docs/objects.md#statefulset-mutating-webhook)
 // registered in a real kube-apiserver: partition = replicas on create, a partition-only
 // update (the partition controller's step) is kept, any other update resets it, and the
 // force-rolling-update annotation removes rollingUpdate.
@@ -60,7 +60,7 @@ describe("StatefulSet mutating webhook through a real kube-apiserver", () => {
         replicas: opts.replicas ?? 3,
         serviceName: name,
         selector: { matchLabels: labels },
-        // The controller's shape (objects.md: type RollingUpdate, partition owned by the webhook).
+        // The controller's shape (docs/objects.md#statefulset-object: type RollingUpdate, partition owned by the webhook).
         updateStrategy: opts.updateStrategy ?? { type: "RollingUpdate" },
         template: {
           metadata: { labels },

@@ -32,7 +32,7 @@ describe("intermediate primary cloned from an external donor", () => {
     donorSet = await startMysqlds(1, { serverIdBase: 900 });
     const donor = donorSet.instances[0];
     assert.ok(donor);
-    // What users prepare on a donor (clustering.md §1.8.4).
+    // What users prepare on a donor (docs/clustering.md#initial-clone-from-an-external-donor).
     await donorQuery("SET PERSIST partial_revokes=ON");
     await donorQuery("INSTALL PLUGIN clone SONAME 'mysql_clone.so'");
     await donorQuery("CREATE USER 'donor'@'%' IDENTIFIED BY ?", [donorPassword]);

@@ -1,5 +1,5 @@
 // Engine edges: observe against real mysqld (a dead or address-less instance is null, the
-// §1.3 queries read the current semi-sync names), error redaction, Go durations, Pod
+// docs/clustering.md#gathering-status queries read the current semi-sync names), error redaction, Go durations, Pod
 // placement, and the worker loop (nudge coalescing, redo, errors, stop and pause metrics)
 // with fake ports.
 import { after, before, describe, it } from "node:test";
@@ -9,6 +9,7 @@ import { ClusterManager, newOperationId } from "../../../src/clustering/manager.
 import type { PassResult } from "../../../src/clustering/manager.ts";
 import { familyFromVariableNames, fetchInstanceStatus } from "../../../src/clustering/instance.ts";
 import {
+  fetchInstanceStatusHedged,
   fetchInstanceStatusWithRetry,
   ordinalOfPodName,
   parseGoDuration,
@@ -72,11 +73,20 @@ describe("observe on real mysqld", () => {
   it("reports null, without throwing, for an instance without address or that is down", async () => {
     await h.inst(1).kill();
     const c = conns([null, h.inst(1).host]);
+    // Count the connection attempts per ordinal: the no-address ("nop") case must not retry,
+    // the down instance gets every try.
+    const opens = [0, 0];
+    const open = c.open.bind(c);
+    c.open = (ordinal: number, connectTimeoutMs?: number) => {
+      opens[ordinal] = (opens[ordinal] ?? 0) + 1;
+      return open(ordinal, connectTimeoutMs);
+    };
     try {
-      const t0 = Date.now();
-      assert.equal(await fetchInstanceStatusWithRetry(c, 0, { attempts: 3, retryGapMs: 1000 }), null);
-      assert.ok(Date.now() - t0 < 900, "the nop case does not retry");
-      assert.equal(await fetchInstanceStatusWithRetry(c, 1, { attempts: 3, retryGapMs: 100 }), null);
+      assert.deepEqual(await fetchInstanceStatusHedged(c, 0, { attempts: 3, retryGapMs: 1000 }), { status: null, unreachable: false });
+      assert.equal(opens[0], 1, "the nop case does not retry");
+      assert.deepEqual(await fetchInstanceStatusHedged(c, 1, { attempts: 3, retryGapMs: 100 }), { status: null, unreachable: true });
+      assert.equal(opens[1], 3, "a down instance gets every try");
+      assert.equal(await fetchInstanceStatusWithRetry(c, 1, { attempts: 1 }), null);
     } finally {
       await c.closeAll();
       await h.inst(1).start();

@@ -28,22 +28,18 @@ import type {
   ReplicationSourceSecret,
 } from "../../../src/clustering/ports.ts";
 import type { ClusterCondition, MySQLClusterLike, PodView, RoleLabel } from "../../../src/clustering/types.ts";
-import {
-  ACTIVE_PLUGINS_QUERY,
-  ENABLE_PARTIAL_REVOKES,
-  MOCO_USERS,
-  PASSWORD_KEYS,
-  ensureUserStatements,
-  installPluginStatement,
-  passwordFor,
-  pluginsToInstall,
-  userExistsQuery,
-} from "../../../src/mysql/users.ts";
+import { CloneService, DEFAULT_BOOT_TIMEOUT_SECONDS, type CloneOutcome } from "../../../src/agent/clone.ts";
+import { cloneRequestFor } from "../../../src/controller/clustering-adapter.ts";
+import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
+import { silentLogger } from "../../../src/agent/log.ts";
+import { createAgentMetrics } from "../../../src/agent/metrics.ts";
+import { decideReadiness, observeReadiness } from "../../../src/agent/readiness.ts";
+import { PASSWORD_KEYS } from "../../../src/mysql/users.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
 
-/** A my.cnf fragment close to moco-ts's constant section (objects.md §5.5). */
+/** A my.cnf fragment close to moco-ts's constant section (docs/objects.md#constmycnf). */
 export const CLUSTER_MYCNF = `
 read_only=ON
 super_read_only=ON
@@ -66,37 +62,20 @@ async function q(conn: Connection, sql: string, params: readonly unknown[] = [])
   return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
 }
 
-/** Create missing MOCO users (or reset passwords) and install plugins, as the agent does. */
-export async function ensureUsersAndPlugins(conn: Connection, passwords: MocoPasswords, resetPassword: boolean): Promise<void> {
-  await q(conn, ENABLE_PARTIAL_REVOKES.sql);
-  for (const user of MOCO_USERS) {
-    const e = userExistsQuery(user.name);
-    const exists = Number((await q(conn, e.sql, e.params))[0]?.n ?? 0) === 1;
-    for (const stmt of ensureUserStatements(user, passwordFor(user, passwords), { exists, resetPassword })) {
-      await q(conn, stmt.sql, stmt.params);
-    }
-  }
-  const active = (await q(conn, ACTIVE_PLUGINS_QUERY.sql)).map((r) => String(r.name));
-  for (const plugin of pluginsToInstall(active)) await q(conn, installPluginStatement(plugin).sql);
-}
-
-/** The agent's first-boot initialization (clustering.md §2.3 step 2), as root over TCP. */
+/**
+ * The agent's first-boot initialization (docs/agent.md#startup step 2): the agent's own
+ * initializeOnFirstBoot, through the socket as root without a password. The instance must
+ * be fresh (the template's root@localhost); an initialized one fails here.
+ */
 export async function agentFirstBoot(inst: MysqldInstance, passwords: MocoPasswords): Promise<void> {
-  const conn = await inst.connect({ admin: true });
-  try {
-    await q(conn, "SET GLOBAL super_read_only=OFF");
-    await q(conn, "SET GLOBAL read_only=OFF");
-    await ensureUsersAndPlugins(conn, passwords, false);
-    await q(conn, "DROP USER IF EXISTS 'root'@'localhost'");
-    await q(conn, "FLUSH PRIVILEGES");
-    await q(conn, "RESET BINARY LOGS AND GTIDS");
-    await q(conn, "SET GLOBAL super_read_only=ON");
-  } finally {
-    await conn.end();
-  }
+  const result = await initializeOnFirstBoot({ socketPath: inst.socketPath, passwords, logger: silentLogger(), rootRetryIntervalMs: 500 });
+  if (result !== "initialized") throw new Error(`${inst.host}: the agent's first boot found an initialized instance`);
 }
 
-/** The agent's /readyz with --max-delay=0 (clustering.md §2.5). */
+/**
+ * The agent's /readyz with --max-delay=0 (docs/agent.md#probes): the agent's own queries
+ * (observeReadiness) and decision (decideReadiness) on a moco-agent connection.
+ */
 async function instanceReady(inst: MysqldInstance, passwords: MocoPasswords): Promise<boolean> {
   if (!inst.running()) return false;
   let conn: Connection | undefined;
@@ -109,16 +88,10 @@ async function instanceReady(inst: MysqldInstance, passwords: MocoPasswords): Pr
       connectTimeout: 1000,
     });
     conn.on("error", () => undefined);
-    const clone = await q(conn, "SELECT state FROM performance_schema.clone_status").catch(() => []);
-    const state = clone[0]?.state;
-    if (state !== undefined && state !== "Completed") return false;
-    const [v] = await q(conn, "SELECT @@read_only AS ro");
-    if (Number(v?.ro) === 0) return true;
-    const [rs] = await q(conn, "SHOW REPLICA STATUS");
-    if (rs === undefined) return false;
-    if (rs.Replica_IO_Running !== "Yes" || rs.Replica_SQL_Running !== "Yes") return false;
-    return Number(rs.Last_IO_Errno) === 0 && Number(rs.Last_SQL_Errno) === 0;
+    const observation = await observeReadiness(conn, (e) => (e instanceof Error ? e.message : String(e)));
+    return decideReadiness(observation, { maxDelayMs: 0, transactionQueueingWaitMs: 60_000 }).status === 200;
   } catch {
+    // Not reachable as moco-agent (stopped, restarting): the probe's connection fails too.
     return false;
   } finally {
     conn?.destroy();
@@ -357,49 +330,44 @@ export class ClusterHarness {
     };
   }
 
-  /** The agent's Clone (clustering.md §2.4), with the harness restarting mysqld. */
+  /**
+   * The agent's Clone (docs/agent.md#clone-api): the agent's own CloneService on the
+   * recipient, with the harness restarting mysqld when it exits after the clone (as the
+   * kubelet restarts the container).
+   */
   async clone(req: CloneRequest): Promise<void> {
     const started = Date.now();
     const inst = this.inst(req.ordinal);
-    const conn = await inst.connect({ admin: true });
-    conn.on("error", () => undefined);
-    try {
-      const [g] = await q(conn, "SELECT @@gtid_executed AS g");
-      if (String(g?.g ?? "") !== "") throw new Error("recipient is not empty");
-      await q(conn, "SET GLOBAL clone_valid_donor_list = ?", [`${req.donorHost}:${req.donorPort}`]);
-      try {
-        await q(conn, "CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?", [
-          req.donorUser,
-          req.donorHost,
-          req.donorPort,
-          req.donorPassword,
-        ]);
-      } catch (e) {
-        const errno = (e as { errno?: number }).errno;
-        const lost = (e as { code?: string }).code === "PROTOCOL_CONNECTION_LOST";
-        if (errno !== 3707 && !lost) throw new Error(`CLONE INSTANCE failed: ${(e as Error).message}`);
-      }
-    } finally {
-      conn.destroy();
-    }
-    // mysqld has no supervisor that could restart it: it exits, and "the kubelet" restarts it.
-    await inst.waitExit(120_000);
-    await inst.start();
-    // Post-clone initialization as the init user, over the socket.
-    const init = await mysql.createConnection({
+    const agentDb = await mysql.createConnection({ host: inst.host, port: inst.adminPort, user: "moco-agent", password: this.passwords.AGENT_PASSWORD });
+    agentDb.on("error", () => undefined);
+    const service = new CloneService({
+      agentDb,
       socketPath: inst.socketPath,
-      user: req.initUser,
-      password: req.initPassword,
+      agentPassword: this.passwords.AGENT_PASSWORD,
+      passwords: this.passwords,
+      metrics: createAgentMetrics(this.cluster.metadata.name, req.ordinal, { defaultMetrics: false }),
+      logger: silentLogger(),
     });
+    let settled = false;
+    const kubelet = (async () => {
+      await inst.waitExit(600_000);
+      if (!settled) await inst.start();
+    })();
+    kubelet.catch(() => undefined); // awaited below; a failed clone leaves it pending
+    let outcome: CloneOutcome;
     try {
-      await q(init, "SET sql_log_bin=OFF");
-      await q(init, "SET GLOBAL read_only=OFF");
-      await ensureUsersAndPlugins(init, this.passwords, true);
-      await q(init, "SET GLOBAL super_read_only=ON");
-      await q(init, "SET sql_log_bin=ON");
+      const request = cloneRequestFor(req);
+      outcome = await service.clone({ ...request, boot_timeout_seconds: request.boot_timeout_seconds ?? DEFAULT_BOOT_TIMEOUT_SECONDS });
     } finally {
-      await init.end();
+      agentDb.destroy();
     }
+    if (!outcome.ok) {
+      // mysqld did not go down for a restart: nothing for "the kubelet" to do.
+      settled = true;
+      throw new Error(`${outcome.code}: ${outcome.message}`);
+    }
+    await kubelet;
+    settled = true;
     this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
   }
 

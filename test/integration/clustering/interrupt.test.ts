@@ -43,11 +43,10 @@ describe("interrupting clustering statements on a real mysqld", () => {
     await set?.stopAll();
   });
 
-  it("an abort interrupts SELECT SLEEP(30) at once and kills it on the server", async () => {
+  it("an abort interrupts SELECT SLEEP(30) at once and kills it on the server", async (t) => {
     const abort = new AbortController();
     const conn = await open({ signal: abort.signal });
     after(() => conn.close());
-    const started = performance.now();
     const pending = conn.query("SELECT SLEEP(30) AS marker_sleep");
     await eventually("the SLEEP to run", async () => (await running("marker_sleep")) === 1, 10_000, 50);
     const abortedAt = performance.now();
@@ -56,10 +55,11 @@ describe("interrupting clustering statements on a real mysqld", () => {
     const interruptMs = performance.now() - abortedAt;
     await conn.close();
     assert.equal(await running("marker_sleep"), 0, "the statement still runs on the server after close()");
-    assert.ok(performance.now() - started < 30_000, "the statement ran to its end");
     assert.equal(conn.broken, true);
     await assert.rejects(conn.query("SELECT 1"), AbortedError);
-    console.log(`abort → query rejected in ${interruptMs.toFixed(1)} ms`);
+    // The query rejected with AbortedError (a SLEEP that ran to its end resolves with 0) and
+    // is gone from the server: causality, not a time bound. The figure is a diagnostic.
+    t.diagnostic(`abort → query rejected in ${interruptMs.toFixed(1)} ms`);
   });
 
   it("a connection opened under an aborted signal is refused", async () => {
@@ -68,7 +68,7 @@ describe("interrupting clustering statements on a real mysqld", () => {
     await assert.rejects(open({ signal: abort.signal }), AbortedError);
   });
 
-  it("super_read_only blocked by LOCK TABLES ... WRITE fails within its bound, is killed, and succeeds once the lock is gone", async () => {
+  it("super_read_only blocked by LOCK TABLES ... WRITE fails within its bound, is killed, and succeeds once the lock is gone", async (t) => {
     const locker = await inst.connect();
     try {
       await locker.query("CREATE DATABASE IF NOT EXISTS interrupt_test");
@@ -81,8 +81,8 @@ describe("interrupting clustering statements on a real mysqld", () => {
       } finally {
         await conn.close();
       }
+      // It ended by its own bound (the timeout error above) while the lock was still held.
       const elapsed = performance.now() - started;
-      assert.ok(elapsed < 10_000, `super_read_only returned after ${elapsed} ms`);
       assert.equal(await running("super_read_only"), 0, "the blocked statement still runs on the server");
       const [[ro]] = await root.query<RowDataPacket[]>("SELECT @@super_read_only AS s");
       assert.equal(Number(ro!.s), 0, "super_read_only was set while the lock was held");
@@ -92,7 +92,7 @@ describe("interrupting clustering statements on a real mysqld", () => {
       await again.close();
       const [[ro2]] = await root.query<RowDataPacket[]>("SELECT @@super_read_only AS s");
       assert.equal(Number(ro2!.s), 1);
-      console.log(`blocked super_read_only abandoned after ${elapsed.toFixed(0)} ms (bound 2000 ms)`);
+      t.diagnostic(`blocked super_read_only abandoned after ${elapsed.toFixed(0)} ms (bound 2000 ms)`);
     } finally {
       await locker.end().catch(() => undefined);
       await root.query("SET GLOBAL super_read_only=0");

@@ -1,4 +1,4 @@
-// Stop/start of reconciliation and clustering (objects.md §14) with their gauges and
+// Stop/start of reconciliation and clustering (docs/objects.md#stopping-clustering-and-reconciliation) with their gauges and
 // conditions, and deletion: the finalizer removes the controller Secret and the
 // per-cluster series, kube-controller-manager's garbage collector removes everything the
 // cluster owns, and a PVC whose ownerReferences were removed survives.

@@ -217,13 +217,19 @@ describe("MySQLCluster reconciler: objects", { timeout: 300_000 }, () => {
     const sys = await getJson<Obj>(h, ["secret", "-n", SYS_NS, `mysql-${NS}.${NAME}`]);
     await eventually("the password to be restored", async () =>
       (await getJson<Obj>(h, ["secret", "-n", NS, `moco-${NAME}`])).data?.["ADMIN_PASSWORD"] === sys.data?.["ADMIN_PASSWORD"]);
-    // StatefulSet: an owned field reverted, the partition (left to the webhook/partition controller) untouched.
-    await h.kubectl(["patch", "sts", "-n", NS, `moco-${NAME}`, "--type=merge", "-p", JSON.stringify({ spec: { podManagementPolicy: "OrderedReady" } })]).catch(() => undefined);
+    // StatefulSet: a mutable field the controller owns (the Pod template's ServiceAccount) is
+    // reverted; an annotation the user adds is kept. The patch itself must succeed: the API
+    // server answers with the patched object.
+    const saPath = "{.spec.template.spec.serviceAccountName}";
+    const patched = await h.kubectl(["patch", "sts", "-n", NS, `moco-${NAME}`, "--type=merge", "-o", `jsonpath=${saPath}`, "-p", JSON.stringify({ spec: { template: { spec: { serviceAccountName: "hijacked" } } } })]);
+    assert.equal(patched.trim(), "hijacked");
     await h.kubectl(["patch", "sts", "-n", NS, `moco-${NAME}`, "--type=merge", "-p", JSON.stringify({ metadata: { annotations: { "example.com/keep": "yes" } } })]);
+    await eventually("the owned ServiceAccount name to be restored", async () =>
+      (await h.kubectl(["get", "sts", "-n", NS, `moco-${NAME}`, "-o", `jsonpath=${saPath}`])).trim() === `moco-${NAME}`);
     await waitIdle(ctl);
     const sts = await getJson<Obj>(h, ["sts", "-n", NS, `moco-${NAME}`]);
     assert.equal(sts.metadata.annotations?.["example.com/keep"], "yes");
-    assert.equal((sts.spec as { podManagementPolicy: string }).podManagementPolicy, "Parallel");
+    assert.equal((sts.spec as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName, `moco-${NAME}`);
   });
 
   it("backup objects follow spec.backupPolicyName", async () => {

@@ -1,4 +1,4 @@
-// The /readyz decision (clustering.md §2.5), step by step.
+// The /readyz decision (docs/agent.md#probes), step by step.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 

@@ -51,7 +51,7 @@ const clusterSchema = buildMySQLClusterCrd().spec.versions[0]!.schema.openAPIV3S
 const policySchema = buildBackupPolicyCrd().spec.versions[0]!.schema.openAPIV3Schema;
 
 describe("CRD schemas", () => {
-  it("have exactly the required lists of api.md §1.2", () => {
+  it("have exactly the required lists of docs/api.md#crd-packaging", () => {
     const found: Record<string, string[]> = {};
     walkSchema(clusterSchema, "", (n, p) => {
       if (Array.isArray(n["required"])) found[p] = [...(n["required"] as string[])].sort();
@@ -99,7 +99,7 @@ describe("CRD schemas", () => {
     }
   });
 
-  it("carry the field types, defaults, enums, patterns and minimums of api.md", () => {
+  it("carry the field types, defaults, enums, patterns and minimums of docs/api.md", () => {
     const s = clusterSchema;
     assert.deepEqual(schemaAt(s, "spec.replicas"), { description: schemaAt(s, "spec.replicas")["description"], default: 1, format: "int32", type: "integer" });
     assert.equal(schemaAt(s, "spec.maxDelaySeconds")["default"], 60);
@@ -147,7 +147,7 @@ describe("CRD schemas", () => {
     assert.ok((volumeSource["properties"] as JsonSchemaObject)["ephemeral"] !== undefined);
   });
 
-  it("MySQLCluster has the status subresource, printer columns of §1.1 and conversion None", () => {
+  it("MySQLCluster has the status subresource, printer columns of docs/api.md#printer-columns and conversion None", () => {
     const crd = buildMySQLClusterCrd();
     assert.equal(crd.metadata.name, "mysqlclusters.moco.cybozu.com");
     assert.deepEqual(crd.spec.conversion, { strategy: "None" });

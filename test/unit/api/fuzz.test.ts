@@ -186,14 +186,18 @@ describe(`fuzzing the validators (seed ${SEED})`, () => {
     const rnd = prng(SEED);
     let rejected = 0;
     let oracleHits = 0;
+    let applied = 0;
+    let tried = 0;
     for (let n = 0; n < ITERATIONS; n++) {
       let obj: any = structuredClone(pick(rnd, baseObjects));
       const count = 1 + Math.floor(rnd() * 3);
       for (let k = 0; k < count; k++) {
+        tried++;
         try {
           pick(rnd, mutations)(obj, rnd);
+          applied++;
         } catch {
-          // a mutation that does not apply to this shape is skipped
+          // a mutation that does not apply to this shape is skipped (counted below)
         }
       }
       obj = JSON.parse(JSON.stringify(obj)); // the wire form the webhook receives
@@ -210,29 +214,39 @@ describe(`fuzzing the validators (seed ${SEED})`, () => {
       for (const e of errors) assert.ok(e.message.startsWith(`${e.field}: `), e.message);
     }
     // The mutations must actually exercise the rules (not a vacuous pass).
+    assert.ok(applied > tried * 0.8, `only ${applied} of ${tried} mutations applied`);
     assert.ok(oracleHits > ITERATIONS / 3, `oracle found breaches in ${oracleHits} objects`);
     assert.ok(rejected >= oracleHits);
   });
 
-  it("update fuzzing: never throws; lowering replicas or touching restore is always refused", async () => {
+  it("update fuzzing: never throws; lowering replicas or touching restore is always refused", async (t) => {
     const rnd = prng(SEED + 1);
-    for (let n = 0; n < 500; n++) {
+    const ROUNDS = 500;
+    let applied = 0;
+    let changed = 0;
+    let lowered = 0;
+    let restoreTouched = 0;
+    for (let n = 0; n < ROUNDS; n++) {
       const oldObj: any = structuredClone(pick(rnd, baseObjects));
       let newObj: any = structuredClone(oldObj);
       try {
         pick(rnd, mutations)(newObj, rnd);
+        applied++;
         if (rnd() < 0.3) newObj.spec.restore = rnd() < 0.5 ? undefined : { sourceName: "x" };
       } catch {
-        // a mutation that does not apply to this shape is skipped
+        // a mutation that does not apply to this shape is skipped (counted below)
       }
       newObj = JSON.parse(JSON.stringify(newObj));
+      if (JSON.stringify(newObj) !== JSON.stringify(oldObj)) changed++;
       const { errors } = await validateMySQLClusterUpdate(newObj, oldObj, noStorage);
       const oldR = oldObj.spec?.replicas ?? 1;
       const newR = newObj.spec?.replicas ?? 1;
       if (typeof newR === "number" && newR < oldR) {
+        lowered++;
         assert.ok(errors.some((e) => e.field === "spec.replicas" && e.type === "Forbidden"), `iteration ${n}`);
       }
       if (JSON.stringify(newObj.spec?.restore ?? null) !== JSON.stringify(oldObj.spec?.restore ?? null)) {
+        restoreTouched++;
         assert.ok(errors.some((e) => e.field === "spec.restore" && e.type === "Forbidden"), `iteration ${n}`);
       }
       for (const field of oracle(newObj)) {
@@ -240,5 +254,11 @@ describe(`fuzzing the validators (seed ${SEED})`, () => {
         assert.ok(errors.some((e) => e.field === field || e.field.startsWith(field)), `iteration ${n}: ${field}`);
       }
     }
+    // Not a vacuous pass: the mutations applied, changed the objects, and reached both rules.
+    t.diagnostic(`update fuzz: ${applied} mutations applied, ${changed} objects changed, ${lowered} lowered replicas, ${restoreTouched} touched restore`);
+    assert.ok(applied > ROUNDS * 0.8, `only ${applied} of ${ROUNDS} mutations applied`);
+    assert.ok(changed > ROUNDS * 0.7, `only ${changed} of ${ROUNDS} objects changed`);
+    assert.ok(lowered >= 5, `replicas lowered in only ${lowered} rounds`);
+    assert.ok(restoreTouched >= 20, `restore touched in only ${restoreTouched} rounds`);
   });
 });

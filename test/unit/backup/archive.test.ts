@@ -148,18 +148,34 @@ async function tarNames(b: Buffer): Promise<string[]> {
 test("streamArchive uploads while the files are produced, in the order they complete", async () => {
   const root = path.join(tmp, "stream");
   const bucket = new MemoryBucket();
+  // Causality, not timing: the producer holds back its last file until the upload has
+  // started. An archive that uploaded only after the producer returned would never start it
+  // (the guard below only keeps such a failure from hanging the test).
+  let putStarted = (): void => undefined;
+  const started = new Promise<boolean>((resolve) => {
+    putStarted = () => resolve(true);
+  });
+  const put = bucket.put.bind(bucket);
+  bucket.put = (key, body) => {
+    putStarted();
+    return put(key, body);
+  };
   let putStartedBeforeLastFile = false;
+  const names = ["dump/schema.json", "dump/data/a/000001.tsv", "dump/data/a/000000.tsv", "dump/manifest.json"];
   const r = await streamArchive({ bucket, key: "s/dump.tar", root, compression: "none", log }, async (add) => {
-    for (const [i, name] of ["dump/schema.json", "dump/data/a/000001.tsv", "dump/data/a/000000.tsv", "dump/manifest.json"].entries()) {
+    for (const [i, name] of names.entries()) {
+      if (i === names.length - 1) {
+        const guard = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000).unref());
+        putStartedBeforeLastFile = await Promise.race([started, guard]);
+      }
       writeTree(root, { [name]: `file ${i} `.repeat(100 * (i + 1)) });
       add(name);
-      await new Promise((res) => setTimeout(res, 5));
-      if (i === 3) putStartedBeforeLastFile = bucket.puts === 1;
     }
     return "dumped";
   });
   assert.equal(r.value, "dumped");
   assert.ok(putStartedBeforeLastFile, "the upload runs while the files are produced");
+  assert.equal(bucket.puts, 1);
   const obj = bucket.objects.get("s/dump.tar");
   assert.ok(obj);
   assert.equal(r.bytes, obj.length);

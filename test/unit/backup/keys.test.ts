@@ -24,7 +24,7 @@ test("key layout: cluster prefix with trailing slash, backup directory, encoded 
   assert.equal(encodeName("a*b"), "a%2Ab");
 });
 
-// The keys of backup.md §5.2.1's table (MOCO's layout), plus garbage: objects under
+// The keys of docs/backup.md#selecting-objects-for-a-restore-point's table (MOCO's layout), plus garbage: objects under
 // invalid timestamps, other names (an older moco-ts layout among them), another cluster.
 const P = "moco/ns/c/";
 const keys = [
@@ -38,7 +38,7 @@ const keys = [
 ];
 const at = (s: string) => new Date(s + "Z");
 
-test("selectBackup: the nearest dump at or before the point, with the binlog beside it (backup.md §5.2.1)", () => {
+test("selectBackup: the nearest dump at or before the point, with the binlog beside it (docs/backup.md#selecting-objects-for-a-restore-point)", () => {
   const cases: [string, string | undefined, string | undefined][] = [
     ["2021-05-26T00:00:00", "20210526-000000", undefined],
     ["2021-05-26T01:00:00", "20210526-000000", undefined],

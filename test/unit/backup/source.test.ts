@@ -17,7 +17,7 @@ test("unchangedOrdinals: matches, non-numeric keys ignored, sorted", () => {
   assert.deepEqual(unchangedOrdinals({ "2": "uuid-2", "0": "uuid-0", "1": "changed", x: "uuid-1" }, all), [0, 2]);
 });
 
-test("chooseSource: the reference table of backup.md §5.1.1", () => {
+test("chooseSource: the reference table of docs/backup.md#choosing-the-source-instance", () => {
   const cases: { name: string; ready: boolean[]; primary: number; last?: BackupStatus; census: Map<number, string>; want: [number, boolean, number] }[] = [
     { name: "1 instance, first", ready: [true], primary: 0, census: census([[0, "uuid-0"]]), want: [0, false, 0] },
     { name: "(T,F,T) P=0 first", ready: [true, false, true], primary: 0, census: all, want: [2, false, 0] },

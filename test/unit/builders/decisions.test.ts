@@ -196,7 +196,7 @@ describe("StatefulSetReady", () => {
   });
 });
 
-describe("partition controller readiness (objects.md §13.2 step 4)", () => {
+describe("partition controller readiness (docs/objects.md#partition-controller step 4)", () => {
   const now = new Date("2024-01-01T00:01:00Z");
   const longAgo = "2024-01-01T00:00:00Z";
   const justNow = "2024-01-01T00:00:58Z";

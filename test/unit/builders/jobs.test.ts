@@ -307,7 +307,7 @@ describe("restore Job", () => {
   it("schema/users passed; affinity honoured when set (moco-ts)", () => {
     const c = restoringCluster((x) => {
       const r = spec(x).restore;
-      if (!r) return;
+      assert.ok(r, "the fixture has spec.restore");
       r.schema = "db1";
       r.users = "a@%,b";
       r.jobConfig.affinity = { nodeAffinity: {} };

@@ -396,7 +396,7 @@ describe("podTemplate merge rules", () => {
   it("user probes keep timing fields; handlers are overwritten; lifecycle replaced; args appended", () => {
     const c = cluster(3, (x) => {
       const m = spec(x).podTemplate.spec.containers?.[0];
-      if (!m) return;
+      assert.ok(m, "the fixture has a mysqld container");
       m.args = ["--foo"];
       m.startupProbe = { exec: { command: ["true"] }, periodSeconds: 3, timeoutSeconds: 7 };
       m.livenessProbe = { tcpSocket: { port: 1 }, failureThreshold: 9, initialDelaySeconds: 4 };

@@ -1,5 +1,5 @@
-// §1.3 steps 5–8: errant list, hang-up guard, replication-delay deletion guard, and the
-// status/annotation outputs of a pass (§1.6, §1.8.6).
+// docs/clustering.md#gathering-status steps 5–8: errant list, hang-up guard, replication-delay deletion guard, and the
+// status/annotation outputs of a pass (docs/clustering.md#status-written-by-a-pass, docs/clustering.md#deletion-guard-for-replication-delay).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -17,7 +17,7 @@ function withInstance(obs: ClusterObservation, i: number, ist: InstanceStatus | 
   return { ...obs, instances: obs.instances.map((x, j) => (j === i ? ist : x)) };
 }
 
-describe("errant detection (§1.3 step 7, behaviours M20)", () => {
+describe("errant detection (docs/clustering.md#gathering-status step 7, behaviours M20)", () => {
   const cases: { name: string; replicaGtids: string[]; primaryGtid?: string; statusList?: number[]; primaryAbsent?: boolean; want: number[] }[] = [
     { name: "replicas equal to the primary are not errant", replicaGtids: [`${U0}:1-5`, `${U0}:1-5`, `${U0}:1-5`, `${U0}:1-5`], want: [] },
     { name: "replicas behind the primary are not errant", replicaGtids: [`${U0}:1-3`, "", `${U0}:1`, `${U0}:1-5`], want: [] },
@@ -82,7 +82,7 @@ describe("errant detection (§1.3 step 7, behaviours M20)", () => {
   });
 });
 
-describe("hang-up guard (§1.3 step 8)", () => {
+describe("hang-up guard (docs/clustering.md#gathering-status step 8)", () => {
   it("drops non-primary instances with semi-sync sessions waiting; keeps them in the errant list", () => {
     let o = healthyObservation(3);
     o = withInstance(o, 1, replicaInstance(1, 0, `${U0}:1-5,${U1}:1`, { semiSyncSourceWaitSessions: 1 }));
@@ -102,7 +102,7 @@ describe("hang-up guard (§1.3 step 8)", () => {
   });
 });
 
-describe("replication-delay deletion guard (§1.3 step 6, behaviours M26)", () => {
+describe("replication-delay deletion guard (docs/clustering.md#gathering-status step 6, behaviours M26)", () => {
   const cases: { name: string; threshold: number; delays: (number | null)[]; primaryDelay?: number; want: boolean }[] = [
     { name: "100 s behind with threshold 10", threshold: 10, delays: [100, 0], want: true },
     { name: "back at 0 s", threshold: 10, delays: [0, 0], want: false },
@@ -144,7 +144,7 @@ describe("assessObservation validation", () => {
   });
 });
 
-describe("conditionsForState (§1.6)", () => {
+describe("conditionsForState (docs/clustering.md#status-written-by-a-pass)", () => {
   const table: [ClusterState, "True" | "False", "True" | "False", "True" | "False"][] = [
     ["Healthy", "True", "True", "True"],
     ["Degraded", "True", "True", "False"],
@@ -176,7 +176,7 @@ describe("conditionsForState (§1.6)", () => {
   }
 });
 
-describe("clusterStatusUpdate (§1.6 fields, behaviours M1, M6, M20)", () => {
+describe("clusterStatusUpdate (docs/clustering.md#status-written-by-a-pass fields, behaviours M1, M6, M20)", () => {
   it("syncedReplicas counts ready Pods including the primary; errant list and count", () => {
     let o = healthyObservation(5);
     o = { ...o, pods: o.pods.map((p, i) => (p !== null && i === 4 ? { ...p, ready: false } : p)) };
@@ -197,7 +197,7 @@ describe("clusterStatusUpdate (§1.6 fields, behaviours M1, M6, M20)", () => {
   });
 });
 
-describe("preventDeleteAnnotationChanges (§1.8.6)", () => {
+describe("preventDeleteAnnotationChanges (docs/clustering.md#deletion-guard-for-replication-delay)", () => {
   it("adds to the primary when delayed and absent", () => {
     const a = { ...assessObservation(healthyObservation(3)), preventPodDeletion: true };
     assert.deepEqual(preventDeleteAnnotationChanges(a), { add: [0], remove: [] });

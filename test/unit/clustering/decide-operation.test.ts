@@ -1,5 +1,5 @@
-// decideOperation (§1.5), chooseFailoverTarget (§1.8.2) and planConfigure (§1.8.3), with
-// the decision parts of the manager scenarios of behaviours.md §2.2 (M-numbers).
+// decideOperation (docs/clustering.md#operation-per-state), chooseFailoverTarget (docs/clustering.md#failover) and planConfigure (docs/clustering.md#configure), with
+// the decision parts of the manager scenarios of docs/clustering.md#manager-scenarios (M-numbers).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -44,7 +44,7 @@ const repl = (i: number) => ({ host: host(i), port: 3306, credentials: "moco-rep
 const SETTLE = { kind: "sleep", ms: 300, reason: "roleChange" } as const;
 const SEMI3 = { kind: "configureSemiSyncSource", instance: 0, waitForReplicaCount: 1, timeoutMs: 86_400_000 } as const;
 
-describe("decideOperation per state (§1.5)", () => {
+describe("decideOperation per state (docs/clustering.md#operation-per-state)", () => {
   const cases: { name: string; obs: () => ClusterObservation; want: Partial<Operation> & { kind: Operation["kind"] } }[] = [
     {
       name: "Offline ⇒ none",
@@ -147,7 +147,7 @@ describe("decideOperation per state (§1.5)", () => {
   }
 });
 
-describe("failover decision (§1.8.2, M16–M18, M22)", () => {
+describe("failover decision (docs/clustering.md#failover, M16–M18, M22)", () => {
   it("M16: primary down; 1 executed p0:1 retrieved p0:1-3, 2 at p0:1-3 ⇒ 1 (lowest of equally advanced), waits for p0:1-3", () => {
     let o = withInstance(healthyObservation(3), 0, null);
     o = withInstance(
@@ -200,7 +200,7 @@ describe("failover decision (§1.8.2, M16–M18, M22)", () => {
   });
 });
 
-describe("chooseFailoverTarget (§1.8.2 step 3)", () => {
+describe("chooseFailoverTarget (docs/clustering.md#failover step 3)", () => {
   const r = (retrieved: string, executed: string) =>
     instance(1, { gtidExecuted: executed, replicaStatus: replicaRow({ retrievedGtidSet: retrieved, executedGtidSet: executed }) });
   const cases: {
@@ -268,7 +268,7 @@ describe("chooseFailoverTarget (§1.8.2 step 3)", () => {
   }
 });
 
-describe("planConfigure (§1.8.3)", () => {
+describe("planConfigure (docs/clustering.md#configure)", () => {
   it("M1/M2: a new 1-instance cluster is labelled primary and made writable (one Writable)", () => {
     const o = observation(cluster({ replicas: 1 }), [pod(0)], [primaryInstance(0, [], { readOnly: true, superReadOnly: true })]);
     const op = operationOf(o);
@@ -540,7 +540,7 @@ describe("planConfigure (§1.8.3)", () => {
   });
 });
 
-describe("intermediate primary (§1.8.3 step 3, §1.8.4, M9, M13, M15)", () => {
+describe("intermediate primary (docs/clustering.md#configure step 3, docs/clustering.md#initial-clone-from-an-external-donor, M9, M13, M15)", () => {
   const source = { ok: true as const, host: "donor.example", port: 3306 };
   function intermediateObs(o: { primary?: Partial<InstanceStatus>; replicaSemiSync?: boolean; source?: ClusterObservation["replicationSource"] }) {
     const c = cluster({ replicas: 3, intermediate: true, cloned: true });

@@ -1,5 +1,5 @@
-// The state decision table (clustering.md §1.4), one case per row of behaviours.md §2.1
-// plus the rules and precedences of §1.4 the upstream table leaves implicit.
+// The state decision table (docs/clustering.md#deciding-the-cluster-state), one case per row of that table (upstream status_test.go)
+// plus the rules and precedences of docs/clustering.md#deciding-the-cluster-state the upstream table leaves implicit.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assessObservation, decideState } from "../../../src/clustering/decide.ts";
@@ -400,7 +400,7 @@ const cases: StateCase[] = [
   },
 ];
 
-describe("decideState (clustering.md §1.4, behaviours.md §2.1)", () => {
+describe("decideState (docs/clustering.md#deciding-the-cluster-state)", () => {
   for (const c of cases) {
     it(c.name, () => {
       const d = decideState(assessObservation(c.obs()));
@@ -413,7 +413,7 @@ describe("decideState (clustering.md §1.4, behaviours.md §2.1)", () => {
   }
 });
 
-describe("quorum figures (§1.4 table)", () => {
+describe("quorum figures (docs/clustering.md#deciding-the-cluster-state table)", () => {
   const table: { n: number; goodNeeded: number; survivorsNeeded: number }[] = [
     { n: 3, goodNeeded: 1, survivorsNeeded: 2 },
     { n: 5, goodNeeded: 2, survivorsNeeded: 3 },

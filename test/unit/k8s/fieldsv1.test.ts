@@ -159,7 +159,7 @@ describe("comparison helpers", () => {
     assert.equal(normalizeForCompare(new Date("2024-01-02T03:04:05.678Z")), "2024-01-02T03:04:05Z");
   });
 
-  // Go's equality.Semantic over JSON, as moco-controller has always compared (objects.md §1.1).
+  // Go's equality.Semantic over JSON, as moco-controller has always compared (docs/objects.md#how-objects-are-written).
   const semantic: Array<{ name: string; a: unknown; b: unknown; equal: boolean }> = [
     { name: "key order", a: { x: 1, y: 2 }, b: { y: 2, x: 1 }, equal: true },
     { name: "null and absent", a: { x: null }, b: {}, equal: true },

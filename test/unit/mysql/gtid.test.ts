@@ -168,7 +168,7 @@ describe("count, emptiness, membership", () => {
   });
 });
 
-describe("errantGtids (clustering.md §1.3 step 7)", () => {
+describe("errantGtids (docs/clustering.md#gathering-status step 7)", () => {
   const cases: { name: string; replica: string; primary: string; uuid: string; errant: string }[] = [
     { name: "replica equal to primary", replica: `${A}:1-5`, primary: `${A}:1-5`, uuid: A, errant: "" },
     { name: "replica behind primary", replica: `${A}:1-3`, primary: `${A}:1-5`, uuid: A, errant: "" },

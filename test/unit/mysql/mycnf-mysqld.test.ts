@@ -1,8 +1,8 @@
 // The generated my.cnf against the real mysqld 9.7 of the project's rootfs
 // (test/env/mysql-rootfs.sh): `mysqld --validate-config` parses every option and exits
-// without touching a data directory, so this stays a quick test. Skipped, with the reason
-// printed, when the rootfs is not provisioned or the test does not run as root (chroot).
-import { describe, it } from "node:test";
+// without touching a data directory, so this stays a quick test. It needs the provisioned
+// rootfs and root (chroot); without them it fails, naming what is missing (never skips).
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -11,10 +11,10 @@ import { generateMyCnf, generateUpstreamMyCnf } from "../../../src/mysql/mycnf.t
 
 const rootfs = path.resolve(import.meta.dirname, "../../../.cache/rootfs/mysql");
 const mysqld = path.join(rootfs, "usr/sbin/mysqld");
-const skip =
+const missing =
   !existsSync(mysqld) ? `no MySQL rootfs at ${rootfs} (run test/env/mysql-rootfs.sh)`
   : process.getuid?.() !== 0 ? "chroot needs root"
-  : false;
+  : undefined;
 
 /** Run `mysqld --validate-config` on `text`; returns exit status and output. */
 function validate(text: string): { status: number; output: string } {
@@ -40,7 +40,11 @@ function validate(text: string): { status: number; output: string } {
   }
 }
 
-describe("generated my.cnf on mysqld 9.7", { skip }, () => {
+describe("generated my.cnf on mysqld 9.7", () => {
+  before(() => {
+    if (missing !== undefined) throw new Error(`prerequisite missing: ${missing}`);
+  });
+
   it("moco-ts my.cnf (no ConfigMap) is accepted", () => {
     const r = validate(generateMyCnf(undefined, 1024 * 1024 * 1024));
     assert.equal(r.status, 0, r.output);

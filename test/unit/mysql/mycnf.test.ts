@@ -69,7 +69,7 @@ describe("generateUpstreamMyCnf reproduces upstream MOCO", () => {
   });
 });
 
-describe("generateMyCnf (moco-ts) algorithm, objects.md §5.3", () => {
+describe("generateMyCnf (moco-ts) algorithm, docs/objects.md#mycnf-algorithm", () => {
   const cases: {
     name: string;
     conf: Record<string, string> | undefined;
@@ -320,7 +320,7 @@ describe("parseQuantity (resource.Quantity.Value(), rounded up)", () => {
   });
 });
 
-describe("containerMemoryBytes (objects.md §5.2)", () => {
+describe("containerMemoryBytes (docs/objects.md#mycnf-inputs)", () => {
   const cases: { name: string; res: Parameters<typeof containerMemoryBytes>[0]; want: number }[] = [
     { name: "no resources", res: undefined, want: 0 },
     { name: "empty", res: {}, want: 0 },

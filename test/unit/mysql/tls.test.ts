@@ -151,7 +151,7 @@ describe("objects derived from spec.tls", () => {
   }
   it("restore Job mounts the CA ConfigMap too", () => {
     const c = cluster(1, (x) => {
-      if (!x.spec) return;
+      assert.ok(x.spec, "the fixture has a spec");
       x.spec.tls = {};
       x.spec.restore = { sourceName: "src", sourceNamespace: "ns", restorePoint: "2026-01-01T00:00:00Z", jobConfig: backupPolicy().spec.jobConfig };
     });

@@ -26,7 +26,7 @@ import type { MocoPasswords, MocoUserName } from "../../../src/mysql/users.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 
-describe("MOCO users as data (objects.md §15)", () => {
+describe("MOCO users as data (docs/objects.md#mysql-users)", () => {
   const expected: {
     name: MocoUserName;
     key: string;
@@ -183,7 +183,7 @@ describe("SQL builders", () => {
   });
 });
 
-describe("killConnections protection (clustering.md §1.7)", () => {
+describe("killConnections protection (docs/clustering.md#operator-primitives)", () => {
   const cases: { user: string; host: string; protectedRow: boolean }[] = [
     { user: "moco-admin", host: "10.0.0.1:5555", protectedRow: true },
     { user: "moco-agent", host: "10.0.0.1:5555", protectedRow: true },
@@ -203,7 +203,7 @@ describe("killConnections protection (clustering.md §1.7)", () => {
   }
 });
 
-describe("plugins (clustering.md §1.12)", () => {
+describe("plugins (docs/clustering.md#mysql-version-specifics)", () => {
   it("moco-ts installs the current semi-sync plugins and clone", () => {
     assert.deepEqual(
       REQUIRED_PLUGINS.map((p) => installPluginStatement(p).sql),

@@ -340,7 +340,7 @@ describe("webhook server drain (on stop)", () => {
 });
 
 describe("buildWebhookConfigurations", () => {
-  it("targets a URL with the CA bundle, names and rules of api.md §6", () => {
+  it("targets a URL with the CA bundle, names and rules of docs/api.md#admission-webhooks", () => {
     const { mutating, validating } = buildWebhookConfigurations({ target: { url: "https://127.0.0.1:9443/" }, caBundle: "Q0E=" });
     assert.equal(mutating.metadata.name, "moco-mutating-webhook-configuration");
     assert.equal(validating.metadata.name, "moco-validating-webhook-configuration");

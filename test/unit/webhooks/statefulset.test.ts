@@ -34,7 +34,7 @@ function sts(partition?: number | null, replicas = 3): StatefulSet {
 
 const partitionOf = (s: StatefulSet) => s.spec?.updateStrategy?.rollingUpdate?.partition;
 
-describe("mutateStatefulSet (objects.md §13.1)", () => {
+describe("mutateStatefulSet (docs/objects.md#statefulset-mutating-webhook)", () => {
   it("CREATE without rollingUpdate: partition = replicas", () => {
     assert.equal(partitionOf(mutateStatefulSet(sts(), undefined)), 3);
     assert.equal(partitionOf(mutateStatefulSet(sts(null, 5), undefined)), 5, "rollingUpdate without partition");
@@ -83,22 +83,67 @@ describe("mutateStatefulSet (objects.md §13.1)", () => {
 });
 
 describe("createJsonPatch", () => {
-  const cases: [string, unknown, unknown][] = [
-    ["equal", { a: 1 }, { a: 1 }],
-    ["add", { a: 1 }, { a: 1, b: { c: [1] } }],
-    ["remove", { a: 1, b: 2 }, { a: 1 }],
-    ["replace nested", { a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }],
-    ["array change", { a: [1, 2] }, { a: [2] }],
-    ["escaped keys", { "a/b": { "c~d": 1 } }, { "a/b": { "c~d": 2 } }],
-    ["finalizer added", { metadata: { name: "x" } }, { metadata: { name: "x", finalizers: ["f"] } }],
+  // Each case: from, to, and the RFC 6902 operations written out by hand, so the patch is
+  // checked independently of the project's own applier (the real API server applying the
+  // webhook's patches is covered by test/integration/api/statefulset.test.ts and
+  // test/integration/api/defaults.test.ts).
+  const cases: [string, unknown, unknown, unknown[]][] = [
+    ["equal", { a: 1 }, { a: 1 }, []],
+    ["add", { a: 1 }, { a: 1, b: { c: [1] } }, [{ op: "add", path: "/b", value: { c: [1] } }]],
+    ["remove", { a: 1, b: 2 }, { a: 1 }, [{ op: "remove", path: "/b" }]],
+    ["replace nested", { a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }, [{ op: "replace", path: "/a/b/c", value: 2 }]],
+    ["array change", { a: [1, 2] }, { a: [2] }, [{ op: "replace", path: "/a", value: [2] }]],
+    ["escaped keys", { "a/b": { "c~d": 1 } }, { "a/b": { "c~d": 2 } }, [{ op: "replace", path: "/a~1b/c~0d", value: 2 }]],
+    ["object to scalar", { a: { b: 1 } }, { a: null }, [{ op: "replace", path: "/a", value: null }]],
+    [
+      "several keys, in sorted order",
+      { b: 1, a: 1 },
+      { c: 3, a: 2 },
+      [
+        { op: "replace", path: "/a", value: 2 },
+        { op: "remove", path: "/b" },
+        { op: "add", path: "/c", value: 3 },
+      ],
+    ],
+    [
+      "finalizer added",
+      { metadata: { name: "x" } },
+      { metadata: { name: "x", finalizers: ["f"] } },
+      [{ op: "add", path: "/metadata/finalizers", value: ["f"] }],
+    ],
+    [
+      "partition set on a StatefulSet",
+      { spec: { replicas: 3, updateStrategy: { type: "RollingUpdate" } } },
+      { spec: { replicas: 3, updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 3 } } } },
+      [{ op: "add", path: "/spec/updateStrategy/rollingUpdate", value: { partition: 3 } }],
+    ],
   ];
-  for (const [name, from, to] of cases) {
-    it(`${name}: applying the patch reproduces the target`, () => {
+  for (const [name, from, to, expected] of cases) {
+    it(`${name}: exactly the expected operations, and applying them gives the target`, () => {
       const ops = createJsonPatch(from, to);
+      assert.deepEqual(ops, expected);
       assert.deepEqual(applyJsonPatch(from, ops), to);
-      if (name === "equal") assert.deepEqual(ops, []);
     });
   }
+
+  // The applier against documents written out by hand (RFC 6902 appendix A, object cases).
+  const applied: [string, unknown, unknown[], unknown][] = [
+    ["A.1 add an object member", { foo: "bar" }, [{ op: "add", path: "/baz", value: "qux" }], { baz: "qux", foo: "bar" }],
+    ["A.3 remove an object member", { baz: "qux", foo: "bar" }, [{ op: "remove", path: "/baz" }], { foo: "bar" }],
+    ["A.5 replace a value", { baz: "qux", foo: "bar" }, [{ op: "replace", path: "/baz", value: "boo" }], { baz: "boo", foo: "bar" }],
+    ["A.10 add a nested member object", { foo: "bar" }, [{ op: "add", path: "/child", value: { grandchild: {} } }], { foo: "bar", child: { grandchild: {} } }],
+    ["escaped tokens", { "m~n": { "a/b": 0 } }, [{ op: "replace", path: "/m~0n/a~1b", value: 1 }], { "m~n": { "a/b": 1 } }],
+  ];
+  for (const [name, doc, ops, want] of applied) {
+    it(`applyJsonPatch ${name}`, () => {
+      assert.deepEqual(applyJsonPatch(doc, ops as Parameters<typeof applyJsonPatch>[1]), want);
+    });
+  }
+  it("applyJsonPatch refuses a path that does not exist", () => {
+    assert.throws(() => applyJsonPatch({ a: 1 }, [{ op: "replace", path: "/b", value: 2 }]), /does not exist/);
+    assert.throws(() => applyJsonPatch({ a: 1 }, [{ op: "remove", path: "/b" }]), /does not exist/);
+  });
+
   it("uses RFC 6901 escapes", () => {
     assert.deepEqual(createJsonPatch({ "a/b": 1 }, { "a/b": 2 }), [{ op: "replace", path: "/a~1b", value: 2 }]);
     assert.deepEqual(createJsonPatch({ "a~b": 1 }, {}), [{ op: "remove", path: "/a~0b" }]);
