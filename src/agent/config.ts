@@ -4,7 +4,8 @@
 // upstream moco-agent work unchanged (with the double dash).
 import { Command, CommanderError } from "commander";
 
-import { parseCronSpec, parseGoDuration, type CronSchedule } from "../api/v1beta2/cron.ts";
+import { parseCronSpec, type CronSchedule } from "../api/v1beta2/cron.ts";
+import { parseGoDuration } from "../util/duration.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type PasswordKey } from "../mysql/users.ts";
 
 export const MYSQLD_ADMIN_PORT = 33062;
@@ -73,14 +74,14 @@ export function parseListenAddress(text: string): ListenAddress {
 
 /** A Go duration as milliseconds; negative values are rejected. */
 export function parseDurationMs(flag: string, text: string): number {
-  let ns: number;
+  let ms: number;
   try {
-    ns = parseGoDuration(text);
+    ms = parseGoDuration(text);
   } catch (e) {
     throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: ${(e as Error).message}`);
   }
-  if (ns < 0) throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: negative duration`);
-  return ns / 1e6;
+  if (ms < 0) throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: negative duration`);
+  return ms;
 }
 
 /** Go's strconv.ParseBool. */

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { CliError, EXIT } from "./errors.ts";
+import { tryParseGoDuration } from "../util/duration.ts";
 
 /** The global flags as commander parses them (camelCase keys). */
 export interface GlobalOptions {
@@ -53,19 +54,11 @@ export interface ResolvedKubeConfig {
 export function parseDuration(text: string, flag: string): number {
   const t = text.trim();
   if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * (units[m[2] as string] as number);
-    matched = re.lastIndex;
-  }
-  if (t === "" || matched !== t.length) {
+  const ms = tryParseGoDuration(t);
+  if (ms === undefined || ms < 0) {
     throw new CliError(`invalid duration for ${flag}: ${JSON.stringify(text)} (examples: 30s, 5m, 1h30m)`, EXIT.USAGE);
   }
-  return Math.round(total);
+  return Math.round(ms);
 }
 
 function fileData(path: string, flag: string): string {

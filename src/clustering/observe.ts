@@ -32,6 +32,7 @@ import type {
   ReplicationSourceView,
 } from "./types.ts";
 import { MYSQL_ADMIN_PORT } from "./decide.ts";
+import { tryParseGoDuration } from "../util/duration.ts";
 
 export const DEFAULT_FETCH_ATTEMPTS = 3;
 export const DEFAULT_FETCH_RETRY_GAP_MS = 3_000;
@@ -45,25 +46,12 @@ export const UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS = 1_000;
 // ---------------------------------------------------------------------------------
 // Go durations (the MOCO_* environment overrides are Go durations)
 
-const goUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go duration ("3s", "1m30s", "250ms", "0") into milliseconds; null if invalid. */
-export function parseGoDuration(text: string | undefined): number | null {
-  if (text === undefined) return null;
-  const s = text.trim();
-  if (s === "0") return 0;
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return null;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
-    total += Number(m[1]) * (goUnits[m[2] ?? ""] ?? 0);
-  }
-  return total;
-}
-
-/** A duration from the environment variable `name`, or `fallback`. */
+/** A duration from the environment variable `name`, or `fallback` when unset, invalid or negative. */
 export function envDurationMs(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const v = parseGoDuration(env[name]);
-  return v ?? fallback;
+  const text = env[name];
+  if (text === undefined) return fallback;
+  const ms = tryParseGoDuration(text.trim());
+  return ms !== undefined && ms >= 0 ? ms : fallback;
 }
 
 // ---------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ import { errorMessage, isNotFound } from "../k8s/errors.ts";
 import { EventRecorder } from "../k8s/events.ts";
 import { LeaderElector } from "../k8s/leader.ts";
 import type { KubeObject } from "../k8s/types.ts";
-import { ControllerMetrics, parseGoDurationSeconds } from "../metrics/index.ts";
+import { ControllerMetrics } from "../metrics/index.ts";
+import { tryParseGoDuration } from "../util/duration.ts";
 import {
   DEFAULT_CONFIGMAP_HISTORY_LIMIT,
   DEFAULT_EXPORTER_IMAGE,
@@ -467,9 +468,9 @@ async function every(intervalMs: number, signal: AbortSignal, fn: () => Promise<
 
 function durationMs(flag: string): (v: string) => number {
   return (v: string) => {
-    const s = parseGoDurationSeconds(v);
-    if (!Number.isFinite(s) || s < 0) throw new Error(`${flag}: invalid duration ${JSON.stringify(v)}`);
-    return Math.round(s * 1000);
+    const ms = tryParseGoDuration(v);
+    if (ms === undefined || ms < 0) throw new Error(`${flag}: invalid duration ${JSON.stringify(v)}`);
+    return Math.round(ms);
   };
 }
 
