@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 import { RELOAD_TLS_STATEMENTS, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE } from "../mysql/tls.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** The poll interval of the agent (the kubelet's own Secret sync is about a minute). */
 export const TLS_RELOAD_INTERVAL_MS = 10_000;
@@ -76,7 +77,7 @@ export class TlsReloader {
       session = await this.#o.connect();
       for (const sql of RELOAD_TLS_STATEMENTS) await session.query(sql);
     } catch (e) {
-      this.#o.logger?.warn({ error: e instanceof Error ? e.message : String(e) }, "reloading the TLS certificate failed; retrying at the next poll");
+      this.#o.logger?.warn({ error: errorMessage(e) }, "reloading the TLS certificate failed; retrying at the next poll");
       return "failed";
     } finally {
       await session?.end().catch(() => undefined);

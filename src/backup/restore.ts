@@ -15,7 +15,8 @@ import {
   DUMP_ARCHIVE, DUMP_DIR, SCHEMA_FILE, clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan,
 } from "./keys.ts";
 import type { ClusterStore, PodInfo } from "./kube.ts";
-import { errorMessage, redact, type Logger } from "./log.ts";
+import { redact, type Logger } from "./log.ts";
+import { errorMessage } from "../util/errors.ts";
 import { Progress } from "./progress.ts";
 import type { Tools } from "./tools.ts";
 import { DUMP_FORMAT, parseManifest, type BinlogManifest, type SchemaDocument } from "./dump/format.ts";

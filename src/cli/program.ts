@@ -36,6 +36,7 @@ import {
   type ResolvedKubeConfig,
 } from "./kubeconfig.ts";
 import { MOCO_USER_NAMES } from "../mysql/users.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Injection points; everything defaults to the real process. */
 export interface CliDeps {
@@ -342,7 +343,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps = {}): Promi
       stderr(`Error: ${e.message}\n`);
       return e.exitCode;
     }
-    stderr(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+    stderr(`Error: ${errorMessage(e)}\n`);
     return EXIT.ERROR;
   }
 }

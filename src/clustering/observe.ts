@@ -33,6 +33,7 @@ import type {
 } from "./types.ts";
 import { MYSQL_ADMIN_PORT } from "./decide.ts";
 import { tryParseGoDuration } from "../util/duration.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_FETCH_ATTEMPTS = 3;
 export const DEFAULT_FETCH_RETRY_GAP_MS = 3_000;
@@ -225,7 +226,7 @@ export async function fetchInstanceStatusHedged(
         return;
       }
       log.debug(
-        { instance: ordinal, attempt: i, error: e instanceof Error ? e.message : String(e) },
+        { instance: ordinal, attempt: i, error: errorMessage(e) },
         "failed to get the instance status",
       );
     }
@@ -333,7 +334,7 @@ export async function readReplicationSourceView(ports: ClusterPorts, secretName:
     if (port === null) return { ok: false, error: `secret ${secretName} has an invalid PORT` };
     return { ok: true, host, port };
   } catch (e) {
-    return { ok: false, error: `failed to read secret ${secretName}: ${e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, error: `failed to read secret ${secretName}: ${errorMessage(e)}` };
   }
 }
 
@@ -408,7 +409,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
         instances[primaryIndex] = await conns.with(primaryIndex, (conn) => fetchInstanceStatus(conn));
       } catch (e) {
         throw new ObserveError(
-          `failed to re-fetch the status of the primary ${primaryIndex}: ${e instanceof Error ? e.message : String(e)}`,
+          `failed to re-fetch the status of the primary ${primaryIndex}: ${errorMessage(e)}`,
         );
       }
     }

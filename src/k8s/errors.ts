@@ -99,6 +99,3 @@ export function isRetriable(err: unknown): boolean {
   return code === 429 || code >= 500;
 }
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

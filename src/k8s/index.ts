@@ -1,7 +1,7 @@
 // The Kubernetes layer: client, informers, work queue, leader election, apply/patch, events.
 export { KubeClient } from "./client.ts";
 export type { KubeClientOptions, ListOptions, ObjectList, PatchType, QueryValue, RequestOptions, WatchStreamOptions } from "./client.ts";
-export { ApiError, errorMessage, isAlreadyExists, isConflict, isForbidden, isGone, isNotFound, isRetriable, statusCodeOf } from "./errors.ts";
+export { ApiError, isAlreadyExists, isConflict, isForbidden, isGone, isNotFound, isRetriable, statusCodeOf } from "./errors.ts";
 export type { StatusBody } from "./errors.ts";
 export { FakeClock, flushMicrotasks, realClock } from "./clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";

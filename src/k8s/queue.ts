@@ -10,7 +10,7 @@
 import type { Logger } from "pino";
 import { backoffDelay } from "./backoff.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
-import { errorMessage } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import { defaultLogger } from "./log.ts";
 
 export interface RateLimiter<T> {

@@ -6,6 +6,7 @@
 // `TZ=<zone> ` or `CRON_TZ=<zone> ` prefix. Error messages follow robfig/cron's.
 
 import { parseGoDuration } from "../../util/duration.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface CronFieldSet {
   /** Allowed values, ascending. */
@@ -138,7 +139,7 @@ export function parseCronSpec(spec: string): CronParseResult {
   try {
     return { ok: true, schedule: parseCronSpecOrThrow(spec) };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: errorMessage(e) };
   }
 }
 

@@ -21,6 +21,7 @@ import {
   type WebhookDependencies,
 } from "./admission.ts";
 import { guardedListener } from "../../http/server.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export const WEBHOOK_PATHS = {
   mutateMySQLCluster: "/mutate-moco-cybozu-com-v1beta2-mysqlcluster",
@@ -170,7 +171,7 @@ export async function handleWebhookRequest(
       return;
     }
     const malformed = e instanceof MalformedReviewError;
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     options.logger?.error({ path, uid, err: message }, malformed ? "malformed admission review" : "webhook failure");
     const response = malformed ? denied(uid, 400, "BadRequest", message) : denied(uid, 500, "InternalError", message);
     if (path === WEBHOOK_PATHS.convert) {
@@ -199,7 +200,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         if (draining) res.setHeader("Connection", "close");
         return handleWebhookRequest(req, res, options);
       },
-      (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed"),
+      (e) => options.logger?.error({ err: errorMessage(e) }, "webhook request failed"),
     ),
   );
   // kube-apiserver keeps idle connections to the webhook for up to 90 s (Go's
@@ -228,7 +229,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       setCertificate({ cert: cert ?? "", key: key ?? "" });
       options.logger?.info({ certFile: options.certFile }, "reloaded the webhook serving certificate");
     },
-    onError: (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "cannot reload the webhook serving certificate; serving the previous one"),
+    onError: (e) => options.logger?.error({ err: errorMessage(e) }, "cannot reload the webhook serving certificate; serving the previous one"),
   }, initial).start();
   return {
     server,
