@@ -9,8 +9,8 @@ import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
 import type { Sampler } from "./sampler.ts";
 import type { AckedWriter } from "./writer.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface CampaignOptions {
   faults: number;

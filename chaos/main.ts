@@ -18,6 +18,7 @@ import { Rng } from "./rng.ts";
 import { Sampler } from "./sampler.ts";
 import { ensureCluster, installMoco, secretValue } from "./setup.ts";
 import { AckedWriter } from "./writer.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const program = new Command("chaos")
   .option("--node <name>", "the real node (default: the one `npm run sandbox` starts)", process.env.MOCO_TS_SANDBOX_NODE ?? "moco-ts-sandbox")
@@ -90,7 +91,7 @@ const results = await runCampaign({ ctx, kube, instances, sampler, writer }, {
 
 await writer.stop();
 // The final check: every acknowledged insert on the final primary.
-await new Promise((r) => setTimeout(r, 2000));
+await sleep(2000);
 await instances.refresh();
 const primary = instances.labelledPrimary();
 let lostTotal = -1;

@@ -5,6 +5,7 @@
 import mysql from "mysql2/promise";
 import type { Instances } from "./instances.ts";
 import type { Credentials } from "./sampler.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const DATABASE = "chaos";
 const TABLE = `${DATABASE}.acked`;
@@ -74,7 +75,7 @@ export class AckedWriter {
           this.lastError = (e as Error).message;
           conn?.destroy();
           conn = undefined;
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
       }
       conn?.destroy();

@@ -6,10 +6,11 @@ import type { Connection } from "mysql2/promise";
 import { gtidIsEmpty } from "../mysql/gtid.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import { requireAllPasswords } from "./config.ts";
-import { ER_CLONE_RESTART_FAILED, connectSocket, exec, mysqlErrno, queryRows, sleep, type Queryable } from "./db.ts";
+import { ER_CLONE_RESTART_FAILED, connectSocket, exec, mysqlErrno, queryRows, type Queryable } from "./db.ts";
 import { initializeAfterClone } from "./initialize.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** The JSON body of `POST /v1/clone` (fields of upstream's CloneRequest). */
 export interface CloneRequest {

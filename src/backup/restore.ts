@@ -22,6 +22,7 @@ import type { Tools } from "./tools.ts";
 import { DUMP_FORMAT, parseManifest, type BinlogManifest, type SchemaDocument } from "./dump/format.ts";
 import { MYSQLSH_INSTANCE_META, parseInstanceMeta, type InstanceMeta } from "./dump/mysqlsh.ts";
 import { loadMysqlshDump, readMysqlshPlan } from "./dump/mysqlsh-load.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const ADMIN_USER = "moco-admin";
 
@@ -51,7 +52,6 @@ export interface RestoreJobOptions {
   progressIntervalMs?: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What dump.tar holds: a moco-ts dump, or a MySQL Shell dump (MOCO's; `meta` when @.json heads the archive). */
 export type DumpHead =

@@ -2,6 +2,8 @@
 // of object stores and MySQL connections. Permanent errors (bad credentials, missing
 // bucket, 4xx) are rethrown at once so the user sees them quickly.
 
+import { setTimeout as delay } from "node:timers/promises";
+
 export interface RetryOptions {
   /** Total attempts including the first (default 5). */
   attempts?: number;
@@ -56,7 +58,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
   const base = opts.baseDelayMs ?? 200;
   const max = opts.maxDelayMs ?? 10_000;
   const transient = opts.isTransient ?? isTransientError;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? ((ms: number) => delay(ms));
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);

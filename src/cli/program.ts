@@ -37,6 +37,7 @@ import {
 } from "./kubeconfig.ts";
 import { MOCO_USER_NAMES } from "../mysql/users.ts";
 import { errorMessage } from "../util/errors.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Injection points; everything defaults to the real process. */
 export interface CliDeps {
@@ -124,7 +125,7 @@ function buildProgram(deps: Required<Pick<CliDeps, "stdout" | "stderr">> & CliDe
       io: { stdout: deps.stdout, stderr: deps.stderr },
       exec: deps.exec ?? clientExecutor(resolved.kubeConfig, resolved.headers),
       probe: deps.probe,
-      sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      sleep: deps.sleep ?? ((ms) => sleep(ms)),
       now: deps.now ?? (() => Date.now()),
     };
     return cachedEnv;

@@ -49,6 +49,7 @@ import { PartitionRateLimiter, controllerOf, podNudge, reconcilePartition } from
 import { ControllerRunner } from "./runner.ts";
 import { MUTATING_WEBHOOK_CONFIGURATION_NAME, VALIDATING_WEBHOOK_CONFIGURATION_NAME, startWebhookServer, type WebhookServer } from "./webhooks/index.ts";
 import { webhookDependenciesFromKubeConfig } from "./webhooks/k8s-deps.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface ControllerOptions {
   /** Path of a kubeconfig; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
@@ -457,11 +458,7 @@ async function every(intervalMs: number, signal: AbortSignal, fn: () => Promise<
     } catch (e) {
       if (!signal.aborted) onError(e);
     }
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, intervalMs);
-      t.unref();
-      signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true });
-    });
+    await sleep(intervalMs, undefined, { signal, ref: false }).catch(() => undefined);
   }
 }
 

@@ -98,6 +98,7 @@ import {
 } from "./password-rotation.ts";
 import { PasswordRotator } from "./password-rotator.ts";
 import { controllerRotationConsumers, controllerRotationInstances, controllerSecretStore } from "./password-rotation-ports.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Requeue interval while a password rotation is in progress. */
 const ROTATION_REQUEUE_MS = 5_000;
@@ -678,7 +679,7 @@ export class MySQLClusterReconciler {
           throw e;
         }
         if (Date.now() > deadline) throw new Error("the StatefulSet was not deleted within 5s");
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
       }
       const created = await this.#apply(resources.statefulSets, desired, undefined);
       this.#d.metrics.incCounter("moco_cluster_statefulset_recreate_total", labels);

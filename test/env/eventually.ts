@@ -1,5 +1,7 @@
 // Polling for tests: calls `probe` until it returns a value other than undefined/false,
 // and fails with the last error seen when `timeoutMs` runs out.
+import { setTimeout as sleep } from "node:timers/promises";
+
 export async function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
@@ -19,6 +21,6 @@ export async function eventually<T>(
       const detail = last === undefined ? "" : `: ${(last as Error)?.message ?? String(last)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

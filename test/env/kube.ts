@@ -11,6 +11,7 @@ import path from "node:path";
 import { binDir, freePort, spawnManaged, waitUntil, type ManagedProcess, makeTmpDir } from "./procs.ts";
 import { ensureCa, ensureCert, ensureServiceAccountKey, type CertPaths } from "./pki.ts";
 import { forwardIntoNetns, type Forward } from "./netns.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface ControlPlaneOptions {
   /** Working directory (etcd data, certificates, logs). Default: a fresh one under .cache/tmp. */
@@ -295,6 +296,6 @@ export async function waitCrdsEstablished(cp: Pick<ControlPlane, "kubectl">, nam
     const ok = await Promise.all(names.map((n) => established(n).catch(() => false)));
     if (ok.every(Boolean)) return;
     if (Date.now() > deadline) throw new Error(`CRDs not Established after ${timeoutMs} ms: ${names.join(", ")}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }

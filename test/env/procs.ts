@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 export const cacheDir = path.join(repoRoot, ".cache");
@@ -34,9 +35,8 @@ export function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/** node:timers/promises' setTimeout, under the name the tests and the sandbox use. */
+export { sleep };
 
 interface RegistryRecord { pid: number; owner: number; cmd: string; cleanup?: string }
 

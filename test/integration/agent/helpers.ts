@@ -13,6 +13,7 @@ import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import type { MysqldInstance } from "../../env/mysqld.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export function randomPasswords(): MocoPasswords {
   const p = () => randomBytes(16).toString("hex");
@@ -141,7 +142,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
       last = (e as Error).message;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }
 

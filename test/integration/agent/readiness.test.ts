@@ -8,6 +8,7 @@ import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mys
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const MAX_DELAY_SECONDS = 2;
 
@@ -110,7 +111,7 @@ describe("agent probes on real replication", () => {
   it("an applier blocked beyond --max-delay makes the replica unready until it catches up", async () => {
     await p.query("UPDATE app.t SET v = v + 1 WHERE id = 1");
     await waitStatus(replicaAgent!, 200, "caught up");
-    await new Promise((res) => setTimeout(res, MAX_DELAY_SECONDS * 1000 + 700));
+    await sleep(MAX_DELAY_SECONDS * 1000 + 700);
     const blocker = await replica.connect();
     try {
       await blocker.query("FLUSH TABLES WITH READ LOCK");

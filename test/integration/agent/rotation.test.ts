@@ -14,6 +14,7 @@ import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { LogRotator } from "../../../src/agent/rotation.ts";
 import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const SIZE_LIMIT = 32 * 1024;
 
@@ -73,7 +74,7 @@ describe("slow log rotation on real mysqld", () => {
     for (let burst = 0; burst < 24; burst++) {
       for (let i = 0; i < 25; i++) await c.query(`SELECT ${burst * 100 + i} AS n, REPEAT('x', 64) AS pad`);
       written += 25;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       try {
         maxSize = Math.max(maxSize, fs.statSync(slowLog).size);
       } catch { /* just renamed */ }
@@ -91,7 +92,7 @@ describe("slow log rotation on real mysqld", () => {
     await agent!.rotator.rotate();
     const rotationsBefore = await count("log_rotation_count");
     await c.query("SELECT 1");
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     assert.ok(fs.statSync(slowLog).size < SIZE_LIMIT);
     assert.equal(await count("log_rotation_count"), rotationsBefore);
   });

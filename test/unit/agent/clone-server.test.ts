@@ -16,6 +16,7 @@ import { AgentCloneError, cloneFromDonor } from "../../../src/agent/clone-client
 import type { Queryable } from "../../../src/agent/db.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 describe("clone API server (TLS layer)", () => {
   let tmp: string;
@@ -110,7 +111,7 @@ describe("clone API server (TLS layer)", () => {
     fs.copyFileSync(serverB.key, path.join(certDir, "tls.key"));
     const deadline = Date.now() + 10_000;
     let cn = "";
-    while (Date.now() < deadline && (cn = await servedCommonName()) !== "agent-b") await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && (cn = await servedCommonName()) !== "agent-b") await sleep(100);
     assert.equal(cn, "agent-b");
   });
 

@@ -10,6 +10,7 @@ import { ClusterWorker, METRIC, type PassResult } from "../../../src/clustering/
 import type { ClusterPorts, ClusteringMetrics } from "../../../src/clustering/ports.ts";
 import type { MySQLClusterLike, PodView } from "../../../src/clustering/types.ts";
 import { MYSQL_ADMIN_PORT, passAbandonedCondition } from "../../../src/clustering/decide.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 // An address in 127/8 that nothing else here uses, listening on the admin port.
 const SILENT_HOST = "127.88.13.1";
@@ -66,7 +67,7 @@ describe("pass deadline", () => {
     worker.nudge("test");
     const started = performance.now();
     while (passes.length < 2) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       assert.ok(performance.now() - started < 20_000, `passes: ${JSON.stringify(passes)}`);
     }
     await worker.stop();
