@@ -3,6 +3,7 @@
 // bucket, 4xx) are rethrown at once so the user sees them quickly.
 
 import { setTimeout as delay } from "node:timers/promises";
+import { backoffDelay } from "../util/backoff.ts";
 
 export interface RetryOptions {
   /** Total attempts including the first (default 5). */
@@ -16,10 +17,6 @@ export interface RetryOptions {
   /** Called before each re-attempt. */
   onRetry?: (e: unknown, attempt: number, delayMs: number) => void;
   sleep?: (ms: number) => Promise<void>;
-}
-
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
-  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
 }
 
 const TRANSIENT_CODES = new Set([
@@ -64,9 +61,9 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       return await fn(attempt);
     } catch (e) {
       if (attempt >= attempts || !transient(e)) throw e;
-      const delay = backoffDelay(attempt, base, max);
-      opts.onRetry?.(e, attempt, delay);
-      await sleep(delay);
+      const wait = backoffDelay(attempt - 1, { initialMs: base, maxMs: max });
+      opts.onRetry?.(e, attempt, wait);
+      await sleep(wait);
     }
   }
 }

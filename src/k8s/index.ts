@@ -5,8 +5,8 @@ export { ApiError, isAlreadyExists, isConflict, isForbidden, isGone, isNotFound,
 export type { StatusBody } from "./errors.ts";
 export { FakeClock, flushMicrotasks, realClock } from "./clock.ts";
 export type { Clock, TimerHandle } from "./clock.ts";
-export { Backoff, backoffDelay } from "./backoff.ts";
-export type { BackoffOptions } from "./backoff.ts";
+export { Backoff, backoffDelay } from "../util/backoff.ts";
+export type { BackoffOptions } from "../util/backoff.ts";
 export { TokenBucket } from "./ratelimit.ts";
 export { apiVersionOf, parseApiVersion, resourcePath, resources } from "./resource.ts";
 export type { ResourceDescriptor } from "./resource.ts";

@@ -6,7 +6,7 @@
 // delivered as deletes with finalStateUnknown. A periodic resync re-delivers every cached
 // object as an update. Generic over any resource (core kinds and CRDs).
 import type { Logger } from "pino";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffOptions } from "../util/backoff.ts";
 import type { KubeClient, QueryValue } from "./client.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
 import { errorMessage } from "../util/errors.ts";

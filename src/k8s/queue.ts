@@ -8,7 +8,7 @@
 //    reports shutdown.
 // Items are compared by value (SameValueZero), so use strings such as "namespace/name".
 import type { Logger } from "pino";
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "../util/backoff.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
 import { errorMessage } from "../util/errors.ts";
 import { defaultLogger } from "./log.ts";

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Backoff, backoffDelay } from "../../../src/k8s/backoff.ts";
+import { Backoff, backoffDelay } from "../../../src/util/backoff.ts";
 import { FakeClock } from "../../../src/k8s/clock.ts";
 import { TokenBucket } from "../../../src/k8s/ratelimit.ts";
 import { Selector, toSelector } from "../../../src/k8s/labels.ts";
