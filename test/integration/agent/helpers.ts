@@ -13,7 +13,6 @@ import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import type { MysqldInstance } from "../../env/mysqld.ts";
-import { setTimeout as sleep } from "node:timers/promises";
 
 export function randomPasswords(): MocoPasswords {
   const p = () => randomBytes(16).toString("hex");
@@ -129,21 +128,6 @@ export function testAgentFlags(socketPath: string, certDir: string, extra: reado
 export async function httpGet(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.text() };
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-    await sleep(intervalMs);
-  }
 }
 
 /** startAgent for instance `inst` as ordinal 0 with the test flags and certificates (options override). */

@@ -13,7 +13,8 @@ import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { LogRotator } from "../../../src/agent/rotation.ts";
-import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { eventually } from "../../env/eventually.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const SIZE_LIMIT = 32 * 1024;
@@ -119,7 +120,7 @@ describe("slow log rotation on real mysqld", () => {
     const rotator = new LogRotator({ db: agent!.pool, slowLogPath: slowLog, schedule: schedule.schedule, sizeLimit: 0, metrics, logger: silentLogger() });
     rotator.start();
     try {
-      await waitFor("two scheduled rotations", async () => {
+      await eventually("two scheduled rotations", async () => {
         const v = (await metrics.logRotationCount.get()).values[0]?.value ?? 0;
         return v >= 2 ? true : undefined;
       }, 15_000);

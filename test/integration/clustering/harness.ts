@@ -42,6 +42,8 @@ import {
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
+import { eventually } from "../../env/eventually.ts";
+import { errorMessage } from "../../../src/util/errors.ts";
 
 /** A my.cnf fragment close to moco-ts's constant section (objects.md §5.5). */
 export const CLUSTER_MYCNF = `
@@ -442,14 +444,11 @@ export class ClusterHarness {
   }
 
   async waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (await pred()) return;
-      if (Date.now() > deadline) {
-        const last = this.passes.slice(-5).map((p) => `${p.state ?? "-"}/${p.operation?.kind ?? "-"}${p.error !== undefined ? ` (${p.error})` : ""}`);
-        throw new Error(`timed out waiting for ${what}; last passes: ${last.join("; ")}`);
-      }
-      await sleep(100);
+    try {
+      await eventually(what, pred, timeoutMs, 100);
+    } catch (e) {
+      const last = this.passes.slice(-5).map((p) => `${p.state ?? "-"}/${p.operation?.kind ?? "-"}${p.error !== undefined ? ` (${p.error})` : ""}`);
+      throw new Error(`${errorMessage(e)}; last passes: ${last.join("; ")}`, { cause: e });
     }
   }
 

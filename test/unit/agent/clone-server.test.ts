@@ -16,7 +16,7 @@ import { AgentCloneError, cloneFromDonor } from "../../../src/agent/clone-client
 import type { Queryable } from "../../../src/agent/db.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
-import { setTimeout as sleep } from "node:timers/promises";
+import { eventually } from "../../env/eventually.ts";
 
 describe("clone API server (TLS layer)", () => {
   let tmp: string;
@@ -109,10 +109,7 @@ describe("clone API server (TLS layer)", () => {
     assert.equal(await servedCommonName(), "agent-a");
     fs.copyFileSync(serverB.cert, path.join(certDir, "tls.crt"));
     fs.copyFileSync(serverB.key, path.join(certDir, "tls.key"));
-    const deadline = Date.now() + 10_000;
-    let cn = "";
-    while (Date.now() < deadline && (cn = await servedCommonName()) !== "agent-b") await sleep(100);
-    assert.equal(cn, "agent-b");
+    await eventually("the new certificate served", async () => (await servedCommonName()) === "agent-b", 10_000, 100);
   });
 
   it("keeps the old certificates when the new ones are unreadable", async () => {
