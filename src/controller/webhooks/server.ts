@@ -2,7 +2,7 @@
 // ConversionReview requests to the handlers in admission.ts. Never crashes on malformed
 // input: every failure becomes an error response.
 import { readFileSync } from "node:fs";
-import { FileReloader } from "../cert-renewal.ts";
+import { FileWatch, contentsFingerprint } from "../../util/file-watch.ts";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -66,8 +66,6 @@ export interface WebhookServer {
   url: string;
   /** Serves `pair` to new connections from now on (open ones keep theirs). Throws when it is unusable. */
   setCertificate(pair: { cert: string | Buffer; key: string | Buffer }): void;
-  /** Re-reads certFile/keyFile now; whether the certificate changed. */
-  reload(): boolean;
   /**
    * Keeps answering, but no connection stays open for another request: idle keep-alive
    * connections are closed now and every answer from now on carries `Connection: close`.
@@ -222,28 +220,29 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const setCertificate = (pair: { cert: string | Buffer; key: string | Buffer }): void => {
     server.setSecureContext({ cert: pair.cert, key: pair.key });
   };
-  const reloader = files === undefined ? undefined : new FileReloader({
+  const reloadFailed = (e: unknown) => options.logger?.error({ err: errorMessage(e) }, "cannot reload the webhook serving certificate; serving the previous one");
+  const reloader = files === undefined ? undefined : new FileWatch({
     files,
-    ...(options.reloadIntervalMs === undefined ? {} : { intervalMs: options.reloadIntervalMs }),
+    intervalMs: options.reloadIntervalMs ?? 10_000,
     onChange: ([cert, key]) => {
       setCertificate({ cert: cert ?? "", key: key ?? "" });
       options.logger?.info({ certFile: options.certFile }, "reloaded the webhook serving certificate");
     },
-    onError: (e) => options.logger?.error({ err: errorMessage(e) }, "cannot reload the webhook serving certificate; serving the previous one"),
-  }, initial).start();
+    onReadError: reloadFailed,
+    onError: reloadFailed,
+  }, initial === undefined ? undefined : contentsFingerprint(files, initial)).start();
   return {
     server,
     port,
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     setCertificate,
-    reload: () => reloader?.check() ?? false,
     drain: () => {
       draining = true;
       server.closeIdleConnections();
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
-        reloader?.stop();
+        void reloader?.stop();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
