@@ -8,7 +8,7 @@ import type { FaultContext, FaultKind } from "./faults.ts";
 import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
 import type { Sampler } from "./sampler.ts";
-import type { AckedWriter } from "./writer.ts";
+import type { ChaosWriter } from "./writer.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 
@@ -41,7 +41,7 @@ export interface Parts {
   kube: Kube;
   instances: Instances;
   sampler: Sampler;
-  writer: AckedWriter;
+  writer: ChaosWriter;
 }
 
 /** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
@@ -70,7 +70,7 @@ export async function missingOnPrimary(p: Parts): Promise<number[] | undefined> 
   const primary = p.instances.labelledPrimary();
   if (!primary?.ip) return undefined;
   try {
-    const acked = p.writer.ackedIds.slice();
+    const acked = p.writer.acked.slice();
     return lostIds(acked, await p.writer.presentOn(primary.ip));
   } catch { return undefined; }
 }
