@@ -143,11 +143,6 @@ function buildCommand(): Command {
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
 }
 
-/** The usage text of moco-agent. */
-export function agentUsage(): string {
-  return buildCommand().helpInformation();
-}
-
 /**
  * Parses moco-agent's command line (without the node and script paths). Throws
  * AgentConfigError on any bad flag; `--help` throws with exit code 0 and the usage.

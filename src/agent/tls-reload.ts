@@ -4,28 +4,17 @@
 // RELOAD TLS for the main and admin interfaces. mysqld keeps running; connections already
 // open keep their session, new ones get the new certificate. A failed reload (mysqld
 // down, a half-written pair) is retried at the next poll; mysqld keeps its old context.
-import fs from "node:fs";
 import path from "node:path";
 
 import { RELOAD_TLS_STATEMENTS, TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE } from "../mysql/tls.ts";
 import { errorMessage } from "../util/errors.ts";
-import { FileWatch, contentsFingerprint, type FilePollOutcome } from "../util/file-watch.ts";
+import { FileWatch, type FilePollOutcome } from "../util/file-watch.ts";
 
 /** The poll interval of the agent (the kubelet's own Secret sync is about a minute). */
 export const TLS_RELOAD_INTERVAL_MS = 10_000;
 
 function tlsFiles(dir: string): string[] {
   return [TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE].map((f) => path.join(dir, f));
-}
-
-/** Fingerprint (contentsFingerprint) of ca.crt, tls.crt and tls.key of `dir`; null while one is missing. */
-export function tlsFilesFingerprint(dir: string): string | null {
-  const files = tlsFiles(dir);
-  try {
-    return contentsFingerprint(files, files.map((f) => fs.readFileSync(f)));
-  } catch {
-    return null;
-  }
 }
 
 /** Something that runs one statement (a connection as a user holding CONNECTION_ADMIN). */
@@ -52,14 +41,13 @@ export class TlsReloader {
   /** Reloads done (metrics and tests). */
   reloads = 0;
 
-  /** `startupFingerprint`: the files mysqld read when it started, when known (no reload for those). */
-  constructor(o: TlsReloaderOptions, startupFingerprint?: string) {
+  constructor(o: TlsReloaderOptions) {
     this.#o = o;
     this.#watch = new FileWatch({
       files: tlsFiles(o.dir),
       intervalMs: o.intervalMs ?? TLS_RELOAD_INTERVAL_MS,
       onChange: () => this.#reload(),
-    }, startupFingerprint);
+    });
   }
 
   /** One poll: reload when the files differ from what mysqld was last made to load. */

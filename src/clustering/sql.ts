@@ -15,7 +15,6 @@ export const DEFAULT_READ_TIMEOUT_MS = 60_000;
 /** MySQL error numbers the engine looks at. */
 export const ER_NO_SUCH_THREAD = 1094;
 export const ER_NO_SUCH_TABLE = 1146;
-export const ER_CLONE_NO_RESTART = 3707;
 
 export interface SqlTarget {
   readonly host: string;
