@@ -15,6 +15,7 @@ import mysql from "mysql2/promise";
 
 import { cacheDir, reapStrayProcesses, spawnManaged, type ManagedProcess } from "./procs.ts";
 import { GiveUp, PollTimeout, eventually } from "./eventually.ts";
+import { ER_SECURE_TRANSPORT_REQUIRED } from "../../src/mysql/tls.ts";
 
 export const mysqlRootfs = path.join(cacheDir, "rootfs", "mysql");
 const templateDir = path.join(cacheDir, "mysql-template");
@@ -215,8 +216,8 @@ class Instance implements MysqldInstance {
     if (this.running()) return;
     const { cmd, argv } = mysqldCommand(this.dir, [`--defaults-file=${mountPoint}/my.cnf`]);
     this.proc = spawnManaged(`mysqld ${this.host}`, cmd, argv, { marker: "mysqld", cleanup: this.dir });
-    // require_secure_transport=ON: mysqld answers, and refuses plaintext (ER_SECURE_TRANSPORT_REQUIRED).
-    await waitForMysqld(this, this.proc, () => this.connect(), (errno) => errno === 3159, timeoutMs);
+    // require_secure_transport=ON: mysqld answers, and refuses plaintext.
+    await waitForMysqld(this, this.proc, () => this.connect(), (errno) => errno === ER_SECURE_TRANSPORT_REQUIRED, timeoutMs);
   }
 
   async waitExit(timeoutMs: number): Promise<void> {
