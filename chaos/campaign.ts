@@ -10,6 +10,7 @@ import type { Rng } from "./rng.ts";
 import type { Sampler } from "./sampler.ts";
 import type { ChaosWriter } from "./writer.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "../src/util/errors.ts";
 
 
 export interface CampaignOptions {
@@ -89,7 +90,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
     try {
       note = await kind.inject(p.ctx);
     } catch (e) {
-      note = `injection failed: ${(e as Error).message}`;
+      note = `injection failed: ${errorMessage(e)}`;
     }
     const recoveredMs = await waitHealthy(p, startedAt, o.recoveryTimeoutMs, o.settleMs);
     const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { parseCronSpec, type CronSchedule } from "../api/v1beta2/cron.ts";
 import { parseGoDuration } from "../util/duration.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type PasswordKey } from "../mysql/users.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const MYSQLD_ADMIN_PORT = 33062;
 export const DEFAULT_SOCKET_PATH = "/run/mysqld.sock";
@@ -78,7 +79,7 @@ export function parseDurationMs(flag: string, text: string): number {
   try {
     ms = parseGoDuration(text);
   } catch (e) {
-    throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: ${(e as Error).message}`);
+    throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: ${errorMessage(e)}`);
   }
   if (ms < 0) throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: negative duration`);
   return ms;
@@ -188,7 +189,7 @@ export function parseAgentFlags(argv: readonly string[]): AgentFlags {
       logLevel: level,
     };
   } catch (e) {
-    throw new AgentConfigError((e as Error).message);
+    throw new AgentConfigError(errorMessage(e));
   }
 }
 
@@ -208,7 +209,7 @@ export function readAgentEnvironment(env: Readonly<Record<string, string | undef
   try {
     ordinal = ordinalFromPodName(podName);
   } catch (e) {
-    throw new AgentConfigError((e as Error).message, 1);
+    throw new AgentConfigError(errorMessage(e), 1);
   }
   const clusterName = env.CLUSTER_NAME ?? "";
   if (clusterName === "") throw new AgentConfigError("CLUSTER_NAME is not set", 1);

@@ -12,6 +12,7 @@ import { AGENT_PASSWORD_ATTRIBUTE, passwordFingerprint } from "../mysql/password
 import { ER_ACCESS_DENIED_ERROR, mysqlErrno } from "./db.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import { FileWatch } from "../util/file-watch.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Where the agent container mounts Secret `moco-my-cnf-<name>` (the mysqld container's path). */
 export const AGENT_MY_CNF_PATH = "/mysql-credentials/moco-agent-my.cnf";
@@ -128,7 +129,7 @@ export class AgentCredentials {
     try {
       next = parseMyCnfPassword(text, "moco-agent");
     } catch (e) {
-      this.#problem(`${file}: ${(e as Error).message}`);
+      this.#problem(`${file}: ${errorMessage(e)}`);
       return false;
     }
     if (next === this.#password) return true;

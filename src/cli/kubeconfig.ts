@@ -6,6 +6,7 @@ import fs from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { CliError, EXIT } from "./errors.ts";
 import { tryParseGoDuration } from "../util/duration.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** The global flags as commander parses them (camelCase keys). */
 export interface GlobalOptions {
@@ -65,7 +66,7 @@ function fileData(path: string, flag: string): string {
   try {
     return fs.readFileSync(path).toString("base64");
   } catch (e) {
-    throw new CliError(`cannot read ${flag} ${path}: ${(e as Error).message}`, EXIT.ERROR);
+    throw new CliError(`cannot read ${flag} ${path}: ${errorMessage(e)}`, EXIT.ERROR);
   }
 }
 
@@ -96,7 +97,7 @@ export function resolveKubeConfig(opts: GlobalOptions, src: KubeConfigSource = {
     }
   } catch (e) {
     if (e instanceof CliError) throw e;
-    throw new CliError(`cannot load kubeconfig: ${(e as Error).message}`, EXIT.ERROR);
+    throw new CliError(`cannot load kubeconfig: ${errorMessage(e)}`, EXIT.ERROR);
   }
 
   if (opts.context !== undefined && opts.context !== "") {

@@ -2,6 +2,7 @@
 // undefined/false, and fails with the last error seen when `timeoutMs` runs out. A probe that
 // knows waiting is pointless (the process it waits for exited) throws GiveUp to fail at once.
 import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "../../src/util/errors.ts";
 
 /** Thrown by a probe to stop polling at once; eventually() rethrows it as it is. */
 export class GiveUp extends Error {
@@ -30,7 +31,7 @@ export async function eventually<T>(
       last = e;
     }
     if (Date.now() > deadline) {
-      const detail = last === undefined ? "" : `: ${(last as Error)?.message ?? String(last)}`;
+      const detail = last === undefined ? "" : `: ${errorMessage(last)}`;
       throw new PollTimeout(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`, { cause: last });
     }
     await sleep(intervalMs);

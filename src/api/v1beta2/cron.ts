@@ -166,7 +166,7 @@ function parseCronSpecOrThrow(input: string): CronSchedule {
       try {
         ms = parseGoDuration(text);
       } catch (e) {
-        throw new CronSyntaxError(`failed to parse duration ${spec}: ${(e as Error).message}`);
+        throw new CronSyntaxError(`failed to parse duration ${spec}: ${errorMessage(e)}`);
       }
       // robfig/cron rounds to whole seconds and never runs more often than once a second.
       const everyMs = Math.max(1000, Math.floor(ms / 1000) * 1000);

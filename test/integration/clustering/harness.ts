@@ -380,7 +380,7 @@ export class ClusterHarness {
       } catch (e) {
         const errno = (e as { errno?: number }).errno;
         const lost = (e as { code?: string }).code === "PROTOCOL_CONNECTION_LOST";
-        if (errno !== 3707 && !lost) throw new Error(`CLONE INSTANCE failed: ${(e as Error).message}`);
+        if (errno !== 3707 && !lost) throw new Error(`CLONE INSTANCE failed: ${errorMessage(e)}`);
       }
     } finally {
       conn.destroy();
