@@ -8,9 +8,10 @@ import type { FaultContext, FaultKind } from "./faults.ts";
 import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
 import type { Sampler } from "./sampler.ts";
-import type { AckedWriter } from "./writer.ts";
+import type { ChaosWriter } from "./writer.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "../src/util/errors.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface CampaignOptions {
   faults: number;
@@ -41,7 +42,7 @@ export interface Parts {
   kube: Kube;
   instances: Instances;
   sampler: Sampler;
-  writer: AckedWriter;
+  writer: ChaosWriter;
 }
 
 /** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
@@ -70,7 +71,7 @@ export async function missingOnPrimary(p: Parts): Promise<number[] | undefined> 
   const primary = p.instances.labelledPrimary();
   if (!primary?.ip) return undefined;
   try {
-    const acked = p.writer.ackedIds.slice();
+    const acked = p.writer.acked.slice();
     return lostIds(acked, await p.writer.presentOn(primary.ip));
   } catch { return undefined; }
 }
@@ -89,7 +90,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
     try {
       note = await kind.inject(p.ctx);
     } catch (e) {
-      note = `injection failed: ${(e as Error).message}`;
+      note = `injection failed: ${errorMessage(e)}`;
     }
     const recoveredMs = await waitHealthy(p, startedAt, o.recoveryTimeoutMs, o.settleMs);
     const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;

@@ -11,6 +11,7 @@ import { CONTROLLER_NS, controllerLeader, requestSwitchover, type Kube, type Pod
 import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
 import { DATABASE } from "./writer.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface FaultContext {
   node: FaultNode;
@@ -30,7 +31,6 @@ export interface FaultKind {
   inject(ctx: FaultContext): Promise<string>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function primary(ctx: FaultContext): PodInfo {
   const p = ctx.instances.labelledPrimary();

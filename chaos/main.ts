@@ -17,7 +17,8 @@ import { reportText, table, writeReport } from "./report.ts";
 import { Rng } from "./rng.ts";
 import { Sampler } from "./sampler.ts";
 import { ensureCluster, installMoco, secretValue } from "./setup.ts";
-import { AckedWriter } from "./writer.ts";
+import { ChaosWriter } from "./writer.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const program = new Command("chaos")
   .option("--node <name>", "the real node (default: the one `npm run sandbox` starts)", process.env.MOCO_TS_SANDBOX_NODE ?? "moco-ts-sandbox")
@@ -76,7 +77,7 @@ await instances.start();
 const sampler = new Sampler(instances, writable);
 await sampler.sampleOnce();
 sampler.start();
-const writer = new AckedWriter(instances, writable, () => sampler.writable);
+const writer = new ChaosWriter(instances, writable, () => sampler.writable);
 await writer.setup();
 writer.start();
 const rng = new Rng(seed);
@@ -90,19 +91,19 @@ const results = await runCampaign({ ctx, kube, instances, sampler, writer }, {
 
 await writer.stop();
 // The final check: every acknowledged insert on the final primary.
-await new Promise((r) => setTimeout(r, 2000));
+await sleep(2000);
 await instances.refresh();
 const primary = instances.labelledPrimary();
 let lostTotal = -1;
 if (primary?.ip) {
   const present = await writer.presentOn(primary.ip);
-  lostTotal = writer.ackedIds.filter((id) => !present.has(id)).length;
+  lostTotal = writer.acked.filter((id) => !present.has(id)).length;
 }
 await sampler.stop();
 instances.stop();
 
 const info = {
-  seed, date: new Date().toISOString().slice(0, 10), acked: writer.ackedIds.length, lostTotal,
+  seed, date: new Date().toISOString().slice(0, 10), acked: writer.acked.length, lostTotal,
   dualTotal: sampler.counter.total, samples: sampler.counter.samples, durationS: (Date.now() - started) / 1000,
   setting: `real node, moco-ts chart with checkInterval ${o.checkInterval}${o.short ? ", short faults" : ""}`,
 };

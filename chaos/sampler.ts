@@ -4,11 +4,11 @@
 import mysql from "mysql2/promise";
 import { DualWritableCounter, writablePods, type InstanceFlags, type Sample } from "./checker.ts";
 import type { Instances } from "./instances.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const SAMPLE_INTERVAL_MS = 100;
 const QUERY_TIMEOUT_MS = 1000;
 const FRESH_MS = 300;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Credentials { user: string; password: string }
 

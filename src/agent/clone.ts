@@ -6,11 +6,12 @@ import type { Connection } from "mysql2/promise";
 import { gtidIsEmpty } from "../mysql/gtid.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import { requireAllPasswords } from "./config.ts";
-import { ER_CLONE_RESTART_FAILED, connectSocket, exec, mysqlErrno, queryRows, sleep, type Queryable } from "./db.ts";
+import { ER_CLONE_RESTART_FAILED, connectSocket, exec, mysqlErrno, queryRows, type Queryable } from "./db.ts";
 import { initializeAfterClone } from "./initialize.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { CloneErrorBody, CloneRequest } from "../shared/clone-api.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export type CloneOutcome = { readonly ok: true } | ({ readonly ok: false } & CloneErrorBody);
 

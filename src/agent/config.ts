@@ -4,8 +4,10 @@
 // upstream moco-agent work unchanged (with the double dash).
 import { Command, CommanderError } from "commander";
 
-import { parseCronSpec, parseGoDuration, type CronSchedule } from "../api/v1beta2/cron.ts";
+import { parseCronSpec, type CronSchedule } from "../api/v1beta2/cron.ts";
+import { parseGoDuration } from "../util/duration.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type PasswordKey } from "../mysql/users.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const MYSQLD_ADMIN_PORT = 33062;
 export const DEFAULT_SOCKET_PATH = "/run/mysqld.sock";
@@ -73,14 +75,14 @@ export function parseListenAddress(text: string): ListenAddress {
 
 /** A Go duration as milliseconds; negative values are rejected. */
 export function parseDurationMs(flag: string, text: string): number {
-  let ns: number;
+  let ms: number;
   try {
-    ns = parseGoDuration(text);
+    ms = parseGoDuration(text);
   } catch (e) {
-    throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: ${(e as Error).message}`);
+    throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: ${errorMessage(e)}`);
   }
-  if (ns < 0) throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: negative duration`);
-  return ns / 1e6;
+  if (ms < 0) throw new Error(`invalid value ${JSON.stringify(text)} for flag --${flag}: negative duration`);
+  return ms;
 }
 
 /** Go's strconv.ParseBool. */
@@ -142,11 +144,6 @@ function buildCommand(): Command {
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
 }
 
-/** The usage text of moco-agent. */
-export function agentUsage(): string {
-  return buildCommand().helpInformation();
-}
-
 /**
  * Parses moco-agent's command line (without the node and script paths). Throws
  * AgentConfigError on any bad flag; `--help` throws with exit code 0 and the usage.
@@ -192,7 +189,7 @@ export function parseAgentFlags(argv: readonly string[]): AgentFlags {
       logLevel: level,
     };
   } catch (e) {
-    throw new AgentConfigError((e as Error).message);
+    throw new AgentConfigError(errorMessage(e));
   }
 }
 
@@ -212,7 +209,7 @@ export function readAgentEnvironment(env: Readonly<Record<string, string | undef
   try {
     ordinal = ordinalFromPodName(podName);
   } catch (e) {
-    throw new AgentConfigError((e as Error).message, 1);
+    throw new AgentConfigError(errorMessage(e), 1);
   }
   const clusterName = env.CLUSTER_NAME ?? "";
   if (clusterName === "") throw new AgentConfigError("CLUSTER_NAME is not set", 1);

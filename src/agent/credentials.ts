@@ -6,12 +6,13 @@
 // names another password that mysqld accepts, switches its pool to it: new sessions log in
 // with it and carry its fingerprint as a connection attribute, and the pool's idle
 // sessions opened with the old one are replaced (see withConnection in agent.ts).
-import { readFile } from "node:fs/promises";
 import type { Pool } from "mysql2/promise";
 
 import { AGENT_PASSWORD_ATTRIBUTE, passwordFingerprint } from "../mysql/password-id.ts";
 import { ER_ACCESS_DENIED_ERROR, mysqlErrno } from "./db.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
+import { FileWatch } from "../util/file-watch.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Where the agent container mounts Secret `moco-my-cnf-<name>` (the mysqld container's path). */
 export const AGENT_MY_CNF_PATH = "/mysql-credentials/moco-agent-my.cnf";
@@ -89,15 +90,24 @@ export interface AgentCredentialsOptions {
 /** The agent's current moco-agent password; `check()` follows the file. */
 export class AgentCredentials {
   readonly #o: AgentCredentialsOptions;
+  readonly #watch: FileWatch | undefined;
   #password: string;
-  #timer: NodeJS.Timeout | undefined;
-  #checking: Promise<void> | undefined;
   #lastProblem = "";
 
   constructor(o: AgentCredentialsOptions) {
     this.#o = o;
     this.#password = o.initialPassword;
     setPoolPassword(o.pool, o.initialPassword);
+    const file = o.file;
+    this.#watch = file === null ? undefined : new FileWatch({
+      files: [file],
+      intervalMs: o.intervalMs ?? DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS,
+      onChange: ([text]) => this.#follow(file, String(text)),
+      // Absent file: a Pod spec without the mount (MOCO's), the environment is used.
+      onReadError: (e) => {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") this.#problem(`cannot read ${file}: ${safeErrorMessage(e, [])}`);
+      },
+    });
   }
 
   get password(): string {
@@ -109,43 +119,33 @@ export class AgentCredentials {
   }
 
   /** Reads the file once; switches when it holds another password mysqld accepts. */
-  check(): Promise<void> {
-    this.#checking ??= this.#check().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
+  async check(): Promise<void> {
+    await this.#watch?.check();
   }
 
-  async #check(): Promise<void> {
-    if (this.#o.file === null) return;
-    let text: string;
-    try {
-      text = await readFile(this.#o.file, "utf8");
-    } catch (e) {
-      // Absent file: a Pod spec without the mount (MOCO's), the environment is used.
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") this.#problem(`cannot read ${this.#o.file}: ${safeErrorMessage(e, [])}`);
-      return;
-    }
+  /** The file's new text: false (asked again at the next poll) while its password is not usable. */
+  async #follow(file: string, text: string): Promise<boolean> {
     let next: string;
     try {
       next = parseMyCnfPassword(text, "moco-agent");
     } catch (e) {
-      this.#problem(`${this.#o.file}: ${(e as Error).message}`);
-      return;
+      this.#problem(`${file}: ${errorMessage(e)}`);
+      return false;
     }
-    if (next === this.#password) return;
+    if (next === this.#password) return true;
     try {
       await this.#o.tryLogin(next);
     } catch (e) {
       const why = mysqlErrno(e) === ER_ACCESS_DENIED_ERROR ? "mysqld refuses it yet" : safeErrorMessage(e, [next, this.#password]);
-      this.#problem(`the password in ${this.#o.file} is not used: ${why}`);
-      return;
+      this.#problem(`the password in ${file} is not used: ${why}`);
+      return false;
     }
     const from = this.fingerprint;
     this.#password = next;
     setPoolPassword(this.#o.pool, next);
     this.#lastProblem = "";
     this.#o.logger.info({ from, to: this.fingerprint }, "moco-agent password changed (fingerprints)");
+    return true;
   }
 
   #problem(message: string): void {
@@ -155,14 +155,10 @@ export class AgentCredentials {
   }
 
   start(): void {
-    if (this.#o.file === null || this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS);
-    this.#timer.unref();
+    this.#watch?.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#checking;
+    await this.#watch?.stop();
   }
 }

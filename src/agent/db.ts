@@ -111,7 +111,3 @@ export async function serverVersion(db: Queryable): Promise<{ major: number; min
 export function resetBinaryLogsStatement(version: { major: number; minor: number }): string {
   return version.major > 8 || (version.major === 8 && version.minor >= 4) ? "RESET BINARY LOGS AND GTIDS" : "RESET MASTER";
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

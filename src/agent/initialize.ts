@@ -23,10 +23,10 @@ import {
   queryRows,
   resetBinaryLogsStatement,
   serverVersion,
-  sleep,
   type Queryable,
 } from "./db.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface EnsureUsersResult {
   readonly created: string[];

@@ -21,6 +21,7 @@ import { BucketError } from "./bucket/types.ts";
 import { createCompressor, createDecompressor } from "./dump/format.ts";
 import type { Logger } from "./log.ts";
 import { withRetry } from "./retry.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export type ArchiveCompression = "none" | "zstd";
 
@@ -157,7 +158,7 @@ export async function streamArchive<T>(o: StreamArchiveOptions, produce: (add: (
   const r = await upload;
   if ("bytes" in r) return { value, bytes: r.bytes };
   if (!isTransientBucketError(r.error)) throw r.error;
-  o.log.warn({ key: o.key, err: (r.error as Error).message }, "the streamed upload failed; re-sending the archive from the work directory");
+  o.log.warn({ key: o.key, err: errorMessage(r.error) }, "the streamed upload failed; re-sending the archive from the work directory");
   const attempts = Math.max(1, (o.attempts ?? 5) - 1);
   const bytes = await putArchive({ ...o, entries: w.entries, attempts });
   return { value, bytes };
@@ -258,7 +259,7 @@ export async function readFirstEntry(bucket: Bucket, key: string, compression: A
     throw new ArchiveHeadError(`${key} is an empty archive`, "");
   } catch (e) {
     if (e instanceof BucketError || e instanceof ArchiveHeadError) throw e;
-    throw new Error(`${key} is not a readable archive: ${(e as Error).message}`, { cause: e });
+    throw new Error(`${key} is not a readable archive: ${errorMessage(e)}`, { cause: e });
   } finally {
     close();
   }

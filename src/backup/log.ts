@@ -40,7 +40,3 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   return out;
 }
 
-export function errorMessage(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
-}

@@ -15,12 +15,14 @@ import {
   DUMP_ARCHIVE, DUMP_DIR, SCHEMA_FILE, clusterPrefix, planRestore, selectBackup, RestorePointError, type RestorePlan,
 } from "./keys.ts";
 import type { ClusterStore, PodInfo } from "./kube.ts";
-import { errorMessage, redact, type Logger } from "./log.ts";
+import { redact, type Logger } from "./log.ts";
+import { errorMessage } from "../util/errors.ts";
 import { Progress } from "./progress.ts";
 import type { Tools } from "./tools.ts";
 import { DUMP_FORMAT, parseManifest, type BinlogManifest, type SchemaDocument } from "./dump/format.ts";
 import { MYSQLSH_INSTANCE_META, parseInstanceMeta, type InstanceMeta } from "./dump/mysqlsh.ts";
 import { loadMysqlshDump, readMysqlshPlan } from "./dump/mysqlsh-load.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const ADMIN_USER = "moco-admin";
 
@@ -50,7 +52,6 @@ export interface RestoreJobOptions {
   progressIntervalMs?: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What dump.tar holds: a moco-ts dump, or a MySQL Shell dump (MOCO's; `meta` when @.json heads the archive). */
 export type DumpHead =

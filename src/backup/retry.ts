@@ -2,6 +2,9 @@
 // of object stores and MySQL connections. Permanent errors (bad credentials, missing
 // bucket, 4xx) are rethrown at once so the user sees them quickly.
 
+import { setTimeout as delay } from "node:timers/promises";
+import { backoffDelay } from "../util/backoff.ts";
+
 export interface RetryOptions {
   /** Total attempts including the first (default 5). */
   attempts?: number;
@@ -14,10 +17,6 @@ export interface RetryOptions {
   /** Called before each re-attempt. */
   onRetry?: (e: unknown, attempt: number, delayMs: number) => void;
   sleep?: (ms: number) => Promise<void>;
-}
-
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
-  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
 }
 
 const TRANSIENT_CODES = new Set([
@@ -56,15 +55,15 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
   const base = opts.baseDelayMs ?? 200;
   const max = opts.maxDelayMs ?? 10_000;
   const transient = opts.isTransient ?? isTransientError;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? ((ms: number) => delay(ms));
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (e) {
       if (attempt >= attempts || !transient(e)) throw e;
-      const delay = backoffDelay(attempt, base, max);
-      opts.onRetry?.(e, attempt, delay);
-      await sleep(delay);
+      const wait = backoffDelay(attempt - 1, { initialMs: base, maxMs: max });
+      opts.onRetry?.(e, attempt, wait);
+      await sleep(wait);
     }
   }
 }

@@ -34,6 +34,7 @@ import { MYSQL_CLIENT_USERS, formatCredential, passwordKeyFor } from "./format.t
 import { probeViaExec, probeViaSql, type InstanceProbe } from "./probe.ts";
 import type { PodExecutor } from "./exec.ts";
 import { buildStatusReport, formatStatusReport, type ProbeOutcome, type ProbeSource } from "./status.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export interface CliIO {
   stdout(text: string): void;
@@ -141,7 +142,7 @@ export async function runRotatePassword(env: CommandEnv, cluster: string, opts: 
   try {
     users = parseRotationUsers(opts.users.join(","), "--mysql-user");
   } catch (e) {
-    throw new CliError(e instanceof Error ? e.message : String(e), EXIT.USAGE);
+    throw new CliError(errorMessage(e), EXIT.USAGE);
   }
   await getCluster(env, cluster, context);
   const id = newRotationId(new Date(env.now()), opts.randomHex ?? randomBytes(2).toString("hex"));
@@ -381,7 +382,7 @@ async function defaultProbe(env: CommandEnv, how: ProbeSource, pod: V1Pod, passw
 }
 
 function shortError(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   return msg.split("\n")[0]?.slice(0, 160) ?? "";
 }
 

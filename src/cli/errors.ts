@@ -2,6 +2,7 @@
 // plugin reports ends up as a CliError carrying one of these codes, so scripts can tell
 // "the cluster does not exist" from "the cluster is not ready yet" from "refused".
 import * as k8s from "@kubernetes/client-node";
+import { errorMessage } from "../util/errors.ts";
 
 export const EXIT = Object.freeze({
   /** Success (also: nothing to do, e.g. "already stopped"). */
@@ -66,7 +67,7 @@ export function apiError(err: unknown, context?: string): CliError {
   if (status) {
     return new CliError(`${prefix}${status.message}`, status.code === 404 ? EXIT.NOT_FOUND : EXIT.ERROR);
   }
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   return new CliError(`${prefix}${msg}`, EXIT.ERROR);
 }
 

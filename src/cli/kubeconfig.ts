@@ -5,6 +5,8 @@
 import fs from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { CliError, EXIT } from "./errors.ts";
+import { tryParseGoDuration } from "../util/duration.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** The global flags as commander parses them (camelCase keys). */
 export interface GlobalOptions {
@@ -53,26 +55,18 @@ export interface ResolvedKubeConfig {
 export function parseDuration(text: string, flag: string): number {
   const t = text.trim();
   if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * (units[m[2] as string] as number);
-    matched = re.lastIndex;
-  }
-  if (t === "" || matched !== t.length) {
+  const ms = tryParseGoDuration(t);
+  if (ms === undefined || ms < 0) {
     throw new CliError(`invalid duration for ${flag}: ${JSON.stringify(text)} (examples: 30s, 5m, 1h30m)`, EXIT.USAGE);
   }
-  return Math.round(total);
+  return Math.round(ms);
 }
 
 function fileData(path: string, flag: string): string {
   try {
     return fs.readFileSync(path).toString("base64");
   } catch (e) {
-    throw new CliError(`cannot read ${flag} ${path}: ${(e as Error).message}`, EXIT.ERROR);
+    throw new CliError(`cannot read ${flag} ${path}: ${errorMessage(e)}`, EXIT.ERROR);
   }
 }
 
@@ -103,7 +97,7 @@ export function resolveKubeConfig(opts: GlobalOptions, src: KubeConfigSource = {
     }
   } catch (e) {
     if (e instanceof CliError) throw e;
-    throw new CliError(`cannot load kubeconfig: ${(e as Error).message}`, EXIT.ERROR);
+    throw new CliError(`cannot load kubeconfig: ${errorMessage(e)}`, EXIT.ERROR);
   }
 
   if (opts.context !== undefined && opts.context !== "") {

@@ -36,6 +36,8 @@ import {
   type ResolvedKubeConfig,
 } from "./kubeconfig.ts";
 import { MOCO_USER_NAMES } from "../mysql/users.ts";
+import { errorMessage } from "../util/errors.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Injection points; everything defaults to the real process. */
 export interface CliDeps {
@@ -123,7 +125,7 @@ function buildProgram(deps: Required<Pick<CliDeps, "stdout" | "stderr">> & CliDe
       io: { stdout: deps.stdout, stderr: deps.stderr },
       exec: deps.exec ?? clientExecutor(resolved.kubeConfig, resolved.headers),
       probe: deps.probe,
-      sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      sleep: deps.sleep ?? ((ms) => sleep(ms)),
       now: deps.now ?? (() => Date.now()),
     };
     return cachedEnv;
@@ -342,7 +344,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps = {}): Promi
       stderr(`Error: ${e.message}\n`);
       return e.exitCode;
     }
-    stderr(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+    stderr(`Error: ${errorMessage(e)}\n`);
     return EXIT.ERROR;
   }
 }

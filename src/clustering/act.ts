@@ -22,6 +22,7 @@ import { silentLogger } from "./ports.ts";
 import { ER_NO_SUCH_THREAD, errnoOf, num, sleep, str } from "./sql.ts";
 import type { PassConnections, SqlConnection } from "./sql.ts";
 import type { ConfigureStep, InstanceStatus, ObservedCluster, Operation } from "./types.ts";
+import { errorMessage } from "../util/errors.ts";
 
 // ---------------------------------------------------------------------------------
 // Timings (docs/clustering.md#timing-constants)
@@ -82,10 +83,6 @@ export interface ActResult {
 /** An operation failed; the message is safe to show (no secrets). */
 export class ActError extends Error {
   override name = "ActError";
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function metricLabels(ctx: ActContext): ClusterMetricLabels {
@@ -227,7 +224,7 @@ async function emit(ctx: ActContext, type: "Normal" | "Warning", reason: Paramet
   try {
     await ctx.ports.events.emit(type, reason, msg);
   } catch (e) {
-    logger(ctx).warn({ reason, error: message(e) }, "failed to emit an event");
+    logger(ctx).warn({ reason, error: errorMessage(e) }, "failed to emit an event");
   }
 }
 
@@ -253,7 +250,7 @@ async function pollAfterClone(ctx: ActContext, i: number): Promise<InstanceStatu
       await sleep(o.clonePollIntervalMs ?? CLONE_POLL_INTERVAL_MS, o.signal);
     }
   }
-  throw new ActError(`instance ${i} did not answer after the clone: ${message(last)}`);
+  throw new ActError(`instance ${i} did not answer after the clone: ${errorMessage(last)}`);
 }
 
 /** Runs `op` (docs/clustering.md#operation-per-state). Throws on failure (the pass errors; the next pass retries). */
@@ -302,8 +299,8 @@ async function runInitialClone(ctx: ActContext, p: number): Promise<ActResult> {
       signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {
-    await emit(ctx, "Warning", "InitCloneFailed", `Clone from an external mysqld failed: ${message(e)}`);
-    throw new ActError(`clone from the external mysqld failed: ${message(e)}`);
+    await emit(ctx, "Warning", "InitCloneFailed", `Clone from an external mysqld failed: ${errorMessage(e)}`);
+    throw new ActError(`clone from the external mysqld failed: ${errorMessage(e)}`);
   }
   await emit(ctx, "Normal", "InitCloned", "Clone from an external mysqld succeeded");
   await pollAfterClone(ctx, p);
@@ -356,8 +353,8 @@ async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "sw
     o.metrics?.incCounter("moco_cluster_switchover_total", metricLabels(ctx));
     if (op.removeDemoteAnnotation) await ctx.ports.pods.removeDemoteAnnotation(podName(ctx, from));
   } catch (e) {
-    await emit(ctx, "Warning", "SwitchOverFailed", `The primary could not be changed: ${message(e)}`);
-    throw new ActError(`switchover from ${from} to ${to} failed: ${message(e)}`);
+    await emit(ctx, "Warning", "SwitchOverFailed", `The primary could not be changed: ${errorMessage(e)}`);
+    throw new ActError(`switchover from ${from} to ${to} failed: ${errorMessage(e)}`);
   }
   await emit(ctx, "Normal", "SwitchOver", `The primary was changed to instance ${to} due to a switchover`);
   log.info({ from, to }, "switchover done");
@@ -393,8 +390,8 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     await ctx.ports.status.setCurrentPrimaryIndex(target);
     o.metrics?.incCounter("moco_cluster_failover_total", metricLabels(ctx));
   } catch (e) {
-    await emit(ctx, "Warning", "FailOverFailed", `The primary could not be changed: ${message(e)}`);
-    throw new ActError(`failover from ${op.from} failed: ${message(e)}`);
+    await emit(ctx, "Warning", "FailOverFailed", `The primary could not be changed: ${errorMessage(e)}`);
+    throw new ActError(`failover from ${op.from} failed: ${errorMessage(e)}`);
   }
   await emit(ctx, "Normal", "FailOver", `The primary was changed to instance ${target} due to a failover`);
   return { redo: true };
@@ -510,8 +507,8 @@ async function cloneFromPrimary(
       signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {
-    await emit(ctx, "Warning", "CloneFailed", `Clone from the primary failed for instance ${i}: ${message(e)}`);
-    throw new ActError(`clone from the primary failed for instance ${i}: ${message(e)}`);
+    await emit(ctx, "Warning", "CloneFailed", `Clone from the primary failed for instance ${i}: ${errorMessage(e)}`);
+    throw new ActError(`clone from the primary failed for instance ${i}: ${errorMessage(e)}`);
   }
   await emit(ctx, "Normal", "Cloned", `Clone from the primary succeeded for instance ${i}`);
   return pollAfterClone(ctx, i);

@@ -20,6 +20,7 @@ import type { ClusterKey, ClusterMetricLabels, ClusterPorts, ClusteringLogger, C
 import { AbortedError } from "./sql.ts";
 import type { ClusterState, Operation } from "./types.ts";
 import { DEFAULT_CLONE_SETTLE_MS } from "./act.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
 /**
@@ -114,10 +115,6 @@ export function newOperationId(): string {
   let out = "op-";
   for (const b of bytes) out += alphabet[b % alphabet.length];
   return out;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Timings with the MOCO_* environment overrides applied. */

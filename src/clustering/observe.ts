@@ -11,6 +11,8 @@ import { silentLogger } from "./ports.ts";
 import { NopError, PassConnections, sleep } from "./sql.ts";
 import type { SqlConnection, SqlTimeouts } from "./sql.ts";
 import type { ClusterObservation, InstanceStatus, MySQLClusterLike, PodView, ReplicationSourceView } from "./types.ts";
+import { tryParseGoDuration } from "../util/duration.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_FETCH_ATTEMPTS = 3;
 export const DEFAULT_FETCH_RETRY_GAP_MS = 3_000;
@@ -24,25 +26,12 @@ export const UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS = 1_000;
 // ---------------------------------------------------------------------------------
 // Go durations (the MOCO_* environment overrides are Go durations)
 
-const goUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go duration ("3s", "1m30s", "250ms", "0") into milliseconds; null if invalid. */
-export function parseGoDuration(text: string | undefined): number | null {
-  if (text === undefined) return null;
-  const s = text.trim();
-  if (s === "0") return 0;
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return null;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
-    total += Number(m[1]) * (goUnits[m[2] ?? ""] ?? 0);
-  }
-  return total;
-}
-
-/** A duration from the environment variable `name`, or `fallback`. */
+/** A duration from the environment variable `name`, or `fallback` when unset, invalid or negative. */
 export function envDurationMs(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const v = parseGoDuration(env[name]);
-  return v ?? fallback;
+  const text = env[name];
+  if (text === undefined) return fallback;
+  const ms = tryParseGoDuration(text.trim());
+  return ms !== undefined && ms >= 0 ? ms : fallback;
 }
 
 export interface FetchOptions {
@@ -107,7 +96,7 @@ export async function fetchInstanceStatusHedged(
         return;
       }
       log.debug(
-        { instance: ordinal, attempt: i, error: e instanceof Error ? e.message : String(e) },
+        { instance: ordinal, attempt: i, error: errorMessage(e) },
         "failed to get the instance status",
       );
     }
@@ -215,7 +204,7 @@ export async function readReplicationSourceView(ports: ClusterPorts, secretName:
     if (port === null) return { ok: false, error: `secret ${secretName} has an invalid PORT` };
     return { ok: true, host, port };
   } catch (e) {
-    return { ok: false, error: `failed to read secret ${secretName}: ${e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, error: `failed to read secret ${secretName}: ${errorMessage(e)}` };
   }
 }
 
@@ -283,7 +272,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
         instances[primaryIndex] = await conns.with(primaryIndex, (conn) => fetchInstanceStatus(conn));
       } catch (e) {
         throw new ObserveError(
-          `failed to re-fetch the status of the primary ${primaryIndex}: ${e instanceof Error ? e.message : String(e)}`,
+          `failed to re-fetch the status of the primary ${primaryIndex}: ${errorMessage(e)}`,
         );
       }
     }

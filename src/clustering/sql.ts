@@ -7,6 +7,7 @@ import type { Connection, RowDataPacket } from "mysql2/promise";
 
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";
+import { setTimeout as delay } from "node:timers/promises";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_READ_TIMEOUT_MS = 60_000;
@@ -14,7 +15,6 @@ export const DEFAULT_READ_TIMEOUT_MS = 60_000;
 /** MySQL error numbers the engine looks at. */
 export const ER_NO_SUCH_THREAD = 1094;
 export const ER_NO_SUCH_TABLE = 1146;
-export const ER_CLONE_NO_RESTART = 3707;
 
 export interface SqlTarget {
   readonly host: string;
@@ -386,21 +386,13 @@ export class AbortedError extends Error {
   override name = "AbortedError";
 }
 
-/** Sleeps `ms`; rejects with AbortedError as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) return Promise.reject(new AbortedError("aborted"));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(new AbortedError("aborted"));
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** Sleeps `ms` (node:timers/promises); rejects with AbortedError as soon as `signal` aborts. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(Math.max(0, ms), undefined, { signal });
+  } catch (e) {
+    throw signal?.aborted === true ? new AbortedError("aborted") : e;
+  }
 }
 
 /** Helpers to read result columns. */

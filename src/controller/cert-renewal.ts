@@ -7,12 +7,10 @@
 //    (--cert-validity, --cert-renew-before); `renewalCheckIntervalMs` how often the
 //    controller looks.
 //  - `renewalDue`: whether a PEM certificate must be re-issued now (pure).
-//  - `FileReloader`: polls files (a mounted Secret or --cert-dir: kubelet swaps a symlink,
-//    cert-manager rewrites them) and hands their new contents to a callback once they
-//    changed and parse; a TLS server then calls setSecureContext, so open connections
-//    keep the old certificate and new ones get the new one, without a restart.
+// The files a TLS server serves are followed with src/util/file-watch.ts (FileWatch); the
+// server then calls setSecureContext, so open connections keep the old certificate and new
+// ones get the new one, without a restart.
 import "reflect-metadata";
-import fs from "node:fs";
 import * as x509 from "@peculiar/x509";
 import { LEAF_RENEW_BEFORE_DAYS, LEAF_VALIDITY_DAYS } from "./certs.ts";
 
@@ -58,61 +56,4 @@ export function renewalDue(pem: string | undefined, l: Pick<CertLifetimes, "rene
   if (pem === undefined || pem === "") return true;
   const notAfter = certificateNotAfter(pem);
   return notAfter === undefined || notAfter.getTime() - now.getTime() < l.renewBeforeMs;
-}
-
-export interface FileReloaderOptions {
-  /** The files, read together (e.g. tls.crt, tls.key[, ca.crt]). */
-  readonly files: readonly string[];
-  /** Poll interval (default 10 s). */
-  readonly intervalMs?: number;
-  /** Called with the new contents (same order as `files`); a throw keeps the old ones (reported to onError). */
-  readonly onChange: (contents: Buffer[]) => void;
-  readonly onError?: (err: unknown) => void;
-}
-
-/**
- * Polls `files`; when any content differs from what was last applied, calls onChange with
- * all of them. A missing file (mid-swap) is retried on the next poll.
- */
-export class FileReloader {
-  readonly #o: FileReloaderOptions;
-  #last: Buffer[] | undefined;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(o: FileReloaderOptions, initial?: Buffer[]) {
-    this.#o = o;
-    this.#last = initial;
-  }
-
-  start(): this {
-    this.#timer ??= setInterval(() => { this.check(); }, this.#o.intervalMs ?? 10_000);
-    this.#timer.unref();
-    return this;
-  }
-
-  /** Reads the files now; returns whether onChange ran (and succeeded). */
-  check(): boolean {
-    let contents: Buffer[];
-    try {
-      contents = this.#o.files.map((f) => fs.readFileSync(f));
-    } catch (e) {
-      this.#o.onError?.(e);
-      return false;
-    }
-    const last = this.#last;
-    if (last !== undefined && contents.every((c, i) => last[i] !== undefined && c.equals(last[i]))) return false;
-    try {
-      this.#o.onChange(contents);
-    } catch (e) {
-      this.#o.onError?.(e);
-      return false;
-    }
-    this.#last = contents;
-    return true;
-  }
-
-  stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
 }

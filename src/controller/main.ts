@@ -17,11 +17,13 @@ import type { MySQLCluster } from "../api/v1beta2/index.ts";
 import { ClusterManager } from "../clustering/manager.ts";
 import type { ManagerOptions } from "../clustering/manager.ts";
 import { KubeClient } from "../k8s/client.ts";
-import { errorMessage, isNotFound } from "../k8s/errors.ts";
+import { isNotFound } from "../k8s/errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import { EventRecorder } from "../k8s/events.ts";
 import { LeaderElector } from "../k8s/leader.ts";
 import type { KubeObject } from "../k8s/types.ts";
-import { ControllerMetrics, parseGoDurationSeconds } from "../metrics/index.ts";
+import { ControllerMetrics } from "../metrics/index.ts";
+import { tryParseGoDuration } from "../util/duration.ts";
 import {
   DEFAULT_CONFIGMAP_HISTORY_LIMIT,
   DEFAULT_EXPORTER_IMAGE,
@@ -47,6 +49,7 @@ import { PartitionRateLimiter, controllerOf, podNudge, reconcilePartition } from
 import { ControllerRunner } from "./runner.ts";
 import { MUTATING_WEBHOOK_CONFIGURATION_NAME, VALIDATING_WEBHOOK_CONFIGURATION_NAME, startWebhookServer, type WebhookServer } from "./webhooks/index.ts";
 import { webhookDependenciesFromKubeConfig } from "./webhooks/k8s-deps.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface ControllerOptions {
   /** Path of a kubeconfig; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
@@ -455,11 +458,7 @@ async function every(intervalMs: number, signal: AbortSignal, fn: () => Promise<
     } catch (e) {
       if (!signal.aborted) onError(e);
     }
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, intervalMs);
-      t.unref();
-      signal.addEventListener("abort", () => { clearTimeout(t); r(); }, { once: true });
-    });
+    await sleep(intervalMs, undefined, { signal, ref: false }).catch(() => undefined);
   }
 }
 
@@ -467,9 +466,9 @@ async function every(intervalMs: number, signal: AbortSignal, fn: () => Promise<
 
 function durationMs(flag: string): (v: string) => number {
   return (v: string) => {
-    const s = parseGoDurationSeconds(v);
-    if (!Number.isFinite(s) || s < 0) throw new Error(`${flag}: invalid duration ${JSON.stringify(v)}`);
-    return Math.round(s * 1000);
+    const ms = tryParseGoDuration(v);
+    if (ms === undefined || ms < 0) throw new Error(`${flag}: invalid duration ${JSON.stringify(v)}`);
+    return Math.round(ms);
   };
 }
 

@@ -18,7 +18,8 @@ import type { Logger } from "pino";
 import { MYSQLCLUSTER_FINALIZER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import { buildInitScript } from "../shared/init-script.ts";
 import type { KubeClient } from "../k8s/client.ts";
-import { errorMessage, isConflict, isNotFound } from "../k8s/errors.ts";
+import { isConflict, isNotFound } from "../k8s/errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import { resources, type ResourceDescriptor } from "../k8s/resource.ts";
 import type { KubeObject } from "../k8s/types.ts";
@@ -97,6 +98,7 @@ import {
 } from "./password-rotation.ts";
 import { PasswordRotator } from "./password-rotator.ts";
 import { controllerRotationConsumers, controllerRotationInstances, controllerSecretStore } from "./password-rotation-ports.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Requeue interval while a password rotation is in progress. */
 const ROTATION_REQUEUE_MS = 5_000;
@@ -678,7 +680,7 @@ export class MySQLClusterReconciler {
           throw e;
         }
         if (Date.now() > deadline) throw new Error("the StatefulSet was not deleted within 5s");
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
       }
       const created = await this.#apply(resources.statefulSets, desired, undefined);
       this.#d.metrics.incCounter("moco_cluster_statefulset_recreate_total", labels);

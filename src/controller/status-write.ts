@@ -3,7 +3,8 @@
 // (docs/controller.md "Status writes"). It is logged and counted in
 // moco_ts_status_writes_refused_total{writer}; the tests assert the counter stays 0.
 import type { Logger } from "pino";
-import { errorMessage, isRefusedObject } from "../k8s/errors.ts";
+import { isRefusedObject } from "../k8s/errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { ControllerMetrics, StatusWriter } from "../metrics/index.ts";
 
 /** Logs and counts `e` when it is a refused status write; other errors pass untouched. */

@@ -88,17 +88,4 @@ export function isRefusedObject(err: unknown): boolean {
   return code === 422 || code === 400;
 }
 
-export function isForbidden(err: unknown): boolean {
-  return statusCodeOf(err) === 403;
-}
 
-/** Errors worth retrying as they are: network errors, 429, 5xx. */
-export function isRetriable(err: unknown): boolean {
-  const code = statusCodeOf(err);
-  if (code === undefined) return true;
-  return code === 429 || code >= 500;
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -7,7 +7,7 @@
 // whose key fields equal <json>; `v:<json>` the element of a set equal to <json>; `i:<n>` a list
 // element by index; `.` the node itself. An empty trie ({}) or one holding only `.` is a leaf:
 // the whole value is owned.
-import { parseQuantity } from "./quantity.ts";
+import { parseQuantity } from "../util/quantity.ts";
 import type { JsonValue, KubeObject, ManagedFieldsEntry } from "./types.ts";
 
 type Trie = { [key: string]: Trie };

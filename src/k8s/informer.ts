@@ -6,10 +6,11 @@
 // delivered as deletes with finalStateUnknown. A periodic resync re-delivers every cached
 // object as an update. Generic over any resource (core kinds and CRDs).
 import type { Logger } from "pino";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffOptions } from "../util/backoff.ts";
 import type { KubeClient, QueryValue } from "./client.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
-import { ApiError, errorMessage, isGone, type StatusBody } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
+import { ApiError, isGone, type StatusBody } from "./errors.ts";
 import { toSelector, type LabelSelector, type Selector } from "./labels.ts";
 import { defaultLogger } from "./log.ts";
 import { apiVersionOf, resourcePath, type ResourceDescriptor } from "./resource.ts";

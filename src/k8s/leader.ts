@@ -17,7 +17,8 @@
 import type { Logger } from "pino";
 import type { KubeClient } from "./client.ts";
 import { realClock, type Clock } from "./clock.ts";
-import { errorMessage, isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
+import { errorMessage } from "../util/errors.ts";
+import { isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
 import { defaultLogger } from "./log.ts";
 import { resourcePath, resources } from "./resource.ts";
 import type { KubeObject } from "./types.ts";

@@ -8,9 +8,10 @@
 //    reports shutdown.
 // Items are compared by value (SameValueZero), so use strings such as "namespace/name".
 import type { Logger } from "pino";
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "../util/backoff.ts";
 import { realClock, type Clock, type TimerHandle } from "./clock.ts";
-import { errorMessage } from "./errors.ts";
+import { TokenBucket } from "./ratelimit.ts";
+import { errorMessage } from "../util/errors.ts";
 import { defaultLogger } from "./log.ts";
 
 export interface RateLimiter<T> {
@@ -44,27 +45,13 @@ export class ItemExponentialRateLimiter<T> implements RateLimiter<T> {
 
 /** An overall token bucket (client-go: 10 qps, burst 100): each when() reserves one token. */
 export class BucketRateLimiter<T> implements RateLimiter<T> {
-  readonly qps: number;
-  readonly burst: number;
-  readonly #clock: Clock;
-  #tokens: number;
-  #last: number;
+  readonly #bucket: TokenBucket;
 
   constructor(qps = 10, burst = 100, clock: Clock = realClock) {
-    this.qps = qps;
-    this.burst = burst;
-    this.#clock = clock;
-    this.#tokens = burst;
-    this.#last = clock.now();
+    this.#bucket = new TokenBucket(qps, burst, clock);
   }
 
-  when(_item: T): number {
-    const now = this.#clock.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.qps);
-    this.#last = now;
-    this.#tokens -= 1;
-    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens / this.qps) * 1000);
-  }
+  when(_item: T): number { return this.#bucket.reserve(); }
 
   forget(_item: T): void { /* no per-item state */ }
   numRequeues(_item: T): number { return 0; }

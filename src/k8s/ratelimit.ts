@@ -7,7 +7,6 @@ export class TokenBucket {
   readonly #clock: Clock;
   #tokens: number;
   #last: number;
-  #tail: Promise<void> = Promise.resolve();
 
   constructor(qps: number, burst: number, clock: Clock = realClock) {
     if (!(qps > 0) || !(burst >= 1)) throw new Error(`invalid token bucket qps=${qps} burst=${burst}`);
@@ -30,17 +29,16 @@ export class TokenBucket {
     return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.qps) * 1000);
   }
 
-  /** Waits for a token, first come first served. */
-  take(): Promise<void> {
-    const run = async () => {
-      for (;;) {
-        const d = this.delayMs();
-        if (d === 0) { this.#tokens -= 1; return; }
-        await this.#clock.sleep(d);
-      }
-    };
-    const p = this.#tail.then(run);
-    this.#tail = p;
-    return p;
+  /** Takes a token now, possibly ahead of time; returns the milliseconds until it is due (0 if at once). */
+  reserve(): number {
+    this.#refill();
+    this.#tokens -= 1;
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens / this.qps) * 1000);
+  }
+
+  /** Waits for a token, first come first served (reservations are handed out in call order). */
+  async take(): Promise<void> {
+    const d = this.reserve();
+    if (d > 0) await this.#clock.sleep(d);
   }
 }

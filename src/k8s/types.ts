@@ -35,7 +35,6 @@ export interface KubeObject {
 
 /** A JSON value, as sent to and received from the API server. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
 
 /** `namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc). */
 export function objectKey(obj: KubeObject): string {

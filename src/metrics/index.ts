@@ -3,6 +3,7 @@
 // the controller-runtime reconcile counters under their upstream names, and Node.js
 // process metrics. One registry per controller instance (tests run several in a process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { tryParseGoDuration } from "../util/duration.ts";
 
 export interface ClusterLabels {
   readonly name: string;
@@ -215,7 +216,7 @@ export class ControllerMetrics {
     const t = backup.time === undefined || backup.time === null ? Number.NaN : new Date(backup.time).getTime();
     if (!Number.isFinite(t) || t <= 0) return;
     this.setGauge("moco_backup_timestamp", labels, t / 1000);
-    this.setGauge("moco_backup_elapsed_seconds", labels, parseGoDurationSeconds(backup.elapsed));
+    this.setGauge("moco_backup_elapsed_seconds", labels, goDurationSeconds(backup.elapsed));
     this.setGauge("moco_backup_dump_bytes", labels, Number(backup.dumpSize ?? 0));
     this.setGauge("moco_backup_binlog_bytes", labels, Number(backup.binlogSize ?? 0));
     this.setGauge("moco_backup_workdir_usage_bytes", labels, Number(backup.workDirUsage ?? 0));
@@ -248,19 +249,8 @@ export interface BackupStatusView {
   readonly warnings?: readonly string[] | null;
 }
 
-/** Seconds of a Go duration string ("1h2m3.5s", "150ms"); NaN when unparsable. */
-export function parseGoDurationSeconds(d: string | null | undefined): number {
+/** Seconds of a Go duration string ("1h2m3.5s", "150ms"); 0 when absent, NaN when unparsable. */
+function goDurationSeconds(d: string | null | undefined): number {
   if (d === undefined || d === null || d === "") return 0;
-  const re = /([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/g;
-  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-  let total = 0;
-  let consumed = 0;
-  const neg = d.startsWith("-");
-  const body = neg ? d.slice(1) : d;
-  for (const m of body.matchAll(re)) {
-    total += Number(m[1]) * (unit[m[2] ?? "s"] ?? 1);
-    consumed += m[0].length;
-  }
-  if (consumed !== body.length) return body === "0" ? 0 : Number.NaN;
-  return neg ? -total : total;
+  return (tryParseGoDuration(d) ?? Number.NaN) / 1000;
 }

@@ -1,4 +1,4 @@
-// my.cnf generation (docs/objects.md#mycnf-configmap) and the Kubernetes quantity parsing it needs.
+// my.cnf generation (docs/objects.md#mycnf-configmap) from the memory of the mysqld container.
 //
 // Two layers:
 //   - generateUpstreamMyCnf: upstream MOCO's text, byte for byte (DefaultMycnf docs/objects.md#defaultmycnf,
@@ -6,6 +6,8 @@
 //   - generateMyCnf: what moco-ts writes. The same algorithm over moco-ts's defaults,
 //     which differ from upstream only where MySQL 8.4/9.7 would refuse to start
 //     (see MYSQL97_DEFAULT_RENAMES and docs/clustering.md).
+
+import { QuantityParseError, parseQuantityValue } from "../util/quantity.ts";
 
 /** A my.cnf section: key → value, both verbatim. */
 export type MyCnfSection = Readonly<Record<string, string>>;
@@ -254,80 +256,9 @@ export function mycnfConfigMapName(clusterName: string, text: string): string {
 // ---------------------------------------------------------------------------------
 // Kubernetes resource.Quantity
 
-/** Thrown for a string that is not a Kubernetes quantity. */
-export class QuantityParseError extends Error {
-  override name = "QuantityParseError";
-}
-
-const BINARY_SUFFIX: Readonly<Record<string, bigint>> = {
-  Ki: 1n << 10n,
-  Mi: 1n << 20n,
-  Gi: 1n << 30n,
-  Ti: 1n << 40n,
-  Pi: 1n << 50n,
-  Ei: 1n << 60n,
-};
-const DECIMAL_SUFFIX: Readonly<Record<string, number>> = {
-  n: -9,
-  u: -6,
-  m: -3,
-  "": 0,
-  k: 3,
-  M: 6,
-  G: 9,
-  T: 12,
-  P: 15,
-  E: 18,
-};
-
-const quantityPattern = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)$/;
-
-/**
- * The integer value of a Kubernetes quantity (like resource.Quantity.Value(): rounded up,
- * away from zero). Accepts "128974848", "129e6", "129M", "123Mi", "0.5Gi", "1.5", "100m".
- */
-export function parseQuantity(text: string | number): bigint {
-  if (typeof text === "number") {
-    if (!Number.isFinite(text)) throw new QuantityParseError(`invalid quantity ${String(text)}`);
-    return parseQuantity(String(text));
-  }
-  const m = quantityPattern.exec(text.trim());
-  const sign = m?.[1] ?? "";
-  const whole = m?.[2] ?? "";
-  const frac = m?.[3] ?? "";
-  const suffix = m?.[4] ?? "";
-  if (m === null || (whole === "" && frac === "")) {
-    throw new QuantityParseError(`invalid quantity ${JSON.stringify(text)}`);
-  }
-  // value = digits * 10^exp10 * mult, digits an integer.
-  let digits = BigInt(`${whole}${frac}` || "0");
-  let exp10 = -frac.length;
-  let mult = 1n;
-  const binary = BINARY_SUFFIX[suffix];
-  const decimal = DECIMAL_SUFFIX[suffix];
-  if (binary !== undefined) {
-    mult = binary;
-  } else if (decimal !== undefined) {
-    exp10 += decimal;
-  } else {
-    const e = /^[eE]([+-]?[0-9]+)$/.exec(suffix);
-    if (e === null) throw new QuantityParseError(`invalid quantity suffix in ${JSON.stringify(text)}`);
-    exp10 += Number(e[1]);
-  }
-  digits *= mult;
-  let value: bigint;
-  if (exp10 >= 0) {
-    value = digits * 10n ** BigInt(exp10);
-  } else {
-    const div = 10n ** BigInt(-exp10);
-    value = (digits + div - 1n) / div; // ceiling for a non-negative numerator
-  }
-  return sign === "-" ? -value : value;
-}
-
 /** A memory quantity in bytes as a safe JS integer (throws beyond 2^53-1). */
 export function memoryBytesFromQuantity(text: string | number): number {
-  const value = parseQuantity(text);
+  const value = parseQuantityValue(text);
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new QuantityParseError(`memory quantity ${JSON.stringify(text)} is too large`);
   }

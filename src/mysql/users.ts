@@ -290,13 +290,6 @@ export const CLONE_PLUGIN: MysqlPlugin = Object.freeze({ name: "clone", soname: 
 export const LEGACY_SEMISYNC_SOURCE_PLUGIN: MysqlPlugin = Object.freeze({ name: "rpl_semi_sync_master", soname: "semisync_master.so" });
 export const LEGACY_SEMISYNC_REPLICA_PLUGIN: MysqlPlugin = Object.freeze({ name: "rpl_semi_sync_slave", soname: "semisync_slave.so" });
 
-/** The plugins moco-ts installs on a new instance, in order. */
-export const REQUIRED_PLUGINS: readonly MysqlPlugin[] = Object.freeze([
-  SEMISYNC_SOURCE_PLUGIN,
-  SEMISYNC_REPLICA_PLUGIN,
-  CLONE_PLUGIN,
-]);
-
 /** Returns column `name`: every ACTIVE plugin. */
 export const ACTIVE_PLUGINS_QUERY: SqlStatement = Object.freeze({
   sql: "SELECT PLUGIN_NAME AS name FROM information_schema.plugins WHERE PLUGIN_STATUS='ACTIVE'",

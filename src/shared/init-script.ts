@@ -26,9 +26,6 @@ export const DEFAULT_INIT_DATA_DIR = "/var/lib/mysql";
 export const DEFAULT_INIT_CONF_DIR = "/etc/mysql-conf.d";
 export const DEFAULT_ZONEINFO_DIR = "/usr/share/zoneinfo";
 export const DEFAULT_TIMEZONE_SQL_FILE = "/tmp/moco-timezones.sql";
-/** Name of the marker file in the data directory. */
-export const INITIALIZED_MARKER = "moco-initialized";
-
 export interface InitScriptOptions {
   /** The persistent volume; mysqld's datadir is `<dataDir>/data`. Default /var/lib/mysql (what MOCO's controller passes). */
   readonly dataDir?: string;

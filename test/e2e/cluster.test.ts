@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import {
-  AckedWriter, CONTROLLER_REPLICAS, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, controllerPods, eventually,
+  CONTROLLER_REPLICAS, E2eWriter, clusterManifest, clusterPassword, clusterState, connectMysql, controllerLeader, controllerPods, eventually,
   containerRuns, installMoco, killAndHold, primaryPod, serviceEndpoints, startE2E, timeUntilWritable, waitHealthy, type E2E,
 } from "./harness.ts";
 
@@ -56,7 +56,7 @@ describe("3-instance MySQLCluster on the sandbox", () => {
   });
 
   it("switches over when the primary Pod is deleted, losing no acknowledged write", async (t) => {
-    const writer = new AckedWriter(env, ns, name, writable);
+    const writer = new E2eWriter(env, ns, name, writable);
     await writer.setup();
     writer.start();
     await eventually("some writes", async () => (writer.acked.length > 20 ? true : undefined), 30_000);
@@ -78,7 +78,7 @@ describe("3-instance MySQLCluster on the sandbox", () => {
   });
 
   it("fails over when the primary mysqld is killed with SIGKILL, losing no acknowledged write", async (t) => {
-    const writer = new AckedWriter(env, ns, name, writable);
+    const writer = new E2eWriter(env, ns, name, writable);
     writer.start();
     await eventually("some writes", async () => {
       if (writer.acked.length > 20) return true;

@@ -18,6 +18,7 @@ import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/re
 import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
 import { killContainerProcess, nodeTasks } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
+import { AckedWriter } from "../env/acked-writer.ts";
 
 export interface E2E {
   /** The real node's layout (its directories, for faults and checks on the host). */
@@ -251,82 +252,52 @@ export function runKubectlSync(env: E2E, args: string[]): string {
 /**
  * Inserts increasing ids through whichever Pod currently carries the primary role
  * label, recording every insert the server acknowledged. Errors (no primary,
- * read-only, connection lost) are retried after a short pause.
+ * read-only, connection lost) are retried after a short pause; the primary is looked up
+ * again only after one.
  */
-export class AckedWriter {
-  readonly acked: number[] = [];
-  private next = 1;
-  private started = false;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly env: E2E;
-  private readonly namespace: string;
-  private readonly cluster: string;
-  private readonly password: string;
-  lastError = "";
+export class E2eWriter extends AckedWriter {
+  readonly #env: E2E;
+  readonly #namespace: string;
+  readonly #cluster: string;
+  readonly #password: string;
 
   constructor(env: E2E, namespace: string, cluster: string, writablePassword: string) {
-    this.env = env;
-    this.namespace = namespace;
-    this.cluster = cluster;
-    this.password = writablePassword;
+    super({
+      target: async () => {
+        const p = await primaryPod(env, namespace, cluster);
+        const ip = p?.status?.podIP;
+        return ip === undefined || p?.metadata?.name === undefined ? null : { key: p.metadata.name, connect: () => connectMysql(ip, "moco-writable", writablePassword) };
+      },
+      targetOnReconnectOnly: true,
+      insertSql: "INSERT INTO e2e.acked (id) VALUES (?)",
+      retryPauseMs: 200,
+      // Continue after the ids of earlier writers on the same table.
+      firstId: async (conn) => {
+        const [[row]] = await conn.query<mysql.RowDataPacket[]>("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM e2e.acked");
+        return Number(row!.n);
+      },
+    });
+    this.#env = env;
+    this.#namespace = namespace;
+    this.#cluster = cluster;
+    this.#password = writablePassword;
   }
 
   async setup(): Promise<void> {
-    const p = await primaryPod(this.env, this.namespace, this.cluster);
+    const p = await primaryPod(this.#env, this.#namespace, this.#cluster);
     if (!p?.status?.podIP) throw new Error("no primary");
-    const c = await connectMysql(p.status.podIP, "moco-writable", this.password);
+    const c = await connectMysql(p.status.podIP, "moco-writable", this.#password);
     await c.query("CREATE DATABASE IF NOT EXISTS e2e");
     await c.query("CREATE TABLE IF NOT EXISTS e2e.acked (id INT PRIMARY KEY, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))");
     await c.end();
   }
 
-  start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      let conn: mysql.Connection | undefined;
-      while (this.running) {
-        try {
-          if (!conn) {
-            const p = await primaryPod(this.env, this.namespace, this.cluster);
-            if (!p?.status?.podIP) throw new Error("no primary");
-            conn = await connectMysql(p.status.podIP, "moco-writable", this.password);
-            if (!this.started) {
-              // Continue after the ids of earlier writers on the same table.
-              const [[row]] = await conn.query<mysql.RowDataPacket[]>("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM e2e.acked");
-              this.next = Number(row!.n);
-              this.started = true;
-            }
-          }
-          const id = this.next;
-          await conn.query("INSERT INTO e2e.acked (id) VALUES (?)", [id]);
-          this.acked.push(id);
-          this.next++;
-        } catch (e) {
-          this.lastError = (e as Error).message;
-          // A failed insert may or may not have committed: never reuse its id.
-          this.next++;
-          try { await conn?.destroy(); } catch { /* ignore */ }
-          conn = undefined;
-          await sleep(200);
-        }
-      }
-      try { await conn?.end(); } catch { /* ignore */ }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
   /** Ids acknowledged but missing on `host`. */
   async missingOn(host: string): Promise<number[]> {
-    const c = await connectMysql(host, "moco-writable", this.password);
+    const c = await connectMysql(host, "moco-writable", this.#password);
     const [rows] = await c.query<mysql.RowDataPacket[]>("SELECT id FROM e2e.acked");
     await c.end();
-    const have = new Set(rows.map((r) => Number(r.id)));
-    return this.acked.filter((id) => !have.has(id));
+    return this.missingFrom(new Set(rows.map((r) => Number(r.id))));
   }
 }
 

@@ -8,6 +8,7 @@ import type { RowDataPacket } from "mysql2/promise";
 import {
   clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
 } from "./harness.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const ns = "ops";
 
@@ -135,7 +136,7 @@ describe("operations on the sandbox", () => {
     assert.equal(await cond("Available"), "Unknown");
     const primary = (await primaryPod(env, ns, name))!;
     await env.kubectl(["-n", ns, "annotate", "pod", primary.metadata!.name!, "moco.cybozu.com/demote=true"]);
-    await new Promise((r) => setTimeout(r, 15_000));
+    await sleep(15_000);
     assert.equal((await clusterState(env, ns, name)).currentPrimaryIndex, 0, "no switchover while clustering is stopped");
     await env.kubectl(["-n", ns, "annotate", "mysqlcluster", name, "moco.cybozu.com/clustering-stopped-"]);
     await eventually("switchover after clustering resumes", async () => {
@@ -147,7 +148,7 @@ describe("operations on the sandbox", () => {
     await env.kubectl(["-n", ns, "annotate", "mysqlcluster", name, "moco.cybozu.com/reconciliation-stopped=true"]);
     await eventually("ReconciliationActive False", async () => ((await cond("ReconciliationActive")) === "False" ? true : undefined), 60_000);
     await env.kubectl(["-n", ns, "patch", "mysqlcluster", name, "--type=merge", "-p", '{"spec":{"maxDelaySeconds":77}}']);
-    await new Promise((r) => setTimeout(r, 10_000));
+    await sleep(10_000);
     const agentArgs = async () => {
       const sts = await env.apps.readNamespacedStatefulSet({ name: `moco-${name}`, namespace: ns });
       return (sts.spec!.template.spec!.containers.find((c) => c.name === "agent")!.args ?? []).join(" ");

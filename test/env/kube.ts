@@ -11,6 +11,7 @@ import path from "node:path";
 import { binDir, freePort, spawnManaged, waitUntil, type ManagedProcess, makeTmpDir } from "./procs.ts";
 import { ensureCa, ensureCert, ensureServiceAccountKey, type CertPaths } from "./pki.ts";
 import { forwardIntoNetns, type Forward } from "./netns.ts";
+import { eventually } from "./eventually.ts";
 
 export interface ControlPlaneOptions {
   /** Working directory (etcd data, certificates, logs). Default: a fresh one under .cache/tmp. */
@@ -284,17 +285,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
  * can fail before the API server has written any condition.)
  */
 export async function waitCrdsEstablished(cp: Pick<ControlPlane, "kubectl">, names: string[], timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   const established = async (name: string) => {
     const crd = JSON.parse(await cp.kubectl(["get", "crd", name, "-o", "json"])) as {
       status?: { conditions?: { type: string; status: string }[] };
     };
     return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ?? false;
   };
-  for (;;) {
+  await eventually(`CRDs Established: ${names.join(", ")}`, async () => {
     const ok = await Promise.all(names.map((n) => established(n).catch(() => false)));
-    if (ok.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`CRDs not Established after ${timeoutMs} ms: ${names.join(", ")}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    return ok.every(Boolean);
+  }, timeoutMs);
 }

@@ -13,7 +13,9 @@ import net from "node:net";
 import path from "node:path";
 import mysql from "mysql2/promise";
 
-import { cacheDir, reapStrayProcesses, sleep, spawnManaged, type ManagedProcess } from "./procs.ts";
+import { cacheDir, reapStrayProcesses, spawnManaged, type ManagedProcess } from "./procs.ts";
+import { GiveUp, PollTimeout, eventually } from "./eventually.ts";
+import { ER_SECURE_TRANSPORT_REQUIRED } from "../../src/mysql/tls.ts";
 
 export const mysqlRootfs = path.join(cacheDir, "rootfs", "mysql");
 const templateDir = path.join(cacheDir, "mysql-template");
@@ -214,24 +216,8 @@ class Instance implements MysqldInstance {
     if (this.running()) return;
     const { cmd, argv } = mysqldCommand(this.dir, [`--defaults-file=${mountPoint}/my.cnf`]);
     this.proc = spawnManaged(`mysqld ${this.host}`, cmd, argv, { marker: "mysqld", cleanup: this.dir });
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.running()) {
-        throw new Error(`mysqld ${this.host} exited during start-up: ${this.proc.outputTail()}\n${this.errorLogTail()}`);
-      }
-      try {
-        const c = await this.connect();
-        await c.end();
-        return;
-      } catch (e) {
-        // require_secure_transport=ON: mysqld answers, and refuses plaintext (ER_SECURE_TRANSPORT_REQUIRED).
-        if ((e as { errno?: unknown }).errno === 3159) return;
-        if (Date.now() > deadline) {
-          throw new Error(`mysqld ${this.host} not ready after ${timeoutMs} ms: ${(e as Error).message}\n${this.errorLogTail()}`);
-        }
-        await sleep(250);
-      }
-    }
+    // require_secure_transport=ON: mysqld answers, and refuses plaintext.
+    await waitForMysqld(this, this.proc, () => this.connect(), (errno) => errno === ER_SECURE_TRANSPORT_REQUIRED, timeoutMs);
   }
 
   async waitExit(timeoutMs: number): Promise<void> {
@@ -362,6 +348,35 @@ export async function runInMysqlRootfs(dir: string, argv: readonly string[], opt
 }
 
 /**
+ * Polls until mysqld answers: `connect` succeeds, or fails with a MySQL error `answered`
+ * accepts. Fails at once when the process exits, with the error log on a time-out.
+ */
+async function waitForMysqld(
+  inst: MysqldInstance,
+  proc: ManagedProcess,
+  connect: () => Promise<{ end(): Promise<void> }>,
+  answered: (errno: number) => boolean,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await eventually(`mysqld ${inst.host} to answer`, async () => {
+      if (!proc.running()) throw new GiveUp(`mysqld ${inst.host} exited during start-up: ${proc.outputTail()}\n${inst.errorLogTail()}`);
+      try {
+        await (await connect()).end();
+        return true;
+      } catch (e) {
+        const errno = (e as { errno?: unknown }).errno;
+        if (typeof errno === "number" && answered(errno)) return true;
+        throw e;
+      }
+    }, timeoutMs);
+  } catch (e) {
+    if (e instanceof PollTimeout) throw new Error(`${e.message}\n${inst.errorLogTail()}`, { cause: e.cause });
+    throw e;
+  }
+}
+
+/**
  * Starts mysqld on `inst`'s directory (its my.cnf) without waiting for the template's
  * root@'%' login: resolves once mysqld answers on its Unix socket (any MySQL answer,
  * including "access denied"). The instance object does not track this process: stop
@@ -370,20 +385,12 @@ export async function runInMysqlRootfs(dir: string, argv: readonly string[], opt
 export async function startMysqldProcess(inst: MysqldInstance, timeoutMs = 120_000): Promise<ManagedProcess> {
   const { cmd, argv } = mysqldCommand(inst.dir, [`--defaults-file=${mountPoint}/my.cnf`]);
   const proc = spawnManaged(`mysqld ${inst.host}`, cmd, argv, { marker: "mysqld", cleanup: inst.dir });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!proc.running()) throw new Error(`mysqld ${inst.host} exited during start-up: ${proc.outputTail()}\n${inst.errorLogTail()}`);
-    try {
-      const c = await mysql.createConnection({ socketPath: inst.socketPath, user: "root", password: "", connectTimeout: 2000 });
-      await c.end();
-      return proc;
-    } catch (e) {
-      if (typeof (e as { errno?: unknown }).errno === "number" && ((e as { errno: number }).errno) >= 1000) return proc;
-      if (Date.now() > deadline) {
-        await proc.kill();
-        throw new Error(`mysqld ${inst.host} not answering after ${timeoutMs} ms: ${(e as Error).message}\n${inst.errorLogTail()}`);
-      }
-      await sleep(250);
-    }
+  const connect = () => mysql.createConnection({ socketPath: inst.socketPath, user: "root", password: "", connectTimeout: 2000 });
+  try {
+    await waitForMysqld(inst, proc, connect, (errno) => errno >= 1000, timeoutMs);
+  } catch (e) {
+    await proc.kill();
+    throw e;
   }
+  return proc;
 }

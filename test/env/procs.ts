@@ -4,6 +4,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { GiveUp, PollTimeout, eventually } from "./eventually.ts";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 export const cacheDir = path.join(repoRoot, ".cache");
@@ -34,9 +36,8 @@ export function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/** node:timers/promises' setTimeout, under the name the tests and the sandbox use. */
+export { sleep };
 
 interface RegistryRecord { pid: number; owner: number; cmd: string; cleanup?: string }
 
@@ -140,22 +141,15 @@ export function spawnManaged(name: string, cmd: string, argv: string[], opts: {
 export async function waitUntil(what: string, probe: () => Promise<boolean>, opts: {
   timeoutMs: number; proc?: ManagedProcess; intervalMs?: number;
 }): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
-  let lastErr = "";
-  for (;;) {
-    if (opts.proc && !opts.proc.running()) {
-      throw new Error(`${opts.proc.name} exited while waiting for ${what}:\n${opts.proc.outputTail()}`);
-    }
-    try {
-      if (await probe()) return;
-    } catch (e) {
-      lastErr = (e as Error).message;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ""}` +
-        (opts.proc ? `\n${opts.proc.outputTail()}` : ""));
-    }
-    await sleep(opts.intervalMs ?? 250);
+  const { proc } = opts;
+  try {
+    await eventually(what, async () => {
+      if (proc && !proc.running()) throw new GiveUp(`${proc.name} exited while waiting for ${what}:\n${proc.outputTail()}`);
+      return await probe();
+    }, opts.timeoutMs, opts.intervalMs ?? 250);
+  } catch (e) {
+    if (e instanceof PollTimeout && proc) throw new Error(`${e.message}\n${proc.outputTail()}`, { cause: e.cause });
+    throw e;
   }
 }
 

@@ -12,6 +12,7 @@ import {
   FULL_PARTITION, INBOUND_PARTITION, OUTBOUND_PARTITION, apiserverCut, containerPid, daemonPids, hasCut, killContainerProcess,
   nodeTasks, partitionPod, podNetns, podsCut, processStopped, startApiserver, startKubelet, stopApiserver, stopKubelet,
 } from "../../sandbox/realnode/faults.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const NAME = "moco-ts-faults-test";
 const NS = "faults";
@@ -169,7 +170,7 @@ describe("faults on the real node", { timeout: 900_000 }, () => {
       assert.equal(processStopped(pid), true);
       frozen = await lease();
       killContainerProcess(node, NS, "client", "main");
-      await new Promise((r) => setTimeout(r, 15_000));
+      await sleep(15_000);
       assert.equal(await lease(), frozen, "no renewal while stopped");
       assert.equal(await restarts(), before, "nothing restarted while stopped");
     } finally { startKubelet(node); }

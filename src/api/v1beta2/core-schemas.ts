@@ -38,9 +38,6 @@ export type Quantity = string | number;
 
 const definitions = coreDefinitions.definitions as unknown as Record<string, JsonSchemaObject>;
 
-/** Where the embedded definitions come from (Kubernetes release and file). */
-export const CORE_DEFINITIONS_SOURCE: string = coreDefinitions.source;
-
 /** Returns the named definition with every `$ref` resolved recursively (a fresh copy). */
 export function inlineCoreDefinition(name: string): JsonSchemaObject {
   return inlineNode({ $ref: name }, []) as JsonSchemaObject;

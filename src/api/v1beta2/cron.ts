@@ -5,6 +5,9 @@
 // @monthly @weekly @daily @midnight @hourly; `@every <Go duration>`; and an optional
 // `TZ=<zone> ` or `CRON_TZ=<zone> ` prefix. Error messages follow robfig/cron's.
 
+import { parseGoDuration } from "../../util/duration.ts";
+import { errorMessage } from "../../util/errors.ts";
+
 export interface CronFieldSet {
   /** Allowed values, ascending. */
   values: number[];
@@ -118,51 +121,6 @@ function parseField(field: string, bounds: Bounds): CronFieldSet {
   return { values: [...values].sort((a, b) => a - b), star };
 }
 
-const DURATION_UNITS_NS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  "µs": 1e3, // U+00B5 micro sign
-  "μs": 1e3, // U+03BC Greek mu
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/**
- * Go's time.ParseDuration: "300ms", "-1.5h", "2h45m", "0". Returns nanoseconds
- * (as a float; exact enough for scheduling) or throws with Go's message.
- */
-export function parseGoDuration(text: string): number {
-  const orig = text;
-  const invalid = () => new Error(`time: invalid duration "${orig}"`);
-  let s = text;
-  let negative = false;
-  if (s.startsWith("-") || s.startsWith("+")) {
-    negative = s[0] === "-";
-    s = s.slice(1);
-  }
-  if (s === "0") return 0;
-  if (s === "") throw invalid();
-  let total = 0;
-  while (s !== "") {
-    const m = /^([0-9]*)(\.([0-9]*))?/.exec(s) as RegExpExecArray;
-    const intPart = m[1] ?? "";
-    const fracPart = m[3];
-    if (intPart === "" && (fracPart === undefined || fracPart === "")) throw invalid();
-    s = s.slice(m[0].length);
-    const unitMatch = /^[^0-9.]*/.exec(s) as RegExpExecArray;
-    const unit = unitMatch[0];
-    if (unit === "") throw new Error(`time: missing unit in duration "${orig}"`);
-    const scale = DURATION_UNITS_NS[unit];
-    if (scale === undefined) throw new Error(`time: unknown unit "${unit}" in duration "${orig}"`);
-    s = s.slice(unit.length);
-    total += Number(`${intPart === "" ? "0" : intPart}.${fracPart ?? ""}0`) * scale;
-    if (total > 2 ** 63 - 1) throw invalid();
-  }
-  return negative ? -total : total;
-}
-
 /** Whether Go's time.LoadLocation would accept the zone name (best effort via Intl). */
 export function isLoadableTimeZone(zone: string): boolean {
   if (zone === "" || zone === "UTC" || zone === "Local") return true;
@@ -181,7 +139,7 @@ export function parseCronSpec(spec: string): CronParseResult {
   try {
     return { ok: true, schedule: parseCronSpecOrThrow(spec) };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: errorMessage(e) };
   }
 }
 
@@ -204,14 +162,14 @@ function parseCronSpecOrThrow(input: string): CronSchedule {
   if (spec.startsWith("@")) {
     if (spec.startsWith("@every ")) {
       const text = spec.slice("@every ".length);
-      let ns: number;
+      let ms: number;
       try {
-        ns = parseGoDuration(text);
+        ms = parseGoDuration(text);
       } catch (e) {
-        throw new CronSyntaxError(`failed to parse duration ${spec}: ${(e as Error).message}`);
+        throw new CronSyntaxError(`failed to parse duration ${spec}: ${errorMessage(e)}`);
       }
       // robfig/cron rounds to whole seconds and never runs more often than once a second.
-      const everyMs = Math.max(1000, Math.floor(ns / 1e9) * 1000);
+      const everyMs = Math.max(1000, Math.floor(ms / 1000) * 1000);
       return withZone({ kind: "every" as const, everyMs });
     }
     const fields = DESCRIPTORS[spec];

@@ -5,7 +5,7 @@ export * from "./schema.ts";
 export * from "./field-errors.ts";
 export * from "./cron.ts";
 export * from "./gotemplate.ts";
-export * from "../../k8s/quantity.ts";
+export * from "../../util/quantity.ts";
 export * from "./structural.ts";
 export * from "./defaults.ts";
 export * from "./validation.ts";

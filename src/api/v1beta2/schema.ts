@@ -130,7 +130,6 @@ export const PodTemplateSpecSchema = Type.Object(
   },
   { description: "Template of the mysqld Pods; spec must contain a container named mysqld." },
 );
-export type PodTemplateSpec = Static<typeof PodTemplateSpecSchema>;
 
 /** docs/api.md#persistentvolumeclaim-templates */
 export const PersistentVolumeClaimSchema = Type.Object({
@@ -158,7 +157,6 @@ export const RestoreSpecSchema = Type.Object(
   },
   { description: "Restore (PiTR) this new cluster from another cluster's backups; immutable." },
 );
-export type RestoreSpec = Static<typeof RestoreSpecSchema>;
 
 /** moco-ts addition (docs/tls.md): TLS on every MySQL connection of the cluster. */
 export const MySQLTLSSpecSchema = Type.Object(
@@ -176,7 +174,6 @@ export const MySQLTLSSpecSchema = Type.Object(
   },
   { description: "moco-ts addition: mysqld serves TLS and moco-ts's own connections and replication verify it. Absent = plaintext, as MOCO." },
 );
-export type MySQLTLSSpec = Static<typeof MySQLTLSSpecSchema>;
 
 /** docs/api.md#mysqlcluster-in-short */
 export const MySQLClusterSpecSchema = Type.Object(
@@ -225,7 +222,6 @@ export const MySQLClusterSpecSchema = Type.Object(
   },
   { description: "Desired state of a MySQLCluster." },
 );
-export type MySQLClusterSpec = Static<typeof MySQLClusterSpecSchema>;
 
 /** docs/api.md#backupstatus */
 export const BackupStatusSchema = Type.Object(
@@ -251,7 +247,6 @@ export const ReconcileInfoSchema = Type.Object({
   generation: Type.Optional(Int64({ description: "metadata.generation seen by the last reconcile." })),
   reconcileVersion: Type.Optional(GoInt({ description: "Version of the reconciler used." })),
 });
-export type ReconcileInfo = Static<typeof ReconcileInfoSchema>;
 
 /** docs/api.md#status */
 export const MySQLClusterStatusSchema = Type.Object(
@@ -268,11 +263,9 @@ export const MySQLClusterStatusSchema = Type.Object(
   },
   { description: "Observed state of a MySQLCluster." },
 );
-export type MySQLClusterStatus = Static<typeof MySQLClusterStatusSchema>;
 
 /** Top-level metadata: the API server owns its schema; typed as the client-node model. */
 const TopLevelMetadataSchema = Type.Unsafe<JsonOf<V1ObjectMeta>>({ type: "object" });
-export type TopLevelMetadata = JsonOf<V1ObjectMeta>;
 
 const apiVersionSchema = Type.String({
   description: "APIVersion defines the versioned schema of this representation of an object.",
@@ -315,7 +308,6 @@ export const BackupPolicySpecSchema = Type.Object(
   },
   { description: "Desired state of a BackupPolicy." },
 );
-export type BackupPolicySpec = Static<typeof BackupPolicySpecSchema>;
 
 export const BackupPolicySchema = Type.Object(
   {

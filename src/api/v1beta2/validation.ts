@@ -23,9 +23,10 @@ import {
 import { parseCronSpec } from "./cron.ts";
 import { renderGoTemplate, TemplateError } from "./gotemplate.ts";
 import { fieldForbidden, fieldInternalError, fieldInvalid, fieldRequired, type FieldError } from "./field-errors.ts";
-import { parseQuantity } from "../../k8s/quantity.ts";
+import { parseQuantity } from "../../util/quantity.ts";
 import { BackupPolicySchema, MySQLClusterSpecSchema, type BackupPolicy, type MySQLCluster } from "./schema.ts";
 import { checkAgainstSchema } from "./structural.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 type Rec = Record<string, unknown>;
 
@@ -364,10 +365,6 @@ function isDefaultClass(sc: StorageClassInfo): boolean {
   return DEFAULT_STORAGE_CLASS_ANNOTATIONS.some((key) => annotations[key] === "true");
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** The StorageClass check of docs/api.md#mysqlcluster-validation-on-update for each grown template. */
 export async function checkVolumeExpansions(
   expansions: readonly VolumeExpansionRequest[],
@@ -383,7 +380,7 @@ export async function checkVolumeExpansions(
       try {
         sc = await storage.getStorageClass(className);
       } catch (e) {
-        errors.push(fieldInternalError(`${p}.spec.storageClassName`, `failed to get StorageClass "${className}": ${errorText(e)}`));
+        errors.push(fieldInternalError(`${p}.spec.storageClassName`, `failed to get StorageClass "${className}": ${errorMessage(e)}`));
         continue;
       }
       if (sc === undefined) {
@@ -395,7 +392,7 @@ export async function checkVolumeExpansions(
       try {
         all = await storage.listStorageClasses();
       } catch (e) {
-        errors.push(fieldInternalError(p, `failed to list StorageClasses: ${errorText(e)}`));
+        errors.push(fieldInternalError(p, `failed to list StorageClasses: ${errorMessage(e)}`));
         continue;
       }
       sc = all.find(isDefaultClass);

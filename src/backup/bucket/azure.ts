@@ -7,6 +7,7 @@ import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } f
 import type { TokenCredential } from "@azure/core-auth";
 import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface AzureOptions {
   container: string;
@@ -62,7 +63,7 @@ export class AzureBucket implements Bucket {
     if (e instanceof BucketError) return e;
     const status = (e as { statusCode?: unknown } | null)?.statusCode;
     const code = String((e as { code?: unknown } | null)?.code ?? "");
-    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+    const msg = errorMessage(e).split("\n")[0] ?? "";
     if (code === "ContainerNotFound" || (status === 404 && key === undefined)) {
       return new BucketError("NoSuchBucket", `Azure container "${this.name}" does not exist`, e);
     }

@@ -8,6 +8,7 @@ import { Storage, type StorageOptions } from "@google-cloud/storage";
 import { withRetry } from "../retry.ts";
 import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface GcsOptions {
   bucket: string;
@@ -60,7 +61,7 @@ export class GcsBucket implements Bucket {
   #translate(e: unknown, what: string, key?: string): Error {
     if (e instanceof BucketError) return e;
     const code = codeOf(e);
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     if (code === 404) {
       if (key === undefined || /bucket/i.test(msg)) {
         return new BucketError("NoSuchBucket", `GCS bucket "${this.name}" does not exist`, e);

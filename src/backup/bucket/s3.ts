@@ -16,6 +16,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { BUCKET_REQUEST_ATTEMPTS, BucketError, contentTypeFor, type Bucket, type PutOptions } from "./types.ts";
 import { counted } from "./util.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface S3Options {
   bucket: string;
@@ -87,7 +88,7 @@ export class S3Bucket implements Bucket {
     if (status === 403 || status === 401 || ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "CredentialsProviderError"].includes(name)) {
       return new BucketError("AccessDenied", `access to S3 bucket "${this.name}" denied (${name || status}): check the credentials`, e);
     }
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     return new BucketError("Other", `S3 ${what} on bucket "${this.name}" failed: ${name ? name + ": " : ""}${msg}`, e);
   }
 

@@ -17,9 +17,3 @@ export function counted(body: Readable | Buffer): { stream: Readable; counter: B
   src.pipe(counter);
   return { stream: counter, counter };
 }
-
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(parts);
-}

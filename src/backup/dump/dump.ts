@@ -37,6 +37,7 @@ import {
   type TableEntry,
 } from "./format.ts";
 import { emptySchemaDocument, listSchemas, readMinMax, readSchemaEntry, readTables, readUsers, type TableInfo } from "./schema.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface DumpOptions {
   target: MysqlTarget;
@@ -131,7 +132,7 @@ export async function dumpInstance(o: DumpOptions): Promise<DumpResult> {
         await control.query("LOCK INSTANCE FOR BACKUP");
         instanceLocked = true;
       } catch (e) {
-        log.warn({ err: (e as Error).message }, "LOCK INSTANCE FOR BACKUP failed; DDL is not blocked during the dump");
+        log.warn({ err: errorMessage(e) }, "LOCK INSTANCE FOR BACKUP failed; DDL is not blocked during the dump");
       }
     } finally {
       await control.query("UNLOCK TABLES");

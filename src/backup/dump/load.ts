@@ -32,6 +32,7 @@ import {
   type UserEntry,
 } from "./format.ts";
 import { accountName } from "./schema.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface UserFilter { user: string; host?: string }
 
@@ -289,7 +290,7 @@ export async function loadDump(o: LoadOptions): Promise<LoadResult> {
         }
       }
       if (failed.length === pendingViews.length) {
-        throw new Error(`cannot create view(s) ${failed.map(({ s, v }) => `${s.name}.${v.name}`).join(", ")}: ${(lastError as Error).message}`);
+        throw new Error(`cannot create view(s) ${failed.map(({ s, v }) => `${s.name}.${v.name}`).join(", ")}: ${errorMessage(lastError)}`);
       }
       pendingViews = failed;
     }

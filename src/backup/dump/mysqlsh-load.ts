@@ -22,6 +22,7 @@ import {
   type TableMeta, type UserBlock,
 } from "./mysqlsh.ts";
 import { EXCLUDED_USERS } from "./schema.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface MysqlshTablePlan {
   schema: string;
@@ -121,7 +122,7 @@ async function runStatement(c: Conn, st: string, where: string, warnings: Set<st
   try {
     await c.query(a.sql);
   } catch (e) {
-    throw new MysqlshDumpError(`${where}: ${(e as Error).message} (statement: ${a.sql.slice(0, 200).replace(/IDENTIFIED (.*?) AS '[^']*'/g, "IDENTIFIED $1 AS '…'")})`);
+    throw new MysqlshDumpError(`${where}: ${errorMessage(e)} (statement: ${a.sql.slice(0, 200).replace(/IDENTIFIED (.*?) AS '[^']*'/g, "IDENTIFIED $1 AS '…'")})`);
   }
 }
 

@@ -17,6 +17,7 @@ import {
   type UserEntry,
   type ViewEntry,
 } from "./format.ts";
+import { isIntegerType } from "./chunks.ts";
 
 /** Schemas never dumped (mysqlsh dumpInstance excludes the same). */
 export const SYSTEM_SCHEMAS: readonly string[] = ["mysql", "sys", "information_schema", "performance_schema"];
@@ -66,7 +67,7 @@ export async function readTables(c: Conn, schema: string): Promise<TableInfo[]> 
     const info: TableInfo = {
       schema, name, columns,
       estimatedRows: Number(t[1] ?? 0), estimatedBytes: Number(t[2] ?? 0),
-      keyIsInteger: keyType !== undefined && /^(tiny|small|medium|big)?int(eger)?$/i.test(s(keyType)),
+      keyIsInteger: keyType !== undefined && isIntegerType(s(keyType)),
     };
     if (keyName !== undefined) info.keyColumn = keyName;
     out.push(info);

@@ -21,6 +21,7 @@ import {
 } from "../../api/v1beta2/index.ts";
 import { createJsonPatch } from "./json-patch.ts";
 import { mutateStatefulSet, type StatefulSet } from "./statefulset.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export type AdmissionOperation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
 
@@ -219,7 +220,7 @@ export async function reviewBackupPolicyValidation(
   try {
     clusters = await deps.listMySQLClusters(namespace);
   } catch (e) {
-    return denied(req.uid, 500, "InternalError", `failed to list MySQLClusters in ${namespace}: ${(e as Error).message}`);
+    return denied(req.uid, 500, "InternalError", `failed to list MySQLClusters in ${namespace}: ${errorMessage(e)}`);
   }
   const refs = findClustersReferencingPolicy(policy, clusters);
   if (refs.length === 0) return allowed(req.uid);

@@ -2,7 +2,7 @@
 // ConversionReview requests to the handlers in admission.ts. Never crashes on malformed
 // input: every failure becomes an error response.
 import { readFileSync } from "node:fs";
-import { FileReloader } from "../cert-renewal.ts";
+import { FileWatch, contentsFingerprint } from "../../util/file-watch.ts";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,6 +21,7 @@ import {
   type WebhookDependencies,
 } from "./admission.ts";
 import { guardedListener } from "../../http/server.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export const WEBHOOK_PATHS = {
   mutateMySQLCluster: "/mutate-moco-cybozu-com-v1beta2-mysqlcluster",
@@ -65,8 +66,6 @@ export interface WebhookServer {
   url: string;
   /** Serves `pair` to new connections from now on (open ones keep theirs). Throws when it is unusable. */
   setCertificate(pair: { cert: string | Buffer; key: string | Buffer }): void;
-  /** Re-reads certFile/keyFile now; whether the certificate changed. */
-  reload(): boolean;
   /**
    * Keeps answering, but no connection stays open for another request: idle keep-alive
    * connections are closed now and every answer from now on carries `Connection: close`.
@@ -170,7 +169,7 @@ export async function handleWebhookRequest(
       return;
     }
     const malformed = e instanceof MalformedReviewError;
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     options.logger?.error({ path, uid, err: message }, malformed ? "malformed admission review" : "webhook failure");
     const response = malformed ? denied(uid, 400, "BadRequest", message) : denied(uid, 500, "InternalError", message);
     if (path === WEBHOOK_PATHS.convert) {
@@ -199,7 +198,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         if (draining) res.setHeader("Connection", "close");
         return handleWebhookRequest(req, res, options);
       },
-      (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "webhook request failed"),
+      (e) => options.logger?.error({ err: errorMessage(e) }, "webhook request failed"),
     ),
   );
   // kube-apiserver keeps idle connections to the webhook for up to 90 s (Go's
@@ -221,28 +220,29 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const setCertificate = (pair: { cert: string | Buffer; key: string | Buffer }): void => {
     server.setSecureContext({ cert: pair.cert, key: pair.key });
   };
-  const reloader = files === undefined ? undefined : new FileReloader({
+  const reloadFailed = (e: unknown) => options.logger?.error({ err: errorMessage(e) }, "cannot reload the webhook serving certificate; serving the previous one");
+  const reloader = files === undefined ? undefined : new FileWatch({
     files,
-    ...(options.reloadIntervalMs === undefined ? {} : { intervalMs: options.reloadIntervalMs }),
+    intervalMs: options.reloadIntervalMs ?? 10_000,
     onChange: ([cert, key]) => {
       setCertificate({ cert: cert ?? "", key: key ?? "" });
       options.logger?.info({ certFile: options.certFile }, "reloaded the webhook serving certificate");
     },
-    onError: (e) => options.logger?.error({ err: e instanceof Error ? e.message : String(e) }, "cannot reload the webhook serving certificate; serving the previous one"),
-  }, initial).start();
+    onReadError: reloadFailed,
+    onError: reloadFailed,
+  }, initial === undefined ? undefined : contentsFingerprint(files, initial)).start();
   return {
     server,
     port,
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     setCertificate,
-    reload: () => reloader?.check() ?? false,
     drain: () => {
       draining = true;
       server.closeIdleConnections();
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
-        reloader?.stop();
+        void reloader?.stop();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

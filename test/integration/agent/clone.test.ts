@@ -14,7 +14,8 @@ import type { CloneRequest } from "../../../src/shared/clone-api.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
-import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { eventually } from "../../env/eventually.ts";
 
 const DONOR_USER = "clone-donor";
 const DONOR_PASSWORD = "donor-secret-6f1c2a";
@@ -123,7 +124,7 @@ describe("clone through the agent's HTTPS API", () => {
     const started = Date.now();
     const cloning = cloneFromDonor(url, controllerTls, request);
     // While it runs, a second request is refused.
-    await waitFor("clone in progress", async () => (agent!.cloneService.inProgress ? true : undefined), 30_000, 20);
+    await eventually("clone in progress", async () => (agent!.cloneService.inProgress ? true : undefined), 30_000, 20);
     const busy = await cloneError(cloneFromDonor(url, controllerTls, request));
     assert.equal(busy.code, "RESOURCE_EXHAUSTED");
     assert.equal(busy.httpStatus, 429);
@@ -160,7 +161,7 @@ describe("clone through the agent's HTTPS API", () => {
   });
 
   it("the cloned recipient is ready to replicate: healthy, and a second clone is refused as not empty", async () => {
-    await waitFor("healthy", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/healthz`)).status === 200 ? true : undefined));
+    await eventually("healthy", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/healthz`)).status === 200 ? true : undefined));
     const e = await cloneError(cloneFromDonor(url, controllerTls, request));
     assert.equal(e.code, "FAILED_PRECONDITION");
     assert.equal(e.httpStatus, 412);
@@ -175,14 +176,14 @@ describe("clone through the agent's HTTPS API", () => {
         [donor.host, donor.port, donorPasswords.REPLICATION_PASSWORD]);
       await r.query("START REPLICA");
       await d.query("INSERT INTO shop.items VALUES (1001, 'after-clone', 1)");
-      await waitFor("row replicated", async () => {
+      await eventually("row replicated", async () => {
         const [rows] = await r.query<RowDataPacket[]>("SELECT name FROM shop.items WHERE id = 1001");
         return rows.length === 1 ? true : undefined;
       });
       const [[g]] = await r.query<RowDataPacket[]>(
         "SELECT GTID_SUBSET(@@gtid_executed, ?) AS sub", [String((await d.query<RowDataPacket[]>("SELECT @@gtid_executed AS g"))[0][0]!.g)]);
       assert.equal(Number(g!.sub), 1, "no errant transactions on the clone");
-      await waitFor("ready as a replica", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/readyz`)).status === 200 ? true : undefined));
+      await eventually("ready as a replica", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/readyz`)).status === 200 ? true : undefined));
     } finally {
       await r.end();
     }

@@ -130,21 +130,6 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
   return { status: res.status, body: await res.text() };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 /** startAgent for instance `inst` as ordinal 0 with the test flags and certificates (options override). */
 export function startTestAgent(inst: MysqldInstance, passwords: MocoPasswords, certs: AgentTestCerts, extra: Partial<AgentOptions> = {}): Promise<RunningAgent> {
   return startAgent({

@@ -7,7 +7,9 @@ import type { Connection, RowDataPacket } from "mysql2/promise";
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
-import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { eventually } from "../../env/eventually.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const MAX_DELAY_SECONDS = 2;
 
@@ -36,7 +38,7 @@ describe("agent probes on real replication", () => {
   const readyz = (a: RunningAgent) => httpGet(`http://127.0.0.1:${a.probePort}/readyz`);
   const healthz = (a: RunningAgent) => httpGet(`http://127.0.0.1:${a.probePort}/healthz`);
   const waitStatus = (a: RunningAgent, status: number, what: string, timeoutMs = 30_000) =>
-    waitFor(what, async () => {
+    eventually(what, async () => {
       const res = await readyz(a);
       if (res.status !== status) throw new Error(`last answer ${res.status} ${res.body.trim()}`);
       return res;
@@ -87,7 +89,7 @@ describe("agent probes on real replication", () => {
     await r.query("START REPLICA");
     // Ready may come before the first transaction is queued (no delay to export yet: the gauge
     // is unregistered then); once the primary's three transactions are queued it is exported.
-    await waitFor("replica ready with its delay exported", async () => {
+    await eventually("replica ready with its delay exported", async () => {
       const res = await readyz(replicaAgent!);
       if (res.status !== 200) throw new Error(`last answer ${res.status} ${res.body.trim()}`);
       const metrics = await httpGet(`http://127.0.0.1:${replicaAgent!.metricsPort}/metrics`);
@@ -110,7 +112,7 @@ describe("agent probes on real replication", () => {
   it("an applier blocked beyond --max-delay makes the replica unready until it catches up", async () => {
     await p.query("UPDATE app.t SET v = v + 1 WHERE id = 1");
     await waitStatus(replicaAgent!, 200, "caught up");
-    await new Promise((res) => setTimeout(res, MAX_DELAY_SECONDS * 1000 + 700));
+    await sleep(MAX_DELAY_SECONDS * 1000 + 700);
     const blocker = await replica.connect();
     try {
       await blocker.query("FLUSH TABLES WITH READ LOCK");
@@ -134,6 +136,6 @@ describe("agent probes on real replication", () => {
     assert.equal((await healthz(replicaAgent!)).status, 503);
     assert.equal((await readyz(replicaAgent!)).status, 500);
     await replica.start();
-    await waitFor("healthy after restart", async () => ((await healthz(replicaAgent!)).status === 200 ? true : undefined));
+    await eventually("healthy after restart", async () => ((await healthz(replicaAgent!)).status === 200 ? true : undefined));
   });
 });

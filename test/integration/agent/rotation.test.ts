@@ -13,7 +13,9 @@ import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { LogRotator } from "../../../src/agent/rotation.ts";
-import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags, waitFor } from "./helpers.ts";
+import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { eventually } from "../../env/eventually.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const SIZE_LIMIT = 32 * 1024;
 
@@ -73,7 +75,7 @@ describe("slow log rotation on real mysqld", () => {
     for (let burst = 0; burst < 24; burst++) {
       for (let i = 0; i < 25; i++) await c.query(`SELECT ${burst * 100 + i} AS n, REPEAT('x', 64) AS pad`);
       written += 25;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       try {
         maxSize = Math.max(maxSize, fs.statSync(slowLog).size);
       } catch { /* just renamed */ }
@@ -91,7 +93,7 @@ describe("slow log rotation on real mysqld", () => {
     await agent!.rotator.rotate();
     const rotationsBefore = await count("log_rotation_count");
     await c.query("SELECT 1");
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     assert.ok(fs.statSync(slowLog).size < SIZE_LIMIT);
     assert.equal(await count("log_rotation_count"), rotationsBefore);
   });
@@ -118,7 +120,7 @@ describe("slow log rotation on real mysqld", () => {
     const rotator = new LogRotator({ db: agent!.pool, slowLogPath: slowLog, schedule: schedule.schedule, sizeLimit: 0, metrics, logger: silentLogger() });
     rotator.start();
     try {
-      await waitFor("two scheduled rotations", async () => {
+      await eventually("two scheduled rotations", async () => {
         const v = (await metrics.logRotationCount.get()).values[0]?.value ?? 0;
         return v >= 2 ? true : undefined;
       }, 15_000);

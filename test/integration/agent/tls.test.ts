@@ -10,7 +10,8 @@ import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mys
 import type { RunningAgent } from "../../../src/agent/agent.ts";
 import { createCertificateAuthority, type CertificateAuthority } from "../../../src/controller/certs.ts";
 import { ER_SECURE_TRANSPORT_REQUIRED } from "../../../src/mysql/tls.ts";
-import { agentTestCerts, httpGet, randomPasswords, startTestAgent, waitFor } from "./helpers.ts";
+import { agentTestCerts, httpGet, randomPasswords, startTestAgent } from "./helpers.ts";
+import { eventually } from "../../env/eventually.ts";
 import { instanceTlsFiles, presentedSerial, serialOf, tlsMyCnfLines } from "../tls-fixtures.ts";
 
 describe("agent with spec.tls", () => {
@@ -47,12 +48,12 @@ describe("agent with spec.tls", () => {
     const pid = inst.pid();
     const reloader = agent?.tlsReloader;
     assert.ok(reloader, "the agent runs a reloader with tlsDir");
-    await waitFor("the first reload", async () => (reloader.reloads >= 1 ? true : undefined), 10_000, 100);
+    await eventually("the first reload", async () => (reloader.reloads >= 1 ? true : undefined), 10_000, 100);
     const before = reloader.reloads;
     const files = await instanceTlsFiles(ca, "test", 1, inst.host, 364);
     for (const [rel, content] of Object.entries(files)) writeFileSync(`${inst.dir}/${rel}`, content);
     const want = serialOf(files["tls/tls.crt"] ?? "");
-    await waitFor("mysqld presenting the new certificate", async () => {
+    await eventually("mysqld presenting the new certificate", async () => {
       const got = await presentedSerial(inst.host, 33062, "moco-admin", passwords.ADMIN_PASSWORD, { ca: ca.cert, serverName: "moco-test-0.moco-test.default.svc" });
       return got === want ? true : undefined;
     }, 15_000, 200);

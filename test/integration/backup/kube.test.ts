@@ -15,6 +15,7 @@ import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { repoRoot } from "../../env/procs.ts";
 import { startS3, type S3Server } from "../../env/storage.ts";
 import { ADMIN_PASSWORD, BACKUP_PASSWORD, createBackupUser, makeWorkDir, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const NS = "backup-kube";
 let cp: ControlPlane;
@@ -53,7 +54,7 @@ before(async () => {
   [cp, s3, mysqlds] = await Promise.all([startControlPlane({ controllerManager: false }), startS3(), startMysqlds(2)]);
   await cp.kubectl(["apply", "--server-side", "-f", path.join(repoRoot, "deploy", "crds")]);
   for (let i = 0; ; i++) {
-    try { await cp.kubectl(["get", "mysqlclusters", "-A"]); break; } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 300)); }
+    try { await cp.kubectl(["get", "mysqlclusters", "-A"]); break; } catch (e) { if (i > 100) throw e; await sleep(300); }
   }
   await cp.kubectl(["create", "namespace", NS]);
   await cp.kubectl(["create", "serviceaccount", "default", "-n", NS]);

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CLI = path.join(ROOT, "src/cli/kubectl-moco.ts");
@@ -122,7 +123,7 @@ before(async () => {
     const crd = await kubectlJson(["get", "crd/mysqlclusters.moco.cybozu.com"]) as { status?: { conditions?: { type: string; status: string }[] } };
     if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
     if (i > 120) throw new Error("the MySQLCluster CRD is not established");
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   await cp.kubectl(["create", "namespace", NS]);
   await cp.kubectl(["-n", NS, "create", "serviceaccount", "default"]);
@@ -261,7 +262,7 @@ describe("kubectl-moco against a real API server", () => {
 
     // --wait returns when "MOCO" (here: this test) completes the switchover
     const waiting = cli(["-n", NS, "switchover", "--wait", "--timeout", "60s", "healthy"]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     await cp.kubectl(["-n", NS, "annotate", "pod", "moco-healthy-1", "moco.cybozu.com/demote-"]);
     await setStatus("healthy", { currentPrimaryIndex: 0 });
     const done = await waiting;

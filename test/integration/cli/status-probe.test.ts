@@ -12,6 +12,7 @@ import { createUserStatements, mocoUser } from "../../../src/mysql/users.ts";
 import { PROBE_QUERY, parseBatchOutput, probeFromRows, probeViaSql } from "../../../src/cli/probe.ts";
 import { buildStatusReport } from "../../../src/cli/status.ts";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const PASSWORD = "0123456789abcdef0123456789abcdef";
 const OTHER_UUID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -53,7 +54,7 @@ before(async () => {
     const [[row]] = (await rep.query("SELECT GTID_SUBSET(?, @@gtid_executed) AS ok", [want.g])) as unknown as [[{ ok: number }]];
     if (row.ok === 1) break;
     if (i > 200) throw new Error("replica did not catch up");
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   await exec(rep, "STOP REPLICA SQL_THREAD");
   await exec(src, "INSERT INTO probe_test.t VALUES (4), (5)");

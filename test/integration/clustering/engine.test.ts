@@ -10,9 +10,9 @@ import type { PassResult } from "../../../src/clustering/manager.ts";
 import { familyFromVariableNames, fetchInstanceStatus } from "../../../src/clustering/instance.ts";
 import {
   fetchInstanceStatusHedged,
+  envDurationMs,
   fetchInstanceStatusWithRetry,
   ordinalOfPodName,
-  parseGoDuration,
   placePods,
 } from "../../../src/clustering/observe.ts";
 import type { ClusterPorts } from "../../../src/clustering/ports.ts";
@@ -137,15 +137,10 @@ describe("observe on real mysqld", () => {
 });
 
 describe("observe helpers", () => {
-  it("parses Go durations", () => {
-    assert.equal(parseGoDuration("3s"), 3000);
-    assert.equal(parseGoDuration("1m30s"), 90_000);
-    assert.equal(parseGoDuration("250ms"), 250);
-    assert.equal(parseGoDuration("0"), 0);
-    assert.equal(parseGoDuration("1.5h"), 5_400_000);
-    assert.equal(parseGoDuration("3"), null);
-    assert.equal(parseGoDuration(""), null);
-    assert.equal(parseGoDuration(undefined), null);
+  it("reads the MOCO_* duration overrides as Go durations, else the fallback", () => {
+    const env = { A: "3s", B: "1m30s", C: " 250ms ", D: "0", E: "3", F: "", G: "-1s" };
+    const got = ["A", "B", "C", "D", "E", "F", "G", "UNSET"].map((n) => envDurationMs(n, 7, env));
+    assert.deepEqual(got, [3000, 90_000, 250, 0, 7, 7, 7, 7]);
   });
 
   const pod = (name: string): PodView => ({

@@ -38,6 +38,9 @@ import { PASSWORD_KEYS } from "../../../src/mysql/users.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
+import { eventually } from "../../env/eventually.ts";
+import { errorMessage } from "../../../src/util/errors.ts";
+import { AckedWriter, BackgroundLoop } from "../../env/acked-writer.ts";
 
 /** A my.cnf fragment close to moco-ts's constant section (docs/objects.md#constmycnf). */
 export const CLUSTER_MYCNF = `
@@ -51,7 +54,7 @@ loose_replication_sender_observe_commit_only=OFF
 binlog_expire_logs_seconds=86400
 `;
 
-export { sleep };
+export { sleep, BackgroundLoop };
 
 export function randomPasswords(): MocoPasswords {
   return Object.fromEntries(PASSWORD_KEYS.map((k) => [k, randomBytes(16).toString("hex")])) as MocoPasswords;
@@ -410,14 +413,11 @@ export class ClusterHarness {
   }
 
   async waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (await pred()) return;
-      if (Date.now() > deadline) {
-        const last = this.passes.slice(-5).map((p) => `${p.state ?? "-"}/${p.operation?.kind ?? "-"}${p.error !== undefined ? ` (${p.error})` : ""}`);
-        throw new Error(`timed out waiting for ${what}; last passes: ${last.join("; ")}`);
-      }
-      await sleep(100);
+    try {
+      await eventually(what, pred, timeoutMs, 100);
+    } catch (e) {
+      const last = this.passes.slice(-5).map((p) => `${p.state ?? "-"}/${p.operation?.kind ?? "-"}${p.error !== undefined ? ` (${p.error})` : ""}`);
+      throw new Error(`${errorMessage(e)}; last passes: ${last.join("; ")}`, { cause: e });
     }
   }
 
@@ -481,87 +481,29 @@ export class ClusterHarness {
 
 /**
  * Inserts increasing ids through the instance labelled primary (as the primary Service
- * would), as moco-writable, recording every acknowledged insert.
+ * would), as moco-writable, recording every acknowledged insert (keyed by ordinal).
  */
-/**
- * A loop running in the background from start() until stop(), which waits for its last round:
- * the writer, the monitors and the tests' own probe loops.
- */
-export abstract class BackgroundLoop {
-  #running = false;
-  #loop: Promise<void> | null = null;
-
-  /** False once stop() was called: run() ends its loop then. */
-  protected get running(): boolean {
-    return this.#running;
-  }
-
-  start(): void {
-    this.#running = true;
-    this.#loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await this.#loop;
-  }
-
-  protected abstract run(): Promise<void>;
-}
-
-export class Writer extends BackgroundLoop {
-  readonly acked: number[] = [];
-  readonly errors: string[] = [];
-  /** ordinal → time of its first acknowledged insert. */
-  readonly firstAckOn = new Map<number, number>();
-  private next = 1;
-  private readonly h: ClusterHarness;
-  private readonly tls: MysqlClientTls | undefined;
-  /** Connections opened (a new one after each error). */
-  connects = 0;
-
+export class Writer extends AckedWriter<number> {
   /** `tls`: connect with TLS, verifying the instances against this CA. */
   constructor(h: ClusterHarness, tls?: MysqlClientTls) {
-    super();
-    this.h = h;
-    this.tls = tls;
-  }
-
-  protected async run(): Promise<void> {
-    let conn: Connection | null = null;
-    let connected = -1;
-    while (this.running) {
-      const p = this.h.labelledPrimary();
-      if (p === null) {
-        await sleep(20);
-        continue;
-      }
-      try {
-        if (conn === null || connected !== p) {
-          conn?.destroy();
-          conn = null;
-          conn = await mysql.createConnection({
-            ...mysqlClientTlsOptions(this.h.inst(p).host, 3306, this.tls),
+    super({
+      target: () => {
+        const p = h.labelledPrimary();
+        return p === null ? null : {
+          key: p,
+          connect: () => mysql.createConnection({
+            ...mysqlClientTlsOptions(h.inst(p).host, 3306, tls),
             user: "moco-writable",
-            password: this.h.passwords.WRITABLE_PASSWORD,
+            password: h.passwords.WRITABLE_PASSWORD,
             connectTimeout: 1000,
-          });
-          conn.on("error", () => undefined);
-          connected = p;
-          this.connects++;
-        }
-        const id = this.next++;
-        await conn.query({ sql: "INSERT INTO test.t (id, via) VALUES (?, ?)", timeout: 5000 }, [id, p]);
-        this.acked.push(id);
-        if (!this.firstAckOn.has(p)) this.firstAckOn.set(p, Date.now());
-      } catch (e) {
-        this.errors.push((e as Error).message);
-        conn?.destroy();
-        conn = null;
-        await sleep(20);
-      }
-    }
-    conn?.destroy();
+          }),
+        };
+      },
+      insertSql: "INSERT INTO test.t (id, via) VALUES (?, ?)",
+      insertValues: (id, p) => [id, p],
+      insertTimeoutMs: 5000,
+      retryPauseMs: 20,
+    });
   }
 }
 

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 
 import { ClusterHarness, Writer, createTestTable, idsOn } from "./harness.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 describe("failover from a SIGSTOPped (unresponsive) primary", () => {
   let h: ClusterHarness;
@@ -70,7 +71,7 @@ describe("failover from a SIGSTOPped (unresponsive) primary", () => {
         );
         const writable = ro.flatMap((v, k) => (v === "OFF" ? [k + 1] : []));
         if (writable.length > 1) violations.push(`writable at once: ${writable.join(",")}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     })();
     try {

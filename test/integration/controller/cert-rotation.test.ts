@@ -28,6 +28,7 @@ import { buildWebhookConfigurations } from "../../../src/controller/webhooks/ind
 import { createCertificateAuthority, issueCertificate, splitPemBundle, type CertificateAuthority } from "../../../src/controller/certs.ts";
 import { CA_SECRET_NAME } from "../../../src/controller/cert-store.ts";
 import { REPO_ROOT, clusterManifest } from "../../env/controller-harness.ts";
+import { errorMessage } from "../../../src/util/errors.ts";
 
 const SYS = "moco-system";
 const NS = "load";
@@ -63,7 +64,7 @@ function admissionLoad(client: KubeClient, workers = 2): Load {
         if (out.metadata?.finalizers?.includes("moco.cybozu.com/mysqlcluster") === true) ok++;
         else failed.push("no finalizer: the mutating webhook did not run");
       } catch (e) {
-        failed.push(e instanceof Error ? e.message : String(e));
+        failed.push(errorMessage(e));
       }
     }
   };

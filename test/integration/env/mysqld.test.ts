@@ -4,16 +4,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { RowDataPacket } from "mysql2/promise";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { eventually } from "../../env/eventually.ts";
 
 describe("real mysqld from the Debian rootfs", () => {
   let set: MysqldSet;
@@ -58,7 +49,7 @@ describe("real mysqld from the Debian rootfs", () => {
       const [[gs]] = await s.query<RowDataPacket[]>("SELECT @@gtid_executed AS g");
       const sourceGtids = String(gs!.g);
       assert.notEqual(sourceGtids, "");
-      await waitFor("replica to apply every GTID", async () => {
+      await eventually("replica to apply every GTID", async () => {
         const [[ok]] = await r.query<RowDataPacket[]>("SELECT GTID_SUBSET(?, @@gtid_executed) AS ok", [sourceGtids]);
         return Number(ok!.ok) === 1 ? true : undefined;
       });

@@ -16,6 +16,7 @@ import { AgentCloneError, cloneFromDonor } from "../../../src/shared/clone-clien
 import type { Queryable } from "../../../src/agent/db.ts";
 import { silentLogger } from "../../../src/agent/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
+import { eventually } from "../../env/eventually.ts";
 
 describe("clone API server (TLS layer)", () => {
   let tmp: string;
@@ -108,10 +109,7 @@ describe("clone API server (TLS layer)", () => {
     assert.equal(await servedCommonName(), "agent-a");
     fs.copyFileSync(serverB.cert, path.join(certDir, "tls.crt"));
     fs.copyFileSync(serverB.key, path.join(certDir, "tls.key"));
-    const deadline = Date.now() + 10_000;
-    let cn = "";
-    while (Date.now() < deadline && (cn = await servedCommonName()) !== "agent-b") await new Promise((r) => setTimeout(r, 100));
-    assert.equal(cn, "agent-b");
+    await eventually("the new certificate served", async () => (await servedCommonName()) === "agent-b", 10_000, 100);
   });
 
   it("keeps the old certificates when the new ones are unreadable", async () => {

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 
 import {
   AgentConfigError,
-  agentUsage,
   ordinalFromPodName,
   parseAgentFlags,
   parseListenAddress,
@@ -73,8 +72,7 @@ describe("parseAgentFlags", () => {
   });
 
   it("--help ends with exit code 0 and the usage", () => {
-    assert.throws(() => parseAgentFlags(["--help"]), (e: unknown) => e instanceof AgentConfigError && e.exitCode === 0 && e.message.includes("--log-rotation-schedule"));
-    assert.match(agentUsage(), /--grpc-cert-dir/);
+    assert.throws(() => parseAgentFlags(["--help"]), (e: unknown) => e instanceof AgentConfigError && e.exitCode === 0 && e.message.includes("--log-rotation-schedule") && e.message.includes("--grpc-cert-dir"));
   });
 });
 

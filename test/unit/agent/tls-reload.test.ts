@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { TlsReloader, tlsFilesFingerprint } from "../../../src/agent/tls-reload.ts";
+import { TlsReloader } from "../../../src/agent/tls-reload.ts";
 
 function tempDir(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-reload-"));
@@ -47,23 +47,5 @@ describe("TlsReloader", () => {
       "ALTER INSTANCE RELOAD TLS FOR CHANNEL mysql_main",
       "ALTER INSTANCE RELOAD TLS FOR CHANNEL mysql_admin",
     ]).flat());
-  });
-
-  it("a known startup fingerprint skips the first reload", async () => {
-    const dir = tempDir(PAIR);
-    let connects = 0;
-    const r = new TlsReloader({ dir, connect: async () => { connects++; return { query: async () => undefined, end: async () => undefined }; } }, tlsFilesFingerprint(dir) ?? undefined);
-    assert.equal(await r.check(), "unchanged");
-    assert.equal(connects, 0);
-  });
-
-  it("fingerprints differ for any file's change and are null while one is missing", () => {
-    const dir = tempDir(PAIR);
-    const a = tlsFilesFingerprint(dir);
-    fs.writeFileSync(path.join(dir, "ca.crt"), "CA2");
-    const b = tlsFilesFingerprint(dir);
-    assert.ok(a !== null && b !== null && a !== b);
-    fs.rmSync(path.join(dir, "ca.crt"));
-    assert.equal(tlsFilesFingerprint(dir), null);
   });
 });

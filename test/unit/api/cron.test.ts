@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseCronSpec, parseGoDuration, type CronSchedule } from "../../../src/api/v1beta2/cron.ts";
+import { parseCronSpec, type CronSchedule } from "../../../src/api/v1beta2/cron.ts";
 
 function fields(s: CronSchedule) {
   assert.equal(s.kind, "fields");
@@ -82,27 +82,3 @@ describe("parseCronSpec rejects malformed specs with robfig/cron's message", () 
   }
 });
 
-describe("parseGoDuration", () => {
-  const table: [string, number | RegExp][] = [
-    ["0", 0],
-    ["1s", 1e9],
-    ["-1.5h", -5400e9],
-    ["2h45m", 9900e9],
-    ["300ms", 300e6],
-    ["1us", 1e3],
-    ["1µs", 1e3],
-    [".5s", 500e6],
-    ["5.s", 5e9],
-    ["", /invalid duration/],
-    [".", /invalid duration/],
-    ["1", /missing unit/],
-    ["1x", /unknown unit "x"/],
-    ["1.5.5s", /missing unit/],
-  ];
-  for (const [text, want] of table) {
-    it(JSON.stringify(text), () => {
-      if (typeof want === "number") assert.equal(parseGoDuration(text), want);
-      else assert.throws(() => parseGoDuration(text), want);
-    });
-  }
-});

@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { after, test } from "node:test";
 import tar from "tar-stream";
 import { extractArchive, packFiles, putArchive, readFirstEntry, safeEntryName, streamArchive, tarSize } from "../../../src/backup/archive.ts";
-import { readAll } from "../../../src/backup/bucket/util.ts";
+import { buffer as readAll } from "node:stream/consumers";
 import { BucketError, type Bucket } from "../../../src/backup/bucket/types.ts";
 import { readDumpHead, validateRestorePoint } from "../../../src/backup/restore.ts";
 import { readBinlogManifest } from "../../../src/backup/binlog.ts";

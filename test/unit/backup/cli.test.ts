@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildProgram, type ParsedCommand } from "../../../src/backup/cli.ts";
-import { isTransientError, withRetry, backoffDelay } from "../../../src/backup/retry.ts";
+import { isTransientError, withRetry } from "../../../src/backup/retry.ts";
 
 async function parse(args: string[]): Promise<ParsedCommand> {
   let got: ParsedCommand | undefined;
@@ -58,7 +58,10 @@ test("retry: transient classification and capped exponential back-off", async ()
   assert.ok(!isTransientError({ $metadata: { httpStatusCode: 403 } }));
   assert.ok(!isTransientError(new Error("boom")));
   assert.ok(isTransientError({ message: "x", cause: { code: "ETIMEDOUT" } }));
-  assert.deepEqual([1, 2, 3, 4, 10].map((a) => backoffDelay(a, 100, 1000)), [100, 200, 400, 800, 1000]);
+  const capped: number[] = [];
+  await assert.rejects(withRetry(async () => { throw { code: "ECONNRESET" }; },
+    { attempts: 6, baseDelayMs: 100, maxDelayMs: 1000, sleep: async (ms) => { capped.push(ms); } }));
+  assert.deepEqual(capped, [100, 200, 400, 800, 1000]);
   const delays: number[] = [];
   let calls = 0;
   const v = await withRetry(async () => { if (++calls < 3) throw { code: "ECONNRESET" }; return "ok"; },

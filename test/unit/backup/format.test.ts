@@ -5,7 +5,7 @@ import {
   TsvEncoder, columnEncoding, createCompressor, createDecompressor, defaultCompression, encodeRow, escapeField,
   loadDataStatement, quoteIdent, selectList,
 } from "../../../src/backup/dump/format.ts";
-import { readAll } from "../../../src/backup/bucket/util.ts";
+import { buffer as readAll } from "node:stream/consumers";
 import { contentTypeFor } from "../../../src/backup/bucket/types.ts";
 import { s3PartSize } from "../../../src/backup/bucket/s3.ts";
 import { emulatorBase } from "../../../src/backup/bucket/gcs.ts";

@@ -30,6 +30,7 @@ const CONTROLLER_ENGINE = "layers: src/controller/ uses the clustering engine th
 const CLUSTERING = "layers: src/clustering/ depends only on its ports and src/mysql/";
 const SHARED = "layers: src/shared/ (names, annotations and protocols shared by controller, agent and CLI) imports only src/api/ and src/mysql/";
 const API = "layers: src/api/ imports only src/k8s/";
+const UTIL = "layers: src/util/ (neutral helpers every layer may use) imports nothing else of src/";
 const OBSERVE = "layers: clustering observe imports neither decide, act nor the manager";
 const DECIDE = "layers: clustering decide is pure: it imports neither observe, act, the manager nor the SQL modules";
 const ACT = "layers: clustering act imports decide, never observe or the manager";
@@ -42,6 +43,8 @@ const TEST_ENV = "layers: test/env/ (the environment library) never imports sand
 /** [file, import statement, the layer message it must be reported with]. */
 const crossing: [string, string, string][] = [
   ["src/k8s/fieldsv1.ts", `import { x } from "../api/v1beta2/quantity.ts";`, K8S],
+  ["src/util/quantity.ts", `import { x } from "../api/v1beta2/core-schemas.ts";`, UTIL],
+  ["src/util/errors.ts", `import { x } from "../k8s/errors.ts";`, UTIL],
   ["src/k8s/client.ts", `import { x } from "../controller/main.ts";`, K8S],
   ["src/k8s/informer.ts", `import { x } from "../clustering/manager.ts";`, K8S],
   ["src/mysql/users.ts", `import { x } from "../k8s/client.ts";`, MYSQL],
@@ -80,8 +83,10 @@ const crossing: [string, string, string][] = [
 
 /** [file, import statement] that the layers allow. */
 const allowed: [string, string][] = [
-  ["src/k8s/fieldsv1.ts", `import { x } from "./quantity.ts";`],
-  ["src/api/v1beta2/validation.ts", `import { x } from "../../k8s/quantity.ts";`],
+  ["src/k8s/fieldsv1.ts", `import { x } from "../util/quantity.ts";`],
+  ["src/api/v1beta2/validation.ts", `import { x } from "../../util/quantity.ts";`],
+  ["src/mysql/mycnf.ts", `import { x } from "../util/quantity.ts";`],
+  ["src/clustering/observe.ts", `import { x } from "../util/duration.ts";`],
   ["src/cli/commands.ts", `import { x } from "../shared/names.ts";`],
   ["src/cli/probe.ts", `import { x } from "../mysql/tls.ts";`],
   ["src/agent/clone-server.ts", `import { x } from "../shared/clone-api.ts";`],

@@ -1,12 +1,8 @@
-// Renewal timing and file reloading of src/controller/cert-renewal.ts, and the CA bundle
+// Renewal timing of src/controller/cert-renewal.ts, and the CA bundle
 // handling of certs.ts (pure logic; no API server).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import {
-  FileReloader,
   certificateNotAfter,
   renewalCheckIntervalMs,
   renewalDue,
@@ -76,29 +72,4 @@ test("CA bundles: a created CA and the same CA read back from its Secret have th
   const readBack = await loadCertificateAuthority(created.cert, created.key, created.bundle);
   assert.equal(readBack.bundle, created.bundle);
   assert.equal((await loadCertificateAuthority(created.cert, created.key)).bundle, created.bundle);
-});
-
-test("FileReloader: calls back once per change, keeps the old contents when the callback throws or a file is missing", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "moco-reloader-"));
-  try {
-    const f = path.join(dir, "tls.crt");
-    fs.writeFileSync(f, "one");
-    const seen: string[] = [];
-    const errors: unknown[] = [];
-    let fail = false;
-    const r = new FileReloader({ files: [f], onChange: ([c]) => { if (fail) throw new Error("bad pair"); seen.push(String(c)); }, onError: (e) => errors.push(e) });
-    assert.equal(r.check(), true);
-    assert.equal(r.check(), false, "unchanged");
-    fs.writeFileSync(f, "two");
-    fail = true;
-    assert.equal(r.check(), false, "callback threw");
-    fail = false;
-    assert.equal(r.check(), true, "retried on the next poll");
-    fs.rmSync(f);
-    assert.equal(r.check(), false, "missing file");
-    assert.deepEqual(seen, ["one", "two"]);
-    assert.equal(errors.length, 2);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 });

@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Backoff, backoffDelay } from "../../../src/k8s/backoff.ts";
-import { FakeClock } from "../../../src/k8s/clock.ts";
+import { Backoff, backoffDelay } from "../../../src/util/backoff.ts";
+import { FakeClock } from "./fake-clock.ts";
 import { TokenBucket } from "../../../src/k8s/ratelimit.ts";
 import { Selector, toSelector } from "../../../src/k8s/labels.ts";
-import { isAlreadyExists, isConflict, isGone, isNotFound, isRetriable, ApiError } from "../../../src/k8s/errors.ts";
+import { isAlreadyExists, isConflict, isGone, isNotFound, ApiError } from "../../../src/k8s/errors.ts";
 import { resourcePath, resources } from "../../../src/k8s/resource.ts";
 import { microTime } from "../../../src/k8s/leader.ts";
 
@@ -86,9 +86,6 @@ describe("errors, paths, times", () => {
     assert.equal(isConflict(new ApiError("POST", "/x", 409, { reason: "AlreadyExists" })), false);
     assert.equal(isConflict({ code: 409, body: JSON.stringify({ reason: "Conflict" }) }), true);
     assert.equal(isGone(new ApiError("GET", "/x", 410, { reason: "Expired" })), true);
-    assert.equal(isRetriable(new Error("ECONNREFUSED")), true);
-    assert.equal(isRetriable(new ApiError("GET", "/x", 422, {})), false);
-    assert.equal(isRetriable(new ApiError("GET", "/x", 503, {})), true);
   });
 
   it("builds REST paths for core, grouped and cluster-scoped resources", () => {

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
 import type { KubeClient } from "../../../src/k8s/client.ts";
-import { FakeClock } from "../../../src/k8s/clock.ts";
+import { FakeClock } from "./fake-clock.ts";
 import { ApiError } from "../../../src/k8s/errors.ts";
 import { EventRecorder } from "../../../src/k8s/events.ts";
 import type { KubeObject } from "../../../src/k8s/types.ts";

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
 import type { KubeClient, QueryValue } from "../../../src/k8s/client.ts";
-import { FakeClock, flushMicrotasks } from "../../../src/k8s/clock.ts";
+import { FakeClock, flushMicrotasks } from "./fake-clock.ts";
 import { ApiError } from "../../../src/k8s/errors.ts";
 import { Informer } from "../../../src/k8s/informer.ts";
 import { resources } from "../../../src/k8s/resource.ts";

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
 import type { KubeClient, RequestOptions } from "../../../src/k8s/client.ts";
-import { FakeClock } from "../../../src/k8s/clock.ts";
+import { FakeClock } from "./fake-clock.ts";
 import { ApiError } from "../../../src/k8s/errors.ts";
 import { LeaderElector, type Lease } from "../../../src/k8s/leader.ts";
 

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock, flushMicrotasks } from "../../../src/k8s/clock.ts";
+import { FakeClock, flushMicrotasks } from "./fake-clock.ts";
 import {
   BucketRateLimiter, ItemExponentialRateLimiter, MaxOfRateLimiter, WorkQueue, runWorkers, type RateLimiter,
 } from "../../../src/k8s/queue.ts";

@@ -7,7 +7,6 @@ import {
   MOCO_USERS,
   MOCO_USER_NAMES,
   PASSWORD_KEYS,
-  REQUIRED_PLUGINS,
   SEMISYNC_NAMES,
   SYSTEM_USER_NAMES,
   createUserStatements,
@@ -204,9 +203,9 @@ describe("killConnections protection (docs/clustering.md#operator-primitives)", 
 });
 
 describe("plugins (docs/clustering.md#mysql-version-specifics)", () => {
-  it("moco-ts installs the current semi-sync plugins and clone", () => {
+  it("moco-ts installs the current semi-sync plugins and clone on a new instance", () => {
     assert.deepEqual(
-      REQUIRED_PLUGINS.map((p) => installPluginStatement(p).sql),
+      pluginsToInstall([]).map((p) => installPluginStatement(p).sql),
       [
         "INSTALL PLUGIN rpl_semi_sync_source SONAME 'semisync_source.so'",
         "INSTALL PLUGIN rpl_semi_sync_replica SONAME 'semisync_replica.so'",
