@@ -40,8 +40,8 @@ const SRC_LAYERS = {
   shared: [onlyFromSrc("shared", ["api", "mysql"], "layers: src/shared/ (names, annotations and protocols shared by controller, agent and CLI) imports only src/api/ and src/mysql/")],
   clustering: [onlyFromSrc("clustering", ["mysql"], "layers: src/clustering/ depends only on its ports and src/mysql/")],
   agent: [onlyFromSrc("agent", ["api", "mysql", "http", "shared"], "layers: src/agent/ imports only src/api/, src/mysql/, src/http/ and src/shared/ (never controller internals)")],
-  backup: [onlyFromSrc("backup", ["api", "mysql", "shared"], "layers: src/backup/ imports only src/api/, src/mysql/ and src/shared/ (never controller internals)")],
-  cli: [onlyFromSrc("cli", ["api", "mysql", "shared"], "layers: src/cli/ imports only src/api/, src/mysql/ and src/shared/ (never controller internals)")],
+  backup: [onlyFromSrc("backup", ["api", "mysql", "shared", "k8s"], "layers: src/backup/ imports only src/api/, src/mysql/, src/shared/ and src/k8s/ (never controller internals)")],
+  cli: [onlyFromSrc("cli", ["api", "mysql", "shared", "k8s"], "layers: src/cli/ imports only src/api/, src/mysql/, src/shared/ and src/k8s/ (never controller internals)")],
   controller: [
     folders(["agent", "cli", "backup"], "layers: src/controller/ never imports src/agent/, src/cli/ or src/backup/ (shared code lives in src/shared/)"),
     { regex: `${UP}clustering/(?!(?:manager|ports|types|sql)\\.ts$)`, message: "layers: src/controller/ uses the clustering engine through manager.ts, ports.ts, types.ts and sql.ts only" },

@@ -14,10 +14,7 @@ cd "$root"
 layer="${1:-all}"; shift || true
 
 # npm packages, including the Node 24 binary (npm package node@24) that runs everything below.
-if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "== npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash test/env/npm-deps.sh
 export PATH="$root/node_modules/.bin:$PATH"
 node -e 'if (!process.versions.node.startsWith("24.")) { console.error("need Node 24, got " + process.version); process.exit(1) }'
 

@@ -1,10 +1,13 @@
 // What the jobs need from Kubernetes, behind a small interface: the MySQLCluster, its
 // Pods, status writes (status subresource, read-modify-PUT with retry on conflict, never a
-// merge patch) and Events. KubeClusterStore talks to the API server through
-// @kubernetes/client-node; MemoryClusterStore backs unit and integration tests.
-import * as k8s from "@kubernetes/client-node";
-import { GROUP, MYSQLCLUSTER_KIND, MYSQLCLUSTER_PLURAL, VERSION } from "../api/v1beta2/index.ts";
+// merge patch) and Events. KubeClusterStore talks to the API server through the project's
+// one client (src/k8s/client.ts, KubeClient); MemoryClusterStore backs unit and integration tests.
+import { GROUP, MYSQLCLUSTER_KIND, VERSION } from "../api/v1beta2/index.ts";
 import type { BackupStatus, MySQLCluster } from "../api/v1beta2/index.ts";
+import { KubeClient } from "../k8s/client.ts";
+import { isConflict, isNotFound } from "../k8s/errors.ts";
+import { resources } from "../k8s/resource.ts";
+import type { KubeObject } from "../k8s/types.ts";
 
 export interface PodInfo {
   name: string;
@@ -36,20 +39,14 @@ export function podOrdinal(podName: string, cluster: string): number {
   return Number(rest);
 }
 
-function podInfo(p: k8s.V1Pod, cluster: string): PodInfo {
+interface Pod extends KubeObject {
+  status?: { podIP?: string; conditions?: { type?: string; status?: string }[] };
+}
+
+function podInfo(p: Pod, cluster: string): PodInfo {
   const name = p.metadata?.name ?? "";
   const ready = (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   return { name, index: podOrdinal(name, cluster), ready, ip: p.status?.podIP ?? "" };
-}
-
-function isConflict(e: unknown): boolean {
-  const code = (e as { code?: unknown; statusCode?: unknown } | null);
-  return code?.code === 409 || code?.statusCode === 409;
-}
-
-function isNotFound(e: unknown): boolean {
-  const code = (e as { code?: unknown; statusCode?: unknown } | null);
-  return code?.code === 404 || code?.statusCode === 404;
 }
 
 /** A time as RFC 3339 with second precision (metav1.Time). */
@@ -58,25 +55,21 @@ export function rfc3339(d: Date): string {
 }
 
 export class KubeClusterStore implements ClusterStore {
-  readonly #custom: k8s.CustomObjectsApi;
-  readonly #core: k8s.CoreV1Api;
+  readonly #client: KubeClient;
   readonly #component: string;
 
-  constructor(kc?: k8s.KubeConfig, component = "moco-backup") {
-    const config = kc ?? (() => { const c = new k8s.KubeConfig(); c.loadFromDefault(); return c; })();
-    this.#custom = config.makeApiClient(k8s.CustomObjectsApi);
-    this.#core = config.makeApiClient(k8s.CoreV1Api);
+  /** `client` defaults to the in-cluster service account (else $KUBECONFIG / ~/.kube/config). */
+  constructor(client?: KubeClient, component = "moco-backup") {
+    this.#client = client ?? KubeClient.fromDefault({ userAgent: component });
     this.#component = component;
   }
 
-  async getCluster(namespace: string, name: string): Promise<MySQLCluster> {
-    return (await this.#custom.getNamespacedCustomObject({
-      group: GROUP, version: VERSION, namespace, plural: MYSQLCLUSTER_PLURAL, name,
-    })) as MySQLCluster;
+  getCluster(namespace: string, name: string): Promise<MySQLCluster> {
+    return this.#client.get<MySQLCluster>(resources.mysqlClusters, name, namespace);
   }
 
   async listPods(namespace: string, name: string): Promise<PodInfo[]> {
-    const list = await this.#core.listNamespacedPod({
+    const list = await this.#client.list<Pod>(resources.pods, {
       namespace,
       labelSelector: `app.kubernetes.io/name=mysql,app.kubernetes.io/instance=${name},app.kubernetes.io/created-by=moco`,
     });
@@ -85,7 +78,7 @@ export class KubeClusterStore implements ClusterStore {
 
   async getPod(namespace: string, podName: string): Promise<PodInfo | undefined> {
     try {
-      const p = await this.#core.readNamespacedPod({ namespace, name: podName });
+      const p = await this.#client.get<Pod>(resources.pods, podName, namespace);
       const cluster = podName.replace(/^moco-/, "").replace(/-\d+$/, "");
       return podInfo(p, cluster);
     } catch (e) {
@@ -99,9 +92,7 @@ export class KubeClusterStore implements ClusterStore {
       const cluster = await this.getCluster(namespace, name);
       mutate(cluster);
       try {
-        await this.#custom.replaceNamespacedCustomObjectStatus({
-          group: GROUP, version: VERSION, namespace, plural: MYSQLCLUSTER_PLURAL, name, body: cluster,
-        });
+        await this.#client.update(resources.mysqlClusters, cluster, { subresource: "status" });
         return;
       } catch (e) {
         if (!isConflict(e) || attempt >= 10) throw e;
@@ -126,19 +117,17 @@ export class KubeClusterStore implements ClusterStore {
     const name = cluster.metadata?.name ?? "";
     const now = new Date();
     const nanos = BigInt(now.getTime()) * 1_000_000n + BigInt(process.hrtime.bigint() % 1_000_000n);
-    await this.#core.createNamespacedEvent({
-      namespace: ns,
-      body: {
-        metadata: { name: `${name}.${nanos.toString(16)}`, namespace: ns },
-        involvedObject: {
-          apiVersion: `${GROUP}/${VERSION}`, kind: MYSQLCLUSTER_KIND, name, namespace: ns,
-          ...(cluster.metadata?.uid ? { uid: cluster.metadata.uid } : {}),
-          ...(cluster.metadata?.resourceVersion ? { resourceVersion: cluster.metadata.resourceVersion } : {}),
-        },
-        reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
-        source: { component: this.#component },
+    await this.#client.create(resources.events, {
+      apiVersion: "v1", kind: "Event",
+      metadata: { name: `${name}.${nanos.toString(16)}`, namespace: ns },
+      involvedObject: {
+        apiVersion: `${GROUP}/${VERSION}`, kind: MYSQLCLUSTER_KIND, name, namespace: ns,
+        ...(cluster.metadata?.uid ? { uid: cluster.metadata.uid } : {}),
+        ...(cluster.metadata?.resourceVersion ? { resourceVersion: cluster.metadata.resourceVersion } : {}),
       },
-    });
+      reason, message, type, count: 1, firstTimestamp: rfc3339(now), lastTimestamp: rfc3339(now),
+      source: { component: this.#component },
+    } as KubeObject);
   }
 }
 

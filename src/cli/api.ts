@@ -1,9 +1,12 @@
 // The few Kubernetes API calls the plugin makes, behind a small interface so the commands
-// can be tested with a fake, implemented with @kubernetes/client-node's object-parameter
-// APIs. Errors are the client's ApiException; callers turn them into CliErrors.
-import * as k8s from "@kubernetes/client-node";
-import { GROUP, MYSQLCLUSTER_PLURAL, VERSION } from "../api/v1beta2/index.ts";
+// can be tested with a fake, over the project's one API client (src/k8s/client.ts,
+// KubeClient) built from the resolved kubeconfig. Errors are the client's ApiError; callers
+// turn them into CliErrors. (The object types are client-node's, used as types only.)
+import type { CoreV1Event, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { KubeClient } from "../k8s/client.ts";
+import { resources } from "../k8s/resource.ts";
+import type { KubeObject } from "../k8s/types.ts";
 import type { ResolvedKubeConfig } from "./kubeconfig.ts";
 
 /** Annotation changes: a string sets the key, null removes it. */
@@ -14,76 +17,51 @@ export interface MocoApi {
   listClusters(namespace: string): Promise<MySQLCluster[]>;
   /** JSON merge patch of metadata.annotations of a MySQLCluster. */
   patchClusterAnnotations(namespace: string, name: string, patch: AnnotationPatch): Promise<MySQLCluster>;
-  getSecret(namespace: string, name: string): Promise<k8s.V1Secret>;
-  getPod(namespace: string, name: string): Promise<k8s.V1Pod>;
-  listPods(namespace: string, labelSelector: string): Promise<k8s.V1Pod[]>;
+  getSecret(namespace: string, name: string): Promise<V1Secret>;
+  getPod(namespace: string, name: string): Promise<V1Pod>;
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
   /** JSON merge patch of metadata.annotations of a Pod. */
-  patchPodAnnotations(namespace: string, name: string, patch: AnnotationPatch): Promise<k8s.V1Pod>;
+  patchPodAnnotations(namespace: string, name: string, patch: AnnotationPatch): Promise<V1Pod>;
   /** Events whose involvedObject is the named object of `kind`. */
-  listEvents(namespace: string, kind: string, name: string): Promise<k8s.CoreV1Event[]>;
+  listEvents(namespace: string, kind: string, name: string): Promise<CoreV1Event[]>;
 }
 
-const MYSQLCLUSTERS = { group: GROUP, version: VERSION, plural: MYSQLCLUSTER_PLURAL } as const;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  if (ms <= 0) return p;
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: request timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+/**
+ * The plugin's KubeClient: the resolved credentials plus the impersonation headers. No
+ * socket inactivity limit: `--request-timeout` (createMocoApi) bounds a call as a whole.
+ */
+export function cliClient(cfg: ResolvedKubeConfig): KubeClient {
+  return new KubeClient(cfg.kubeConfig, { userAgent: "kubectl-moco", headers: cfg.headers, requestTimeoutMs: 0 });
 }
 
-/** MocoApi over a resolved kubeconfig. */
-export function createMocoApi(cfg: ResolvedKubeConfig): MocoApi {
-  const core = cfg.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const custom = cfg.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  let base: k8s.ConfigurationOptions | undefined;
-  for (const [key, value] of Object.entries(cfg.headers)) base = k8s.setHeaderOptions(key, value, base);
-  const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch, base);
+/** MocoApi over a resolved kubeconfig. `--request-timeout` bounds each call as a whole (0 = none). */
+export function createMocoApi(cfg: ResolvedKubeConfig, client: KubeClient = cliClient(cfg)): MocoApi {
   const t = cfg.requestTimeoutMs;
+  const call = async <T>(what: string, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> => {
+    const signal = t > 0 ? AbortSignal.timeout(t) : undefined;
+    try {
+      return await fn(signal);
+    } catch (e) {
+      if (signal?.aborted === true) throw new Error(`${what}: request timed out after ${t} ms`);
+      throw e;
+    }
+  };
+  const annotations = (patch: AnnotationPatch) => ({ metadata: { annotations: patch } });
+  const asPod = (o: KubeObject) => o as V1Pod;
 
   return {
-    async getCluster(namespace, name) {
-      return (await withTimeout(
-        custom.getNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace, name }, base),
-        t, "get mysqlcluster",
-      )) as MySQLCluster;
-    },
-    async listClusters(namespace) {
-      const list = (await withTimeout(
-        custom.listNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace }, base),
-        t, "list mysqlclusters",
-      )) as { items?: MySQLCluster[] };
-      return list.items ?? [];
-    },
-    async patchClusterAnnotations(namespace, name, patch) {
-      return (await withTimeout(
-        custom.patchNamespacedCustomObject(
-          { ...MYSQLCLUSTERS, namespace, name, body: { metadata: { annotations: patch } } },
-          merge,
-        ),
-        t, "patch mysqlcluster",
-      )) as MySQLCluster;
-    },
-    getSecret(namespace, name) {
-      return withTimeout(core.readNamespacedSecret({ namespace, name }, base), t, "get secret");
-    },
-    getPod(namespace, name) {
-      return withTimeout(core.readNamespacedPod({ namespace, name }, base), t, "get pod");
-    },
-    async listPods(namespace, labelSelector) {
-      return (await withTimeout(core.listNamespacedPod({ namespace, labelSelector }, base), t, "list pods")).items;
-    },
-    patchPodAnnotations(namespace, name, patch) {
-      return withTimeout(
-        core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations: patch } } }, merge),
-        t, "patch pod",
-      );
-    },
-    async listEvents(namespace, kind, name) {
+    getCluster: (namespace, name) => call("get mysqlcluster", (signal) => client.get<MySQLCluster>(resources.mysqlClusters, name, namespace, signal)),
+    listClusters: (namespace) => call("list mysqlclusters", async (signal) => (await client.list<MySQLCluster>(resources.mysqlClusters, { namespace, signal })).items),
+    patchClusterAnnotations: (namespace, name, patch) =>
+      call("patch mysqlcluster", (signal) => client.patch<MySQLCluster>(resources.mysqlClusters, name, namespace, "merge", annotations(patch), { signal })),
+    getSecret: (namespace, name) => call("get secret", async (signal) => (await client.get(resources.secrets, name, namespace, signal)) as V1Secret),
+    getPod: (namespace, name) => call("get pod", async (signal) => asPod(await client.get(resources.pods, name, namespace, signal))),
+    listPods: (namespace, labelSelector) => call("list pods", async (signal) => (await client.list(resources.pods, { namespace, labelSelector, signal })).items.map(asPod)),
+    patchPodAnnotations: (namespace, name, patch) =>
+      call("patch pod", async (signal) => asPod(await client.patch(resources.pods, name, namespace, "merge", annotations(patch), { signal }))),
+    listEvents: (namespace, kind, name) => {
       const fieldSelector = `involvedObject.kind=${kind},involvedObject.name=${name}`;
-      return (await withTimeout(core.listNamespacedEvent({ namespace, fieldSelector }, base), t, "list events")).items;
+      return call("list events", async (signal) => (await client.list(resources.events, { namespace, fieldSelector, signal })).items as unknown as CoreV1Event[]);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Exit codes and errors of `kubectl moco` (docs/cli.md "Exit codes"). Every failure the
 // plugin reports ends up as a CliError carrying one of these codes, so scripts can tell
 // "the cluster does not exist" from "the cluster is not ready yet" from "refused".
-import * as k8s from "@kubernetes/client-node";
+import { ApiError } from "../k8s/errors.ts";
 import { errorMessage } from "../util/errors.ts";
 
 export const EXIT = Object.freeze({
@@ -32,27 +32,11 @@ export class CliError extends Error {
   }
 }
 
-/** The meta/v1 Status of a failed client-node call, if the error carries one. */
+/** The meta/v1 Status of a failed API call (KubeClient's ApiError), if the error carries one. */
 export function apiStatusOf(err: unknown): { code: number; message: string; reason: string } | undefined {
-  if (!(err instanceof k8s.ApiException)) return undefined;
-  const e = err as k8s.ApiException<unknown>;
-  let body: unknown = e.body;
-  if (typeof body === "string") {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      body = undefined;
-    }
-  }
-  let message = "";
-  let reason = "";
-  if (typeof body === "object" && body !== null) {
-    const b = body as { message?: unknown; reason?: unknown };
-    if (typeof b.message === "string") message = b.message;
-    if (typeof b.reason === "string") reason = b.reason;
-  }
-  if (message === "") message = `the server answered HTTP ${e.code}`;
-  return { code: e.code, message, reason };
+  if (!(err instanceof ApiError)) return undefined;
+  const message = err.body?.message ?? "";
+  return { code: err.statusCode, message: message === "" ? `the server answered HTTP ${err.statusCode}` : message, reason: err.reason };
 }
 
 /**

@@ -2,6 +2,10 @@
 // a WebSocket on pods/exec — what `kubectl exec` speaks), so `kubectl moco mysql` and the exec
 // probe of `status` need no kubectl binary (docs/cli.md "No kubectl needed"). The exit code
 // comes from the V1Status the server sends on the error channel.
+// The one exception to "one way to reach the API server" (src/k8s/client.ts, docs/k8s-layer.md):
+// KubeClient speaks request/response JSON and watch streams, not the WebSocket exec
+// subprotocol (channels, resize, the status channel), so this part stays on client-node's Exec,
+// built from the same resolved kubeconfig and impersonation headers as the plugin's KubeClient.
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { Exec, type KubeConfig, type V1Status } from "@kubernetes/client-node";
 import { CliError, EXIT } from "./errors.ts";

@@ -48,7 +48,7 @@ import { MySQLClusterReconciler } from "./mysqlcluster.ts";
 import { PartitionRateLimiter, controllerOf, podNudge, reconcilePartition } from "./partition.ts";
 import { ControllerRunner } from "./runner.ts";
 import { MUTATING_WEBHOOK_CONFIGURATION_NAME, VALIDATING_WEBHOOK_CONFIGURATION_NAME, startWebhookServer, type WebhookServer } from "./webhooks/index.ts";
-import { webhookDependenciesFromKubeConfig } from "./webhooks/k8s-deps.ts";
+import { webhookDependencies } from "./webhooks/k8s-deps.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface ControllerOptions {
@@ -222,7 +222,8 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     const certFile = path.join(dir, "tls.crt");
     const keyFile = path.join(dir, "tls.key");
     const mounted = fs.existsSync(certFile) && fs.existsSync(keyFile);
-    const deps = webhookDependenciesFromKubeConfig(client.kubeConfig);
+    // The controller's own client: admission reads count against its QPS limit (one client per process).
+    const deps = webhookDependencies(client);
     const webhookLog = log.child({ component: "webhook" });
     if (mounted) {
       // A mounted certificate (cert-manager, --cert-dir): re-read when the files change.

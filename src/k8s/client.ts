@@ -3,6 +3,9 @@
 // It speaks JSON, turns non-2xx answers into ApiError, streams watches line by line, and
 // applies a client-side QPS/burst limit like client-go. Generic over any resource (core kinds
 // and CRDs alike), so the informer, apply helpers, events and leases share one code path.
+// It is the one way moco-ts reaches the API server: the controller (its webhooks included,
+// on the controller's own instance), the backup jobs and kubectl-moco all build on it; the
+// exception is the CLI's exec WebSocket (src/cli/exec.ts; docs/k8s-layer.md).
 import http from "node:http";
 import https from "node:https";
 import * as k8s from "@kubernetes/client-node";
@@ -38,6 +41,8 @@ export interface KubeClientOptions {
   /** Socket inactivity limit for ordinary requests (default 30 s). */
   requestTimeoutMs?: number;
   userAgent?: string;
+  /** Headers sent with every request on top of the kubeconfig's (e.g. Impersonate-Group). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface ListOptions {
@@ -74,6 +79,7 @@ export class KubeClient {
   readonly #limiter: TokenBucket | undefined;
   readonly #requestTimeoutMs: number;
   readonly #userAgent: string;
+  readonly #headers: Readonly<Record<string, string>>;
   readonly #discovery = new Map<string, Promise<DiscoveryResource[]>>();
 
   constructor(kubeConfig: k8s.KubeConfig, opts: KubeClientOptions = {}) {
@@ -85,6 +91,7 @@ export class KubeClient {
     this.#limiter = qps > 0 ? new TokenBucket(qps, opts.burst ?? Math.max(1, Math.floor(qps * 1.5))) : undefined;
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.#userAgent = opts.userAgent ?? "moco-ts";
+    this.#headers = { ...(opts.headers ?? {}) };
   }
 
   static fromFile(file: string, opts?: KubeClientOptions): KubeClient {
@@ -110,7 +117,7 @@ export class KubeClient {
   async #options(method: string, url: URL, headers: Record<string, string>): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = { method, headers: { ...headers } };
     await this.kubeConfig.applyToHTTPSOptions(opts);
-    opts.headers = { "User-Agent": this.#userAgent, Accept: "application/json", ...(opts.headers as Record<string, string>), ...headers };
+    opts.headers = { "User-Agent": this.#userAgent, Accept: "application/json", ...(opts.headers as Record<string, string>), ...this.#headers, ...headers };
     return opts;
   }
 

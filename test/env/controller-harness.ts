@@ -8,7 +8,7 @@ import { pino, type Logger } from "pino";
 import { startControlPlane, type ControlPlane } from "./kube.ts";
 import { ensureCa, ensureCert } from "./pki.ts";
 import { buildWebhookConfigurations, startWebhookServer, type WebhookServer } from "../../src/controller/webhooks/index.ts";
-import { webhookDependenciesFromKubeConfig } from "../../src/controller/webhooks/k8s-deps.ts";
+import { webhookDependencies } from "../../src/controller/webhooks/k8s-deps.ts";
 import { KubeClient } from "../../src/k8s/client.ts";
 import { startController, type ControllerOptions, type RunningController } from "../../src/controller/main.ts";
 import { eventually } from "./eventually.ts";
@@ -47,7 +47,7 @@ export async function startHarness(opts: { apiserverFlags?: string[] } = {}): Pr
     const cert = ensureCert(pki, "webhook", ca, { cn: "127.0.0.1", sans: ["127.0.0.1"], usage: "server" });
     webhook = await startWebhookServer({
       certFile: cert.cert, keyFile: cert.key, host: "127.0.0.1", port: 0,
-      dependencies: webhookDependenciesFromKubeConfig(client.kubeConfig),
+      dependencies: webhookDependencies(client),
     });
     const apply = (obj: unknown) => cp.kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], JSON.stringify(obj)).then(() => undefined);
     await cp.kubectl(["apply", "--server-side", "-f", path.join(REPO_ROOT, "deploy", "crds")]);

@@ -1,15 +1,12 @@
-// The webhook server's dependencies backed by a real API server through
-// @kubernetes/client-node: StorageClass reads for the volume expansion check
-// (docs/api.md#mysqlcluster-validation-on-update) and the MySQLCluster list for the BackupPolicy DELETE check (docs/api.md#backuppolicy-validation).
-import * as k8s from "@kubernetes/client-node";
-import {
-  GROUP,
-  MYSQLCLUSTER_PLURAL,
-  VERSION,
-  type MySQLCluster,
-  type StorageClassInfo,
-  type StorageClassLookup,
-} from "../../api/v1beta2/index.ts";
+// The webhook server's dependencies read from the API server through the controller's own
+// KubeClient (src/k8s/client.ts), so admission reads share its QPS limit and metrics with
+// the reconcilers: StorageClass reads for the volume expansion check (docs/api.md#mysqlcluster-validation-on-update) and the
+// MySQLCluster list for the BackupPolicy DELETE check (docs/api.md#backuppolicy-validation).
+import type { MySQLCluster, StorageClassInfo, StorageClassLookup } from "../../api/v1beta2/index.ts";
+import type { KubeClient } from "../../k8s/client.ts";
+import { isNotFound } from "../../k8s/errors.ts";
+import { resources, type ResourceDescriptor } from "../../k8s/resource.ts";
+import type { KubeObject } from "../../k8s/types.ts";
 import type { WebhookDependencies } from "./admission.ts";
 
 /** Default page size of list calls. */
@@ -20,11 +17,11 @@ export interface ListOptions {
   pageSize?: number;
 }
 
-function isNotFound(e: unknown): boolean {
-  return e instanceof k8s.ApiException && e.code === 404;
+interface StorageClass extends KubeObject {
+  allowVolumeExpansion?: boolean;
 }
 
-function toInfo(sc: k8s.V1StorageClass): StorageClassInfo {
+function toInfo(sc: StorageClass): StorageClassInfo {
   const info: StorageClassInfo = {};
   const metadata: NonNullable<StorageClassInfo["metadata"]> = {};
   if (sc.metadata?.name !== undefined) metadata.name = sc.metadata.name;
@@ -34,74 +31,47 @@ function toInfo(sc: k8s.V1StorageClass): StorageClassInfo {
   return info;
 }
 
+/** Every object of `r` (in `namespace`), page by page. */
+async function listAll<T extends KubeObject>(client: KubeClient, r: ResourceDescriptor, namespace: string | undefined, pageSize: number): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await client.list<T>(r, { ...(namespace === undefined ? {} : { namespace }), limit: pageSize, ...(cont === undefined ? {} : { continue: cont }) });
+    out.push(...page.items);
+    cont = page.metadata?.continue || undefined;
+  } while (cont !== undefined);
+  return out;
+}
+
 /** StorageClasses read from the API server (storage.k8s.io/v1). */
-export function storageClassLookupFromKubeConfig(kc: k8s.KubeConfig, options: ListOptions = {}): StorageClassLookup {
-  const storage = kc.makeApiClient(k8s.StorageV1Api);
+export function storageClassLookup(client: KubeClient, options: ListOptions = {}): StorageClassLookup {
   const limit = options.pageSize ?? LIST_PAGE_SIZE;
   return {
     async getStorageClass(name: string): Promise<StorageClassInfo | undefined> {
       try {
-        return toInfo(await storage.readStorageClass({ name }));
+        return toInfo(await client.get<StorageClass>(resources.storageClasses, name));
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;
       }
     },
     async listStorageClasses(): Promise<StorageClassInfo[]> {
-      const out: StorageClassInfo[] = [];
-      let cont: string | undefined;
-      do {
-        const list = await storage.listStorageClass({
-          limit,
-          ...(cont === undefined ? {} : { _continue: cont }),
-        });
-        out.push(...list.items.map(toInfo));
-        cont = list.metadata?._continue || undefined;
-      } while (cont !== undefined);
-      return out;
+      return (await listAll<StorageClass>(client, resources.storageClasses, undefined, limit)).map(toInfo);
     },
   };
 }
 
-interface CustomObjectList {
-  items?: unknown[];
-  metadata?: { continue?: string };
-}
-
 /** Lists the MySQLClusters of a namespace (all pages). */
-export function mysqlClusterListerFromKubeConfig(
-  kc: k8s.KubeConfig,
-  options: ListOptions = {},
-): (namespace: string) => Promise<MySQLCluster[]> {
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+export function mysqlClusterLister(client: KubeClient, options: ListOptions = {}): (namespace: string) => Promise<MySQLCluster[]> {
   const limit = options.pageSize ?? LIST_PAGE_SIZE;
-  return async (namespace: string): Promise<MySQLCluster[]> => {
-    const out: MySQLCluster[] = [];
-    let cont: string | undefined;
-    do {
-      const list = (await custom.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: MYSQLCLUSTER_PLURAL,
-        limit,
-        ...(cont === undefined ? {} : { _continue: cont }),
-      })) as CustomObjectList;
-      for (const item of list.items ?? []) out.push(item as MySQLCluster);
-      cont = list.metadata?.continue || undefined;
-    } while (cont !== undefined);
-    return out;
-  };
+  return (namespace: string) => listAll<MySQLCluster>(client, resources.mysqlClusters, namespace, limit);
 }
 
-/** WebhookDependencies that read from the API server of `kc`. */
-export function webhookDependenciesFromKubeConfig(
-  kc: k8s.KubeConfig,
-  randomBytes?: (size: number) => Uint8Array,
-): WebhookDependencies {
+/** WebhookDependencies that read through `client` (in moco-controller: the controller's own client). */
+export function webhookDependencies(client: KubeClient, randomBytes?: (size: number) => Uint8Array): WebhookDependencies {
   const deps: WebhookDependencies = {
-    storageClasses: storageClassLookupFromKubeConfig(kc),
-    listMySQLClusters: mysqlClusterListerFromKubeConfig(kc),
+    storageClasses: storageClassLookup(client),
+    listMySQLClusters: mysqlClusterLister(client),
   };
   if (randomBytes !== undefined) deps.randomBytes = randomBytes;
   return deps;

@@ -1,6 +1,7 @@
 // A real kube-apiserver (+ etcd) with the moco-ts CRDs installed and the admission
 // webhooks registered against a webhook server started in this process, whose
-// dependencies read from that same API server (src/controller/webhooks/k8s-deps.ts).
+// dependencies read from that same API server (src/controller/webhooks/k8s-deps.ts, over a
+// KubeClient as in moco-controller).
 // One harness per test file: start it in before(), stop it in after().
 import fs from "node:fs";
 import https from "node:https";
@@ -15,7 +16,8 @@ import {
   type WebhookLogger,
   type WebhookServer,
 } from "../../../src/controller/webhooks/index.ts";
-import { webhookDependenciesFromKubeConfig } from "../../../src/controller/webhooks/k8s-deps.ts";
+import { webhookDependencies } from "../../../src/controller/webhooks/k8s-deps.ts";
+import { KubeClient } from "../../../src/k8s/client.ts";
 import { BACKUPPOLICY_PLURAL, GROUP, MYSQLCLUSTER_PLURAL, VERSION } from "../../../src/api/v1beta2/index.ts";
 import { eventually } from "../../env/eventually.ts";
 export { eventually };
@@ -155,7 +157,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
       keyFile: cert.key,
       host: "127.0.0.1",
       port: 0,
-      dependencies: webhookDependenciesFromKubeConfig(kc),
+      dependencies: webhookDependencies(new KubeClient(kc, { qps: 0 })),
       logger,
     });
 

@@ -27,10 +27,9 @@ import {
   spec,
   templates,
 } from "./fixtures.ts";
-import {
-  mysqlClusterListerFromKubeConfig,
-  storageClassLookupFromKubeConfig,
-} from "../../../src/controller/webhooks/k8s-deps.ts";
+import { mysqlClusterLister, storageClassLookup } from "../../../src/controller/webhooks/k8s-deps.ts";
+import { KubeClient } from "../../../src/k8s/client.ts";
+import { statusCodeOf } from "../../../src/k8s/errors.ts";
 
 const NS = "rejects";
 const WEBHOOK_MYSQL = 'admission webhook "vmysqlcluster.kb.io" denied the request';
@@ -538,9 +537,9 @@ describe("invalid objects and updates are rejected by a real kube-apiserver (CRD
     });
   });
 
-  describe("the client-node backed webhook dependencies (src/controller/webhooks/k8s-deps.ts)", () => {
+  describe("the webhook dependencies over a KubeClient (src/controller/webhooks/k8s-deps.ts)", () => {
     it("StorageClass lookup: get, not found, and a paged list", async () => {
-      const lookup = storageClassLookupFromKubeConfig(h.kc, { pageSize: 1 });
+      const lookup = storageClassLookup(new KubeClient(h.kc, { qps: 0 }), { pageSize: 1 });
       const fixed = await lookup.getStorageClass("fixed");
       assert.deepEqual(fixed, { metadata: { name: "fixed" }, allowVolumeExpansion: false });
       assert.equal((await lookup.getStorageClass("expandable"))?.allowVolumeExpansion, true);
@@ -560,12 +559,12 @@ describe("invalid objects and updates are rejected by a real kube-apiserver (CRD
         contexts: [{ name: "c", cluster: "c", user: "anonymous" }],
         currentContext: "c",
       });
-      const lookup = storageClassLookupFromKubeConfig(kc);
-      await assert.rejects(lookup.getStorageClass("fixed"), (e: unknown) => [401, 403].includes(apiError(e).code));
+      const lookup = storageClassLookup(new KubeClient(kc, { qps: 0 }));
+      await assert.rejects(lookup.getStorageClass("fixed"), (e: unknown) => [401, 403].includes(statusCodeOf(e) ?? 0));
     });
 
     it("MySQLCluster lister: one namespace only, every page", async () => {
-      const list = mysqlClusterListerFromKubeConfig(h.kc, { pageSize: 2 });
+      const list = mysqlClusterLister(new KubeClient(h.kc, { qps: 0 }), { pageSize: 2 });
       const clusters = await list(NS);
       assert.ok(clusters.length > 5, String(clusters.length));
       const names = clusters.map((x) => x.metadata?.name);

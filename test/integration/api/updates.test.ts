@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MYSQLCLUSTER_FINALIZER, type BackupStatus } from "../../../src/api/v1beta2/index.ts";
 import { KubeClusterStore } from "../../../src/backup/kube.ts";
+import { KubeClient } from "../../../src/k8s/client.ts";
 import { buildWebhookConfigurations } from "../../../src/controller/webhooks/index.ts";
 import { backupStatus, statusShapes } from "../../unit/api/fixtures.ts";
 import { MYSQLCLUSTERS, eventually, rejection, startApiHarness, type ApiHarness, type Json, type RawResponse } from "./harness.ts";
@@ -63,7 +64,7 @@ describe("updates never refused because of the status or of MOCO's sizes", { tim
   it("the backup and restore jobs' own writer stores status.backup and restoredTime; the cluster still deletes", async () => {
     const name = "job-writer";
     await h.custom.createNamespacedCustomObject({ ...MYSQLCLUSTERS, namespace: NS, body: clusterManifest(name, NS) });
-    const store = new KubeClusterStore(h.kc);
+    const store = new KubeClusterStore(new KubeClient(h.kc));
     for (const warnings of [[], null, ["a warning"]]) {
       await store.updateBackupStatus(NS, name, backupStatus(warnings) as BackupStatus);
       const st = (await h.request("GET", clusterPath(name))).body["status"] as { backup?: { warnings?: unknown } };

@@ -9,6 +9,7 @@ import * as k8s from "@kubernetes/client-node";
 import { runBackup } from "../../../src/backup/backup.ts";
 import { S3Bucket } from "../../../src/backup/bucket/s3.ts";
 import { KubeClusterStore } from "../../../src/backup/kube.ts";
+import { KubeClient } from "../../../src/k8s/client.ts";
 import { runRestore } from "../../../src/backup/restore.ts";
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
@@ -61,7 +62,7 @@ before(async () => {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   core = kc.makeApiClient(k8s.CoreV1Api);
-  store = new KubeClusterStore(kc);
+  store = new KubeClusterStore(new KubeClient(kc));
   bucket = new S3Bucket({ bucket: s3.bucket, endpoint: s3.endpoint, region: s3.region, usePathStyle: true,
     credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
   work = makeWorkDir();

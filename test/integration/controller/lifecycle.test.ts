@@ -100,7 +100,7 @@ describe("MySQLCluster reconciler: stop/start and deletion", { timeout: 300_000 
   });
 
   it("a backed-up cluster (status.backup by the backup job's writer, warnings null or []) takes labels and annotations (issue 19)", async () => {
-    const store = new KubeClusterStore(h.client.kubeConfig);
+    const store = new KubeClusterStore(h.client);
     // null: what moco-ts wrote before issue 19 and what MOCO writes; the deletion below runs with it.
     for (const warnings of [[], null]) {
       await store.updateBackupStatus(NS, NAME, backupStatus(warnings) as BackupStatus);

@@ -52,4 +52,24 @@ describe("webhook serving certificate issued by the controller", { timeout: 300_
     const bad = clusterManifest("wh", "bad", { replicas: 2 });
     await assert.rejects(h.kubectl(["create", "--dry-run=server", "-f", "-"], JSON.stringify(bad)), /replicas/);
   });
+
+  it("the webhook's API reads go through the controller's own client (its QPS limit), not a client of their own", async () => {
+    // Every request of the controller's client passes KubeClient.request (where its token
+    // bucket is); record the paths it sees from now on.
+    const seen: string[] = [];
+    const request = ctl.client.request.bind(ctl.client);
+    ctl.client.request = (method, p, ro) => { seen.push(`${method} ${p}`); return request(method, p, ro); };
+    await h.apply({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "wh-fixed" }, provisioner: "example.com/none", allowVolumeExpansion: false });
+    const grown = clusterManifest("wh", "grow");
+    ((grown["spec"] as { volumeClaimTemplates: { spec: Record<string, unknown> }[] }).volumeClaimTemplates[0] as { spec: Record<string, unknown> }).spec["storageClassName"] = "wh-fixed";
+    await h.kubectl(["create", "-f", "-"], JSON.stringify(grown));
+    // Growing a volume on a StorageClass without allowVolumeExpansion: the webhook reads the class.
+    const grow = [{ op: "replace", path: "/spec/volumeClaimTemplates/0/spec/resources/requests/storage", value: "2Gi" }];
+    await assert.rejects(h.kubectl(["patch", "--dry-run=server", "-n", "wh", "mysqlcluster/grow", "--type=json", "-p", JSON.stringify(grow)]), /StorageClass "wh-fixed" does not allow volume expansion/);
+    assert.ok(seen.includes("GET /apis/storage.k8s.io/v1/storageclasses/wh-fixed"), seen.join("\n"));
+    // Deleting a BackupPolicy: the webhook lists the namespace's MySQLClusters (the informers list cluster-wide).
+    await h.apply({ apiVersion: "moco.cybozu.com/v1beta2", kind: "BackupPolicy", metadata: { name: "p", namespace: "wh" }, spec: { schedule: "@daily", jobConfig: { serviceAccountName: "backup-owner", bucketConfig: { bucketName: "moco" }, workVolume: { emptyDir: {} } } } });
+    await h.kubectl(["delete", "--dry-run=server", "-n", "wh", "backuppolicy/p"]);
+    assert.ok(seen.some((x) => x.startsWith("GET /apis/moco.cybozu.com/v1beta2/namespaces/wh/mysqlclusters")), seen.join("\n"));
+  });
 });

@@ -22,9 +22,9 @@ async function layerMessages(file: string, code: string): Promise<string[]> {
 
 const K8S = "layers: src/k8s/ is the generic Kubernetes layer and imports nothing else of src/";
 const MYSQL = "layers: src/mysql/ (SQL, GTID, my.cnf, users) imports nothing else of src/, no Kubernetes or controller code";
-const CLI = "layers: src/cli/ imports only src/api/, src/mysql/ and src/shared/ (never controller internals)";
+const CLI = "layers: src/cli/ imports only src/api/, src/mysql/, src/shared/ and src/k8s/ (never controller internals)";
 const AGENT = "layers: src/agent/ imports only src/api/, src/mysql/, src/http/ and src/shared/ (never controller internals)";
-const BACKUP = "layers: src/backup/ imports only src/api/, src/mysql/ and src/shared/ (never controller internals)";
+const BACKUP = "layers: src/backup/ imports only src/api/, src/mysql/, src/shared/ and src/k8s/ (never controller internals)";
 const CONTROLLER = "layers: src/controller/ never imports src/agent/, src/cli/ or src/backup/ (shared code lives in src/shared/)";
 const CONTROLLER_ENGINE = "layers: src/controller/ uses the clustering engine through manager.ts, ports.ts, types.ts and sql.ts only";
 const CLUSTERING = "layers: src/clustering/ depends only on its ports and src/mysql/";
@@ -56,6 +56,7 @@ const crossing: [string, string, string][] = [
   ["src/cli/status.ts", `export { x } from "../agent/config.ts";`, CLI],
   ["src/agent/agent.ts", `import { x } from "../controller/password-rotation.ts";`, AGENT],
   ["src/backup/dump/load.ts", `import { x } from "../../controller/builders/index.ts";`, BACKUP],
+  ["src/backup/kube.ts", `import { x } from "../agent/config.ts";`, BACKUP],
   ["src/controller/mysqlcluster.ts", `import { x } from "../agent/init-script.ts";`, CONTROLLER],
   ["src/controller/builders/statefulset.ts", `import { x } from "../../cli/format.ts";`, CONTROLLER],
   ["src/controller/clustering-adapter.ts", `import { x } from "../clustering/observe.ts";`, CONTROLLER_ENGINE],
@@ -89,6 +90,8 @@ const allowed: [string, string][] = [
   ["src/clustering/observe.ts", `import { x } from "../util/duration.ts";`],
   ["src/cli/commands.ts", `import { x } from "../shared/names.ts";`],
   ["src/cli/probe.ts", `import { x } from "../mysql/tls.ts";`],
+  ["src/cli/api.ts", `import { x } from "../k8s/client.ts";`],
+  ["src/backup/kube.ts", `import { x } from "../k8s/client.ts";`],
   ["src/agent/clone-server.ts", `import { x } from "../shared/clone-api.ts";`],
   ["src/controller/mysqlcluster.ts", `import { x } from "../shared/init-script.ts";`],
   ["src/controller/main.ts", `import { x } from "../clustering/manager.ts";`],

@@ -7,12 +7,13 @@ import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import type { AnnotationPatch, MocoApi } from "../../../src/cli/api.ts";
 import { runCli, type CliDeps } from "../../../src/cli/program.ts";
 import type { ExecRequest, PodExecutor } from "../../../src/cli/exec.ts";
+import { ApiError } from "../../../src/k8s/errors.ts";
 
-function notFound(kind: string, name: string): k8s.ApiException<string> {
-  return new k8s.ApiException(404, "Not Found", JSON.stringify({
+function notFound(kind: string, name: string): ApiError {
+  return new ApiError("GET", `/${kind}/${name}`, 404, {
     kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404,
     message: `${kind} "${name}" not found`,
-  }), {});
+  });
 }
 
 function applyPatch(annotations: Record<string, string> | undefined, patch: AnnotationPatch): Record<string, string> {
