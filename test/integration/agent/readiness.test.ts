@@ -143,6 +143,7 @@ describe("agent probes on real replication", () => {
       await r.end().catch(() => undefined);
       await replica.restart(); // performance_schema starts empty: nothing queued, uptime ~0
       r = await replica.connect();
+      await r.query("SET GLOBAL super_read_only=ON"); // as the first-boot initialization left it (not persisted)
       await r.query("START REPLICA");
       const res = await waitStatus(patient, 200, "ready from the source check");
       assert.match(res.body, /every transaction of the source executed/);
