@@ -5,7 +5,7 @@ import http from "node:http";
 import path from "node:path";
 import type { ServerResponse } from "node:http";
 import mysql from "mysql2/promise";
-import type { Pool, PoolConnection } from "mysql2/promise";
+import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
 import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
@@ -17,7 +17,7 @@ import { TLS_CA_FILE, mysqlClientTlsOptions } from "../mysql/tls.ts";
 import { initializeOnFirstBoot, type FirstBootOptions, type FirstBootResult } from "./initialize.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
-import { checkHealth, decideReadiness, observeReadiness, type ProbeDecision } from "./readiness.ts";
+import { checkHealth, decideReadiness, observeReadiness, sourceToCheck, type Observed, type ProbeDecision } from "./readiness.ts";
 import { LogRotator } from "./rotation.ts";
 import { closeServer, guardedListener, listenOn } from "../http/server.ts";
 
@@ -167,11 +167,32 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const metrics = createAgentMetrics(env.clusterName, env.ordinal, { defaultMetrics: opts.defaultMetrics });
   const readTimeout = flags.readTimeoutMs > 0 ? flags.readTimeoutMs : undefined;
 
+  /** @@gtid_executed of the replica's source, as moco-agent (every instance has it, same password). */
+  const sourceGtidExecuted = async (src: { host: string; port: number }): Promise<Observed<string>> => {
+    try {
+      const c = await mysql.createConnection({
+        ...mysqlClientTlsOptions(src.host, src.port, tlsCa === undefined ? undefined : { ca: tlsCa }),
+        user: "moco-agent", password: current(), connectTimeout: flags.connectionTimeoutMs,
+      });
+      c.on("error", () => undefined);
+      try {
+        const [rows] = await c.query<RowDataPacket[]>({ sql: "SELECT @@gtid_executed AS g", ...(readTimeout === undefined ? {} : { timeout: readTimeout }) });
+        return { ok: true, value: String(rows[0]?.g ?? "") };
+      } finally {
+        await c.end().catch(() => c.destroy());
+      }
+    } catch (err) {
+      return { ok: false, error: describe(err) };
+    }
+  };
+
   const readiness = async (): Promise<ProbeDecision> => {
     let decision: ProbeDecision;
     try {
+      const opts = { maxDelayMs: flags.maxDelayMs, transactionQueueingWaitMs: flags.transactionQueueingWaitMs };
       const obs = await withConnection(pool, (c) => observeReadiness(c, describe, readTimeout), current);
-      decision = decideReadiness(obs, { maxDelayMs: flags.maxDelayMs, transactionQueueingWaitMs: flags.transactionQueueingWaitMs });
+      const src = sourceToCheck(obs, opts);
+      decision = decideReadiness(src === undefined ? obs : { ...obs, sourceGtidExecuted: await sourceGtidExecuted(src) }, opts);
     } catch (err) {
       decision = { status: 500, reason: `cannot reach mysqld: ${describe(err)}`, delayGauge: { kind: "keep" } };
     }

@@ -13,6 +13,9 @@ export interface ReplicaThreads {
   readonly lastSqlErrno: number;
   readonly retrievedGtidSet: string;
   readonly executedGtidSet: string;
+  /** Source_Host / Source_Port (absent in observations that do not need them). */
+  readonly sourceHost?: string;
+  readonly sourcePort?: number;
 }
 
 export interface ReadinessGlobals {
@@ -37,6 +40,11 @@ export interface ReadinessObservation {
   /** SHOW REPLICA STATUS; null when it returns no row. */
   readonly replica: Observed<ReplicaThreads | null>;
   readonly timing: Observed<ReplicationTiming>;
+  /**
+   * @@gtid_executed of the replica's source, read through its own connection (moco-ts);
+   * absent when not read — only a replica with nothing queued since mysqld started asks.
+   */
+  readonly sourceGtidExecuted?: Observed<string>;
 }
 
 export interface ReadinessOptions {
@@ -87,12 +95,47 @@ export function decideReadiness(obs: ReadinessObservation, opts: ReadinessOption
 
   if (opts.maxDelayMs === 0) return { status: 200, reason: "replicating (delay check disabled)", delayGauge };
   if (queuedZero && t.uptimeSeconds * 1000 < opts.transactionQueueingWaitMs) {
-    return { status: 503, reason: "no transaction queued yet", delayGauge };
+    // Divergence (moco-ts): nothing queued since mysqld started is no delay when the
+    // replica has executed every transaction its source has (the source's @@gtid_executed,
+    // read now, is a subset of the replica's) and everything it retrieved. Upstream waits
+    // out --transaction-queueing-wait of uptime (1 min) instead, unready all that time for
+    // every new, cloned or restarted replica of a primary without writes.
+    const src = obs.sourceGtidExecuted;
+    if (src?.ok === true && caughtUp(replica) && hasAllOf(replica.executedGtidSet, src.value)) {
+      return { status: 200, reason: "caught up: nothing queued since start, every transaction of the source executed", delayGauge };
+    }
+    const why = src === undefined ? "" : src.ok ? " (the source has transactions not executed here)" : ` (source not checked: ${src.error})`;
+    return { status: 503, reason: `no transaction queued yet${why}`, delayGauge };
   }
   if (lagSeconds * 1000 >= opts.maxDelayMs) {
     return { status: 503, reason: `replication delay ${lagSeconds.toFixed(3)} s reaches --max-delay`, delayGauge };
   }
   return { status: 200, reason: "replicating", delayGauge };
+}
+
+/**
+ * Where to read @@gtid_executed for the caught-up check of step 8: the source of a
+ * running replica that has queued nothing since mysqld started and is younger than
+ * --transaction-queueing-wait, whose retrieved transactions are all executed; undefined
+ * when the decision does not depend on it.
+ */
+export function sourceToCheck(obs: ReadinessObservation, opts: ReadinessOptions): { host: string; port: number } | undefined {
+  if (opts.maxDelayMs === 0 || !obs.cloneState.ok || obs.cloneState.value !== null && obs.cloneState.value !== "Completed") return undefined;
+  if (!obs.globals.ok || !obs.globals.value.readOnly || !obs.replica.ok || obs.replica.value === null || !obs.timing.ok) return undefined;
+  const r = obs.replica.value;
+  const t = obs.timing.value;
+  if (r.ioRunning !== "Yes" || r.sqlRunning !== "Yes" || r.lastIoErrno !== 0 || r.lastSqlErrno !== 0) return undefined;
+  if (t.queuedEpochSeconds > 0 || t.uptimeSeconds * 1000 >= opts.transactionQueueingWaitMs || !caughtUp(r)) return undefined;
+  if (r.sourceHost === undefined || r.sourceHost === "" || r.sourcePort === undefined || r.sourcePort <= 0) return undefined;
+  return { host: r.sourceHost, port: r.sourcePort };
+}
+
+function hasAllOf(executed: string, source: string): boolean {
+  try {
+    return gtidIsSubset(source, executed);
+  } catch {
+    return false;
+  }
 }
 
 /** Every retrieved transaction is executed (false when a set does not parse). */
@@ -157,6 +200,8 @@ export async function observeReadiness(db: Queryable, describeError: (err: unkno
       lastSqlErrno: toNumber(row.Last_SQL_Errno),
       retrievedGtidSet: String(row.Retrieved_Gtid_Set ?? ""),
       executedGtidSet: String(row.Executed_Gtid_Set ?? ""),
+      sourceHost: String(row.Source_Host ?? ""),
+      sourcePort: toNumber(row.Source_Port),
     };
   }, describeError);
   const timing = await observe(async () => {

@@ -1,7 +1,7 @@
 // The StatefulSet partition controller (docs/objects.md#partition-controller) and the Pod watcher (docs/objects.md#runtime-pod-metadata-and-deletion-protection).
 import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { MYSQLD_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { WorkResult } from "../k8s/queue.ts";
@@ -79,24 +79,33 @@ export async function reconcilePartition(d: PartitionDeps, key: string): Promise
   return { requeueAfterMs: PARTITION_REQUEUE_AFTER_UPDATE_MS };
 }
 
+/** The mysqld container's `started` (true once its startup probe passed). */
+function mysqldStarted(pod: V1Pod): boolean {
+  return pod.status?.containerStatuses?.find((c) => c.name === MYSQLD_CONTAINER)?.started === true;
+}
+
 /**
  * The Pod watcher (docs/objects.md#runtime-pod-metadata-and-deletion-protection): a mysqld Pod with a deletionTimestamp or `demote: "true"`,
  * controlled by a StatefulSet controlled by a MySQLCluster, nudges that cluster's
  * running clustering manager (never starts one). So does a Pod whose readiness or IP
  * changed (`old` is the Pod before an update): the pass that makes a restarted instance a
  * replica again, or notices one that stopped answering, starts at once instead of at the
- * next --check-interval tick (issue 14). Returns the cluster key it nudged.
+ * next --check-interval tick (issue 14). So does the mysqld container's `started` flag
+ * turning true (its startup probe passed: mysqld answers through the agent): a new or
+ * restarted instance is configured then — its Pod is not Ready before that, so no
+ * readiness change would come. Returns the cluster key it nudged.
  */
 export function podNudge(caches: ControllerCaches, clustering: ClusteringControl, pod: V1Pod, old?: V1Pod): string | undefined {
   const deleting = pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
   const demote = pod.metadata?.annotations?.[ANNOTATION_DEMOTE] === "true";
   const readiness = old !== undefined && (isPodReady(old) !== isPodReady(pod) || (old.status?.podIP ?? "") !== (pod.status?.podIP ?? ""));
-  if (!deleting && !demote && !readiness) return undefined;
+  const started = old !== undefined && !mysqldStarted(old) && mysqldStarted(pod);
+  if (!deleting && !demote && !readiness && !started) return undefined;
   const ns = pod.metadata?.namespace ?? "";
   const stsName = controllerOf(pod, "StatefulSet");
   if (stsName === undefined) return undefined;
   const clusterName = controllerOf(caches.statefulSets.get(stsName, ns), "MySQLCluster");
   if (clusterName === undefined) return undefined;
-  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : demote ? "pod-demote" : "pod-readiness");
+  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : demote ? "pod-demote" : readiness ? "pod-readiness" : "pod-started");
   return `${ns}/${clusterName}`;
 }

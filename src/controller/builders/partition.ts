@@ -43,7 +43,16 @@ export interface PartitionPodView {
 export interface RolloutReadiness {
   readonly ready: boolean;
   readonly reason: string;
+  /**
+   * Not ready only because a Pod has been Ready for less than minReadySeconds: the ms
+   * until it is available (no event marks that moment; moco-ts requeues then instead of
+   * after PARTITION_REQUEUE_NOT_READY_MS).
+   */
+  readonly retryAfterMs?: number;
 }
+
+/** Margin after the moment a Pod becomes available, before the requeue. */
+export const PARTITION_AVAILABLE_MARGIN_MS = 200;
 
 function podOrdinal(pod: PartitionPodView): number | undefined {
   const m = /-([0-9]+)$/.exec(pod.metadata?.name ?? "");
@@ -105,7 +114,12 @@ export function isRolloutReady(
       return { ready: false, reason: `Pod ${name} is not updated yet` };
     }
     if (timeMillis(pod.metadata?.deletionTimestamp) !== undefined) return { ready: false, reason: `Pod ${name} is being deleted` };
-    if (!isPodAvailable(pod, PARTITION_MIN_READY_SECONDS, now)) return { ready: false, reason: `Pod ${name} is not available` };
+    if (!isPodAvailable(pod, PARTITION_MIN_READY_SECONDS, now)) {
+      const since = isPodReady(pod) ? timeMillis(readyCondition(pod)?.lastTransitionTime) : undefined;
+      const reason = `Pod ${name} is not available`;
+      if (since === undefined) return { ready: false, reason };
+      return { ready: false, reason, retryAfterMs: Math.max(0, since + PARTITION_MIN_READY_SECONDS * 1000 - now.getTime()) + PARTITION_AVAILABLE_MARGIN_MS };
+    }
     if ((pod.status?.initContainerStatuses ?? []).some((s) => s.ready !== true)) {
       return { ready: false, reason: `Pod ${name} has an init container that is not ready` };
     }
@@ -124,7 +138,8 @@ export type PartitionDecision =
 /**
  * Steps 2-4 of docs/objects.md#partition-controller: requeue in 10 s while generations are not observed;
  * nothing to do when forced, unpartitioned or at partition 0; requeue in 30 s when not
- * ready; else decrement (the caller applies the rate limit of step 5, patches, emits
+ * ready — or, when only a Pod's minReadySeconds is still running, just after it ends
+ * (moco-ts: upstream waits the 30 s) —; else decrement (the caller applies the rate limit of step 5, patches, emits
  * the event and requeues in 10 s).
  */
 export function decidePartitionUpdate(
@@ -146,6 +161,9 @@ export function decidePartitionUpdate(
   if (partition === undefined || partition === null) return { kind: "none", reason: "no partition" };
   if (partition === 0) return { kind: "none", reason: "partition is 0" };
   const readiness = isRolloutReady(sts, pods, cluster, now);
-  if (!readiness.ready) return { kind: "requeue", afterMs: PARTITION_REQUEUE_NOT_READY_MS, reason: readiness.reason };
+  if (!readiness.ready) {
+    const afterMs = Math.min(PARTITION_REQUEUE_NOT_READY_MS, readiness.retryAfterMs ?? PARTITION_REQUEUE_NOT_READY_MS);
+    return { kind: "requeue", afterMs, reason: readiness.reason };
+  }
   return { kind: "decrement", from: partition, to: partition - 1 };
 }

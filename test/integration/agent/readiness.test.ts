@@ -131,6 +131,55 @@ describe("agent probes on real replication", () => {
     assert.equal(Number(row!.v), 2);
   });
 
+  it("a restarted replica with nothing queued is ready before --transaction-queueing-wait once it has every transaction of its source", async () => {
+    // A second agent on the replica, with upstream's wait made long: only the source check can make it ready.
+    const patient = await startAgent({
+      flags: testAgentFlags(replica.socketPath, certs.serverDir, [`--max-delay=${MAX_DELAY_SECONDS}s`, "--transaction-queueing-wait=1h"]),
+      env: agentEnv(passwords, 1),
+      logger: silentLogger(),
+      mysqldHost: replica.host,
+      skipInitialization: true,
+      defaultMetrics: false,
+    });
+    try {
+      await r.end().catch(() => undefined);
+      await replica.restart(); // performance_schema starts empty: nothing queued, uptime ~0
+      r = await replica.connect();
+      await r.query("SET GLOBAL super_read_only=ON"); // as the first-boot initialization left it (not persisted)
+      await r.query("START REPLICA");
+      const res = await waitStatus(patient, 200, "ready from the source check");
+      assert.match(res.body, /every transaction of the source executed/);
+      const [[st]] = await r.query<RowDataPacket[]>("SELECT UNIX_TIMESTAMP(MAX(LAST_QUEUED_TRANSACTION_ORIGINAL_COMMIT_TIMESTAMP)) AS q FROM performance_schema.replication_connection_status");
+      assert.equal(Number(st!.q), 0, "nothing was queued since the restart");
+
+      // The source cannot be checked (moco-agent locked there, not replicated): upstream's 503.
+      await p.query("SET sql_log_bin=OFF");
+      await p.query("ALTER USER 'moco-agent'@'%' ACCOUNT LOCK");
+      try {
+        const locked = await readyz(patient);
+        assert.equal(locked.status, 503, locked.body);
+        assert.match(locked.body, /no transaction queued yet \(source not checked: /);
+        assert.ok(!locked.body.includes(passwords.AGENT_PASSWORD), "no password in the answer");
+      } finally {
+        await p.query("ALTER USER 'moco-agent'@'%' ACCOUNT UNLOCK");
+        await p.query("SET sql_log_bin=ON");
+      }
+      assert.equal((await readyz(patient)).status, 200);
+
+      // The replica misses a transaction of the source while its IO thread is stopped: not
+      // ready; once it arrives it is queued and the delay rule decides.
+      await r.query("STOP REPLICA IO_THREAD");
+      await p.query("UPDATE app.t SET v = v + 1 WHERE id = 1");
+      const stopped = await readyz(patient);
+      assert.equal(stopped.status, 503, stopped.body);
+      await r.query("START REPLICA IO_THREAD");
+      const res2 = await waitStatus(patient, 200, "ready once the transaction arrived");
+      assert.match(res2.body, /replicating/, "the transaction was queued: the delay rule decides");
+    } finally {
+      await patient.close();
+    }
+  });
+
   it("both probes fail while mysqld is down", async () => {
     await replica.stop();
     assert.equal((await healthz(replicaAgent!)).status, 503);

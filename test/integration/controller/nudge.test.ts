@@ -1,5 +1,6 @@
 // A mysqld Pod's readiness change starts a clustering pass at once (origin "pod-readiness"),
-// even with a check interval of an hour: the pass is caused by the Pod event, not by the
+// and so does its mysqld container becoming started (origin "pod-started": the startup probe
+// passed, the instance can be configured), even with a check interval of an hour: the pass is caused by the Pod event, not by the
 // interval. Real kube-apiserver and kube-controller-manager (the StatefulSet controller
 // creates the Pod; with no kubelet the test writes the Pod's status itself).
 import { after, before, describe, it } from "node:test";
@@ -51,6 +52,29 @@ describe("clustering nudges", { timeout: 240_000 }, () => {
         passOrigins(h).filter((o) => o === "pod-readiness").length > readinessPasses, 60_000);
       assert.ok((await scrape(ctl, "moco_cluster_checks_total", labels) ?? 0) > before, "the checks counter grew");
     }
+  });
+
+  it("the mysqld container becoming started starts a pass; staying started does not", async () => {
+    await waitIdle(ctl);
+    const count = () => passOrigins(h).filter((o) => o === "pod-started").length;
+    const status = (started: boolean) => ({
+      name: "mysqld", image: "mysql:9.7", imageID: "", ready: false, restartCount: 0, started,
+      state: { running: { startedAt: new Date().toISOString() } },
+    });
+    const patch = (started: boolean) => h.kubectl(["patch", "pod", `moco-${NAME}-0`, "-n", NS, "--subresource=status", "--type=merge", "-p",
+      JSON.stringify({ status: { containerStatuses: [status(started)] } })]);
+    await patch(false);
+    await waitIdle(ctl);
+    const before = count();
+    await patch(true);
+    await eventually("a pass started by the mysqld container becoming started", async () => count() > before, 60_000);
+    await waitIdle(ctl);
+    const after = count();
+    await patch(true);
+    await eventually("the cached Pod is started", async () =>
+      ctl.leaderState()?.caches.pods.get(`moco-${NAME}-0`, NS)?.status?.containerStatuses?.[0]?.started === true);
+    await waitIdle(ctl);
+    assert.equal(count(), after, "no second pass while it stays started");
   });
 
   it("an update that changes neither readiness nor the IP does not", async () => {

@@ -5,6 +5,7 @@ import {
   clusteringStoppedConditions,
   decidePartitionUpdate,
   isRolloutReady,
+  PARTITION_AVAILABLE_MARGIN_MS,
   isStatefulSetReady,
   isStatefulSetUpdating,
   needsStatefulSetRecreation,
@@ -264,5 +265,27 @@ describe("partition controller readiness (docs/objects.md#partition-controller s
     const notReady = decidePartitionUpdate(healthy(false), sts(3), old3, now);
     assert.equal(notReady.kind, "requeue");
     assert.equal(notReady.kind === "requeue" ? notReady.afterMs : 0, 30000);
+  });
+
+  it("requeues just after a Pod's minReadySeconds ends instead of after 30 s (moco-ts)", () => {
+    // Ready since 00:00:58, now 00:01:00: available 3 s later, requeued then plus the margin.
+    const young = [pod(0, "old", { since: justNow }), pod(1, "old"), pod(2, "old")];
+    const table: [string, PartitionPodView[], MySQLCluster, Date, number][] = [
+      ["Ready 2 s ago", young, healthy(), now, 3000 + PARTITION_AVAILABLE_MARGIN_MS],
+      ["Ready 5 s ago exactly (available only after)", young, healthy(), new Date("2024-01-01T00:01:03Z"), PARTITION_AVAILABLE_MARGIN_MS],
+      ["a clock behind the condition never asks for more than 30 s", young, healthy(), new Date("2024-01-01T00:00:00Z"), 30000],
+      ["Ready, but the cluster is not Healthy: 30 s", young, healthy(false), now, 30000],
+      ["not Ready at all: 30 s (its readiness change is an event)", [pod(0, "old", { ready: false }), pod(1, "old"), pod(2, "old")], healthy(), now, 30000],
+      ["a container not ready: 30 s", [pod(0, "old", { containersReady: false }), pod(1, "old"), pod(2, "old")], healthy(), now, 30000],
+    ];
+    for (const [name, pods, c, at, want] of table) {
+      const d = decidePartitionUpdate(c, sts(3), pods, at);
+      assert.equal(d.kind, "requeue", name);
+      assert.equal(d.kind === "requeue" ? d.afterMs : -1, want, name);
+    }
+    const r = isRolloutReady(sts(3), young, healthy(), now);
+    assert.equal(r.reason, "Pod moco-test-0 is not available");
+    // Once the time has passed, the step is taken.
+    assert.deepEqual(decidePartitionUpdate(healthy(), sts(3), young, new Date("2024-01-01T00:01:03.001Z")), { kind: "decrement", from: 3, to: 2 });
   });
 });
