@@ -92,7 +92,7 @@ export interface SelfFenceOptions {
   readonly connect: () => Promise<Connection>;
   readonly thresholdMs: number;
   readonly intervalMs?: number | undefined;
-  readonly logger: Pick<Logger, "info" | "warn" | "error">;
+  readonly logger: Pick<Logger, "debug" | "info" | "warn" | "error">;
   readonly metrics: SelfFenceMetrics;
   /** Error text without secrets. */
   readonly describe: (err: unknown) => string;
@@ -105,6 +105,8 @@ export class SelfFence {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** Looks in a row that could not ask mysqld (logged at error once, then at debug: mysqld restarts). */
+  private failures = 0;
 
   constructor(opts: SelfFenceOptions) {
     this.opts = opts;
@@ -147,8 +149,14 @@ export class SelfFence {
     this.stopped = false;
     const tick = (): void => {
       this.running = this.check().then(
-        () => undefined,
-        (err: unknown) => this.opts.logger.error({ error: this.opts.describe(err) }, "self-fence check failed"),
+        () => {
+          if (this.failures > 0) this.opts.logger.info({ failures: this.failures }, "self-fence check works again");
+          this.failures = 0;
+        },
+        (err: unknown) => {
+          const log = this.failures++ === 0 ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.debug.bind(this.opts.logger);
+          log({ error: this.opts.describe(err) }, "self-fence check failed");
+        },
       ).finally(() => {
         this.running = null;
         if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs ?? SELF_FENCE_POLL_INTERVAL_MS);
