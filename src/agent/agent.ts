@@ -19,6 +19,7 @@ import { safeErrorMessage, type Logger } from "./log.ts";
 import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { checkHealth, decideReadiness, observeReadiness, sourceToCheck, type Observed, type ProbeDecision } from "./readiness.ts";
 import { LogRotator } from "./rotation.ts";
+import { SelfFence } from "./self-fence.ts";
 import { closeServer, guardedListener, listenOn } from "../http/server.ts";
 
 export interface AgentOptions {
@@ -47,6 +48,8 @@ export interface AgentOptions {
   readonly tlsDir?: string | undefined;
   /** Poll interval of the certificate reloader (default TLS_RELOAD_INTERVAL_MS). */
   readonly tlsReloadIntervalMs?: number;
+  /** How often self-fencing looks at mysqld (default SELF_FENCE_POLL_INTERVAL_MS, 1 s). */
+  readonly selfFenceIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -58,6 +61,8 @@ export interface RunningAgent {
   readonly rotator: LogRotator;
   /** The certificate reloader (with tlsDir). */
   readonly tlsReloader: TlsReloader | undefined;
+  /** Self-fencing (--self-fence-threshold > 0 and ADMIN_PASSWORD set). */
+  readonly selfFence: SelfFence | undefined;
   readonly cloneService: CloneService;
   readonly cloneServer: CloneServer;
   readonly probePort: number;
@@ -264,6 +269,23 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn({ ...o, error: describe((o as { error?: unknown }).error) }, m) },
     });
 
+  // Self-fencing (docs/clustering.md): moco-admin over the socket (PROCESS to see the waiting
+  // commits, CONNECTION_ADMIN to stay connected in offline_mode and to kill client sessions).
+  if (flags.selfFenceThresholdMs > 0 && adminPassword === undefined) logger.warn({}, "self-fencing is off: ADMIN_PASSWORD is not set");
+  const selfFence = flags.selfFenceThresholdMs <= 0 || adminPassword === undefined
+    ? undefined
+    : new SelfFence({
+      connect: () => connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs }),
+      thresholdMs: flags.selfFenceThresholdMs,
+      intervalMs: opts.selfFenceIntervalMs,
+      logger,
+      metrics: {
+        fenced: () => metrics.selfFenceCount.labels(metrics.labels).inc(),
+        failed: () => metrics.selfFenceFailureCount.labels(metrics.labels).inc(),
+      },
+      describe,
+    });
+
   const started: Array<() => Promise<void>> = [];
   try {
     const probePort = await listen(probeServer, flags.probeAddress);
@@ -280,6 +302,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       tlsReloader.start();
       started.push(() => tlsReloader.stop());
     }
+    if (selfFence !== undefined) {
+      selfFence.start();
+      started.push(() => selfFence.stop());
+    }
     logger.info({ probePort, metricsPort, clonePort: cloneServer.port, initialization }, "moco-agent started");
     return {
       initialization,
@@ -288,6 +314,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       credentials: creds,
       rotator,
       tlsReloader,
+      selfFence,
       cloneService,
       cloneServer,
       probePort,

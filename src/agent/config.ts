@@ -35,6 +35,8 @@ export interface AgentFlags {
   /** 0 disables the delay check of /readyz. */
   readonly maxDelayMs: number;
   readonly transactionQueueingWaitMs: number;
+  /** --self-fence-threshold (moco-ts): 0 disables self-fencing (docs/agent.md). */
+  readonly selfFenceThresholdMs: number;
   readonly logRotationSchedule: string;
   readonly logRotationScheduleParsed: CronSchedule;
   /** Bytes; 0 turns the size trigger off. */
@@ -112,6 +114,7 @@ interface RawOptions {
   maxIdleTime: string;
   maxDelay: string;
   transactionQueueingWait: string;
+  selfFenceThreshold: string;
   logRotationSchedule: string;
   logRotationSize: string;
   mysqldLocalhost?: string | boolean;
@@ -133,6 +136,7 @@ function buildCommand(): Command {
     .option("--max-idle-time <duration>", "how long an idle MySQL connection is kept", "30s")
     .option("--max-delay <duration>", "replication delay beyond which /readyz fails (0 disables)", "1m")
     .option("--transaction-queueing-wait <duration>", "how long a replica may go without queued transactions after start", "1m")
+    .option("--self-fence-threshold <duration>", "fence this instance when a commit has waited this long for a semi-sync acknowledgement (0 disables)", "5s")
     .option("--log-rotation-schedule <spec>", "cron schedule of slow log rotation", "*/5 * * * *")
     .option("--log-rotation-size <bytes>", "rotate the slow log when larger (0 disables)", "0")
     .option("--mysqld-localhost [bool]", "reach mysqld's admin port on localhost instead of POD_NAME")
@@ -180,6 +184,7 @@ export function parseAgentFlags(argv: readonly string[]): AgentFlags {
       maxIdleTimeMs: parseDurationMs("max-idle-time", o.maxIdleTime),
       maxDelayMs: parseDurationMs("max-delay", o.maxDelay),
       transactionQueueingWaitMs: parseDurationMs("transaction-queueing-wait", o.transactionQueueingWait),
+      selfFenceThresholdMs: parseDurationMs("self-fence-threshold", o.selfFenceThreshold),
       logRotationSchedule: o.logRotationSchedule,
       logRotationScheduleParsed: schedule.schedule,
       logRotationSize: parseSize("log-rotation-size", o.logRotationSize),

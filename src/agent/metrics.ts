@@ -18,6 +18,9 @@ export interface AgentMetrics {
   readonly logRotationCount: Counter<Label>;
   readonly logRotationFailureCount: Counter<Label>;
   readonly logRotationDurationSeconds: Summary<Label>;
+  /** Self-fences (docs/clustering.md#self-fencing-moco-ts-issue-13). */
+  readonly selfFenceCount: Counter<Label>;
+  readonly selfFenceFailureCount: Counter<Label>;
   /** Registered only while a replica has queued transactions (docs/agent.md#probes step 6). */
   readonly replicationDelaySeconds: Gauge<Label>;
   /** The label values of this instance. */
@@ -56,6 +59,8 @@ export function createAgentMetrics(clusterName: string, ordinal: number, opts: {
     logRotationCount: counter("log_rotation_count", "Number of slow log rotations"),
     logRotationFailureCount: counter("log_rotation_failure_count", "Number of failed slow log rotations"),
     logRotationDurationSeconds: summary("log_rotation_duration_seconds", "Duration of slow log rotations in seconds"),
+    selfFenceCount: counter("self_fence_count", "Number of times the agent fenced its instance (a commit waited longer than --self-fence-threshold for a semi-sync acknowledgement)"),
+    selfFenceFailureCount: counter("self_fence_failure_count", "Number of failed self-fence attempts"),
     replicationDelaySeconds,
     applyDelayGauge(action: DelayGaugeAction): void {
       if (action.kind === "keep") return;

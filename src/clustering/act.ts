@@ -5,7 +5,7 @@
 import { gtidIsEmpty, gtidSubtract, formatGtidSet } from "../mysql/gtid.ts";
 import { replicationSslOptions } from "../mysql/tls.ts";
 import type { ReplicationTls } from "../mysql/tls.ts";
-import { isProtectedConnection } from "../mysql/users.ts";
+import { fenceHungUp, killConnections, setSuperReadOnly } from "../mysql/fence.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import {
   AFTER_STOP_IO_THREAD_MS,
@@ -19,7 +19,7 @@ import { parsePort } from "./cluster.ts";
 import { fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
 import type { ClusterMetricLabels, ClusterPorts, ClusterTls, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
-import { ER_NO_SUCH_THREAD, errnoOf, num, sleep, str } from "./sql.ts";
+import { num, sleep, str } from "./sql.ts";
 import type { PassConnections, SqlConnection } from "./sql.ts";
 import type { ConfigureStep, InstanceStatus, ObservedCluster, Operation } from "./types.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -36,12 +36,6 @@ import { errorMessage } from "../util/errors.ts";
  * session), so a short grace costs no acknowledged write.
  */
 export const SWITCHOVER_READ_ONLY_WAIT_MS = 500;
-/**
- * Bound of `SET GLOBAL super_read_only=1` (it waits for running commits and for other
- * sessions' table locks). On expiry the statement is killed on the server and the pass
- * fails; the next pass starts over (the switchover kills client connections first).
- */
-export const SUPER_READ_ONLY_TIMEOUT_MS = 30_000;
 export const KILL_SETTLE_MS = 100;
 export const DEFAULT_CLONE_SETTLE_MS = 3_000;
 export const CLONE_POLL_ATTEMPTS = 60;
@@ -94,57 +88,23 @@ function logger(ctx: ActContext): ClusteringLogger {
 }
 
 // ---------------------------------------------------------------------------------
-// Primitives (docs/clustering.md#operator-primitives). Each takes one admin connection.
-
-export async function setSuperReadOnly(conn: SqlConnection, timeoutMs = SUPER_READ_ONLY_TIMEOUT_MS): Promise<void> {
-  await conn.exec("SET GLOBAL super_read_only=1", [], { timeoutMs });
-}
+// Primitives (docs/clustering.md#operator-primitives). Each takes one admin connection. setSuperReadOnly, killConnections and
+// fenceHungUp live in src/mysql/fence.ts (the agent's self-fencing uses them too).
+export { SUPER_READ_ONLY_TIMEOUT_MS, fenceHungUp, killConnections, setSuperReadOnly } from "../mysql/fence.ts";
 
 /**
- * Fences a writable instance whose commits wait for semi-sync acknowledgements that will never
- * come (an old primary back from a partition): SET GLOBAL super_read_only would wait behind
- * those commits. Clients are shut out first (offline_mode: users without CONNECTION_ADMIN are
- * refused; the others are killed), so when semi-sync is switched off and the waiting commits
- * end, nobody is left to be told they succeeded; then super_read_only, and clients back in.
+ * setReadOnly(false): STOP REPLICA; RESET REPLICA; read_only=0 (clears super_read_only too);
+ * then offline_mode=OFF (moco-ts: a fence interrupted before its end leaves it ON).
  */
-export async function fenceHungUp(conn: SqlConnection): Promise<void> {
-  await conn.exec("SET GLOBAL offline_mode=ON");
-  await killConnections(conn);
-  await conn.exec("SET GLOBAL rpl_semi_sync_source_enabled=OFF");
-  await setSuperReadOnly(conn);
-  await conn.exec("SET GLOBAL offline_mode=OFF");
-}
-
-/** setReadOnly(false): STOP REPLICA; RESET REPLICA; read_only=0 (clears super_read_only too). */
 export async function makeWritable(conn: SqlConnection): Promise<void> {
   await conn.exec("STOP REPLICA");
   await conn.exec("RESET REPLICA");
   await conn.exec("SET GLOBAL read_only=0");
+  await conn.exec("SET GLOBAL offline_mode=OFF");
 }
 
 export async function stopReplicaIOThread(conn: SqlConnection): Promise<void> {
   await conn.exec("STOP REPLICA IO_THREAD");
-}
-
-/**
- * Kills every connection but the MOCO system users', socket-local ones, `system user`
- * threads and the event scheduler (docs/clustering.md#operator-primitives). Returns how many were killed.
- */
-export async function killConnections(conn: SqlConnection): Promise<number> {
-  const rows = await conn.query("SELECT ID AS id, USER AS user, HOST AS host FROM information_schema.PROCESSLIST");
-  let killed = 0;
-  for (const r of rows) {
-    const user = str(r.user);
-    const host = str(r.host);
-    if (isProtectedConnection({ user, host }) || user === "event_scheduler") continue;
-    try {
-      await conn.exec("KILL CONNECTION ?", [num(r.id)]);
-      killed++;
-    } catch (e) {
-      if (errnoOf(e) !== ER_NO_SUCH_THREAD) throw e;
-    }
-  }
-  return killed;
 }
 
 /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeout); 1 ⇒ timeout error. A timeout below 1 s is refused (never unbounded). */

@@ -194,7 +194,7 @@ export function decideState(observed: ObservedCluster): StateDecision {
   const intermediate = isIntermediate(cluster);
   const lostData = hasLostData(observed);
   const inCluster = primary === null ? 0 : countInCluster(observed, primary);
-  const primaryModeOK = primary !== null && (intermediate ? primary.superReadOnly : !primary.readOnly);
+  const primaryModeOK = primary !== null && (intermediate ? primary.superReadOnly : !primary.readOnly && primary.offlineMode !== true);
   const others = nonPrimaryOrdinals(observed);
   const goodReplicas = others.filter((i) => isGoodReplica(observed, i));
   const survivors = others.filter((i) => isSurvivor(observed, i));
@@ -533,8 +533,14 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   // 5. Role labels, addition.
   for (const i of alive) steps.push({ kind: "setRoleLabel", instance: i, role: i === p ? "primary" : "replica" });
 
-  // 6. A normal primary becomes writable, last.
-  if (!intermediate && primary.readOnly) steps.push({ kind: "makeWritable", instance: p });
+  // 6. A normal primary becomes writable, last. moco-ts: only when enough replicas were
+  // reached to acknowledge its commits (semi-sync); a primary that fenced itself because no
+  // replica acknowledged (docs/clustering.md "Self-fencing") stays fenced while its replicas
+  // cannot be reached, instead of being made writable to hang its clients' commits again.
+  const ackers = nonPrimaryOrdinals(observed).filter((i) => observed.instances[i] != null && !isErrant(observed, i)).length;
+  if (!intermediate && (primary.readOnly || primary.offlineMode === true) && ackers >= semiSyncWaitCount(n)) {
+    steps.push({ kind: "makeWritable", instance: p });
+  }
 
   return done();
 }

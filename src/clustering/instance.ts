@@ -46,7 +46,7 @@ const CLONE_STATES: readonly CloneState[] = ["Not Started", "In Progress", "Comp
 /** Runs the docs/clustering.md#gathering-status queries on one instance. Throws on any error. */
 export async function fetchInstanceStatus(conn: SqlConnection): Promise<InstanceStatus> {
   const [g] = await conn.query(
-    "SELECT @@server_uuid AS uuid, @@gtid_executed AS executed, @@gtid_purged AS purged, @@read_only AS ro, @@super_read_only AS sro",
+    "SELECT @@server_uuid AS uuid, @@gtid_executed AS executed, @@gtid_purged AS purged, @@read_only AS ro, @@super_read_only AS sro, @@offline_mode AS om",
   );
   if (g === undefined) throw new Error("no row for global variables");
   const { family, values } = await semiSyncVariables(conn);
@@ -103,6 +103,7 @@ export async function fetchInstanceStatus(conn: SqlConnection): Promise<Instance
     gtidPurged: str(g.purged),
     readOnly: bool(g.ro),
     superReadOnly: bool(g.sro),
+    offlineMode: bool(g.om),
     semiSyncSourceWaitForReplicaCount: num(values.get(names.sourceWaitForReplicaCount)),
     semiSyncSourceEnabled: bool(values.get(names.sourceEnabled)),
     semiSyncReplicaEnabled: bool(values.get(names.replicaEnabled)),

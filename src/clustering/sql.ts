@@ -13,7 +13,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_READ_TIMEOUT_MS = 60_000;
 
 /** MySQL error numbers the engine looks at. */
-export const ER_NO_SUCH_THREAD = 1094;
+export { ER_NO_SUCH_THREAD } from "../mysql/fence.ts";
 export const ER_NO_SUCH_TABLE = 1146;
 
 export interface SqlTarget {

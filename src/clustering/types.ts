@@ -100,6 +100,11 @@ export interface InstanceStatus {
   readonly gtidPurged: string;
   readonly readOnly: boolean;
   readonly superReadOnly: boolean;
+  /**
+   * @@offline_mode (moco-ts): left ON by a fence that was interrupted before its end
+   * (src/mysql/fence.ts); a primary with it is not in primary mode. Absent ⇒ OFF.
+   */
+  readonly offlineMode?: boolean | undefined;
   /** @@rpl_semi_sync_source_wait_for_replica_count. */
   readonly semiSyncSourceWaitForReplicaCount: number;
   /** @@rpl_semi_sync_source_enabled. */

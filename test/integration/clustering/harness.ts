@@ -7,6 +7,7 @@
 // (ClusterObservation.podHostnames), because Pod DNS names do not resolve in mysqld.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import mysql from "mysql2/promise";
 import type { Connection } from "mysql2/promise";
@@ -191,6 +192,8 @@ export class ClusterHarness {
   readonly clones: { ordinal: number; donor: string; ms: number }[] = [];
   replicationSourceSecret: ReplicationSourceSecret | null;
   manager: ClusterManager | null = null;
+  /** Ordinals the engine is cut from (cutFromEngine): their Pod IP and host name lead to a silent listener. */
+  private readonly cut = new Map<number, { readonly servers: net.Server[]; readonly held: Set<net.Socket>; readonly host: string }>();
   private readonly verbose: boolean;
   private readonly options: HarnessOptions;
 
@@ -275,7 +278,7 @@ export class ClusterHarness {
               hasDemoteAnnotation: meta.annotations.has("moco.cybozu.com/demote"),
               hasPreventDeleteAnnotation: meta.annotations.has("moco.cybozu.com/prevent-delete"),
               roleLabel: meta.role,
-              ip: inst.host,
+              ip: this.engineAddress(i),
             };
           });
         },
@@ -327,10 +330,55 @@ export class ClusterHarness {
         },
       },
       addressing: {
-        podHostname: (_cluster, ordinal) => this.inst(ordinal).host,
+        podHostname: (_cluster, ordinal) => this.engineAddress(ordinal),
       },
       ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
     };
+  }
+
+  /** Where the engine reaches instance i: its own address, or the silent listener while cut. */
+  private engineAddress(i: number): string {
+    return this.cut.get(i)?.host ?? this.inst(i).host;
+  }
+
+  /**
+   * Cuts the engine (the controller) off instance i, the way a network partition looks to it:
+   * its address now leads to a listener on a spare loopback address of the same block that
+   * accepts TCP connections and never answers (connects time out), while the instance itself
+   * keeps running (its agent, and clients that share its side, still reach it). Readiness
+   * ("the kubelet") is unaffected. healEngine(i) undoes it.
+   */
+  async cutFromEngine(i: number): Promise<void> {
+    if (this.cut.has(i)) return;
+    const host = this.inst(i).host.replace(/\.\d+$/, `.${250 + i}`);
+    const held = new Set<net.Socket>();
+    const hold = (sock: net.Socket): void => {
+      held.add(sock);
+      sock.on("error", () => undefined);
+      sock.on("close", () => held.delete(sock));
+    };
+    const servers: net.Server[] = [];
+    try {
+      for (const port of [3306, 33062]) {
+        const srv = net.createServer(hold);
+        await new Promise<void>((resolve, reject) => {
+          srv.once("error", reject);
+          srv.listen(port, host, () => resolve());
+        });
+        servers.push(srv);
+      }
+    } catch (e) {
+      for (const srv of servers) srv.close();
+      throw e;
+    }
+    this.cut.set(i, { servers, held, host });
+  }
+
+  healEngine(i: number): void {
+    const c = this.cut.get(i);
+    this.cut.delete(i);
+    for (const srv of c?.servers ?? []) srv.close();
+    for (const sock of c?.held ?? []) sock.destroy();
   }
 
   /**
@@ -474,6 +522,7 @@ export class ClusterHarness {
   }
 
   async close(): Promise<void> {
+    for (const i of [...this.cut.keys()]) this.healEngine(i);
     await this.stopManager().catch(() => undefined);
     await this.set.stopAll();
   }
@@ -511,6 +560,8 @@ export class Writer extends AckedWriter<number> {
 export class WritableMonitor extends BackgroundLoop {
   readonly violations: string[] = [];
   samples = 0;
+  /** By ordinal: when the instance answered writable. */
+  readonly writableAt: number[][] = [];
   private readonly h: ClusterHarness;
 
   constructor(h: ClusterHarness) {
@@ -525,7 +576,9 @@ export class WritableMonitor extends BackgroundLoop {
       if (have) return have;
       const c = await mysql.createConnection({
         host: this.h.inst(i).host,
-        port: 33062,
+        // 3306: the admin port needs SERVICE_CONNECTION_ADMIN, which moco-exporter lacks (on
+        // 33062 every sample was "down" and no violation could ever be seen).
+        port: 3306,
         user: "moco-exporter",
         password: this.h.passwords.EXPORTER_PASSWORD,
         connectTimeout: 1000,
@@ -553,6 +606,7 @@ export class WritableMonitor extends BackgroundLoop {
       );
       this.samples++;
       const writable = states.flatMap((s, i) => (s === "writable" ? [i] : []));
+      for (const i of writable) (this.writableAt[i] ??= []).push(Date.now());
       if (writable.length > 1) this.violations.push(`writable at once: ${writable.join(",")}`);
     }
     for (const c of conns) c?.destroy();

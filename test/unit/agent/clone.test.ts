@@ -129,7 +129,7 @@ describe("agent metrics", () => {
   it("names moco_instance_* with name and index labels, and registers the delay gauge only while set", async () => {
     const m = createAgentMetrics("mycluster", 2, { defaultMetrics: false });
     let text = await m.registry.metrics();
-    for (const name of ["clone_count", "clone_failure_count", "clone_in_progress", "log_rotation_count", "log_rotation_failure_count"]) {
+    for (const name of ["clone_count", "clone_failure_count", "clone_in_progress", "log_rotation_count", "log_rotation_failure_count", "self_fence_count", "self_fence_failure_count"]) {
       assert.match(text, new RegExp(`^moco_instance_${name}\\{name="mycluster",index="2"\\} 0$`, "m"));
     }
     assert.match(text, /^# TYPE moco_instance_clone_duration_seconds summary$/m);

@@ -447,6 +447,28 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
     assert.deepEqual(stepsOf(o), []);
   });
 
+  it("self-fenced primary (read-only, semi-sync source off): made writable again only with enough replicas reached; offline_mode left ON is cleared", () => {
+    const fenced = (o: Partial<InstanceStatus> = {}) =>
+      withInstance(healthyObservation(3), 0, primaryInstance(0, [11, 12], { readOnly: true, superReadOnly: true, semiSyncSourceEnabled: false, ...o }));
+    const table: Array<[string, ClusterObservation, readonly ConfigureStep[]]> = [
+      ["replicas reached: semi-sync on, then writable", fenced(), [
+        { kind: "configureSemiSyncSource", instance: 0, waitForReplicaCount: 1, timeoutMs: 86_400_000 },
+        { kind: "makeWritable", instance: 0 },
+      ]],
+      ["one of two replicas reached: still enough for one ack", withInstance(fenced(), 2, null), [
+        { kind: "configureSemiSyncSource", instance: 0, waitForReplicaCount: 1, timeoutMs: 86_400_000 },
+        { kind: "makeWritable", instance: 0 },
+      ]],
+      ["no replica reached: stays fenced", withInstance(withInstance(fenced(), 1, null), 2, null), [
+        { kind: "configureSemiSyncSource", instance: 0, waitForReplicaCount: 1, timeoutMs: 86_400_000 },
+      ]],
+      ["writable but offline_mode left ON by an interrupted fence", withInstance(healthyObservation(3), 0, primaryInstance(0, [11, 12], { semiSyncSourceWaitForReplicaCount: 1, offlineMode: true })), [
+        { kind: "makeWritable", instance: 0 },
+      ]],
+    ];
+    for (const [name, o, want] of table) assert.deepEqual(stepsOf(o), want, name);
+  });
+
   it("an errant replica whose IO thread is already stopped gets nothing", () => {
     let o = withInstance(healthyObservation(3), 1, replicaInstance(1, 0, `${U0}:1-5,${U1}:1`, { replicaStatus: replicaRow({ replicaIORunning: "No" }) }));
     o = withPod(o, 1, { roleLabel: null });
