@@ -500,8 +500,9 @@ ${jobConfigYaml(s3, "      ")}`));
           if (extra === 0) assert.equal(got.checksum, e.checksum, `${e.schema}.${e.table}: checksum`);
         }
       } finally { await tc.end(); }
-      await env.kubectl(["-n", ns, "delete", "mysqlcluster", fromMoco, "--wait=true", "--timeout=120s"]);
     } finally {
+      // Also after a failure, so that the next test's check of the namespace is its own.
+      await env.kubectl(["-n", ns, "delete", "mysqlcluster", fromMoco, "--ignore-not-found", "--wait=true", "--timeout=180s"]).catch(() => undefined);
       await bucket.close();
       fs.rmSync(work, { recursive: true, force: true });
     }
