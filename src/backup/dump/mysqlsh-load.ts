@@ -9,7 +9,8 @@
 // view placeholders → data (parallel, biggest files first; each file's size checked
 // against its .idx) → final views → triggers → grants → @.post.sql → ANALYZE TABLE →
 // gtid_purged. Statements go through adaptStatement (mysqlsh.ts): each adaptation MySQL
-// 9.7 forces is returned as a warning naming the file.
+// 9.7 (or the MOCO target, which has no root@localhost) forces is returned as a warning
+// naming the file.
 import fs from "node:fs";
 import path from "node:path";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
@@ -104,20 +105,22 @@ function planSchema(dir: string, files: readonly string[], name: string, base: s
 }
 
 /** Runs the statements of a script file (absent files are skipped), after `USE schema` when given. */
-async function runScript(c: Conn, dir: string, file: string, warnings: Set<string>, schema?: string): Promise<void> {
+type AccountExists = (user: string, host: string) => boolean;
+
+async function runScript(c: Conn, dir: string, file: string, warnings: Set<string>, schema?: string, accounts?: AccountExists): Promise<void> {
   const text = readText(dir, file);
   if (text === undefined) return;
   if (schema !== undefined) await c.query(`USE ${quoteIdent(schema)}`);
   try {
-    for (const st of splitSqlScript(text)) await runStatement(c, st, file, warnings);
+    for (const st of splitSqlScript(text)) await runStatement(c, st, file, warnings, accounts);
   } finally {
     await c.query("SET NAMES utf8mb4");
     await c.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'");
   }
 }
 
-async function runStatement(c: Conn, st: string, where: string, warnings: Set<string>): Promise<void> {
-  const a = adaptStatement(st);
+async function runStatement(c: Conn, st: string, where: string, warnings: Set<string>, accounts?: AccountExists): Promise<void> {
+  const a = adaptStatement(st, accounts);
   for (const ch of a.changes) warnings.add(`${where}: ${ch}`);
   try {
     await c.query(a.sql);
@@ -151,11 +154,18 @@ async function createAccounts(c: Conn, dir: string, filter: readonly UserFilter[
   return created;
 }
 
-async function createSchemaObjects(c: Conn, plan: MysqlshPlan, warnings: Set<string>): Promise<void> {
+/** The target's accounts (read once the dump's own are created), for adaptMissingDefiner. */
+async function targetAccounts(c: Conn): Promise<AccountExists> {
+  const rows = await queryArrays(c, "SELECT User, Host FROM mysql.user");
+  const set = new Set(rows.map((r) => `${String(r[0])}@${String(r[1])}`));
+  return (user, host) => set.has(`${user}@${host}`);
+}
+
+async function createSchemaObjects(c: Conn, plan: MysqlshPlan, warnings: Set<string>, accounts: AccountExists): Promise<void> {
   for (const s of plan.schemas) {
-    await runScript(c, plan.dir, `${s.base}.sql`, warnings);
-    for (const t of s.tables) await runScript(c, plan.dir, `${t.base}.sql`, warnings, s.name);
-    for (const v of s.views) await runScript(c, plan.dir, `${v.base}.pre.sql`, warnings, s.name);
+    await runScript(c, plan.dir, `${s.base}.sql`, warnings, undefined, accounts);
+    for (const t of s.tables) await runScript(c, plan.dir, `${t.base}.sql`, warnings, s.name, accounts);
+    for (const v of s.views) await runScript(c, plan.dir, `${v.base}.pre.sql`, warnings, s.name, accounts);
   }
 }
 
@@ -232,10 +242,10 @@ async function loadAllData(o: MysqlshLoadOptions, plan: MysqlshPlan, tableRows: 
   return rows;
 }
 
-async function createViewsAndTriggers(c: Conn, plan: MysqlshPlan, warnings: Set<string>): Promise<void> {
+async function createViewsAndTriggers(c: Conn, plan: MysqlshPlan, warnings: Set<string>, accounts: AccountExists): Promise<void> {
   for (const s of plan.schemas) {
-    for (const v of s.views) await runScript(c, plan.dir, `${v.base}.sql`, warnings, s.name);
-    for (const t of s.tables) await runScript(c, plan.dir, `${t.base}.triggers.sql`, warnings, s.name);
+    for (const v of s.views) await runScript(c, plan.dir, `${v.base}.sql`, warnings, s.name, accounts);
+    for (const t of s.tables) await runScript(c, plan.dir, `${t.base}.triggers.sql`, warnings, s.name, accounts);
   }
 }
 
@@ -261,13 +271,14 @@ export async function loadMysqlshDump(o: MysqlshLoadOptions): Promise<MysqlshLoa
     trustBefore = await trustFunctionCreators(control);
     await runScript(control, plan.dir, "@.sql", warnings);
     const created = await createAccounts(control, plan.dir, o.users, warnings);
-    await createSchemaObjects(control, plan, warnings);
+    const accounts = await targetAccounts(control);
+    await createSchemaObjects(control, plan, warnings, accounts);
     o.log.info({ schemas: plan.schemas.length, accounts: created.length, format: plan.meta.version }, "MySQL Shell dump: schemas, tables and accounts created");
     const rows = await loadAllData(o, plan, tableRows);
     o.log.info({ rows }, "MySQL Shell dump: data loaded");
-    await createViewsAndTriggers(control, plan, warnings);
+    await createViewsAndTriggers(control, plan, warnings, accounts);
     await applyGrants(control, created, warnings);
-    await runScript(control, plan.dir, "@.post.sql", warnings);
+    await runScript(control, plan.dir, "@.post.sql", warnings, undefined, accounts);
     await analyzeTables(control, plan);
     await adoptGtidSet(control, plan.meta.gtidExecuted);
     for (const w of warnings) o.log.warn(w);

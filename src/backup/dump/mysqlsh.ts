@@ -411,9 +411,38 @@ export function adaptNativePassword(sql: string): Adapted {
   return { sql: out, changes: ["mysql_native_password account created locked without a password"] };
 }
 
-/** Every adaptation, in order. */
-export function adaptStatement(sql: string): Adapted {
+const DEFINER_RE = /DEFINER\s*=\s*(`(?:[^`]|``)*`|'(?:[^']|'')*'|[\w$]+)\s*@\s*(`(?:[^`]|``)*`|'(?:[^']|'')*'|[\w.%$-]+)/gi;
+
+/** An account name part as written in SQL (`x`, 'x' or x) → its value. */
+function unquoteAccountPart(p: string): string {
+  if (p.startsWith("`")) return p.slice(1, -1).replace(/``/g, "`");
+  if (p.startsWith("'")) return p.slice(1, -1).replace(/''/g, "'");
+  return p;
+}
+
+/**
+ * A view, routine, trigger or event whose DEFINER account does not exist on the target is
+ * created with `DEFINER=CURRENT_USER` (MySQL Shell's `strip_definers` idea): a MOCO cluster
+ * has no root@localhost (moco-init drops it, as MOCO's does), and a view defined by a
+ * missing account cannot even be referenced by the next view. `exists(user, host)` says
+ * which accounts the target has (those the dump created included).
+ */
+export function adaptMissingDefiner(sql: string, exists: (user: string, host: string) => boolean): Adapted {
+  const changes: string[] = [];
+  const out = sql.replace(DEFINER_RE, (all, u: string, h: string) => {
+    const user = unquoteAccountPart(u);
+    const host = unquoteAccountPart(h);
+    if (exists(user, host)) return all;
+    changes.push(`definer '${user}'@'${host}' does not exist on the target: defined by the restoring user (DEFINER=CURRENT_USER)`);
+    return "DEFINER=CURRENT_USER";
+  });
+  return { sql: out, changes };
+}
+
+/** Every adaptation, in order (the definer one only when the target's accounts are known). */
+export function adaptStatement(sql: string, accountExists?: (user: string, host: string) => boolean): Adapted {
   const a = adaptSqlMode(sql);
   const b = adaptNativePassword(a.sql);
-  return { sql: b.sql, changes: [...a.changes, ...b.changes] };
+  const c = accountExists === undefined ? { sql: b.sql, changes: [] } : adaptMissingDefiner(b.sql, accountExists);
+  return { sql: c.sql, changes: [...a.changes, ...b.changes, ...c.changes] };
 }

@@ -154,3 +154,23 @@ test("adaptations to MySQL 9.7: removed sql_mode values, mysql_native_password a
   ];
   for (const [sql, want, changes] of cases) assert.deepEqual(adaptStatement(sql), { sql: want, changes }, sql);
 });
+
+test("adaptation to the MOCO target: a DEFINER account the target lacks becomes CURRENT_USER", () => {
+  const has = new Set(["app@%", "o'brien@localhost", "we`ird@10.0.0.%"]);
+  const exists = (u: string, h: string) => has.has(`${u}@${h}`);
+  const missing = (a: string) => [`definer ${a} does not exist on the target: defined by the restoring user (DEFINER=CURRENT_USER)`];
+  const cases: [string, string, string[]][] = [
+    ["/*!50001 CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v2` AS select 1 */",
+      "/*!50001 CREATE ALGORITHM=UNDEFINED DEFINER=CURRENT_USER SQL SECURITY DEFINER VIEW `v2` AS select 1 */", missing("'root'@'localhost'")],
+    ["CREATE DEFINER=`app`@`%` PROCEDURE p() BEGIN END", "CREATE DEFINER=`app`@`%` PROCEDURE p() BEGIN END", []],
+    ["CREATE DEFINER='o''brien'@'localhost' TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET @a = 1",
+      "CREATE DEFINER='o''brien'@'localhost' TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET @a = 1", []],
+    ["CREATE DEFINER=`we``ird`@`10.0.0.%` EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1",
+      "CREATE DEFINER=`we``ird`@`10.0.0.%` EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1", []],
+    ["CREATE DEFINER = gone@localhost FUNCTION f() RETURNS INT RETURN 1", "CREATE DEFINER=CURRENT_USER FUNCTION f() RETURNS INT RETURN 1", missing("'gone'@'localhost'")],
+    ["CREATE VIEW v AS SELECT 'DEFINER' AS d", "CREATE VIEW v AS SELECT 'DEFINER' AS d", []],
+  ];
+  for (const [sql, want, changes] of cases) assert.deepEqual(adaptStatement(sql, exists), { sql: want, changes }, sql);
+  // Without the target's accounts (the users script itself), definers are left alone.
+  assert.deepEqual(adaptStatement("CREATE DEFINER=`root`@`localhost` VIEW v AS SELECT 1").changes, []);
+});
