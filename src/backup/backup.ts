@@ -10,7 +10,8 @@ import { connect, instanceTls, queryRows, readServerStatus, type MysqlTarget } f
 import { dumpInstance } from "./dump/dump.ts";
 import type { Compression } from "./dump/format.ts";
 import { DUMP_ARCHIVE, DUMP_DIR, backupDir, formatBackupTime } from "./keys.ts";
-import { rfc3339, type ClusterStore, type PodInfo } from "./kube.ts";
+import { type ClusterStore, type PodInfo } from "./kube.ts";
+import { rfc3339 } from "../util/time.ts";
 import { redact, type Logger } from "./log.ts";
 import { errorMessage } from "../util/errors.ts";
 import { Progress } from "./progress.ts";

@@ -8,6 +8,7 @@ import { KubeClient } from "../k8s/client.ts";
 import { isConflict, isNotFound } from "../k8s/errors.ts";
 import { resources } from "../k8s/resource.ts";
 import type { KubeObject } from "../k8s/types.ts";
+import { rfc3339 } from "../util/time.ts";
 
 export interface PodInfo {
   name: string;
@@ -47,11 +48,6 @@ function podInfo(p: Pod, cluster: string): PodInfo {
   const name = p.metadata?.name ?? "";
   const ready = (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   return { name, index: podOrdinal(name, cluster), ready, ip: p.status?.podIP ?? "" };
-}
-
-/** A time as RFC 3339 with second precision (metav1.Time). */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 export class KubeClusterStore implements ClusterStore {

@@ -13,7 +13,7 @@ import { AgentCloneError, cloneFromDonor, type CloneClientTls } from "../../../s
 import type { CloneRequest } from "../../../src/shared/clone-api.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
 import { eventually } from "../../env/eventually.ts";
 

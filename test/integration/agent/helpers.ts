@@ -11,7 +11,7 @@ import { cacheDir } from "../../env/procs.ts";
 import { parseAgentFlags, type AgentEnvironment, type AgentFlags } from "../../../src/agent/config.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import type { MysqldInstance } from "../../env/mysqld.ts";
 
 export function randomPasswords(): MocoPasswords {

@@ -10,7 +10,7 @@ import type { Connection } from "mysql2/promise";
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { parseCronSpec } from "../../../src/api/v1beta2/cron.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { LogRotator } from "../../../src/agent/rotation.ts";
 import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags } from "./helpers.ts";

@@ -31,7 +31,7 @@ import type { ClusterCondition, MySQLClusterLike, PodView, RoleLabel } from "../
 import { CloneService, DEFAULT_BOOT_TIMEOUT_SECONDS, type CloneOutcome } from "../../../src/agent/clone.ts";
 import { cloneRequestFor } from "../../../src/controller/clustering-adapter.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { decideReadiness, observeReadiness } from "../../../src/agent/readiness.ts";
 import { PASSWORD_KEYS } from "../../../src/mysql/users.ts";

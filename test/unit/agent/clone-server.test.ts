@@ -14,7 +14,7 @@ import { startCloneServer, type CloneServer } from "../../../src/agent/clone-ser
 import { CloneService } from "../../../src/agent/clone.ts";
 import { AgentCloneError, cloneFromDonor } from "../../../src/shared/clone-client.ts";
 import type { Queryable } from "../../../src/agent/db.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { eventually } from "../../env/eventually.ts";
 
