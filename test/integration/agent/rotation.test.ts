@@ -13,7 +13,8 @@ import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { LogRotator } from "../../../src/agent/rotation.ts";
-import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 import { eventually } from "../../env/eventually.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 

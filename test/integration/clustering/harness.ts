@@ -5,7 +5,6 @@
 // clone procedure with SQL (clone_valid_donor_list, CLONE INSTANCE, restart mysqld,
 // post-clone user/password reset). Replicas use the Pod IP as SOURCE_HOST
 // (ClusterObservation.podHostnames), because Pod DNS names do not resolve in mysqld.
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import mysql from "mysql2/promise";
@@ -34,7 +33,7 @@ import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
 import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { decideReadiness, observeReadiness } from "../../../src/agent/readiness.ts";
-import { PASSWORD_KEYS } from "../../../src/mysql/users.ts";
+import { randomPasswords } from "../../env/random.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
@@ -55,10 +54,6 @@ binlog_expire_logs_seconds=86400
 `;
 
 export { sleep, BackgroundLoop };
-
-export function randomPasswords(): MocoPasswords {
-  return Object.fromEntries(PASSWORD_KEYS.map((k) => [k, randomBytes(16).toString("hex")])) as MocoPasswords;
-}
 
 async function q(conn: Connection, sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
   const [rows] = await conn.query(sql, params as unknown[]);
