@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { isPlainObject } from "../../../src/util/object.ts";
+import { isPlainObject, nameAndNamespace } from "../../../src/util/object.ts";
 
 describe("isPlainObject (a JSON object)", () => {
   const table: [string, unknown, boolean][] = [
@@ -20,6 +20,19 @@ describe("isPlainObject (a JSON object)", () => {
   for (const [name, value, want] of table) {
     it(`${name} → ${want}`, () => {
       assert.equal(isPlainObject(value), want);
+    });
+  }
+});
+
+describe("nameAndNamespace (a cluster's metric labels)", () => {
+  const table: [string, { name: string; namespace: string }, { name: string; namespace: string }][] = [
+    ["a plain key", { name: "c", namespace: "ns" }, { name: "c", namespace: "ns" }],
+    ["extra fields are dropped", { name: "c", namespace: "ns", uid: "u", ordinal: 2 } as { name: string; namespace: string }, { name: "c", namespace: "ns" }],
+    ["empty strings kept", { name: "", namespace: "" }, { name: "", namespace: "" }],
+  ];
+  for (const [name, input, want] of table) {
+    it(name, () => {
+      assert.deepEqual(nameAndNamespace(input), want);
     });
   }
 });
