@@ -10,7 +10,7 @@ import type { Pool, PoolConnection } from "mysql2/promise";
 import { CloneService } from "./clone.ts";
 import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
-import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags, type ListenAddress } from "./config.ts";
+import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags } from "./config.ts";
 import { connectSocket, createAgentPool, isConnectionLost } from "./db.ts";
 import type { Queryable } from "../mysql/query.ts";
 import { TlsReloader } from "./tls-reload.ts";
@@ -107,10 +107,6 @@ async function withConnection<T>(pool: Pool, fn: (c: Queryable) => Promise<T>, p
       throw err;
     }
   }
-}
-
-function listen(server: http.Server, address: ListenAddress): Promise<number> {
-  return listenOn(server, address.port, address.host);
 }
 
 function text(res: ServerResponse, status: number, body: string, contentType = "text/plain; charset=utf-8"): void {
@@ -246,9 +242,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const started: Array<() => Promise<void>> = [];
   try {
-    const probePort = await listen(probeServer, flags.probeAddress);
+    const probePort = await listenOn(probeServer, flags.probeAddress.port, flags.probeAddress.host);
     started.push(() => closeServer(probeServer));
-    const metricsPort = await listen(metricsServer, flags.metricsAddress);
+    const metricsPort = await listenOn(metricsServer, flags.metricsAddress.port, flags.metricsAddress.host);
     started.push(() => closeServer(metricsServer));
     const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
     started.push(() => cloneServer.close());
