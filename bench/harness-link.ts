@@ -1,5 +1,6 @@
 // The benchmark reuses the integration-test set-up (users, work dir with chrooted tools).
-import { createLogger, silentLogger, type Logger } from "../src/backup/log.ts";
+import { createLogger, type Logger } from "../src/backup/log.ts";
+import { silentLogger } from "../src/util/log.ts";
 export {
   ADMIN_PASSWORD, BACKUP_PASSWORD, clusterObject, contentHashes, createBackupUser, makeWorkDir, memoryStore,
   prepareRestoreTarget,

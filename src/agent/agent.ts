@@ -10,8 +10,9 @@ import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { CloneService } from "./clone.ts";
 import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
-import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags, type ListenAddress } from "./config.ts";
-import { connectSocket, createAgentPool, isConnectionLost, type Queryable } from "./db.ts";
+import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags } from "./config.ts";
+import { connectSocket, createAgentPool, isConnectionLost } from "./db.ts";
+import type { Queryable } from "../mysql/query.ts";
 import { TlsReloader } from "./tls-reload.ts";
 import { TLS_CA_FILE, mysqlClientTlsOptions } from "../mysql/tls.ts";
 import { initializeOnFirstBoot, type FirstBootOptions, type FirstBootResult } from "./initialize.ts";
@@ -111,10 +112,6 @@ async function withConnection<T>(pool: Pool, fn: (c: Queryable) => Promise<T>, p
       throw err;
     }
   }
-}
-
-function listen(server: http.Server, address: ListenAddress): Promise<number> {
-  return listenOn(server, address.port, address.host);
 }
 
 function text(res: ServerResponse, status: number, body: string, contentType = "text/plain; charset=utf-8"): void {
@@ -288,9 +285,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const started: Array<() => Promise<void>> = [];
   try {
-    const probePort = await listen(probeServer, flags.probeAddress);
+    const probePort = await listenOn(probeServer, flags.probeAddress.port, flags.probeAddress.host);
     started.push(() => closeServer(probeServer));
-    const metricsPort = await listen(metricsServer, flags.metricsAddress);
+    const metricsPort = await listenOn(metricsServer, flags.metricsAddress.port, flags.metricsAddress.host);
     started.push(() => closeServer(metricsServer));
     const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
     started.push(() => cloneServer.close());

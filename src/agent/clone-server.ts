@@ -13,7 +13,7 @@ import { validateCloneRequest, type CloneService } from "./clone.ts";
 import { CLONE_ERROR_STATUS, CLONE_PATH, type CloneErrorCode } from "../shared/clone-api.ts";
 import type { ListenAddress } from "./config.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
-import { closeServer, guardedListener, listenOn } from "../http/server.ts";
+import { closeServer, guardedListener, listenOn, readBody, sendJson } from "../http/server.ts";
 
 export const CONTROLLER_COMMON_NAME = "moco-controller";
 export const CERT_RELOAD_INTERVAL_MS = 60 * 60 * 1000;
@@ -46,26 +46,8 @@ export interface CloneServer {
   close(): Promise<void>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function sendError(res: ServerResponse, code: CloneErrorCode, message: string): void {
   sendJson(res, CLONE_ERROR_STATUS[code], { code, message });
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
 }
 
 export interface CloneServerOptions {
@@ -106,8 +88,8 @@ export async function startCloneServer(opts: CloneServerOptions): Promise<CloneS
     }
     let body: unknown;
     try {
-      const raw = await readBody(req);
-      if (raw === null) {
+      const raw = await readBody(req, MAX_BODY_BYTES);
+      if (raw === undefined) {
         sendError(res, "INVALID_ARGUMENT", "request body too large");
         return;
       }

@@ -1,14 +1,12 @@
 // mysqld access for the agent: socket connections for initialization and clone, the
 // working pool to the admin port as moco-agent, and small query helpers.
 import mysql from "mysql2/promise";
-import type { Connection, Pool, RowDataPacket } from "mysql2/promise";
+import type { Connection, Pool } from "mysql2/promise";
 
+import { queryRows, type Queryable } from "../mysql/query.ts";
 import type { SqlStatement } from "../mysql/users.ts";
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";
-
-/** Anything that can run a query: a connection or a pool. */
-export type Queryable = Pick<Connection, "query">;
 
 /** MySQL error numbers the agent reacts to. */
 export const ER_ACCESS_DENIED_ERROR = 1045;
@@ -80,12 +78,6 @@ export function createAgentPool(opts: AgentPoolOptions): Pool {
     bigNumberStrings: true,
     dateStrings: true,
   });
-}
-
-/** Runs a query and returns its rows. `timeoutMs` bounds the whole query (a read timeout). */
-export async function queryRows(db: Queryable, sql: string, params: readonly unknown[] = [], timeoutMs?: number): Promise<RowDataPacket[]> {
-  const [rows] = await db.query<RowDataPacket[]>(timeoutMs === undefined ? { sql } : { sql, timeout: timeoutMs }, [...params]);
-  return rows;
 }
 
 /** Runs a statement built by src/mysql (its params may hold secrets and are never logged). */

@@ -20,11 +20,10 @@ import {
   exec,
   execStatement,
   mysqlErrno,
-  queryRows,
   resetBinaryLogsStatement,
   serverVersion,
-  type Queryable,
 } from "./db.ts";
+import { queryRows, type Queryable } from "../mysql/query.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 

@@ -32,11 +32,6 @@ export function createAgentLogger(opts: {
   );
 }
 
-/** A logger that drops everything (tests, library use). */
-export function silentLogger(): Logger {
-  return pino({ level: "silent" });
-}
-
 /** Replaces every occurrence of each non-empty secret in `text` with "[redacted]". */
 export function redactSecrets(text: string, secrets: Iterable<string | undefined>): string {
   let out = text;

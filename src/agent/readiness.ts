@@ -1,7 +1,7 @@
 // /healthz and /readyz (docs/agent.md#probes): what is queried, and the pure decision.
 import { gtidIsSubset } from "../mysql/gtid.ts";
 import { ACTIVE_PLUGINS_QUERY, SEMISYNC_NAMES, semiSyncFamily } from "../mysql/users.ts";
-import { queryRows, type Queryable } from "./db.ts";
+import { queryRows, type Queryable } from "../mysql/query.ts";
 
 /** A query result or the (redacted) message of its error. */
 export type Observed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };

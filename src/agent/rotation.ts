@@ -4,7 +4,8 @@
 import fs from "node:fs/promises";
 
 import type { CronFieldSet, CronSchedule } from "../api/v1beta2/cron.ts";
-import { exec, type Queryable } from "./db.ts";
+import { exec } from "./db.ts";
+import type { Queryable } from "../mysql/query.ts";
 import { safeErrorMessage, type Logger } from "./log.ts";
 import type { AgentMetrics } from "./metrics.ts";
 

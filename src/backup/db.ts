@@ -1,6 +1,7 @@
 // mysql2 connections for the jobs and the server status read of docs/backup.md#backup-steps step 4.
 import fs from "node:fs";
 import mysql from "mysql2/promise";
+import { queryRows } from "../mysql/query.ts";
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";
 import type { Connection as CoreConnection } from "mysql2";
@@ -43,11 +44,6 @@ export async function connect(t: MysqlTarget, opts: { connectTimeoutMs?: number;
   });
   c.on("error", () => { /* reported by the failing query */ });
   return c;
-}
-
-export async function queryRows<T = Record<string, unknown>>(c: Conn, sql: string, params: unknown[] = []): Promise<T[]> {
-  const [rows] = await c.query(sql, params);
-  return rows as T[];
 }
 
 export async function queryArrays(c: Conn, sql: string, params: unknown[] = []): Promise<unknown[][]> {

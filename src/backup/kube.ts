@@ -8,6 +8,8 @@ import { KubeClient } from "../k8s/client.ts";
 import { isConflict, isNotFound } from "../k8s/errors.ts";
 import { resources } from "../k8s/resource.ts";
 import type { KubeObject } from "../k8s/types.ts";
+import { names, podOrdinal } from "../shared/names.ts";
+import { rfc3339 } from "../util/time.ts";
 
 export interface PodInfo {
   name: string;
@@ -31,12 +33,11 @@ export interface ClusterStore {
   createEvent(cluster: MySQLCluster, type: EventType, reason: string, message: string): Promise<void>;
 }
 
-/** Ordinal of `moco-<name>-<i>`; throws on a bad name. */
-export function podOrdinal(podName: string, cluster: string): number {
-  const prefix = `moco-${cluster}-`;
-  const rest = podName.startsWith(prefix) ? podName.slice(prefix.length) : "";
-  if (!/^\d+$/.test(rest)) throw new Error(`bad pod name ${JSON.stringify(podName)} for cluster ${cluster}`);
-  return Number(rest);
+/** Ordinal of `moco-<cluster>-<i>`; throws on a bad name. */
+function clusterPodOrdinal(podName: string, cluster: string): number {
+  const ordinal = podOrdinal(podName);
+  if (ordinal === undefined || podName !== names.pod(cluster, ordinal)) throw new Error(`bad pod name ${JSON.stringify(podName)} for cluster ${cluster}`);
+  return ordinal;
 }
 
 interface Pod extends KubeObject {
@@ -46,12 +47,7 @@ interface Pod extends KubeObject {
 function podInfo(p: Pod, cluster: string): PodInfo {
   const name = p.metadata?.name ?? "";
   const ready = (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-  return { name, index: podOrdinal(name, cluster), ready, ip: p.status?.podIP ?? "" };
-}
-
-/** A time as RFC 3339 with second precision (metav1.Time). */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  return { name, index: clusterPodOrdinal(name, cluster), ready, ip: p.status?.podIP ?? "" };
 }
 
 export class KubeClusterStore implements ClusterStore {

@@ -19,11 +19,6 @@ export function createLogger(bindings: Record<string, string> = {}, level = proc
   );
 }
 
-/** A logger that drops everything (tests). */
-export function silentLogger(): Logger {
-  return pino({ level: "silent" });
-}
-
 const SECRET_PATTERNS: readonly RegExp[] = [
   /(-p|--password=)\S+/g,
   /(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi,

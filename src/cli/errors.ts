@@ -54,8 +54,3 @@ export function apiError(err: unknown, context?: string): CliError {
   const msg = errorMessage(err);
   return new CliError(`${prefix}${msg}`, EXIT.ERROR);
 }
-
-/** True when `err` is an API NotFound. */
-export function isNotFound(err: unknown): boolean {
-  return apiStatusOf(err)?.code === 404;
-}

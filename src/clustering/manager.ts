@@ -16,11 +16,12 @@ import { replicasOf } from "./cluster.ts";
 import { DEFAULT_FETCH_RETRY_GAP_MS, envDurationMs, observeCluster } from "./observe.ts";
 import type { ObserveOptions } from "./observe.ts";
 import { clusterKeyString, silentLogger } from "./ports.ts";
-import type { ClusterKey, ClusterMetricLabels, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
+import type { ClusterKey, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { AbortedError } from "./sql.ts";
 import type { ClusterState, Operation } from "./types.ts";
 import { DEFAULT_CLONE_SETTLE_MS } from "./act.ts";
 import { errorMessage } from "../util/errors.ts";
+import { nameAndNamespace } from "../util/object.ts";
 
 export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
 /**
@@ -104,10 +105,6 @@ export interface PassContext {
   readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
 }
 
-function labelsOf(key: ClusterKey): ClusterMetricLabels {
-  return { name: key.name, namespace: key.namespace };
-}
-
 /** `op-` + 5 random lowercase alphanumerics. */
 export function newOperationId(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -189,7 +186,7 @@ function setPassMetrics(
   update: ReturnType<typeof clusterStatusUpdate>,
 ): void {
   if (metrics === undefined) return;
-  const labels = labelsOf(key);
+  const labels = nameAndNamespace(key);
   const cond = (type: string) => update.conditions.find((c) => c.type === type)?.status === "True";
   metrics.setGauge(METRIC.available, labels, cond("Available") ? 1 : 0);
   metrics.setGauge(METRIC.healthy, labels, cond("Healthy") ? 1 : 0);
@@ -272,7 +269,7 @@ export class ClusterWorker {
   private async run(): Promise<void> {
     const base = this.options.logger ?? silentLogger;
     const log = base.child?.({ cluster: clusterKeyString(this.key) }) ?? base;
-    const labels = labelsOf(this.key);
+    const labels = nameAndNamespace(this.key);
     const metrics = this.options.metrics;
     for (;;) {
       const origin = await this.waitForTrigger();
@@ -375,7 +372,7 @@ export class ClusterManager {
     const worker = this.workers.get(k);
     this.workers.delete(k);
     if (worker !== undefined) await worker.stop();
-    this.options.metrics?.deleteCluster(labelsOf(key));
+    this.options.metrics?.deleteCluster(nameAndNamespace(key));
   }
 
   /** Cancel the worker; keep its metrics but set the state gauges to NaN. */
@@ -386,7 +383,7 @@ export class ClusterManager {
     if (worker !== undefined) await worker.stop();
     const metrics = this.options.metrics;
     if (metrics !== undefined) {
-      const labels = labelsOf(key);
+      const labels = nameAndNamespace(key);
       for (const name of [METRIC.available, METRIC.healthy, METRIC.readyReplicas, METRIC.errantReplicas]) {
         metrics.setGauge(name, labels, Number.NaN);
       }

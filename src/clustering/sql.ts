@@ -57,7 +57,8 @@ export class NopError extends Error {
   override name = "NopError";
 }
 
-function redact(text: string, secrets: readonly string[]): string {
+/** A MySQL error message without the secrets (raw or escaped as in a statement) nor the quoted statement tail. */
+function redactMysqlMessage(text: string, secrets: readonly string[]): string {
   if (secrets.length === 0) return text;
   // A syntax error quotes the statement after the error point (possibly a truncated,
   // escaped password): drop that quote altogether, then blank raw and escaped secrets.
@@ -74,7 +75,7 @@ function redact(text: string, secrets: readonly string[]): string {
 export function toSqlError(e: unknown, secrets: readonly string[] = [], context = ""): SqlError {
   const err = e as { message?: unknown; errno?: unknown; code?: unknown };
   const raw = typeof err?.message === "string" ? err.message : String(e);
-  const message = redact(raw, secrets);
+  const message = redactMysqlMessage(raw, secrets);
   return new SqlError(
     context === "" ? message : `${context}: ${message}`,
     typeof err?.errno === "number" ? err.errno : undefined,

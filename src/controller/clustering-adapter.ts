@@ -31,6 +31,7 @@ import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import { noteRefusedStatusWrite } from "./status-write.ts";
 import { clusterTlsSource } from "./tls.ts";
+import { rfc3339 } from "../util/time.ts";
 
 /**
  * Bound of one clone request to an agent: the copy of the donor's data plus the
@@ -98,10 +99,6 @@ export function clusteringMetrics(m: ControllerMetrics): ClusteringMetrics {
 /** A pino logger seen as the engine's logger. */
 export function clusteringLogger(log: Logger): ClusteringLogger {
   return log as unknown as ClusteringLogger;
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Builds the ports of one cluster. */

@@ -151,7 +151,8 @@ export function parseListenAddr(addr: string): { host: string; port: number } | 
   return { host: host === "" ? "0.0.0.0" : host, port };
 }
 
-async function listen(addr: string, handler: GuardedHandler, log: Logger): Promise<{ server: http.Server; url: string } | undefined> {
+/** Parses `addr`, serves `handler` on it; undefined when the address disables the server. */
+async function serveHttp(addr: string, handler: GuardedHandler, log: Logger): Promise<{ server: http.Server; url: string } | undefined> {
   const a = parseListenAddr(addr);
   if (a === undefined) return undefined;
   const server = http.createServer(guardedListener(handler, (e) => log.error({ err: errorMessage(e) }, "HTTP request failed")));
@@ -200,14 +201,14 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   let state: LeaderState | undefined;
 
   // ---- servers every replica runs ----
-  const metricsSrv = await listen(o.metricsAddr ?? ":8080", (_req, res, url) => {
+  const metricsSrv = await serveHttp(o.metricsAddr ?? ":8080", (_req, res, url) => {
     if (url.pathname !== "/metrics") { res.writeHead(404).end(); return; }
     metrics.metricsText().then(
       (text) => { res.writeHead(200, { "content-type": metrics.registry.contentType }); res.end(text); },
       (e: unknown) => { res.writeHead(500).end(errorMessage(e)); },
     );
   }, log);
-  const healthSrv = await listen(o.healthProbeAddr ?? ":8081", (_req, res, url) => {
+  const healthSrv = await serveHttp(o.healthProbeAddr ?? ":8081", (_req, res, url) => {
     const p = url.pathname;
     if (p === "/healthz" || p === "/readyz") { res.writeHead(200, { "content-type": "text/plain" }); res.end("ok"); return; }
     res.writeHead(404).end();

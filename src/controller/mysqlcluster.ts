@@ -86,7 +86,7 @@ import { agentDnsNames } from "./certs.ts";
 import { TlsSecretError, readUserTlsCa } from "./tls.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import type { ControllerCaches } from "./caches.ts";
-import { applyIfChanged, extractOwned } from "./apply.ts";
+import { applyAsController, extractOwned } from "./apply.ts";
 import { noteRefusedStatusWrite } from "./status-write.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import {
@@ -423,7 +423,7 @@ export class MySQLClusterReconciler {
   }
 
   async #apply<T extends KubeObject>(r: ResourceDescriptor, desired: T, live: T | undefined): Promise<T> {
-    const res = await applyIfChanged(this.#d.client, r, desired, live);
+    const res = await applyAsController(this.#d.client, r, desired, live);
     if (res.applied) this.stats.applies++;
     return res.object;
   }

@@ -33,6 +33,29 @@ function sendText(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
+/** Answers `status` with `body` as JSON. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * The request body, or undefined as soon as it exceeds `limit` bytes (the rest is not
+ * read; the caller answers 413 or its own "too large" error).
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) return undefined;
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
 function answerFailure(res: ServerResponse): void {
   if (res.headersSent || res.writableEnded) {
     res.destroy();

@@ -12,6 +12,7 @@ import { errorMessage } from "../util/errors.ts";
 import { defaultLogger } from "./log.ts";
 import { resources } from "./resource.ts";
 import type { KubeObject } from "./types.ts";
+import { rfc3339 } from "../util/time.ts";
 
 export type EventType = "Normal" | "Warning";
 
@@ -33,10 +34,6 @@ export interface EventRecorderOptions {
 interface Seen { name: string; namespace: string; count: number; lastSeen: number }
 
 const maxMessageLength = 1024;
-
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 export class EventRecorder {
   readonly component: string;

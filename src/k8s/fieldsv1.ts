@@ -7,14 +7,12 @@
 // whose key fields equal <json>; `v:<json>` the element of a set equal to <json>; `i:<n>` a list
 // element by index; `.` the node itself. An empty trie ({}) or one holding only `.` is a leaf:
 // the whole value is owned.
+import { isPlainObject } from "../util/object.ts";
 import { parseQuantity } from "../util/quantity.ts";
+import { rfc3339 } from "../util/time.ts";
 import type { JsonValue, KubeObject, ManagedFieldsEntry } from "./types.ts";
 
 type Trie = { [key: string]: Trie };
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
 
 /** JSON-equality, independent of object key order; undefined-valued keys count as absent. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
@@ -150,7 +148,7 @@ const QUANTITY_MAPS = new Set(["requests", "limits", "capacity"]);
  */
 export function normalizeForCompare(v: unknown, key = ""): JsonValue | undefined {
   if (v === null || v === undefined) return undefined;
-  if (v instanceof Date) return v.toISOString().replace(/\.\d{3}Z$/, "Z");
+  if (v instanceof Date) return rfc3339(v);
   if (Array.isArray(v)) {
     const arr = v.map((x) => normalizeForCompare(x) ?? null);
     return arr.length === 0 ? undefined : arr;

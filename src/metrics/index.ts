@@ -4,6 +4,7 @@
 // process metrics. One registry per controller instance (tests run several in a process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { tryParseGoDuration } from "../util/duration.ts";
+import { nameAndNamespace } from "../util/object.ts";
 
 export interface ClusterLabels {
   readonly name: string;
@@ -88,10 +89,6 @@ export const PROCESSING_TIME_BUCKETS = [0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10
 
 type LabelNames = (typeof LABELS)[number];
 
-function labelsOf(l: ClusterLabels): Record<LabelNames, string> {
-  return { name: l.name, namespace: l.namespace };
-}
-
 /** The controller's metrics. Methods never throw on unknown names (they are ignored). */
 export class ControllerMetrics {
   readonly registry: Registry;
@@ -175,20 +172,20 @@ export class ControllerMetrics {
   }
 
   incCounter(name: string, labels: ClusterLabels, value = 1): void {
-    this.#counters.get(name)?.inc(labelsOf(labels), value);
+    this.#counters.get(name)?.inc(nameAndNamespace(labels), value);
   }
 
   setGauge(name: string, labels: ClusterLabels, value: number): void {
-    this.#gauges.get(name)?.set(labelsOf(labels), value);
+    this.#gauges.get(name)?.set(nameAndNamespace(labels), value);
   }
 
   observe(name: string, labels: ClusterLabels, value: number): void {
-    if (name === MANAGER_HISTOGRAM) this.#processing.observe(labelsOf(labels), value);
+    if (name === MANAGER_HISTOGRAM) this.#processing.observe(nameAndNamespace(labels), value);
   }
 
   /** Creates the manager's series of one cluster (counters at 0, gauges at 0). */
   initManagerSeries(labels: ClusterLabels): void {
-    const l = labelsOf(labels);
+    const l = nameAndNamespace(labels);
     for (const name of MANAGER_COUNTERS) this.#counters.get(name)?.inc(l, 0);
     // inc by 0: creates a missing series at 0 and leaves an existing one's value alone.
     for (const name of [...MANAGER_GAUGES, ...BACKUP_GAUGES]) this.#gauges.get(name)?.inc(l, 0);
@@ -197,7 +194,7 @@ export class ControllerMetrics {
 
   /** Deletes the manager's series of one cluster (manager stop). */
   deleteManagerSeries(labels: ClusterLabels): void {
-    const l = labelsOf(labels);
+    const l = nameAndNamespace(labels);
     for (const name of MANAGER_COUNTERS) this.#counters.get(name)?.remove(l);
     for (const name of [...MANAGER_GAUGES, ...BACKUP_GAUGES]) this.#gauges.get(name)?.remove(l);
     this.#processing.remove(l);
@@ -205,7 +202,7 @@ export class ControllerMetrics {
 
   /** Deletes the series the finalizer owns, and moco-ts also the reconciler's counters. */
   deleteFinalizerSeries(labels: ClusterLabels): void {
-    const l = labelsOf(labels);
+    const l = nameAndNamespace(labels);
     for (const name of FINALIZER_GAUGES) this.#gauges.get(name)?.remove(l);
     for (const name of RECONCILER_COUNTERS) this.#counters.get(name)?.remove(l);
   }

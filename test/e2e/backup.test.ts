@@ -35,7 +35,7 @@ import { nodeNetnsFile } from "../../sandbox/realnode/node.ts";
 import { S3Bucket } from "../../src/backup/bucket/s3.ts";
 import { putArchive } from "../../src/backup/archive.ts";
 import { backupDir } from "../../src/backup/keys.ts";
-import { silentLogger } from "../../src/backup/log.ts";
+import { silentLogger } from "../../src/util/log.ts";
 import { nextSecond } from "../env/backup-harness.ts";
 import { expectedTables, exportedTable, extractFixture } from "../env/mysqlsh-fixture.ts";
 

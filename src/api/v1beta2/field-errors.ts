@@ -15,7 +15,8 @@ export interface FieldError {
   message: string;
 }
 
-function formatValue(value: string | number | boolean | null): string {
+/** The value as Kubernetes field errors show it: strings quoted, others as is. */
+function quoteFieldValue(value: string | number | boolean | null): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
@@ -24,7 +25,7 @@ export function fieldRequired(field: string, detail: string): FieldError {
 }
 
 export function fieldInvalid(field: string, value: string | number | boolean | null | undefined, detail: string): FieldError {
-  const shown = value === undefined ? "" : `${formatValue(value)}: `;
+  const shown = value === undefined ? "" : `${quoteFieldValue(value)}: `;
   return { field, type: "Invalid", detail, message: `${field}: Invalid value: ${shown}${detail}` };
 }
 

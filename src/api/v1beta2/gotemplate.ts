@@ -452,7 +452,7 @@ function truth(v: Value): boolean {
 }
 
 /** fmt's %v. */
-function formatValue(v: Value): string {
+function formatPercentV(v: Value): string {
   switch (v.k) {
     case "string":
       return v.v;
@@ -577,7 +577,7 @@ function sprintf(format: string, args: readonly Value[], fail: (detail: string) 
     const arg = args[argi++];
     out += arg === undefined ? `%!${verb}(MISSING)` : formatVerb(verb, arg, spec);
   }
-  if (argi < args.length) out += `%!(EXTRA ${args.slice(argi).map((a) => `${typeName(a)}=${formatValue(a)}`).join(", ")})`;
+  if (argi < args.length) out += `%!(EXTRA ${args.slice(argi).map((a) => `${typeName(a)}=${formatPercentV(a)}`).join(", ")})`;
   return out;
 }
 
@@ -607,7 +607,7 @@ class Evaluator {
     let out = "";
     for (const n of nodes) {
       if (n.t === "text") out += n.text;
-      else if (n.t === "action") out += formatValue(this.#pipe(n.pipe, dot, n.at));
+      else if (n.t === "action") out += formatPercentV(this.#pipe(n.pipe, dot, n.at));
       else {
         const v = this.#pipe(n.pipe, dot, n.at);
         if (truth(v)) out += this.list(n.then, n.t === "with" ? v : dot);
@@ -684,9 +684,9 @@ class Evaluator {
     const args = all.map((f) => f());
     switch (name) {
       case "print":
-        return { k: "string", v: args.map((a, i) => (i > 0 && a.k !== "string" && (args[i - 1] as Value).k !== "string" ? " " : "") + formatValue(a)).join("") };
+        return { k: "string", v: args.map((a, i) => (i > 0 && a.k !== "string" && (args[i - 1] as Value).k !== "string" ? " " : "") + formatPercentV(a)).join("") };
       case "println":
-        return { k: "string", v: `${args.map(formatValue).join(" ")}\n` };
+        return { k: "string", v: `${args.map(formatPercentV).join(" ")}\n` };
       case "printf": {
         const format = args[0];
         if (format === undefined) fail("wrong number of args for printf: want at least 1 got 0");

@@ -7,12 +7,9 @@
 import type { TSchema } from "@sinclair/typebox";
 import type { FieldError } from "./field-errors.ts";
 import { fieldInvalid, fieldRequired } from "./field-errors.ts";
+import { isPlainObject } from "../../util/object.ts";
 
 type Node = Record<string, unknown>;
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 

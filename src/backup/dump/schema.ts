@@ -1,7 +1,7 @@
 // Reading the schema (databases, tables, views, routines, triggers, events, users and
 // their grants) into a SchemaDocument (dump side).
 import { MOCO_USER_NAMES } from "../../mysql/users.ts";
-import { queryArrays, queryRows, type Conn } from "../db.ts";
+import { queryArrays, type Conn } from "../db.ts";
 import {
   DUMP_FORMAT,
   DUMP_FORMAT_VERSION,
@@ -179,5 +179,3 @@ export async function readMinMax(c: Conn, t: TableInfo): Promise<{ min?: bigint;
   if (!r || r[0] === null || r[1] === null) return {};
   return { min: BigInt(s(r[0])), max: BigInt(s(r[1])) };
 }
-
-export { queryRows };

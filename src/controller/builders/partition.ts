@@ -1,5 +1,6 @@
 // The StatefulSet partition controller's pure decisions (docs/objects.md#partition-controller steps 2-4).
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
+import { podOrdinal } from "../../shared/names.ts";
 import { ANNOTATION_FORCE_ROLLING_UPDATE, LABEL_CONTROLLER_REVISION_HASH, annotationIsTrue, timeMillis } from "./meta.ts";
 
 /** minReadySeconds of the availability check. */
@@ -54,11 +55,6 @@ export interface RolloutReadiness {
 /** Margin after the moment a Pod becomes available, before the requeue. */
 export const PARTITION_AVAILABLE_MARGIN_MS = 200;
 
-function podOrdinal(pod: PartitionPodView): number | undefined {
-  const m = /-([0-9]+)$/.exec(pod.metadata?.name ?? "");
-  return m === null ? undefined : Number(m[1]);
-}
-
 function readyCondition(pod: PartitionPodView) {
   return pod.status?.conditions?.find((c) => c.type === "Ready");
 }
@@ -97,7 +93,7 @@ export function isRolloutReady(
   const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
   const target = partition - 1;
   if (target < 0) return { ready: false, reason: "no Pod left to update" };
-  const targetPod = sorted.find((p) => podOrdinal(p) === target);
+  const targetPod = sorted.find((p) => podOrdinal(p.metadata?.name ?? "") === target);
   if (targetPod === undefined) return { ready: false, reason: `Pod with ordinal ${target} not found` };
   const updateRevision = sts.status?.updateRevision ?? "";
   if (targetPod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] === updateRevision) {
@@ -109,7 +105,7 @@ export function isRolloutReady(
   for (const pod of sorted) {
     if (pod === targetPod) continue;
     const name = pod.metadata?.name ?? "";
-    const ordinal = podOrdinal(pod) ?? -1;
+    const ordinal = podOrdinal(pod.metadata?.name ?? "") ?? -1;
     if (ordinal >= partition && pod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] !== updateRevision) {
       return { ready: false, reason: `Pod ${name} is not updated yet` };
     }

@@ -1,5 +1,6 @@
 // Pure status computations of the reconciler (docs/objects.md#status-written-by-the-controller, docs/objects.md#stopping-clustering-and-reconciliation; docs/api.md#conditions).
 import { timeMillis } from "./meta.ts";
+import { rfc3339 } from "../../util/time.ts";
 
 export type ConditionStatus = "True" | "False" | "Unknown";
 
@@ -104,10 +105,6 @@ export function reconciliationActiveCondition(active: boolean): StatusCondition 
         reason: "ReconciliationInactive",
         message: "reconciliation is stopped",
       };
-}
-
-function rfc3339(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /**

@@ -1,6 +1,8 @@
 // RFC 6902 JSON Patch between two JSON documents, as admission webhooks return it.
 import { isDeepStrictEqual } from "node:util";
 
+import { isPlainObject } from "../../util/object.ts";
+
 export type JsonPatchOperation =
   | { op: "add"; path: string; value: unknown }
   | { op: "replace"; path: string; value: unknown }
@@ -8,10 +10,6 @@ export type JsonPatchOperation =
 
 function escapePointerToken(token: string): string {
   return token.replaceAll("~", "~0").replaceAll("/", "~1");
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

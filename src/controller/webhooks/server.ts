@@ -20,7 +20,7 @@ import {
   type AdmissionResponse,
   type WebhookDependencies,
 } from "./admission.ts";
-import { guardedListener } from "../../http/server.ts";
+import { guardedListener, readBody, sendJson } from "../../http/server.ts";
 import { errorMessage } from "../../util/errors.ts";
 
 export const WEBHOOK_PATHS = {
@@ -87,32 +87,6 @@ const ADMISSION_ROUTES: Record<string, AdmissionHandler> = {
   [WEBHOOK_PATHS.mutateStatefulSet]: (req) => reviewStatefulSetMutation(req),
 };
 
-class BodyTooLargeError extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLargeError(`request body larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(data) });
-  res.end(data);
-}
-
 /** Handles one HTTP request; exported for tests that skip TLS. */
 export async function handleWebhookRequest(
   req: IncomingMessage,
@@ -136,7 +110,12 @@ export async function handleWebhookRequest(
   }
   let uid = "";
   try {
-    const raw = await readBody(req, options.maxBodyBytes ?? 8 * 1024 * 1024);
+    const limit = options.maxBodyBytes ?? 8 * 1024 * 1024;
+    const raw = await readBody(req, limit);
+    if (raw === undefined) {
+      if (!res.headersSent && !res.destroyed) sendJson(res, 413, { message: `request body larger than ${limit} bytes` });
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString("utf8"));
@@ -164,10 +143,6 @@ export async function handleWebhookRequest(
     );
     sendJson(res, 200, reviewOf(response));
   } catch (e) {
-    if (e instanceof BodyTooLargeError) {
-      if (!res.headersSent && !res.destroyed) sendJson(res, 413, { message: e.message });
-      return;
-    }
     const malformed = e instanceof MalformedReviewError;
     const message = errorMessage(e);
     options.logger?.error({ path, uid, err: message }, malformed ? "malformed admission review" : "webhook failure");

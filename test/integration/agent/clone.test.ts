@@ -13,8 +13,9 @@ import { AgentCloneError, cloneFromDonor, type CloneClientTls } from "../../../s
 import type { CloneRequest } from "../../../src/shared/clone-api.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
-import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { silentLogger } from "../../../src/util/log.ts";
+import { agentEnv, agentTestCerts, httpGet, testAgentFlags } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 import { eventually } from "../../env/eventually.ts";
 
 const DONOR_USER = "clone-donor";

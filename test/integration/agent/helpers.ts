@@ -1,7 +1,6 @@
 // Shared pieces of the agent integration tests: passwords, SHOW GRANTS parsing, the
 // users/privileges table of the spec (written out here, independently of
 // src/mysql/users.ts), a certificate set for the clone API, and agent flags.
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Connection, RowDataPacket } from "mysql2/promise";
@@ -11,22 +10,8 @@ import { cacheDir } from "../../env/procs.ts";
 import { parseAgentFlags, type AgentEnvironment, type AgentFlags } from "../../../src/agent/config.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import type { MysqldInstance } from "../../env/mysqld.ts";
-
-export function randomPasswords(): MocoPasswords {
-  const p = () => randomBytes(16).toString("hex");
-  return {
-    ADMIN_PASSWORD: p(),
-    AGENT_PASSWORD: p(),
-    REPLICATION_PASSWORD: p(),
-    CLONE_DONOR_PASSWORD: p(),
-    EXPORTER_PASSWORD: p(),
-    BACKUP_PASSWORD: p(),
-    READONLY_PASSWORD: p(),
-    WRITABLE_PASSWORD: p(),
-  };
-}
 
 export function agentEnv(passwords: MocoPasswords, ordinal = 0, cluster = "test"): AgentEnvironment {
   return { podName: `moco-${cluster}-${ordinal}`, clusterName: cluster, ordinal, passwords };

@@ -12,8 +12,9 @@ import type { ManagedProcess } from "../../env/procs.ts";
 import { buildInitScript } from "../../../src/shared/init-script.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
 import { connectSocket } from "../../../src/agent/db.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
-import { expectedGrantSet, grantSet, randomPasswords, SPEC_PRIVILEGES } from "./helpers.ts";
+import { silentLogger } from "../../../src/util/log.ts";
+import { expectedGrantSet, grantSet, SPEC_PRIVILEGES } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 
 const POD_NAME = "moco-inittest-3";
 const SERVER_ID_BASE = 500;

@@ -10,7 +10,8 @@ import fs from "node:fs";
 import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import type { RunningAgent } from "../../../src/agent/agent.ts";
 import { rawHttpExchange } from "../../env/raw-http.ts";
-import { agentTestCerts, httpGet, randomPasswords, startTestAgent } from "./helpers.ts";
+import { agentTestCerts, httpGet, startTestAgent } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 
 const BAD_REQUEST = "GET http://[ HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
 

@@ -6,8 +6,9 @@ import type { Connection, RowDataPacket } from "mysql2/promise";
 
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
-import { agentEnv, agentTestCerts, httpGet, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { silentLogger } from "../../../src/util/log.ts";
+import { agentEnv, agentTestCerts, httpGet, testAgentFlags } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 import { eventually } from "../../env/eventually.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 

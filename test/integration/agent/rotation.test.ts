@@ -10,10 +10,11 @@ import type { Connection } from "mysql2/promise";
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { parseCronSpec } from "../../../src/api/v1beta2/cron.ts";
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { LogRotator } from "../../../src/agent/rotation.ts";
-import { agentEnv, agentTestCerts, randomPasswords, testAgentFlags } from "./helpers.ts";
+import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 import { eventually } from "../../env/eventually.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 

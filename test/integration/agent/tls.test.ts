@@ -10,7 +10,8 @@ import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mys
 import type { RunningAgent } from "../../../src/agent/agent.ts";
 import { createCertificateAuthority, type CertificateAuthority } from "../../../src/controller/certs.ts";
 import { ER_SECURE_TRANSPORT_REQUIRED } from "../../../src/mysql/tls.ts";
-import { agentTestCerts, httpGet, randomPasswords, startTestAgent } from "./helpers.ts";
+import { agentTestCerts, httpGet, startTestAgent } from "./helpers.ts";
+import { randomPasswords } from "../../env/random.ts";
 import { eventually } from "../../env/eventually.ts";
 import { instanceTlsFiles, presentedSerial, serialOf, tlsMyCnfLines } from "../tls-fixtures.ts";
 

@@ -15,6 +15,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MYSQLCLUSTERS, startApiHarness, webhookHealthz, type ApiHarness, type Json, type RawResponse } from "./harness.ts";
 import { clusterManifest } from "./fixtures.ts";
+import { prng } from "../../env/random.ts";
 
 const SEED = Number(process.env["MOCO_FUZZ_SEED"] ?? 0x5eed2025);
 const COUNT = Number(process.env["MOCO_FUZZ_COUNT"] ?? 800);
@@ -22,19 +23,9 @@ const CONCURRENCY = 8;
 const NS = "fuzz";
 const FINALIZER = "moco.cybozu.com/mysqlcluster";
 
-// ---- seeded PRNG (mulberry32) ---------------------------------------------------------
+// ---- seeded PRNG (mulberry32, test/env/random.ts) ---------------------------------------
 
 type Rng = () => number;
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const ABSENT = Symbol("absent");
 type Maybe<T> = T | typeof ABSENT;
 function pick<T>(rng: Rng, xs: readonly T[]): T {
@@ -373,7 +364,7 @@ describe(`seeded fuzz of MySQLCluster admission through a real kube-apiserver (s
   it("sends every mutated object with dryRun=All", async (t) => {
     t.diagnostic(`MOCO_FUZZ_SEED=${SEED} MOCO_FUZZ_COUNT=${COUNT}`);
     console.log(`# fuzz seed ${SEED} (reproduce with MOCO_FUZZ_SEED=${SEED} MOCO_FUZZ_COUNT=${COUNT})`);
-    const rng = mulberry32(SEED);
+    const rng = prng(SEED);
     const cases = Array.from({ length: COUNT }, (_, i) => generate(rng, i, stored));
     const base = `/apis/moco.cybozu.com/v1beta2/namespaces/${NS}/mysqlclusters`;
     let next = 0;

@@ -19,7 +19,8 @@ import type { ClusterPorts } from "../../../src/clustering/ports.ts";
 import { PassConnections, SqlConnection, toSqlError } from "../../../src/clustering/sql.ts";
 import { configureReplica } from "../../../src/clustering/act.ts";
 import type { PodView } from "../../../src/clustering/types.ts";
-import { ClusterHarness, MemoryMetrics, randomPasswords, sleep } from "./harness.ts";
+import { ClusterHarness, MemoryMetrics, sleep } from "./harness.ts";
+import { randomPasswords } from "../../env/random.ts";
 
 describe("observe on real mysqld", () => {
   let h: ClusterHarness;

@@ -5,7 +5,6 @@
 // clone procedure with SQL (clone_valid_donor_list, CLONE INSTANCE, restart mysqld,
 // post-clone user/password reset). Replicas use the Pod IP as SOURCE_HOST
 // (ClusterObservation.podHostnames), because Pod DNS names do not resolve in mysqld.
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -32,10 +31,10 @@ import type { ClusterCondition, MySQLClusterLike, PodView, RoleLabel } from "../
 import { CloneService, DEFAULT_BOOT_TIMEOUT_SECONDS, type CloneOutcome } from "../../../src/agent/clone.ts";
 import { cloneRequestFor } from "../../../src/controller/clustering-adapter.ts";
 import { initializeOnFirstBoot } from "../../../src/agent/initialize.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { decideReadiness, observeReadiness } from "../../../src/agent/readiness.ts";
-import { PASSWORD_KEYS } from "../../../src/mysql/users.ts";
+import { randomPasswords } from "../../env/random.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
 import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
@@ -56,10 +55,6 @@ binlog_expire_logs_seconds=86400
 `;
 
 export { sleep, BackgroundLoop };
-
-export function randomPasswords(): MocoPasswords {
-  return Object.fromEntries(PASSWORD_KEYS.map((k) => [k, randomBytes(16).toString("hex")])) as MocoPasswords;
-}
 
 async function q(conn: Connection, sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
   const [rows] = await conn.query(sql, params as unknown[]);

@@ -13,8 +13,8 @@ import { ensureCa, ensureCert } from "../../env/pki.ts";
 import { startCloneServer, type CloneServer } from "../../../src/agent/clone-server.ts";
 import { CloneService } from "../../../src/agent/clone.ts";
 import { AgentCloneError, cloneFromDonor } from "../../../src/shared/clone-client.ts";
-import type { Queryable } from "../../../src/agent/db.ts";
-import { silentLogger } from "../../../src/agent/log.ts";
+import type { Queryable } from "../../../src/mysql/query.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { eventually } from "../../env/eventually.ts";
 

@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 
 import { CloneService, validateCloneRequest, DEFAULT_BOOT_TIMEOUT_SECONDS } from "../../../src/agent/clone.ts";
 import { isControllerSubject } from "../../../src/agent/clone-server.ts";
-import type { Queryable } from "../../../src/agent/db.ts";
-import { redactSecrets, safeErrorMessage, silentLogger } from "../../../src/agent/log.ts";
+import type { Queryable } from "../../../src/mysql/query.ts";
+import { redactSecrets, safeErrorMessage } from "../../../src/agent/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 
 const valid = {

@@ -16,21 +16,11 @@ import {
 } from "../../../src/api/v1beta2/index.ts";
 import { REPO_ROOT } from "../../../scripts/gen-crds.ts";
 import { validCluster } from "./fixtures.ts";
+import { prng } from "../../env/random.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the fuzzer builds arbitrary JSON */
 
 /** mulberry32: a tiny seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SEED = Number(process.env["MOCO_FUZZ_SEED"] ?? 20240917);
 const ITERATIONS = 3000;
 

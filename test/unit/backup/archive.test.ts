@@ -14,7 +14,7 @@ import { BucketError, type Bucket } from "../../../src/backup/bucket/types.ts";
 import { readDumpHead, validateRestorePoint } from "../../../src/backup/restore.ts";
 import { readBinlogManifest } from "../../../src/backup/binlog.ts";
 import zlib from "node:zlib";
-import { silentLogger } from "../../../src/backup/log.ts";
+import { silentLogger } from "../../../src/util/log.ts";
 
 class MemoryBucket implements Bucket {
   readonly backend = "s3" as const;

@@ -2,7 +2,7 @@
 // with force, undefined live = absent (no GET), skip when the owned fields are semantically equal.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { FIELD_MANAGER, applyIfChanged, extractOwned } from "../../../src/controller/apply.ts";
+import { FIELD_MANAGER, applyAsController, extractOwned } from "../../../src/controller/apply.ts";
 import type { KubeClient } from "../../../src/k8s/client.ts";
 import { resources } from "../../../src/k8s/resource.ts";
 import type { KubeObject } from "../../../src/k8s/types.ts";
@@ -35,7 +35,7 @@ const live = {
   spec: { replicas: 1, template: { spec: { containers: [{ name: "c", imagePullPolicy: "Always", resources: { requests: { cpu: "500m" } } }] } } },
 } as KubeObject;
 
-describe("controller applyIfChanged", () => {
+describe("applyAsController", () => {
   const cases: Array<{ name: string; live: KubeObject | undefined; desired: KubeObject; applied: boolean }> = [
     { name: "absent object: applied without a GET", live: undefined, desired: desired("0.5"), applied: true },
     { name: "unchanged (0.5 stored as 500m, empty labels, server defaults): skipped", live, desired: desired("0.5"), applied: false },
@@ -44,7 +44,7 @@ describe("controller applyIfChanged", () => {
   for (const c of cases) {
     it(c.name, async () => {
       const calls: Call[] = [];
-      const res = await applyIfChanged(fakeClient(calls), resources.statefulSets, c.desired, c.live);
+      const res = await applyAsController(fakeClient(calls), resources.statefulSets, c.desired, c.live);
       assert.equal(res.applied, c.applied);
       if (c.applied) {
         assert.deepEqual(calls, [{ method: "patch", name: "d", namespace: "ns", type: "apply", opts: { fieldManager: "moco-controller", force: true, dryRun: undefined, subresource: undefined } }]);

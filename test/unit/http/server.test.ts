@@ -5,9 +5,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
+import { Readable } from "node:stream";
 
 import { rawHttpExchange } from "../../env/raw-http.ts";
-import { closeServer, guardedListener, listenOn, parseRequestTarget } from "../../../src/http/server.ts";
+import { closeServer, guardedListener, listenOn, parseRequestTarget, readBody } from "../../../src/http/server.ts";
 
 describe("parseRequestTarget", () => {
   const cases: Array<[string, string | undefined]> = [
@@ -22,6 +23,24 @@ describe("parseRequestTarget", () => {
   for (const [target, path] of cases) {
     it(`${JSON.stringify(target)} → ${String(path)}`, () => {
       assert.equal(parseRequestTarget({ url: target })?.pathname, path);
+    });
+  }
+});
+
+describe("readBody (the body, or undefined once it exceeds the limit)", () => {
+  const cases: Array<[string, string[], number, string | undefined]> = [
+    ["empty body", [], 10, ""],
+    ["one chunk under the limit", ["abc"], 10, "abc"],
+    ["chunks exactly at the limit", ["abcde", "fghij"], 10, "abcdefghij"],
+    ["one byte over the limit", ["abcde", "fghijk"], 10, undefined],
+    ["first chunk over the limit", ["x".repeat(11)], 10, undefined],
+    ["limit 0, empty body", [], 0, ""],
+    ["limit 0, one byte", ["x"], 0, undefined],
+  ];
+  for (const [name, chunks, limit, want] of cases) {
+    it(`${name} → ${want === undefined ? "undefined" : JSON.stringify(want)}`, async () => {
+      const req = Readable.from(chunks.map((c) => Buffer.from(c))) as unknown as http.IncomingMessage;
+      assert.equal((await readBody(req, limit))?.toString("utf8"), want);
     });
   }
 });

@@ -17,6 +17,7 @@ import {
   hasErrantGtids,
   parseGtidSet,
 } from "../../../src/mysql/gtid.ts";
+import { prng } from "../../env/random.ts";
 
 const A = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 const B = "4b2c4e50-0000-11e1-9e33-c80aa9429562";
@@ -193,17 +194,6 @@ describe("errantGtids (docs/clustering.md#gathering-status step 7)", () => {
 // ---- property test against a naive model: a set of "source#gno" strings ----
 
 /** mulberry32: a small seeded PRNG so failures are reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SOURCES = [
   { uuid: A, tag: "" },
   { uuid: A, tag: "x" },

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
 import { Agent, request } from "node:https";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,6 +19,8 @@ import {
   type WebhookDependencies,
   type WebhookServer,
 } from "../../../src/controller/webhooks/index.ts";
+import { handleWebhookRequest } from "../../../src/controller/webhooks/server.ts";
+import { closeServer, listenOn } from "../../../src/http/server.ts";
 import type { MySQLCluster, StorageClassInfo } from "../../../src/api/v1beta2/index.ts";
 import { validBackupPolicy, validCluster } from "../api/fixtures.ts";
 
@@ -374,4 +377,34 @@ describe("buildWebhookConfigurations", () => {
       service: { namespace: "sys", name: "svc", path: WEBHOOK_PATHS.validateMySQLCluster, port: 8443 },
     });
   });
+});
+
+describe("webhook request body limit (maxBodyBytes)", () => {
+  const cases: Array<[string, number, number]> = [
+    ["a body at the limit is read (and then refused as malformed JSON)", 64, 200],
+    ["a body one byte over the limit gets 413", 65, 413],
+    ["a body far over the limit gets 413", 1_000_000, 413],
+  ];
+  for (const [name, size, status] of cases) {
+    it(`${name}: ${size} bytes → ${status}`, async () => {
+      const plain = http.createServer((req, res) => void handleWebhookRequest(req, res, { dependencies: deps, maxBodyBytes: 64 }));
+      const port = await listenOn(plain, 0, "127.0.0.1");
+      try {
+        const got = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = http.request({ host: "127.0.0.1", port, path: WEBHOOK_PATHS.validateMySQLCluster, method: "POST" }, (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString("utf8")));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+          });
+          req.on("error", reject);
+          req.end(Buffer.alloc(size, "x"));
+        });
+        assert.equal(got.status, status, got.text);
+        if (status === 413) assert.deepEqual(JSON.parse(got.text), { message: "request body larger than 64 bytes" });
+        else assert.equal(JSON.parse(got.text).response.status.code, 400, got.text);
+      } finally {
+        await closeServer(plain);
+      }
+    });
+  }
 });
