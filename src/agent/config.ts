@@ -2,6 +2,7 @@
 // Flags keep upstream's names and defaults; values use Go's syntax (durations "5s",
 // "1m"; booleans "--x", "--x=true", "--x=false") so the controller's arguments for
 // upstream moco-agent work unchanged (with the double dash).
+import { podOrdinal } from "../util/pod-name.ts";
 import { Command, CommanderError } from "commander";
 
 import { parseCronSpec, type CronSchedule } from "../api/v1beta2/cron.ts";
@@ -200,9 +201,8 @@ export function parseAgentFlags(argv: readonly string[]): AgentFlags {
 
 /** The ordinal of a StatefulSet Pod name ("moco-c-2" ⇒ 2). */
 export function ordinalFromPodName(podName: string): number {
-  const m = /-(0|[1-9][0-9]{0,9})$/.exec(podName);
-  const n = m?.[1] === undefined ? NaN : Number(m[1]);
-  if (!Number.isSafeInteger(n) || n > 4294967295) throw new Error(`POD_NAME ${JSON.stringify(podName)} has no ordinal suffix`);
+  const n = podOrdinal(podName);
+  if (n === undefined) throw new Error(`POD_NAME ${JSON.stringify(podName)} has no ordinal suffix`);
   return n;
 }
 

@@ -12,6 +12,7 @@ import { NopError, PassConnections, sleep } from "./sql.ts";
 import type { SqlConnection, SqlTimeouts } from "./sql.ts";
 import type { ClusterObservation, InstanceStatus, MySQLClusterLike, PodView, ReplicationSourceView } from "./types.ts";
 import { tryParseGoDuration } from "../util/duration.ts";
+import { podOrdinal } from "../util/pod-name.ts";
 import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_FETCH_ATTEMPTS = 3;
@@ -140,14 +141,6 @@ export class ObserveError extends Error {
   override name = "ObserveError";
 }
 
-/** The ordinal of a Pod from the last `-` field of its name; null when unparsable. */
-export function ordinalOfPodName(name: string): number | null {
-  const field = name.slice(name.lastIndexOf("-") + 1);
-  if (!/^\d+$/.test(field)) return null;
-  const n = Number(field);
-  return Number.isSafeInteger(n) ? n : null;
-}
-
 /** Places Pods at their ordinals (docs/clustering.md#gathering-status step 3). */
 export function placePods(cluster: MySQLClusterLike, pods: readonly PodView[]): (PodView | null)[] {
   const n = replicasOf(cluster);
@@ -156,8 +149,8 @@ export function placePods(cluster: MySQLClusterLike, pods: readonly PodView[]): 
   }
   const placed: (PodView | null)[] = Array.from({ length: n }, () => null);
   for (const pod of pods) {
-    const ordinal = ordinalOfPodName(pod.name);
-    if (ordinal === null) throw new ObserveError(`bad pod name: ${pod.name}`);
+    const ordinal = podOrdinal(pod.name);
+    if (ordinal === undefined) throw new ObserveError(`bad pod name: ${pod.name}`);
     if (ordinal >= n) throw new ObserveError(`index out of range: ${pod.name} (${n} replicas)`);
     placed[ordinal] = pod;
   }

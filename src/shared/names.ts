@@ -51,11 +51,7 @@ export function annotationIsTrue(annotations: Readonly<Record<string, string>> |
   return annotations?.[key] === "true";
 }
 
-/** The ordinal of a StatefulSet Pod name, its last `-` field ("moco-c-2" ⇒ 2); undefined without one. */
-export function podOrdinal(podName: string): number | undefined {
-  const m = /-([0-9]+)$/.exec(podName);
-  return m === null ? undefined : Number(m[1]);
-}
+export { podOrdinal } from "../util/pod-name.ts";
 
 // ---- derived names (docs/api.md#derived-names) ----------------------------------------------------
 

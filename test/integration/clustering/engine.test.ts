@@ -4,6 +4,7 @@
 // with fake ports.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { podOrdinal } from "../../../src/util/pod-name.ts";
 
 import { ClusterManager, newOperationId } from "../../../src/clustering/manager.ts";
 import type { PassResult } from "../../../src/clustering/manager.ts";
@@ -12,7 +13,6 @@ import {
   fetchInstanceStatusHedged,
   envDurationMs,
   fetchInstanceStatusWithRetry,
-  ordinalOfPodName,
   placePods,
 } from "../../../src/clustering/observe.ts";
 import type { ClusterPorts } from "../../../src/clustering/ports.ts";
@@ -156,8 +156,8 @@ describe("observe helpers", () => {
   const cluster = (replicas: number, offline = false) => ({ metadata: { name: "c", namespace: "n" }, spec: { replicas, offline } });
 
   it("places Pods at their ordinals and fails on bad sets", () => {
-    assert.equal(ordinalOfPodName("moco-c-12"), 12);
-    assert.equal(ordinalOfPodName("moco-c-x"), null);
+    assert.equal(podOrdinal("moco-c-12"), 12);
+    assert.equal(podOrdinal("moco-c-x"), undefined);
     const placed = placePods(cluster(3), [pod("moco-c-2"), pod("moco-c-0"), pod("moco-c-1")]);
     assert.deepEqual(placed.map((p) => p?.name), ["moco-c-0", "moco-c-1", "moco-c-2"]);
     assert.throws(() => placePods(cluster(3), [pod("moco-c-0")]), /too few pods/);

@@ -13,6 +13,10 @@ describe("podOrdinal (the last `-` field of a StatefulSet Pod name)", () => {
     ["moco-c-", undefined],
     ["moco-c-x", undefined],
     ["moco-c-1a", undefined],
+    ["moco-c-007", undefined],
+    ["moco-c-4294967295", 4294967295],
+    ["moco-c-4294967296", undefined],
+    ["moco-c-99999999999", undefined],
     ["", undefined],
   ];
   for (const [name, want] of table) {
