@@ -7,7 +7,8 @@
 // @.done.json) before touching the target → schemas must not exist → @.sql → accounts
 // (without grants) → per schema: its script (database, events, routines), table DDL,
 // view placeholders → data (parallel, biggest files first; each file's size checked
-// against its .idx) → final views → triggers → grants → @.post.sql → ANALYZE TABLE →
+// against its .idx) → grants (those whose object does not exist yet: again after the views)
+// → final views → triggers → @.post.sql → ANALYZE TABLE →
 // gtid_purged. Statements go through adaptStatement (mysqlsh.ts): each adaptation MySQL
 // 9.7 (or the MOCO target, which has no root@localhost) forces is returned as a warning
 // naming the file.
@@ -249,8 +250,24 @@ async function createViewsAndTriggers(c: Conn, plan: MysqlshPlan, warnings: Set<
   }
 }
 
-async function applyGrants(c: Conn, created: readonly UserBlock[], warnings: Set<string>): Promise<void> {
-  for (const u of created) for (const g of u.grants) await runStatement(c, g, `@.users.sql ${u.account}`, warnings);
+/**
+ * Applies the created accounts' grants. With `deferFailures` a grant that fails (its object,
+ * e.g. a view or routine, does not exist yet) is returned instead of thrown, to be applied
+ * again after the views and triggers: the grants go in before the views because a view is
+ * checked against its DEFINER's privileges when the next view references it (a dump's
+ * root@localhost has none until its grants run).
+ */
+async function applyGrants(c: Conn, grants: readonly { account: string; sql: string }[], warnings: Set<string>, deferFailures: boolean): Promise<{ account: string; sql: string }[]> {
+  const failed: { account: string; sql: string }[] = [];
+  for (const g of grants) {
+    try {
+      await runStatement(c, g.sql, `@.users.sql ${g.account}`, warnings);
+    } catch (e) {
+      if (!deferFailures) throw e;
+      failed.push(g);
+    }
+  }
+  return failed;
 }
 
 async function analyzeTables(c: Conn, plan: MysqlshPlan): Promise<void> {
@@ -276,8 +293,9 @@ export async function loadMysqlshDump(o: MysqlshLoadOptions): Promise<MysqlshLoa
     o.log.info({ schemas: plan.schemas.length, accounts: created.length, format: plan.meta.version }, "MySQL Shell dump: schemas, tables and accounts created");
     const rows = await loadAllData(o, plan, tableRows);
     o.log.info({ rows }, "MySQL Shell dump: data loaded");
+    const deferred = await applyGrants(control, created.flatMap((u) => u.grants.map((sql) => ({ account: u.account, sql }))), warnings, true);
     await createViewsAndTriggers(control, plan, warnings, accounts);
-    await applyGrants(control, created, warnings);
+    await applyGrants(control, deferred, warnings, false);
     await runScript(control, plan.dir, "@.post.sql", warnings, undefined, accounts);
     await analyzeTables(control, plan);
     await adoptGtidSet(control, plan.meta.gtidExecuted);
