@@ -126,8 +126,15 @@ export interface RunningController {
   isLeader(): boolean;
   /** The current leader term's parts (undefined when not leading). */
   leaderState(): LeaderState | undefined;
-  /** Graceful stop: controllers, clustering loops (awaited), servers; releases the lease. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop: controllers, clustering loops (awaited), servers; releases the lease.
+   * `webhookGraceMs`: the webhook server keeps answering (drained: no keep-alive) until that
+   * long after the call, so that a request the API server sends to this Pod's address while
+   * the Service's endpoints and kube-proxy's rules still name it is answered, not sent to an
+   * address that is gone (a 10 s admission time-out, seen after every controller rollout on
+   * the real node). Default 0.
+   */
+  stop(options?: { webhookGraceMs?: number }): Promise<void>;
 }
 
 export interface LeaderState {
@@ -345,11 +352,14 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     healthUrl: healthSrv?.url,
     isLeader: () => elector?.isLeader() === true && state !== undefined,
     leaderState: () => state,
-    async stop() {
+    async stop(options?: { webhookGraceMs?: number }) {
+      const webhookUntil = Date.now() + (options?.webhookGraceMs ?? 0);
       webhook?.drain();
       stopping.abort();
       clearInterval(leaderGaugeTimer);
       await electionLoop;
+      const left = webhookUntil - Date.now();
+      if (webhook !== undefined && left > 0) await sleep(left);
       await webhook?.close();
       await closeServer(metricsSrv?.server);
       await closeServer(healthSrv?.server);
@@ -588,6 +598,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     process.exit(1);
   }
   log.info({ version: MOCO_TS_VERSION, metrics: ctl.metricsUrl, health: ctl.healthUrl, webhook: ctl.webhook?.url }, "moco-controller started");
+  // The Pod's endpoint leaves the webhook Service when the Pod starts terminating, and
+  // kube-proxy's rules follow a moment later: keep answering admission requests for 5 s
+  // (within the chart's 10 s grace period; the Lease is released at once).
+  const WEBHOOK_SHUTDOWN_GRACE_MS = 5_000;
   let shuttingDown = false;
   const shutdown = (sig: string) => {
     if (shuttingDown) return;
@@ -595,7 +609,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     log.info({ signal: sig }, "shutting down");
     const force = setTimeout(() => process.exit(1), 30_000);
     force.unref();
-    ctl.stop().then(() => process.exit(0), (e: unknown) => { log.error({ err: errorMessage(e) }, "shutdown failed"); process.exit(1); });
+    ctl.stop({ webhookGraceMs: WEBHOOK_SHUTDOWN_GRACE_MS }).then(() => process.exit(0), (e: unknown) => { log.error({ err: errorMessage(e) }, "shutdown failed"); process.exit(1); });
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));

@@ -3,6 +3,7 @@
 // configurations, and the real kube-apiserver calling the controller's webhook server.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import https from "node:https";
 import path from "node:path";
 import { X509Certificate } from "node:crypto";
 import type { RunningController } from "../../../src/controller/main.ts";
@@ -71,5 +72,27 @@ describe("webhook serving certificate issued by the controller", { timeout: 300_
     await h.apply({ apiVersion: "moco.cybozu.com/v1beta2", kind: "BackupPolicy", metadata: { name: "p", namespace: "wh" }, spec: { schedule: "@daily", jobConfig: { serviceAccountName: "backup-owner", bucketConfig: { bucketName: "moco" }, workVolume: { emptyDir: {} } } } });
     await h.kubectl(["delete", "--dry-run=server", "-n", "wh", "backuppolicy/p"]);
     assert.ok(seen.some((x) => x.startsWith("GET /apis/moco.cybozu.com/v1beta2/namespaces/wh/mysqlclusters")), seen.join("\n"));
+  });
+  it("stopping: the Lease is released at once, the webhook keeps answering (Connection: close) for the grace, then the port closes", async () => {
+    const url = new URL(`${ctl.webhook?.url ?? ""}/healthz`);
+    const ca = ctl.webhookCa;
+    assert.ok(ca !== undefined);
+    const get = () => new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = https.request({ host: url.hostname, port: url.port, path: url.pathname, ca, agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal((await get()).status, 200);
+    let stopped = false;
+    const stopping = ctl.stop({ webhookGraceMs: 3_000 }).then(() => { stopped = true; });
+    await eventually("the leadership given up", async () => !ctl.isLeader());
+    const during = await get();
+    assert.equal(stopped, false, "stop() still waits for the grace");
+    assert.deepEqual(during, { status: 200, connection: "close" }, "answered during the grace, drained");
+    await stopping;
+    await assert.rejects(get(), /ECONNREFUSED/, "the webhook port is closed after the grace");
   });
 });
