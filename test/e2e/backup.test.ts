@@ -36,8 +36,7 @@ import { S3Bucket } from "../../src/backup/bucket/s3.ts";
 import { putArchive } from "../../src/backup/archive.ts";
 import { backupDir } from "../../src/backup/keys.ts";
 import { silentLogger } from "../../src/util/log.ts";
-import { nextSecond } from "../env/backup-harness.ts";
-import { expectedTables, exportedTable, extractFixture } from "../env/mysqlsh-fixture.ts";
+import { expectedTables, exportedTable, extractFixture, writeBinlogsAroundPoint } from "../env/mysqlsh-fixture.ts";
 
 const ns = "bk";
 const source = "src";
@@ -435,19 +434,7 @@ ${jobConfigYaml(s3, "      ")}`;
     let mocoPoint: Date;
     let firstBinlog: string;
     try {
-      await c.query("SET SESSION sql_log_bin = 0");
-      await c.query("CREATE DATABASE crazy_names_db");
-      await c.query("CREATE TABLE crazy_names_db.table2 (a varchar(10) NOT NULL, b varchar(10) NOT NULL, PRIMARY KEY (a, b)) DEFAULT CHARSET=latin1");
-      await c.query("SET SESSION sql_log_bin = 1");
-      await c.query("FLUSH BINARY LOGS");
-      const [[status]] = (await c.query("SHOW BINARY LOG STATUS")) as unknown as [[{ File: string }]];
-      firstBinlog = status.File;
-      await c.query("INSERT INTO crazy_names_db.table2 VALUES ('before', 'point')");
-      await c.query("COMMIT");
-      mocoPoint = await nextSecond();
-      await c.query("INSERT INTO crazy_names_db.table2 VALUES ('after', 'point')");
-      await c.query("COMMIT");
-      await c.query("FLUSH BINARY LOGS");
+      ({ firstBinlog, restorePoint: mocoPoint } = await writeBinlogsAroundPoint(c));
     } finally { await c.end(); }
     // The binlog files, read from the Pod's volume on the node (local-path provisioner).
     const pvc = await env.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: `mysql-data-${p.metadata.name}` });

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import type mysql from "mysql2/promise";
+import { nextSecond } from "./backup-harness.ts";
 import { encodeRow } from "../../src/backup/dump/format.ts";
 
 export const FIXTURE = path.resolve(import.meta.dirname, "../../../shared/fixtures/mysqlsh-dump-instance-8.0.21.tar.gz");
@@ -114,4 +115,27 @@ export function rewriteAsFormat2(dir: string): void {
   const tm = JSON.parse(fs.readFileSync(tableFile, "utf8")) as Record<string, unknown>;
   fs.writeFileSync(tableFile, JSON.stringify({ ...tm, partitions: ["p1"] }, null, 4));
   for (const ext of ["tsv.zst", "tsv.zst.idx"]) fs.renameSync(path.join(dir, `${base}.${ext}`), path.join(dir, `${base}@p1@@0.${ext}`));
+}
+
+/**
+ * The binary logs a MOCO backup directory carries beside the fixture's dump: on `c` (a
+ * session of the source), the dump's table `crazy_names_db.table2` created with sql_log_bin
+ * off (the dump holds it), the logs flushed, one row written before the returned restore
+ * point and one after (each committed: MOCO sessions may start with autocommit off), then
+ * flushed again. Returns the first binlog file to archive and the restore point.
+ */
+export async function writeBinlogsAroundPoint(c: mysql.Connection): Promise<{ firstBinlog: string; restorePoint: Date }> {
+  await c.query("SET SESSION sql_log_bin = 0");
+  await c.query("CREATE DATABASE crazy_names_db");
+  await c.query("CREATE TABLE crazy_names_db.table2 (a varchar(10) NOT NULL, b varchar(10) NOT NULL, PRIMARY KEY (a, b)) DEFAULT CHARSET=latin1");
+  await c.query("SET SESSION sql_log_bin = 1");
+  await c.query("FLUSH BINARY LOGS");
+  const [[status]] = (await c.query("SHOW BINARY LOG STATUS")) as unknown as [[{ File: string }]];
+  await c.query("INSERT INTO crazy_names_db.table2 VALUES ('before', 'point')");
+  await c.query("COMMIT");
+  const restorePoint = await nextSecond();
+  await c.query("INSERT INTO crazy_names_db.table2 VALUES ('after', 'point')");
+  await c.query("COMMIT");
+  await c.query("FLUSH BINARY LOGS");
+  return { firstBinlog: status.File, restorePoint };
 }

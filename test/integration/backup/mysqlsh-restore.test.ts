@@ -14,8 +14,8 @@ import type { MemoryClusterStore } from "../../../src/backup/kube.ts";
 import { runRestore } from "../../../src/backup/restore.ts";
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
 import { startS3, type S3Server } from "../../env/storage.ts";
-import { ADMIN_PASSWORD, clusterObject, makeWorkDir, memoryStore, nextSecond, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
-import { expectedTables, exportedTable, extractFixture } from "../../env/mysqlsh-fixture.ts";
+import { ADMIN_PASSWORD, clusterObject, makeWorkDir, memoryStore, prepareRestoreTarget, testLogger } from "../../env/backup-harness.ts";
+import { expectedTables, exportedTable, extractFixture, writeBinlogsAroundPoint } from "../../env/mysqlsh-fixture.ts";
 
 const NS = "prod";
 let s3: S3Server;
@@ -97,18 +97,10 @@ test("MOCO backup directory (MySQL Shell dump + binlog.tar.zst) in S3 → new cl
   const dir = backupDir(NS, "src", new Date(Date.now() - 60_000));
   try {
     // The source holds the dump's table (created out of the binlog), then writes after the dump.
-    await c.query("SET SESSION sql_log_bin = 0");
-    await c.query("CREATE DATABASE crazy_names_db");
-    await c.query("CREATE TABLE crazy_names_db.table2 (a varchar(10) NOT NULL, b varchar(10) NOT NULL, PRIMARY KEY (a, b)) DEFAULT CHARSET=latin1");
-    await c.query("SET SESSION sql_log_bin = 1");
-    await c.query("FLUSH BINARY LOGS");
-    const [[status]] = (await c.query("SHOW BINARY LOG STATUS")) as unknown as [[{ File: string }]];
-    await c.query("INSERT INTO crazy_names_db.table2 VALUES ('before', 'point')");
-    restorePoint = await nextSecond();
-    await c.query("INSERT INTO crazy_names_db.table2 VALUES ('after', 'point')");
-    await c.query("FLUSH BINARY LOGS");
+    const written = await writeBinlogsAroundPoint(c);
+    restorePoint = written.restorePoint;
     fs.mkdirSync(path.join(root, "binlog"), { recursive: true });
-    const files = fs.readdirSync(src.dataDir).filter((f) => /^binlog\.\d+$/.test(f) && f >= status.File).sort();
+    const files = fs.readdirSync(src.dataDir).filter((f) => /^binlog\.\d+$/.test(f) && f >= written.firstBinlog).sort();
     for (const f of files) fs.copyFileSync(path.join(src.dataDir, f), path.join(root, "binlog", f));
     await putArchive({ bucket, key: `${dir}binlog.tar.zst`, root, entries: files.map((f) => `binlog/${f}`), compression: "zstd", log });
   } finally {
