@@ -21,6 +21,11 @@ import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { checkHealth, decideReadiness, observeReadiness, sourceToCheck, type Observed, type ProbeDecision } from "./readiness.ts";
 import { LogRotator } from "./rotation.ts";
 import { SelfFence } from "./self-fence.ts";
+import { ProbedBy, confirmsRequester, defaultPeerAddress, localAddresses, parseRequester, peerAsker, readSourceView } from "./peers.ts";
+import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../shared/self-fence.ts";
+import { parseMyCnfPassword } from "./credentials.ts";
+import { ER_ACCESS_DENIED_ERROR, mysqlErrno } from "./db.ts";
+import { sendJson } from "../http/server.ts";
 import { closeServer, guardedListener, listenOn } from "../http/server.ts";
 
 export interface AgentOptions {
@@ -49,8 +54,14 @@ export interface AgentOptions {
   readonly tlsDir?: string | undefined;
   /** Poll interval of the certificate reloader (default TLS_RELOAD_INTERVAL_MS). */
   readonly tlsReloadIntervalMs?: number;
-  /** How often self-fencing looks at mysqld (default SELF_FENCE_POLL_INTERVAL_MS, 1 s). */
+  /** How often self-fencing looks at mysqld and asks the peers (default SELF_FENCE_POLL_INTERVAL_MS). */
   readonly selfFenceIntervalMs?: number;
+  /** Where peer `ordinal`'s agent probe port is (default `moco-C-i.moco-C`:the own probe port). */
+  readonly selfFencePeerAddress?: (ordinal: number) => { host: string; port: number };
+  /** The addresses replicas use as this instance's SOURCE_HOST besides its Pod-name DNS name (default: the local interfaces' addresses). */
+  readonly selfFenceHosts?: readonly string[];
+  /** How long a peer confirmation counts (default SELF_FENCE_CONFIRMATION_TTL_MS; tests with a longer interval raise it). */
+  readonly selfFenceConfirmationTtlMs?: number;
 }
 
 export interface RunningAgent {
@@ -64,6 +75,8 @@ export interface RunningAgent {
   readonly tlsReloader: TlsReloader | undefined;
   /** Self-fencing (--self-fence-threshold > 0 and ADMIN_PASSWORD set). */
   readonly selfFence: SelfFence | undefined;
+  /** When each primary last got a confirmation from this instance (replica side of self-fencing). */
+  readonly probedBy: ProbedBy;
   readonly cloneService: CloneService;
   readonly cloneServer: CloneServer;
   readonly probePort: number;
@@ -202,6 +215,26 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return decision;
   };
 
+  const probedBy = new ProbedBy();
+  /** A peer's question (docs/clustering.md "Self-fencing"): does this instance replicate from it? */
+  const answerPeer = async (res: ServerResponse, url: URL): Promise<void> => {
+    let who;
+    try {
+      who = parseRequester(url);
+    } catch (err) {
+      sendJson(res, 400, { error: describe(err) });
+      return;
+    }
+    try {
+      const source = await withConnection(pool, (c) => readSourceView(c, SELF_FENCE_PROBE_TIMEOUT_MS), current);
+      const confirm = confirmsRequester(source, who);
+      if (confirm) probedBy.record(who.pod);
+      sendJson(res, 200, { confirm, source });
+    } catch (err) {
+      sendJson(res, 503, { error: `cannot read the replication source: ${describe(err)}` });
+    }
+  };
+
   const logServerError = (err: unknown) => logger.error({ error: describe(err) }, "HTTP request failed");
   const probeServer = http.createServer(guardedListener((req, res, url) => {
     if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "method not allowed\n");
@@ -214,6 +247,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           text(res, 503, `mysqld is not healthy: ${message}\n`);
         },
       );
+      return;
+    }
+    if (url.pathname === REPLICATION_SOURCE_PATH) {
+      void answerPeer(res, url);
       return;
     }
     if (url.pathname === "/readyz") {
@@ -266,15 +303,50 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn({ ...o, error: describe((o as { error?: unknown }).error) }, m) },
     });
 
+  // moco-admin's current password: the controller's moco-admin-my.cnf next to the agent's
+  // (it follows password rotations, docs/password-rotation.md), else the environment's.
+  const adminCnf = opts.credentialFile === null ? null : path.join(path.dirname(opts.credentialFile ?? AGENT_MY_CNF_PATH), "moco-admin-my.cnf");
+  const adminPasswords = (): string[] => {
+    const out: string[] = [];
+    if (adminCnf !== null) {
+      try {
+        out.push(parseMyCnfPassword(fs.readFileSync(adminCnf, "utf8"), "moco-admin"));
+      } catch {
+        // absent (a Pod without the mount) or unreadable: the environment's
+      }
+    }
+    if (adminPassword !== undefined && !out.includes(adminPassword)) out.push(adminPassword);
+    return out;
+  };
+  const connectAdmin = async () => {
+    let last: unknown = new Error("no moco-admin password");
+    for (const password of adminPasswords()) {
+      try {
+        return await connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password, connectTimeoutMs: flags.connectionTimeoutMs });
+      } catch (err) {
+        last = err;
+        if (mysqlErrno(err) !== ER_ACCESS_DENIED_ERROR) throw err;
+      }
+    }
+    throw last;
+  };
+  for (const p of adminPasswords()) if (!secrets.includes(p)) secrets.push(p);
+
   // Self-fencing (docs/clustering.md): moco-admin over the socket (PROCESS to see the waiting
   // commits, CONNECTION_ADMIN to stay connected in offline_mode and to kill client sessions).
   if (flags.selfFenceThresholdMs > 0 && adminPassword === undefined) logger.warn({}, "self-fencing is off: ADMIN_PASSWORD is not set");
   const selfFence = flags.selfFenceThresholdMs <= 0 || adminPassword === undefined
     ? undefined
     : new SelfFence({
-      connect: () => connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs }),
+      connect: connectAdmin,
       thresholdMs: flags.selfFenceThresholdMs,
       intervalMs: opts.selfFenceIntervalMs,
+      ordinal: env.ordinal,
+      askPeer: peerAsker({
+        requester: { pod: env.podName, hosts: opts.selfFenceHosts ?? localAddresses() },
+        peerAddress: opts.selfFencePeerAddress ?? defaultPeerAddress(env.clusterName, flags.probeAddress.port),
+      }),
+      confirmationTtlMs: opts.selfFenceConfirmationTtlMs,
       logger,
       metrics: {
         fenced: () => metrics.selfFenceCount.labels(metrics.labels).inc(),
@@ -312,6 +384,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       rotator,
       tlsReloader,
       selfFence,
+      probedBy,
       cloneService,
       cloneServer,
       probePort,

@@ -9,6 +9,7 @@ import { parseCronSpec, type CronSchedule } from "../api/v1beta2/cron.ts";
 import { parseGoDuration } from "../util/duration.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type PasswordKey } from "../mysql/users.ts";
 import { errorMessage } from "../util/errors.ts";
+import { DEFAULT_SELF_FENCE_THRESHOLD_MS } from "../shared/self-fence.ts";
 
 export const MYSQLD_ADMIN_PORT = 33062;
 export const DEFAULT_SOCKET_PATH = "/run/mysqld.sock";
@@ -137,7 +138,11 @@ function buildCommand(): Command {
     .option("--max-idle-time <duration>", "how long an idle MySQL connection is kept", "30s")
     .option("--max-delay <duration>", "replication delay beyond which /readyz fails (0 disables)", "1m")
     .option("--transaction-queueing-wait <duration>", "how long a replica may go without queued transactions after start", "1m")
-    .option("--self-fence-threshold <duration>", "fence this instance when a commit has waited this long for a semi-sync acknowledgement (0 disables)", "5s")
+    .option(
+      "--self-fence-threshold <duration>",
+      "fence this writable instance when fewer than rpl_semi_sync_source_wait_for_replica_count peers have confirmed replicating from it for this long, or a commit has waited at least this long (5s at least) for a semi-sync acknowledgement (0 disables)",
+      `${DEFAULT_SELF_FENCE_THRESHOLD_MS}ms`,
+    )
     .option("--log-rotation-schedule <spec>", "cron schedule of slow log rotation", "*/5 * * * *")
     .option("--log-rotation-size <bytes>", "rotate the slow log when larger (0 disables)", "0")
     .option("--mysqld-localhost [bool]", "reach mysqld's admin port on localhost instead of POD_NAME")

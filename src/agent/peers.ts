@@ -1,0 +1,134 @@
+// The question a writable instance's agent asks its peers for active self-fencing
+// (docs/clustering.md "Self-fencing"): "do you replicate from me?". A peer's agent answers
+// from its own mysqld (the replication channel's configured source host/port and whether
+// its IO thread is stopped) on the probe port (docs/agent.md: the clone API's mutual TLS
+// accepts only the controller's client certificate, and the agents' own certificates are
+// server-only, so an agent cannot be a client there). The answer carries nothing secret: the
+// peer's source host and IO thread state. The peers' mysqld are never called
+// (a failed connection would count towards their max_connect_errors).
+import os from "node:os";
+
+import { queryRows, type Queryable } from "../mysql/query.ts";
+import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../shared/self-fence.ts";
+import { names } from "../shared/names.ts";
+import { podOrdinal } from "../util/pod-name.ts";
+
+/** Who asks: its Pod name, the addresses replicas may use as its SOURCE_HOST, its mysqld port. */
+export interface Requester {
+  readonly pod: string;
+  readonly hosts: readonly string[];
+  readonly port: number;
+}
+
+/** The peer's replication channel ("" channel); null when it is not a replica. */
+export interface SourceView {
+  readonly host: string;
+  readonly port: number;
+  /** performance_schema.replication_connection_status.SERVICE_STATE: ON, CONNECTING or OFF. */
+  readonly ioState: string;
+}
+
+export interface PeerAnswer {
+  readonly confirm: boolean;
+  readonly source: SourceView | null;
+}
+
+/**
+ * Whether `source` is the requester and is not stopped (pure): the port matches and the host
+ * is either one of the requester's addresses or a DNS name whose first label is its Pod name
+ * (`moco-C-i.moco-C.NS.svc`, as the controller configures replication).
+ */
+export function confirmsRequester(source: SourceView | null, who: Requester): boolean {
+  if (source === null || source.ioState.toUpperCase() === "OFF" || source.ioState === "") return false;
+  if (who.port > 0 && source.port !== who.port) return false;
+  const host = source.host.toLowerCase();
+  if (who.hosts.some((h) => h.toLowerCase() === host)) return true;
+  return who.pod !== "" && host.split(".")[0] === who.pod.toLowerCase();
+}
+
+/** The channel's configured source and the IO thread state, read with moco-agent (SELECT on performance_schema). */
+export const REPLICATION_SOURCE_QUERY =
+  "SELECT c.HOST AS host, c.PORT AS port, s.SERVICE_STATE AS state " +
+  "FROM performance_schema.replication_connection_configuration c " +
+  "JOIN performance_schema.replication_connection_status s ON s.CHANNEL_NAME = c.CHANNEL_NAME WHERE c.CHANNEL_NAME = ''";
+
+export async function readSourceView(db: Queryable, timeoutMs: number): Promise<SourceView | null> {
+  const row = (await queryRows(db, REPLICATION_SOURCE_QUERY, [], timeoutMs))[0];
+  if (row === undefined) return null;
+  return { host: String(row.host ?? ""), port: Number(row.port ?? 0), ioState: String(row.state ?? "") };
+}
+
+/** The requester from the query string of a peer request; an error names the bad field. */
+export function parseRequester(url: URL): Requester {
+  const pod = url.searchParams.get("pod") ?? "";
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(pod) || pod.length > 253) throw new Error("query parameter pod: a Pod name is required");
+  const port = Number(url.searchParams.get("port") ?? "0");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("query parameter port: not a port number");
+  const hosts = url.searchParams.getAll("host").filter((h) => h !== "").slice(0, 16);
+  return { pod, hosts, port };
+}
+
+/**
+ * The replica side: when each requester (by ordinal) was last answered with a confirmation
+ * (monotonic ms), for the engine's failover guard (docs/clustering.md "Self-fencing").
+ */
+export class ProbedBy {
+  readonly #at = new Map<number, number>();
+
+  record(pod: string, at = performance.now()): void {
+    const ordinal = podOrdinal(pod);
+    if (ordinal !== undefined) this.#at.set(ordinal, at);
+  }
+
+  /** Milliseconds since `ordinal` last got a confirmation; undefined when never (since the agent started). */
+  ageMs(ordinal: number, now = performance.now()): number | undefined {
+    const at = this.#at.get(ordinal);
+    return at === undefined ? undefined : Math.max(0, Math.round(now - at));
+  }
+
+  /** ordinal → age in ms, for every requester seen. */
+  ages(now = performance.now()): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [i, at] of this.#at) out[String(i)] = Math.max(0, Math.round(now - at));
+    return out;
+  }
+}
+
+/** The addresses of this host's non-internal interfaces (a Pod's IP), for Requester.hosts. */
+export function localAddresses(): string[] {
+  return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => !a.internal).map((a) => a.address));
+}
+
+/** Where peer `ordinal`'s probe port is: `moco-C-i.moco-C` (the Pod's DNS search path adds the namespace). */
+export function defaultPeerAddress(cluster: string, probePort: number): (ordinal: number) => { host: string; port: number } {
+  return (ordinal) => ({ host: `${names.pod(cluster, ordinal)}.${names.prefixed(cluster)}`, port: probePort });
+}
+
+export interface PeerClientOptions {
+  readonly requester: Omit<Requester, "port">;
+  readonly peerAddress: (ordinal: number) => { host: string; port: number };
+  readonly timeoutMs?: number | undefined;
+}
+
+/** The AskPeer of src/agent/self-fence.ts over HTTP: true only for an in-time confirming answer. */
+export function peerAsker(o: PeerClientOptions): (ordinal: number, port: number, signal: AbortSignal) => Promise<boolean> {
+  return async (ordinal, port, signal) => {
+    const { host, port: probePort } = o.peerAddress(ordinal);
+    const q = new URLSearchParams({ pod: o.requester.pod, port: String(port) });
+    for (const h of o.requester.hosts) q.append("host", h);
+    const authority = host.includes(":") ? `[${host}]` : host;
+    try {
+      const res = await fetch(`http://${authority}:${probePort}${REPLICATION_SOURCE_PATH}?${q.toString()}`, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs ?? SELF_FENCE_PROBE_TIMEOUT_MS)]),
+      });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        return false;
+      }
+      const body = (await res.json()) as Partial<PeerAnswer>;
+      return body.confirm === true;
+    } catch {
+      return false;
+    }
+  };
+}
