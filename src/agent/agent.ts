@@ -22,7 +22,7 @@ import { checkHealth, decideReadiness, observeReadiness, sourceToCheck, type Obs
 import { LogRotator } from "./rotation.ts";
 import { SelfFence } from "./self-fence.ts";
 import { ProbedBy, confirmsRequester, defaultPeerAddress, localAddresses, parseRequester, peerAsker, readSourceView } from "./peers.ts";
-import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../shared/self-fence.ts";
+import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../mysql/self-fence.ts";
 import { parseMyCnfPassword } from "./credentials.ts";
 import { ER_ACCESS_DENIED_ERROR, mysqlErrno } from "./db.ts";
 import { sendJson } from "../http/server.ts";

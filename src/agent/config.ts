@@ -9,7 +9,7 @@ import { parseCronSpec, type CronSchedule } from "../api/v1beta2/cron.ts";
 import { parseGoDuration } from "../util/duration.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type PasswordKey } from "../mysql/users.ts";
 import { errorMessage } from "../util/errors.ts";
-import { DEFAULT_SELF_FENCE_THRESHOLD_MS } from "../shared/self-fence.ts";
+import { DEFAULT_SELF_FENCE_THRESHOLD_MS } from "../mysql/self-fence.ts";
 
 export const MYSQLD_ADMIN_PORT = 33062;
 export const DEFAULT_SOCKET_PATH = "/run/mysqld.sock";

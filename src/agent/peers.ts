@@ -9,7 +9,7 @@
 import os from "node:os";
 
 import { queryRows, type Queryable } from "../mysql/query.ts";
-import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../shared/self-fence.ts";
+import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../mysql/self-fence.ts";
 import { names } from "../shared/names.ts";
 import { podOrdinal } from "../util/pod-name.ts";
 

@@ -10,7 +10,7 @@
 //    max(--self-fence-threshold, ACK_WAIT_MIN_THRESHOLD_MS).
 // It never unfences: the controller's pass makes a still-elected primary writable again
 // once w replicas replicate from it. The engine's failover guard (src/clustering/fence-guard.ts)
-// relies on the active bound (src/shared/self-fence.ts).
+// relies on the active bound (src/mysql/self-fence.ts).
 import type { Connection } from "mysql2/promise";
 
 import { fenceHungUp, type FenceConnection } from "../mysql/fence.ts";
@@ -18,7 +18,7 @@ import {
   DEFAULT_SELF_FENCE_THRESHOLD_MS,
   SELF_FENCE_CONFIRMATION_TTL_MS,
   SELF_FENCE_PROBE_INTERVAL_MS,
-} from "../shared/self-fence.ts";
+} from "../mysql/self-fence.ts";
 import type { Logger } from "./log.ts";
 
 export { DEFAULT_SELF_FENCE_THRESHOLD_MS };

@@ -14,6 +14,8 @@ import {
   preventDeleteAnnotationChanges,
   sourceHostOf,
 } from "./decide.ts";
+import { failoverGuard } from "./fence-guard.ts";
+import { DEFAULT_SELF_FENCE_TIMINGS, type SelfFenceTimings } from "../mysql/self-fence.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { parsePort } from "./cluster.ts";
 import { fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
@@ -58,6 +60,12 @@ export interface ActOptions {
   readonly signal?: AbortSignal | undefined;
   /** The signal of clone requests: the worker's stop only (a clone has its own bound). */
   readonly cloneSignal?: AbortSignal | undefined;
+  /**
+   * The agents' self-fencing timings the failover guard relies on (default
+   * DEFAULT_SELF_FENCE_TIMINGS, the agent's defaults; thresholdMs 0: agents without
+   * self-fencing, no wait).
+   */
+  readonly selfFence?: SelfFenceTimings | undefined;
 }
 
 export interface ActContext {
@@ -327,8 +335,12 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
   const log = logger(ctx);
   let target: number;
   try {
-    // 1. Starve the old primary of semi-sync acks.
-    await Promise.all(op.stopReplicaIOThreadOn.map((i) => ctx.conns.with(i, stopReplicaIOThread)));
+    // 1. Starve the old primary of semi-sync acks (and of its agent's confirmations).
+    const stoppedAt = new Map<number, number>();
+    await Promise.all(op.stopReplicaIOThreadOn.map(async (i) => {
+      await ctx.conns.with(i, stopReplicaIOThread);
+      stoppedAt.set(i, performance.now());
+    }));
     // 2. Re-read the candidates.
     await sleep(o.afterStopIOThreadMs ?? AFTER_STOP_IO_THREAD_MS, o.signal);
     const fresh: (InstanceStatus | null)[] = ctx.observed.instances.map(() => null);
@@ -346,6 +358,26 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     await ctx.conns.with(target, (conn) =>
       waitForGtid(conn, choice.waitForGtid, o.switchGtidWaitSeconds ?? SWITCH_GTID_WAIT_SECONDS),
     );
+    // 4b. moco-ts guard (docs/clustering.md "Self-fencing"): the old primary, unreachable, may
+    // still be writable; its agent fences it once its peers stop confirming. Wait until that
+    // must have happened, before the new primary is named (a controller that stops here
+    // leaves the old index, and the next failover stops the IO threads again).
+    const old = ctx.observed.instances[op.from] ?? null;
+    const now = performance.now();
+    const guard = failoverGuard(
+      ctx.observed.instances.length,
+      ctx.observed.instances.flatMap((_, i) => {
+        if (i === op.from) return [];
+        const at = stoppedAt.get(i);
+        return [{ reached: at !== undefined, ioStoppedAgeMs: at === undefined ? undefined : now - at }];
+      }),
+      o.selfFence ?? DEFAULT_SELF_FENCE_TIMINGS,
+      old !== null && old.superReadOnly,
+    );
+    if (guard.waitMs > 0) {
+      log.info({ from: op.from, target, waitMs: guard.waitMs, silentMs: Math.round(guard.silentMs) }, `failover guard: waiting until the old primary has fenced itself (${guard.reason})`);
+      await sleep(guard.waitMs, o.signal);
+    }
     // 5.
     await ctx.ports.status.setCurrentPrimaryIndex(target);
     o.metrics?.incCounter("moco_cluster_failover_total", metricLabels(ctx));

@@ -1,7 +1,18 @@
 // Self-fencing of the agent (docs/clustering.md "Self-fencing") on real mysqld 9.7: three
-// instances driven by the clustering engine, a real moco-agent beside each mysqld (on its
-// socket) with --self-fence-threshold=3s, a writer through the labelled primary and a sampler
-// of every instance's read_only (WritableMonitor).
+// instances driven by the clustering engine (its failover guard told the agents' timings), a
+// real moco-agent beside each mysqld (on its socket) with --self-fence-threshold=3s, asking
+// each other over their probe ports (a "cut" agent's requests, to it and from it, go to a
+// listener that never answers), a writer through the labelled primary and a sampler of every
+// instance's read_only every 100 ms (WritableMonitor).
+// Active trigger (no client writing):
+// - one replica of 3 stopped: the other one confirms, no fence;
+// - the primary's agent cut from both peers for 1 s (below the threshold): no fence;
+// - the primary's agent cut from both peers for good: fenced; the engine, which still sees both
+//   replicas replicating from it, makes it writable again, and the agent, not armed while no
+//   peer has confirmed since, does not fence it again (no loop); after the heal it is armed;
+// - a partition of an idle primary (engine and agents cut from it): fenced by its agent, the
+//   new primary writable only after the engine's guard, never two writable, also after the heal.
+// Passive trigger (a commit waiting for its acknowledgement):
 // - both replicas stopped (SIGSTOP) for 1.5 s, shorter than the threshold: nothing is fenced;
 // - both replicas stopped for good: the primary's commits wait for acknowledgements, and after
 //   the threshold the agent fences it (no client write accepted, super_read_only for the
@@ -15,17 +26,29 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import pino from "pino";
 
+import net from "node:net";
+
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
+import { DEFAULT_SELF_FENCE_TIMINGS, SELF_FENCE_CONFIRMATION_TTL_MS, selfFenceBoundMs } from "../../../src/mysql/self-fence.ts";
 import { ClusterHarness, WritableMonitor, Writer, createTestTable, idsOn, sleep } from "../clustering/harness.ts";
 import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
 
 const NAME = "fence";
 const THRESHOLD_S = 3;
+/** The engine's guard relies on the agents' timings: here their threshold is 3 s. */
+const TIMINGS = { ...DEFAULT_SELF_FENCE_TIMINGS, thresholdMs: THRESHOLD_S * 1000 };
 
 describe("agent self-fencing (--self-fence-threshold)", () => {
   let h: ClusterHarness;
   const agents: RunningAgent[] = [];
   const agentLog: string[] = [];
+  /** Agents cut from the others: requests to and from them go to `silent`. */
+  const agentCut = new Set<number>();
+  const held = new Set<net.Socket>();
+  const silent = net.createServer((sock) => {
+    held.add(sock);
+    sock.on("close", () => held.delete(sock));
+  });
   const stopped = new Set<number>();
   const resume = (i: number): void => {
     const pid = h.inst(i).pid();
@@ -37,6 +60,13 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     process.kill(pid, "SIGSTOP");
     stopped.add(i);
   };
+  const primaryNow = (): number => {
+    const p = h.labelledPrimary();
+    assert.ok(p !== null, "a labelled primary");
+    return p;
+  };
+  const othersOf = (p: number): [number, number] => [0, 1, 2].filter((i) => i !== p) as [number, number];
+  let logMark = 0;
   const fences = async (i: number): Promise<number> => (await agents[i]!.metrics.selfFenceCount.get()).values[0]?.value ?? 0;
   /** A new client write as moco-writable on instance i: "ok", or the error. */
   const tryWrite = async (i: number, id: number): Promise<string> => {
@@ -69,14 +99,19 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
   };
 
   before(async () => {
-    h = await ClusterHarness.start({ replicas: 3, name: NAME });
+    h = await ClusterHarness.start({ replicas: 3, name: NAME, manager: { act: { selfFence: TIMINGS } } });
     h.startManager();
     await h.waitHealthy();
     await createTestTable(h);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as net.AddressInfo).port;
     const certs = agentTestCerts();
     for (const inst of h.instances) {
+      const k = inst.index;
       agents.push(await startAgent({
         flags: testAgentFlags(inst.socketPath, certs.serverDir, [`--self-fence-threshold=${THRESHOLD_S}s`]),
+        selfFencePeerAddress: (i) => (agentCut.has(k) || agentCut.has(i) ? { host: "127.0.0.1", port: silentPort } : { host: "127.0.0.1", port: agents[i]?.probePort ?? silentPort }),
+        selfFenceHosts: [inst.host],
         env: agentEnv(h.passwords, inst.index, NAME),
         logger: pino({ level: "info" }, { write: (line: string) => void agentLog.push(`${inst.index} ${line}`) }),
         mysqldHost: inst.host,
@@ -91,32 +126,141 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
   after(async () => {
     for (const i of [...stopped]) resume(i);
     for (const a of agents) await a.close();
+    for (const sock of held) sock.destroy();
+    silent.close();
     await h?.close();
   });
 
+  /** Time for the agent to be sure to have fenced if it would: the confirmation TTL, the threshold and a few looks. */
+  const FENCE_WINDOW_MS = SELF_FENCE_CONFIRMATION_TTL_MS + THRESHOLD_S * 1000 + 2_000;
+  const readOnly = async (i: number): Promise<string> => (await h.variables(i, ["read_only"])).read_only ?? "?";
+
+  it("idle primary, one replica of 3 stopped: the other one confirms, no fence", async () => {
+    const before = await fences(0);
+    await sleep(1_000);
+    suspend(2);
+    try {
+      await sleep(FENCE_WINDOW_MS);
+      assert.equal(await fences(0), before, `agent log: ${agentLog.slice(-5).join("")}`);
+      assert.equal(await readOnly(0), "OFF");
+    } finally {
+      resume(2);
+    }
+    h.nudge();
+    await h.waitHealthy();
+  });
+
+  it("idle primary cut from both peers' agents for 1 s (below the threshold): no fence", async () => {
+    const before = await fences(0);
+    agentCut.add(0);
+    await sleep(1_000);
+    agentCut.delete(0);
+    await sleep(FENCE_WINDOW_MS);
+    assert.equal(await fences(0), before);
+    assert.equal(await readOnly(0), "OFF");
+  });
+
+  it("idle primary cut from both peers' agents: fenced; made writable again by the engine, not fenced again while never confirmed (no loop)", async () => {
+    const before = await fences(0);
+    const tCut = Date.now();
+    agentCut.add(0);
+    try {
+      await h.waitFor("the idle primary's agent fenced it", async () => (await fences(0)) === before + 1, 30_000);
+      const tFenced = Date.now();
+      console.log(`idle primary cut from its peers' agents: fenced ${tFenced - tCut} ms after the cut (threshold ${THRESHOLD_S} s, confirmation TTL ${SELF_FENCE_CONFIRMATION_TTL_MS} ms, look every 500 ms)`);
+      assert.ok(tFenced - tCut >= THRESHOLD_S * 1000, "not before the threshold");
+      assert.ok(agentLog.some((l) => l.startsWith("0 ") && /0 of the 1 needed peers confirm/.test(l)), "the reason is logged");
+      // The engine still sees both replicas replicating from it: it makes it writable again.
+      h.nudge();
+      await h.waitFor("the engine made the primary writable again", async () => (await readOnly(0)) === "OFF", 60_000);
+      await sleep(FENCE_WINDOW_MS);
+      assert.equal(await fences(0), before + 1, "fenced again although no peer ever confirmed since (not armed)");
+      assert.equal(await readOnly(0), "OFF");
+    } finally {
+      agentCut.delete(0);
+    }
+    // Healed: armed again, a later cut fences (the next tests rely on a healthy primary 0).
+    await sleep(1_000);
+    assert.equal(await fences(0), before + 1);
+    await h.waitHealthy();
+  });
+
+  it("partition of an idle primary: fenced by its agent; the new primary writable only after the guard; never two writable, also after the heal", async () => {
+    const p = 0;
+    const before = await fences(p);
+    const monitor = new WritableMonitor(h);
+    monitor.start();
+    await sleep(500);
+    const tCut = Date.now();
+    let tFenced = 0;
+    let newPrimary = -1;
+    try {
+      agentCut.add(p);
+      await h.cutFromEngine(p);
+      await h.waitFor("the old primary's agent fenced it", async () => (await fences(p)) === before + 1, 30_000);
+      tFenced = Date.now();
+      await h.waitFor("a FailOver", () => h.events.some((e) => e.reason === "FailOver" && e.at > tCut), 120_000);
+      newPrimary = h.cluster.status.currentPrimaryIndex;
+      await h.waitFor("the new primary writable", () => (monitor.writableAt[newPrimary] ?? []).some((t) => t > tCut), 60_000);
+      const failover = h.events.find((e) => e.reason === "FailOver" && e.at > tCut);
+      const tWritable = (monitor.writableAt[newPrimary] ?? []).find((t) => t > tCut) ?? NaN;
+      console.log(
+        `partition of an idle primary: fenced by its agent +${tFenced - tCut} ms, FailOver +${(failover?.at ?? NaN) - tCut} ms ` +
+          `(the guard's bound ${selfFenceBoundMs(TIMINGS)} ms after the IO threads stopped), new primary ${newPrimary} writable +${tWritable - tCut} ms`,
+      );
+      assert.ok(tWritable > tFenced, "the new primary was writable before the old one fenced itself");
+      h.healEngine(p);
+      agentCut.delete(p);
+      h.nudge();
+      await h.waitFor(
+        "the old primary rejoined or reported errant",
+        () => (h.lastState() === "Healthy" && h.pods[p]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(p),
+        120_000,
+      );
+      await sleep(1_000);
+    } finally {
+      agentCut.delete(p);
+      await monitor.stop();
+    }
+    assert.notEqual(newPrimary, p);
+    assert.deepEqual(monitor.violations, []);
+    assert.ok(monitor.samples > 10, "the instances were sampled");
+    assert.deepEqual((monitor.writableAt[p] ?? []).filter((t) => t > tFenced), [], "the old primary seen writable after its fence");
+    const seen = monitor.writableAt.map((t, i) => `${i}: ${t.filter((x) => x > tCut).length} samples`);
+    console.log(`writable samples by instance (from the cut): ${seen.join("; ")}`);
+    await h.waitHealthy();
+  });
+
   it("replicas stopped for less than the threshold: the primary is not fenced", async () => {
+    const p = primaryNow();
+    const [r1, r2] = othersOf(p);
+    const before = await fences(p);
+    logMark = agentLog.length;
     const writer = await newWriter();
     writer.start();
     try {
       await moreAcks(writer, 100);
-      suspend(1);
-      suspend(2);
+      suspend(r1);
+      suspend(r2);
       await sleep(1_500);
-      resume(1);
-      resume(2);
+      resume(r1);
+      resume(r2);
       await moreAcks(writer, 100);
       // One more look of every agent after the pause.
       await sleep(2_000);
     } finally {
       await writer.stop();
     }
-    assert.deepEqual(await Promise.all([0, 1, 2].map(fences)), [0, 0, 0]);
-    assert.equal((await h.variables(0, ["read_only"])).read_only, "OFF");
-    assert.equal(h.labelledPrimary(), 0);
-    assert.deepEqual(agentLog.filter((l) => l.includes("self-fenc")), []);
+    assert.equal(await fences(p), before);
+    assert.equal((await h.variables(p, ["read_only"])).read_only, "OFF");
+    assert.equal(h.labelledPrimary(), p);
+    assert.deepEqual(agentLog.slice(logMark).filter((l) => l.includes("self-fenc")), []);
   });
 
   it("replicas stopped for good: fenced after the threshold, no acknowledged write lost; replicas back, the engine makes it writable again", async () => {
+    const p = primaryNow();
+    const [r1, r2] = othersOf(p);
+    const before = await fences(p);
     const writer = await newWriter();
     const monitor = new WritableMonitor(h);
     writer.start();
@@ -126,44 +270,45 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     try {
       await moreAcks(writer, 100);
       tStop = Date.now();
-      suspend(1);
-      suspend(2);
-      await h.waitFor("the primary's agent fenced it", async () => (await fences(0)) === 1, 30_000);
+      suspend(r1);
+      suspend(r2);
+      await h.waitFor("the primary's agent fenced it", async () => (await fences(p)) === before + 1, 30_000);
       tFenced = Date.now();
       const ackedAtFence = writer.acked.length;
-      const v = await h.variables(0, ["read_only", "super_read_only", "offline_mode", "rpl_semi_sync_source_enabled"]);
+      const v = await h.variables(p, ["read_only", "super_read_only", "offline_mode", "rpl_semi_sync_source_enabled"]);
       assert.deepEqual(v, { read_only: "ON", super_read_only: "ON", offline_mode: "OFF", rpl_semi_sync_source_enabled: "OFF" });
-      assert.match(await tryWrite(0, 2_000_000_000), /--(super-)?read-only option/);
+      assert.match(await tryWrite(p, 2_000_000_000), /--(super-)?read-only option/);
       await sleep(1_000);
       assert.equal(writer.acked.length, ackedAtFence, "no insert acknowledged while fenced");
       // Every acknowledged insert is on the (fenced) primary: nothing it acknowledged was undone.
-      const ids = await idsOn(h, 0);
+      const ids = await idsOn(h, p);
       assert.deepEqual(writer.acked.filter((id) => !ids.has(id)), []);
-      console.log(`replicas stopped: primary fenced ${tFenced - tStop} ms after (threshold ${THRESHOLD_S} s, agent look every 1 s)`);
-      resume(1);
-      resume(2);
+      console.log(`replicas stopped: primary fenced ${tFenced - tStop} ms after (threshold ${THRESHOLD_S} s, agent look every 500 ms)`);
+      resume(r1);
+      resume(r2);
       h.nudge();
       await h.waitFor("acknowledged inserts on the primary again", () => writer.acked.length > ackedAtFence + 50, 60_000);
     } finally {
-      resume(1);
-      resume(2);
+      resume(r1);
+      resume(r2);
       await writer.stop();
       await monitor.stop();
     }
-    assert.equal(h.labelledPrimary(), 0);
-    assert.equal(await fences(0), 1);
-    assert.equal((await h.variables(0, ["read_only"])).read_only, "OFF");
+    assert.equal(h.labelledPrimary(), p);
+    assert.equal(await fences(p), before + 1);
+    assert.equal((await h.variables(p, ["read_only"])).read_only, "OFF");
     assert.deepEqual(monitor.violations, []);
-    assert.ok(agentLog.some((l) => l.startsWith("0 ") && l.includes("self-fenced")), "the fence is logged");
-    const ids = await idsOn(h, 0);
+    assert.ok(agentLog.some((l) => l.startsWith(`${p} `) && l.includes("self-fenced")), "the fence is logged");
+    const ids = await idsOn(h, p);
     assert.deepEqual(writer.acked.filter((id) => !ids.has(id)), []);
     await h.waitHealthy();
   });
 
   it("partition of the primary: fenced before the failover; after the failover and the heal it is never writable again", async () => {
+    const p = primaryNow();
     const writer = await newWriter();
     const monitor = new WritableMonitor(h);
-    const before = await fences(0);
+    const before = await fences(p);
     let tCut = 0;
     let tFenced = 0;
     let newPrimary = -1;
@@ -172,13 +317,13 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       await moreAcks(writer, 100);
       monitor.start();
       tCut = Date.now();
-      await h.cutFromEngine(0);
-      await Promise.all([1, 2].map((i) => h.query(i, "STOP REPLICA IO_THREAD")));
-      await h.waitFor("the old primary's agent fenced it", async () => (await fences(0)) === before + 1, 30_000);
+      await h.cutFromEngine(p);
+      await Promise.all(othersOf(p).map((i) => h.query(i, "STOP REPLICA IO_THREAD")));
+      await h.waitFor("the old primary's agent fenced it", async () => (await fences(p)) === before + 1, 30_000);
       tFenced = Date.now();
-      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((p) => p !== 0), 120_000);
+      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((q) => q !== p), 120_000);
       newPrimary = h.cluster.status.currentPrimaryIndex;
-      const failover = h.events.find((e) => e.reason === "FailOver");
+      const failover = h.events.find((e) => e.reason === "FailOver" && e.at > tCut);
       const tWrite = writer.firstAckOn.get(newPrimary) ?? NaN;
       console.log(
         `partition of the primary: fenced by its agent +${tFenced - tCut} ms, FailOver event +${(failover?.at ?? NaN) - tCut} ms, ` +
@@ -186,11 +331,11 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       );
       assert.ok(failover !== undefined && failover.at > tFenced, "the agent fenced before the engine failed over");
       await moreAcks(writer, 100);
-      h.healEngine(0);
+      h.healEngine(p);
       h.nudge();
       await h.waitFor(
         "the old primary rejoined or reported errant",
-        () => (h.lastState() === "Healthy" && h.pods[0]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(0),
+        () => (h.lastState() === "Healthy" && h.pods[p]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(p),
         120_000,
       );
       await sleep(1_000);
@@ -198,15 +343,15 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       await monitor.stop();
       await writer.stop();
     }
-    assert.notEqual(newPrimary, 0);
+    assert.notEqual(newPrimary, p);
     assert.equal(h.labelledPrimary(), newPrimary);
     assert.deepEqual(monitor.violations, []);
     const seen = monitor.writableAt.map((t, i) => `${i}: ${t.length} samples, +${(t[0] ?? tCut) - tCut}..+${(t.at(-1) ?? tCut) - tCut} ms`);
     console.log(`writable samples by instance (from the cut): ${seen.join("; ")}`);
     assert.ok(monitor.samples > 10, "the instances were sampled");
     assert.ok((monitor.writableAt[newPrimary]?.length ?? 0) > 0, "the new primary was seen writable");
-    assert.deepEqual((monitor.writableAt[0] ?? []).filter((t) => t > tFenced), [], "the old primary seen writable after its fence");
-    assert.equal((await h.variables(0, ["super_read_only"])).super_read_only, "ON");
+    assert.deepEqual((monitor.writableAt[p] ?? []).filter((t) => t > tFenced), [], "the old primary seen writable after its fence");
+    assert.equal((await h.variables(p, ["super_read_only"])).super_read_only, "ON");
     const ids = await idsOn(h, newPrimary);
     assert.deepEqual(writer.acked.filter((id) => !ids.has(id)), [], "acknowledged inserts missing on the new primary");
   });

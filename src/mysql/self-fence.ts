@@ -1,6 +1,6 @@
 // The agent's active self-fencing timings (docs/clustering.md "Self-fencing"), one source
 // for both sides: moco-agent's flag defaults (src/agent/config.ts, src/agent/self-fence.ts)
-// and the clustering engine's failover guard (src/clustering/fence-guard.ts), which waits
+// and the clustering engine's failover guard (src/clustering/fence-guard.ts; it may import only src/mysql), which waits
 // until an unreachable old primary must have fenced itself. The controller does not render
 // these as agent arguments: the agent's defaults are these constants.
 
