@@ -21,8 +21,8 @@ import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { checkHealth, decideReadiness, observeReadiness, sourceToCheck, type Observed, type ProbeDecision } from "./readiness.ts";
 import { LogRotator } from "./rotation.ts";
 import { SelfFence } from "./self-fence.ts";
-import { ProbedBy, confirmsRequester, defaultPeerAddress, localAddresses, parseRequester, peerAsker, readSourceView } from "./peers.ts";
-import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../mysql/self-fence.ts";
+import { SourceAnswerer, defaultPeerAddress, localAddresses, parseRequester, peerAsker } from "./peers.ts";
+import { REPLICATION_SOURCE_PATH } from "../mysql/self-fence.ts";
 import { parseMyCnfPassword } from "./credentials.ts";
 import { ER_ACCESS_DENIED_ERROR, mysqlErrno } from "./db.ts";
 import { sendJson } from "../http/server.ts";
@@ -75,8 +75,6 @@ export interface RunningAgent {
   readonly tlsReloader: TlsReloader | undefined;
   /** Self-fencing (--self-fence-threshold > 0 and ADMIN_PASSWORD set). */
   readonly selfFence: SelfFence | undefined;
-  /** When each primary last got a confirmation from this instance (replica side of self-fencing). */
-  readonly probedBy: ProbedBy;
   readonly cloneService: CloneService;
   readonly cloneServer: CloneServer;
   readonly probePort: number;
@@ -215,7 +213,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return decision;
   };
 
-  const probedBy = new ProbedBy();
   /** A peer's question (docs/clustering.md "Self-fencing"): does this instance replicate from it? */
   const answerPeer = async (res: ServerResponse, url: URL): Promise<void> => {
     let who;
@@ -226,10 +223,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return;
     }
     try {
-      const source = await withConnection(pool, (c) => readSourceView(c, SELF_FENCE_PROBE_TIMEOUT_MS), current);
-      const confirm = confirmsRequester(source, who);
-      if (confirm) probedBy.record(who.pod);
-      sendJson(res, 200, { confirm, source });
+      sendJson(res, 200, await sourceAnswerer.answer(who));
     } catch (err) {
       sendJson(res, 503, { error: `cannot read the replication source: ${describe(err)}` });
     }
@@ -331,6 +325,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     throw last;
   };
   for (const p of adminPasswords()) if (!secrets.includes(p)) secrets.push(p);
+  // The replica side of self-fencing: peers' questions answered over its own socket session.
+  const sourceAnswerer = new SourceAnswerer(connectAdmin);
 
   // Self-fencing (docs/clustering.md): moco-admin over the socket (PROCESS to see the waiting
   // commits, CONNECTION_ADMIN to stay connected in offline_mode and to kill client sessions).
@@ -375,6 +371,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       selfFence.start();
       started.push(() => selfFence.stop());
     }
+    started.push(async () => sourceAnswerer.close());
     logger.info({ probePort, metricsPort, clonePort: cloneServer.port, initialization }, "moco-agent started");
     return {
       initialization,
@@ -384,7 +381,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       rotator,
       tlsReloader,
       selfFence,
-      probedBy,
       cloneService,
       cloneServer,
       probePort,

@@ -8,8 +8,10 @@
 // (a failed connection would count towards their max_connect_errors).
 import os from "node:os";
 
-import { queryRows, type Queryable } from "../mysql/query.ts";
-import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS } from "../mysql/self-fence.ts";
+import type { Connection } from "mysql2/promise";
+
+import { queryRows } from "../mysql/query.ts";
+import { REPLICATION_SOURCE_PATH, SELF_FENCE_PROBE_TIMEOUT_MS, probedVariable } from "../mysql/self-fence.ts";
 import { names } from "../shared/names.ts";
 import { podOrdinal } from "../util/pod-name.ts";
 
@@ -46,16 +48,58 @@ export function confirmsRequester(source: SourceView | null, who: Requester): bo
   return who.pod !== "" && host.split(".")[0] === who.pod.toLowerCase();
 }
 
-/** The channel's configured source and the IO thread state, read with moco-agent (SELECT on performance_schema). */
+/** The channel's configured source, the IO thread state and mysqld's time, read over the socket. */
 export const REPLICATION_SOURCE_QUERY =
-  "SELECT c.HOST AS host, c.PORT AS port, s.SERVICE_STATE AS state " +
+  "SELECT c.HOST AS host, c.PORT AS port, s.SERVICE_STATE AS state, NOW(6) AS at " +
   "FROM performance_schema.replication_connection_configuration c " +
   "JOIN performance_schema.replication_connection_status s ON s.CHANNEL_NAME = c.CHANNEL_NAME WHERE c.CHANNEL_NAME = ''";
 
-export async function readSourceView(db: Queryable, timeoutMs: number): Promise<SourceView | null> {
-  const row = (await queryRows(db, REPLICATION_SOURCE_QUERY, [], timeoutMs))[0];
+export function parseSourceView(row: Record<string, unknown> | undefined): SourceView | null {
   if (row === undefined) return null;
   return { host: String(row.host ?? ""), port: Number(row.port ?? 0), ioState: String(row.state ?? "") };
+}
+
+/**
+ * The replica side: reads the source over its own socket session and, for a confirmation,
+ * records it in mysqld (@moco_ts_probed_by_<requester>, src/mysql/self-fence.ts) before the
+ * answer goes out, so every confirmation a requester counts is on record by then. A record
+ * that cannot be written turns the answer into "no".
+ */
+export class SourceAnswerer {
+  readonly #connect: () => Promise<Connection>;
+  #conn: Connection | null = null;
+
+  constructor(connect: () => Promise<Connection>) {
+    this.#connect = connect;
+  }
+
+  async answer(who: Requester, timeoutMs = SELF_FENCE_PROBE_TIMEOUT_MS): Promise<PeerAnswer> {
+    if (this.#conn === null) {
+      const c = await this.#connect();
+      c.on("error", () => {
+        if (this.#conn === c) this.#conn = null;
+      });
+      this.#conn = c;
+    }
+    const conn = this.#conn;
+    try {
+      const row = (await queryRows(conn, REPLICATION_SOURCE_QUERY, [], timeoutMs))[0];
+      const source = parseSourceView(row);
+      const ordinal = podOrdinal(who.pod);
+      if (!confirmsRequester(source, who) || ordinal === undefined) return { confirm: false, source };
+      await conn.query({ sql: `SET @${probedVariable(ordinal)} = ?`, timeout: timeoutMs }, [String(row?.at ?? "")]);
+      return { confirm: true, source };
+    } catch (err) {
+      conn.destroy();
+      if (this.#conn === conn) this.#conn = null;
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.#conn?.destroy();
+    this.#conn = null;
+  }
 }
 
 /** The requester from the query string of a peer request; an error names the bad field. */
@@ -66,32 +110,6 @@ export function parseRequester(url: URL): Requester {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("query parameter port: not a port number");
   const hosts = url.searchParams.getAll("host").filter((h) => h !== "").slice(0, 16);
   return { pod, hosts, port };
-}
-
-/**
- * The replica side: when each requester (by ordinal) was last answered with a confirmation
- * (monotonic ms), for the engine's failover guard (docs/clustering.md "Self-fencing").
- */
-export class ProbedBy {
-  readonly #at = new Map<number, number>();
-
-  record(pod: string, at = performance.now()): void {
-    const ordinal = podOrdinal(pod);
-    if (ordinal !== undefined) this.#at.set(ordinal, at);
-  }
-
-  /** Milliseconds since `ordinal` last got a confirmation; undefined when never (since the agent started). */
-  ageMs(ordinal: number, now = performance.now()): number | undefined {
-    const at = this.#at.get(ordinal);
-    return at === undefined ? undefined : Math.max(0, Math.round(now - at));
-  }
-
-  /** ordinal → age in ms, for every requester seen. */
-  ages(now = performance.now()): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [i, at] of this.#at) out[String(i)] = Math.max(0, Math.round(now - at));
-    return out;
-  }
 }
 
 /** The addresses of this host's non-internal interfaces (a Pod's IP), for Requester.hosts. */

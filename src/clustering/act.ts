@@ -15,7 +15,7 @@ import {
   sourceHostOf,
 } from "./decide.ts";
 import { failoverGuard } from "./fence-guard.ts";
-import { DEFAULT_SELF_FENCE_TIMINGS, type SelfFenceTimings } from "../mysql/self-fence.ts";
+import { DEFAULT_SELF_FENCE_TIMINGS, PROBED_AGES_QUERY, parseProbedAges, type SelfFenceTimings } from "../mysql/self-fence.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { parsePort } from "./cluster.ts";
 import { fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
@@ -329,6 +329,36 @@ async function runSwitchover(ctx: ActContext, op: Extract<Operation, { kind: "sw
   return { redo: true };
 }
 
+interface ProbedAge {
+  /** Age of the replica's record of its last confirmed probe of the old primary, as read. */
+  readonly ageMs: number;
+  /** When the read returned (the age is at least ageMs + time since). */
+  readonly readAt: number;
+}
+
+/**
+ * The replicas' records of their last confirmed probe of `from` (src/mysql/self-fence.ts),
+ * read once a probe timeout has passed since each IO thread was stopped: every confirmation
+ * the old primary can count is then on record (a replica writes it before it answers, and an
+ * answer later than the timeout does not count). A replica not read: no record (unknown).
+ */
+async function readProbedAges(ctx: ActContext, from: number, stoppedAt: ReadonlyMap<number, number>, probeTimeoutMs: number): Promise<Map<number, ProbedAge>> {
+  const out = new Map<number, ProbedAge>();
+  if (stoppedAt.size === 0) return out;
+  const readFrom = Math.max(...stoppedAt.values()) + probeTimeoutMs;
+  await sleep(Math.max(0, readFrom - performance.now()), ctx.options?.signal);
+  await Promise.all([...stoppedAt.keys()].map(async (i) => {
+    try {
+      const ages = parseProbedAges(await ctx.conns.with(i, (conn) => conn.query(PROBED_AGES_QUERY)));
+      const age = ages.get(from);
+      if (age !== undefined) out.set(i, { ageMs: age, readAt: performance.now() });
+    } catch (e) {
+      logger(ctx).debug({ instance: i, error: errorMessage(e) }, "failover guard: no probe record");
+    }
+  }));
+  return out;
+}
+
 // Failover (docs/clustering.md#failover)
 async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "failover" }>): Promise<ActResult> {
   const o = ctx.options ?? {};
@@ -363,16 +393,24 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     // must have happened, before the new primary is named (a controller that stops here
     // leaves the old index, and the next failover stops the IO threads again).
     const old = ctx.observed.instances[op.from] ?? null;
+    const timings = o.selfFence ?? DEFAULT_SELF_FENCE_TIMINGS;
+    const fencedByController = old !== null && old.superReadOnly;
+    const probed = timings.thresholdMs > 0 && !fencedByController ? await readProbedAges(ctx, op.from, stoppedAt, timings.probeTimeoutMs) : new Map<number, ProbedAge>();
     const now = performance.now();
     const guard = failoverGuard(
       ctx.observed.instances.length,
       ctx.observed.instances.flatMap((_, i) => {
         if (i === op.from) return [];
         const at = stoppedAt.get(i);
-        return [{ reached: at !== undefined, ioStoppedAgeMs: at === undefined ? undefined : now - at }];
+        const rec = probed.get(i);
+        return [{
+          reached: at !== undefined,
+          ioStoppedAgeMs: at === undefined ? undefined : now - at,
+          probedAgeMs: rec === undefined ? undefined : rec.ageMs + (now - rec.readAt),
+        }];
       }),
-      o.selfFence ?? DEFAULT_SELF_FENCE_TIMINGS,
-      old !== null && old.superReadOnly,
+      timings,
+      fencedByController,
     );
     if (guard.waitMs > 0) {
       log.info({ from: op.from, target, waitMs: guard.waitMs, silentMs: Math.round(guard.silentMs) }, `failover guard: waiting until the old primary has fenced itself (${guard.reason})`);

@@ -52,3 +52,32 @@ export const DEFAULT_SELF_FENCE_TIMINGS: SelfFenceTimings = Object.freeze({
 export function selfFenceBoundMs(t: SelfFenceTimings): number {
   return t.probeIntervalMs + t.probeTimeoutMs + t.thresholdMs + t.probeIntervalMs + t.fenceDurationMs + t.marginMs;
 }
+
+// ---- "last probed by the primary", recorded in each replica's mysqld -------------------
+// A replica's agent, when it confirms a probe of instance i, sets the user variable
+// @moco_ts_probed_by_<i> to mysqld's NOW(6) (read with the replication source it confirmed)
+// on a session it keeps open, before it answers. The engine reads the age on the same mysqld
+// (performance_schema.user_variables_by_thread, mysqld's own clock). The session ends with the
+// agent: no variable, then, means "unknown".
+
+export function probedVariable(ordinal: number): string {
+  return `moco_ts_probed_by_${ordinal}`;
+}
+
+export const PROBED_AGES_QUERY =
+  "SELECT VARIABLE_NAME AS n, TIMESTAMPDIFF(MICROSECOND, VARIABLE_VALUE, NOW(6)) AS us " +
+  "FROM performance_schema.user_variables_by_thread WHERE VARIABLE_NAME LIKE 'moco\\_ts\\_probed\\_by\\_%'";
+
+/** Requester ordinal → milliseconds since its last confirmed probe (the youngest record per ordinal). */
+export function parseProbedAges(rows: readonly Record<string, unknown>[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of rows) {
+    const m = /^moco_ts_probed_by_(\d+)$/.exec(String(r.n ?? "").toLowerCase());
+    const us = Number(r.us);
+    if (m === null || r.us === null || !Number.isFinite(us)) continue;
+    const ordinal = Number(m[1]);
+    const ms = Math.max(0, us / 1000);
+    out.set(ordinal, Math.min(out.get(ordinal) ?? Number.POSITIVE_INFINITY, ms));
+  }
+  return out;
+}
