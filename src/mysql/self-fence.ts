@@ -20,8 +20,8 @@ export const SELF_FENCE_CONFIRMATION_TTL_MS = SELF_FENCE_PROBE_INTERVAL_MS + SEL
  * (offline_mode, kill of client sessions, semi-sync source off, super_read_only).
  */
 export const SELF_FENCE_DURATION_MS = 1_000;
-/** Slack for the agent's own mysqld look and scheduling. */
-export const SELF_FENCE_MARGIN_MS = 500;
+/** Slack for the agent's own mysqld look and scheduling (on the shared 2-core test machine the idle fence came up to ~0.7 s later than the ideal bound). */
+export const SELF_FENCE_MARGIN_MS = 1_000;
 
 /** The path of the peer answer on the agent's probe port (docs/agent.md). */
 export const REPLICATION_SOURCE_PATH = "/replication-source";

@@ -20,6 +20,8 @@ describe("failover from a SIGSTOPped (unresponsive) primary", () => {
   const fetchFailures: { at: number; instance: number; attempt: number; error: string }[] = [];
   // Starts and failures of status tries, in the order they happened.
   const fetchSequence: string[] = [];
+  // The failover guard's waits (docs/clustering.md "Self-fencing"): logged when it starts.
+  const guards: { at: number; waitMs: number; msg: string }[] = [];
   const resume = (): void => {
     if (stoppedPid === undefined) return;
     try {
@@ -40,7 +42,10 @@ describe("failover from a SIGSTOPped (unresponsive) primary", () => {
           fetchFailures.push({ at: Date.now(), ...f });
         }
       },
-      info: (o: object, msg?: string) => void logs.push(`info ${msg ?? ""} ${JSON.stringify(o)}`),
+      info: (o: object, msg?: string) => {
+        logs.push(`info ${msg ?? ""} ${JSON.stringify(o)}`);
+        if (msg?.startsWith("failover guard") === true) guards.push({ at: Date.now(), waitMs: (o as { waitMs: number }).waitMs, msg });
+      },
       warn: (o: object, msg?: string) => void logs.push(`warn ${msg ?? ""} ${JSON.stringify(o)}`),
       error: (o: object, msg?: string) => void logs.push(`error ${msg ?? ""} ${JSON.stringify(o)}`),
     };
@@ -92,6 +97,12 @@ describe("failover from a SIGSTOPped (unresponsive) primary", () => {
           `new primary ${newPrimary} accepting writes ${tWrite - tStop} ms after SIGSTOP ` +
           `(check interval 2 s, fetch retry gap 300 ms, other timings at their defaults)`,
       );
+      // The guard: no agent here (no probe records), so it waits its full bound from the IO
+      // threads' stop, and the new primary takes writes only after that.
+      const guard = guards.find((g) => g.at >= tStop);
+      assert.ok(guard !== undefined && guard.waitMs > 0, "the failover waited for the old primary's self-fence");
+      console.log(`  failover guard: from +${guard.at - tStop} ms, ${guard.waitMs} ms (${guard.msg})`);
+      assert.ok(tWrite >= guard.at + guard.waitMs, "the new primary took writes before the guard's end");
       for (const f of fetchFailures.filter((x) => x.at >= tStop && x.at <= tWrite)) {
         console.log(`  +${f.at - tStop} ms: instance ${f.instance} try ${f.attempt} failed: ${f.error}`);
       }

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { failoverGuard, peerSilenceMs, type GuardPeer } from "../../../src/clustering/fence-guard.ts";
-import { DEFAULT_SELF_FENCE_TIMINGS, selfFenceBoundMs, type SelfFenceTimings } from "../../../src/mysql/self-fence.ts";
+import { DEFAULT_SELF_FENCE_TIMINGS, parseProbedAges, probedVariable, selfFenceBoundMs, type SelfFenceTimings } from "../../../src/mysql/self-fence.ts";
 
 const T = DEFAULT_SELF_FENCE_TIMINGS;
 const BOUND = selfFenceBoundMs(T);
@@ -12,7 +12,7 @@ const unreached: GuardPeer = { reached: false };
 
 describe("selfFenceBoundMs", () => {
   it("defaults: ttl (interval + timeout) + threshold + one look + fence + margin", () => {
-    assert.equal(BOUND, 500 + 1_000 + 2_000 + 500 + 1_000 + 500);
+    assert.equal(BOUND, 500 + 1_000 + 2_000 + 500 + 1_000 + 1_000);
   });
 });
 
@@ -50,4 +50,16 @@ describe("failoverGuard", () => {
   for (const [name, n, peers, timings, fenced, want] of table) {
     it(name, () => assert.equal(failoverGuard(n, peers, timings, fenced).waitMs, want));
   }
+});
+
+describe("parseProbedAges (rows of PROBED_AGES_QUERY)", () => {
+  const table: Array<[string, Record<string, unknown>[], Array<[number, number]>]> = [
+    ["none", [], []],
+    ["one record", [{ n: probedVariable(0), us: "2500000" }], [[0, 2_500]]],
+    ["two sessions with a record of 0: the younger", [{ n: "moco_ts_probed_by_0", us: 900_000 }, { n: "moco_ts_probed_by_0", us: 5_000_000 }], [[0, 900]]],
+    ["records of two primaries", [{ n: "moco_ts_probed_by_0", us: 1_000 }, { n: "moco_ts_probed_by_2", us: 7_000_000 }], [[0, 1], [2, 7_000]]],
+    ["a value that is no time (NULL)", [{ n: "moco_ts_probed_by_1", us: null }], []],
+    ["another variable", [{ n: "moco_ts_probed_by_x", us: 5 }], []],
+  ];
+  for (const [name, rows, want] of table) it(name, () => assert.deepEqual([...parseProbedAges(rows)], want));
 });
