@@ -59,7 +59,7 @@ export function createAgentMetrics(clusterName: string, ordinal: number, opts: {
     logRotationCount: counter("log_rotation_count", "Number of slow log rotations"),
     logRotationFailureCount: counter("log_rotation_failure_count", "Number of failed slow log rotations"),
     logRotationDurationSeconds: summary("log_rotation_duration_seconds", "Duration of slow log rotations in seconds"),
-    selfFenceCount: counter("self_fence_count", "Number of times the agent fenced its instance (a commit waited longer than --self-fence-threshold for a semi-sync acknowledgement)"),
+    selfFenceCount: counter("self_fence_count", "Number of times the agent fenced its instance (its peers stopped confirming, or a commit waited too long for a semi-sync acknowledgement)"),
     selfFenceFailureCount: counter("self_fence_failure_count", "Number of failed self-fence attempts"),
     replicationDelaySeconds,
     applyDelayGauge(action: DelayGaugeAction): void {

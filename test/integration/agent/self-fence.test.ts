@@ -26,7 +26,10 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import pino from "pino";
 
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { DEFAULT_SELF_FENCE_TIMINGS, SELF_FENCE_CONFIRMATION_TTL_MS, selfFenceBoundMs } from "../../../src/mysql/self-fence.ts";
@@ -99,7 +102,9 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
   };
 
   before(async () => {
-    h = await ClusterHarness.start({ replicas: 3, name: NAME, manager: { act: { selfFence: TIMINGS } } });
+    // A 1 s connect timeout: the engine notices an unreachable primary sooner than its agent can
+    // fence it (~5 s here), so only the failover guard keeps the new primary read-only until then.
+    h = await ClusterHarness.start({ replicas: 3, name: NAME, manager: { connectTimeoutMs: 1_000, act: { selfFence: TIMINGS } } });
     h.startManager();
     await h.waitHealthy();
     await createTestTable(h);
@@ -229,6 +234,38 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     const seen = monitor.writableAt.map((t, i) => `${i}: ${t.filter((x) => x > tCut).length} samples`);
     console.log(`writable samples by instance (from the cut): ${seen.join("; ")}`);
     await h.waitHealthy();
+  });
+
+  it("moco-admin's password comes from moco-admin-my.cnf (rotated), not the stale environment", async () => {
+    const inst = h.instances[primaryNow() === 2 ? 1 : 2]!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "af-cnf-"));
+    const cnf = path.join(dir, "moco-admin-my.cnf");
+    const start = (env: string) => startAgent({
+      flags: testAgentFlags(inst.socketPath, agentTestCerts().serverDir, [`--self-fence-threshold=${THRESHOLD_S}s`]),
+      env: { ...agentEnv(h.passwords, inst.index, NAME), passwords: { ...h.passwords, ADMIN_PASSWORD: env } },
+      logger: pino({ level: "silent" }),
+      mysqldHost: inst.host,
+      slowLogPath: `${inst.dir}/mysql.slow`,
+      skipInitialization: true,
+      defaultMetrics: false,
+      credentialFile: path.join(dir, "moco-agent-my.cnf"),
+      selfFenceIntervalMs: 3_600_000,
+    });
+    fs.writeFileSync(cnf, `[client]\nuser="moco-admin"\npassword=${JSON.stringify(h.passwords.ADMIN_PASSWORD)}\n`);
+    const a = await start("stale-password-before-rotation");
+    try {
+      assert.match((await a.selfFence!.check()).reason, /read-only/, "the file's password logs in");
+    } finally {
+      await a.close();
+    }
+    fs.writeFileSync(cnf, `[client]\nuser="moco-admin"\npassword="not-it-either"\n`);
+    const b = await start("stale-password-before-rotation");
+    try {
+      await assert.rejects(b.selfFence!.check(), /Access denied/);
+    } finally {
+      await b.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("replicas stopped for less than the threshold: the primary is not fenced", async () => {
