@@ -537,6 +537,10 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   // reached to acknowledge its commits (semi-sync); a primary that fenced itself because no
   // replica acknowledged (docs/clustering.md "Self-fencing") stays fenced while its replicas
   // cannot be reached, instead of being made writable to hang its clients' commits again.
+  // This holds for every open, a new cluster's first included: the reached, non-errant
+  // replicas counted here are pointed at the primary earlier in this plan (configureReplication
+  // starts their IO threads), so at least w replicate from it when it opens, which is what its
+  // agent's active self-fencing asks its peers (docs/clustering.md "Self-fencing", arming).
   const ackers = nonPrimaryOrdinals(observed).filter((i) => observed.instances[i] != null && !isErrant(observed, i)).length;
   if (!intermediate && (primary.readOnly || primary.offlineMode === true) && ackers >= semiSyncWaitCount(n)) {
     steps.push({ kind: "makeWritable", instance: p });
