@@ -1,7 +1,8 @@
 // The shared real node (sandbox/realnode, docs/sandbox.md "Real node") as a user's cluster,
 // with busybox Pods and no operator: a ClusterIP Service through kube-proxy; a headless name
 // and a Service's short name through CoreDNS (no upstream); kubectl logs, exec and
-// port-forward (from the host, through the host's kubeconfig); a failing liveness probe
+// port-forward (from the host, through the host's kubeconfig), and `npm run sandbox -- status`
+// and `-- kubectl` pointed at this node; a failing liveness probe
 // restarted with the kubelet's back-off; a memory limit in the container's cgroup; a PVC of
 // the default StorageClass (local-path-provisioner) written by one Pod and read by the next;
 // the MySQL image under the name MOCO's examples use and the slow-log stand-in. The Pods are
@@ -9,10 +10,11 @@
 // on the host is checked by test/run.sh after the e2e files.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { inNetns } from "../env/netns.ts";
+import { repoRoot } from "../env/procs.ts";
 import { cgroupHierarchies } from "../../sandbox/realnode/node.ts";
 import { hostKubeconfig, supervisorNetns } from "../../sandbox/realnode/main.ts";
 import { BUSYBOX_IMAGE, STORAGE_CLASS } from "../../sandbox/realnode/config.ts";
@@ -160,6 +162,13 @@ spec:
     } finally {
       pf.kill();
     }
+  });
+
+  it("`npm run sandbox -- status` and `-- kubectl` (sandbox/main.ts) pointed at this node answer from the host", () => {
+    const sandbox = (args: string[]) => execFileSync("nsenter", [`--net=${supervisorNetns(env.layout)}`, "--", process.execPath,
+      path.join(repoRoot, "sandbox", "main.ts"), ...args], { encoding: "utf8", env: { ...process.env, MOCO_TS_SANDBOX_NODE: env.layout.nodeName } });
+    assert.match(sandbox(["status"]), new RegExp(`^sandbox: running \\(node ${env.layout.nodeName}, kubeconfig ${hostKubeconfig(env.layout)}\\)`));
+    assert.match(sandbox(["kubectl", "get", "nodes"]), new RegExp(`^${env.layout.nodeName}\\s+Ready\\s`, "m"));
   });
 
   it("restarts a container whose liveness probe fails, with the kubelet's back-off", async () => {
