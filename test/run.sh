@@ -7,7 +7,13 @@
 # moco-ts-e2e): started before them, they run inside its network namespace (Pod and Service
 # addresses are reachable there), and it is stopped on exit, failing if it left anything on
 # the host (KEEP_E2E_NODE=1 leaves it running for the next run).
-# `bash test/run.sh node` runs the real node's own tests (test/node/), not part of `all`.
+# The real node's own checks (Pods, Services, DNS, streams, probes, limits, PVCs:
+# test/e2e/node.test.ts) and its fault helpers (test/e2e/faults.test.ts) are e2e files on
+# that shared node; its down leaving nothing on the host is the trap below.
+# `bash test/run.sh node` runs test/node/, the tests that must start a node of their own and
+# so stay out of `all`: moco-ts.test.ts tests `npm run sandbox` itself (starting its node and
+# `down` are what it tests), chaos.test.ts the short fault campaign (a long run, failing on
+# dual-writable samples until the primary's fencing lands).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -64,7 +70,7 @@ case "$layer" in
     bash test/env/provision-node.sh
     run_e2e "$@" ;;
   node)
-    # The real node's own tests (docs/sandbox.md, "Real node"): not part of `all`.
+    # Tests that start a node of their own (see the top; docs/sandbox.md, "Real node"): not part of `all`.
     bash test/env/provision-node.sh
     run_layer node "$@" ;;
   all)

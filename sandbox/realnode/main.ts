@@ -24,6 +24,12 @@ const files = (l: NodeLayout) => ({
 /** The host's kubeconfig of a node (kube-apiserver through the supervisor's forward on 127.0.0.1). */
 export const hostKubeconfig = (l: NodeLayout) => path.join(l.dir, "control-plane", "kubeconfig");
 
+/**
+ * The network namespace the node's supervisor runs in (the host's, where hostKubeconfig's
+ * forward listens): for a process inside the node's namespace to act as one on the host.
+ */
+export const supervisorNetns = (l: NodeLayout) => `/proc/${fs.readFileSync(files(l).pidFile, "utf8").trim()}/ns/net`;
+
 let layout = nodeLayout(process.env.MOCO_TS_NODE ?? "moco-ts-node");
 let { pidFile, readyFile, snapshotFile, logFile } = files(layout);
 let kubeconfig = hostKubeconfig(layout);

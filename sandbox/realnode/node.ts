@@ -144,11 +144,21 @@ export function podNetnsFiles(l: NodeLayout): string[] {
   return [...out];
 }
 
-/** The other nodes (other names under .cache/realnode) that have processes running now. */
+/**
+ * The other real nodes that have processes running now, of this checkout or of another one
+ * (a git worktree has a .cache/realnode of its own): found from the command lines of their
+ * daemons, which name the node's directory (<…>/realnode/<name>/…).
+ */
 export function otherLiveNodes(l: NodeLayout): NodeLayout[] {
-  let names: string[] = [];
-  try { names = fs.readdirSync(realNodeRoot); } catch { /* none */ }
-  return names.filter((n) => n !== l.nodeName).map((n) => nodeLayout(n)).filter((o) => nodeDaemonPids(o).length > 0);
+  const dirs = new Set<string>();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmdline: string;
+    try { cmdline = fs.readFileSync(`/proc/${d}/cmdline`, "utf8"); } catch { continue; }
+    for (const m of cmdline.matchAll(/(\/[^\0\s]*\/realnode\/[^/\0\s]+)\//g)) dirs.add(m[1]!);
+  }
+  dirs.delete(l.dir);
+  return [...dirs].filter((dir) => fs.existsSync(dir)).map((dir) => ({ dir, cgroupRoot: `/moco-ts-${path.basename(dir)}`, nodeName: path.basename(dir) }));
 }
 
 /**

@@ -50,10 +50,11 @@ function inNetnsOf(file: string): boolean {
 }
 
 /**
- * Attaches to the shared real node, installs (or upgrades) moco-ts on it and creates the
- * file's `namespaces` afresh. Fails (never skips) when not run inside the node's namespace.
+ * Attaches to the shared real node, installs (or upgrades) moco-ts on it (unless `moco` is
+ * false: the node's own checks need no operator) and creates the file's `namespaces` afresh.
+ * Fails (never skips) when not run inside the node's namespace.
  */
-export async function startE2E(opts: { namespaces: string[]; checkInterval?: string }): Promise<E2E> {
+export async function startE2E(opts: { namespaces: string[]; checkInterval?: string; moco?: boolean }): Promise<E2E> {
   const layout = nodeLayout(E2E_NODE);
   const kubeconfig = innerKubeconfigFile(layout);
   if (!fs.existsSync(kubeconfig) || !inNetnsOf(nodeNetnsFile(layout))) {
@@ -72,7 +73,7 @@ export async function startE2E(opts: { namespaces: string[]; checkInterval?: str
     kubectl,
     async stop() { if (!process.env.KEEP_E2E_NAMESPACES) await deleteNamespaces(); },
   };
-  await installMoco(env, { checkInterval: opts.checkInterval ?? "5s" });
+  if (opts.moco !== false) await installMoco(env, { checkInterval: opts.checkInterval ?? "5s" });
   // A namespace left by an interrupted earlier run goes first.
   await deleteNamespaces();
   for (const ns of opts.namespaces) await env.core.createNamespace({ body: { metadata: { name: ns } } });

@@ -77,7 +77,7 @@ const crossing: [string, string, string][] = [
   ["bench/controller-scale.ts", `import { x } from "../test/integration/controller/harness.ts";`, TESTS_ONLY],
   ["sandbox/realnode/node.ts", `import { x } from "../../test/e2e/harness.ts";`, TESTS_ONLY],
   ["chaos/main.ts", `import { x } from "../test/unit/cli/fake.ts";`, TESTS_ONLY],
-  ["scripts/gen-crds.ts", `import { x } from "../test/node/real-node.test.ts";`, TESTS_ONLY],
+  ["scripts/gen-crds.ts", `import { x } from "../test/node/chaos.test.ts";`, TESTS_ONLY],
   ["test/env/kube.ts", `import { x } from "../integration/api/harness.ts";`, TESTS_ONLY],
   ["test/env/pki.ts", `import { x } from "../../sandbox/main.ts";`, TEST_ENV],
 ];
