@@ -24,11 +24,13 @@ export interface CampaignOptions {
    */
   settleMs: number;
   each?: boolean;
+  /** These faults in this order (instead of `each` or `faults` random picks). */
+  order?: readonly FaultKind[];
   /** No new fault after this time (ms since the epoch). */
   deadline?: number;
 }
 
-function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
+export function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
@@ -80,7 +82,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
   const results: FaultResult[] = [];
   const lostSeen = new Set<number>();
   // `each`: every kind once, in a seeded random order (the short version in the test suite).
-  const order = o.each ? shuffle(p.ctx.rng, o.kinds) : undefined;
+  const order = o.order ?? (o.each ? shuffle(p.ctx.rng, o.kinds) : undefined);
   const count = order ? order.length : o.faults;
   for (let i = 0; i < count && Date.now() < (o.deadline ?? Infinity); i++) {
     const kind = order ? order[i]! : p.ctx.rng.pick(o.kinds);
