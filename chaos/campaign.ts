@@ -24,6 +24,12 @@ export interface CampaignOptions {
    */
   settleMs: number;
   each?: boolean;
+  /**
+   * After a fault that did not come back to Healthy: brings the cluster back (e.g. errant
+   * replicas re-initialised) so the next fault starts from Healthy; returns a note, recorded
+   * with the fault (which still counts as not recovered).
+   */
+  repair?: () => Promise<string>;
   /** These faults in this order (instead of `each` or `faults` random picks). */
   order?: readonly FaultKind[];
   /** No new fault after this time (ms since the epoch). */
@@ -98,6 +104,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
     const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;
     const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
     const missing = await missingOnPrimary(p);
+    if (recoveredMs === undefined && o.repair) note = `${note}; repair: ${await o.repair().catch((e: unknown) => `failed: ${errorMessage(e)}`)}`;
     const fresh = (missing ?? []).filter((id) => !lostSeen.has(id));
     for (const id of fresh) lostSeen.add(id);
     const r: FaultResult = {
