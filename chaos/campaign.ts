@@ -24,11 +24,19 @@ export interface CampaignOptions {
    */
   settleMs: number;
   each?: boolean;
+  /**
+   * After a fault that did not come back to Healthy: brings the cluster back (e.g. errant
+   * replicas re-initialised) so the next fault starts from Healthy; returns a note, recorded
+   * with the fault (which still counts as not recovered).
+   */
+  repair?: () => Promise<string>;
+  /** These faults in this order (instead of `each` or `faults` random picks). */
+  order?: readonly FaultKind[];
   /** No new fault after this time (ms since the epoch). */
   deadline?: number;
 }
 
-function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
+export function shuffle<T>(rng: Rng, xs: readonly T[]): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
@@ -80,7 +88,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
   const results: FaultResult[] = [];
   const lostSeen = new Set<number>();
   // `each`: every kind once, in a seeded random order (the short version in the test suite).
-  const order = o.each ? shuffle(p.ctx.rng, o.kinds) : undefined;
+  const order = o.order ?? (o.each ? shuffle(p.ctx.rng, o.kinds) : undefined);
   const count = order ? order.length : o.faults;
   for (let i = 0; i < count && Date.now() < (o.deadline ?? Infinity); i++) {
     const kind = order ? order[i]! : p.ctx.rng.pick(o.kinds);
@@ -96,6 +104,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
     const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;
     const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
     const missing = await missingOnPrimary(p);
+    if (recoveredMs === undefined && o.repair) note = `${note}; repair: ${await o.repair().catch((e: unknown) => `failed: ${errorMessage(e)}`)}`;
     const fresh = (missing ?? []).filter((id) => !lostSeen.has(id));
     for (const id of fresh) lostSeen.add(id);
     const r: FaultResult = {

@@ -4,7 +4,7 @@
 // daemons) and the API (Pod deletion, the demote annotation).
 import mysql from "mysql2/promise";
 import {
-  FULL_PARTITION, INBOUND_PARTITION, OUTBOUND_PARTITION, apiserverCut, killContainerProcess, partitionPod, podsCut,
+  FULL_PARTITION, INBOUND_PARTITION, OUTBOUND_PARTITION, apiserverCut, killAndHold, killContainerProcess, partitionPod, podsCut,
   startApiserver, startKubelet, stopApiserver, stopKubelet, type FaultNode, type NetworkCut,
 } from "../sandbox/realnode/faults.ts";
 import { CONTROLLER_NS, controllerLeader, requestSwitchover, type Kube, type PodInfo } from "./kube.ts";
@@ -23,6 +23,8 @@ export interface FaultContext {
   /** Divides the durations (the short campaign in the test suite uses shorter faults). */
   short: boolean;
   log(msg: string): void;
+  /** The instances the sampler saw writable last (the "until failover" kinds wait on it). */
+  writable?: () => readonly string[];
 }
 
 export interface FaultKind {
@@ -215,8 +217,93 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
 ];
 
+/** Longest hold of an "until failover" fault (MOCO's timings: 1 min interval + the fetch retries). */
+export const FAILOVER_HOLD_MAX_S = 300;
+
+/**
+ * Resolves when an instance other than `old` is writable (a failover, as the client sees it)
+ * plus `afterMs`, or after `maxS`; with whether the failover was seen and how long it took.
+ */
+async function untilFailover(ctx: FaultContext, old: string, maxS: number, afterMs = 1000): Promise<{ seen: boolean; ms: number }> {
+  if (!ctx.writable) throw new Error("this fault kind needs the sampler's writable instances (FaultContext.writable)");
+  const t = Date.now();
+  while (Date.now() - t < maxS * 1000) {
+    if (ctx.writable().some((p) => p !== old)) {
+      const ms = Date.now() - t;
+      await sleep(afterMs);
+      return { seen: true, ms };
+    }
+    await sleep(100);
+  }
+  return { seen: false, ms: Date.now() - t };
+}
+
+const heldNote = (h: { seen: boolean; ms: number }) => (h.seen ? `another instance writable after ${(h.ms / 1000).toFixed(1)} s` : `NO failover within ${FAILOVER_HOLD_MAX_S} s`);
+
+/** A partition of the primary held until another instance is writable (a lost node: it never comes back by itself in time). */
+async function partitionUntilFailover(ctx: FaultContext, cut: NetworkCut, what: string): Promise<string> {
+  const p = primary(ctx);
+  const part = partitionPod(ctx.node, ctx.instances.namespace, p.name, cut);
+  let h: { seen: boolean; ms: number };
+  try { h = await untilFailover(ctx, p.name, FAILOVER_HOLD_MAX_S); } finally { part.heal(); }
+  return `${p.name} ${what}, healed when ${heldNote(h)}`;
+}
+
+/**
+ * The kinds of the failover benchmark (bench/failover.ts, issue #14): each fault lasts until
+ * the client can write again somewhere else (capped at FAILOVER_HOLD_MAX_S), so the write gap
+ * measures detection and failover, not a random fault duration. Not picked by the campaign's
+ * default random draw (its seeds keep their meaning); `--kinds` names them.
+ */
+export const FAILOVER_KINDS: readonly FaultKind[] = [
+  {
+    // Node loss as the cluster sees it: the primary's Pod cut from every Pod and Service, the
+    // kubelet still reporting it Ready (its probes reach the agent), until the failover.
+    name: "full partition of the primary until failover",
+    inject: (ctx) => partitionUntilFailover(ctx, FULL_PARTITION, "fully partitioned"),
+  },
+  {
+    // Nothing reaches the primary's mysqld (clients, replicas' IO threads, the controller); its
+    // own outbound connections still work.
+    name: "inbound partition of the primary until failover",
+    inject: (ctx) => partitionUntilFailover(ctx, INBOUND_PARTITION, "cut inbound"),
+  },
+  {
+    // mysqld crashed and stays down (a crash loop: every restart the kubelet makes is killed
+    // before it serves); the Pod and its agent stay, so nothing but the controller's pass
+    // notices. Released after the failover (the kubelet's restart back-off then applies).
+    name: "kill -9 mysqld (primary) kept down until failover",
+    async inject(ctx) {
+      const p = primary(ctx);
+      let h = { seen: false, ms: 0 };
+      let done = false;
+      const k = killAndHold(ctx.node, ctx.instances.namespace, p.name, "mysqld", () => done);
+      try { h = await untilFailover(ctx, p.name, FAILOVER_HOLD_MAX_S); } finally { done = true; }
+      const restarts = await k.held;
+      return `${p.name} mysqld killed (${restarts} restarts killed), released when ${heldNote(h)}`;
+    },
+  },
+  {
+    // What `kubectl moco switchover` does (the demote annotation), under the writer's load;
+    // returns when the labelled primary changed.
+    name: "switchover under write load",
+    async inject(ctx) {
+      const p = primary(ctx);
+      await requestSwitchover(ctx.kube, ctx.instances.namespace, p.name);
+      const t = Date.now();
+      while (Date.now() - t < FAILOVER_HOLD_MAX_S * 1000) {
+        const now = ctx.instances.labelledPrimary();
+        if (now && now.name !== p.name) return `${p.name} demoted, ${now.name} labelled primary after ${((Date.now() - t) / 1000).toFixed(1)} s`;
+        await sleep(200);
+      }
+      return `${p.name} demoted, NO new labelled primary within ${FAILOVER_HOLD_MAX_S} s`;
+    },
+  },
+];
+
 export function faultKind(name: string): FaultKind {
-  const k = FAULT_KINDS.find((f) => f.name === name);
-  if (!k) throw new Error(`unknown fault kind "${name}"; known: ${FAULT_KINDS.map((f) => f.name).join(", ")}`);
+  const all = [...FAULT_KINDS, ...FAILOVER_KINDS];
+  const k = all.find((f) => f.name === name);
+  if (!k) throw new Error(`unknown fault kind "${name}"; known: ${all.map((f) => f.name).join(", ")}`);
   return k;
 }

@@ -86,3 +86,19 @@ export async function controllerLeader(kube: Kube): Promise<string | undefined> 
 export async function requestSwitchover(kube: Kube, namespace: string, primaryPod: string): Promise<void> {
   await kube.kubectl(["-n", namespace, "annotate", "pod", primaryPod, "moco.cybozu.com/demote=true", "--overwrite"]);
 }
+
+/** The ordinals the MySQLCluster's status lists as errant replicas. */
+export async function errantReplicas(kube: Kube, namespace: string, cluster: string): Promise<number[]> {
+  const out = await kube.kubectl(["-n", namespace, "get", "mysqlcluster", cluster, "-o", "jsonpath={.status.errantReplicaList}"], { timeoutS: 5 });
+  return out.trim() === "" ? [] : (JSON.parse(out) as number[]);
+}
+
+/**
+ * Re-initialises an instance by hand, as docs/reliability.md did for an errant old primary:
+ * its data PVC and its Pod deleted, so the StatefulSet makes both again and the controller
+ * clones the new instance from the primary.
+ */
+export async function reinitialiseInstance(kube: Kube, namespace: string, cluster: string, ordinal: number): Promise<void> {
+  await kube.kubectl(["-n", namespace, "delete", "pvc", `mysql-data-moco-${cluster}-${ordinal}`, "--wait=false", "--ignore-not-found"]);
+  await kube.kubectl(["-n", namespace, "delete", "pod", `moco-${cluster}-${ordinal}`, "--wait=false", "--ignore-not-found"]);
+}

@@ -2,35 +2,25 @@
 // (`npm run sandbox`), installing moco-ts and a 3-instance
 // MySQLCluster there first when missing. It runs inside the node's network namespace (Pod
 // addresses are reachable only there): started outside, it starts itself again in it.
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
-import { nodeLayout } from "../sandbox/realnode/node.ts";
 import { repoRoot } from "../test/env/procs.ts";
 import { runCampaign } from "./campaign.ts";
 import { summarize } from "./checker.ts";
-import { FAULT_KINDS, faultKind } from "./faults.ts";
-import { Instances } from "./instances.ts";
-import { kubeFor } from "./kube.ts";
+import { FAILOVER_KINDS, FAULT_KINDS, faultKind } from "./faults.ts";
 import { reportText, table, writeReport } from "./report.ts";
-import { Rng } from "./rng.ts";
-import { Sampler } from "./sampler.ts";
-import { ensureCluster, installMoco, secretValue } from "./setup.ts";
-import { ChaosWriter } from "./writer.ts";
-import { setTimeout as sleep } from "node:timers/promises";
+import { clusterOptions, inNodeNetns, openSession } from "./session.ts";
+import { ensureCluster, installMoco } from "./setup.ts";
 
-const program = new Command("chaos")
+const program = clusterOptions(new Command("chaos"))
   .option("--node <name>", "the real node (default: the one `npm run sandbox` starts)", process.env.MOCO_TS_SANDBOX_NODE ?? "moco-ts-sandbox")
   .option("--seed <n>", "the random seed (printed; the same seed picks the same faults)")
   .option("--faults <n>", "how many faults", "200")
   .option("--kinds <list>", "only these fault kinds (comma-separated names)")
   .option("--minutes <n>", "no new fault after this many minutes (the run reports what ran)")
   .option("--each", "every kind (of --kinds) once, in a seeded random order, instead of --faults random picks")
-  .option("--namespace <ns>", "namespace of the MySQLCluster", "chaos")
-  .option("--cluster <name>", "the MySQLCluster", "chaos")
   .option("--check-interval <d>", "the chart's checkInterval when installing", "10s")
-  .option("--recovery-timeout <s>", "longest wait for Healthy after a fault (s)", "600")
   .option("--settle <s>", "Healthy must hold this long before the next fault (s; more than the check interval)", "15")
   .option("--short", "short faults (10 s partitions and stops): the test suite's version")
   .option("--report <file>", "write the table to this Markdown file (between chaos markers)")
@@ -44,63 +34,30 @@ const o = program.opts<{
 
 if (o.list) {
   for (const k of FAULT_KINDS) console.log(k.name);
+  for (const k of FAILOVER_KINDS) console.log(`${k.name} (only with --kinds; bench/failover.ts)`);
   process.exit(0);
 }
 
-const layout = nodeLayout(o.node);
-if (!process.env.CHAOS_IN_NETNS) {
-  const netns = path.join(layout.dir, "ns", "net");
-  if (!fs.existsSync(netns)) {
-    console.error(`the real node ${o.node} is not running: start it with \`MOCO_TS_SANDBOX_NODE=${o.node} npm run sandbox\``);
-    process.exit(2);
-  }
-  const r = spawnSync("nsenter", [`--net=${netns}`, "--", process.execPath, import.meta.filename, ...process.argv.slice(2)], {
-    stdio: "inherit", env: { ...process.env, CHAOS_IN_NETNS: "1" },
-  });
-  process.exit(r.status ?? 1);
-}
+const { layout, kube } = inNodeNetns(o.node, import.meta.filename);
 
 const log = (m: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${m}`);
-const kube = kubeFor(path.join(layout.dir, "inner.kubeconfig"));
 const seed = o.seed !== undefined ? Number(o.seed) : Math.floor(Math.random() * 2 ** 31);
 const kinds = o.kinds ? o.kinds.split(",").map((k) => faultKind(k.trim())) : FAULT_KINDS;
 log(`chaos: seed ${seed}, ${o.each ? `each of ${kinds.length} kinds once` : `${o.faults} faults`}${o.minutes ? ` (at most ${o.minutes} min)` : ""} on node ${o.node} (rerun with --seed ${seed})`);
 
 await installMoco(kube, { checkInterval: o.checkInterval }, log);
 await ensureCluster(kube, o.namespace, o.cluster, log);
-const secret = `moco-${o.cluster}`;
-const writable = { user: "moco-writable", password: await secretValue(kube, o.namespace, secret, "WRITABLE_PASSWORD") };
-const admin = { user: "moco-admin", password: await secretValue(kube, o.namespace, secret, "ADMIN_PASSWORD") };
-
-const instances = new Instances(kube, o.namespace, o.cluster);
-await instances.start();
-const sampler = new Sampler(instances, writable);
-await sampler.sampleOnce();
-sampler.start();
-const writer = new ChaosWriter(instances, writable, () => sampler.writable);
-await writer.setup();
-writer.start();
-const rng = new Rng(seed);
+const session = await openSession({ layout, kube, namespace: o.namespace, cluster: o.cluster, seed, short: o.short ?? false, log });
+const { writer, sampler } = session;
 const started = Date.now();
-const ctx = { node: { layout }, kube, instances, rng, admin, short: o.short ?? false, log };
-const results = await runCampaign({ ctx, kube, instances, sampler, writer }, {
+const results = await runCampaign(session, {
   faults: Number(o.faults), kinds, recoveryTimeoutMs: Number(o.recoveryTimeout) * 1000, each: o.each ?? false,
   deadline: o.minutes ? Date.now() + Number(o.minutes) * 60_000 : undefined, settleMs: Number(o.settle) * 1000,
 }, (r) => log(`fault ${r.kind}: ${r.note ?? ""}; gap ${(r.gapMs / 1000).toFixed(1)} s, ` +
   `Healthy ${r.recoveredMs === undefined ? "NOT RECOVERED" : `after ${(r.recoveredMs / 1000).toFixed(1)} s`}, lost ${r.lost}, dual-writable samples ${r.dualWritable}`));
 
-await writer.stop();
 // The final check: every acknowledged insert on the final primary.
-await sleep(2000);
-await instances.refresh();
-const primary = instances.labelledPrimary();
-let lostTotal = -1;
-if (primary?.ip) {
-  const present = await writer.presentOn(primary.ip);
-  lostTotal = writer.acked.filter((id) => !present.has(id)).length;
-}
-await sampler.stop();
-instances.stop();
+const { primary, lostTotal } = await session.finish();
 
 const info = {
   seed, date: new Date().toISOString().slice(0, 10), acked: writer.acked.length, lostTotal,
@@ -108,7 +65,7 @@ const info = {
   setting: `real node, moco-ts chart with checkInterval ${o.checkInterval}${o.short ? ", short faults" : ""}`,
 };
 console.log(`\n${table(summarize(results))}\n`);
-log(`acknowledged inserts ${info.acked}, missing on the final primary ${primary?.name ?? "(none)"}: ${lostTotal}; ` +
+log(`acknowledged inserts ${info.acked}, missing on the final primary ${primary ?? "(none)"}: ${lostTotal}; ` +
   `samples ${info.samples}, dual-writable ${info.dualTotal}${sampler.counter.examples.length ? ` e.g. ${JSON.stringify(sampler.counter.examples.slice(0, 3))}` : ""}`);
 if (o.report) writeReport(path.resolve(repoRoot, o.report), reportText(info, results));
 if (o.json) fs.writeFileSync(o.json, JSON.stringify({ info, results, dualExamples: sampler.counter.examples }, null, 2));

@@ -36,11 +36,10 @@ export function reportText(info: RunInfo, results: readonly FaultResult[]): stri
   ].join("\n");
 }
 
-const BEGIN = "<!-- chaos:begin -->";
-const END = "<!-- chaos:end -->";
-
-/** Replaces the text between the markers of `file` (appends a section when there are none). */
-export function writeReport(file: string, text: string): void {
+/** Replaces the text between the `<!-- marker:begin -->`/`end` markers of `file` (appends a section when there are none). */
+export function writeReport(file: string, text: string, marker = "chaos"): void {
+  const BEGIN = `<!-- ${marker}:begin -->`;
+  const END = `<!-- ${marker}:end -->`;
   let doc = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Reliability\n";
   const block = `${BEGIN}\n${text}${END}`;
   const a = doc.indexOf(BEGIN);

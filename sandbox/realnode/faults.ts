@@ -16,6 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { APISERVER_PORT, NODE_IP, POD_CIDR, SERVICE_CIDR, paths, type NodeLayout } from "./config.ts";
 import { nodeDaemonPids } from "./node.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** What the faults need of a node: its layout (a started RealNode, or nodeLayout(name) of a running one). */
 export interface FaultNode { readonly layout: NodeLayout }
@@ -90,6 +91,34 @@ export function killContainerProcess(node: FaultNode, namespace: string, pod: st
   const pid = containerPid(node, namespace, pod, container);
   process.kill(pid, signal);
   return pid;
+}
+
+/**
+ * kill -9 of a container's main process, repeated whenever the kubelet starts the container
+ * again (a crash loop: it stays down although the kubelet restarts it at once after the first
+ * crash), for `hold` ms or until `hold()` returns true. New tasks are found on the node every
+ * 100 ms from containerd's task directory, so a restarted mysqld is killed before it serves.
+ * Returns the first pid killed; `held` resolves when the hold ends, with how many restarts
+ * were killed.
+ */
+export function killAndHold(node: FaultNode, namespace: string, pod: string, container: string, hold: number | (() => boolean)): { pid: number; held: Promise<number> } {
+  const pid = killContainerProcess(node, namespace, pod, container);
+  const until = typeof hold === "number" ? Date.now() + hold : Infinity;
+  const done = typeof hold === "number" ? () => Date.now() >= until : hold;
+  const killed = new Set([pid]);
+  const held = (async () => {
+    let restarts = 0;
+    while (!done()) {
+      for (const t of nodeTasks(node)) {
+        if (t.type !== "container" || t.namespace !== namespace || t.pod !== pod || t.container !== container || !t.pid || killed.has(t.pid)) continue;
+        try { process.kill(t.pid, "SIGKILL"); restarts++; } catch { /* exited meanwhile */ }
+        killed.add(t.pid);
+      }
+      await sleep(100);
+    }
+    return restarts;
+  })();
+  return { pid, held };
 }
 
 /** The network namespace of a Pod's current sandbox (a file under /run/netns, or /proc/PID/ns/net). */

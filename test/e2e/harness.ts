@@ -16,7 +16,7 @@ import { metricValue } from "../env/metrics-text.ts";
 import { helmUpgradeInstall, nodeChartValues } from "../../sandbox/realnode/chart.ts";
 import { innerKubeconfigFile, nodeLayout, nodeNetnsFile } from "../../sandbox/realnode/node.ts";
 import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
-import { killContainerProcess, nodeTasks } from "../../sandbox/realnode/faults.ts";
+import { nodeTasks } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 import { AckedWriter } from "../env/acked-writer.ts";
 
@@ -112,31 +112,8 @@ export async function installMoco(env: E2E, values: { checkInterval: string } & 
   return revision;
 }
 
-/**
- * kill -9 of a container's main process, repeated for `holdMs` whenever the kubelet starts
- * the container again (a crash loop: it stays down although the kubelet restarts it at once
- * after the first crash). New tasks are found on the node every 100 ms from containerd's task
- * directory, so a restarted mysqld is killed before it serves. Resolves with the first pid
- * killed; `held` resolves when the hold ends, with how many restarts were killed.
- */
-export async function killAndHold(env: E2E, namespace: string, pod: string, container: string, holdMs: number): Promise<{ pid: number; held: Promise<number> }> {
-  const pid = killContainerProcess(env, namespace, pod, container);
-  const until = Date.now() + holdMs;
-  const killed = new Set([pid]);
-  const held = (async () => {
-    let restarts = 0;
-    while (Date.now() < until) {
-      for (const t of nodeTasks(env)) {
-        if (t.type !== "container" || t.namespace !== namespace || t.pod !== pod || t.container !== container || !t.pid || killed.has(t.pid)) continue;
-        try { process.kill(t.pid, "SIGKILL"); restarts++; } catch { /* exited meanwhile */ }
-        killed.add(t.pid);
-      }
-      await sleep(100);
-    }
-    return restarts;
-  })();
-  return { pid, held };
-}
+/** kill -9 of a container's main process, kept down for `holdMs` (a crash loop). */
+export { killAndHold } from "../../sandbox/realnode/faults.ts";
 
 /**
  * Gives an image the node imported another name in its containerd (a user pushing a new tag
