@@ -51,6 +51,8 @@ export interface AgentOptions {
   readonly tlsReloadIntervalMs?: number;
   /** How often self-fencing looks at mysqld (default SELF_FENCE_POLL_INTERVAL_MS, 1 s). */
   readonly selfFenceIntervalMs?: number;
+  /** How often the clone API re-reads its certificate directory (default CERT_RELOAD_INTERVAL_MS, 1 h). */
+  readonly cloneCertReloadIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -289,7 +291,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     started.push(() => closeServer(probeServer));
     const metricsPort = await listenOn(metricsServer, flags.metricsAddress.port, flags.metricsAddress.host);
     started.push(() => closeServer(metricsServer));
-    const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
+    const cloneServer = await startCloneServer({
+      address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger, reloadIntervalMs: opts.cloneCertReloadIntervalMs,
+    });
     started.push(() => cloneServer.close());
     rotator.start();
     await creds.check();
