@@ -14,6 +14,8 @@ export const chartDir = path.join(repoRoot, "charts", "moco-ts");
 /** The release name of MOCO's recommended install (helm install moco … -n moco-system). */
 export const DEFAULT_RELEASE = "moco";
 export const DEFAULT_NAMESPACE = "moco-system";
+/** The user name of the controller's ServiceAccount (the chart's moco-controller-manager) in the API server. */
+export const controllerUser = (namespace = DEFAULT_NAMESPACE) => `system:serviceaccount:${namespace}:moco-controller-manager`;
 
 export interface HelmRun {
   readonly values?: Record<string, unknown>;
