@@ -54,6 +54,8 @@ export interface AuditEvent {
   objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
   requestURI: string;
+  /** authorization.k8s.io/decision ("allow" / "forbid") and …/reason, among others. */
+  annotations?: Record<string, string>;
 }
 
 /** kube-apiserver's audit policy: Metadata level for every request, or only for `users` (None for the rest). */
