@@ -13,14 +13,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { controllerUser, DEFAULT_NAMESPACE } from "../env/helm.ts";
+import { CONTROLLER_SERVICE_ACCOUNT, controllerUser, DEFAULT_NAMESPACE } from "../env/helm.ts";
 import { readAuditLog } from "../env/kube.ts";
 import { assertRbacAudit, auditRbac, expandRules, type PolicyRule } from "../env/rbac-audit.ts";
 import { AUDIT_LOG_MAX_MB, nodeAuditLog } from "../../sandbox/realnode/node.ts";
 import { attachE2E, type E2E } from "./harness.ts";
 
 const USER = controllerUser();
-const SA = { kind: "ServiceAccount", name: "moco-controller-manager", namespace: DEFAULT_NAMESPACE };
+const SA = { kind: "ServiceAccount", name: CONTROLLER_SERVICE_ACCOUNT, namespace: DEFAULT_NAMESPACE };
 
 /**
  * Granted triples the e2e files do not reach, each with why. Every one but the first is

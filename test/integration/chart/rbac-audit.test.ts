@@ -17,7 +17,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { controllerUser, helmTemplate } from "../../env/helm.ts";
+import { CONTROLLER_SERVICE_ACCOUNT, controllerUser, helmTemplate } from "../../env/helm.ts";
 import { readAuditLog, startControlPlane, waitCrdsEstablished, type ControlPlane } from "../../env/kube.ts";
 import { eventually } from "../../env/eventually.ts";
 import { freePort } from "../../env/procs.ts";
@@ -83,7 +83,7 @@ describe("the controller's RBAC (chart) matches the API calls it makes (audit lo
       await applyJson(o);
     }
     // The ServiceAccount's token, and a kubeconfig with nothing else.
-    const token = (await kubectl(["-n", SYS, "create", "token", "moco-controller-manager", "--duration=2h"])).trim();
+    const token = (await kubectl(["-n", SYS, "create", "token", CONTROLLER_SERVICE_ACCOUNT, "--duration=2h"])).trim();
     const kubeconfig = path.join(cp.dir, "controller.kubeconfig");
     fs.writeFileSync(kubeconfig, YAML.stringify({
       apiVersion: "v1", kind: "Config", "current-context": "sa",
