@@ -6,7 +6,9 @@
 # The e2e files share ONE real node (sandbox/realnode, name $MOCO_TS_E2E_NODE, default
 # moco-ts-e2e): started before them, they run inside its network namespace (Pod and Service
 # addresses are reachable there), and it is stopped on exit, failing if it left anything on
-# the host (KEEP_E2E_NODE=1 leaves it running for the next run).
+# the host (KEEP_E2E_NODE=1 leaves it running for the next run). They run in sorted order:
+# test/e2e/zz-rbac-audit.test.ts, last, compares the controller's RBAC with the node's
+# audit log of the whole run.
 # The real node's own checks (Pods, Services, DNS, streams, probes, limits, PVCs:
 # test/e2e/node.test.ts) and its fault helpers (test/e2e/faults.test.ts) are e2e files on
 # that shared node; its down leaving nothing on the host is the trap below.

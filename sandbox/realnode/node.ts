@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startControlPlane, writeKubeconfig, type ControlPlane } from "../../test/env/kube.ts";
 import { ensureCert } from "../../test/env/pki.ts";
+import { controllerUser } from "../../test/env/helm.ts";
 import { cacheDir, binDir, reapStrayProcesses, spawnManaged, waitUntil, sleep, type ManagedProcess } from "../../test/env/procs.ts";
 import { createNetns, deleteNetns, inNetns, unmountUnder, mountsUnder } from "../../test/env/netns.ts";
 import {
@@ -30,6 +31,14 @@ export function nodeLayout(name = "moco-ts-node"): NodeLayout {
 const netnsDir = (l: NodeLayout) => path.join(l.dir, "ns");
 /** The network namespace file the node's components (and its Pods' bridge) live in. */
 export const nodeNetnsFile = (l: NodeLayout) => path.join(netnsDir(l), "net");
+/**
+ * kube-apiserver's audit log: the requests of moco-controller's ServiceAccount (the chart's,
+ * in moco-system) only, Metadata level; the e2e run's RBAC audit reads it (test/e2e/zz-rbac-audit.test.ts).
+ * About 1.5 kB per request, ~1.4 requests/s with nothing to do (the leader's Lease renewals and
+ * the standby's reads): rotated at AUDIT_LOG_MAX_MB (one old file kept) for a node left running.
+ */
+export const nodeAuditLog = (l: NodeLayout) => path.join(l.dir, "control-plane", "logs", "audit.log");
+export const AUDIT_LOG_MAX_MB = 100;
 /** A kubeconfig reaching kube-apiserver at the node's address, for programs inside its namespace. */
 export const innerKubeconfigFile = (l: NodeLayout) => path.join(l.dir, "inner.kubeconfig");
 
@@ -288,6 +297,7 @@ export async function startRealNode(opts: { name?: string; images?: boolean } = 
   try {
     cp = await startControlPlane({
       dir: path.join(l.dir, "control-plane"), netns, bindAddress: NODE_IP, apiserverPort: APISERVER_PORT, volumeBinder: true, nodeLifecycle: true,
+      audit: { users: [controllerUser()], maxSizeMb: AUDIT_LOG_MAX_MB },
       // The `kubernetes` Service gets its endpoint, so Pods reach the API server at its ClusterIP.
       apiserverFlags: ["--endpoint-reconciler-type=lease", "--enable-aggregator-routing=false"],
     });

@@ -62,6 +62,8 @@ export interface AgentOptions {
   readonly selfFenceHosts?: readonly string[];
   /** How long a peer confirmation counts (default SELF_FENCE_CONFIRMATION_TTL_MS; tests with a longer interval raise it). */
   readonly selfFenceConfirmationTtlMs?: number;
+  /** How often the clone API re-reads its certificate directory (default CERT_RELOAD_INTERVAL_MS, 1 h). */
+  readonly cloneCertReloadIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -357,7 +359,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     started.push(() => closeServer(probeServer));
     const metricsPort = await listenOn(metricsServer, flags.metricsAddress.port, flags.metricsAddress.host);
     started.push(() => closeServer(metricsServer));
-    const cloneServer = await startCloneServer({ address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger });
+    const cloneServer = await startCloneServer({
+      address: flags.address, certDir: flags.grpcCertDir, service: cloneService, logger, reloadIntervalMs: opts.cloneCertReloadIntervalMs,
+    });
     started.push(() => cloneServer.close());
     rotator.start();
     await creds.check();

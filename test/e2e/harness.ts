@@ -50,11 +50,10 @@ function inNetnsOf(file: string): boolean {
 }
 
 /**
- * Attaches to the shared real node, installs (or upgrades) moco-ts on it (unless `moco` is
- * false: the node's own checks need no operator) and creates the file's `namespaces` afresh.
- * Fails (never skips) when not run inside the node's namespace.
+ * Attaches to the shared real node as it is (no install; stop() deletes `namespaces`). Fails
+ * (never skips) when not run inside the node's namespace.
  */
-export async function startE2E(opts: { namespaces: string[]; checkInterval?: string; moco?: boolean }): Promise<E2E> {
+export function attachE2E(namespaces: string[] = []): E2E {
   const layout = nodeLayout(E2E_NODE);
   const kubeconfig = innerKubeconfigFile(layout);
   if (!fs.existsSync(kubeconfig) || !inNetnsOf(nodeNetnsFile(layout))) {
@@ -64,18 +63,29 @@ export async function startE2E(opts: { namespaces: string[]; checkInterval?: str
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   const kubectl = kubectlFor(kubeconfig);
-  const deleteNamespaces = () => kubectl(["delete", "namespace", ...opts.namespaces, "--ignore-not-found", "--wait", "--timeout=600s"]);
-  const env: E2E = {
+  return {
     layout, kubeconfig, kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     custom: kc.makeApiClient(k8s.CustomObjectsApi),
     kubectl,
-    async stop() { if (!process.env.KEEP_E2E_NAMESPACES) await deleteNamespaces(); },
+    async stop() { if (!process.env.KEEP_E2E_NAMESPACES && namespaces.length > 0) await deleteNamespaces(kubectl, namespaces); },
   };
+}
+
+const deleteNamespaces = (kubectl: E2E["kubectl"], namespaces: string[]) =>
+  kubectl(["delete", "namespace", ...namespaces, "--ignore-not-found", "--wait", "--timeout=600s"]);
+
+/**
+ * Attaches to the shared real node, installs (or upgrades) moco-ts on it (unless `moco` is
+ * false: the node's own checks need no operator) and creates the file's `namespaces` afresh.
+ * Fails (never skips) when not run inside the node's namespace.
+ */
+export async function startE2E(opts: { namespaces: string[]; checkInterval?: string; moco?: boolean }): Promise<E2E> {
+  const env = attachE2E(opts.namespaces);
   if (opts.moco !== false) await installMoco(env, { checkInterval: opts.checkInterval ?? "5s" });
   // A namespace left by an interrupted earlier run goes first.
-  await deleteNamespaces();
+  await deleteNamespaces(env.kubectl, opts.namespaces);
   for (const ns of opts.namespaces) await env.core.createNamespace({ body: { metadata: { name: ns } } });
   return env;
 }

@@ -14,6 +14,10 @@ export const chartDir = path.join(repoRoot, "charts", "moco-ts");
 /** The release name of MOCO's recommended install (helm install moco … -n moco-system). */
 export const DEFAULT_RELEASE = "moco";
 export const DEFAULT_NAMESPACE = "moco-system";
+/** The controller's ServiceAccount in the chart. */
+export const CONTROLLER_SERVICE_ACCOUNT = "moco-controller-manager";
+/** The user name of the controller's ServiceAccount in the API server. */
+export const controllerUser = (namespace = DEFAULT_NAMESPACE) => `system:serviceaccount:${namespace}:${CONTROLLER_SERVICE_ACCOUNT}`;
 
 export interface HelmRun {
   readonly values?: Record<string, unknown>;

@@ -36,10 +36,14 @@ export interface ControlPlaneOptions {
    */
   netns?: string;
   /**
-   * Write kube-apiserver's audit log (every request at Metadata level, one JSON event per
-   * line at ResponseComplete) to `ControlPlane.auditLog`.
+   * Write kube-apiserver's audit log (one JSON event per line, Metadata level, at
+   * ResponseComplete and, for long-running requests such as watches, also at ResponseStarted
+   * so that a watch still open is in the log) to `ControlPlane.auditLog`: `true` logs every
+   * request, `{ users }` only those of these user names (e.g. a ServiceAccount's
+   * `system:serviceaccount:NS:NAME`). `maxSizeMb`: rotated at this size, one old file kept
+   * (`audit-<time>.log` next to it); default never rotated.
    */
-  audit?: boolean;
+  audit?: boolean | { users: string[]; maxSizeMb?: number };
 }
 
 /** One line of the audit log (audit.k8s.io/v1 Event, Metadata level): the fields the tests read. */
@@ -50,6 +54,15 @@ export interface AuditEvent {
   objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
   requestURI: string;
+  /** authorization.k8s.io/decision ("allow" / "forbid") and …/reason, among others. */
+  annotations?: Record<string, string>;
+}
+
+/** kube-apiserver's audit policy: Metadata level for every request, or only for `users` (None for the rest). */
+export function auditPolicy(users?: readonly string[]): string {
+  const head = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n";
+  if (users === undefined) return `${head}  - level: Metadata\n`;
+  return `${head}  - level: Metadata\n    users: ${JSON.stringify(users)}\n  - level: None\n`;
 }
 
 /** The events of an audit log file (ControlPlane.auditLog). */
@@ -196,12 +209,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const bind = opts.bindAddress ?? "127.0.0.1";
     const port = opts.apiserverPort ?? await portFor(6443, bind);
     const innerServer = `https://${bind}:${port}`;
-    const auditLog = opts.audit === true ? path.join(logs, "audit.log") : undefined;
+    const auditLog = opts.audit === undefined || opts.audit === false ? undefined : path.join(logs, "audit.log");
     const auditFlags: string[] = [];
     if (auditLog !== undefined) {
       const policy = path.join(dir, "audit-policy.yaml");
-      fs.writeFileSync(policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n  - level: Metadata\n");
-      auditFlags.push("--audit-policy-file", policy, "--audit-log-path", auditLog, "--audit-log-mode", "blocking", "--audit-log-maxsize", "0");
+      fs.writeFileSync(policy, auditPolicy(typeof opts.audit === "object" ? opts.audit.users : undefined));
+      const maxSizeMb = typeof opts.audit === "object" ? opts.audit.maxSizeMb ?? 0 : 0;
+      auditFlags.push("--audit-policy-file", policy, "--audit-log-path", auditLog, "--audit-log-mode", "blocking",
+        "--audit-log-maxsize", String(maxSizeMb), "--audit-log-maxbackup", "1");
     }
     const server = netns ? `https://127.0.0.1:${await reach(bind, port)}` : innerServer;
     const apiserverArgs = [

@@ -5,49 +5,33 @@
 // caBundle. A lifecycle drives it: leader election, caBundle injection, BackupPolicy,
 // MySQLCluster create / scale up / offline / spec update / PVC label sync / StatefulSet re-create /
 // backup removal / restore / delete. Then the (group, resource, verb) triples of the
-// ServiceAccount's requests are compared with the rendered rules:
-//  - a request refused (403), or a triple no rule grants: the role lacks it;
-//  - a granted triple nothing used: the role grants too much, unless it is one of
-//    ESCALATION (what the backup/restore Roles the controller writes grant: RBAC lets it
-//    write them only if it holds those verbs itself, computed from the builders) or
-//    UNREACHED (listed with the reason this lifecycle cannot reach it).
+// ServiceAccount's requests are compared with the rendered rules (test/env/rbac-audit.ts:
+// nothing refused or ungranted; nothing granted unused unless the backup/restore Roles need
+// it or UNREACHED says why). The e2e audit (test/e2e/zz-rbac-audit.test.ts) compares the
+// same rules with the whole e2e run on the real node; this file reaches what the e2e files
+// do not (its UNREACHED list names them): PVC label sync and resize, volume expansion
+// through the webhook, the password rotation's Secret update, my.cnf pruning, StatefulSet
+// re-creation, offline and backup-policy removal (PDB, CronJob, Role, RoleBinding deletes).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { helmTemplate } from "../../env/helm.ts";
+import { CONTROLLER_SERVICE_ACCOUNT, controllerUser, helmTemplate } from "../../env/helm.ts";
 import { readAuditLog, startControlPlane, waitCrdsEstablished, type ControlPlane } from "../../env/kube.ts";
 import { eventually } from "../../env/eventually.ts";
 import { freePort } from "../../env/procs.ts";
+import { assertRbacAudit, auditRbac, expandRules, type PolicyRule } from "../../env/rbac-audit.ts";
 import { documentsBySource } from "../../../scripts/render-deploy.ts";
 import { startController, type RunningController } from "../../../src/controller/main.ts";
-import { buildBackupRole, buildRestoreRole } from "../../../src/controller/builders/jobs.ts";
 import { ANNOTATION_ROTATE_PASSWORD, ROTATION_STATE_ANNOTATION } from "../../../src/controller/password-rotation.ts";
 import { pino } from "pino";
 
 const SYS = "moco-system";
 const NS = "rbac";
-const SA_USER = `system:serviceaccount:${SYS}:moco-controller-manager`;
+const SA_USER = controllerUser(SYS);
 
-type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[] };
-type Obj = { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[]; webhooks?: { clientConfig: Record<string, unknown> }[] };
-
-/** "group/resource[/sub] verb" for each (group, resource, verb) of `rules` (resourceNames kept as "@name"). */
-function expand(rules: readonly Rule[]): Set<string> {
-  const out = new Set<string>();
-  for (const r of rules) {
-    for (const g of r.apiGroups ?? [""]) {
-      for (const res of r.resources ?? []) {
-        for (const v of r.verbs) {
-          if (r.resourceNames === undefined || r.resourceNames.length === 0) out.add(`${g}/${res} ${v}`);
-          else for (const n of r.resourceNames) out.add(`${g}/${res} ${v} @${n}`);
-        }
-      }
-    }
-  }
-  return out;
-}
+type Obj = { kind: string; metadata: { name: string; namespace?: string }; rules?: PolicyRule[]; webhooks?: { clientConfig: Record<string, unknown> }[] };
 
 /** Granted triples this lifecycle cannot reach, each with why (and where it is exercised). */
 const UNREACHED: Record<string, string> = {
@@ -88,7 +72,7 @@ describe("the controller's RBAC (chart) matches the API calls it makes (audit lo
     }
     await waitCrdsEstablished(cp, ["mysqlclusters.moco.cybozu.com", "backuppolicies.moco.cybozu.com"]);
     const rbac = docs("rbac.yaml");
-    granted = expand(rbac.filter((o) => o.kind === "ClusterRole" || o.kind === "Role").flatMap((o) => o.rules ?? []));
+    granted = expandRules(rbac.filter((o) => o.kind === "ClusterRole" || o.kind === "Role").flatMap((o) => o.rules ?? []));
     // The webhook configurations, pointed at the controller's webhook server by URL.
     const port = await freePort();
     for (const o of docs("webhook-configurations.yaml")) {
@@ -99,7 +83,7 @@ describe("the controller's RBAC (chart) matches the API calls it makes (audit lo
       await applyJson(o);
     }
     // The ServiceAccount's token, and a kubeconfig with nothing else.
-    const token = (await kubectl(["-n", SYS, "create", "token", "moco-controller-manager", "--duration=2h"])).trim();
+    const token = (await kubectl(["-n", SYS, "create", "token", CONTROLLER_SERVICE_ACCOUNT, "--duration=2h"])).trim();
     const kubeconfig = path.join(cp.dir, "controller.kubeconfig");
     fs.writeFileSync(kubeconfig, YAML.stringify({
       apiVersion: "v1", kind: "Config", "current-context": "sa",
@@ -182,32 +166,7 @@ describe("the controller's RBAC (chart) matches the API calls it makes (audit lo
     await c.stop();
     ctl = undefined;
 
-    const events = readAuditLog(cp.auditLog ?? "").filter((e) => e.user.username === SA_USER && e.objectRef?.resource !== undefined);
-    assert.ok(events.length > 50, `the audit log holds the ServiceAccount's requests (${events.length})`);
-    const denied = events.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.requestURI}`);
-    assert.deepEqual([...new Set(denied)], [], "requests RBAC refused");
-    const used = new Set<string>();
-    for (const e of events) {
-      const r = e.objectRef ?? {};
-      const res = `${r.apiGroup ?? ""}/${r.resource ?? ""}${r.subresource === undefined ? "" : `/${r.subresource}`}`;
-      const verbs = [e.verb];
-      // Server-side apply of an absent object creates it: authorized as create too.
-      if (e.verb === "patch" && e.responseStatus?.code === 201) verbs.push("create");
-      for (const v of verbs) {
-        const key = `${res} ${v}`;
-        used.add(granted.has(key) || r.name === undefined ? key : `${key} @${r.name}`);
-      }
-    }
-    const missing = [...used].filter((u) => !granted.has(u)).sort();
-    assert.deepEqual(missing, [], "used but not granted");
-    const x = { ...cluster("x", {}), metadata: { name: "x", namespace: NS, uid: "00000000-0000-0000-0000-000000000000" } } as never;
-    const jobRules = [...(buildBackupRole(x).rules ?? []), ...(buildRestoreRole(x).rules ?? [])] as Rule[];
-    const escalation = expand(jobRules.map(({ resourceNames: _, ...r }) => r));
-    const unused = [...granted].filter((g) => !used.has(g) && !escalation.has(g) && UNREACHED[g] === undefined).sort();
-    assert.deepEqual(unused, [], "granted but never used (and neither needed for the RBAC escalation check nor listed as unreached)");
-    // The exceptions stay honest: each unreached triple is granted and really was not used.
-    for (const g of Object.keys(UNREACHED)) assert.ok(granted.has(g), `UNREACHED lists ${g}, which the chart does not grant`);
-    const reachedAfterAll = Object.keys(UNREACHED).filter((g) => used.has(g));
-    process.stdout.write(`# ServiceAccount requests: ${events.length}; triples used ${used.size}, granted ${granted.size}; listed unreached but used: ${reachedAfterAll.join(", ") || "none"}\n`);
+    const summary = assertRbacAudit(auditRbac(readAuditLog(cp.auditLog ?? ""), SA_USER, granted, UNREACHED));
+    process.stdout.write(`# ServiceAccount ${summary}\n`);
   });
 });
