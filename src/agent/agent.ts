@@ -8,7 +8,8 @@ import mysql from "mysql2/promise";
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
-import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
+import { AGENT_MY_CNF_PATH, AgentCredentials, DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS, sessionPassword } from "./credentials.ts";
+import { EXPORTER_HEALTH_PATH, EXPORTER_MY_CNF_PATH, ExporterCredentials } from "./exporter-credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
 import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags } from "./config.ts";
 import { connectSocket, createAgentPool, isConnectionLost } from "./db.ts";
@@ -39,8 +40,12 @@ export interface AgentOptions {
   readonly defaultMetrics?: boolean;
   /** The my.cnf the agent follows for its own password (default AGENT_MY_CNF_PATH); null: the environment only. */
   readonly credentialFile?: string | null;
-  /** How often that file is read (default 10 s). */
+  /** How often that file is read (default 10 s); also the exporter's my.cnf. */
   readonly credentialCheckIntervalMs?: number;
+  /** The exporter's my.cnf, for its liveness (default EXPORTER_MY_CNF_PATH; exporter-credentials.ts). */
+  readonly exporterCredentialFile?: string;
+  /** The exporter's /metrics (default EXPORTER_METRICS_URL). */
+  readonly exporterMetricsUrl?: string;
   /**
    * Where mysqld's certificate is mounted (env MYSQL_TLS_DIR, spec.tls; docs/tls.md): the
    * pool then uses TLS verified against its ca.crt, and the agent reloads mysqld's
@@ -59,6 +64,8 @@ export interface RunningAgent {
   readonly pool: Pool;
   /** moco-agent's current password (environment, then the followed my.cnf). */
   readonly credentials: AgentCredentials;
+  /** The exporter's my.cnf followed for its liveness probe (GET /exporter-healthz). */
+  readonly exporterCredentials: ExporterCredentials;
   readonly rotator: LogRotator;
   /** The certificate reloader (with tlsDir). */
   readonly tlsReloader: TlsReloader | undefined;
@@ -164,6 +171,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     logger,
   });
   const current = () => creds.password;
+  const exporterCreds = new ExporterCredentials({
+    file: opts.exporterCredentialFile ?? EXPORTER_MY_CNF_PATH,
+    ...(opts.exporterMetricsUrl === undefined ? {} : { metricsUrl: opts.exporterMetricsUrl }),
+    intervalMs: opts.credentialCheckIntervalMs ?? DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS,
+  });
   const describe = (err: unknown) => safeErrorMessage(err, [...secrets, creds.password]);
 
   const metrics = createAgentMetrics(env.clusterName, env.ordinal, { defaultMetrics: opts.defaultMetrics });
@@ -220,6 +232,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       void readiness().then((d) => {
         if (d.status !== 200) logger.debug({ status: d.status, reason: d.reason }, "not ready");
         text(res, d.status, `${d.reason}\n`);
+      });
+      return;
+    }
+    if (url.pathname === EXPORTER_HEALTH_PATH) {
+      void exporterCreds.verdict().then((v) => {
+        if (v.restart) logger.info({ reason: v.reason }, "asking the kubelet to restart mysqld-exporter");
+        text(res, v.restart ? 503 : 200, `${v.reason}\n`);
       });
       return;
     }
@@ -295,6 +314,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     await creds.check();
     creds.start();
     started.push(() => creds.stop());
+    await exporterCreds.check();
+    exporterCreds.start();
+    started.push(() => exporterCreds.stop());
     if (tlsReloader !== undefined) {
       tlsReloader.start();
       started.push(() => tlsReloader.stop());
@@ -309,6 +331,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       metrics,
       pool,
       credentials: creds,
+      exporterCredentials: exporterCreds,
       rotator,
       tlsReloader,
       selfFence,

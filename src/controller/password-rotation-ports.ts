@@ -81,7 +81,7 @@ export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerChe
     out.push({
       name: `container ${EXPORTER_CONTAINER} of Pod ${podName}`,
       confirmed: t !== null && t >= since,
-      reason: "started before the new passwords (restart the container, or delete the Pod)",
+      reason: "started before the new passwords (the agent has the kubelet restart it: /exporter-healthz)",
     });
   });
 
