@@ -7,7 +7,7 @@ import { EXPORTER_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { resources } from "../k8s/resource.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
-import { buildMyCnfSecret, clusterIdentity, names, passwordsFromSecret, type BuilderOptions } from "./builders/index.ts";
+import { APP_NAME_BACKUP, LABEL_APP_INSTANCE, LABEL_APP_NAME, buildMyCnfSecret, clusterIdentity, names, passwordsFromSecret, type BuilderOptions } from "./builders/index.ts";
 import { MYSQL_ADMIN_PORT, MYSQL_PORT } from "./builders/services.ts";
 import type { ControllerCaches } from "./caches.ts";
 import { rotatedKeys, type ConsumerCheck, type RotationState } from "./password-rotation.ts";
@@ -85,10 +85,18 @@ export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerChe
     });
   });
 
+  // By name (the CronJob's Jobs, the restore Job), or by the job template's labels: a Job
+  // made with `kubectl create job --from=cronjob/moco-backup-<name>` has any name.
   const prefixes = [`${names.backup(id.name)}-`, `${names.restore(id.name)}`];
+  const ofCluster = (job: V1Job): boolean => {
+    const labels = job.metadata?.labels ?? {};
+    if (labels[LABEL_APP_NAME] === APP_NAME_BACKUP && labels[LABEL_APP_INSTANCE] === id.name) return true;
+    const name = job.metadata?.name ?? "";
+    return prefixes.some((p) => name.startsWith(p));
+  };
   for (const job of input.jobs) {
     const name = job.metadata?.name ?? "";
-    if (!prefixes.some((p) => name.startsWith(p))) continue;
+    if (!ofCluster(job)) continue;
     if ((job.status?.active ?? 0) === 0) continue;
     const start = job.status?.startTime === undefined ? 0 : new Date(job.status.startTime as unknown as string).getTime();
     if (start < since) out.push({ name: `Job ${name}`, confirmed: false, reason: "started before the new passwords; waiting until it ends" });

@@ -30,7 +30,10 @@ function pod(ordinal: number, started: { agent?: string; exporter?: string }): V
     },
   } as unknown as V1Pod;
 }
-const job = (name: string, active: number, start: string): V1Job => ({ metadata: { name }, status: { active, startTime: new Date(start) } } as unknown as V1Job);
+const job = (name: string, active: number, start: string, labels?: Record<string, string>): V1Job =>
+  ({ metadata: { name, ...(labels === undefined ? {} : { labels }) }, status: { active, startTime: new Date(start) } } as unknown as V1Job);
+/** The labels of the CronJob's job template (a Job made by `kubectl create job --from=cronjob/…` has them). */
+const backupLabels = (cluster: string) => ({ "app.kubernetes.io/name": "mysql-backup", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/created-by": "moco" });
 const state = (users: MocoUserName[]): RotationState => ({ id: "r", phase: "Confirming", users, distributedAt: SWITCH });
 const secrets = (p: MocoPasswords): { userSecret: V1Secret; myCnfSecret: V1Secret } => ({ userSecret: buildUserSecret(cluster, p), myCnfSecret: buildMyCnfSecret(cluster, p) });
 
@@ -60,6 +63,12 @@ const cases: {
     users: ["moco-backup"], secretsOf: NEW, pods: [pod(0, {}), pod(1, {})],
     jobs: [job("moco-backup-c-123", 1, before), job("moco-backup-c-100", 0, before), job("moco-backup-c-124", 1, afterSwitch), job("moco-backup-other-1", 1, before), job("moco-restore-c", 1, before)],
     waiting: ["Job moco-backup-c-123", "Job moco-restore-c"],
+  },
+  {
+    name: "a Job from the CronJob under another name (kubectl create job --from) is found by its labels",
+    users: ["moco-backup"], secretsOf: NEW, pods: [],
+    jobs: [job("emergency-1", 1, before, backupLabels("c")), job("emergency-2", 1, before, backupLabels("other"))],
+    waiting: ["Job emergency-1"],
   },
 ];
 
