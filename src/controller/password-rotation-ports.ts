@@ -10,6 +10,8 @@ import type { MocoPasswords } from "../mysql/users.ts";
 import { APP_NAME_BACKUP, LABEL_APP_INSTANCE, LABEL_APP_NAME, buildMyCnfSecret, clusterIdentity, names, passwordsFromSecret, type BuilderOptions } from "./builders/index.ts";
 import { MYSQL_ADMIN_PORT, MYSQL_PORT } from "./builders/services.ts";
 import type { ControllerCaches } from "./caches.ts";
+import type { CertificateStore } from "./cert-store.ts";
+import { clusterTlsSource } from "./tls.ts";
 import { rotatedKeys, type ConsumerCheck, type RotationState } from "./password-rotation.ts";
 import { SqlRotationInstances, type RotationConsumers, type RotationSecretStore } from "./password-rotator.ts";
 
@@ -108,6 +110,8 @@ export interface ControllerRotationDeps {
   readonly client: KubeClient;
   readonly caches: ControllerCaches;
   readonly options: BuilderOptions;
+  /** The CA of the controller-issued mysqld certificates (spec.tls). */
+  readonly certs: CertificateStore;
 }
 
 /** The controller Secret `<sys>/mysql-<ns>.<name>`, read fresh and replaced with its resourceVersion. */
@@ -126,10 +130,24 @@ function podsOf(d: ControllerRotationDeps, cluster: MySQLCluster): (V1Pod | unde
   return Array.from({ length: n }, (_, i) => d.caches.pods.get(names.pod(id.name, i), id.namespace));
 }
 
-/** The instances by Pod IP (the engine's addressing), primary from status.currentPrimaryIndex. */
+/**
+ * The instances by Pod IP (the engine's addressing), primary from status.currentPrimaryIndex;
+ * with spec.tls, verified as the clustering engine does (controller/tls.ts: the CA, the Pod's
+ * DNS name; plaintext only to a Pod that does not mount the certificate yet).
+ */
 export function controllerRotationInstances(d: ControllerRotationDeps, cluster: MySQLCluster): SqlRotationInstances {
   const id = clusterIdentity(cluster);
+  const tlsSource = clusterTlsSource({
+    client: d.client, certs: d.certs, sourceHostMode: "dns",
+    pod: (name, ordinal) => d.caches.pods.get(names.pod(name, ordinal), id.namespace),
+  });
+  // Read once per pass (a user-named Secret is a GET): the rotator is built for each pass.
+  let tls: ReturnType<typeof tlsSource.get> | undefined;
   return new SqlRotationInstances({
+    tls: async (ordinal) => {
+      const t = await (tls ??= tlsSource.get(cluster));
+      return t === null || !(t.instanceHasTls?.(ordinal) ?? true) ? undefined : { ca: t.ca, serverName: t.serverName(ordinal) };
+    },
     topology: async () => {
       const fresh = d.caches.clusters.get(id.name, id.namespace) ?? cluster;
       const n = fresh.spec?.replicas ?? 1;
