@@ -12,6 +12,8 @@ import { MYSQL_ADMIN_PORT, MYSQL_PORT } from "./builders/services.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { CertificateStore } from "./cert-store.ts";
 import { clusterTlsSource } from "./tls.ts";
+import type { ClusterTls, ClusterTlsSource } from "../clustering/ports.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 import { rotatedKeys, type ConsumerCheck, type RotationState } from "./password-rotation.ts";
 import { SqlRotationInstances, type RotationConsumers, type RotationSecretStore } from "./password-rotator.ts";
 
@@ -131,6 +133,19 @@ function podsOf(d: ControllerRotationDeps, cluster: MySQLCluster): (V1Pod | unde
 }
 
 /**
+ * How the rotator verifies instance `ordinal` (undefined: plaintext, without spec.tls or to a
+ * Pod that does not mount the certificate yet), from the engine's TLS source, read once:
+ * the rotator is built for each pass, and a user-named Secret's CA is an API read.
+ */
+export function rotationTls(source: ClusterTlsSource, cluster: MySQLCluster): (ordinal: number) => Promise<MysqlClientTls | undefined> {
+  let tls: Promise<ClusterTls | null> | undefined;
+  return async (ordinal) => {
+    const t = await (tls ??= source.get(cluster));
+    return t === null || !(t.instanceHasTls?.(ordinal) ?? true) ? undefined : { ca: t.ca, serverName: t.serverName(ordinal) };
+  };
+}
+
+/**
  * The instances by Pod IP (the engine's addressing), primary from status.currentPrimaryIndex;
  * with spec.tls, verified as the clustering engine does (controller/tls.ts: the CA, the Pod's
  * DNS name; plaintext only to a Pod that does not mount the certificate yet).
@@ -141,13 +156,8 @@ export function controllerRotationInstances(d: ControllerRotationDeps, cluster: 
     client: d.client, certs: d.certs, sourceHostMode: "dns",
     pod: (name, ordinal) => d.caches.pods.get(names.pod(name, ordinal), id.namespace),
   });
-  // Read once per pass (a user-named Secret is a GET): the rotator is built for each pass.
-  let tls: ReturnType<typeof tlsSource.get> | undefined;
   return new SqlRotationInstances({
-    tls: async (ordinal) => {
-      const t = await (tls ??= tlsSource.get(cluster));
-      return t === null || !(t.instanceHasTls?.(ordinal) ?? true) ? undefined : { ca: t.ca, serverName: t.serverName(ordinal) };
-    },
+    tls: rotationTls(tlsSource, cluster),
     topology: async () => {
       const fresh = d.caches.clusters.get(id.name, id.namespace) ?? cluster;
       const n = fresh.spec?.replicas ?? 1;

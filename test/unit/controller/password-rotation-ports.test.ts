@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import type { V1Job, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import { buildMyCnfSecret, buildUserSecret } from "../../../src/controller/builders/index.ts";
-import { checkClusterConsumers } from "../../../src/controller/password-rotation-ports.ts";
+import { checkClusterConsumers, rotationTls } from "../../../src/controller/password-rotation-ports.ts";
+import type { ClusterTls } from "../../../src/clustering/ports.ts";
 import type { RotationState } from "../../../src/controller/password-rotation.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type MocoUserName } from "../../../src/mysql/users.ts";
 
@@ -82,4 +83,22 @@ describe("checkClusterConsumers", () => {
       }
     });
   }
+});
+
+describe("rotationTls (the rotator's sessions with spec.tls, as the engine's)", () => {
+  const source = (tls: ClusterTls | null) => {
+    let reads = 0;
+    return { reads: () => reads, get: async () => { reads++; return tls; } };
+  };
+  it("verifies each instance mounting the certificate by CA and Pod name, reading the source once", async () => {
+    const s = source({ ca: "CA", serverName: (i) => `moco-c-${i}.moco-c.ns.svc`, replication: { caFile: "/etc/mysql-tls/ca.crt", verifyServerName: true }, instanceHasTls: (i) => i !== 1 });
+    const tls = rotationTls(s, cluster);
+    assert.deepEqual(await tls(0), { ca: "CA", serverName: "moco-c-0.moco-c.ns.svc" });
+    assert.equal(await tls(1), undefined, "a Pod without the certificate yet: plaintext");
+    assert.deepEqual(await tls(2), { ca: "CA", serverName: "moco-c-2.moco-c.ns.svc" });
+    assert.equal(s.reads(), 1);
+  });
+  it("without spec.tls: plaintext", async () => {
+    assert.equal(await rotationTls(source(null), cluster)(0), undefined);
+  });
 });
