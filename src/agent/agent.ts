@@ -8,7 +8,7 @@ import mysql from "mysql2/promise";
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
-import { AGENT_MY_CNF_PATH, AgentCredentials, DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS, sessionPassword } from "./credentials.ts";
+import { ADMIN_MY_CNF_PATH, AGENT_MY_CNF_PATH, AgentCredentials, DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS, parseMyCnfPassword, sessionPassword } from "./credentials.ts";
 import { EXPORTER_HEALTH_PATH, EXPORTER_MY_CNF_PATH, ExporterCredentials } from "./exporter-credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
 import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags } from "./config.ts";
@@ -40,6 +40,8 @@ export interface AgentOptions {
   readonly defaultMetrics?: boolean;
   /** The my.cnf the agent follows for its own password (default AGENT_MY_CNF_PATH); null: the environment only. */
   readonly credentialFile?: string | null;
+  /** moco-admin's my.cnf, read at each socket login (default ADMIN_MY_CNF_PATH); null: the environment only. */
+  readonly adminCredentialFile?: string | null;
   /** How often that file is read (default 10 s); also the exporter's my.cnf. */
   readonly credentialCheckIntervalMs?: number;
   /** The exporter's my.cnf, for its liveness (default EXPORTER_MY_CNF_PATH; exporter-credentials.ts). */
@@ -176,7 +178,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(opts.exporterMetricsUrl === undefined ? {} : { metricsUrl: opts.exporterMetricsUrl }),
     intervalMs: opts.credentialCheckIntervalMs ?? DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS,
   });
-  const describe = (err: unknown) => safeErrorMessage(err, [...secrets, creds.password]);
+  const describe = (err: unknown) => safeErrorMessage(err, [...secrets, creds.password, adminPasswordNow()]);
 
   const metrics = createAgentMetrics(env.clusterName, env.ordinal, { defaultMetrics: opts.defaultMetrics });
   const readTimeout = flags.readTimeoutMs > 0 ? flags.readTimeoutMs : undefined;
@@ -270,7 +272,22 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     connectTimeoutMs: flags.connectionTimeoutMs,
   });
 
-  const adminPassword = env.passwords.ADMIN_PASSWORD;
+  // moco-admin over the socket (certificate reload, self-fencing): the password of the mounted
+  // moco-admin-my.cnf when readable, so a rotated moco-admin (docs/password-rotation.md) is
+  // followed without a restart; the environment's otherwise (MOCO's Pod spec, tests).
+  const adminFile = opts.adminCredentialFile === undefined ? ADMIN_MY_CNF_PATH : opts.adminCredentialFile;
+  const envAdminPassword = env.passwords.ADMIN_PASSWORD;
+  const adminPasswordNow = (): string => {
+    if (adminFile !== null) {
+      try {
+        return parseMyCnfPassword(fs.readFileSync(adminFile, "utf8"), "moco-admin");
+      } catch {
+        // absent or unreadable: the environment's
+      }
+    }
+    return envAdminPassword ?? "";
+  };
+  const adminPassword = envAdminPassword;
   const tlsReloader = opts.tlsDir === undefined || opts.tlsDir === "" || adminPassword === undefined
     ? undefined
     : new TlsReloader({
@@ -278,7 +295,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       intervalMs: opts.tlsReloadIntervalMs,
       // moco-admin over the Unix socket: ALTER INSTANCE RELOAD TLS needs CONNECTION_ADMIN.
       connect: async () => {
-        const c = await connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs });
+        const c = await connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPasswordNow(), connectTimeoutMs: flags.connectionTimeoutMs });
         c.on("error", () => undefined);
         return { query: (sql: string) => c.query(sql), end: () => c.end() };
       },
@@ -291,7 +308,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const selfFence = flags.selfFenceThresholdMs <= 0 || adminPassword === undefined
     ? undefined
     : new SelfFence({
-      connect: () => connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs }),
+      connect: () => connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPasswordNow(), connectTimeoutMs: flags.connectionTimeoutMs }),
       thresholdMs: flags.selfFenceThresholdMs,
       intervalMs: opts.selfFenceIntervalMs,
       logger,
