@@ -6,9 +6,10 @@
 //     replica's channel has SSL on with the CA and name verification; a client without TLS
 //     is refused on both ports (error 3159);
 //   - `kubectl moco rotate-password` under a TLS write load while a backup Job (over TLS, to
-//     the S3 server) runs: the rotation waits for the Job and completes, no acknowledged write
-//     is lost, no system component was refused a login during or after it (mysqld's count of
-//     ER_ACCESS_DENIED_ERROR), the old passwords are refused and the new ones accepted, the
+//     the S3 server) runs: the rotation completes (waiting for the Job when it runs past the
+//     switch of the Secrets), the Job succeeds, no acknowledged write is lost, no system
+//     component was refused a login from the switch until 20 s after DISCARD (mysqld's count
+//     of ER_ACCESS_DENIED_ERROR), the old passwords are refused and the new ones accepted, the
 //     agent and the controller keep working (Healthy), and each mysqld-exporter was restarted
 //     by the kubelet alone (liveness on the agent's /exporter-healthz; mysqld not restarted)
 //     and reports mysql_up 1 with the new password.
@@ -169,6 +170,16 @@ spec:
     writer.start();
     await eventually("the writer's first acknowledged insert", async () => (writer.acked.length > 0 ? true : undefined), 60_000);
 
+    // Some 25 MB for the backup to dump, so that it is likely still running at the switch.
+    {
+      const p = (await primaryPod(env, ns, name))!;
+      const c = await connectMysql(p.status!.podIP!, "moco-writable", await clusterPassword(env, ns, name, "WRITABLE_PASSWORD"), tlsFor(p.metadata!.name!));
+      try {
+        await c.query("CREATE TABLE e2e.filler (id INT AUTO_INCREMENT PRIMARY KEY, pad CHAR(200) NOT NULL)");
+        await c.query("INSERT INTO e2e.filler (pad) VALUES (REPEAT('x', 200))");
+        for (let i = 0; i < 17; i++) await c.query("INSERT INTO e2e.filler (pad) SELECT pad FROM e2e.filler");
+      } finally { await c.end(); }
+    }
     // A backup Job, then the rotation request while it runs.
     await env.kubectl(["-n", ns, "create", "job", `--from=cronjob/moco-backup-${name}`, "tls-backup-1"]);
     await eventually("the backup Job's Pod running", async () => {
@@ -186,11 +197,17 @@ spec:
 
     const waited = new Set<string>();
     let distributedAt = 0;
+    let deniedAtSwitch: number[] = [];
     await eventually("the rotation completed", async () => {
       const evs = await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
       for (const e of evs.items) if (e.reason === "PasswordRotationWaiting" && e.message) waited.add(e.message);
       const d = evs.items.find((e) => e.reason === "PasswordRotationDistributed");
-      if (d) distributedAt = new Date((d.firstTimestamp ?? d.eventTime) as unknown as string).getTime();
+      if (d && distributedAt === 0) {
+        distributedAt = new Date((d.firstTimestamp ?? d.eventTime) as unknown as string).getTime();
+        // From here on every consumer may use the new passwords; until now the rotator's own
+        // logins with a new password before its RETAIN were refused (that is how it checks).
+        deniedAtSwitch = await onEach((c) => accessDenied(c));
+      }
       const sec = await env.core.readNamespacedSecret({ name: `mysql-${ns}.${name}`, namespace: "moco-system" });
       return sec.metadata?.annotations?.[ROTATION_COMPLETED_ANNOTATION] === id ? true : undefined;
     }, 600_000, 1000);
@@ -229,7 +246,8 @@ spec:
     await writer.stop();
     t.diagnostic(`writer: ${writer.acked.length} acknowledged inserts, ${writer.errors.length} failed (${[...new Set(writer.errors)].slice(0, 3).join(" | ")})`);
     const deniedAfter = await onEach((c) => accessDenied(c));
-    assert.deepEqual(deniedAfter, deniedBefore, "no login refused on any instance during or after the rotation");
+    t.diagnostic(`refused logins per instance: ${deniedAtSwitch.map((n, i) => n - deniedBefore[i]!).join("/")} before the switch (the rotator's checks), ${deniedAfter.map((n, i) => n - deniedAtSwitch[i]!).join("/")} after it`);
+    assert.deepEqual(deniedAfter, deniedAtSwitch, "no login refused on any instance from the switch until 20 s after DISCARD");
 
     // No acknowledged insert lost, on any instance (replicas caught up).
     for (const pod of pods) {
