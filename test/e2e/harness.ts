@@ -305,9 +305,9 @@ export class E2eWriter extends AckedWriter {
     await c.end();
   }
 
-  /** Ids acknowledged but missing on `host` (Pod `pod`, for TLS). */
-  async missingOn(host: string, pod?: string): Promise<number[]> {
-    const c = await connectMysql(host, "moco-writable", this.#password, pod === undefined ? undefined : this.#tls?.(pod));
+  /** Ids acknowledged but missing on `host` (Pod `pod`, for TLS; `password`: moco-writable's now, after a rotation). */
+  async missingOn(host: string, pod?: string, password = this.#password): Promise<number[]> {
+    const c = await connectMysql(host, "moco-writable", password, pod === undefined ? undefined : this.#tls?.(pod));
     const [rows] = await c.query<mysql.RowDataPacket[]>("SELECT id FROM e2e.acked");
     await c.end();
     return this.missingFrom(new Set(rows.map((r) => Number(r.id))));

@@ -249,10 +249,11 @@ spec:
     t.diagnostic(`refused logins per instance: ${deniedAtSwitch.map((n, i) => n - deniedBefore[i]!).join("/")} before the switch (the rotator's checks), ${deniedAfter.map((n, i) => n - deniedAtSwitch[i]!).join("/")} after it`);
     assert.deepEqual(deniedAfter, deniedAtSwitch, "no login refused on any instance from the switch until 20 s after DISCARD");
 
-    // No acknowledged insert lost, on any instance (replicas caught up).
+    // No acknowledged insert lost, on any instance (replicas caught up); read with the new password.
+    const writable = await clusterPassword(env, ns, name, "WRITABLE_PASSWORD");
     for (const pod of pods) {
       const missing = await eventually(`${pod} has every acknowledged insert`, async () => {
-        const m = await writer.missingOn(await podIP(env, ns, pod), pod);
+        const m = await writer.missingOn(await podIP(env, ns, pod), pod, writable);
         return m.length === 0 ? m : undefined;
       }, 60_000, 1000);
       assert.deepEqual(missing, []);
