@@ -8,10 +8,11 @@ import mysql from "mysql2/promise";
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 
 import { CloneService } from "./clone.ts";
-import { AGENT_MY_CNF_PATH, AgentCredentials, sessionPassword } from "./credentials.ts";
+import { ADMIN_MY_CNF_PATH, AGENT_MY_CNF_PATH, AgentCredentials, DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS, parseMyCnfPassword, sessionPassword } from "./credentials.ts";
+import { EXPORTER_HEALTH_PATH, EXPORTER_MY_CNF_PATH, ExporterCredentials } from "./exporter-credentials.ts";
 import { startCloneServer, type CloneServer } from "./clone-server.ts";
 import { DEFAULT_SLOW_LOG_PATH, MYSQLD_ADMIN_PORT, requireAllPasswords, type AgentEnvironment, type AgentFlags } from "./config.ts";
-import { connectSocket, createAgentPool, isConnectionLost } from "./db.ts";
+import { ER_ACCESS_DENIED_ERROR, connectSocket, createAgentPool, isConnectionLost, mysqlErrno } from "./db.ts";
 import type { Queryable } from "../mysql/query.ts";
 import { TlsReloader } from "./tls-reload.ts";
 import { TLS_CA_FILE, mysqlClientTlsOptions } from "../mysql/tls.ts";
@@ -23,10 +24,7 @@ import { LogRotator } from "./rotation.ts";
 import { SelfFence } from "./self-fence.ts";
 import { SourceAnswerer, defaultPeerAddress, localAddresses, parseRequester, peerAsker } from "./peers.ts";
 import { REPLICATION_SOURCE_PATH } from "../mysql/self-fence.ts";
-import { parseMyCnfPassword } from "./credentials.ts";
-import { ER_ACCESS_DENIED_ERROR, mysqlErrno } from "./db.ts";
-import { sendJson } from "../http/server.ts";
-import { closeServer, guardedListener, listenOn } from "../http/server.ts";
+import { closeServer, guardedListener, listenOn, sendJson } from "../http/server.ts";
 
 export interface AgentOptions {
   readonly flags: AgentFlags;
@@ -44,8 +42,14 @@ export interface AgentOptions {
   readonly defaultMetrics?: boolean;
   /** The my.cnf the agent follows for its own password (default AGENT_MY_CNF_PATH); null: the environment only. */
   readonly credentialFile?: string | null;
-  /** How often that file is read (default 10 s). */
+  /** moco-admin's my.cnf, read at each socket login (default ADMIN_MY_CNF_PATH); null: the environment only. */
+  readonly adminCredentialFile?: string | null;
+  /** How often that file is read (default 10 s); also the exporter's my.cnf. */
   readonly credentialCheckIntervalMs?: number;
+  /** The exporter's my.cnf, for its liveness (default EXPORTER_MY_CNF_PATH; exporter-credentials.ts). */
+  readonly exporterCredentialFile?: string;
+  /** The exporter's /metrics (default EXPORTER_METRICS_URL). */
+  readonly exporterMetricsUrl?: string;
   /**
    * Where mysqld's certificate is mounted (env MYSQL_TLS_DIR, spec.tls; docs/tls.md): the
    * pool then uses TLS verified against its ca.crt, and the agent reloads mysqld's
@@ -72,6 +76,8 @@ export interface RunningAgent {
   readonly pool: Pool;
   /** moco-agent's current password (environment, then the followed my.cnf). */
   readonly credentials: AgentCredentials;
+  /** The exporter's my.cnf followed for its liveness probe (GET /exporter-healthz). */
+  readonly exporterCredentials: ExporterCredentials;
   readonly rotator: LogRotator;
   /** The certificate reloader (with tlsDir). */
   readonly tlsReloader: TlsReloader | undefined;
@@ -177,7 +183,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     logger,
   });
   const current = () => creds.password;
-  const describe = (err: unknown) => safeErrorMessage(err, [...secrets, creds.password]);
+  const exporterCreds = new ExporterCredentials({
+    file: opts.exporterCredentialFile ?? EXPORTER_MY_CNF_PATH,
+    ...(opts.exporterMetricsUrl === undefined ? {} : { metricsUrl: opts.exporterMetricsUrl }),
+    intervalMs: opts.credentialCheckIntervalMs ?? DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS,
+  });
+  // moco-admin's current password (set below, read at each message: it follows rotations).
+  let adminSecrets = (): string[] => [];
+  const describe = (err: unknown) => safeErrorMessage(err, [...secrets, creds.password, ...adminSecrets()]);
 
   const metrics = createAgentMetrics(env.clusterName, env.ordinal, { defaultMetrics: opts.defaultMetrics });
   const readTimeout = flags.readTimeoutMs > 0 ? flags.readTimeoutMs : undefined;
@@ -256,6 +269,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       });
       return;
     }
+    if (url.pathname === EXPORTER_HEALTH_PATH) {
+      void exporterCreds.verdict().then((v) => {
+        if (v.restart) logger.info({ reason: v.reason }, "asking the kubelet to restart mysqld-exporter");
+        text(res, v.restart ? 503 : 200, `${v.reason}\n`);
+      });
+      return;
+    }
     text(res, 404, "not found\n");
   }, logServerError));
   const metricsServer = http.createServer(guardedListener((_req, res, url) => {
@@ -284,29 +304,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     connectTimeoutMs: flags.connectionTimeoutMs,
   });
 
+  // moco-admin over the socket (certificate reload, self-fencing, the peers' questions): the
+  // password of the mounted moco-admin-my.cnf (next to the agent's; it follows password
+  // rotations, docs/password-rotation.md), then the environment's (MOCO's Pod spec, tests).
   const adminPassword = env.passwords.ADMIN_PASSWORD;
-  const tlsReloader = opts.tlsDir === undefined || opts.tlsDir === "" || adminPassword === undefined
-    ? undefined
-    : new TlsReloader({
-      dir: opts.tlsDir,
-      intervalMs: opts.tlsReloadIntervalMs,
-      // moco-admin over the Unix socket: ALTER INSTANCE RELOAD TLS needs CONNECTION_ADMIN.
-      connect: async () => {
-        const c = await connectSocket({ socketPath: flags.socketPath, user: "moco-admin", password: adminPassword, connectTimeoutMs: flags.connectionTimeoutMs });
-        c.on("error", () => undefined);
-        return { query: (sql: string) => c.query(sql), end: () => c.end() };
-      },
-      logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn({ ...o, error: describe((o as { error?: unknown }).error) }, m) },
-    });
-
-  // moco-admin's current password: the controller's moco-admin-my.cnf next to the agent's
-  // (it follows password rotations, docs/password-rotation.md), else the environment's.
-  const adminCnf = opts.credentialFile === null ? null : path.join(path.dirname(opts.credentialFile ?? AGENT_MY_CNF_PATH), "moco-admin-my.cnf");
+  const adminFile = opts.adminCredentialFile !== undefined
+    ? opts.adminCredentialFile
+    : opts.credentialFile === null ? null : path.join(path.dirname(opts.credentialFile ?? AGENT_MY_CNF_PATH), path.basename(ADMIN_MY_CNF_PATH));
   const adminPasswords = (): string[] => {
     const out: string[] = [];
-    if (adminCnf !== null) {
+    if (adminFile !== null) {
       try {
-        out.push(parseMyCnfPassword(fs.readFileSync(adminCnf, "utf8"), "moco-admin"));
+        out.push(parseMyCnfPassword(fs.readFileSync(adminFile, "utf8"), "moco-admin"));
       } catch {
         // absent (a Pod without the mount) or unreadable: the environment's
       }
@@ -326,7 +335,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     throw last;
   };
-  for (const p of adminPasswords()) if (!secrets.includes(p)) secrets.push(p);
+  const tlsReloader = opts.tlsDir === undefined || opts.tlsDir === "" || adminPassword === undefined
+    ? undefined
+    : new TlsReloader({
+      dir: opts.tlsDir,
+      intervalMs: opts.tlsReloadIntervalMs,
+      // ALTER INSTANCE RELOAD TLS needs CONNECTION_ADMIN.
+      connect: async () => {
+        const c = await connectAdmin();
+        c.on("error", () => undefined);
+        return { query: (sql: string) => c.query(sql), end: () => c.end() };
+      },
+      logger: { info: (o, m) => logger.info(o, m), warn: (o, m) => logger.warn({ ...o, error: describe((o as { error?: unknown }).error) }, m) },
+    });
+  adminSecrets = adminPasswords;
   // The replica side of self-fencing: peers' questions answered over its own socket session.
   const sourceAnswerer = new SourceAnswerer(connectAdmin);
 
@@ -367,6 +389,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     await creds.check();
     creds.start();
     started.push(() => creds.stop());
+    await exporterCreds.check();
+    exporterCreds.start();
+    started.push(() => exporterCreds.stop());
     if (tlsReloader !== undefined) {
       tlsReloader.start();
       started.push(() => tlsReloader.stop());
@@ -382,6 +407,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       metrics,
       pool,
       credentials: creds,
+      exporterCredentials: exporterCreds,
       rotator,
       tlsReloader,
       selfFence,

@@ -16,6 +16,8 @@ import { errorMessage } from "../util/errors.ts";
 
 /** Where the agent container mounts Secret `moco-my-cnf-<name>` (the mysqld container's path). */
 export const AGENT_MY_CNF_PATH = "/mysql-credentials/moco-agent-my.cnf";
+/** moco-admin's file in the same Secret (the agent's socket sessions as moco-admin follow it). */
+export const ADMIN_MY_CNF_PATH = "/mysql-credentials/moco-admin-my.cnf";
 export const DEFAULT_CREDENTIAL_CHECK_INTERVAL_MS = 10_000;
 
 /**

@@ -88,8 +88,9 @@ export function stripForOwnedCache<T extends KubeObject>(o: T): T {
 
 /**
  * mysqld Pods: metadata without managedFields, status as it is, and of the spec only the
- * node and hostname (the controller patches Pods, never PUTs them, and reads no other part
- * of the spec; the StatefulSet template is where the spec comes from).
+ * node and hostname, and the names of the volumes and containers (the controller patches
+ * Pods, never PUTs them; it reads whether a Pod mounts the TLS certificate, controller/tls.ts
+ * podMountsTls, and whether it has the mysqld-exporter container, password-rotation-ports.ts).
  */
 export function stripPod(p: V1Pod): V1Pod {
   stripForOwnedCache(p);
@@ -98,6 +99,8 @@ export function stripPod(p: V1Pod): V1Pod {
   if (spec !== undefined) {
     const kept: Record<string, unknown> = {};
     for (const k of ["nodeName", "hostname", "subdomain"] as const) if (spec[k] !== undefined) kept[k] = spec[k];
+    if (spec.volumes !== undefined) kept.volumes = spec.volumes.map((v) => ({ name: v.name }));
+    kept.containers = (spec.containers ?? []).map((c) => ({ name: c.name }));
     p.spec = kept as unknown as V1Pod["spec"];
   }
   return p;

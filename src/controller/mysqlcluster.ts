@@ -253,7 +253,7 @@ export class MySQLClusterReconciler {
     const cached = this.#d.caches.secrets.get(names.controllerSecret(id.namespace, id.name), this.#d.options.controllerNamespace);
     const ann = cached?.metadata?.annotations ?? {};
     if (cached !== undefined && ann[ROTATION_STATE_ANNOTATION] === undefined && (request === null || request.id === ann[ROTATION_COMPLETED_ANNOTATION])) return false;
-    const d = { client: this.#d.client, caches: this.#d.caches, options: this.#d.options };
+    const d = { client: this.#d.client, caches: this.#d.caches, options: this.#d.options, certs: this.#d.certs };
     const rotator = new PasswordRotator(controllerSecretStore(d, cluster), controllerRotationInstances(d, cluster), controllerRotationConsumers(d, cluster));
     try {
       const r = await rotator.pass(request);

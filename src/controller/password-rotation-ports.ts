@@ -7,9 +7,13 @@ import { EXPORTER_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { resources } from "../k8s/resource.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
-import { buildMyCnfSecret, clusterIdentity, names, passwordsFromSecret, type BuilderOptions } from "./builders/index.ts";
+import { APP_NAME_BACKUP, LABEL_APP_INSTANCE, LABEL_APP_NAME, buildMyCnfSecret, clusterIdentity, names, passwordsFromSecret, type BuilderOptions } from "./builders/index.ts";
 import { MYSQL_ADMIN_PORT, MYSQL_PORT } from "./builders/services.ts";
 import type { ControllerCaches } from "./caches.ts";
+import type { CertificateStore } from "./cert-store.ts";
+import { clusterTlsSource } from "./tls.ts";
+import type { ClusterTls, ClusterTlsSource } from "../clustering/ports.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 import { rotatedKeys, type ConsumerCheck, type RotationState } from "./password-rotation.ts";
 import { SqlRotationInstances, type RotationConsumers, type RotationSecretStore } from "./password-rotator.ts";
 
@@ -81,14 +85,22 @@ export function checkClusterConsumers(input: ClusterConsumersInput): ConsumerChe
     out.push({
       name: `container ${EXPORTER_CONTAINER} of Pod ${podName}`,
       confirmed: t !== null && t >= since,
-      reason: "started before the new passwords (restart the container, or delete the Pod)",
+      reason: "started before the new passwords (the agent has the kubelet restart it: /exporter-healthz)",
     });
   });
 
+  // By name (the CronJob's Jobs, the restore Job), or by the job template's labels: a Job
+  // made with `kubectl create job --from=cronjob/moco-backup-<name>` has any name.
   const prefixes = [`${names.backup(id.name)}-`, `${names.restore(id.name)}`];
+  const ofCluster = (job: V1Job): boolean => {
+    const labels = job.metadata?.labels ?? {};
+    if (labels[LABEL_APP_NAME] === APP_NAME_BACKUP && labels[LABEL_APP_INSTANCE] === id.name) return true;
+    const name = job.metadata?.name ?? "";
+    return prefixes.some((p) => name.startsWith(p));
+  };
   for (const job of input.jobs) {
     const name = job.metadata?.name ?? "";
-    if (!prefixes.some((p) => name.startsWith(p))) continue;
+    if (!ofCluster(job)) continue;
     if ((job.status?.active ?? 0) === 0) continue;
     const start = job.status?.startTime === undefined ? 0 : new Date(job.status.startTime as unknown as string).getTime();
     if (start < since) out.push({ name: `Job ${name}`, confirmed: false, reason: "started before the new passwords; waiting until it ends" });
@@ -100,6 +112,8 @@ export interface ControllerRotationDeps {
   readonly client: KubeClient;
   readonly caches: ControllerCaches;
   readonly options: BuilderOptions;
+  /** The CA of the controller-issued mysqld certificates (spec.tls). */
+  readonly certs: CertificateStore;
 }
 
 /** The controller Secret `<sys>/mysql-<ns>.<name>`, read fresh and replaced with its resourceVersion. */
@@ -118,10 +132,32 @@ function podsOf(d: ControllerRotationDeps, cluster: MySQLCluster): (V1Pod | unde
   return Array.from({ length: n }, (_, i) => d.caches.pods.get(names.pod(id.name, i), id.namespace));
 }
 
-/** The instances by Pod IP (the engine's addressing), primary from status.currentPrimaryIndex. */
+/**
+ * How the rotator verifies instance `ordinal` (undefined: plaintext, without spec.tls or to a
+ * Pod that does not mount the certificate yet), from the engine's TLS source, read once:
+ * the rotator is built for each pass, and a user-named Secret's CA is an API read.
+ */
+export function rotationTls(source: ClusterTlsSource, cluster: MySQLCluster): (ordinal: number) => Promise<MysqlClientTls | undefined> {
+  let tls: Promise<ClusterTls | null> | undefined;
+  return async (ordinal) => {
+    const t = await (tls ??= source.get(cluster));
+    return t === null || !(t.instanceHasTls?.(ordinal) ?? true) ? undefined : { ca: t.ca, serverName: t.serverName(ordinal) };
+  };
+}
+
+/**
+ * The instances by Pod IP (the engine's addressing), primary from status.currentPrimaryIndex;
+ * with spec.tls, verified as the clustering engine does (controller/tls.ts: the CA, the Pod's
+ * DNS name; plaintext only to a Pod that does not mount the certificate yet).
+ */
 export function controllerRotationInstances(d: ControllerRotationDeps, cluster: MySQLCluster): SqlRotationInstances {
   const id = clusterIdentity(cluster);
+  const tlsSource = clusterTlsSource({
+    client: d.client, certs: d.certs, sourceHostMode: "dns",
+    pod: (name, ordinal) => d.caches.pods.get(names.pod(name, ordinal), id.namespace),
+  });
   return new SqlRotationInstances({
+    tls: rotationTls(tlsSource, cluster),
     topology: async () => {
       const fresh = d.caches.clusters.get(id.name, id.namespace) ?? cluster;
       const n = fresh.spec?.replicas ?? 1;

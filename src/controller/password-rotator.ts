@@ -10,6 +10,7 @@
 // The replicas' replication password is a consumer handled here, with SQL.
 import type { V1Secret } from "@kubernetes/client-node";
 import { SqlConnection, errnoOf, type Row, type SqlParam } from "../clustering/sql.ts";
+import type { MysqlClientTls } from "../mysql/tls.ts";
 import {
   REPLICATION_STORED_PASSWORD_QUERY,
   discardOldPasswordStatement,
@@ -282,6 +283,8 @@ export interface SqlRotationInstancesOptions {
   readonly port: number;
   readonly adminPort: number;
   readonly connectTimeoutMs?: number;
+  /** How to verify instance `ordinal` over TLS (spec.tls; docs/tls.md); undefined: plaintext. */
+  readonly tls?: (ordinal: number) => Promise<MysqlClientTls | undefined>;
 }
 
 /** RotationInstances over mysql2 (src/clustering/sql.ts): logins on the MySQL port, admin work on the admin port. */
@@ -301,7 +304,7 @@ export class SqlRotationInstances implements RotationInstances {
     if (host === null) return null;
     let conn: SqlConnection | undefined;
     try {
-      conn = await SqlConnection.open({ host, port: this.#o.port, user, password }, { connectTimeoutMs: this.#o.connectTimeoutMs });
+      conn = await SqlConnection.open({ host, port: this.#o.port, user, password, tls: await this.#o.tls?.(ordinal) }, { connectTimeoutMs: this.#o.connectTimeoutMs });
       return true;
     } catch (e) {
       return errnoOf(e) === ER_ACCESS_DENIED ? false : null;
@@ -314,7 +317,7 @@ export class SqlRotationInstances implements RotationInstances {
     const host = await this.#o.address(ordinal);
     if (host === null) throw new Error(`instance ${ordinal} has no address`);
     const conn = await SqlConnection.open(
-      { host, port: this.#o.adminPort, user: "moco-admin", password: adminPassword },
+      { host, port: this.#o.adminPort, user: "moco-admin", password: adminPassword, tls: await this.#o.tls?.(ordinal) },
       { connectTimeoutMs: this.#o.connectTimeoutMs },
     );
     try {

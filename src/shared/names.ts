@@ -90,6 +90,13 @@ export const PATH_MYSQL_DATA = "/var/lib/mysql";
 export const PATH_GRPC_CERT = "/grpc-cert";
 export const PATH_FLUENT_BIT_CONFIG = "/fluent-bit/etc";
 
+/**
+ * The agent's answer to the `mysqld-exporter` container's liveness probe (moco-ts addition,
+ * docs/password-rotation.md#the-exporter): 503 while the exporter started before its my.cnf
+ * last changed, so the kubelet restarts that container alone.
+ */
+export const EXPORTER_HEALTH_PATH = "/exporter-healthz";
+
 // ---- TLS (moco-ts addition, docs/tls.md) -----------------------------------------
 
 export const tlsNames = Object.freeze({

@@ -23,7 +23,7 @@ import { PolicyV1Api } from "@kubernetes/client-node";
 import { startS3, type S3Server } from "../env/storage.ts";
 import { NODE_IP } from "../../sandbox/realnode/config.ts";
 import {
-  CONTROLLER_REPLICAS, clusterManifest, clusterPassword, connectMysql, controllerMetric, eventually, primaryPod, sleep, startE2E, waitHealthy, type E2E,
+  CONTROLLER_REPLICAS, clusterManifest, clusterPassword, connectMysql, controllerMetric, eventually, primaryPod, sleep, startE2E, waitHealthy, withSpec, type E2E,
 } from "./harness.ts";
 import { STATUS_WRITERS, STATUS_WRITES_REFUSED } from "../../src/metrics/index.ts";
 import { helmTemplate } from "../env/helm.ts";
@@ -103,13 +103,6 @@ spec:
   concurrencyPolicy: Forbid
   jobConfig:
 ${jobConfigYaml(s3, "    ")}`;
-}
-
-/** The harness's cluster manifest with extra lines right under `spec:`. */
-function withSpec(manifest: string, extra: string): string {
-  const at = manifest.indexOf("\nspec:\n");
-  assert.ok(at >= 0, "manifest has a spec");
-  return manifest.slice(0, at + 7) + extra + manifest.slice(at + 7);
 }
 
 describe("backup and point-in-time restore on the sandbox", () => {

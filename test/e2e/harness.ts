@@ -19,6 +19,7 @@ import { paths, type NodeLayout } from "../../sandbox/realnode/config.ts";
 import { nodeTasks } from "../../sandbox/realnode/faults.ts";
 import { mysqlClusterManifest } from "../../sandbox/cluster-manifest.ts";
 import { AckedWriter } from "../env/acked-writer.ts";
+import { mysqlClientTlsOptions, type MysqlClientTls } from "../../src/mysql/tls.ts";
 
 export interface E2E {
   /** The real node's layout (its directories, for faults and checks on the host). */
@@ -151,6 +152,13 @@ export async function controllerLeader(env: E2E): Promise<string | undefined> {
   return (await controllerPods(env)).find((p) => holder.startsWith(`${p}_`));
 }
 
+/** A cluster manifest with extra lines right under `spec:` (fields the harness's manifest lacks). */
+export function withSpec(manifest: string, extra: string): string {
+  const at = manifest.indexOf("\nspec:\n");
+  if (at < 0) throw new Error("the manifest has no spec");
+  return manifest.slice(0, at + 7) + extra + manifest.slice(at + 7);
+}
+
 export function clusterManifest(name: string, namespace: string, replicas: number, extra: { image?: string; mysqlConfigMapName?: string } = {}): string {
   return mysqlClusterManifest({ name, namespace, replicas, memory: "256Mi", terminationGracePeriodSeconds: 60, ...extra });
 }
@@ -225,8 +233,9 @@ export async function controllerMetric(env: E2E, name: string, labels: Record<st
   return sum;
 }
 
-export function connectMysql(host: string, user: string, password: string): Promise<mysql.Connection> {
-  return mysql.createConnection({ host, port: 3306, user, password, connectTimeout: 3000 });
+/** A session on port 3306 (or `port`); with `tls`, verified against its CA and server name (docs/tls.md). */
+export function connectMysql(host: string, user: string, password: string, tls?: MysqlClientTls, port = 3306): Promise<mysql.Connection> {
+  return mysql.createConnection({ ...mysqlClientTlsOptions(host, port, tls), user, password, connectTimeout: 3000 });
 }
 
 export function kubectlBinary(): string {
@@ -248,13 +257,16 @@ export class E2eWriter extends AckedWriter {
   readonly #namespace: string;
   readonly #cluster: string;
   readonly #password: string;
+  readonly #tls: ((pod: string) => MysqlClientTls) | undefined;
 
-  constructor(env: E2E, namespace: string, cluster: string, writablePassword: string) {
+  /** `tls`: how to verify the Pod named (a cluster with spec.tls). */
+  constructor(env: E2E, namespace: string, cluster: string, writablePassword: string, tls?: (pod: string) => MysqlClientTls) {
     super({
       target: async () => {
         const p = await primaryPod(env, namespace, cluster);
         const ip = p?.status?.podIP;
-        return ip === undefined || p?.metadata?.name === undefined ? null : { key: p.metadata.name, connect: () => connectMysql(ip, "moco-writable", writablePassword) };
+        const pod = p?.metadata?.name;
+        return ip === undefined || pod === undefined ? null : { key: pod, connect: () => connectMysql(ip, "moco-writable", writablePassword, tls?.(pod)) };
       },
       targetOnReconnectOnly: true,
       insertSql: "INSERT INTO e2e.acked (id) VALUES (?)",
@@ -269,20 +281,21 @@ export class E2eWriter extends AckedWriter {
     this.#namespace = namespace;
     this.#cluster = cluster;
     this.#password = writablePassword;
+    this.#tls = tls;
   }
 
   async setup(): Promise<void> {
     const p = await primaryPod(this.#env, this.#namespace, this.#cluster);
-    if (!p?.status?.podIP) throw new Error("no primary");
-    const c = await connectMysql(p.status.podIP, "moco-writable", this.#password);
+    if (!p?.status?.podIP || !p.metadata?.name) throw new Error("no primary");
+    const c = await connectMysql(p.status.podIP, "moco-writable", this.#password, this.#tls?.(p.metadata.name));
     await c.query("CREATE DATABASE IF NOT EXISTS e2e");
     await c.query("CREATE TABLE IF NOT EXISTS e2e.acked (id INT PRIMARY KEY, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))");
     await c.end();
   }
 
-  /** Ids acknowledged but missing on `host`. */
-  async missingOn(host: string): Promise<number[]> {
-    const c = await connectMysql(host, "moco-writable", this.#password);
+  /** Ids acknowledged but missing on `host` (Pod `pod`, for TLS; `password`: moco-writable's now, after a rotation). */
+  async missingOn(host: string, pod?: string, password = this.#password): Promise<number[]> {
+    const c = await connectMysql(host, "moco-writable", password, pod === undefined ? undefined : this.#tls?.(pod));
     const [rows] = await c.query<mysql.RowDataPacket[]>("SELECT id FROM e2e.acked");
     await c.end();
     return this.missingFrom(new Set(rows.map((r) => Number(r.id))));

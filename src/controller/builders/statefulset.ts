@@ -45,6 +45,7 @@ import {
   sortedRecord,
 } from "./meta.ts";
 import {
+  EXPORTER_HEALTH_PATH,
   PATH_FLUENT_BIT_CONFIG,
   PATH_GRPC_CERT,
   PATH_MYSQL_CONF,
@@ -271,6 +272,18 @@ export function buildExporterContainer(cluster: MySQLCluster, options: BuilderOp
       ...(cluster.spec?.collectors ?? []).map((x) => `--collect.${x}`),
     ],
     ports: [port("mysqld-metrics", EXPORTER_PORT)],
+    // moco-ts: restarted by the kubelet when the agent sees it older than its my.cnf
+    // (a rotated moco-exporter password; mysqld_exporter 0.14 reads the file only at start).
+    // The agent listens only after its first-boot initialization: the startup probe gives it
+    // the time mysqld's own startup probe gives it.
+    startupProbe: {
+      httpGet: { path: EXPORTER_HEALTH_PATH, port: HEALTH_PORT, scheme: "HTTP" },
+      periodSeconds: 10, failureThreshold: startupFailureThreshold(cluster.spec?.startupWaitSeconds),
+    },
+    livenessProbe: {
+      httpGet: { path: EXPORTER_HEALTH_PATH, port: HEALTH_PORT, scheme: "HTTP" },
+      periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 4,
+    },
     volumeMounts: [mount(VOLUME_RUN, PATH_RUN), mount(VOLUME_MY_CNF_SECRET, PATH_MY_CNF_SECRET, true)],
     resources: deepCopy(SYSTEM_CONTAINER_RESOURCES[EXPORTER_CONTAINER]),
   };

@@ -236,6 +236,9 @@ describe("buildStatefulSet: Pod layout", () => {
         "--collect.info_schema.innodb_metrics",
       ],
       ports: [{ name: "mysqld-metrics", containerPort: 9104, protocol: "TCP" }],
+      // moco-ts: the agent's port; restarts the exporter when its my.cnf changed (password rotation).
+      startupProbe: { httpGet: { path: "/exporter-healthz", port: 9081, scheme: "HTTP" }, periodSeconds: 10, failureThreshold: 360 },
+      livenessProbe: { httpGet: { path: "/exporter-healthz", port: 9081, scheme: "HTTP" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 4 },
       volumeMounts: [
         { name: "run", mountPath: "/run" },
         { name: "my-cnf-secret", mountPath: "/mysql-credentials", readOnly: true },

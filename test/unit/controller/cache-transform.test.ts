@@ -8,6 +8,7 @@ import { extractOwned } from "../../../src/controller/apply.ts";
 import { buildStatefulSet, decidePartitionUpdate, isRolloutReady } from "../../../src/controller/builders/index.ts";
 import type { PartitionPodView, PartitionStatefulSetView } from "../../../src/controller/builders/index.ts";
 import { stripForOwnedCache, stripManagedFields, stripPod } from "../../../src/controller/caches.ts";
+import { podMountsTls } from "../../../src/controller/tls.ts";
 import { podView } from "../../../src/controller/clustering-adapter.ts";
 import { controllerOf } from "../../../src/controller/partition.ts";
 import { ownedFieldsEqual } from "../../../src/k8s/fieldsv1.ts";
@@ -130,7 +131,22 @@ describe("cache transforms keep what the readers read", () => {
     assert.equal(sts.metadata?.annotations?.[LAST_APPLIED], undefined);
     const p = stripPod(livePod(0));
     assert.equal(p.metadata?.managedFields, undefined);
-    assert.deepEqual(p.spec, { nodeName: "node-1", hostname: "moco-test-0", subdomain: "moco-test" });
+    const full = livePod(0);
+    assert.deepEqual(p.spec, {
+      nodeName: "node-1", hostname: "moco-test-0", subdomain: "moco-test",
+      ...(full.spec?.volumes === undefined ? {} : { volumes: full.spec.volumes.map((v) => ({ name: v.name })) }),
+      containers: (full.spec?.containers ?? []).map((c) => ({ name: c.name })),
+    });
+  });
+
+  it("keeps what podMountsTls and the rotation's exporter check read (issue 17: the real controller reached TLS Pods in plaintext)", () => {
+    const p = livePod(0);
+    p.spec = { ...p.spec!, volumes: [...(p.spec?.volumes ?? []), { name: "mysql-tls", secret: { secretName: "moco-test-mysql-tls" } }],
+      containers: [...(p.spec?.containers ?? []), { name: "mysqld-exporter", image: "e" }] };
+    const stripped = stripPod(structuredClone(p));
+    assert.equal(podMountsTls(stripped), true);
+    assert.ok(stripped.spec?.containers.some((c) => c.name === "mysqld-exporter"));
+    assert.equal(podMountsTls(stripPod(livePod(0))), false);
     assert.equal(p.metadata?.annotations?.["moco.cybozu.com/prevent-delete"], "true");
   });
 

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import type { V1Job, V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import { buildMyCnfSecret, buildUserSecret } from "../../../src/controller/builders/index.ts";
-import { checkClusterConsumers } from "../../../src/controller/password-rotation-ports.ts";
+import { checkClusterConsumers, rotationTls } from "../../../src/controller/password-rotation-ports.ts";
+import type { ClusterTls } from "../../../src/clustering/ports.ts";
 import type { RotationState } from "../../../src/controller/password-rotation.ts";
 import { PASSWORD_KEYS, type MocoPasswords, type MocoUserName } from "../../../src/mysql/users.ts";
 
@@ -30,7 +31,10 @@ function pod(ordinal: number, started: { agent?: string; exporter?: string }): V
     },
   } as unknown as V1Pod;
 }
-const job = (name: string, active: number, start: string): V1Job => ({ metadata: { name }, status: { active, startTime: new Date(start) } } as unknown as V1Job);
+const job = (name: string, active: number, start: string, labels?: Record<string, string>): V1Job =>
+  ({ metadata: { name, ...(labels === undefined ? {} : { labels }) }, status: { active, startTime: new Date(start) } } as unknown as V1Job);
+/** The labels of the CronJob's job template (a Job made by `kubectl create job --from=cronjob/…` has them). */
+const backupLabels = (cluster: string) => ({ "app.kubernetes.io/name": "mysql-backup", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/created-by": "moco" });
 const state = (users: MocoUserName[]): RotationState => ({ id: "r", phase: "Confirming", users, distributedAt: SWITCH });
 const secrets = (p: MocoPasswords): { userSecret: V1Secret; myCnfSecret: V1Secret } => ({ userSecret: buildUserSecret(cluster, p), myCnfSecret: buildMyCnfSecret(cluster, p) });
 
@@ -61,6 +65,12 @@ const cases: {
     jobs: [job("moco-backup-c-123", 1, before), job("moco-backup-c-100", 0, before), job("moco-backup-c-124", 1, afterSwitch), job("moco-backup-other-1", 1, before), job("moco-restore-c", 1, before)],
     waiting: ["Job moco-backup-c-123", "Job moco-restore-c"],
   },
+  {
+    name: "a Job from the CronJob under another name (kubectl create job --from) is found by its labels",
+    users: ["moco-backup"], secretsOf: NEW, pods: [],
+    jobs: [job("emergency-1", 1, before, backupLabels("c")), job("emergency-2", 1, before, backupLabels("other"))],
+    waiting: ["Job emergency-1"],
+  },
 ];
 
 describe("checkClusterConsumers", () => {
@@ -73,4 +83,22 @@ describe("checkClusterConsumers", () => {
       }
     });
   }
+});
+
+describe("rotationTls (the rotator's sessions with spec.tls, as the engine's)", () => {
+  const source = (tls: ClusterTls | null) => {
+    let reads = 0;
+    return { reads: () => reads, get: async () => { reads++; return tls; } };
+  };
+  it("verifies each instance mounting the certificate by CA and Pod name, reading the source once", async () => {
+    const s = source({ ca: "CA", serverName: (i) => `moco-c-${i}.moco-c.ns.svc`, replication: { caFile: "/etc/mysql-tls/ca.crt", verifyServerName: true }, instanceHasTls: (i) => i !== 1 });
+    const tls = rotationTls(s, cluster);
+    assert.deepEqual(await tls(0), { ca: "CA", serverName: "moco-c-0.moco-c.ns.svc" });
+    assert.equal(await tls(1), undefined, "a Pod without the certificate yet: plaintext");
+    assert.deepEqual(await tls(2), { ca: "CA", serverName: "moco-c-2.moco-c.ns.svc" });
+    assert.equal(s.reads(), 1);
+  });
+  it("without spec.tls: plaintext", async () => {
+    assert.equal(await rotationTls(source(null), cluster)(0), undefined);
+  });
 });
