@@ -417,8 +417,8 @@ export class ClusterHarness {
     this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
   }
 
-  /** Start the manager worker (nudged once, then every checkIntervalMs). */
-  startManager(): void {
+  /** Start the manager worker (nudged once, then every checkIntervalMs); `overrides` go over the harness's options. */
+  startManager(overrides: ManagerOptions = {}): void {
     const opts: ManagerOptions = {
       checkIntervalMs: this.options.checkIntervalMs ?? 2000,
       fetchRetryGapMs: 300,
@@ -433,6 +433,7 @@ export class ClusterHarness {
         }
       },
       ...this.options.manager,
+      ...overrides,
     };
     this.manager = new ClusterManager(() => this.ports(), opts);
     this.manager.update(this.key, "harness");
