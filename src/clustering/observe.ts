@@ -77,9 +77,12 @@ export async function fetchInstanceStatusHedged(
   const attempt = async (i: number): Promise<void> => {
     let conn: SqlConnection | undefined;
     log.debug({ instance: ordinal, attempt: i }, "trying the instance status");
+    const started = performance.now();
     try {
       conn = await conns.open(ordinal, options.connectTimeoutMs);
+      const connectedMs = Math.round(performance.now() - started);
       const status = await fetchInstanceStatus(conn);
+      log.debug({ instance: ordinal, attempt: i, connectedMs, ms: Math.round(performance.now() - started) }, "got the instance status");
       if (done) {
         await conn.close();
         return;

@@ -172,6 +172,12 @@ export interface HarnessOptions {
   readonly files?: (index: number, host: string) => Record<string, string> | Promise<Record<string, string>>;
   /** The engine's TLS port (ClusterPorts.tls). */
   readonly tls?: ClusterTlsSource;
+  /**
+   * How long listPods waits for its readiness probes before it reports an instance's last
+   * probed readiness (a kubelet's probe result, read from a cache, costs a pass nothing);
+   * default: it waits for every probe (up to its 1 s connect timeout against a hung instance).
+   */
+  readonly readinessWaitMs?: number;
 }
 
 export class ClusterHarness {
@@ -262,7 +268,7 @@ export class ClusterHarness {
       source: {
         getCluster: async () => structuredClone(this.cluster) as MySQLClusterLike,
         listPods: async () => {
-          const ready = await Promise.all(this.instances.map((inst) => instanceReady(inst, this.passwords)));
+          const ready = await this.podReadiness();
           return this.instances.map((inst, i): PodView => {
             const meta = this.pods[i] as PodMeta;
             return {
@@ -415,6 +421,28 @@ export class ClusterHarness {
     await kubelet;
     settled = true;
     this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
+  }
+
+  /** Last probed readiness per ordinal and the probes in flight (HarnessOptions.readinessWaitMs). */
+  private readonly lastReady = new Map<number, boolean>();
+  private readonly probing = new Map<number, Promise<boolean>>();
+
+  private podReadiness(): Promise<boolean[]> {
+    const probes = this.instances.map((inst, i) => {
+      let p = this.probing.get(i);
+      if (p === undefined) {
+        p = instanceReady(inst, this.passwords).then((r) => {
+          this.lastReady.set(i, r);
+          this.probing.delete(i);
+          return r;
+        });
+        this.probing.set(i, p);
+      }
+      return p;
+    });
+    const waitMs = this.options.readinessWaitMs;
+    if (waitMs === undefined) return Promise.all(probes);
+    return Promise.all(probes.map((p, i) => Promise.race([p, sleep(waitMs).then(() => this.lastReady.get(i) ?? false)])));
   }
 
   /** Start the manager worker (nudged once, then every checkIntervalMs); `overrides` go over the harness's options. */
