@@ -6,7 +6,7 @@
 // stayed silent (timeouts: a partition, a hung process), which earns it one short status
 // try in that pass instead of the full retries. One shared scheduler for every cluster:
 // each watch ticks on its own random phase (no herd), at most `concurrency` checks run at
-// once (a tick finding the limit reached is skipped), a cluster without a reachable primary
+// once (a tick finding the limit reached is deferred by a fraction of the interval), a cluster without a reachable primary
 // is not watched at all.
 import mysql from "mysql2/promise";
 import type { Connection } from "mysql2/promise";
@@ -103,7 +103,9 @@ export class PingProber implements Prober {
     if (conn === null) {
       const generation = this.generation;
       const t = this.target;
-      conn = await mysql.createConnection({ ...mysqlClientTlsOptions(t.host, t.port, t.tls), user: t.user, password: t.password, connectTimeout: timeoutMs });
+      // maxPreparedStatements: mysql2's statement cache preallocates 4 arrays of that many
+      // slots (16 000 by default: ~500 KiB per connection); the watch prepares nothing.
+      conn = await mysql.createConnection({ ...mysqlClientTlsOptions(t.host, t.port, t.tls), user: t.user, password: t.password, connectTimeout: timeoutMs, maxPreparedStatements: 1 });
       conn.on("error", () => undefined);
       // Completed after a timeout dropped the attempt, or after close(): not kept.
       if (this.closed || this.generation !== generation) {
@@ -161,7 +163,7 @@ export class PrimaryWatch {
   private readonly proberOf: (target: WatchTarget) => Prober;
   private readonly onCheck: PrimaryWatchOptions["onCheck"];
   private inFlight = 0;
-  private skippedTicks = 0;
+  private deferredTicks = 0;
 
   constructor(options: PrimaryWatchOptions = {}) {
     this.intervalMs = options.intervalMs ?? DEFAULT_PRIMARY_WATCH_INTERVAL_MS;
@@ -176,9 +178,9 @@ export class PrimaryWatch {
     return this.entries.size;
   }
 
-  /** Ticks skipped because `concurrency` checks were in flight. */
-  get skipped(): number {
-    return this.skippedTicks;
+  /** Ticks deferred because `concurrency` checks were in flight. */
+  get deferred(): number {
+    return this.deferredTicks;
   }
 
   /**
@@ -218,8 +220,10 @@ export class PrimaryWatch {
     entry.timer = null;
     if (entry.stopped) return;
     if (this.inFlight >= this.concurrency) {
-      this.skippedTicks++;
-      this.schedule(key, entry, this.intervalMs);
+      // Deferred by a random quarter to half interval: timers that fire together (a busy
+      // event loop) spread out instead of each losing a whole interval; no request is made.
+      this.deferredTicks++;
+      this.schedule(key, entry, this.intervalMs * (0.25 + Math.random() * 0.25));
       return;
     }
     const started = performance.now();
