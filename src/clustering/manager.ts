@@ -26,6 +26,8 @@ import { errorMessage } from "../util/errors.ts";
 import { nameAndNamespace } from "../util/object.ts";
 
 export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
+/** `--primary-watch-interval` default (the controller uses the engine through this module). */
+export { DEFAULT_PRIMARY_WATCH_INTERVAL_MS };
 /**
  * Deadline of one pass. A pass still running then is abandoned: its signal aborts, every
  * statement it runs is interrupted (and killed on the server), it is reported (Event

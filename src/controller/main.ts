@@ -14,8 +14,7 @@ import { closeServer, guardedListener, listenOn, type GuardedHandler } from "../
 import { Command, Option } from "commander";
 import { pino, type Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
-import { ClusterManager } from "../clustering/manager.ts";
-import { DEFAULT_PRIMARY_WATCH_INTERVAL_MS } from "../clustering/watch.ts";
+import { ClusterManager, DEFAULT_PRIMARY_WATCH_INTERVAL_MS } from "../clustering/manager.ts";
 import type { ManagerOptions } from "../clustering/manager.ts";
 import { KubeClient } from "../k8s/client.ts";
 import { isNotFound } from "../k8s/errors.ts";
