@@ -358,7 +358,7 @@ export class ClusterWorker {
           this.watch.set(clusterKeyString(this.key), watchTarget, (ordinal, report) => this.onWatchReport(log, ordinal, report));
         }
         const watched = this.watch === undefined || watchTarget === undefined ? {} : { watched: watchTarget?.ordinal ?? null };
-        result = { ...r, ...watched, hinted: hint === undefined ? [] : [...hint].sort(), key: this.key, opId, origin, durationMs: performance.now() - started };
+        result = { ...r, ...watched, hinted: hint === undefined ? [] : [...hint].sort((a, b) => a - b), key: this.key, opId, origin, durationMs: performance.now() - started };
         if (r.redo) this.nudge("redo");
       } catch (e) {
         if (this.stopped && e instanceof AbortedError) return;
