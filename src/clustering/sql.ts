@@ -297,7 +297,8 @@ export class PassConnections {
     this.caPem = tls?.ca;
   }
 
-  private target(ordinal: number): SqlTarget {
+  /** Where and how the pass connects to `ordinal` (throws NopError without an address). */
+  targetOf(ordinal: number): SqlTarget {
     const ep = this.endpoints(ordinal);
     if (ep.host === null || ep.host === "") throw new NopError(`instance ${ordinal} has no address`);
     const tls = this.caPem === undefined || ep.serverName === undefined ? undefined : { ca: this.caPem, serverName: ep.serverName };
@@ -313,7 +314,7 @@ export class PassConnections {
       this.cached.delete(ordinal);
       void have.close();
     }
-    const conn = await SqlConnection.open(this.target(ordinal), this.timeouts);
+    const conn = await SqlConnection.open(this.targetOf(ordinal), this.timeouts);
     if (this.closed) {
       await conn.close();
       throw new Error("the pass is over");
@@ -324,7 +325,7 @@ export class PassConnections {
 
   /** A separate connection to `ordinal`, closed by closeAll (or by the caller). */
   async extra(ordinal: number): Promise<SqlConnection> {
-    const conn = await SqlConnection.open(this.target(ordinal), this.timeouts);
+    const conn = await SqlConnection.open(this.targetOf(ordinal), this.timeouts);
     this.extras.add(conn);
     return conn;
   }
@@ -337,7 +338,7 @@ export class PassConnections {
   async open(ordinal: number, connectTimeoutMs?: number): Promise<SqlConnection> {
     if (this.closed) throw new Error("the pass is over");
     const timeouts = connectTimeoutMs === undefined ? this.timeouts : { ...this.timeouts, connectTimeoutMs };
-    return SqlConnection.open(this.target(ordinal), timeouts);
+    return SqlConnection.open(this.targetOf(ordinal), timeouts);
   }
 
   /** Makes `conn` (from `open`) the cached connection of `ordinal`; closes it when the pass is over. */
