@@ -99,6 +99,13 @@ export interface QueryOptions {
 }
 
 /**
+ * mysql2 preallocates a prepared-statement cache of `maxPreparedStatements` slots (16 000 by
+ * default: ~500 KiB per connection); the engine prepares nothing (query() only), so its
+ * connections keep one slot.
+ */
+export const NO_STATEMENT_CACHE = { maxPreparedStatements: 1 } as const;
+
+/**
  * Kills server thread `threadId` of `target` from a new connection (best effort: the
  * instance may be unreachable; the caller has already dropped its own socket).
  */
@@ -108,6 +115,7 @@ async function killServerThread(target: SqlTarget, threadId: number, connectTime
     conn = await mysql.createConnection({
       ...mysqlClientTlsOptions(target.host, target.port, target.tls), user: target.user, password: target.password,
       connectTimeout: Math.min(connectTimeoutMs, KILL_STATEMENT_TIMEOUT_MS),
+      ...NO_STATEMENT_CACHE,
     });
     conn.on("error", () => undefined);
     await conn.query({ sql: "KILL CONNECTION ?", timeout: KILL_STATEMENT_TIMEOUT_MS }, [threadId]);
@@ -176,6 +184,7 @@ export class SqlConnection {
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
+      ...NO_STATEMENT_CACHE,
     });
     const signal = timeouts.signal;
     let onAbort = (): void => undefined;

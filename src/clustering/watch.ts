@@ -12,6 +12,7 @@ import mysql from "mysql2/promise";
 import type { Connection } from "mysql2/promise";
 
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
+import { NO_STATEMENT_CACHE } from "./sql.ts";
 import type { SqlTarget } from "./sql.ts";
 
 /** `--primary-watch-interval` default: one check per second per cluster (0 disables the watch). */
@@ -103,9 +104,7 @@ export class PingProber implements Prober {
     if (conn === null) {
       const generation = this.generation;
       const t = this.target;
-      // maxPreparedStatements: mysql2's statement cache preallocates 4 arrays of that many
-      // slots (16 000 by default: ~500 KiB per connection); the watch prepares nothing.
-      conn = await mysql.createConnection({ ...mysqlClientTlsOptions(t.host, t.port, t.tls), user: t.user, password: t.password, connectTimeout: timeoutMs, maxPreparedStatements: 1 });
+      conn = await mysql.createConnection({ ...mysqlClientTlsOptions(t.host, t.port, t.tls), user: t.user, password: t.password, connectTimeout: timeoutMs, ...NO_STATEMENT_CACHE });
       conn.on("error", () => undefined);
       // Completed after a timeout dropped the attempt, or after close(): not kept.
       if (this.closed || this.generation !== generation) {
