@@ -3,7 +3,9 @@
 //   - one check's latency: COM_PING on a kept admin connection (what the watch does) against
 //     a new connection per check (full handshake + ping + close);
 //   - the controller-side memory of N watches (N kept connections, one check per second
-//     each, all to the same mysqld's admin port, which max_connections does not limit).
+//     each, all to the same mysqld's admin port, which max_connections does not limit);
+//   - the heap of N open engine connections (src/clustering/sql.ts SqlConnection, with one
+//     statement-cache slot) against N mysql2 connections with its default cache.
 //
 //   node bench/primary-watch.ts          # N = 500
 //   BENCH_N=1000 node bench/primary-watch.ts
@@ -12,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { startMysqlds } from "../test/env/mysqld.ts";
 import { PingProber, PrimaryWatch } from "../src/clustering/watch.ts";
+import { SqlConnection } from "../src/clustering/sql.ts";
 import type { SqlTarget } from "../src/clustering/sql.ts";
 
 const N = Number(process.env["BENCH_N"] ?? 500);
@@ -77,6 +80,25 @@ try {
   console.log(`${N} watches, 1 s interval, ${seconds.toFixed(0)} s: ${(checks / seconds).toFixed(0)} checks/s, ${failed} failed, ${watch.deferred} ticks deferred at the concurrency bound`);
   console.log(`process memory: RSS ${mib(before.rss)} → ${mib(during.rss)} MiB (peak ${mib(peakRss)}), heap used ${mib(before.heapUsed)} → ${mib(during.heapUsed)} MiB, ` +
     `i.e. ~${(((during.rss - before.rss) / N) / 1024).toFixed(0)} KiB RSS and ~${(((during.heapUsed - before.heapUsed) / N) / 1024).toFixed(0)} KiB heap per watched cluster`);
+
+  // 3. N open connections: mysql2's default statement cache against the engine's.
+  const heapOf = async (open: () => Promise<{ close(): Promise<void> }>): Promise<number> => {
+    await sleep(1_000);
+    globalThis.gc?.();
+    const h0 = process.memoryUsage().heapUsed;
+    const conns = [];
+    for (let i = 0; i < N; i++) conns.push(await open());
+    globalThis.gc?.();
+    const h1 = process.memoryUsage().heapUsed;
+    await Promise.all(conns.map((c) => c.close()));
+    return (h1 - h0) / N;
+  };
+  const plain = await heapOf(async () => {
+    const c = await mysql.createConnection({ host: target.host, port: target.port, user: target.user, password: target.password });
+    return { close: () => c.end() };
+  });
+  const engine = await heapOf(() => SqlConnection.open(target));
+  console.log(`${N} open connections, heap per connection: mysql2 default ${(plain / 1024).toFixed(0)} KiB, the engine's (SqlConnection) ${(engine / 1024).toFixed(0)} KiB`);
 } finally {
   await set.stopAll();
 }
