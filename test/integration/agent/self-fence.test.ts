@@ -41,7 +41,9 @@ import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
 const NAME = "fence";
 /**
  * 3 s unless SELF_FENCE_THRESHOLD_S says otherwise (a measurement at the shipped 2 s:
- * docs/clustering.md "Where a partition's client write gap goes"); every assertion uses it.
+ * docs/clustering.md "Where a partition's client write gap goes"); every assertion uses it,
+ * but at 2 s the passive-trigger test's read right after the fence can race the engine's
+ * pass undoing it (seen once in 4 runs).
  */
 const THRESHOLD_S = Number(process.env["SELF_FENCE_THRESHOLD_S"] ?? 3);
 assert.ok(THRESHOLD_S >= 2, "SELF_FENCE_THRESHOLD_S: at least 2 (the 1.5 s pauses below must stay under it)");
@@ -391,7 +393,9 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       await Promise.all(othersOf(p).map((i) => h.query(i, "STOP REPLICA IO_THREAD")));
       await h.waitFor("the old primary's agent fenced it", async () => (await fences(p)) === before + 1, 30_000);
       tFenced = Date.now();
-      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((q) => q !== p), 120_000);
+      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((q) => q !== p), 120_000).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}\nlast engine logs:\n${log.logs.filter((l) => !l.includes(" debug ")).slice(-25).join("\n")}`);
+      });
       newPrimary = h.cluster.status.currentPrimaryIndex;
       const failover = h.events.find((e) => e.reason === "FailOver" && e.at > tCut);
       const tWrite = writer.firstAckOn.get(newPrimary) ?? NaN;

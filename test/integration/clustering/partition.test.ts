@@ -295,6 +295,8 @@ describe("failover from a SIGSTOPped primary, started by the liveness watch", ()
       // Causality: the watch's report (two silent checks) → its failover pass → the guard's
       // wait (no agents here, so no probe records: its full bound from the IO threads' stop)
       // → FailOver → the new primary writable.
+      // The writer's acknowledgement can come before the sampler's next look.
+      await h.waitFor("the sampler saw a survivor writable", () => sampler.firstWritableAt !== undefined, 10_000);
       console.log(`  ${assertFailoverOrder(h, log, { from: 0, tCut: tStop, passesBefore, writableAt: sampler.firstWritableAt ?? NaN })}`);
       const after = h.passes.slice(passesBefore);
       const failoverPass = after.find((p) => p.operation?.kind === "failover");
