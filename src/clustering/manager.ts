@@ -18,12 +18,16 @@ import type { ObserveOptions } from "./observe.ts";
 import { clusterKeyString, silentLogger } from "./ports.ts";
 import type { ClusterKey, ClusterPorts, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { AbortedError } from "./sql.ts";
+import { DEFAULT_PRIMARY_WATCH_INTERVAL_MS, PRIMARY_WATCH_FAILURES, PrimaryWatch } from "./watch.ts";
+import type { PrimaryWatchOptions, WatchReport, WatchTarget } from "./watch.ts";
 import type { ClusterState, Operation } from "./types.ts";
 import { DEFAULT_CLONE_SETTLE_MS } from "./act.ts";
 import { errorMessage } from "../util/errors.ts";
 import { nameAndNamespace } from "../util/object.ts";
 
 export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
+/** `--primary-watch-interval` default (the controller uses the engine through this module). */
+export { DEFAULT_PRIMARY_WATCH_INTERVAL_MS };
 /**
  * Deadline of one pass. A pass still running then is abandoned: its signal aborts, every
  * statement it runs is interrupted (and killed on the server), it is reported (Event
@@ -73,6 +77,14 @@ export interface ManagerOptions {
   readonly logger?: ClusteringLogger | undefined;
   /** Called after every pass (tests, tracing). */
   readonly onPass?: ((result: PassResult) => void) | undefined;
+  /**
+   * Liveness watch of each cluster's primary (`--primary-watch-interval`, default 1 s;
+   * 0 disables it): checks between passes, a pass nudged after PRIMARY_WATCH_FAILURES
+   * failed checks in a row (watch.ts).
+   */
+  readonly primaryWatchIntervalMs?: number | undefined;
+  /** Further watch settings (tests: onCheck, prober). */
+  readonly primaryWatch?: Omit<PrimaryWatchOptions, "intervalMs"> | undefined;
   /** Environment for the MOCO_* overrides (default process.env). */
   readonly env?: NodeJS.ProcessEnv | undefined;
 }
@@ -87,6 +99,10 @@ export interface PassResult {
   readonly redo: boolean;
   /** Ordinals every status try of this pass failed to reach (absent when the pass did not observe). */
   readonly unreachable?: readonly number[] | undefined;
+  /** Ordinals this pass gave a short try or skipped because of the memo or the watch. */
+  readonly hinted?: readonly number[] | undefined;
+  /** The ordinal the liveness watch follows after this pass (null: none; absent: unchanged). */
+  readonly watched?: number | null | undefined;
   /** Set when the pass failed. */
   readonly error?: string | undefined;
   readonly durationMs: number;
@@ -103,6 +119,23 @@ export interface PassContext {
   readonly previousPassAbandoned?: string | undefined;
   /** Ordinals the previous pass could not reach at all (UNREACHABLE_MEMO_MS). */
   readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
+}
+
+/** The memo of the last pass's unreachable ordinals (UNREACHABLE_MEMO_MS). */
+export interface UnreachableMemo {
+  readonly ordinals: ReadonlySet<number>;
+  readonly until: number;
+}
+
+/**
+ * The ordinals the next pass treats as recently unreachable (observe.ts fetchPlanFor):
+ * those of an unexpired memo of the previous pass, and those the liveness watch saw fail
+ * silently (no answer at all) since; undefined when none.
+ */
+export function recentlyUnreachableFor(memo: UnreachableMemo | null, now: number, watchSilent: ReadonlySet<number>): ReadonlySet<number> | undefined {
+  const out = new Set<number>(watchSilent);
+  if (memo !== null && memo.until > now) for (const i of memo.ordinals) out.add(i);
+  return out.size === 0 ? undefined : out;
 }
 
 /** `op-` + 5 random lowercase alphanumerics. */
@@ -136,7 +169,7 @@ export async function runClusterPass(
   ports: ClusterPorts,
   options: ManagerOptions,
   ctx: PassContext,
-): Promise<Omit<PassResult, "durationMs" | "key" | "opId" | "origin">> {
+): Promise<Omit<PassResult, "durationMs" | "key" | "opId" | "origin"> & { readonly watchTarget?: WatchTarget | null }> {
   const log = (options.logger ?? silentLogger).child?.({ op: ctx.opId }) ?? options.logger ?? silentLogger;
   const timings = resolveTimings(options);
   const observeOptions: ObserveOptions = {
@@ -149,7 +182,7 @@ export async function runClusterPass(
     logger: log,
   };
   const seen = await observeCluster(ports, observeOptions);
-  if (seen === null) return { state: null, operation: null, redo: false };
+  if (seen === null) return { state: null, operation: null, redo: false, watchTarget: null };
   const { conns, unreachable } = seen;
   try {
     const observed = assessObservation(seen.observation);
@@ -173,9 +206,23 @@ export async function runClusterPass(
       { ports, observed, conns, passwords: seen.passwords, tls: seen.tls, options: { ...options.act, cloneSettleMs: options.act?.cloneSettleMs ?? timings.cloneSettleMs, logger: log, metrics: options.metrics, signal: ctx.signal, cloneSignal: ctx.stopSignal ?? ctx.signal } },
       operation,
     );
-    return { state: decision.state, operation, redo, unreachable };
+    return { state: decision.state, operation, redo, unreachable, watchTarget: watchTargetOf(seen, observed.primaryIndex, operation) };
   } finally {
     await conns.closeAll();
+  }
+}
+
+/**
+ * What the liveness watch follows after a pass: the primary this pass reached, unless its
+ * operation changes the primary (the next pass names the new one); null when none.
+ */
+function watchTargetOf(seen: { readonly observation: { readonly instances: readonly unknown[] }; readonly conns: { targetOf(i: number): WatchTarget["sql"] } }, primaryIndex: number, operation: Operation): WatchTarget | null {
+  if (operation.kind === "switchover" || operation.kind === "failover") return null;
+  if (primaryIndex < 0 || seen.observation.instances[primaryIndex] == null) return null;
+  try {
+    return { ordinal: primaryIndex, sql: seen.conns.targetOf(primaryIndex) };
+  } catch {
+    return null;
   }
 }
 
@@ -201,6 +248,9 @@ export class ClusterWorker {
   private readonly ports: ClusterPorts;
   private readonly options: ManagerOptions;
   private readonly abort = new AbortController();
+  private readonly watch: PrimaryWatch | undefined;
+  /** Ordinals the liveness watch saw fail silently since the last pass started. */
+  private readonly watchSilent = new Set<number>();
   private pending: string | null = null;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -208,12 +258,14 @@ export class ClusterWorker {
   /** The report of the last pass when it was abandoned at its deadline. */
   private abandonedReport: string | undefined;
   /** Ordinals the last pass could not reach, and until when that is remembered. */
-  private unreachableMemo: { readonly ordinals: ReadonlySet<number>; readonly until: number } | null = null;
+  private unreachableMemo: UnreachableMemo | null = null;
 
-  constructor(ports: ClusterPorts, options: ManagerOptions = {}) {
+  /** `watch`: the manager's shared liveness watch (none: passes run on nudges and the interval only). */
+  constructor(ports: ClusterPorts, options: ManagerOptions = {}, watch?: PrimaryWatch) {
     this.key = ports.key;
     this.ports = ports;
     this.options = options;
+    this.watch = watch;
   }
 
   get stopped(): boolean {
@@ -238,8 +290,17 @@ export class ClusterWorker {
   /** Cancel the loop and wait for the current pass to end. */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.watch?.remove(clusterKeyString(this.key));
     this.wake?.();
     await this.loop;
+  }
+
+  /** The watch's report: the primary failed its checks in a row; a pass now. */
+  private onWatchReport(log: ClusteringLogger, ordinal: number, report: WatchReport): void {
+    if (this.stopped) return;
+    log.warn({ instance: ordinal, silent: report.silent, checks: PRIMARY_WATCH_FAILURES }, "the primary failed its liveness checks; starting a pass");
+    if (report.silent) this.watchSilent.add(ordinal);
+    this.nudge("watch");
   }
 
   private waitForTrigger(): Promise<string | null> {
@@ -285,14 +346,19 @@ export class ClusterWorker {
       try {
         const previousPassAbandoned = this.abandonedReport;
         this.abandonedReport = undefined;
-        const memo = this.unreachableMemo !== null && this.unreachableMemo.until > Date.now() ? this.unreachableMemo.ordinals : undefined;
+        const hint = recentlyUnreachableFor(this.unreachableMemo, Date.now(), this.watchSilent);
         // Only the pass right after the one that saw the failures uses the memo.
         this.unreachableMemo = null;
-        const r = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned, recentlyUnreachable: memo });
+        this.watchSilent.clear();
+        const { watchTarget, ...r } = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned, recentlyUnreachable: hint });
         if (r.unreachable !== undefined && r.unreachable.length > 0) {
           this.unreachableMemo = { ordinals: new Set(r.unreachable), until: Date.now() + UNREACHABLE_MEMO_MS };
         }
-        result = { ...r, key: this.key, opId, origin, durationMs: performance.now() - started };
+        if (this.watch !== undefined && watchTarget !== undefined && !this.stopped) {
+          this.watch.set(clusterKeyString(this.key), watchTarget, (ordinal, report) => this.onWatchReport(log, ordinal, report));
+        }
+        const watched = this.watch === undefined || watchTarget === undefined ? {} : { watched: watchTarget?.ordinal ?? null };
+        result = { ...r, ...watched, hinted: hint === undefined ? [] : [...hint].sort((a, b) => a - b), key: this.key, opId, origin, durationMs: performance.now() - started };
         if (r.redo) this.nudge("redo");
       } catch (e) {
         if (this.stopped && e instanceof AbortedError) return;
@@ -338,10 +404,14 @@ export class ClusterManager {
   private closed = false;
   private readonly portsFor: (key: ClusterKey) => ClusterPorts;
   private readonly options: ManagerOptions;
+  /** Shared by every worker (undefined when `primaryWatchIntervalMs` is 0). */
+  readonly watch: PrimaryWatch | undefined;
 
   constructor(portsFor: (key: ClusterKey) => ClusterPorts, options: ManagerOptions = {}) {
     this.portsFor = portsFor;
     this.options = options;
+    const intervalMs = options.primaryWatchIntervalMs ?? DEFAULT_PRIMARY_WATCH_INTERVAL_MS;
+    this.watch = intervalMs > 0 ? new PrimaryWatch({ ...options.primaryWatch, intervalMs }) : undefined;
   }
 
   /** Start the worker if absent, then nudge it (nothing once stopAll was called). */
@@ -350,7 +420,7 @@ export class ClusterManager {
     const k = clusterKeyString(key);
     let worker = this.workers.get(k);
     if (worker === undefined) {
-      worker = new ClusterWorker(this.portsFor(key), this.options);
+      worker = new ClusterWorker(this.portsFor(key), this.options, this.watch);
       this.workers.set(k, worker);
       worker.start();
     }
@@ -396,5 +466,6 @@ export class ClusterManager {
     const all = [...this.workers.values()];
     this.workers.clear();
     await Promise.all(all.map((w) => w.stop()));
+    this.watch?.stopAll();
   }
 }

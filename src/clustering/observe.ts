@@ -77,9 +77,12 @@ export async function fetchInstanceStatusHedged(
   const attempt = async (i: number): Promise<void> => {
     let conn: SqlConnection | undefined;
     log.debug({ instance: ordinal, attempt: i }, "trying the instance status");
+    const started = performance.now();
     try {
       conn = await conns.open(ordinal, options.connectTimeoutMs);
+      const connectedMs = Math.round(performance.now() - started);
       const status = await fetchInstanceStatus(conn);
+      log.debug({ instance: ordinal, attempt: i, connectedMs, ms: Math.round(performance.now() - started) }, "got the instance status");
       if (done) {
         await conn.close();
         return;
@@ -186,6 +189,18 @@ export interface Observed {
   readonly unreachable: readonly number[];
 }
 
+/**
+ * How a pass tries `ordinal` (every instance is tried in parallel): `full` (fetchAttempts
+ * hedged tries) unless it is in `recentlyUnreachable` (the previous pass failed every try,
+ * or the liveness watch saw the primary silent): then `short` (one try, connect timeout
+ * UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS) for the current primary, `skip` for any other (it
+ * is absent, as its failed tries would make it).
+ */
+export function fetchPlanFor(ordinal: number, primaryIndex: number, recentlyUnreachable: ReadonlySet<number> | undefined): "full" | "short" | "skip" {
+  if (recentlyUnreachable?.has(ordinal) !== true) return "full";
+  return ordinal === primaryIndex ? "short" : "skip";
+}
+
 /** HOST/PORT of the external source Secret (no credentials) for configure. */
 export async function readReplicationSourceView(ports: ClusterPorts, secretName: string): Promise<ReplicationSourceView> {
   try {
@@ -252,9 +267,14 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
     const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
     const outcomes = await Promise.all(
       Array.from({ length: n }, (_, i): Promise<FetchOutcome> => {
-        if (options.recentlyUnreachable?.has(i) !== true) return fetchInstanceStatusHedged(conns, i, fetchOptions);
-        if (i === primaryIndex) return fetchInstanceStatusHedged(conns, i, probeOptions);
-        return Promise.resolve({ status: null, unreachable: false });
+        switch (fetchPlanFor(i, primaryIndex, options.recentlyUnreachable)) {
+          case "full":
+            return fetchInstanceStatusHedged(conns, i, fetchOptions);
+          case "short":
+            return fetchInstanceStatusHedged(conns, i, probeOptions);
+          case "skip":
+            return Promise.resolve({ status: null, unreachable: false });
+        }
       }),
     );
     const instances = outcomes.map((o) => o.status);

@@ -99,6 +99,13 @@ export interface QueryOptions {
 }
 
 /**
+ * mysql2 preallocates a prepared-statement cache of `maxPreparedStatements` slots (16 000 by
+ * default: ~500 KiB per connection); the engine prepares nothing (query() only), so its
+ * connections keep one slot.
+ */
+export const NO_STATEMENT_CACHE = { maxPreparedStatements: 1 } as const;
+
+/**
  * Kills server thread `threadId` of `target` from a new connection (best effort: the
  * instance may be unreachable; the caller has already dropped its own socket).
  */
@@ -108,6 +115,7 @@ async function killServerThread(target: SqlTarget, threadId: number, connectTime
     conn = await mysql.createConnection({
       ...mysqlClientTlsOptions(target.host, target.port, target.tls), user: target.user, password: target.password,
       connectTimeout: Math.min(connectTimeoutMs, KILL_STATEMENT_TIMEOUT_MS),
+      ...NO_STATEMENT_CACHE,
     });
     conn.on("error", () => undefined);
     await conn.query({ sql: "KILL CONNECTION ?", timeout: KILL_STATEMENT_TIMEOUT_MS }, [threadId]);
@@ -176,6 +184,7 @@ export class SqlConnection {
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
+      ...NO_STATEMENT_CACHE,
     });
     const signal = timeouts.signal;
     let onAbort = (): void => undefined;
@@ -297,7 +306,8 @@ export class PassConnections {
     this.caPem = tls?.ca;
   }
 
-  private target(ordinal: number): SqlTarget {
+  /** Where and how the pass connects to `ordinal` (throws NopError without an address). */
+  targetOf(ordinal: number): SqlTarget {
     const ep = this.endpoints(ordinal);
     if (ep.host === null || ep.host === "") throw new NopError(`instance ${ordinal} has no address`);
     const tls = this.caPem === undefined || ep.serverName === undefined ? undefined : { ca: this.caPem, serverName: ep.serverName };
@@ -313,7 +323,7 @@ export class PassConnections {
       this.cached.delete(ordinal);
       void have.close();
     }
-    const conn = await SqlConnection.open(this.target(ordinal), this.timeouts);
+    const conn = await SqlConnection.open(this.targetOf(ordinal), this.timeouts);
     if (this.closed) {
       await conn.close();
       throw new Error("the pass is over");
@@ -324,7 +334,7 @@ export class PassConnections {
 
   /** A separate connection to `ordinal`, closed by closeAll (or by the caller). */
   async extra(ordinal: number): Promise<SqlConnection> {
-    const conn = await SqlConnection.open(this.target(ordinal), this.timeouts);
+    const conn = await SqlConnection.open(this.targetOf(ordinal), this.timeouts);
     this.extras.add(conn);
     return conn;
   }
@@ -337,7 +347,7 @@ export class PassConnections {
   async open(ordinal: number, connectTimeoutMs?: number): Promise<SqlConnection> {
     if (this.closed) throw new Error("the pass is over");
     const timeouts = connectTimeoutMs === undefined ? this.timeouts : { ...this.timeouts, connectTimeoutMs };
-    return SqlConnection.open(this.target(ordinal), timeouts);
+    return SqlConnection.open(this.targetOf(ordinal), timeouts);
   }
 
   /** Makes `conn` (from `open`) the cached connection of `ordinal`; closes it when the pass is over. */

@@ -14,7 +14,7 @@ import { closeServer, guardedListener, listenOn, type GuardedHandler } from "../
 import { Command, Option } from "commander";
 import { pino, type Logger } from "pino";
 import type { MySQLCluster } from "../api/v1beta2/index.ts";
-import { ClusterManager } from "../clustering/manager.ts";
+import { ClusterManager, DEFAULT_PRIMARY_WATCH_INTERVAL_MS } from "../clustering/manager.ts";
 import type { ManagerOptions } from "../clustering/manager.ts";
 import { KubeClient } from "../k8s/client.ts";
 import { isNotFound } from "../k8s/errors.ts";
@@ -67,6 +67,8 @@ export interface ControllerOptions {
   readonly omitJobResources?: boolean | undefined;
   /** --check-interval (default 1 min). */
   readonly checkIntervalMs?: number | undefined;
+  /** --primary-watch-interval (default 1 s; 0 disables the liveness watch of the primaries). */
+  readonly primaryWatchIntervalMs?: number | undefined;
   /** --max-concurrent-reconciles (default 8). */
   readonly maxConcurrentReconciles?: number | undefined;
   /** --partition-update-interval (default 0). */
@@ -275,7 +277,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     const manager = new ClusterManager((key) => {
       metrics.initManagerSeries(key);
       return clusterPorts(adapter, key);
-    }, { ...(o.manager ?? {}), checkIntervalMs: o.checkIntervalMs ?? 60_000, metrics: clusteringMetrics(metrics), logger: clusteringLogger(log.child({ component: "clustering" })) });
+    }, { ...(o.manager ?? {}), checkIntervalMs: o.checkIntervalMs ?? 60_000, ...(o.primaryWatchIntervalMs === undefined ? {} : { primaryWatchIntervalMs: o.primaryWatchIntervalMs }), metrics: clusteringMetrics(metrics), logger: clusteringLogger(log.child({ component: "clustering" })) });
     const reconciler = new MySQLClusterReconciler({ client, caches, options: builderOptions, metrics, events, clustering: manager, certs, logger: log.child({ controller: "mysqlcluster" }) });
     const workers = o.maxConcurrentReconciles ?? 8;
     const clusterRunner = new ControllerRunner("mysqlcluster", workers, (k) => reconciler.reconcile(k), metrics, log.child({ controller: "mysqlcluster" }));
@@ -516,6 +518,7 @@ export function buildCommand(): Command {
     .option("--pvc-sync-annotation-keys <keys>", "annotation keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
     .option("--pvc-sync-label-keys <keys>", "label keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
     .addOption(new Option("--check-interval <duration>", "interval of each cluster's clustering pass").argParser(durationMs("--check-interval")).default(60_000, "1m"))
+    .addOption(new Option("--primary-watch-interval <duration>", "moco-ts: interval (and timeout) of the liveness check of each cluster's primary between passes; 2 failed checks in a row start a pass (0 disables)").argParser(durationMs("--primary-watch-interval")).default(DEFAULT_PRIMARY_WATCH_INTERVAL_MS, "1s"))
     .option("--max-concurrent-reconciles <n>", "concurrency of each controller", intArg("--max-concurrent-reconciles"), 8)
     .option("--mysql-configmap-history-limit <n>", "my.cnf ConfigMaps kept per cluster", intArg("--mysql-configmap-history-limit"), DEFAULT_CONFIGMAP_HISTORY_LIMIT)
     .addOption(new Option("--partition-update-interval <duration>", "minimum interval between partition decrements (0 = unlimited)").argParser(durationMs("--partition-update-interval")).default(0, "0"))
@@ -572,6 +575,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       disableDefaultSecurityContext: f["disableDefaultSecurityContext"] === true,
       omitJobResources: process.env["TEST_NO_JOB_RESOURCE"] === "1",
       checkIntervalMs: f["checkInterval"] as number,
+      primaryWatchIntervalMs: f["primaryWatchInterval"] as number,
       maxConcurrentReconciles: f["maxConcurrentReconciles"] as number,
       partitionUpdateIntervalMs: f["partitionUpdateInterval"] as number,
       leaderElectionId: f["leaderElectionId"] as string,

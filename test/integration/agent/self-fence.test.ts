@@ -10,15 +10,17 @@
 // - the primary's agent cut from both peers for good: fenced; the engine, which still sees both
 //   replicas replicating from it, makes it writable again, and the agent, not armed while no
 //   peer has confirmed since, does not fence it again (no loop); after the heal it is armed;
-// - a partition of an idle primary (engine and agents cut from it): fenced by its agent, the
-//   new primary writable only after the engine's guard, never two writable, also after the heal.
+// - a partition of an idle primary (engine, its liveness watch and agents cut from it): fenced
+//   by its agent; the watch's report starts the failover pass, the guard waits, then the new
+//   primary is writable; never two writable, also after the heal.
 // Passive trigger (a commit waiting for its acknowledgement):
 // - both replicas stopped (SIGSTOP) for 1.5 s, shorter than the threshold: nothing is fenced;
 // - both replicas stopped for good: the primary's commits wait for acknowledgements, and after
 //   the threshold the agent fences it (no client write accepted, super_read_only for the
 //   observer), no acknowledged write lost; replicas back, the engine's pass makes it writable;
 // - a partition of the primary (the engine cut off it, its replicas no longer receiving from
-//   it, clients on its side still writing): the agent fences it before the engine fails over;
+//   it, clients on its side still writing): the agent fences it before the engine fails over
+//   (the same watch → failover pass → guard → writable order);
 //   after the failover and the heal it is never writable again, and no acknowledged write is lost.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -33,11 +35,18 @@ import path from "node:path";
 
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
 import { DEFAULT_SELF_FENCE_TIMINGS, SELF_FENCE_CONFIRMATION_TTL_MS, selfFenceBoundMs } from "../../../src/mysql/self-fence.ts";
-import { ClusterHarness, WritableMonitor, Writer, createTestTable, idsOn, sleep } from "../clustering/harness.ts";
+import { ClusterHarness, WritableMonitor, Writer, assertFailoverOrder, createTestTable, engineLog, idsOn, sleep } from "../clustering/harness.ts";
 import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
 
 const NAME = "fence";
-const THRESHOLD_S = 3;
+/**
+ * 3 s unless SELF_FENCE_THRESHOLD_S says otherwise (a measurement at the shipped 2 s:
+ * docs/clustering.md "Where a partition's client write gap goes"); every assertion uses it,
+ * but at 2 s the passive-trigger test's read right after the fence can race the engine's
+ * pass undoing it (seen once in 4 runs).
+ */
+const THRESHOLD_S = Number(process.env["SELF_FENCE_THRESHOLD_S"] ?? 3);
+assert.ok(THRESHOLD_S >= 2, "SELF_FENCE_THRESHOLD_S: at least 2 (the 1.5 s pauses below must stay under it)");
 /** The engine's guard relies on the agents' timings: here their threshold is 3 s. */
 const TIMINGS = { ...DEFAULT_SELF_FENCE_TIMINGS, thresholdMs: THRESHOLD_S * 1000 };
 
@@ -101,10 +110,31 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     });
   };
 
+  const log = engineLog();
+  /**
+   * The engine restarted with regular passes only every minute (the liveness watch at its
+   * 1 s default), so that a failover within the test is the watch's; returns the pass count
+   * at the restart. `regularPasses` puts the 2 s interval back.
+   */
+  const watchOnly = async (): Promise<number> => {
+    await h.stopManager();
+    const passesBefore = h.passes.length;
+    h.startManager({ checkIntervalMs: 60_000 });
+    const p = primaryNow();
+    await h.waitFor("the restarted engine's first pass watching the primary", () => h.passes.slice(passesBefore).some((r) => r.watched === p), 30_000);
+    // A check or two on the kept connection before the cut.
+    await sleep(1_500);
+    return passesBefore;
+  };
+  const regularPasses = async (): Promise<void> => {
+    await h.stopManager();
+    h.startManager();
+  };
+
   before(async () => {
     // A 1 s connect timeout: the engine notices an unreachable primary sooner than its agent can
     // fence it (~5 s here), so only the failover guard keeps the new primary read-only until then.
-    h = await ClusterHarness.start({ replicas: 3, name: NAME, manager: { connectTimeoutMs: 1_000, act: { selfFence: TIMINGS } } });
+    h = await ClusterHarness.start({ replicas: 3, name: NAME, manager: { connectTimeoutMs: 1_000, act: { selfFence: TIMINGS }, logger: log.logger } });
     h.startManager();
     await h.waitHealthy();
     await createTestTable(h);
@@ -193,6 +223,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
   it("partition of an idle primary: fenced by its agent; the new primary writable only after the guard; never two writable, also after the heal", async () => {
     const p = 0;
     const before = await fences(p);
+    const passesBefore = await watchOnly();
     const monitor = new WritableMonitor(h);
     monitor.start();
     await sleep(500);
@@ -214,6 +245,8 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
           `(the guard's bound ${selfFenceBoundMs(TIMINGS)} ms after the IO threads stopped), new primary ${newPrimary} writable +${tWritable - tCut} ms`,
       );
       assert.ok(tWritable > tFenced, "the new primary was writable before the old one fenced itself");
+      console.log(`  ${assertFailoverOrder(h, log, { from: p, tCut, passesBefore, writableAt: tWritable })}`);
+      await regularPasses();
       h.healEngine(p);
       agentCut.delete(p);
       h.nudge();
@@ -226,6 +259,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     } finally {
       agentCut.delete(p);
       await monitor.stop();
+      await regularPasses();
     }
     assert.notEqual(newPrimary, p);
     assert.deepEqual(monitor.violations, []);
@@ -349,6 +383,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     let tCut = 0;
     let tFenced = 0;
     let newPrimary = -1;
+    const passesBefore = await watchOnly();
     writer.start();
     try {
       await moreAcks(writer, 100);
@@ -358,7 +393,9 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       await Promise.all(othersOf(p).map((i) => h.query(i, "STOP REPLICA IO_THREAD")));
       await h.waitFor("the old primary's agent fenced it", async () => (await fences(p)) === before + 1, 30_000);
       tFenced = Date.now();
-      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((q) => q !== p), 120_000);
+      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((q) => q !== p), 120_000).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}\nlast engine logs:\n${log.logs.filter((l) => !l.includes(" debug ")).slice(-25).join("\n")}`);
+      });
       newPrimary = h.cluster.status.currentPrimaryIndex;
       const failover = h.events.find((e) => e.reason === "FailOver" && e.at > tCut);
       const tWrite = writer.firstAckOn.get(newPrimary) ?? NaN;
@@ -367,7 +404,10 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
           `new primary ${newPrimary} accepting writes +${tWrite - tCut} ms`,
       );
       assert.ok(failover !== undefined && failover.at > tFenced, "the agent fenced before the engine failed over");
+      await h.waitFor("the new primary seen writable", () => (monitor.writableAt[newPrimary]?.length ?? 0) > 0, 30_000);
+      console.log(`  ${assertFailoverOrder(h, log, { from: p, tCut, passesBefore, writableAt: monitor.writableAt[newPrimary]?.[0] ?? NaN })}`);
       await moreAcks(writer, 100);
+      await regularPasses();
       h.healEngine(p);
       h.nudge();
       await h.waitFor(
@@ -379,6 +419,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     } finally {
       await monitor.stop();
       await writer.stop();
+      await regularPasses();
     }
     assert.notEqual(newPrimary, p);
     assert.equal(h.labelledPrimary(), newPrimary);

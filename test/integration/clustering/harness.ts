@@ -5,6 +5,7 @@
 // clone procedure with SQL (clone_valid_donor_list, CLONE INSTANCE, restart mysqld,
 // post-clone user/password reset). Replicas use the Pod IP as SOURCE_HOST
 // (ClusterObservation.podHostnames), because Pod DNS names do not resolve in mysqld.
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -16,6 +17,9 @@ import type { MysqldInstance, MysqldSet } from "../../env/mysqld.ts";
 import { cacheDir, sleep } from "../../env/procs.ts";
 import { ClusterManager } from "../../../src/clustering/manager.ts";
 import type { ManagerOptions, PassResult } from "../../../src/clustering/manager.ts";
+import { PRIMARY_WATCH_FAILURES, PingProber } from "../../../src/clustering/watch.ts";
+import type { CheckResult, Prober, WatchTarget } from "../../../src/clustering/watch.ts";
+import type { ClusteringLogger } from "../../../src/clustering/ports.ts";
 import type {
   CloneRequest,
   ClusterKey,
@@ -172,6 +176,12 @@ export interface HarnessOptions {
   readonly files?: (index: number, host: string) => Record<string, string> | Promise<Record<string, string>>;
   /** The engine's TLS port (ClusterPorts.tls). */
   readonly tls?: ClusterTlsSource;
+  /**
+   * How long listPods waits for its readiness probes before it reports an instance's last
+   * probed readiness (a kubelet's probe result, read from a cache, costs a pass nothing);
+   * default: it waits for every probe (up to its 1 s connect timeout against a hung instance).
+   */
+  readonly readinessWaitMs?: number;
 }
 
 export class ClusterHarness {
@@ -262,7 +272,7 @@ export class ClusterHarness {
       source: {
         getCluster: async () => structuredClone(this.cluster) as MySQLClusterLike,
         listPods: async () => {
-          const ready = await Promise.all(this.instances.map((inst) => instanceReady(inst, this.passwords)));
+          const ready = await this.podReadiness();
           return this.instances.map((inst, i): PodView => {
             const meta = this.pods[i] as PodMeta;
             return {
@@ -417,8 +427,30 @@ export class ClusterHarness {
     this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
   }
 
-  /** Start the manager worker (nudged once, then every checkIntervalMs). */
-  startManager(): void {
+  /** Last probed readiness per ordinal and the probes in flight (HarnessOptions.readinessWaitMs). */
+  private readonly lastReady = new Map<number, boolean>();
+  private readonly probing = new Map<number, Promise<boolean>>();
+
+  private podReadiness(): Promise<boolean[]> {
+    const probes = this.instances.map((inst, i) => {
+      let p = this.probing.get(i);
+      if (p === undefined) {
+        p = instanceReady(inst, this.passwords).then((r) => {
+          this.lastReady.set(i, r);
+          this.probing.delete(i);
+          return r;
+        });
+        this.probing.set(i, p);
+      }
+      return p;
+    });
+    const waitMs = this.options.readinessWaitMs;
+    if (waitMs === undefined) return Promise.all(probes);
+    return Promise.all(probes.map((p, i) => Promise.race([p, sleep(waitMs).then(() => this.lastReady.get(i) ?? false)])));
+  }
+
+  /** Start the manager worker (nudged once, then every checkIntervalMs); `overrides` go over the harness's options. */
+  startManager(overrides: ManagerOptions = {}): void {
     const opts: ManagerOptions = {
       checkIntervalMs: this.options.checkIntervalMs ?? 2000,
       fetchRetryGapMs: 300,
@@ -433,8 +465,11 @@ export class ClusterHarness {
         }
       },
       ...this.options.manager,
+      ...overrides,
     };
-    this.manager = new ClusterManager(() => this.ports(), opts);
+    // The liveness watch's connection is cut too (cutFromEngine), unless a test brings its own prober.
+    const primaryWatch = { prober: (t: WatchTarget) => new CuttableProber(t, (i) => this.engineAddress(i)), ...opts.primaryWatch };
+    this.manager = new ClusterManager(() => this.ports(), { ...opts, primaryWatch });
     this.manager.update(this.key, "harness");
   }
 
@@ -606,6 +641,118 @@ export class WritableMonitor extends BackgroundLoop {
     }
     for (const c of conns) c?.destroy();
   }
+}
+
+/**
+ * The liveness watch's prober (src/clustering/watch.ts PingProber) as a partition looks to
+ * it: while the engine is cut from the watched instance (cutFromEngine), the connection it
+ * kept to the real address is dropped and every check goes to the silent listener, so it
+ * gets no answer ("silent"), as a kept connection whose packets are dropped gets none;
+ * healed, the next check connects to the real address again.
+ */
+class CuttableProber implements Prober {
+  private readonly target: WatchTarget;
+  private readonly address: (ordinal: number) => string;
+  private host: string;
+  private inner: PingProber;
+
+  constructor(target: WatchTarget, address: (ordinal: number) => string) {
+    this.target = target;
+    this.address = address;
+    this.host = target.sql.host;
+    this.inner = new PingProber(target.sql);
+  }
+
+  check(timeoutMs: number): Promise<CheckResult> {
+    const host = this.address(this.target.ordinal);
+    if (host !== this.host) {
+      this.inner.close();
+      this.host = host;
+      this.inner = new PingProber({ ...this.target.sql, host });
+    }
+    return this.inner.check(timeoutMs);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
+
+/** The engine's log (timestamped lines), with its status tries, failover guards, watch reports and pass starts picked out. */
+export interface EngineLog {
+  readonly logger: ClusteringLogger;
+  /** `<ms since epoch> <level> <msg> <fields>` */
+  readonly logs: string[];
+  readonly fetchStarts: { at: number; instance: number; attempt: number }[];
+  readonly fetchFailures: { at: number; instance: number; attempt: number; error: string }[];
+  /** Starts and failures of status tries, in the order they happened (`start 0/1`, `fail 0/1`). */
+  readonly fetchSequence: string[];
+  /** The failover guard's waits (docs/clustering.md "Self-fencing"), when each started. */
+  readonly guards: { at: number; waitMs: number; msg: string }[];
+  /** The liveness watch's reports (the primary failed its checks; a pass nudged). */
+  readonly watchReports: { at: number; instance: number; silent: boolean }[];
+  readonly passStarts: { at: number; op: string; origin: string }[];
+}
+
+export function engineLog(): EngineLog {
+  const out: Omit<EngineLog, "logger"> = { logs: [], fetchStarts: [], fetchFailures: [], fetchSequence: [], guards: [], watchReports: [], passStarts: [] };
+  const line = (level: string, o: object, msg: string | undefined): void => void out.logs.push(`${Date.now()} ${level} ${msg ?? ""} ${JSON.stringify(o)}`);
+  const logger: ClusteringLogger = {
+    debug: (o: object, msg?: string) => {
+      const f = o as { instance: number; attempt: number; error: string };
+      line("debug", o, msg);
+      if (msg === "trying the instance status") {
+        out.fetchSequence.push(`start ${f.instance}/${f.attempt}`);
+        out.fetchStarts.push({ at: Date.now(), instance: f.instance, attempt: f.attempt });
+      }
+      if (msg === "failed to get the instance status") {
+        out.fetchSequence.push(`fail ${f.instance}/${f.attempt}`);
+        out.fetchFailures.push({ at: Date.now(), ...f });
+      }
+    },
+    info: (o: object, msg?: string) => {
+      line("info", o, msg);
+      if (msg?.startsWith("failover guard") === true) out.guards.push({ at: Date.now(), waitMs: (o as { waitMs: number }).waitMs, msg });
+      if (msg === "start a pass") out.passStarts.push({ at: Date.now(), ...(o as { op: string; origin: string }) });
+    },
+    warn: (o: object, msg?: string) => {
+      line("warn", o, msg);
+      if (msg?.startsWith("the primary failed its liveness checks") === true) out.watchReports.push({ at: Date.now(), ...(o as { instance: number; silent: boolean }) });
+    },
+    error: (o: object, msg?: string) => line("error", o, msg),
+  };
+  return { ...out, logger };
+}
+
+/**
+ * The combined path of a primary's partition (docs/clustering.md "Where a partition's client
+ * write gap goes"): the liveness watch reported `from` after PRIMARY_WATCH_FAILURES silent
+ * checks, that report's pass failed over, the failover guard waited (> 0) before the
+ * FailOver event, and the new primary was writable (`writableAt`) only after that. Returns a
+ * line of the offsets from `tCut` for the test's output.
+ */
+export function assertFailoverOrder(h: ClusterHarness, log: EngineLog, o: { from: number; tCut: number; passesBefore: number; writableAt: number }): string {
+  const passes = h.passes.slice(o.passesBefore);
+  const failoverPass = passes.find((p) => p.operation?.kind === "failover");
+  assert.ok(failoverPass !== undefined, `a failover pass among ${passes.map((p) => `${p.origin}:${p.operation?.kind ?? "-"}`).join(", ")}`);
+  assert.equal(failoverPass.origin, "watch", "the failover pass was the watch's");
+  const report = log.watchReports.find((r) => r.at >= o.tCut);
+  assert.ok(report !== undefined, "the watch reported the primary");
+  assert.equal(report.instance, o.from);
+  assert.equal(report.silent, true, "the watch saw the primary silent (no answer), not refusing");
+  const start = log.passStarts.find((p) => p.op === failoverPass.opId);
+  assert.ok(start !== undefined, "the failover pass's start is logged");
+  assert.ok(start.at >= report.at, "the failover pass started after the watch's report");
+  const guard = log.guards.find((g) => g.at >= start.at);
+  assert.ok(guard !== undefined && guard.waitMs > 0, "the failover waited for the old primary's self-fence");
+  const failover = h.events.find((e) => e.reason === "FailOver" && e.at >= start.at);
+  assert.ok(failover !== undefined, "a FailOver event after the failover pass started");
+  // Timers may fire a millisecond early against Date.now().
+  assert.ok(failover.at >= guard.at + guard.waitMs - 5, "FailOver before the guard's wait ended");
+  assert.ok(o.writableAt >= failover.at, "the new primary writable before the FailOver");
+  const t = (x: number): string => `+${x - o.tCut} ms`;
+  return `watch report (${PRIMARY_WATCH_FAILURES} silent checks) ${t(report.at)}, failover pass start ${t(start.at)}, ` +
+    `guard ${t(guard.at)} for ${guard.waitMs} ms, FailOver ${t(failover.at)}, new primary writable ${t(o.writableAt)}`;
 }
 
 /** Creates test.t through the labelled primary. */

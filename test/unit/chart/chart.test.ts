@@ -104,6 +104,7 @@ const ALL_VALUES = {
   resources: { requests: { cpu: "250m", memory: "300Mi" }, limits: { memory: "1Gi" } },
   crds: { enabled: false },
   checkInterval: "30s",
+  primaryWatchInterval: "2s",
   extraArgs: ["--check-interval=5s", "--zap-log-level=debug"],
   nodeSelector: { "kubernetes.io/os": "linux" },
   affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } },
@@ -200,6 +201,8 @@ describe("helm template with the default values", () => {
     const shipped = buildCommand().exitOverride();
     shipped.parse(args, { from: "user" });
     assert.equal(shipped.opts()["checkInterval"], 10_000);
+    assert.ok(!args.some((a) => a.startsWith("--primary-watch-interval")), "the watch's interval is the controller's default");
+    assert.equal(shipped.opts()["primaryWatchInterval"], 1_000, "ships the liveness watch at 1s");
     const cmd = buildCommand().exitOverride();
     cmd.parse([...args, ...(ALL_VALUES.extraArgs)], { from: "user" });
     assert.equal(cmd.opts()["injectWebhookCaBundle"], true);
@@ -257,6 +260,7 @@ describe("helm template with every value set", () => {
     { value: "resources", check: () => assert.deepEqual(c().resources, ALL_VALUES.resources) },
     { value: "crds.enabled=false", check: () => assert.equal(objs.filter((o) => o.kind === "CustomResourceDefinition").length, 0) },
     { value: "checkInterval", check: () => assert.ok(c().args.includes("--check-interval=30s")) },
+    { value: "primaryWatchInterval", check: () => assert.ok(c().args.includes("--primary-watch-interval=2s")) },
     { value: "extraArgs (appended last)", check: () => assert.deepEqual(c().args.slice(-2), ALL_VALUES.extraArgs) },
     { value: "nodeSelector", check: () => assert.deepEqual(pod().nodeSelector, ALL_VALUES.nodeSelector) },
     { value: "affinity", check: () => assert.deepEqual(pod().affinity, ALL_VALUES.affinity) },
