@@ -346,8 +346,11 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       await h.waitFor("the primary's agent fenced it", async () => (await fences(p)) === before + 1, 30_000);
       tFenced = Date.now();
       const ackedAtFence = writer.acked.length;
-      const v = await h.variables(p, ["read_only", "super_read_only", "offline_mode", "rpl_semi_sync_source_enabled"]);
-      assert.deepEqual(v, { read_only: "ON", super_read_only: "ON", offline_mode: "OFF", rpl_semi_sync_source_enabled: "OFF" });
+      // Not rpl_semi_sync_source_enabled: the fence turns it OFF, but the engine's next pass
+      // configures the still-elected primary's semi-sync again (read-only), which can come
+      // before this read (seen in 1 of 4 runs); the read-only state is what the fence promises.
+      const v = await h.variables(p, ["read_only", "super_read_only", "offline_mode"]);
+      assert.deepEqual(v, { read_only: "ON", super_read_only: "ON", offline_mode: "OFF" });
       assert.match(await tryWrite(p, 2_000_000_000), /--(super-)?read-only option/);
       await sleep(1_000);
       assert.equal(writer.acked.length, ackedAtFence, "no insert acknowledged while fenced");
