@@ -1,10 +1,13 @@
 // Clone through the agent's HTTPS API (mutual TLS) between two real mysqld 9.7
 // instances (docs/agent.md#tests-on-real-mysql-97 A2): the recipient gets the donor's rows and GTIDs,
-// then the MOCO users' passwords are reset to the recipient cluster's values.
+// then the MOCO users' passwords are reset to the recipient cluster's values. With spec.tls
+// (docs/tls.md), between two instances that require TLS: the clone verifies the donor
+// against the recipient's CA (verify_donor_tls).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import https from "node:https";
 import fs from "node:fs";
+import mysql from "mysql2/promise";
 import type { Connection, RowDataPacket } from "mysql2/promise";
 
 import { startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
@@ -17,11 +20,35 @@ import { silentLogger } from "../../../src/util/log.ts";
 import { agentEnv, agentTestCerts, httpGet, testAgentFlags } from "./helpers.ts";
 import { randomPasswords } from "../../env/random.ts";
 import { eventually } from "../../env/eventually.ts";
+import { createCertificateAuthority, type CertificateAuthority } from "../../../src/controller/certs.ts";
+import { ER_SECURE_TRANSPORT_REQUIRED, RELOAD_TLS_STATEMENTS } from "../../../src/mysql/tls.ts";
+import { TLS_DIR, instanceTlsFiles, tlsMyCnfLines } from "../tls-fixtures.ts";
+import type { MocoPasswords } from "../../../src/mysql/users.ts";
 
 const DONOR_USER = "clone-donor";
 const DONOR_PASSWORD = "donor-secret-6f1c2a";
 const INIT_USER = "clone-init";
 const INIT_PASSWORD = "init-secret-93bd0e";
+
+/**
+ * The donor: an instance of "another cluster" with its own MOCO passwords, 500 rows, a donor
+ * user (also allowed on the admin port) and a socket-local init user. Returns the connection.
+ */
+async function prepareDonor(donor: MysqldInstance, donorPasswords: MocoPasswords, connect: () => Promise<Connection>): Promise<Connection> {
+  await initializeOnFirstBoot({ socketPath: donor.socketPath, passwords: donorPasswords, logger: silentLogger(), rootRetryIntervalMs: 500 });
+  const d = await connect();
+  await d.query("SET GLOBAL super_read_only=OFF");
+  await d.query("SET GLOBAL read_only=OFF");
+  await d.query("CREATE DATABASE shop");
+  await d.query("CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40), qty INT)");
+  const rows = Array.from({ length: 500 }, (_, i) => [i + 1, `item-${i + 1}`, (i * 7) % 13]);
+  await d.query("INSERT INTO shop.items VALUES ?", [rows]);
+  await d.query(`CREATE USER '${DONOR_USER}'@'%' IDENTIFIED BY '${DONOR_PASSWORD}'`);
+  await d.query(`GRANT BACKUP_ADMIN, REPLICATION SLAVE, SERVICE_CONNECTION_ADMIN ON *.* TO '${DONOR_USER}'@'%'`);
+  await d.query(`CREATE USER '${INIT_USER}'@'localhost' IDENTIFIED BY '${INIT_PASSWORD}'`);
+  await d.query(`GRANT ALL ON *.* TO '${INIT_USER}'@'localhost' WITH GRANT OPTION`);
+  return d;
+}
 
 describe("clone through the agent's HTTPS API", () => {
   let set: MysqldSet;
@@ -41,18 +68,7 @@ describe("clone through the agent's HTTPS API", () => {
     [donor, recipient] = set.instances as [MysqldInstance, MysqldInstance];
     // The donor: an instance of "another cluster" with its own MOCO passwords, data,
     // a donor user and a socket-local init user.
-    await initializeOnFirstBoot({ socketPath: donor.socketPath, passwords: donorPasswords, logger: silentLogger(), rootRetryIntervalMs: 500 });
-    d = await donor.connect();
-    await d.query("SET GLOBAL super_read_only=OFF");
-    await d.query("SET GLOBAL read_only=OFF");
-    await d.query("CREATE DATABASE shop");
-    await d.query("CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40), qty INT)");
-    const rows = Array.from({ length: 500 }, (_, i) => [i + 1, `item-${i + 1}`, (i * 7) % 13]);
-    await d.query("INSERT INTO shop.items VALUES ?", [rows]);
-    await d.query(`CREATE USER '${DONOR_USER}'@'%' IDENTIFIED BY '${DONOR_PASSWORD}'`);
-    await d.query(`GRANT BACKUP_ADMIN, REPLICATION SLAVE ON *.* TO '${DONOR_USER}'@'%'`);
-    await d.query(`CREATE USER '${INIT_USER}'@'localhost' IDENTIFIED BY '${INIT_PASSWORD}'`);
-    await d.query(`GRANT ALL ON *.* TO '${INIT_USER}'@'localhost' WITH GRANT OPTION`);
+    d = await prepareDonor(donor, donorPasswords, () => donor.connect());
     // The recipient: a fresh instance whose agent initializes it.
     agent = await startAgent({
       flags: testAgentFlags(recipient.socketPath, certs.serverDir),
@@ -188,5 +204,112 @@ describe("clone through the agent's HTTPS API", () => {
     } finally {
       await r.end();
     }
+  });
+});
+
+describe("clone between two instances that require TLS (spec.tls)", () => {
+  let set: MysqldSet;
+  let donor: MysqldInstance;
+  let recipient: MysqldInstance;
+  let agent: RunningAgent | undefined;
+  let d: Connection;
+  let ca: CertificateAuthority;
+  let otherCa: CertificateAuthority;
+  const donorPasswords = randomPasswords();
+  const passwords = randomPasswords();
+  const certs = agentTestCerts();
+  const controllerTls: CloneClientTls = { ca: certs.ca, cert: certs.controller.cert, key: certs.controller.key };
+  let url: string;
+  let request: CloneRequest;
+
+  before(async () => {
+    ca = await createCertificateAuthority();
+    otherCa = await createCertificateAuthority();
+    // The donor first presents a certificate from a CA the recipient does not trust.
+    set = await startMysqlds(2, {
+      mycnf: tlsMyCnfLines(true),
+      files: (i, host) => instanceTlsFiles(i === 0 ? otherCa : ca, "test", 2, host),
+    });
+    [donor, recipient] = set.instances as [MysqldInstance, MysqldInstance];
+    d = await prepareDonor(donor, donorPasswords, () => connectSocket({ socketPath: donor.socketPath, user: "moco-admin", password: donorPasswords.ADMIN_PASSWORD }));
+    agent = await startAgent({
+      flags: testAgentFlags(recipient.socketPath, certs.serverDir),
+      env: agentEnv(passwords, 1, "test"),
+      logger: silentLogger(),
+      mysqldHost: recipient.host,
+      firstBoot: { rootRetryIntervalMs: 500 },
+      defaultMetrics: false,
+      tlsDir: `${recipient.dir}/tls`,
+      mysqldTlsDir: TLS_DIR,
+    });
+    url = `https://localhost:${agent.cloneServer.port}`;
+    // As the controller asks for a clone from the primary: its admin port, TLS verified.
+    request = {
+      host: donor.host, port: donor.adminPort, user: DONOR_USER, password: DONOR_PASSWORD,
+      init_user: INIT_USER, init_password: INIT_PASSWORD, boot_timeout_seconds: 120, verify_donor_tls: true,
+    };
+  });
+  after(async () => {
+    await d?.end().catch(() => undefined);
+    await agent?.close();
+    await set?.stopAll();
+  });
+
+  async function recipientGtids(): Promise<string> {
+    const r = await connectSocket({ socketPath: recipient.socketPath, user: "moco-admin", password: passwords.ADMIN_PASSWORD });
+    try {
+      const [[row]] = await r.query<RowDataPacket[]>("SELECT @@GLOBAL.gtid_executed AS g");
+      return String(row!.g);
+    } finally {
+      await r.end();
+    }
+  }
+
+  it("both instances refuse plaintext on the admin port", async () => {
+    const accounts = [[donor, DONOR_USER, DONOR_PASSWORD], [recipient, "moco-admin", passwords.ADMIN_PASSWORD]] as const;
+    for (const [inst, user, password] of accounts) {
+      await assert.rejects(
+        mysql.createConnection({ host: inst.host, port: inst.adminPort, user, password, connectTimeout: 5000 }),
+        (e: { errno?: number }) => e.errno === ER_SECURE_TRANSPORT_REQUIRED,
+      );
+    }
+  });
+
+  it("fails when the donor's certificate is not from the recipient's CA, leaving the recipient empty", async () => {
+    let err: unknown;
+    try {
+      await cloneFromDonor(url, controllerTls, request);
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof AgentCloneError, `the clone failed: ${String(err)}`);
+    assert.equal(err.code, "INTERNAL");
+    assert.match(err.message, /CLONE INSTANCE failed: .*(SSL|certificate)/i);
+    console.log(`# clone from an untrusted donor: ${err.message}`);
+    for (const s of [DONOR_PASSWORD, INIT_PASSWORD, ...Object.values(passwords), ...Object.values(donorPasswords)]) {
+      assert.ok(!err.message.includes(s), "a password leaked into an error");
+    }
+    assert.equal(await recipientGtids(), "", "the recipient is untouched");
+    assert.ok(recipient.running(), "mysqld was not restarted by a failed clone");
+  });
+
+  it("clones over verified TLS once the donor presents a certificate from that CA", async () => {
+    const files = await instanceTlsFiles(ca, "test", 2, donor.host);
+    for (const [rel, content] of Object.entries(files)) fs.writeFileSync(`${donor.dir}/${rel}`, content);
+    for (const sql of RELOAD_TLS_STATEMENTS) await d.query(sql);
+    const cloning = cloneFromDonor(url, controllerTls, request);
+    await recipient.waitExit(120_000);
+    await recipient.start();
+    await cloning;
+    const [[dr]] = await d.query<RowDataPacket[]>("SELECT COUNT(*) AS n, SUM(qty) AS s, @@gtid_executed AS g FROM shop.items");
+    const r = await connectSocket({ socketPath: recipient.socketPath, user: "moco-admin", password: passwords.ADMIN_PASSWORD });
+    try {
+      const [[rr]] = await r.query<RowDataPacket[]>("SELECT COUNT(*) AS n, SUM(qty) AS s, @@gtid_executed AS g FROM shop.items");
+      assert.equal(Number(rr!.n), 500);
+      assert.deepEqual([rr!.n, rr!.s, rr!.g], [dr!.n, dr!.s, dr!.g]);
+    } finally {
+      await r.end();
+    }
+    await eventually("healthy", async () => ((await httpGet(`http://127.0.0.1:${agent!.probePort}/healthz`)).status === 200 ? true : undefined));
   });
 });
