@@ -499,10 +499,14 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
  * Whether instance `i` reaches the primary over TLS (replication, clone): the cluster uses
  * TLS and both ends mount the certificate (`i` reads the CA file, the primary serves it).
  */
+export function reachesPrimaryOverTls(tls: ClusterTls | null | undefined, i: number, primary: number): boolean {
+  if (tls == null) return false;
+  const has = (o: number): boolean => tls.instanceHasTls?.(o) ?? true;
+  return has(i) && has(primary);
+}
+
 function tlsWithPrimary(ctx: ActContext, i: number): boolean {
-  if (ctx.tls == null) return false;
-  const has = (o: number): boolean => ctx.tls?.instanceHasTls?.(o) ?? true;
-  return has(i) && has(ctx.observed.primaryIndex);
+  return reachesPrimaryOverTls(ctx.tls, i, ctx.observed.primaryIndex);
 }
 
 async function replicationSourceConfig(
