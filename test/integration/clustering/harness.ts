@@ -195,7 +195,7 @@ export class ClusterHarness {
   readonly events: RecordedEvent[] = [];
   readonly passes: PassResult[] = [];
   readonly metrics = new MemoryMetrics();
-  readonly clones: { ordinal: number; donor: string; ms: number }[] = [];
+  readonly clones: { ordinal: number; donor: string; ms: number; verifyDonorTls: boolean }[] = [];
   replicationSourceSecret: ReplicationSourceSecret | null;
   manager: ClusterManager | null = null;
   /** Ordinals the engine is cut from (cutFromEngine): their Pod IP and host name lead to a silent listener. */
@@ -429,7 +429,7 @@ export class ClusterHarness {
     }
     await kubelet;
     settled = true;
-    this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
+    this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started, verifyDonorTls: req.verifyDonorTls ?? false });
   }
 
   /** Last probed readiness per ordinal and the probes in flight (HarnessOptions.readinessWaitMs). */
