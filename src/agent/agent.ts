@@ -56,6 +56,11 @@ export interface AgentOptions {
    * certificate when the files change. Absent ⇒ plaintext, no reloader.
    */
   readonly tlsDir?: string | undefined;
+  /**
+   * tlsDir as mysqld sees it (the clone plugin's `clone_ssl_ca`); default tlsDir (the Pod
+   * mounts the Secret at the same path in both containers; the tests run mysqld chrooted).
+   */
+  readonly mysqldTlsDir?: string | undefined;
   /** Poll interval of the certificate reloader (default TLS_RELOAD_INTERVAL_MS). */
   readonly tlsReloadIntervalMs?: number;
   /** How often self-fencing looks at mysqld and asks the peers (default SELF_FENCE_POLL_INTERVAL_MS). */
@@ -302,6 +307,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     metrics,
     logger,
     connectTimeoutMs: flags.connectionTimeoutMs,
+    donorCaFile: tlsCa === undefined ? undefined : path.join(opts.mysqldTlsDir ?? opts.tlsDir ?? "", TLS_CA_FILE),
   });
 
   // moco-admin over the socket (certificate reload, self-fencing, the peers' questions): the

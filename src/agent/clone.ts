@@ -26,10 +26,10 @@ export type CloneRequestValidation = { readonly ok: true; readonly request: Requ
 export function validateCloneRequest(body: unknown): CloneRequestValidation {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, message: "the request body must be a JSON object" };
   const b = body as Record<string, unknown>;
-  const known = new Set(["host", "port", "user", "password", "init_user", "init_password", "boot_timeout_seconds"]);
+  const known = new Set(["host", "port", "user", "password", "init_user", "init_password", "boot_timeout_seconds", "verify_donor_tls"]);
   const unknown = Object.keys(b).filter((k) => !known.has(k));
   if (unknown.length > 0) return { ok: false, message: `unknown fields: ${unknown.sort().join(", ")}` };
-  const { host, port, user, password, init_user: initUser, init_password: initPassword, boot_timeout_seconds: bootTimeout } = b;
+  const { host, port, user, password, init_user: initUser, init_password: initPassword, boot_timeout_seconds: bootTimeout, verify_donor_tls: verifyTls } = b;
   if (typeof host !== "string" || host === "") return { ok: false, message: "host must be a non-empty string" };
   if (host.includes(":")) return { ok: false, message: "host must be a host name or an IPv4 address (IPv6 literals are not supported)" };
   if (!HOST_PATTERN.test(host)) return { ok: false, message: `invalid host ${JSON.stringify(host)}` };
@@ -47,6 +47,7 @@ export function validateCloneRequest(body: unknown): CloneRequestValidation {
     }
     if (bootTimeout > 0) boot = bootTimeout;
   }
+  if (verifyTls !== undefined && verifyTls !== null && typeof verifyTls !== "boolean") return { ok: false, message: "verify_donor_tls must be a boolean" };
   return {
     ok: true,
     request: {
@@ -57,6 +58,7 @@ export function validateCloneRequest(body: unknown): CloneRequestValidation {
       init_user: initUser as string,
       init_password: initPassword as string,
       boot_timeout_seconds: boot,
+      verify_donor_tls: verifyTls === true,
     },
   };
 }
@@ -74,6 +76,11 @@ export interface CloneServiceOptions {
   readonly connectTimeoutMs?: number;
   /** Poll interval while waiting for mysqld to restart; default 1 s. */
   readonly bootPollIntervalMs?: number;
+  /**
+   * The CA file as mysqld sees it (spec.tls: `<MYSQL_TLS_DIR>/ca.crt`), set as
+   * `clone_ssl_ca` for a request with verify_donor_tls. Absent ⇒ such a request is refused.
+   */
+  readonly donorCaFile?: string | undefined;
 }
 
 /** Runs clones, one at a time. */
@@ -134,6 +141,10 @@ export class CloneService {
       return { ok: false, code: "INTERNAL", message: `failed to parse the executed GTID set: ${safeErrorMessage(err, secrets)}` };
     }
     if (!empty) return { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" };
+    const donorCa = request.verify_donor_tls ? (this.opts.donorCaFile ?? "") : "";
+    if (request.verify_donor_tls && donorCa === "") {
+      return { ok: false, code: "FAILED_PRECONDITION", message: "verify_donor_tls needs the agent's TLS directory (MYSQL_TLS_DIR)" };
+    }
 
     metrics.cloneCount.labels(metrics.labels).inc();
     metrics.cloneInProgress.labels(metrics.labels).set(1);
@@ -150,6 +161,12 @@ export class CloneService {
       } catch (err) {
         return fail(`failed to set clone_valid_donor_list: ${safeErrorMessage(err, secrets)}`);
       }
+      try {
+        // The CA the donor is verified against; '' (the default) leaves the plugin's own choice.
+        await exec(this.opts.agentDb, "SET GLOBAL clone_ssl_ca = ?", [donorCa]);
+      } catch (err) {
+        return fail(`failed to set clone_ssl_ca: ${safeErrorMessage(err, secrets)}`);
+      }
 
       let conn: Connection;
       try {
@@ -158,7 +175,7 @@ export class CloneService {
         return fail(`failed to connect to mysqld: ${safeErrorMessage(err, secrets)}`);
       }
       try {
-        await conn.query("CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?", [request.user, request.host, request.port, request.password]);
+        await conn.query(`CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?${donorCa === "" ? "" : " REQUIRE SSL"}`, [request.user, request.host, request.port, request.password]);
       } catch (err) {
         if (mysqlErrno(err) !== ER_CLONE_RESTART_FAILED) return fail(`CLONE INSTANCE failed: ${safeErrorMessage(err, secrets)}`);
       } finally {

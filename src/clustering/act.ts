@@ -495,15 +495,27 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
   return { redo };
 }
 
+/**
+ * Whether instance `i` reaches the primary over TLS (replication, clone): the cluster uses
+ * TLS and both ends mount the certificate (`i` reads the CA file, the primary serves it).
+ */
+export function reachesPrimaryOverTls(tls: ClusterTls | null | undefined, i: number, primary: number): boolean {
+  if (tls == null) return false;
+  const has = (o: number): boolean => tls.instanceHasTls?.(o) ?? true;
+  return has(i) && has(primary);
+}
+
+function tlsWithPrimary(ctx: ActContext, i: number): boolean {
+  return reachesPrimaryOverTls(ctx.tls, i, ctx.observed.primaryIndex);
+}
+
 async function replicationSourceConfig(
   ctx: ActContext,
   ref: Extract<ConfigureStep, { kind: "configureReplication" }>["source"],
   replica: number,
 ): Promise<ReplicationSourceConfig> {
   if (ref.credentials === "moco-repl") {
-    // Both ends must mount the certificate (the replica reads the CA file, the source serves it).
-    const has = (i: number): boolean => ctx.tls?.instanceHasTls?.(i) ?? true;
-    const tls = has(replica) && has(ctx.observed.primaryIndex) ? ctx.tls?.replication : undefined;
+    const tls = tlsWithPrimary(ctx, replica) ? ctx.tls?.replication : undefined;
     return { host: ref.host, port: ref.port, user: "moco-repl", password: ctx.passwords.REPLICATION_PASSWORD, ...(tls == null ? {} : { tls }) };
   }
   const secretName = ctx.observed.cluster.spec?.replicationSourceSecretName ?? "";
@@ -534,6 +546,7 @@ async function cloneFromPrimary(
       donorPassword: ctx.passwords.CLONE_DONOR_PASSWORD,
       initUser: "moco-admin",
       initPassword: ctx.passwords.ADMIN_PASSWORD,
+      verifyDonorTls: tlsWithPrimary(ctx, i),
       signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {

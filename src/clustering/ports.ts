@@ -116,6 +116,8 @@ export interface CloneRequest {
   readonly initPassword: string;
   /** Absent ⇒ the agent's default (10 min). */
   readonly bootTimeoutSeconds?: number | undefined;
+  /** Clone over TLS, the donor verified against the recipient's CA (spec.tls, docs/tls.md). */
+  readonly verifyDonorTls?: boolean | undefined;
   /** Aborts the request (the pass ends); the cloner also bounds it by its own timeout. */
   readonly signal?: AbortSignal | undefined;
 }

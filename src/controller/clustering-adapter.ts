@@ -49,6 +49,7 @@ export function cloneRequestFor(req: CloneRequest): AgentCloneRequest {
     init_user: req.initUser,
     init_password: req.initPassword,
     ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
+    ...(req.verifyDonorTls === true ? { verify_donor_tls: true } : {}),
   };
 }
 

@@ -21,8 +21,8 @@ export interface MysqldTlsConfig {
 
 /**
  * The `[mysqld]` keys that turn TLS on, forced over the user's my.cnf: the main and the
- * admin interface (port 33062, where the controller and agent connect) use the same files,
- * and the clone plugin verifies its donor against the same CA.
+ * admin interface (port 33062, where the controller and agent connect) use the same files
+ * (the agent points the clone plugin's `clone_ssl_ca` at the same CA when it clones).
  */
 export function mysqldTlsMyCnf(c: MysqldTlsConfig): Record<string, string> {
   const ca = `${c.dir}/${TLS_CA_FILE}`;

@@ -17,6 +17,12 @@ export interface CloneRequest {
   readonly init_password: string;
   /** How long to wait for mysqld to come back after the clone; default 600. */
   readonly boot_timeout_seconds?: number;
+  /**
+   * moco-ts addition (spec.tls, docs/tls.md): clone over TLS with the donor's certificate
+   * verified against the recipient's CA (`clone_ssl_ca`, `REQUIRE SSL`). Absent or false ⇒
+   * the clone plugin's default, as MOCO (TLS when the donor offers it, unverified).
+   */
+  readonly verify_donor_tls?: boolean;
 }
 
 /** gRPC status code names used in error bodies, with their HTTP status. */

@@ -27,8 +27,9 @@ export function testLogger(): Logger {
 
 /**
  * A work directory inside the MySQL root filesystem and tools that run chrooted there
- * with the same working directory (the tools only get paths relative to it). The root is
- * resolved (.cache may be a symlink, as in a git worktree, and $PWD is the real path).
+ * with the same working directory (paths are relative to it, or absolute host paths under
+ * the root, e.g. `--ssl-ca=<root>/tmp/...`, which the wrapper maps into the chroot). The
+ * root is resolved (.cache may be a symlink, as in a git worktree, and $PWD is the real path).
  */
 export function makeWorkDir(): { workDir: string; tools: Tools; cleanup: () => void } {
   const base = path.join(mysqlRootfs, "tmp");
@@ -38,6 +39,11 @@ export function makeWorkDir(): { workDir: string; tools: Tools; cleanup: () => v
   fs.writeFileSync(wrapper, `#!/bin/sh
 root='${fs.realpathSync(mysqlRootfs)}'
 rel="\${PWD#"$root"}"
+for a do
+  case "$a" in *"$root"/*) a="\${a%%"$root"/*}/\${a#*"$root"/}" ;; esac
+  set -- "$@" "$a"
+  shift
+done
 exec chroot "$root" /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$rel" "$@"
 `, { mode: 0o755 });
   const work = path.join(workDir, "w");
@@ -49,7 +55,7 @@ exec chroot "$root" /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$rel" "$@"
   };
 }
 
-export async function createBackupUser(inst: MysqldInstance): Promise<void> {
+export async function createBackupUser(inst: Pick<MysqldInstance, "connect">): Promise<void> {
   const u = MOCO_USERS.find((x) => x.name === "moco-backup");
   if (!u) throw new Error("no moco-backup user definition");
   const c = await inst.connect();
@@ -62,7 +68,7 @@ export async function createBackupUser(inst: MysqldInstance): Promise<void> {
 }
 
 /** moco-admin as the agent creates it, and the target read-only like after agent initialisation. */
-export async function prepareRestoreTarget(inst: MysqldInstance): Promise<void> {
+export async function prepareRestoreTarget(inst: Pick<MysqldInstance, "connect">): Promise<void> {
   const c = await inst.connect();
   try {
     await c.query("SET SESSION sql_log_bin = 0");

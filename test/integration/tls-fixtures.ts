@@ -19,12 +19,12 @@ export function tlsMyCnfLines(requireSecureTransport: boolean): string {
 }
 
 /**
- * tls/{ca.crt,tls.crt,tls.key} for instance `host` of cluster `name` in namespace "default"
+ * tls/{ca.crt,tls.crt,tls.key} for instance `host` of cluster `name` in `namespace`
  * (its names plus its loopback IP). `issuedDaysAgo` back-dates the (1-year) certificate:
  * 364 leaves it one day to live.
  */
-export async function instanceTlsFiles(ca: CertificateAuthority, name: string, replicas: number, host: string, issuedDaysAgo = 0): Promise<Record<string, string>> {
-  const dnsNames = mysqlServerDnsNames(name, "default", replicas);
+export async function instanceTlsFiles(ca: CertificateAuthority, name: string, replicas: number, host: string, issuedDaysAgo = 0, namespace = "default"): Promise<Record<string, string>> {
+  const dnsNames = mysqlServerDnsNames(name, namespace, replicas);
   const issued = new Date(Date.now() - issuedDaysAgo * 86_400_000);
   const leaf = await issueCertificate(ca, { commonName: dnsNames[0] ?? name, dnsNames, ipAddresses: [host], usage: "server" }, issued);
   return { "tls/ca.crt": ca.cert, "tls/tls.crt": leaf.cert, "tls/tls.key": leaf.key };

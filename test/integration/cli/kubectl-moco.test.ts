@@ -9,8 +9,14 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import mysql from "mysql2/promise";
 import { startControlPlane, type ControlPlane } from "../../env/kube.ts";
+import { startMysqlds, type MysqldSet } from "../../env/mysqld.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createCertificateAuthority } from "../../../src/controller/certs.ts";
+import { createUserStatements, mocoUser } from "../../../src/mysql/users.ts";
+import { tlsNames } from "../../../src/controller/builders/meta.ts";
+import { instanceTlsFiles, tlsMyCnfLines } from "../tls-fixtures.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const CLI = path.join(ROOT, "src/cli/kubectl-moco.ts");
@@ -31,6 +37,7 @@ interface Result { code: number; stdout: string; stderr: string }
 
 let cp: ControlPlane;
 let workDir: string;
+let mysqlds: MysqldSet | undefined;
 
 function cli(args: string[], opts: { env?: Record<string, string>; kubeconfig?: boolean } = {}): Promise<Result> {
   const argv = [CLI, ...(opts.kubeconfig === false ? [] : ["--kubeconfig", cp.kubeconfig]), ...args];
@@ -54,12 +61,13 @@ async function annotationsOf(kind: string, name: string): Promise<Record<string,
   return ((obj.metadata as { annotations?: Record<string, string> }).annotations ?? {});
 }
 
-function clusterYaml(name: string, replicas: number): string {
+function clusterYaml(name: string, replicas: number, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     apiVersion: "moco.cybozu.com/v1beta2",
     kind: "MySQLCluster",
     metadata: { name, namespace: NS },
     spec: {
+      ...extra,
       replicas,
       podTemplate: { spec: { containers: [{ name: "mysqld", image: "ghcr.io/cybozu-go/moco/mysql:8.4.8" }] } },
       volumeClaimTemplates: [{
@@ -86,8 +94,8 @@ function conditions(healthy: "True" | "False"): unknown[] {
   ];
 }
 
-async function createCluster(name: string, replicas: number, primary: number, healthy: "True" | "False" | null): Promise<void> {
-  await cp.kubectl(["apply", "-f", "-"], clusterYaml(name, replicas));
+async function createCluster(name: string, replicas: number, primary: number, healthy: "True" | "False" | null, spec: Record<string, unknown> = {}): Promise<void> {
+  await cp.kubectl(["apply", "-f", "-"], clusterYaml(name, replicas, spec));
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(PASSWORDS)) data[k] = Buffer.from(`${name}-${v}`).toString("base64");
   await cp.kubectl(["apply", "-f", "-"], JSON.stringify({
@@ -134,6 +142,7 @@ before(async () => {
 });
 
 after(async () => {
+  await mysqlds?.stopAll();
   await cp?.stop();
 });
 
@@ -307,10 +316,43 @@ describe("kubectl-moco against a real API server", () => {
     assert.equal(missing.code, 3);
   });
 
+  it("status --source pod-ip verifies a spec.tls instance that requires TLS against the CA in the certificate Secret", async () => {
+    // One real mysqld with require_secure_transport=ON and a certificate for moco-secure-0 in shop.
+    const ca = await createCertificateAuthority();
+    mysqlds = await startMysqlds(1, { mycnf: tlsMyCnfLines(true), files: (_i, h) => instanceTlsFiles(ca, "secure", 1, h, 0, NS) });
+    const inst = mysqlds.instances[0];
+    assert.ok(inst);
+    const root = await mysql.createConnection({ socketPath: inst.socketPath, user: "root", password: "" });
+    try {
+      for (const st of createUserStatements(mocoUser("moco-readonly"), password("secure", "READONLY_PASSWORD"))) await root.query(st.sql, [...st.params]);
+    } finally { await root.end(); }
+    await createCluster("secure", 1, 0, "True", { tls: { requireSecureTransport: true } });
+    await cp.kubectl(["-n", NS, "patch", "pod", "moco-secure-0", "--subresource=status", "--type=merge", "-p",
+      JSON.stringify({ status: { phase: "Running", podIP: inst.host, podIPs: [{ ip: inst.host }] } })]);
+    const setCa = (pem: string) => cp.kubectl(["apply", "-f", "-"], JSON.stringify({
+      apiVersion: "v1", kind: "Secret", metadata: { name: tlsNames.issuedSecret("secure"), namespace: NS },
+      data: { "ca.crt": Buffer.from(pem).toString("base64") },
+    }));
+    const probe = async () => {
+      const r = await cli(["-n", NS, "status", "--source", "pod-ip", "-o", "json", "secure"]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { instances: { probeSource: string | null; probeError: string | null; gtidExecuted: string | null }[] }).instances[0];
+    };
+    await setCa(ca.cert);
+    const ok = await probe();
+    assert.equal(ok?.probeError, null);
+    assert.equal(ok?.probeSource, "pod-ip");
+    assert.equal(typeof ok?.gtidExecuted, "string", "the probe read the instance");
+    // Another CA in the Secret: the server is not trusted, the probe fails (no plaintext fallback).
+    await setCa((await createCertificateAuthority()).cert);
+    const bad = await probe();
+    assert.match(bad?.probeError ?? "", /certificate|self.signed|verify/i);
+  });
+
   it("completes cluster names from the API", async () => {
     const r = await cli(["-n", NS, "__complete", "switchover", "d"]);
     assert.equal(r.stdout, "degraded\n:4\n");
     const all = await cli(["__complete", "-n", NS, "mysql", ""]);
-    assert.equal(all.stdout, "degraded\nfresh\nhealthy\nsingle\n:4\n");
+    assert.equal(all.stdout, "degraded\nfresh\nhealthy\nsecure\nsingle\n:4\n");
   });
 });

@@ -40,7 +40,8 @@ import { createAgentMetrics } from "../../../src/agent/metrics.ts";
 import { decideReadiness, observeReadiness } from "../../../src/agent/readiness.ts";
 import { randomPasswords } from "../../env/random.ts";
 import type { MocoPasswords } from "../../../src/mysql/users.ts";
-import { mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
+import { TLS_CA_FILE, mysqlClientTlsOptions } from "../../../src/mysql/tls.ts";
+import { TLS_DIR } from "../tls-fixtures.ts";
 import type { MysqlClientTls } from "../../../src/mysql/tls.ts";
 import { eventually } from "../../env/eventually.ts";
 import { errorMessage } from "../../../src/util/errors.ts";
@@ -194,7 +195,7 @@ export class ClusterHarness {
   readonly events: RecordedEvent[] = [];
   readonly passes: PassResult[] = [];
   readonly metrics = new MemoryMetrics();
-  readonly clones: { ordinal: number; donor: string; ms: number }[] = [];
+  readonly clones: { ordinal: number; donor: string; ms: number; verifyDonorTls: boolean }[] = [];
   replicationSourceSecret: ReplicationSourceSecret | null;
   manager: ClusterManager | null = null;
   /** Ordinals the engine is cut from (cutFromEngine): their Pod IP and host name lead to a silent listener. */
@@ -403,6 +404,8 @@ export class ClusterHarness {
       passwords: this.passwords,
       metrics: createAgentMetrics(this.cluster.metadata.name, req.ordinal, { defaultMetrics: false }),
       logger: silentLogger(),
+      // spec.tls: the instances' CA as mysqld sees it (tls-fixtures), for verify_donor_tls.
+      ...(this.options.tls === undefined ? {} : { donorCaFile: `${TLS_DIR}/${TLS_CA_FILE}` }),
     });
     let settled = false;
     const kubelet = (async () => {
@@ -413,7 +416,9 @@ export class ClusterHarness {
     let outcome: CloneOutcome;
     try {
       const request = cloneRequestFor(req);
-      outcome = await service.clone({ ...request, boot_timeout_seconds: request.boot_timeout_seconds ?? DEFAULT_BOOT_TIMEOUT_SECONDS });
+      outcome = await service.clone({
+        ...request, boot_timeout_seconds: request.boot_timeout_seconds ?? DEFAULT_BOOT_TIMEOUT_SECONDS, verify_donor_tls: request.verify_donor_tls ?? false,
+      });
     } finally {
       agentDb.destroy();
     }
@@ -424,7 +429,7 @@ export class ClusterHarness {
     }
     await kubelet;
     settled = true;
-    this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started });
+    this.clones.push({ ordinal: req.ordinal, donor: req.donorHost, ms: Date.now() - started, verifyDonorTls: req.verifyDonorTls ?? false });
   }
 
   /** Last probed readiness per ordinal and the probes in flight (HarnessOptions.readinessWaitMs). */

@@ -185,6 +185,19 @@ describe("TLS with 3 instances driven by the engine", () => {
     }
     console.log(`renewal under load: ${writer.acked.length} acknowledged inserts, ${writer.errors.length} failed (around the session killed to force a reconnect), 0 lost`);
   });
+
+  it("clones an emptied replica from the primary with the donor verified against the CA (verify_donor_tls)", async () => {
+    const primary = h.cluster.status.currentPrimaryIndex;
+    const replica = primary === 0 ? 1 : 0;
+    const clonesBefore = h.clones.length;
+    await h.reinitialize(replica);
+    await h.waitFor("the replica cloned", () => h.clones.length > clonesBefore, 120_000);
+    assert.deepEqual(h.clones.slice(clonesBefore).map((c) => [c.ordinal, c.donor, c.verifyDonorTls]), [[replica, h.inst(primary).host, true]]);
+    await h.waitHealthy();
+    const want = await idsOn(h, primary);
+    await h.waitFor("the clone has the primary's rows", async () => (await idsOn(h, replica)).size === want.size, 30_000);
+    assert.ok(want.size > 0);
+  });
 });
 
 describe("require_secure_transport", () => {

@@ -19,7 +19,9 @@ describe("validateCloneRequest", () => {
   it("accepts a full request and defaults the boot timeout", () => {
     const r = validateCloneRequest(valid);
     assert.ok(r.ok);
-    assert.deepEqual(r.request, { ...valid, boot_timeout_seconds: DEFAULT_BOOT_TIMEOUT_SECONDS });
+    assert.deepEqual(r.request, { ...valid, boot_timeout_seconds: DEFAULT_BOOT_TIMEOUT_SECONDS, verify_donor_tls: false });
+    const v = validateCloneRequest({ ...valid, verify_donor_tls: true });
+    assert.ok(v.ok && v.request.verify_donor_tls);
     const t = validateCloneRequest({ ...valid, boot_timeout_seconds: 30 });
     assert.ok(t.ok && t.request.boot_timeout_seconds === 30);
     const z = validateCloneRequest({ ...valid, boot_timeout_seconds: 0 });
@@ -42,6 +44,7 @@ describe("validateCloneRequest", () => {
     ["long init user", { ...valid, init_user: "x".repeat(33) }, /init_user/],
     ["password not a string", { ...valid, password: 5 }, /^password must be a string/],
     ["negative boot timeout", { ...valid, boot_timeout_seconds: -1 }, /boot_timeout_seconds/],
+    ["verify_donor_tls not a boolean", { ...valid, verify_donor_tls: "yes" }, /verify_donor_tls must be a boolean/],
   ];
   for (const [name, body, message] of bad) {
     it(`rejects ${name}`, () => {
@@ -64,7 +67,7 @@ const allPasswords = {
 };
 
 describe("CloneService refusals", () => {
-  const request = { ...valid, boot_timeout_seconds: 1 };
+  const request = { ...valid, boot_timeout_seconds: 1, verify_donor_tls: false };
 
   it("refuses a recipient that has executed transactions (FAILED_PRECONDITION), counting nothing", async () => {
     const metrics = createAgentMetrics("c", 0, { defaultMetrics: false });
@@ -90,6 +93,16 @@ describe("CloneService refusals", () => {
     const svc = new CloneService({ agentDb: fakeDb(async () => [{ g: "" }]), socketPath: "/x", agentPassword: "s2", passwords: partial, metrics: createAgentMetrics("c", 0, { defaultMetrics: false }), logger: silentLogger() });
     const out = await svc.clone(request);
     assert.ok(!out.ok && out.code === "INTERNAL" && /READONLY_PASSWORD/.test(out.message));
+  });
+
+  it("refuses verify_donor_tls without the agent's TLS directory (FAILED_PRECONDITION), counting nothing", async () => {
+    const metrics = createAgentMetrics("c", 0, { defaultMetrics: false });
+    const db = fakeDb(async () => [{ g: "" }]);
+    const svc = new CloneService({ agentDb: db, socketPath: "/nonexistent", agentPassword: "s2", passwords: allPasswords, metrics, logger: silentLogger() });
+    assert.deepEqual(await svc.clone({ ...request, verify_donor_tls: true }), {
+      ok: false, code: "FAILED_PRECONDITION", message: "verify_donor_tls needs the agent's TLS directory (MYSQL_TLS_DIR)",
+    });
+    assert.equal((await metrics.cloneCount.get()).values[0]?.value, 0);
   });
 
   it("runs one clone at a time (RESOURCE_EXHAUSTED)", async () => {

@@ -23,6 +23,9 @@ import {
 import type { MySQLCluster } from "../../../src/api/v1beta2/index.ts";
 import { backupPolicy, cluster, options } from "../builders/fixtures.ts";
 import { podMountsTls } from "../../../src/controller/tls.ts";
+import { reachesPrimaryOverTls } from "../../../src/clustering/act.ts";
+import type { ClusterTls } from "../../../src/clustering/ports.ts";
+import { cloneRequestFor } from "../../../src/controller/clustering-adapter.ts";
 
 describe("mysqldTlsMyCnf", () => {
   const cases = [
@@ -175,4 +178,26 @@ describe("podMountsTls (the engine uses TLS only with Pods made with spec.tls)",
     { name: "a Pod with the certificate", pod: { spec: { containers: [], volumes: [{ name: "grpc-cert" }, { name: "mysql-tls" }] } }, want: true },
   ];
   for (const c of cases) it(c.name, () => assert.equal(podMountsTls(c.pod), c.want));
+});
+
+describe("reachesPrimaryOverTls (replication channel and clone from the primary) and the clone request", () => {
+  const tls = (mounted?: (i: number) => boolean): ClusterTls => ({
+    ca: "CA", serverName: (i) => `moco-c-${i}.moco-c.ns.svc`, replication: { caFile: "/etc/mysql-tls/ca.crt", verifyServerName: true },
+    ...(mounted === undefined ? {} : { instanceHasTls: mounted }),
+  });
+  const cases: Array<[string, ClusterTls | null | undefined, boolean]> = [
+    ["no spec.tls (undefined)", undefined, false],
+    ["no spec.tls (null)", null, false],
+    ["spec.tls, every Pod mounts the certificate", tls(), true],
+    ["spec.tls, both ends mount it", tls(() => true), true],
+    ["the recipient's Pod predates spec.tls", tls((i) => i !== 2), false],
+    ["the primary's Pod predates spec.tls", tls((i) => i !== 0), false],
+  ];
+  for (const [name, t, want] of cases) {
+    it(name, () => {
+      assert.equal(reachesPrimaryOverTls(t, 2, 0), want);
+      const req = { ordinal: 2, podName: "moco-c-2", podIp: "10.0.0.3", podHostname: "moco-c-2", donorHost: "10.0.0.1", donorPort: 33062, donorUser: "moco-clone-donor", donorPassword: "p", initUser: "moco-admin", initPassword: "q" };
+      assert.equal(cloneRequestFor({ ...req, verifyDonorTls: want }).verify_donor_tls, want ? true : undefined, "verify_donor_tls only when asked (an older agent would refuse the field otherwise)");
+    });
+  }
 });
