@@ -48,6 +48,8 @@ export interface ActOptions {
   readonly switchoverReadOnlyWaitMs?: number | undefined;
   /** WAIT_FOR_EXECUTED_GTID_SET timeout in switchover/failover (default 50 s). */
   readonly switchGtidWaitSeconds?: number | undefined;
+  /** Bound of each failover statement on a replica (default FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS). */
+  readonly replicaStatementTimeoutMs?: number | undefined;
   /** After STOP REPLICA IO_THREAD and between kills (default 100 ms). */
   readonly afterStopIOThreadMs?: number | undefined;
   /** Post-clone settle (default 3 s; env MOCO_CLONE_WAIT_DURATION). */
@@ -113,6 +115,30 @@ export async function makeWritable(conn: SqlConnection): Promise<void> {
 
 export async function stopReplicaIOThread(conn: SqlConnection): Promise<void> {
   await conn.exec("STOP REPLICA IO_THREAD");
+}
+
+/**
+ * Bound of each failover statement on a replica (STOP REPLICA IO_THREAD, the re-read of its
+ * status, the read of its probe records) instead of the 60 s read timeout: measured on
+ * MySQL 9.7 (docs/clustering.md "Failover"), STOP REPLICA IO_THREAD returns within 5–310 ms
+ * with its source idle, streaming, frozen or SIGSTOPped, and after one 2 s round of the
+ * server's stop loop when the IO thread is still connecting; a replica that does not answer
+ * within 10 s fails the failover pass at once, and the watch's re-nudge starts the next.
+ */
+export const FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS = 10_000;
+
+/**
+ * Failover step 1: STOP REPLICA IO_THREAD on every one of `ordinals` at once, each statement
+ * bounded by `timeoutMs`; returns when each one returned (performance.now()). Throws when
+ * any replica could not be stopped (the failover needs every one stopped).
+ */
+export async function stopReplicaIOThreads(conns: PassConnections, ordinals: readonly number[], timeoutMs: number): Promise<Map<number, number>> {
+  const stoppedAt = new Map<number, number>();
+  await Promise.all(ordinals.map(async (i) => {
+    await conns.with(i, (conn) => conn.bounded(timeoutMs, stopReplicaIOThread));
+    stoppedAt.set(i, performance.now());
+  }));
+  return stoppedAt;
 }
 
 /** WAIT_FOR_EXECUTED_GTID_SET(gtid, timeout); 1 ⇒ timeout error. A timeout below 1 s is refused (never unbounded). */
@@ -342,14 +368,14 @@ interface ProbedAge {
  * the old primary can count is then on record (a replica writes it before it answers, and an
  * answer later than the timeout does not count). A replica not read: no record (unknown).
  */
-async function readProbedAges(ctx: ActContext, from: number, stoppedAt: ReadonlyMap<number, number>, probeTimeoutMs: number): Promise<Map<number, ProbedAge>> {
+async function readProbedAges(ctx: ActContext, from: number, stoppedAt: ReadonlyMap<number, number>, probeTimeoutMs: number, boundMs: number): Promise<Map<number, ProbedAge>> {
   const out = new Map<number, ProbedAge>();
   if (stoppedAt.size === 0) return out;
   const readFrom = Math.max(...stoppedAt.values()) + probeTimeoutMs;
   await sleep(Math.max(0, readFrom - performance.now()), ctx.options?.signal);
   await Promise.all([...stoppedAt.keys()].map(async (i) => {
     try {
-      const ages = parseProbedAges(await ctx.conns.with(i, (conn) => conn.query(PROBED_AGES_QUERY)));
+      const ages = parseProbedAges(await ctx.conns.with(i, (conn) => conn.bounded(boundMs, (c) => c.query(PROBED_AGES_QUERY))));
       const age = ages.get(from);
       if (age !== undefined) out.set(i, { ageMs: age, readAt: performance.now() });
     } catch (e) {
@@ -366,17 +392,14 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
   let target: number;
   try {
     // 1. Starve the old primary of semi-sync acks (and of its agent's confirmations).
-    const stoppedAt = new Map<number, number>();
-    await Promise.all(op.stopReplicaIOThreadOn.map(async (i) => {
-      await ctx.conns.with(i, stopReplicaIOThread);
-      stoppedAt.set(i, performance.now());
-    }));
+    const bound = o.replicaStatementTimeoutMs ?? FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS;
+    const stoppedAt = await stopReplicaIOThreads(ctx.conns, op.stopReplicaIOThreadOn, bound);
     // 2. Re-read the candidates.
     await sleep(o.afterStopIOThreadMs ?? AFTER_STOP_IO_THREAD_MS, o.signal);
     const fresh: (InstanceStatus | null)[] = ctx.observed.instances.map(() => null);
     await Promise.all(
       op.recheck.map(async (i) => {
-        fresh[i] = await ctx.conns.with(i, (conn) => fetchInstanceStatus(conn));
+        fresh[i] = await ctx.conns.with(i, (conn) => conn.bounded(bound, fetchInstanceStatus));
       }),
     );
     // 3. The top runner on the fresh statuses.
@@ -395,7 +418,7 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     const old = ctx.observed.instances[op.from] ?? null;
     const timings = o.selfFence ?? DEFAULT_SELF_FENCE_TIMINGS;
     const fencedByController = old !== null && old.superReadOnly;
-    const probed = timings.thresholdMs > 0 && !fencedByController ? await readProbedAges(ctx, op.from, stoppedAt, timings.probeTimeoutMs) : new Map<number, ProbedAge>();
+    const probed = timings.thresholdMs > 0 && !fencedByController ? await readProbedAges(ctx, op.from, stoppedAt, timings.probeTimeoutMs, bound) : new Map<number, ProbedAge>();
     const now = performance.now();
     const guard = failoverGuard(
       ctx.observed.instances.length,

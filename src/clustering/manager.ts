@@ -298,7 +298,7 @@ export class ClusterWorker {
   /** The watch's report: the primary failed its checks in a row; a pass now. */
   private onWatchReport(log: ClusteringLogger, ordinal: number, report: WatchReport): void {
     if (this.stopped) return;
-    log.warn({ instance: ordinal, silent: report.silent, checks: PRIMARY_WATCH_FAILURES }, "the primary failed its liveness checks; starting a pass");
+    log.warn({ instance: ordinal, silent: report.silent, repeat: report.repeat, checks: PRIMARY_WATCH_FAILURES }, "the primary failed its liveness checks; starting a pass");
     if (report.silent) this.watchSilent.add(ordinal);
     this.nudge("watch");
   }
@@ -357,11 +357,14 @@ export class ClusterWorker {
         if (this.watch !== undefined && watchTarget !== undefined && !this.stopped) {
           this.watch.set(clusterKeyString(this.key), watchTarget, (ordinal, report) => this.onWatchReport(log, ordinal, report));
         }
+        this.watch?.passEnded(clusterKeyString(this.key), started);
         const watched = this.watch === undefined || watchTarget === undefined ? {} : { watched: watchTarget?.ordinal ?? null };
         result = { ...r, ...watched, hinted: hint === undefined ? [] : [...hint].sort((a, b) => a - b), key: this.key, opId, origin, durationMs: performance.now() - started };
         if (r.redo) this.nudge("redo");
       } catch (e) {
         if (this.stopped && e instanceof AbortedError) return;
+        // A failed pass changed nothing the watch follows: it may nudge again (watch.ts).
+        this.watch?.passEnded(clusterKeyString(this.key), started);
         metrics?.incCounter(METRIC.errors, labels);
         if (deadline.aborted) {
           metrics?.incCounter(METRIC.abandonedPasses, labels);

@@ -142,6 +142,20 @@ function dropSocket(conn: Connection): void {
   core?.stream?.destroy?.();
 }
 
+/**
+ * The leading words of a statement (up to three, up to the first literal), to name a
+ * statement that got no answer: the engine's statements carry their values as `?`
+ * parameters, and a statement with secrets is never named.
+ */
+export function statementHint(sql: string): string {
+  const words: string[] = [];
+  for (const w of sql.trim().split(/\s+/).slice(0, 3)) {
+    if (/['"`]/.test(w)) break; // a literal: never shown
+    words.push(w.replace(/[^A-Za-z0-9_@.(),?*=]/g, ""));
+  }
+  return words.join(" ").slice(0, 60);
+}
+
 /** mysql2's error for a statement that outlived its `timeout`. */
 function isStatementTimeout(e: unknown): boolean {
   return (e as { code?: unknown } | null)?.code === "PROTOCOL_SEQUENCE_TIMEOUT";
@@ -156,6 +170,8 @@ export class SqlConnection {
   private readonly connectTimeoutMs: number;
   private readonly signal: AbortSignal | undefined;
   private isBroken = false;
+  /** Upper bound of every statement's read timeout while set (bounded()). */
+  private capMs = Infinity;
   /** The server-side KILL of an interrupted statement, awaited by close(). */
   private killing: Promise<void> | undefined;
 
@@ -226,7 +242,8 @@ export class SqlConnection {
   async query(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<Row[]> {
     const signal = this.signal;
     if (signal?.aborted === true || this.killing !== undefined) throw new AbortedError("aborted");
-    const timeout = options.timeoutMs ?? this.readTimeoutMs;
+    const asked = options.timeoutMs ?? this.readTimeoutMs;
+    const timeout = this.capMs === Infinity ? asked : asked > 0 ? Math.min(asked, this.capMs) : this.capMs;
     const running = this.conn.query<RowDataPacket[]>(timeout > 0 ? { sql, timeout } : { sql }, params as SqlParam[]);
     let onAbort = (): void => undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -241,13 +258,32 @@ export class SqlConnection {
       return Array.isArray(rows) ? (rows as Row[]) : [];
     } catch (e) {
       if (e instanceof AbortedError) throw e;
-      if (isStatementTimeout(e)) this.interrupt();
+      if (isStatementTimeout(e)) {
+        this.interrupt();
+        // Which statement got no answer (docs/clustering.md "Failover"): the one that hung.
+        const named = (options.secrets ?? []).length === 0 ? `${statementHint(sql)} on ${this.host}` : `a statement on ${this.host}`;
+        throw toSqlError(e, options.secrets ?? [], `${named}: no answer within ${timeout} ms`);
+      }
       const fatal = (e as { fatal?: unknown } | null)?.fatal === true;
       if (fatal || errnoOf(e) === undefined) this.isBroken = true;
       throw toSqlError(e, options.secrets ?? []);
     } finally {
       signal?.removeEventListener("abort", onAbort);
       running.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Runs `fn` with every statement's read timeout at most `ms` (a step that must fail fast
+   * rather than wait the read timeout, e.g. a failover's statements on the replicas).
+   */
+  async bounded<T>(ms: number, fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    const previous = this.capMs;
+    this.capMs = Math.min(previous, ms);
+    try {
+      return await fn(this);
+    } finally {
+      this.capMs = previous;
     }
   }
 

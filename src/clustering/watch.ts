@@ -4,7 +4,10 @@
 // with a complete handshake, only after a failure); two consecutive failed checks nudge a
 // pass at once instead of waiting for `--check-interval`, and tell it whether the primary
 // stayed silent (timeouts: a partition, a hung process), which earns it one short status
-// try in that pass instead of the full retries. One shared scheduler for every cluster:
+// try in that pass instead of the full retries. A pass that started after the report and
+// ended with the same primary watched (failed, or decided nothing) re-arms it: while the
+// primary stays silent the watch nudges again, at most once per PRIMARY_WATCH_RENUDGE_MS.
+// One shared scheduler for every cluster:
 // each watch ticks on its own random phase (no herd), at most `concurrency` checks run at
 // once (a tick finding the limit reached is deferred by a fraction of the interval), a cluster without a reachable primary
 // is not watched at all.
@@ -21,6 +24,13 @@ export const DEFAULT_PRIMARY_WATCH_INTERVAL_MS = 1_000;
 export const PRIMARY_WATCH_FAILURES = 2;
 /** Checks in flight at once over all clusters. */
 export const DEFAULT_PRIMARY_WATCH_CONCURRENCY = 64;
+/**
+ * Least time between two reports of one run of failures (a re-armed watch waits this long
+ * after its previous report): at most one watch-origin pass per 3 s per cluster while a
+ * primary stays down, as often as the pass's own status retries (3 s apart), 3× sooner than
+ * the chart's 10 s check interval and 20× sooner than MOCO's 1 min.
+ */
+export const PRIMARY_WATCH_RENUDGE_MS = 3_000;
 
 /** One check: answered; no answer within the timeout (silent); or an error answer (refused, reset, denied). */
 export type CheckResult = "ok" | "silent" | "failed";
@@ -31,25 +41,55 @@ export interface WatchState {
   readonly failures: number;
   /** Every one of those failures was silent. */
   readonly allSilent: boolean;
-  /** This run of failures has nudged a pass already (one nudge per run: no spinning). */
+  /** This run of failures has nudged a pass that has not ended since (no spinning). */
   readonly reported: boolean;
+  /** When this run of failures last reported (the watch's clock, ms); null: not yet. */
+  readonly reportedAt: number | null;
 }
 
-export const WATCH_START: WatchState = { failures: 0, allSilent: true, reported: false };
+export const WATCH_START: WatchState = { failures: 0, allSilent: true, reported: false, reportedAt: null };
 
 /** What the watch tells the worker: the primary failed `threshold` checks in a row. */
 export interface WatchReport {
   /** Every failed check timed out (no answer at all), as against an error answer. */
   readonly silent: boolean;
+  /** Not the run's first report: a pass since the previous one left the same primary watched. */
+  readonly repeat: boolean;
 }
 
-/** The state machine of one watch: a success resets it; the `threshold`-th failure in a row reports once. */
-export function stepWatch(state: WatchState, result: CheckResult, threshold = PRIMARY_WATCH_FAILURES): { state: WatchState; report: WatchReport | null } {
+export interface WatchClock {
+  /** Now, on the clock of `reportedAt` and of rearmWatch's `passStartedAt`. */
+  readonly now: number;
+  /** Least time between two reports of one run (default PRIMARY_WATCH_RENUDGE_MS). */
+  readonly renudgeMs?: number | undefined;
+}
+
+/**
+ * The state machine of one watch: a success resets it; the `threshold`-th failure in a row
+ * reports; once re-armed (rearmWatch), a later failure reports again when `renudgeMs` have
+ * passed since the previous report.
+ */
+export function stepWatch(state: WatchState, result: CheckResult, threshold = PRIMARY_WATCH_FAILURES, clock: WatchClock = { now: 0 }): { state: WatchState; report: WatchReport | null } {
   if (result === "ok") return { state: WATCH_START, report: null };
   const failures = state.failures + 1;
   const allSilent = state.allSilent && result === "silent";
-  const fire = !state.reported && failures >= threshold;
-  return { state: { failures, allSilent, reported: state.reported || fire }, report: fire ? { silent: allSilent } : null };
+  const backedOff = state.reportedAt === null || clock.now - state.reportedAt >= (clock.renudgeMs ?? PRIMARY_WATCH_RENUDGE_MS);
+  const fire = !state.reported && failures >= threshold && backedOff;
+  return {
+    state: { failures, allSilent, reported: state.reported || fire, reportedAt: fire ? clock.now : state.reportedAt },
+    report: fire ? { silent: allSilent, repeat: state.reportedAt !== null } : null,
+  };
+}
+
+/**
+ * A pass ended and left this watch in place (same primary: it failed, or decided nothing).
+ * When that pass started at or after the last report it has consumed it: the watch may
+ * report again (stepWatch's back-off applies). A pass that started before the report has
+ * not seen it (its nudge is still pending): the state is kept.
+ */
+export function rearmWatch(state: WatchState, passStartedAt: number): WatchState {
+  if (!state.reported || state.reportedAt === null || passStartedAt < state.reportedAt) return state;
+  return { ...state, reported: false };
 }
 
 /** What to watch: the ordinal the last pass reached as the primary, and how to reach it. */
@@ -133,6 +173,8 @@ export interface PrimaryWatchOptions {
   readonly intervalMs?: number | undefined;
   readonly concurrency?: number | undefined;
   readonly threshold?: number | undefined;
+  /** Least time between two reports of one run of failures (default PRIMARY_WATCH_RENUDGE_MS). */
+  readonly renudgeMs?: number | undefined;
   /** The prober of a target (default PingProber; unit tests pass fakes). */
   readonly prober?: ((target: WatchTarget) => Prober) | undefined;
   /** Called after every check (tests, tracing). */
@@ -159,6 +201,7 @@ export class PrimaryWatch {
   private readonly intervalMs: number;
   private readonly concurrency: number;
   private readonly threshold: number;
+  private readonly renudgeMs: number;
   private readonly proberOf: (target: WatchTarget) => Prober;
   private readonly onCheck: PrimaryWatchOptions["onCheck"];
   private inFlight = 0;
@@ -168,6 +211,7 @@ export class PrimaryWatch {
     this.intervalMs = options.intervalMs ?? DEFAULT_PRIMARY_WATCH_INTERVAL_MS;
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_PRIMARY_WATCH_CONCURRENCY);
     this.threshold = Math.max(1, options.threshold ?? PRIMARY_WATCH_FAILURES);
+    this.renudgeMs = Math.max(0, options.renudgeMs ?? PRIMARY_WATCH_RENUDGE_MS);
     this.proberOf = options.prober ?? ((t) => new PingProber(t.sql));
     this.onCheck = options.onCheck;
   }
@@ -194,6 +238,16 @@ export class PrimaryWatch {
     const entry: Entry = { target, prober: this.proberOf(target), onReport, state: WATCH_START, timer: null, stopped: false };
     this.entries.set(key, entry);
     this.schedule(key, entry, Math.random() * this.intervalMs);
+  }
+
+  /**
+   * A pass of `key` that started at `passStartedAt` (performance.now()) ended: re-arm its
+   * watch (rearmWatch). Call it after `set` with that pass's target, so that a pass that
+   * changed the primary finds a fresh watch (or none) here.
+   */
+  passEnded(key: string, passStartedAt: number): void {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) entry.state = rearmWatch(entry.state, passStartedAt);
   }
 
   remove(key: string): void {
@@ -237,7 +291,7 @@ export class PrimaryWatch {
     }
     if (entry.stopped) return;
     this.onCheck?.(key, entry.target.ordinal, result);
-    const step = stepWatch(entry.state, result, this.threshold);
+    const step = stepWatch(entry.state, result, this.threshold, { now: performance.now(), renudgeMs: this.renudgeMs });
     entry.state = step.state;
     if (step.report !== null) entry.onReport(entry.target.ordinal, step.report);
     this.schedule(key, entry, this.intervalMs - (performance.now() - started));

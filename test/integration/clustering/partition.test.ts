@@ -121,7 +121,9 @@ describe("failover from a SIGSTOPped (unresponsive) primary", () => {
       process.kill(pid, "SIGSTOP");
       stoppedPid = pid;
       const ackedBeforeStop = writer.acked.length;
-      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((p) => p !== 0), 150_000);
+      await h.waitFor("a new primary accepting writes", () => [...writer.firstAckOn.keys()].some((p) => p !== 0), 150_000).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}\nlast engine logs:\n${logs.filter((l) => !l.includes(" debug ")).slice(-25).join("\n")}`);
+      });
       newPrimary = h.cluster.status.currentPrimaryIndex;
       const tWrite = [...writer.firstAckOn.entries()].find(([p]) => p !== 0)?.[1] ?? NaN;
       const failoverEvent = h.events.find((e) => e.reason === "FailOver");

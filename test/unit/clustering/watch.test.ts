@@ -1,13 +1,14 @@
 // The liveness watch of the primary (issue #14): its state machine, the "recently
 // unreachable" rule of the next pass, the shared scheduler (one report per run of failures,
-// no watch without a target, bounded concurrency) and the ping prober's classification
+// re-armed by the end of a pass that left the same primary watched, with a back-off between
+// reports; no watch without a target, bounded concurrency) and the ping prober's classification
 // against a silent listener and a refusing port on loopback.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { PingProber, PrimaryWatch, WATCH_START, stepWatch } from "../../../src/clustering/watch.ts";
+import { PRIMARY_WATCH_RENUDGE_MS, PingProber, PrimaryWatch, WATCH_START, rearmWatch, stepWatch } from "../../../src/clustering/watch.ts";
 import type { CheckResult, Prober, WatchReport, WatchState, WatchTarget } from "../../../src/clustering/watch.ts";
 import { recentlyUnreachableFor } from "../../../src/clustering/manager.ts";
 import { fetchPlanFor } from "../../../src/clustering/observe.ts";
@@ -24,8 +25,8 @@ function run(results: readonly CheckResult[], threshold = 2): { reports: (WatchR
 }
 
 describe("stepWatch", () => {
-  const S = { silent: true };
-  const F = { silent: false };
+  const S = { silent: true, repeat: false };
+  const F = { silent: false, repeat: false };
   const cases: { name: string; results: CheckResult[]; threshold?: number; reports: (WatchReport | null)[] }[] = [
     { name: "answers never report", results: ["ok", "ok", "ok"], reports: [null, null, null] },
     { name: "one failure does not report", results: ["silent", "ok", "silent", "ok"], reports: [null, null, null, null] },
@@ -44,6 +45,96 @@ describe("stepWatch", () => {
   }
   it("an answer resets the state", () => {
     assert.deepEqual(run(["silent", "silent", "ok"]).last, WATCH_START);
+  });
+});
+
+describe("re-nudge: rearmWatch on a pass's end, stepWatch's back-off", () => {
+  // A timeline on the watch's clock (ms): a check and its result, or the end of a pass that
+  // started at `started` and left the same primary watched. Threshold 2, back-off 3 000 ms.
+  type Ev = { at: number; check: CheckResult } | { at: number; passEnded: number };
+  const silentEvery = (from: number, to: number): Ev[] => {
+    const out: Ev[] = [];
+    for (let at = from; at <= to; at += 1_000) out.push({ at, check: "silent" });
+    return out;
+  };
+  const timeline = (evs: Ev[]): Ev[] => [...evs].sort((a, b) => a.at - b.at || ("passEnded" in a ? -1 : 1));
+  function replay(evs: Ev[], renudgeMs = 3_000): { at: number; repeat: boolean; silent: boolean }[] {
+    let state = WATCH_START;
+    const out: { at: number; repeat: boolean; silent: boolean }[] = [];
+    for (const e of timeline(evs)) {
+      if ("passEnded" in e) {
+        state = rearmWatch(state, e.passEnded);
+        continue;
+      }
+      const step = stepWatch(state, e.check, 2, { now: e.at, renudgeMs });
+      state = step.state;
+      if (step.report !== null) out.push({ at: e.at, ...step.report });
+    }
+    return out;
+  }
+  const cases: { name: string; evs: Ev[]; renudgeMs?: number; want: { at: number; repeat: boolean; silent?: boolean }[] }[] = [
+    {
+      name: "no pass ends: one report per run (as before)",
+      evs: silentEvery(1_000, 20_000),
+      want: [{ at: 2_000, repeat: false }],
+    },
+    {
+      name: "the nudged pass fails fast: the next report waits out the back-off",
+      evs: [...silentEvery(1_000, 10_000), { at: 2_500, passEnded: 2_100 }],
+      want: [{ at: 2_000, repeat: false }, { at: 5_000, repeat: true }],
+    },
+    {
+      name: "the nudged pass hangs 60 s and fails: a report at the next check after its end",
+      evs: [...silentEvery(1_000, 70_000), { at: 62_300, passEnded: 2_100 }],
+      want: [{ at: 2_000, repeat: false }, { at: 63_000, repeat: true }],
+    },
+    {
+      name: "every pass fails fast: at most one report per back-off, each after a pass ended",
+      evs: [
+        ...silentEvery(1_000, 12_000),
+        { at: 2_200, passEnded: 2_100 },
+        { at: 5_200, passEnded: 5_100 },
+        { at: 8_200, passEnded: 8_100 },
+      ],
+      want: [{ at: 2_000, repeat: false }, { at: 5_000, repeat: true }, { at: 8_000, repeat: true }, { at: 11_000, repeat: true }],
+    },
+    {
+      name: "a pass that started before the report does not re-arm it (its nudge is pending)",
+      evs: [...silentEvery(1_000, 10_000), { at: 2_500, passEnded: 1_500 }],
+      want: [{ at: 2_000, repeat: false }],
+    },
+    {
+      name: "a pass that ends while the primary answers again: an answer re-arms anyway, no back-off",
+      evs: [{ at: 1_000, check: "silent" }, { at: 2_000, check: "silent" }, { at: 2_500, passEnded: 2_100 }, { at: 3_000, check: "ok" }, ...silentEvery(4_000, 6_000)],
+      want: [{ at: 2_000, repeat: false }, { at: 5_000, repeat: false }],
+    },
+    {
+      name: "a repeat keeps the run's silence: a refusal in the run makes it not silent",
+      evs: [{ at: 1_000, check: "silent" }, { at: 2_000, check: "silent" }, { at: 2_500, passEnded: 2_100 }, { at: 3_000, check: "failed" }, ...silentEvery(4_000, 6_000)],
+      want: [{ at: 2_000, repeat: false, silent: true }, { at: 5_000, repeat: true, silent: false }],
+    },
+    {
+      name: "back-off 0: the first check after the pass's end reports",
+      evs: [...silentEvery(1_000, 4_000), { at: 2_500, passEnded: 2_100 }],
+      renudgeMs: 0,
+      want: [{ at: 2_000, repeat: false }, { at: 3_000, repeat: true }],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = replay(c.evs, c.renudgeMs);
+      assert.deepEqual(
+        got.map((r) => ({ at: r.at, repeat: r.repeat, ...(c.want.some((w) => w.silent !== undefined) ? { silent: r.silent } : {}) })),
+        c.want.map((w) => ({ at: w.at, repeat: w.repeat, ...(c.want.some((x) => x.silent !== undefined) ? { silent: w.silent ?? true } : {}) })),
+      );
+    });
+  }
+  it("the shipped back-off lies between 2 and 5 s", () => {
+    assert.ok(PRIMARY_WATCH_RENUDGE_MS >= 2_000 && PRIMARY_WATCH_RENUDGE_MS <= 5_000);
+  });
+  it("rearmWatch leaves an unreported state alone", () => {
+    const s = stepWatch(WATCH_START, "silent", 2, { now: 1_000 }).state;
+    assert.equal(rearmWatch(s, 5_000), s);
   });
 });
 
@@ -119,9 +210,41 @@ describe("PrimaryWatch (the shared scheduler)", () => {
     } finally {
       w.stopAll();
     }
-    assert.deepEqual(reports, [{ ordinal: 0, report: { silent: true } }, { ordinal: 0, report: { silent: false } }]);
+    assert.deepEqual(reports, [{ ordinal: 0, report: { silent: true, repeat: false } }, { ordinal: 0, report: { silent: false, repeat: false } }]);
     assert.ok(prober.closed);
     assert.equal(w.size, 0);
+  });
+
+  it("a pass's end re-arms the watch of a primary that stays silent (after the back-off)", async () => {
+    const prober = new ScriptedProber(["silent"]);
+    const w = new PrimaryWatch({ intervalMs: 10, renudgeMs: 40, prober: () => prober });
+    const reports: WatchReport[] = [];
+    const reportedAt: number[] = [];
+    let passStartedAt = -1;
+    w.set("ns/a", target(0), (_ordinal, report) => {
+      reports.push(report);
+      reportedAt.push(performance.now());
+      passStartedAt = performance.now();
+    });
+    try {
+      while (reports.length < 1) await sleep(5);
+      // No pass ended: however long the primary stays silent, no second report.
+      const checks = prober.checks;
+      while (prober.checks < checks + 10) await sleep(5);
+      assert.equal(reports.length, 1);
+      // The nudged pass ends, the primary unchanged: the watch reports again, once.
+      w.passEnded("ns/a", passStartedAt);
+      while (reports.length < 2) await sleep(5);
+      assert.deepEqual(reports[1], { silent: true, repeat: true });
+      // The back-off is a lower bound the watch enforces (not a speed measurement).
+      // (1 ms of slack: the times here are taken just after the watch's own.)
+      assert.ok(reportedAt[1]! - reportedAt[0]! >= 39, `second report ${reportedAt[1]! - reportedAt[0]!} ms after the first`);
+      const after2 = prober.checks;
+      while (prober.checks < after2 + 10) await sleep(5);
+      assert.equal(reports.length, 2, "one report per ended pass");
+    } finally {
+      w.stopAll();
+    }
   });
 
   it("the same target keeps its watch; another target or null replaces or ends it", () => {
