@@ -109,6 +109,7 @@ describe("fault helpers on the real node", () => {
     const p = partitionPod(env, NS, "server", FULL_PARTITION, 250);
     try {
       const before = podNetns(env, NS, "server");
+      const restartsBefore = await restarts("server");
       const sandbox = nodeTasks(env).find((t) => t.type === "sandbox" && t.pod === "server" && t.namespace === NS && t.pid);
       assert.ok(sandbox?.pid);
       process.kill(sandbox.pid, "SIGKILL");
@@ -118,11 +119,14 @@ describe("fault helpers on the real node", () => {
           return ns !== before && hasCut(ns);
         } catch { return false; }
       }, 180_000, 500);
+      // The Pod's status (Ready, podIP) is the old sandbox's until the kubelet has restarted the
+      // container in the new one (the CI once read the old address here): wait for the restart.
+      await eventually("the container restarted in the new sandbox", async () => (await restarts("server")) > restartsBefore || undefined, 180_000, 500);
       await kubectl(["wait", "--for=condition=Ready", "pod/server", "--timeout=180s"]);
       serverIP = await podIP(env, NS, "server");
       assert.equal(await clientReaches(serverURL()), false, "the new sandbox is cut");
     } finally { p.heal(); }
-    assert.equal(await clientReaches(serverURL()), true, "healed");
+    await eventually("healed: the client reaches the server's new sandbox", () => clientReaches(serverURL()).then((ok) => ok || undefined), 60_000, 1000);
   });
 
   it("a Pod cut from given Pods, and from the API server, heals", async () => {
