@@ -3,7 +3,7 @@
 // never carry a statement's parameters (passwords), and the per-pass set of connections
 // (one per instance, opened lazily, all closed at the end of the pass).
 import mysql from "mysql2/promise";
-import type { Connection, RowDataPacket } from "mysql2/promise";
+import type { Connection, ConnectionOptions, RowDataPacket } from "mysql2/promise";
 
 import { mysqlClientTlsOptions } from "../mysql/tls.ts";
 import type { MysqlClientTls } from "../mysql/tls.ts";
@@ -103,7 +103,16 @@ export interface QueryOptions {
  * default: ~500 KiB per connection); the engine prepares nothing (query() only), so its
  * connections keep one slot.
  */
-export const NO_STATEMENT_CACHE = { maxPreparedStatements: 1 } as const;
+const NO_STATEMENT_CACHE = { maxPreparedStatements: 1 } as const;
+
+/** mysql2 options of one connection to `target` (address, TLS, credentials, no statement cache). */
+export function targetConnectionOptions(target: SqlTarget, connectTimeoutMs: number): ConnectionOptions {
+  return {
+    ...mysqlClientTlsOptions(target.host, target.port, target.tls), user: target.user, password: target.password,
+    connectTimeout: connectTimeoutMs,
+    ...NO_STATEMENT_CACHE,
+  };
+}
 
 /**
  * Kills server thread `threadId` of `target` from a new connection (best effort: the
@@ -112,11 +121,7 @@ export const NO_STATEMENT_CACHE = { maxPreparedStatements: 1 } as const;
 async function killServerThread(target: SqlTarget, threadId: number, connectTimeoutMs: number): Promise<void> {
   let conn: Connection | undefined;
   try {
-    conn = await mysql.createConnection({
-      ...mysqlClientTlsOptions(target.host, target.port, target.tls), user: target.user, password: target.password,
-      connectTimeout: Math.min(connectTimeoutMs, KILL_STATEMENT_TIMEOUT_MS),
-      ...NO_STATEMENT_CACHE,
-    });
+    conn = await mysql.createConnection(targetConnectionOptions(target, Math.min(connectTimeoutMs, KILL_STATEMENT_TIMEOUT_MS)));
     conn.on("error", () => undefined);
     await conn.query({ sql: "KILL CONNECTION ?", timeout: KILL_STATEMENT_TIMEOUT_MS }, [threadId]);
   } catch {
@@ -192,15 +197,11 @@ export class SqlConnection {
   static async open(target: SqlTarget, timeouts: SqlTimeouts = {}): Promise<SqlConnection> {
     if (timeouts.signal?.aborted === true) throw new AbortedError("aborted");
     const connecting = mysql.createConnection({
-      ...mysqlClientTlsOptions(target.host, target.port, target.tls),
-      user: target.user,
-      password: target.password,
-      connectTimeout: timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      ...targetConnectionOptions(target, timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
       multipleStatements: false,
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
-      ...NO_STATEMENT_CACHE,
     });
     const signal = timeouts.signal;
     let onAbort = (): void => undefined;

@@ -14,8 +14,7 @@
 import mysql from "mysql2/promise";
 import type { Connection } from "mysql2/promise";
 
-import { mysqlClientTlsOptions } from "../mysql/tls.ts";
-import { NO_STATEMENT_CACHE } from "./sql.ts";
+import { targetConnectionOptions } from "./sql.ts";
 import type { SqlTarget } from "./sql.ts";
 
 /** `--primary-watch-interval` default: one check per second per cluster (0 disables the watch). */
@@ -143,8 +142,7 @@ export class PingProber implements Prober {
     let conn = this.conn;
     if (conn === null) {
       const generation = this.generation;
-      const t = this.target;
-      conn = await mysql.createConnection({ ...mysqlClientTlsOptions(t.host, t.port, t.tls), user: t.user, password: t.password, connectTimeout: timeoutMs, ...NO_STATEMENT_CACHE });
+      conn = await mysql.createConnection(targetConnectionOptions(this.target, timeoutMs));
       conn.on("error", () => undefined);
       // Completed after a timeout dropped the attempt, or after close(): not kept.
       if (this.closed || this.generation !== generation) {

@@ -130,6 +130,19 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     await h.stopManager();
     h.startManager();
   };
+  /** Back to the regular passes, the engine's cut of `p` (and `healMore`) healed: `p` rejoins or is reported errant. */
+  const healAndRejoin = async (p: number, healMore: () => void = () => undefined): Promise<void> => {
+    await regularPasses();
+    h.healEngine(p);
+    healMore();
+    h.nudge();
+    await h.waitFor(
+      "the old primary rejoined or reported errant",
+      () => (h.lastState() === "Healthy" && h.pods[p]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(p),
+      120_000,
+    );
+    await sleep(1_000);
+  };
 
   before(async () => {
     // A 1 s connect timeout: the engine notices an unreachable primary sooner than its agent can
@@ -246,16 +259,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       );
       assert.ok(tWritable > tFenced, "the new primary was writable before the old one fenced itself");
       console.log(`  ${assertFailoverOrder(h, log, { from: p, tCut, passesBefore, writableAt: tWritable })}`);
-      await regularPasses();
-      h.healEngine(p);
-      agentCut.delete(p);
-      h.nudge();
-      await h.waitFor(
-        "the old primary rejoined or reported errant",
-        () => (h.lastState() === "Healthy" && h.pods[p]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(p),
-        120_000,
-      );
-      await sleep(1_000);
+      await healAndRejoin(p, () => agentCut.delete(p));
     } finally {
       agentCut.delete(p);
       await monitor.stop();
@@ -410,15 +414,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       await h.waitFor("the new primary seen writable", () => (monitor.writableAt[newPrimary]?.length ?? 0) > 0, 30_000);
       console.log(`  ${assertFailoverOrder(h, log, { from: p, tCut, passesBefore, writableAt: monitor.writableAt[newPrimary]?.[0] ?? NaN })}`);
       await moreAcks(writer, 100);
-      await regularPasses();
-      h.healEngine(p);
-      h.nudge();
-      await h.waitFor(
-        "the old primary rejoined or reported errant",
-        () => (h.lastState() === "Healthy" && h.pods[p]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(p),
-        120_000,
-      );
-      await sleep(1_000);
+      await healAndRejoin(p);
     } finally {
       await monitor.stop();
       await writer.stop();
