@@ -18,7 +18,7 @@ import { failoverGuard } from "./fence-guard.ts";
 import { DEFAULT_SELF_FENCE_TIMINGS, PROBED_AGES_QUERY, parseProbedAges, type SelfFenceTimings } from "../mysql/self-fence.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { parsePort } from "./cluster.ts";
-import { fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
+import { UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS, fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
 import type { ClusterMetricLabels, ClusterPorts, ClusterTls, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
 import { num, sleep, str } from "./sql.ts";
@@ -52,6 +52,8 @@ export interface ActOptions {
   readonly replicaStatementTimeoutMs?: number | undefined;
   /** After STOP REPLICA IO_THREAD and between kills (default 100 ms). */
   readonly afterStopIOThreadMs?: number | undefined;
+  /** Connect timeout of the old primary's last try before a failover (default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS, 1 s). */
+  readonly oldPrimaryRecheckMs?: number | undefined;
   /** Post-clone settle (default 3 s; env MOCO_CLONE_WAIT_DURATION). */
   readonly cloneSettleMs?: number | undefined;
   readonly clonePollAttempts?: number | undefined;
@@ -386,14 +388,48 @@ async function readProbedAges(ctx: ActContext, from: number, stoppedAt: Readonly
 }
 
 // Failover (docs/clustering.md#failover)
+/**
+ * Whether instance `from` answers a status read now, on a new connection: connect timeout
+ * `ms`, every statement bounded by `ms`, the whole bounded by 2 × `ms` (a primary that
+ * accepts the connection and then hangs does not answer).
+ */
+async function oldPrimaryAnswers(ctx: ActContext, from: number, ms: number): Promise<boolean> {
+  let conn: SqlConnection | undefined;
+  const attempt = (async () => {
+    conn = await ctx.conns.open(from, ms);
+    await conn.bounded(ms, fetchInstanceStatus);
+    return true;
+  })().catch(() => false);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), 2 * ms);
+  });
+  try {
+    return await Promise.race([attempt, late]);
+  } finally {
+    clearTimeout(timer);
+    void attempt.then(() => conn?.close());
+  }
+}
+
 async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "failover" }>): Promise<ActResult> {
   const o = ctx.options ?? {};
   const log = logger(ctx);
   let target: number;
   try {
+    // 0. (moco-ts) The old primary gets one more short try, while the IO threads stop: a
+    // failover decided while the controller could not reach it (a cut between the controller
+    // and the Pods that has healed since) is abandoned when it answers now. The next pass
+    // observes again; its configure restarts the IO threads.
+    const answers = oldPrimaryAnswers(ctx, op.from, o.oldPrimaryRecheckMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS);
     // 1. Starve the old primary of semi-sync acks (and of its agent's confirmations).
     const bound = o.replicaStatementTimeoutMs ?? FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS;
     const stoppedAt = await stopReplicaIOThreads(ctx.conns, op.stopReplicaIOThreadOn, bound);
+    if (await answers) {
+      log.info({ from: op.from }, "failover abandoned: the old primary answers again");
+      await emit(ctx, "Normal", "FailOverAbandoned", `The primary (instance ${op.from}) answers again; the failover was not done`);
+      return { redo: true };
+    }
     // 2. Re-read the candidates.
     await sleep(o.afterStopIOThreadMs ?? AFTER_STOP_IO_THREAD_MS, o.signal);
     const fresh: (InstanceStatus | null)[] = ctx.observed.instances.map(() => null);

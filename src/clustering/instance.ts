@@ -6,6 +6,13 @@ import { ER_NO_SUCH_TABLE, bool, errnoOf, num, numOrNull, str } from "./sql.ts";
 import type { SqlConnection } from "./sql.ts";
 import type { CloneState, InstanceStatus, ReplicaHostRow, ReplicaStatusRow } from "./types.ts";
 
+/**
+ * Connect timeout of the single try given to an instance the previous pass could not
+ * reach at all (observe: ObserveOptions.recentlyUnreachable), and of the old primary's last
+ * try before a failover (act).
+ */
+export const UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS = 1_000;
+
 const ALL_SEMISYNC_VARIABLES = [
   SEMISYNC_NAMES.current.sourceEnabled,
   SEMISYNC_NAMES.current.sourceWaitForReplicaCount,

@@ -4,7 +4,7 @@
 // part (decide.ts) assesses. An unreachable or half-broken instance is `null`; errors
 // that fail the pass are thrown (the manager counts and logs them).
 import { MYSQL_ADMIN_PORT, podHostname as defaultPodHostname, isIntermediate, parsePort, replicasOf } from "./cluster.ts";
-import { fetchInstanceStatus } from "./instance.ts";
+import { UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS, fetchInstanceStatus } from "./instance.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import type { ClusterPorts, ClusterTls, ClusteringLogger } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
@@ -18,11 +18,7 @@ import { errorMessage } from "../util/errors.ts";
 export const DEFAULT_FETCH_ATTEMPTS = 3;
 export const DEFAULT_FETCH_RETRY_GAP_MS = 3_000;
 export const PRIMARY_RECHECK_DELAY_MS = 100;
-/**
- * Connect timeout of the single try given to an instance the previous pass could not
- * reach at all (ObserveOptions.recentlyUnreachable).
- */
-export const UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS = 1_000;
+export { UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS } from "./instance.ts";
 
 // ---------------------------------------------------------------------------------
 // Go durations (the MOCO_* environment overrides are Go durations)

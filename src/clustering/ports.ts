@@ -68,6 +68,8 @@ export type ClusteringEventReason =
   | "SwitchOverFailed"
   | "FailOver"
   | "FailOverFailed"
+  /** moco-ts: the old primary answered again right before a failover; nothing was changed. */
+  | "FailOverAbandoned"
   | "Cloned"
   | "CloneFailed"
   | "Writable"
