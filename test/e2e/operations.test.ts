@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { RowDataPacket } from "mysql2/promise";
 import {
-  E2eWriter, clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
+  E2eWriter, clusterManifest, clusterPassword, clusterState, connectMysql, eventually, podIP, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
 } from "./harness.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -109,8 +109,11 @@ describe("operations on the sandbox", () => {
         longestUnavailableMs = Math.max(longestUnavailableMs, Date.now() - unavailableSince);
         unavailableSince = undefined;
       }
-      return updated.length === 3 && st.healthy === "True" ? true : undefined;
+      // Every Pod Ready too: right after the last Pod is recreated, Healthy still describes the cluster before.
+      const allReady = pods.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true);
+      return updated.length === 3 && allReady && st.healthy === "True" ? true : undefined;
     }, 900_000, 500);
+    await waitHealthy(env, ns, name);
     const rolledMs = Date.now() - start;
     await writer.stop();
     let longestWriteGapMs = 0;
@@ -131,8 +134,8 @@ describe("operations on the sandbox", () => {
     const primary = await primaryPod(env, ns, name);
     assert.deepEqual(await writer.missingOn(primary?.status?.podIP ?? ""), [], "every acknowledged insert on the primary");
     // The replicas apply what they received asynchronously: each has every insert soon.
-    for (const p of (await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` })).items) {
-      await eventually(`every acknowledged insert on ${p.metadata?.name ?? ""}`, async () => ((await writer.missingOn(p.status?.podIP ?? "")).length === 0 ? true : undefined), 60_000, 1000);
+    for (const i of [0, 1, 2]) {
+      await eventually(`every acknowledged insert on moco-${name}-${i}`, async () => ((await writer.missingOn(await podIP(env, ns, `moco-${name}-${i}`))).length === 0 ? true : undefined), 60_000, 1000);
     }
     await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
   });
