@@ -240,7 +240,9 @@ export function decideState(observed: ObservedCluster): StateDecision {
 
   const candidates = [...candidateSet].sort((a, b) => a - b);
   const primaryPod = observed.pods[p] ?? null;
-  const candidate = candidates[0] ?? null;
+  // moco-ts: an instance whose Pod runs the StatefulSet's update revision first (a switchover
+  // during a rolling update then lands on an instance that is not restarted again); else the lowest.
+  const candidate = candidates.find((i) => observed.pods[i]?.updated === true) ?? candidates[0] ?? null;
   const needSwitch = candidate !== null && primaryPod !== null && (primaryPod.deleting || primaryPod.demote);
   return {
     state,

@@ -55,6 +55,11 @@ export interface PodView {
   readonly demote: boolean;
   /** The moco.cybozu.com/demote annotation key exists (any value); switchover removes it. */
   readonly hasDemoteAnnotation?: boolean | undefined;
+  /**
+   * moco-ts: the Pod's controller-revision-hash is its StatefulSet's updateRevision (absent
+   * when unknown). The switchover target prefers such instances (docs/clustering.md#switchover).
+   */
+  readonly updated?: boolean | undefined;
   /** The moco.cybozu.com/prevent-delete annotation key exists (any value). */
   readonly hasPreventDeleteAnnotation: boolean;
   /** Value of label moco.cybozu.com/role; "" or null when absent. */
@@ -192,7 +197,7 @@ export interface StateDecision {
   readonly primaryIndex: number;
   /** Switch candidates (goodReplica while evaluating rows 4 and 5), ascending. */
   readonly candidates: readonly number[];
-  /** Lowest candidate, or null. */
+  /** The switchover target: the lowest candidate whose Pod is `updated`, else the lowest candidate, or null. */
   readonly candidate: number | null;
   /** Candidates exist and the primary Pod is being deleted or demoted. */
   readonly needSwitch: boolean;

@@ -18,6 +18,7 @@ import {
   ANNOTATION_DEMOTE,
   ANNOTATION_PREVENT_DELETE,
   LABEL_APP_INSTANCE,
+  LABEL_CONTROLLER_REVISION_HASH,
   LABEL_APP_NAME,
   LABEL_ROLE,
   APP_NAME_MYSQL,
@@ -71,8 +72,11 @@ export interface AdapterDeps {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A Pod as the engine sees it. */
-export function podView(pod: V1Pod): PodView {
+/**
+ * A Pod as the engine sees it; `updateRevision` is its StatefulSet's status.updateRevision
+ * (`updated` is left out when it is unknown).
+ */
+export function podView(pod: V1Pod, updateRevision?: string): PodView {
   const ann = pod.metadata?.annotations ?? {};
   const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   return {
@@ -81,6 +85,7 @@ export function podView(pod: V1Pod): PodView {
     deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
     demote: ann[ANNOTATION_DEMOTE] === "true",
     hasDemoteAnnotation: ANNOTATION_DEMOTE in ann,
+    ...(updateRevision === undefined || updateRevision === "" ? {} : { updated: pod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] === updateRevision }),
     hasPreventDeleteAnnotation: ANNOTATION_PREVENT_DELETE in ann,
     roleLabel: pod.metadata?.labels?.[LABEL_ROLE] ?? null,
     ip: pod.status?.podIP ?? null,
@@ -161,7 +166,8 @@ export function clusterPorts(d: AdapterDeps, key: ClusterKey): ClusterPorts {
       getCluster: getFresh as () => Promise<MySQLClusterLike | null>,
       async listPods() {
         const pods = caches.pods.list({ namespace: ns, labelSelector: `${LABEL_APP_NAME}=${APP_NAME_MYSQL},${LABEL_APP_INSTANCE}=${key.name}` });
-        return pods.map(podView);
+        const updateRevision = caches.statefulSets.get(names.prefixed(key.name), ns)?.status?.updateRevision;
+        return pods.map((p) => podView(p, updateRevision));
       },
     },
     status: {

@@ -7,7 +7,7 @@ import type { EventRecorder } from "../k8s/events.ts";
 import type { WorkResult } from "../k8s/queue.ts";
 import { resources } from "../k8s/resource.ts";
 import type { ControllerMetrics } from "../metrics/index.ts";
-import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate, isPodReady } from "./builders/index.ts";
+import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate, isPodReady, type PartitionDecision } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
 import type { ClusteringControl } from "./mysqlcluster.ts";
 
@@ -62,6 +62,10 @@ export async function reconcilePartition(d: PartitionDeps, key: string): Promise
   const decision = decidePartitionUpdate(cluster, sts as Parameters<typeof decidePartitionUpdate>[1], pods as Parameters<typeof decidePartitionUpdate>[2], now);
   if (decision.kind === "none") return;
   if (decision.kind === "requeue") return { requeueAfterMs: decision.afterMs };
+  if (decision.kind === "switchover") {
+    if (!decision.requested) await requestPlannedSwitchover(d, cluster, decision);
+    return { requeueAfterMs: decision.afterMs };
+  }
   const wait = d.limiter.take(now.getTime());
   if (wait > 0) {
     d.metrics.partitionUpdateRetries.inc({ namespace: ns });
@@ -77,6 +81,22 @@ export async function reconcilePartition(d: PartitionDeps, key: string): Promise
     `Updated partition from ${decision.from} to ${decision.to}`,
   );
   return { requeueAfterMs: PARTITION_REQUEUE_AFTER_UPDATE_MS };
+}
+
+/**
+ * Primary last (docs/objects.md#partition-controller step 5): annotates the primary's Pod
+ * with `demote: "true"` — what `kubectl moco switchover` does — and records the Event
+ * `PlannedSwitchOver` on the MySQLCluster. The clustering manager switches over (to an
+ * updated replica: the engine prefers them) and removes the annotation.
+ */
+async function requestPlannedSwitchover(d: PartitionDeps, cluster: MySQLCluster, decision: Extract<PartitionDecision, { kind: "switchover" }>): Promise<void> {
+  const ns = cluster.metadata?.namespace ?? "";
+  const name = cluster.metadata?.name ?? "";
+  await d.client.patch<V1Pod>(resources.pods, decision.pod, ns, "merge", { metadata: { annotations: { [ANNOTATION_DEMOTE]: "true" } } });
+  const message = `Rolling update: switching over from instance ${decision.primary} before its Pod is recreated ` +
+    `(updated replicas: ${decision.updatedReplicas.join(", ")}); the partition stays at ${decision.partition} until the primary moved`;
+  d.logger.info({ namespace: ns, name, primary: decision.primary, updatedReplicas: decision.updatedReplicas, partition: decision.partition }, "planned switchover");
+  d.events.event({ apiVersion: "moco.cybozu.com/v1beta2", kind: "MySQLCluster", metadata: { name, namespace: ns, uid: cluster.metadata?.uid } }, "Normal", "PlannedSwitchOver", message);
 }
 
 /** The mysqld container's `started` (true once its startup probe passed). */

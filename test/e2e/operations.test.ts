@@ -1,21 +1,17 @@
 // End-to-end on the sandbox: scaling 1→3→5 (and the refusal to shrink), a rolling
-// update of the mysqld image one Pod at a time while the cluster stays available, a
+// update of the mysqld image one Pod at a time while the cluster stays available, under
+// writes, with the primary switched over once before its Pod is recreated (primary last), a
 // custom my.cnf ConfigMap taking effect, and stop/start of clustering and
 // reconciliation.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { RowDataPacket } from "mysql2/promise";
 import {
-  clusterManifest, clusterPassword, clusterState, connectMysql, eventually, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
+  E2eWriter, clusterManifest, clusterPassword, clusterState, connectMysql, eventually, podIP, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
 } from "./harness.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const ns = "ops";
-
-async function podImages(env: E2E, name: string): Promise<Map<string, string>> {
-  const pods = await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` });
-  return new Map(pods.items.map((p) => [p.metadata!.name!, p.spec!.containers.find((c) => c.name === "mysqld")!.image!]));
-}
 
 describe("operations on the sandbox", () => {
   let env: E2E;
@@ -62,10 +58,15 @@ describe("operations on the sandbox", () => {
     await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
   });
 
-  it("rolls a mysqld image change one Pod at a time while staying available", async (t) => {
+  it("rolls a mysqld image change one Pod at a time, primary last, under writes", async (t) => {
     const name = "roll";
     await env.kubectl(["apply", "-f", "-"], clusterManifest(name, ns, 3, { image: "mysql:9.7" }));
     const initialPrimary = (await waitHealthy(env, ns, name)).currentPrimaryIndex;
+    // A small write load through the primary Service's Pod; every acknowledged insert must survive.
+    const writer = new E2eWriter(env, ns, name, await clusterPassword(env, ns, name, "WRITABLE_PASSWORD"));
+    await writer.setup();
+    writer.start();
+    await eventually("the writer's first acknowledged insert", async () => (writer.acked.length > 0 ? true : undefined));
     const start = Date.now();
     // The new image: the node's MySQL 9.7.4 image under a second tag (as a user pushing a new tag).
     tagNodeImage(env, "docker.io/library/mysql:9.7", "ghcr.io/cybozu-go/moco/mysql:9.7.0");
@@ -81,13 +82,25 @@ describe("operations on the sandbox", () => {
     let stretches = 0;
     const unavailableBeforeSwitch: string[] = [];
     const order: string[] = [];
+    // Primary last: sampled every 500 ms, the Pod at status.currentPrimaryIndex is never
+    // being deleted, nor replaced (another UID) while the index stays; the index changes once.
+    const primaryDeleted: string[] = [];
+    const primaries: number[] = [];
+    let lastPrimary: { index: number; uid: string } | undefined;
     await eventually("all Pods on the new image", async () => {
-      const images = await podImages(env, name);
-      const updated = [...images.entries()].filter(([, img]) => img.includes("moco/mysql:9.7.0")).map(([n]) => n);
+      const pods = (await env.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
+      const st = await clusterState(env, ns, name);
+      const idx = st.currentPrimaryIndex ?? -1;
+      if (primaries[primaries.length - 1] !== idx) primaries.push(idx);
+      const primary = pods.find((p) => p.metadata?.name === `moco-${name}-${idx}`);
+      const uid = primary?.metadata?.uid ?? "";
+      if (primary?.metadata?.deletionTimestamp !== undefined) primaryDeleted.push(`${primary.metadata.name ?? ""} deleting while primary`);
+      if (lastPrimary?.index === idx && lastPrimary.uid !== uid) primaryDeleted.push(`moco-${name}-${idx} replaced (${lastPrimary.uid} → ${uid || "none"}) while primary`);
+      lastPrimary = { index: idx, uid };
+      const updated = pods.filter((p) => p.spec?.containers.find((c) => c.name === "mysqld")?.image?.includes("moco/mysql:9.7.0") === true).map((p) => p.metadata?.name ?? "");
       for (const n of updated) if (!order.includes(n)) order.push(n);
       maxUpdatedAtOnce = Math.max(maxUpdatedAtOnce, updated.length - previousUpdated);
       previousUpdated = updated.length;
-      const st = await clusterState(env, ns, name);
       if (st.available !== "True") {
         if (unavailableSince === undefined) stretches++;
         unavailableSince ??= Date.now();
@@ -96,12 +109,34 @@ describe("operations on the sandbox", () => {
         longestUnavailableMs = Math.max(longestUnavailableMs, Date.now() - unavailableSince);
         unavailableSince = undefined;
       }
-      return updated.length === 3 && st.healthy === "True" ? true : undefined;
+      // Every Pod Ready too: right after the last Pod is recreated, Healthy still describes the cluster before.
+      const allReady = pods.every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true);
+      return updated.length === 3 && allReady && st.healthy === "True" ? true : undefined;
     }, 900_000, 500);
-    t.diagnostic(`rolling update of 3 instances: ${((Date.now() - start) / 1000).toFixed(1)} s, order ${order.join(", ")}, longest time not Available ${(longestUnavailableMs / 1000).toFixed(1)} s (${stretches} stretches)`);
+    await waitHealthy(env, ns, name);
+    const rolledMs = Date.now() - start;
+    await writer.stop();
+    let longestWriteGapMs = 0;
+    for (let i = 1; i < writer.ackTimes.length; i++) longestWriteGapMs = Math.max(longestWriteGapMs, (writer.ackTimes[i] ?? 0) - (writer.ackTimes[i - 1] ?? 0));
+    const events = (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.kind=MySQLCluster,involvedObject.name=${name}` })).items;
+    const count = (reason: string) => events.filter((e) => e.reason === reason).reduce((n, e) => n + (e.count ?? 1), 0);
+    t.diagnostic(`rolling update of 3 instances: ${(rolledMs / 1000).toFixed(1)} s, order ${order.join(", ")}, primaries ${primaries.join(" → ")}, ` +
+      `longest time not Available ${(longestUnavailableMs / 1000).toFixed(1)} s (${stretches} stretches), ` +
+      `${writer.acked.length} inserts acknowledged, longest gap between two ${(longestWriteGapMs / 1000).toFixed(2)} s, ${writer.errors.length} failed attempts`);
     assert.equal(maxUpdatedAtOnce, 1, "one Pod at a time");
     assert.deepEqual(order, [`moco-${name}-2`, `moco-${name}-1`, `moco-${name}-0`], "highest ordinal first");
     assert.deepEqual(unavailableBeforeSwitch, [], "not Available while the primary had not moved");
+    assert.deepEqual(primaryDeleted, [], "the primary's Pod is never deleted while it is the primary");
+    assert.equal(primaries.length, 2, `one switchover (primaries ${primaries.join(" → ")})`);
+    assert.equal(count("SwitchOver"), 1, "one SwitchOver event");
+    assert.equal(count("PlannedSwitchOver"), 1, "one PlannedSwitchOver event");
+    assert.equal(count("FailOver"), 0, "no failover");
+    const primary = await primaryPod(env, ns, name);
+    assert.deepEqual(await writer.missingOn(primary?.status?.podIP ?? ""), [], "every acknowledged insert on the primary");
+    // The replicas apply what they received asynchronously: each has every insert soon.
+    for (const i of [0, 1, 2]) {
+      await eventually(`every acknowledged insert on moco-${name}-${i}`, async () => ((await writer.missingOn(await podIP(env, ns, `moco-${name}-${i}`))).length === 0 ? true : undefined), 60_000, 1000);
+    }
     await env.kubectl(["-n", ns, "delete", "mysqlcluster", name, "--wait=true", "--timeout=300s"]);
   });
 

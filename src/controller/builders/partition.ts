@@ -1,13 +1,26 @@
-// The StatefulSet partition controller's pure decisions (docs/objects.md#partition-controller steps 2-4).
+// The StatefulSet partition controller's pure decisions (docs/objects.md#partition-controller steps 2-5).
 import type { MySQLCluster } from "../../api/v1beta2/index.ts";
 import { podOrdinal } from "../../shared/names.ts";
-import { ANNOTATION_FORCE_ROLLING_UPDATE, LABEL_CONTROLLER_REVISION_HASH, annotationIsTrue, timeMillis } from "./meta.ts";
+import {
+  ANNOTATION_CLUSTERING_STOPPED,
+  ANNOTATION_DEMOTE,
+  ANNOTATION_FORCE_ROLLING_UPDATE,
+  ANNOTATION_RECONCILIATION_STOPPED,
+  LABEL_CONTROLLER_REVISION_HASH,
+  annotationIsTrue,
+  timeMillis,
+} from "./meta.ts";
 
 /** minReadySeconds of the availability check. */
 export const PARTITION_MIN_READY_SECONDS = 5;
 export const PARTITION_REQUEUE_NOT_OBSERVED_MS = 10_000;
 export const PARTITION_REQUEUE_NOT_READY_MS = 30_000;
 export const PARTITION_REQUEUE_AFTER_UPDATE_MS = 10_000;
+/**
+ * Requeue while a planned switchover is pending (moco-ts): the switch itself requeues at
+ * once (the MySQLCluster's status and the Pod's annotation are watched); this is the net.
+ */
+export const PARTITION_REQUEUE_SWITCHOVER_MS = 5_000;
 
 /** What the partition decisions read of the StatefulSet. */
 export interface PartitionStatefulSetView {
@@ -28,6 +41,7 @@ export interface PartitionPodView {
   readonly metadata?: {
     readonly name?: string;
     readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
     readonly deletionTimestamp?: Date | string | null;
   };
   readonly status?: {
@@ -129,13 +143,70 @@ export function isRolloutReady(
 export type PartitionDecision =
   | { readonly kind: "requeue"; readonly afterMs: number; readonly reason: string }
   | { readonly kind: "none"; readonly reason: string }
-  | { readonly kind: "decrement"; readonly from: number; readonly to: number };
+  | { readonly kind: "decrement"; readonly from: number; readonly to: number }
+  | {
+      /**
+       * moco-ts: the next step would recreate the primary's Pod while an updated replica
+       * can take over: ask for a switchover first (annotate `pod` with `demote: "true"`
+       * unless `requested`), requeue, lower the partition once the primary moved.
+       */
+      readonly kind: "switchover";
+      readonly partition: number;
+      readonly primary: number;
+      readonly pod: string;
+      /** The updated replicas that can take over (ordinals, ascending). */
+      readonly updatedReplicas: readonly number[];
+      /** The primary's Pod already carries `demote: "true"`. */
+      readonly requested: boolean;
+      readonly afterMs: number;
+    };
+
+function isUpdated(pod: PartitionPodView, updateRevision: string): boolean {
+  return updateRevision !== "" && pod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] === updateRevision;
+}
+
+/**
+ * Primary last (moco-ts, docs/objects.md#partition-controller step 5): when lowering the
+ * partition would recreate the Pod of the current primary, the updated replicas (Pods on
+ * the StatefulSet's update revision, available, not deleting, every container ready) that
+ * can take the primary role first; empty when the step should go as upstream: the target
+ * Pod is not the primary or already updated, the cluster is not Healthy, clustering or
+ * reconciliation is stopped, or no updated replica is available (1 instance; the primary
+ * at the highest ordinal).
+ */
+export function primaryLastTargets(
+  cluster: MySQLCluster,
+  sts: PartitionStatefulSetView,
+  pods: readonly PartitionPodView[],
+  now: Date,
+): number[] {
+  const partition = sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+  const target = partition - 1;
+  if (target < 0 || cluster.status?.currentPrimaryIndex !== target) return [];
+  const annotations = cluster.metadata?.annotations ?? undefined;
+  if (annotationIsTrue(annotations, ANNOTATION_CLUSTERING_STOPPED) || annotationIsTrue(annotations, ANNOTATION_RECONCILIATION_STOPPED)) return [];
+  if (!isHealthy(cluster)) return [];
+  const updateRevision = sts.status?.updateRevision ?? "";
+  const primaryPod = pods.find((p) => podOrdinal(p.metadata?.name ?? "") === target);
+  if (primaryPod === undefined || isUpdated(primaryPod, updateRevision)) return [];
+  const out: number[] = [];
+  for (const pod of pods) {
+    const ordinal = podOrdinal(pod.metadata?.name ?? "");
+    if (ordinal === undefined || ordinal === target || !isUpdated(pod, updateRevision)) continue;
+    if (timeMillis(pod.metadata?.deletionTimestamp) !== undefined || !isPodAvailable(pod, PARTITION_MIN_READY_SECONDS, now)) continue;
+    if ((pod.status?.containerStatuses ?? []).some((s) => s.ready !== true)) continue;
+    out.push(ordinal);
+  }
+  return out.sort((a, b) => a - b);
+}
 
 /**
  * Steps 2-4 of docs/objects.md#partition-controller: requeue in 10 s while generations are not observed;
  * nothing to do when forced, unpartitioned or at partition 0; requeue in 30 s when not
  * ready — or, when only a Pod's minReadySeconds is still running, just after it ends
- * (moco-ts: upstream waits the 30 s) —; else decrement (the caller applies the rate limit of step 5, patches, emits
+ * (moco-ts: upstream waits the 30 s) —; when the step would recreate the primary's Pod
+ * and an updated replica can take over, a switchover first (moco-ts, primaryLastTargets);
+ * else decrement (the caller applies the rate limit of step 6, patches, emits
  * the event and requeues in 10 s).
  */
 export function decidePartitionUpdate(
@@ -160,6 +231,20 @@ export function decidePartitionUpdate(
   if (!readiness.ready) {
     const afterMs = Math.min(PARTITION_REQUEUE_NOT_READY_MS, readiness.retryAfterMs ?? PARTITION_REQUEUE_NOT_READY_MS);
     return { kind: "requeue", afterMs, reason: readiness.reason };
+  }
+  const updatedReplicas = primaryLastTargets(cluster, sts, pods, now);
+  if (updatedReplicas.length > 0) {
+    const primary = partition - 1;
+    const pod = pods.find((p) => podOrdinal(p.metadata?.name ?? "") === primary);
+    return {
+      kind: "switchover",
+      partition,
+      primary,
+      pod: pod?.metadata?.name ?? "",
+      updatedReplicas,
+      requested: annotationIsTrue(pod?.metadata?.annotations, ANNOTATION_DEMOTE),
+      afterMs: PARTITION_REQUEUE_SWITCHOVER_MS,
+    };
   }
   return { kind: "decrement", from: partition, to: partition - 1 };
 }

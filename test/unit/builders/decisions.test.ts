@@ -5,6 +5,8 @@ import {
   clusteringStoppedConditions,
   decidePartitionUpdate,
   isRolloutReady,
+  PARTITION_REQUEUE_SWITCHOVER_MS,
+  primaryLastTargets,
   PARTITION_AVAILABLE_MARGIN_MS,
   isStatefulSetReady,
   isStatefulSetUpdating,
@@ -287,5 +289,76 @@ describe("partition controller readiness (docs/objects.md#partition-controller s
     assert.equal(r.reason, "Pod moco-test-0 is not available");
     // Once the time has passed, the step is taken.
     assert.deepEqual(decidePartitionUpdate(healthy(), sts(3), young, new Date("2024-01-01T00:01:03.001Z")), { kind: "decrement", from: 3, to: 2 });
+  });
+});
+
+describe("partition controller primary last (docs/objects.md#partition-controller step 5, moco-ts)", () => {
+  const now = new Date("2024-01-01T00:01:00Z");
+  const longAgo = "2024-01-01T00:00:00Z";
+  const justNow = "2024-01-01T00:00:58Z";
+  type PodOver = Partial<{ ready: boolean; since: string; deleting: boolean; containersReady: boolean; demote: string }>;
+  const pod = (i: number, rev: string, over: PodOver = {}): PartitionPodView => ({
+    metadata: {
+      name: `moco-test-${i}`,
+      labels: { "controller-revision-hash": rev },
+      ...(over.demote === undefined ? {} : { annotations: { "moco.cybozu.com/demote": over.demote } }),
+      ...(over.deleting === true ? { deletionTimestamp: longAgo } : {}),
+    },
+    status: {
+      conditions: [{ type: "Ready", status: over.ready === false ? "False" : "True", lastTransitionTime: over.since ?? longAgo }],
+      initContainerStatuses: [{ ready: true }],
+      containerStatuses: [{ ready: true }, { ready: over.containersReady !== false }],
+    },
+  });
+  const sts = (replicas: number, partition: number, updated: number): PartitionStatefulSetView => ({
+    metadata: { generation: 2 },
+    spec: { replicas, updateStrategy: { rollingUpdate: { partition } } },
+    status: { observedGeneration: 2, updatedReplicas: updated, updateRevision: "new" },
+  });
+  const clusterWith = (replicas: number, primary: number, over: Partial<{ healthy: string; annotations: Record<string, string> }> = {}): MySQLCluster =>
+    cluster(replicas, (c) => {
+      c.metadata = { ...c.metadata, generation: 4, ...(over.annotations === undefined ? {} : { annotations: over.annotations }) };
+      c.status = {
+        currentPrimaryIndex: primary,
+        reconcileInfo: { generation: 4, reconcileVersion: 1 },
+        conditions: [{ type: "Healthy", status: over.healthy ?? "True", reason: "x", message: "", lastTransitionTime: longAgo }],
+      };
+    });
+  const switchover = (partition: number, primary: number, updatedReplicas: number[], requested = false) => ({
+    kind: "switchover", partition, primary, pod: `moco-test-${primary}`, updatedReplicas, requested, afterMs: PARTITION_REQUEUE_SWITCHOVER_MS,
+  });
+  const decrement = (from: number) => ({ kind: "decrement", from, to: from - 1 });
+  // [name, cluster, sts, pods, want]
+  const table: [string, MySQLCluster, PartitionStatefulSetView, PartitionPodView[], object][] = [
+    ["primary 0, pods 1 and 2 updated: switch over first", clusterWith(3, 0), sts(3, 1, 2), [pod(0, "old"), pod(1, "new"), pod(2, "new")], switchover(1, 0, [1, 2])],
+    ["the demote annotation already set: no second request, still wait", clusterWith(3, 0), sts(3, 1, 2), [pod(0, "old", { demote: "true" }), pod(1, "new"), pod(2, "new")], switchover(1, 0, [1, 2], true)],
+    ["a demote annotation that is not \"true\" is requested again", clusterWith(3, 0), sts(3, 1, 2), [pod(0, "old", { demote: "false" }), pod(1, "new"), pod(2, "new")], switchover(1, 0, [1, 2])],
+    ["the primary moved to 1: lower the partition", clusterWith(3, 1), sts(3, 1, 2), [pod(0, "old"), pod(1, "new"), pod(2, "new")], decrement(1)],
+    ["primary 1, target 1, pod 2 updated: switch over to 2", clusterWith(3, 1), sts(3, 2, 1), [pod(0, "old"), pod(1, "old"), pod(2, "new")], switchover(2, 1, [2])],
+    ["primary 0 is not the target yet: lower the partition", clusterWith(3, 0), sts(3, 2, 1), [pod(0, "old"), pod(1, "old"), pod(2, "new")], decrement(2)],
+    ["primary at the highest ordinal: no updated replica, as upstream", clusterWith(3, 2), sts(3, 3, 0), [pod(0, "old"), pod(1, "old"), pod(2, "old")], decrement(3)],
+    ["1 instance: as upstream", clusterWith(1, 0), sts(1, 1, 0), [pod(0, "old")], decrement(1)],
+    ["the primary's Pod already updated: nothing to switch", clusterWith(3, 0), sts(3, 1, 3), [pod(0, "new"), pod(1, "new"), pod(2, "new")], decrement(1)],
+    ["clustering stopped: as upstream", clusterWith(3, 0, { annotations: { "moco.cybozu.com/clustering-stopped": "true" } }), sts(3, 1, 2), [pod(0, "old"), pod(1, "new"), pod(2, "new")], decrement(1)],
+    ["reconciliation stopped: as upstream", clusterWith(3, 0, { annotations: { "moco.cybozu.com/reconciliation-stopped": "true" } }), sts(3, 1, 2), [pod(0, "old"), pod(1, "new"), pod(2, "new")], decrement(1)],
+    ["the primary's Pod not Ready and the cluster not Healthy: as upstream", clusterWith(3, 0, { healthy: "False" }), sts(3, 1, 2), [pod(0, "old", { ready: false }), pod(1, "new"), pod(2, "new")], decrement(1)],
+    ["5 instances, primary 2: every updated replica listed", clusterWith(5, 2), sts(5, 3, 2), [pod(0, "old"), pod(1, "old"), pod(2, "old"), pod(3, "new"), pod(4, "new")], switchover(3, 2, [3, 4])],
+  ];
+  for (const [name, c, s, pods, want] of table) {
+    it(name, () => assert.deepEqual(decidePartitionUpdate(c, s, pods, now), want));
+  }
+
+  it("a replica that is not updated, not available or deleting cannot take over (primaryLastTargets)", () => {
+    // The filter alone (decidePartitionUpdate's readiness gate would hold most of these already).
+    const c = clusterWith(5, 2);
+    const s = sts(5, 3, 2);
+    const cases: [string, PartitionPodView[], number[]][] = [
+      ["both updated and available", [pod(0, "old"), pod(1, "old"), pod(2, "old"), pod(3, "new"), pod(4, "new")], [3, 4]],
+      ["pod 3 young", [pod(0, "old"), pod(1, "old"), pod(2, "old"), pod(3, "new", { since: justNow }), pod(4, "new")], [4]],
+      ["pod 4 deleting", [pod(0, "old"), pod(1, "old"), pod(2, "old"), pod(3, "new"), pod(4, "new", { deleting: true })], [3]],
+      ["pod 4 with a container not ready", [pod(0, "old"), pod(1, "old"), pod(2, "old"), pod(3, "new"), pod(4, "new", { containersReady: false })], [3]],
+      ["no Pod on the update revision", [pod(0, "old"), pod(1, "old"), pod(2, "old"), pod(3, "old"), pod(4, "old")], []],
+    ];
+    for (const [name, pods, want] of cases) assert.deepEqual(primaryLastTargets(c, s, pods, now), want, name);
   });
 });

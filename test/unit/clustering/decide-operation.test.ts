@@ -97,6 +97,11 @@ describe("decideOperation per state (docs/clustering.md#operation-per-state)", (
       want: { kind: "switchover", state: "Healthy", from: 0, to: 1, removeDemoteAnnotation: true },
     },
     {
+      name: "Healthy, primary demoted during a rolling update ⇒ switchover to the updated replica 2 (moco-ts)",
+      obs: () => withPod(withPod(withPod(healthyObservation(3), 0, { demote: true, updated: false }), 1, { updated: false }), 2, { updated: true }),
+      want: { kind: "switchover", state: "Healthy", from: 0, to: 2, removeDemoteAnnotation: true },
+    },
+    {
       name: "Healthy, primary 1 being deleted ⇒ switchover to 0, no annotation to remove",
       obs: () => withPod(healthyObservation(3, 1), 1, { deleting: true }),
       want: { kind: "switchover", state: "Healthy", from: 1, to: 0, removeDemoteAnnotation: false },

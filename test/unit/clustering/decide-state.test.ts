@@ -7,6 +7,7 @@ import type { ClusterObservation, ClusterState } from "../../../src/clustering/t
 import {
   U0,
   U1,
+  U2,
   cluster,
   healthyObservation,
   host,
@@ -115,6 +116,40 @@ const cases: StateCase[] = [
     obs: () => withPod(healthyObservation(3), 0, { demote: true }),
     state: "Healthy",
     needSwitch: true,
+    candidate: 1,
+  },
+  // moco-ts: the switch target prefers an instance whose Pod runs the update revision.
+  {
+    name: "healthy3-demoting-rolling: pod 2 updated, pod 1 not ⇒ candidate 2",
+    obs: () => withPod(withPod(withPod(healthyObservation(3), 0, { demote: true, updated: false }), 1, { updated: false }), 2, { updated: true }),
+    state: "Healthy",
+    needSwitch: true,
+    candidates: [1, 2],
+    candidate: 2,
+  },
+  {
+    name: "healthy3-deleting-rolling: pods 1 and 2 updated ⇒ the lowest updated, 1",
+    obs: () => withPod(withPod(withPod(healthyObservation(3), 0, { deleting: true, updated: false }), 1, { updated: true }), 2, { updated: true }),
+    state: "Healthy",
+    needSwitch: true,
+    candidate: 1,
+  },
+  {
+    name: "healthy3-demoting-none-updated: no Pod updated ⇒ the lowest, 1",
+    obs: () => withPod(withPod(withPod(healthyObservation(3), 0, { demote: true, updated: false }), 1, { updated: false }), 2, { updated: false }),
+    state: "Healthy",
+    needSwitch: true,
+    candidate: 1,
+  },
+  {
+    name: "healthy3-demoting-updated-errant: the updated pod 2 is errant ⇒ not a candidate, 1",
+    obs: () => {
+      const o = withPod(withPod(withPod(healthyObservation(3), 0, { demote: true }), 1, { updated: false }), 2, { updated: true });
+      return withInstance(o, 2, replicaInstance(2, 0, `${U0}:1-5,${U2}:1`));
+    },
+    state: "Degraded",
+    needSwitch: true,
+    candidates: [1],
     candidate: 1,
   },
   {

@@ -86,6 +86,8 @@ describe("cache transforms keep what the readers read", () => {
     it(`podView and controllerOf of ${p.metadata?.name ?? ""}`, () => {
       const stripped = stripPod(structuredClone(p));
       assert.deepEqual(podView(stripped), podView(p));
+      assert.deepEqual(podView(stripped, "new"), podView(p, "new"));
+      assert.equal(podView(stripped, "new").updated, p.metadata?.labels?.["controller-revision-hash"] === "new");
       assert.equal(controllerOf(stripped, "StatefulSet"), controllerOf(p, "StatefulSet"));
     });
   }
