@@ -8,7 +8,7 @@
 // exception is the CLI's exec WebSocket (src/cli/exec.ts; docs/k8s-layer.md).
 import http from "node:http";
 import https from "node:https";
-import * as k8s from "@kubernetes/client-node";
+import { loadDefaultKubeconfig, loadKubeconfigFile, type KubeCredentials } from "./kubeconfig.ts";
 import { ApiError, type StatusBody } from "./errors.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import { apiVersionOf, parseApiVersion, resourcePath, type ResourceDescriptor } from "./resource.ts";
@@ -74,7 +74,7 @@ const patchContentTypes: Record<PatchType, string> = {
 interface DiscoveryResource { name: string; kind: string; namespaced: boolean }
 
 export class KubeClient {
-  readonly kubeConfig: k8s.KubeConfig;
+  readonly kubeConfig: KubeCredentials;
   readonly server: URL;
   readonly #limiter: TokenBucket | undefined;
   readonly #requestTimeoutMs: number;
@@ -82,7 +82,7 @@ export class KubeClient {
   readonly #headers: Readonly<Record<string, string>>;
   readonly #discovery = new Map<string, Promise<DiscoveryResource[]>>();
 
-  constructor(kubeConfig: k8s.KubeConfig, opts: KubeClientOptions = {}) {
+  constructor(kubeConfig: KubeCredentials, opts: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
@@ -95,16 +95,12 @@ export class KubeClient {
   }
 
   static fromFile(file: string, opts?: KubeClientOptions): KubeClient {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(file);
-    return new KubeClient(kc, opts);
+    return new KubeClient(loadKubeconfigFile(file), opts);
   }
 
-  /** In-cluster service account, else $KUBECONFIG / ~/.kube/config. */
+  /** $KUBECONFIG, else ~/.kube/config, else the in-cluster service account (src/k8s/kubeconfig.ts). */
   static fromDefault(opts?: KubeClientOptions): KubeClient {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromDefault();
-    return new KubeClient(kc, opts);
+    return new KubeClient(loadDefaultKubeconfig(), opts);
   }
 
   #url(path: string, query?: Record<string, QueryValue>): URL {
