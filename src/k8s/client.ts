@@ -1,5 +1,6 @@
-// A small HTTP client for the Kubernetes API on top of KubeConfig's credentials
-// (applyToHTTPSOptions: CA, client certificate, bearer/exec tokens, proxies' agents).
+// A small HTTP client for the Kubernetes API on top of a kubeconfig's credentials
+// (applyToHTTPSOptions: CA, client certificate, bearer/exec tokens, proxies' agents; loaded
+// by src/k8s/kubeconfig.ts, @kubernetes/client-node's KubeConfig only when needed).
 // It speaks JSON, turns non-2xx answers into ApiError, streams watches line by line, and
 // applies a client-side QPS/burst limit like client-go. Generic over any resource (core kinds
 // and CRDs alike), so the informer, apply helpers, events and leases share one code path.
