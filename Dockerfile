@@ -59,10 +59,16 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=timezones /timezones.sql /usr/share/moco-ts/timezones.sql
+# moco-controller's V8 heap flags: without them V8 lets garbage grow the heap to several times
+# what is live (docs/performance.md#controller-at-scale, measured at 1000 MySQLClusters;
+# bench/controller-scale.ts runs the controller with the flags of this line). Set the
+# variable in the Pod to change them.
+ENV MOCO_CONTROLLER_NODE_FLAGS="--max-semi-space-size=4 --max-old-space-size=160"
 RUN set -eu; \
     for entry in moco-controller:controller/main moco-agent:agent/main moco-backup:backup/main kubectl-moco:cli/kubectl-moco; do \
-      name=${entry%%:*}; target=${entry#*:}; \
-      printf '#!/bin/sh\nexec node /app/dist/src/%s.js "$@"\n' "$target" >"/usr/local/bin/$name"; \
+      name=${entry%%:*}; target=${entry#*:}; flags=""; \
+      if [ "$name" = moco-controller ]; then flags=' $MOCO_CONTROLLER_NODE_FLAGS'; fi; \
+      printf '#!/bin/sh\nexec node%s /app/dist/src/%s.js "$@"\n' "$flags" "$target" >"/usr/local/bin/$name"; \
       chmod 0755 "/usr/local/bin/$name"; \
     done; \
     groupadd --gid 10000 moco; \

@@ -97,7 +97,7 @@ export interface ControllerOptions {
   /** How often certificates are checked (default: from certLifetimes, renewalCheckIntervalMs). */
   readonly certCheckIntervalMs?: number | undefined;
   readonly webhookServiceName?: string | undefined;
-  /** --apiserver-qps-throttle (default 20). */
+  /** --apiserver-qps-throttle (default DEFAULT_APISERVER_QPS). */
   readonly qps?: number | undefined;
   /** Replicas' SOURCE_HOST: Pod DNS name (default) or Pod IP. */
   readonly sourceHostMode?: "dns" | "pod-ip" | undefined;
@@ -170,8 +170,16 @@ async function serveHttp(addr: string, handler: GuardedHandler, log: Logger): Pr
   return { server, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}` };
 }
 
+/**
+ * --apiserver-qps-throttle's default (MOCO's is 20). A new cluster costs ~20 API requests; at
+ * QPS 20, 1000 clusters took over 15 minutes, bound by the client's own limit (bench/controller-scale.ts,
+ * docs/performance.md#controller-at-scale). The API server protects itself (API Priority
+ * and Fairness); the client limit is a guard against a runaway loop, not the pace.
+ */
+export const DEFAULT_APISERVER_QPS = 500;
+
 function makeClient(o: ControllerOptions): KubeClient {
-  const qps = o.qps ?? 20;
+  const qps = o.qps ?? DEFAULT_APISERVER_QPS;
   const opts = { qps, burst: Math.max(1, Math.floor(qps * 1.5)), userAgent: `moco-controller/${MOCO_TS_VERSION}` };
   return o.kubeconfig !== undefined && o.kubeconfig !== "" ? KubeClient.fromFile(o.kubeconfig, opts) : KubeClient.fromDefault(opts);
 }
@@ -523,7 +531,7 @@ export function buildCommand(): Command {
     .option("--mysql-configmap-history-limit <n>", "my.cnf ConfigMaps kept per cluster", intArg("--mysql-configmap-history-limit"), DEFAULT_CONFIGMAP_HISTORY_LIMIT)
     .addOption(new Option("--partition-update-interval <duration>", "minimum interval between partition decrements (0 = unlimited)").argParser(durationMs("--partition-update-interval")).default(0, "0"))
     .option("--disable-default-security-context", "do not inject runAsUser/runAsGroup/fsGroup 10000", false)
-    .option("--apiserver-qps-throttle <n>", "client QPS to the API server (burst 1.5x)", intArg("--apiserver-qps-throttle"), 20)
+    .option("--apiserver-qps-throttle <n>", "client QPS to the API server (burst 1.5x)", intArg("--apiserver-qps-throttle"), DEFAULT_APISERVER_QPS)
     .option("--kubeconfig <path>", "kubeconfig (default: in-cluster, else $KUBECONFIG)")
     .option("--inject-webhook-ca-bundle", "patch caBundle of moco-*-webhook-configuration with the controller CA", false)
     .addOption(new Option("--cert-validity <duration>", "lifetime of the certificates the controller issues (webhook, agents, its client certificate)").argParser(durationMs("--cert-validity")).default(DEFAULT_CERT_LIFETIMES.validityMs, "8760h"))

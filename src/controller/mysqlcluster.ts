@@ -504,14 +504,9 @@ export class MySQLClusterReconciler {
     const id = clusterIdentity(cluster);
     const sys = this.#d.options.controllerNamespace;
     const name = names.controllerSecret(id.namespace, id.name);
+    // Not in the (synced) cache: create it; an existing one (a cache lagging behind) answers
+    // 409 and is read. No GET first: for a new cluster it was one more request, always a 404.
     let secret: V1Secret | undefined = this.#d.caches.secrets.get(name, sys);
-    if (secret === undefined) {
-      try {
-        secret = await this.#d.client.get<V1Secret>(resources.secrets, name, sys);
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
-    }
     if (secret === undefined) {
       const desired = buildControllerSecret(cluster, generatePasswords(), this.#d.options);
       try {

@@ -1,5 +1,6 @@
-// A small HTTP client for the Kubernetes API on top of KubeConfig's credentials
-// (applyToHTTPSOptions: CA, client certificate, bearer/exec tokens, proxies' agents).
+// A small HTTP client for the Kubernetes API on top of a kubeconfig's credentials
+// (applyToHTTPSOptions: CA, client certificate, bearer/exec tokens, proxies' agents; loaded
+// by src/k8s/kubeconfig.ts, @kubernetes/client-node's KubeConfig only when needed).
 // It speaks JSON, turns non-2xx answers into ApiError, streams watches line by line, and
 // applies a client-side QPS/burst limit like client-go. Generic over any resource (core kinds
 // and CRDs alike), so the informer, apply helpers, events and leases share one code path.
@@ -8,7 +9,7 @@
 // exception is the CLI's exec WebSocket (src/cli/exec.ts; docs/k8s-layer.md).
 import http from "node:http";
 import https from "node:https";
-import * as k8s from "@kubernetes/client-node";
+import { loadDefaultKubeconfig, loadKubeconfigFile, type KubeCredentials } from "./kubeconfig.ts";
 import { ApiError, type StatusBody } from "./errors.ts";
 import { TokenBucket } from "./ratelimit.ts";
 import { apiVersionOf, parseApiVersion, resourcePath, type ResourceDescriptor } from "./resource.ts";
@@ -74,7 +75,7 @@ const patchContentTypes: Record<PatchType, string> = {
 interface DiscoveryResource { name: string; kind: string; namespaced: boolean }
 
 export class KubeClient {
-  readonly kubeConfig: k8s.KubeConfig;
+  readonly kubeConfig: KubeCredentials;
   readonly server: URL;
   readonly #limiter: TokenBucket | undefined;
   readonly #requestTimeoutMs: number;
@@ -82,7 +83,7 @@ export class KubeClient {
   readonly #headers: Readonly<Record<string, string>>;
   readonly #discovery = new Map<string, Promise<DiscoveryResource[]>>();
 
-  constructor(kubeConfig: k8s.KubeConfig, opts: KubeClientOptions = {}) {
+  constructor(kubeConfig: KubeCredentials, opts: KubeClientOptions = {}) {
     this.kubeConfig = kubeConfig;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
@@ -95,16 +96,12 @@ export class KubeClient {
   }
 
   static fromFile(file: string, opts?: KubeClientOptions): KubeClient {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(file);
-    return new KubeClient(kc, opts);
+    return new KubeClient(loadKubeconfigFile(file), opts);
   }
 
-  /** In-cluster service account, else $KUBECONFIG / ~/.kube/config. */
+  /** $KUBECONFIG, else ~/.kube/config, else the in-cluster service account (src/k8s/kubeconfig.ts). */
   static fromDefault(opts?: KubeClientOptions): KubeClient {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromDefault();
-    return new KubeClient(kc, opts);
+    return new KubeClient(loadDefaultKubeconfig(), opts);
   }
 
   #url(path: string, query?: Record<string, QueryValue>): URL {

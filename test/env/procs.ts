@@ -1,7 +1,7 @@
 // Child processes of the test environment (mysqld, etcd, kube-apiserver, S3 servers…):
 // started with PDEATHSIG=SIGKILL so they die with the test process, killed on exit,
 // and recorded in .cache/run/ so that a later run reaps any left by a crashed one.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,6 +16,19 @@ export function makeTmpDir(prefix: string): string {
   const base = path.join(cacheDir, "tmp");
   fs.mkdirSync(base, { recursive: true });
   return fs.mkdtempSync(path.join(base, prefix));
+}
+
+/**
+ * `npm run build` (tsc -p tsconfig.build.json) of the source in `root` into a fresh directory,
+ * laid out as the image's /app: the built src/, package.json, node_modules (a link to the
+ * repository's). Returns the directory; the caller removes it.
+ */
+export function buildDist(root = repoRoot): string {
+  const out = fs.realpathSync(makeTmpDir("dist-")); // main.js runs its CLI only when argv[1] is its real path
+  execFileSync(path.join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", path.join(root, "tsconfig.build.json"), "--outDir", out], { cwd: root, stdio: "pipe" });
+  fs.copyFileSync(path.join(root, "package.json"), path.join(out, "package.json"));
+  fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(out, "node_modules"));
+  return out;
 }
 const registryDir = path.join(cacheDir, "run", "procs");
 

@@ -2,10 +2,10 @@
 // it starts and answers --help.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot, makeTmpDir } from "../../env/procs.ts";
+import { buildDist } from "../../env/procs.ts";
 
 const entryPoints: [string, string, RegExp][] = [
   ["moco-controller", "src/controller/main.js", /--check-interval/],
@@ -17,11 +17,8 @@ const entryPoints: [string, string, RegExp][] = [
 describe("built entry points", () => {
   let outDir = "";
   before(() => {
-    outDir = makeTmpDir("dist-");
-    execFileSync(path.join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json", "--outDir", outDir], { cwd: repoRoot, stdio: "pipe" });
     // The built files resolve node_modules from the repository, as in the image's /app.
-    fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(outDir, "node_modules"));
-    fs.copyFileSync(path.join(repoRoot, "package.json"), path.join(outDir, "package.json"));
+    outDir = buildDist();
   });
   after(() => { fs.rmSync(outDir, { recursive: true, force: true }); });
 
