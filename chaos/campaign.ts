@@ -63,7 +63,10 @@ export async function waitHealthy(p: Parts, since: number, timeoutMs: number, se
       const s = await clusterStatus(p.kube, p.instances.namespace, p.instances.cluster);
       const primary = p.instances.labelledPrimary();
       const podsOk = p.instances.pods.length > 0 && p.instances.pods.every((x) => x.ready && !x.deleting);
-      ok = podsOk && s.available && s.healthy && primary !== undefined && p.sampler.writable.length === 1 && p.sampler.writable[0] === primary.name;
+      // A switchover still asked for (the primary keeps the demote annotation) is a fault not
+      // over yet: its status may be the one from before the request.
+      ok = podsOk && s.available && s.healthy && primary !== undefined && !primary.demoting &&
+        p.sampler.writable.length === 1 && p.sampler.writable[0] === primary.name;
     } catch { ok = false; }
     if (ok) {
       healthySince ??= Date.now();
