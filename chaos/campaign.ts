@@ -3,7 +3,7 @@
 // acknowledged insert on the current primary and attribute the dual-writable samples and the
 // client write gap of that window to the fault.
 import { lostIds, writeGap, type FaultResult } from "./checker.ts";
-import { clusterStatus, type Kube } from "./kube.ts";
+import { clusterStatus, errantReplicas, type Kube } from "./kube.ts";
 import type { FaultContext, FaultKind } from "./faults.ts";
 import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
@@ -63,7 +63,10 @@ export async function waitHealthy(p: Parts, since: number, timeoutMs: number, se
       const s = await clusterStatus(p.kube, p.instances.namespace, p.instances.cluster);
       const primary = p.instances.labelledPrimary();
       const podsOk = p.instances.pods.length > 0 && p.instances.pods.every((x) => x.ready && !x.deleting);
-      ok = podsOk && s.available && s.healthy && primary !== undefined && p.sampler.writable.length === 1 && p.sampler.writable[0] === primary.name;
+      // A switchover still asked for (the primary keeps the demote annotation) is a fault not
+      // over yet: its status may be the one from before the request.
+      ok = podsOk && s.available && s.healthy && primary !== undefined && !primary.demoting &&
+        p.sampler.writable.length === 1 && p.sampler.writable[0] === primary.name;
     } catch { ok = false; }
     if (ok) {
       healthySince ??= Date.now();
@@ -82,6 +85,17 @@ export async function missingOnPrimary(p: Parts): Promise<number[] | undefined> 
     const acked = p.writer.acked.slice();
     return lostIds(acked, await p.writer.presentOn(primary.ip));
   } catch { return undefined; }
+}
+
+/** Why the cluster is not Healthy, as its status says (for a fault that did not recover). */
+async function stateNote(p: Parts): Promise<string> {
+  try {
+    const { namespace, cluster } = p.instances;
+    const s = await clusterStatus(p.kube, namespace, cluster);
+    const errant = await errantReplicas(p.kube, namespace, cluster);
+    return `status: Healthy ${s.healthy} (${s.reason || "no reason"}), primary ${s.currentPrimaryIndex ?? "?"}, errant replicas [${errant.join(",")}], ` +
+      `writable ${JSON.stringify(p.sampler.writable)}`;
+  } catch (e) { return `status unreadable: ${errorMessage(e)}`; }
 }
 
 export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: FaultResult) => void): Promise<FaultResult[]> {
@@ -104,6 +118,7 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
     const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;
     const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
     const missing = await missingOnPrimary(p);
+    if (recoveredMs === undefined) note = `${note}; ${await stateNote(p)}`;
     if (recoveredMs === undefined && o.repair) note = `${note}; repair: ${await o.repair().catch((e: unknown) => `failed: ${errorMessage(e)}`)}`;
     const fresh = (missing ?? []).filter((id) => !lostSeen.has(id));
     for (const id of fresh) lostSeen.add(id);

@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { binDir } from "../test/env/procs.ts";
+import { ANNOTATION_DEMOTE } from "../src/shared/names.ts";
 
 export interface Kube {
   readonly kubeconfig: string;
@@ -31,10 +32,12 @@ export interface PodInfo {
   role: string | undefined;
   ready: boolean;
   deleting: boolean;
+  /** Carries the demote annotation: a switchover asked for and not done yet (the controller removes it when done). */
+  demoting: boolean;
 }
 
 interface PodJson {
-  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
   status?: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
@@ -45,6 +48,7 @@ export function podInfo(p: PodJson): PodInfo {
     role: p.metadata.labels?.["moco.cybozu.com/role"],
     ready: p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     deleting: p.metadata.deletionTimestamp !== undefined,
+    demoting: p.metadata.annotations?.[ANNOTATION_DEMOTE] !== undefined,
   };
 }
 
@@ -84,7 +88,7 @@ export async function controllerLeader(kube: Kube): Promise<string | undefined> 
 
 /** What `kubectl moco switchover` does: the demote annotation on the primary Pod. */
 export async function requestSwitchover(kube: Kube, namespace: string, primaryPod: string): Promise<void> {
-  await kube.kubectl(["-n", namespace, "annotate", "pod", primaryPod, "moco.cybozu.com/demote=true", "--overwrite"]);
+  await kube.kubectl(["-n", namespace, "annotate", "pod", primaryPod, `${ANNOTATION_DEMOTE}=true`, "--overwrite"]);
 }
 
 /** The ordinals the MySQLCluster's status lists as errant replicas. */

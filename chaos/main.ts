@@ -9,7 +9,7 @@ import { repoRoot } from "../test/env/procs.ts";
 import { runCampaign } from "./campaign.ts";
 import { summarize } from "./checker.ts";
 import { FAILOVER_KINDS, FAULT_KINDS, faultKind } from "./faults.ts";
-import { reportText, table, writeReport } from "./report.ts";
+import { faultLine, reportText, table, writeReport } from "./report.ts";
 import { clusterOptions, inNodeNetns, openSession } from "./session.ts";
 import { ensureCluster, installMoco } from "./setup.ts";
 
@@ -53,8 +53,7 @@ const started = Date.now();
 const results = await runCampaign(session, {
   faults: Number(o.faults), kinds, recoveryTimeoutMs: Number(o.recoveryTimeout) * 1000, each: o.each ?? false,
   deadline: o.minutes ? Date.now() + Number(o.minutes) * 60_000 : undefined, settleMs: Number(o.settle) * 1000,
-}, (r) => log(`fault ${r.kind}: ${r.note ?? ""}; gap ${(r.gapMs / 1000).toFixed(1)} s, ` +
-  `Healthy ${r.recoveredMs === undefined ? "NOT RECOVERED" : `after ${(r.recoveredMs / 1000).toFixed(1)} s`}, lost ${r.lost}, dual-writable samples ${r.dualWritable}`));
+}, (r) => log(faultLine(r)));
 
 // The final check: every acknowledged insert on the final primary.
 const { primary, lostTotal } = await session.finish();

@@ -6,6 +6,12 @@ import { summarize } from "./checker.ts";
 const s = (ms: number) => (ms / 1000).toFixed(1);
 const triple = (x: Stats | undefined) => (x ? `${s(x.min)} / ${s(x.median)} / ${s(x.max)}` : "–");
 
+/** One fault's line in the run's log (what was done, the write gap, back to Healthy, lost, dual-writable). */
+export function faultLine(r: FaultResult): string {
+  return `fault ${r.kind}: ${r.note ?? ""}; gap ${s(r.gapMs)} s, ` +
+    `Healthy ${r.recoveredMs === undefined ? "NOT RECOVERED" : `after ${s(r.recoveredMs)} s`}, lost ${r.lost}, dual-writable samples ${r.dualWritable}`;
+}
+
 export function table(rows: readonly KindSummary[]): string {
   const head = "| fault | count | acknowledged writes lost | dual-writable samples | client write gap min / median / max (s) | back to Healthy min / median / max (s) | not recovered |";
   const sep = "| --- | ---: | ---: | ---: | --- | --- | ---: |";

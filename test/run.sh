@@ -11,11 +11,11 @@
 # audit log of the whole run.
 # The real node's own checks (Pods, Services, DNS, streams, probes, limits, PVCs:
 # test/e2e/node.test.ts) and its fault helpers (test/e2e/faults.test.ts) are e2e files on
-# that shared node; its down leaving nothing on the host is the trap below.
+# that shared node; its down leaving nothing on the host is the trap below. So is the short
+# fault campaign (test/e2e/chaos.test.ts: ten faults of different kinds, docs/reliability.md).
 # `bash test/run.sh node` runs test/node/, the tests that must start a node of their own and
 # so stay out of `all`: moco-ts.test.ts tests `npm run sandbox` itself (starting its node and
-# `down` are what it tests), chaos.test.ts the short fault campaign (a long run, failing on
-# dual-writable samples until the primary's fencing lands).
+# `down` are what it tests).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
