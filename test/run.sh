@@ -124,7 +124,8 @@ case "$layer" in
     }
     echo "== two streams: host (below) and node (.cache/logs/node-stream.log)"
     host_pid="" node_pid=""
-    trap 'kill -TERM -- ${host_pid:+"-$host_pid"} ${node_pid:+"-$node_pid"} 2>/dev/null; wait || true; exit 130' INT TERM
+    trap 'kill -TERM -- ${host_pid:+"-$host_pid"} ${node_pid:+"-$node_pid"} 2>/dev/null; wait || true
+      echo "== interrupted (node stream log: .cache/logs/node-stream.log)" >&2; exit 130' INT TERM
     set -m
     host_stream & host_pid=$!
     node_stream > .cache/logs/node-stream.log 2>&1 & node_pid=$!
