@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command. `bash test/run.sh all` (what the README and .ci/run use) provisions
-# every real component the tests need (idempotent, cached under .cache/; the real node's by
-# test/env/provision-node.sh), then runs typecheck, lint and the unit, integration and e2e
-# layers. A single layer: `bash test/run.sh unit|integration|e2e [file-or-glob...]`.
+# every real component the tests need (idempotent, cached under .cache/; the steps of
+# test/env/provision.sh and provision-node.sh, overlapped: see the all) case), then runs
+# typecheck, lint and the unit, integration and e2e layers, the e2e one at the same time as
+# the others. A single layer: `bash test/run.sh unit|integration|e2e [file-or-glob...]`.
 # The e2e files share ONE real node (sandbox/realnode, name $MOCO_TS_E2E_NODE, default
 # moco-ts-e2e): started before them, they run inside its network namespace (Pod and Service
 # addresses are reachable there), and it is stopped on exit, failing if it left anything on
@@ -21,6 +22,14 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 layer="${1:-all}"; shift || true
 
+# `all` starts the network- and disk-bound provisioning first, in the background, so that it
+# overlaps npm ci and the first Go build (see the all) case below).
+if [[ "$layer" == all ]]; then
+  mkdir -p .cache/logs
+  echo "== prefetch (apt, debootstraps, Go modules) in the background: .cache/logs/prefetch.log"
+  bash test/env/prefetch.sh > .cache/logs/prefetch.log 2>&1 &
+  prefetch_pid=$!
+fi
 # npm packages, including the Node 24 binary (npm package node@24) that runs everything below.
 bash test/env/npm-deps.sh
 export PATH="$root/node_modules/.bin:$PATH"
@@ -46,11 +55,12 @@ run_e2e() {
   local files=("$@")
   if ((${#files[@]} == 0)); then mapfile -t files < <(find test/e2e -name '*.test.ts' | sort); fi
   echo "== e2e tests (${#files[@]} files) on the real node $MOCO_TS_E2E_NODE"
-  MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts up
   if [[ -z "${KEEP_E2E_NODE:-}" ]]; then
-    # The node's down (which fails when anything of it is left on the host) fails the run too.
+    # The node's down (which fails when anything of it is left on the host) fails the run too;
+    # set before up, so that a node that failed to come up is downed as well.
     trap 'rc=$?; MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts down || rc=1; exit "$rc"' EXIT
   fi
+  MOCO_TS_NODE="$MOCO_TS_E2E_NODE" node sandbox/realnode/main.ts up
   nsenter --net=".cache/realnode/$MOCO_TS_E2E_NODE/ns/net" -- \
     node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" --test-reporter=spec "${files[@]}"
 }
@@ -76,19 +86,59 @@ case "$layer" in
     bash test/env/provision-node.sh
     run_layer node "$@" ;;
   all)
-    echo "== typecheck"; tsc -p tsconfig.json --noEmit
-    echo "== lint"; eslint .
-    bash test/env/provision.sh
-    bash test/env/provision-node.sh
-    # Two node --test runs, each closing with its own summary: unit and integration on the
-    # host, then the e2e files inside the real node's namespace. Both run; either failing fails.
-    mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
-    echo "== unit and integration tests (${#files[@]} files)"
-    rc=0
-    node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \
-      --test-reporter=spec "${files[@]}" || rc=$?
-    run_e2e || rc=$?
-    exit "$rc" ;;
+    # kube-apiserver, kube-controller-manager and kubectl: both streams below need them.
+    bash test/env/build-k8s.sh
+    prc=0; wait "$prefetch_pid" || prc=$?
+    cat .cache/logs/prefetch.log
+    ((prc == 0)) || { echo "== prefetch failed (exit $prc)" >&2; exit 1; }
+    # Then two streams at once, each to its end; either failing fails the run:
+    #   host  typecheck, lint, the storage servers and helm (Go builds at a lower priority:
+    #         the node stream is the longer one), then the unit and integration tests in
+    #         one node --test run; its output is printed as it comes;
+    #   node  the node's Go programs and images (at once), then the e2e files on the real
+    #         node (run_e2e: up, the files in its network namespace, down and its check that
+    #         nothing is left on the host); to .cache/logs/node-stream.log, printed whole
+    #         when both have ended.
+    # Each stream is a process group of its own: Ctrl-C or a TERM stops both (the node
+    # stream's trap still downs the node).
+    host_stream() {
+      local rc=0
+      echo "== typecheck"; tsc -p tsconfig.json --noEmit || rc=1
+      echo "== lint"; eslint . || rc=1
+      nice -n 10 bash test/env/build-storage.sh || return 1
+      nice -n 10 bash test/env/build-helm.sh || return 1
+      mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
+      echo "== unit and integration tests (${#files[@]} files)"
+      node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \
+        --test-reporter=spec "${files[@]}" || rc=1
+      return "$rc"
+    }
+    node_stream() {
+      local t; t=$(date +%s)
+      bash test/env/build-node-go.sh pause
+      bash test/env/build-images.sh & local images=$!
+      bash test/env/build-node-go.sh || { wait "$images"; return 1; }
+      wait "$images" || return 1
+      echo "== node stream: built in $(( $(date +%s) - t ))s"
+      run_e2e
+    }
+    echo "== two streams: host (below) and node (.cache/logs/node-stream.log)"
+    host_pid="" node_pid=""
+    trap 'kill -TERM -- ${host_pid:+"-$host_pid"} ${node_pid:+"-$node_pid"} 2>/dev/null; wait || true
+      echo "== interrupted (node stream log: .cache/logs/node-stream.log)" >&2; exit 130' INT TERM
+    set -m
+    host_stream & host_pid=$!
+    node_stream > .cache/logs/node-stream.log 2>&1 & node_pid=$!
+    set +m
+    hrc=0; wait "$host_pid" || hrc=$?
+    echo "== host stream: exit $hrc; waiting for the node stream"
+    nrc=0; wait "$node_pid" || nrc=$?
+    trap - INT TERM
+    echo "== node stream (.cache/logs/node-stream.log)"
+    cat .cache/logs/node-stream.log
+    echo "== node stream: exit $nrc"
+    echo "== all: host stream exit $hrc, node stream exit $nrc, $SECONDS s"
+    ((hrc == 0 && nrc == 0)) ;;
   *)
     echo "usage: test/run.sh all|unit|integration|e2e|node [files...]" >&2; exit 2 ;;
 esac

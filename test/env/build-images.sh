@@ -29,6 +29,20 @@ P=(podman --root "$store/root" --runroot "$store/run"
 ULIMITS=(--ulimit nofile=16384:16384 --ulimit nproc=4096:4096)
 REPO=localhost/moco-ts-node
 
+# The Debian base's root filesystem as a tar (debootstrap; no podman): `… debian-tar` makes
+# only that, before the lock below (test/env/prefetch.sh runs it while Go builds).
+debian_tar() {
+  local tar="$cache/debian-bookworm.tar" dir="$cache/rootfs-bookworm"
+  [[ -f "$tar" ]] && return 0
+  rm -rf "$dir"
+  echo "image debian: debootstrap bookworm (about a minute)"
+  debootstrap --variant=minbase bookworm "$dir" "$mirror" > "$cache/debootstrap-bookworm.log" 2>&1
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc "$dir"/usr/share/man
+  tar -C "$dir" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+  rm -rf "$dir"
+}
+if [[ "${1:-}" == debian-tar ]]; then debian_tar; exit 0; fi
+
 # One build at a time on this podman store: two checkouts sharing .cache (git worktrees) that
 # build at once break each other's overlay layers.
 exec 9>"$store/.build.lock"
@@ -66,15 +80,7 @@ ctx() { local d="$cache/ctx-$1"; rm -rf "$d"; mkdir -p "$d"; echo "$d"; }
 debian() {
   local key="bookworm-minbase-1" tar="$cache/debian-bookworm.tar"
   fresh debian "$key" || return 0
-  if [[ ! -f "$tar" ]]; then
-    local dir="$cache/rootfs-bookworm"
-    rm -rf "$dir"
-    echo "image debian: debootstrap bookworm (about a minute)"
-    debootstrap --variant=minbase bookworm "$dir" "$mirror" > "$cache/debootstrap-bookworm.log" 2>&1
-    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc "$dir"/usr/share/man
-    tar -C "$dir" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
-    rm -rf "$dir"
-  fi
+  debian_tar
   "${P[@]}" import -q "$tar" "$REPO/debian:bookworm" >/dev/null
   done_image debian "$key" "$REPO/debian:bookworm"
 }

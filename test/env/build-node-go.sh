@@ -3,7 +3,8 @@
 #   k8s-node    kubelet, kube-scheduler, kube-proxy from k8s.io/kubernetes, pinned by the same
 #               test/env/k8s/go.mod as test/env/build-k8s.sh (whose build cache they share)
 #   coredns     CoreDNS from its Go module, the plugins listed in test/env/coredns/main.go
-#   local-path  rancher's local-path-provisioner (the default StorageClass's provisioner)
+#   local-path  rancher's local-path-provisioner (the default StorageClass's provisioner), pinned
+#               by test/env/local-path/go.mod
 #   pause       the Pod sandbox's pause process (test/env/pause/main.go), static
 # `bash test/env/build-node-go.sh` builds all; `… k8s-node|coredns|local-path|pause` one.
 # Idempotent: each part is skipped when a stamp for its pinned inputs is present. Kept apart
@@ -13,7 +14,6 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 env="$root/test/env"
 out="$root/.cache/bin"
 mkdir -p "$out"
-LOCAL_PATH_VERSION=v0.0.30
 export GOFLAGS=-mod=mod CGO_ENABLED=0
 
 # build_part NAME STAMP-KEY BINARIES... -- COMMAND...: runs COMMAND unless every binary and
@@ -53,8 +53,10 @@ coredns() {
 }
 
 local_path() {
-  build_part local-path "$LOCAL_PATH_VERSION" local-path-provisioner -- \
-    env GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_VERSION"
+  local key; key="$(cat "$env/local-path/go.mod" "$env/local-path/go.sum" | sha256sum | cut -c1-12)"
+  build_part local-path "$key" local-path-provisioner -- \
+    bash -c 'cd "$1" && go build -trimpath -ldflags "-s -w" -o "$2/local-path-provisioner" github.com/rancher/local-path-provisioner' \
+    _ "$env/local-path" "$out"
 }
 
 pause() {
