@@ -92,10 +92,12 @@ case "$layer" in
     cat .cache/logs/prefetch.log
     ((prc == 0)) || { echo "== prefetch failed (exit $prc)" >&2; exit 1; }
     # Then two streams at once, each to its end; either failing fails the run:
-    #   host  typecheck, lint, the storage servers and helm (Go builds at a lower priority:
-    #         the node stream is the longer one), then the unit and integration tests in
-    #         one node --test run; its output is printed as it comes;
-    #   node  the node's Go programs and images (at once), then the e2e files on the real
+    #   host  typecheck, lint, the storage servers and helm (both streams' tests need them:
+    #         the node stream's builds run at a lower priority; .cache/logs/tools.ready when
+    #         both are built), then the unit and integration tests in one node --test run; its output
+    #         is printed as it comes;
+    #   node  the node's Go programs and images (at once), then (once tools.ready: the e2e
+    #         files need helm and the S3 server) the e2e files on the real
     #         node (run_e2e: up, the files in its network namespace, down and its check that
     #         nothing is left on the host); to .cache/logs/node-stream.log, printed whole
     #         when both have ended.
@@ -105,8 +107,12 @@ case "$layer" in
       local rc=0
       echo "== typecheck"; tsc -p tsconfig.json --noEmit || rc=1
       echo "== lint"; eslint . || rc=1
-      nice -n 10 bash test/env/build-storage.sh || return 1
-      nice -n 10 bash test/env/build-helm.sh || return 1
+      # The e2e files need both too: the node stream waits for tools.ready (or .failed).
+      if bash test/env/build-storage.sh && bash test/env/build-helm.sh; then
+        touch .cache/logs/tools.ready
+      else
+        touch .cache/logs/tools.failed; return 1
+      fi
       mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
       echo "== unit and integration tests (${#files[@]} files)"
       node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \
@@ -115,13 +121,19 @@ case "$layer" in
     }
     node_stream() {
       local t; t=$(date +%s)
-      bash test/env/build-node-go.sh pause
-      bash test/env/build-images.sh & local images=$!
-      bash test/env/build-node-go.sh || { wait "$images"; return 1; }
+      nice -n 10 bash test/env/build-node-go.sh pause
+      nice -n 10 bash test/env/build-images.sh & local images=$!
+      nice -n 10 bash test/env/build-node-go.sh || { wait "$images"; return 1; }
       wait "$images" || return 1
-      echo "== node stream: built in $(( $(date +%s) - t ))s"
+      echo "== node stream: built in $(( $(date +%s) - t ))s; waiting for the host stream's storage servers and helm"
+      until [[ -e .cache/logs/tools.ready ]]; do
+        [[ -e .cache/logs/tools.failed ]] && { echo "== node stream: the storage servers or helm failed to build" >&2; return 1; }
+        sleep 2
+      done
+      echo "== node stream: starting the e2e files after $(( $(date +%s) - t ))s"
       run_e2e
     }
+    rm -f .cache/logs/tools.ready .cache/logs/tools.failed
     echo "== two streams: host (below) and node (.cache/logs/node-stream.log)"
     host_pid="" node_pid=""
     trap 'kill -TERM -- ${host_pid:+"-$host_pid"} ${node_pid:+"-$node_pid"} 2>/dev/null; wait || true
