@@ -92,9 +92,9 @@ case "$layer" in
     cat .cache/logs/prefetch.log
     ((prc == 0)) || { echo "== prefetch failed (exit $prc)" >&2; exit 1; }
     # Then two streams at once, each to its end; either failing fails the run:
-    #   host  typecheck, lint, the storage servers and helm (both streams' tests need them:
-    #         the node stream's builds run at a lower priority; .cache/logs/tools.ready when
-    #         both are built), then the unit and integration tests in one node --test run; its output
+    #   host  the storage servers and helm (both streams' tests need them: the node stream's
+    #         builds run at a lower priority; .cache/logs/tools.ready when both are built),
+    #         typecheck, lint, then the unit and integration tests in one node --test run; its output
     #         is printed as it comes;
     #   node  the node's Go programs and images (at once), then (once tools.ready: the e2e
     #         files need helm and the S3 server) the e2e files on the real
@@ -105,14 +105,14 @@ case "$layer" in
     # stream's trap still downs the node).
     host_stream() {
       local rc=0
-      echo "== typecheck"; tsc -p tsconfig.json --noEmit || rc=1
-      echo "== lint"; eslint . || rc=1
-      # The e2e files need both too: the node stream waits for tools.ready (or .failed).
+      # First, as the e2e files need both too: the node stream waits for tools.ready (or .failed).
       if bash test/env/build-storage.sh && bash test/env/build-helm.sh; then
         touch .cache/logs/tools.ready
       else
         touch .cache/logs/tools.failed; return 1
       fi
+      echo "== typecheck"; tsc -p tsconfig.json --noEmit || rc=1
+      echo "== lint"; eslint . || rc=1
       mapfile -t files < <(find test/unit test/integration -name '*.test.ts' | sort)
       echo "== unit and integration tests (${#files[@]} files)"
       node --test --test-concurrency=1 --test-timeout="${TEST_TIMEOUT_MS:-1200000}" \

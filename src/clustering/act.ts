@@ -52,8 +52,6 @@ export interface ActOptions {
   readonly replicaStatementTimeoutMs?: number | undefined;
   /** After STOP REPLICA IO_THREAD and between kills (default 100 ms). */
   readonly afterStopIOThreadMs?: number | undefined;
-  /** Connect timeout of the old primary's last try before a failover (default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS, 1 s). */
-  readonly oldPrimaryRecheckMs?: number | undefined;
   /** Post-clone settle (default 3 s; env MOCO_CLONE_WAIT_DURATION). */
   readonly cloneSettleMs?: number | undefined;
   readonly clonePollAttempts?: number | undefined;
@@ -421,7 +419,7 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     // failover decided while the controller could not reach it (a cut between the controller
     // and the Pods that has healed since) is abandoned when it answers now. The next pass
     // observes again; its configure restarts the IO threads.
-    const answers = oldPrimaryAnswers(ctx, op.from, o.oldPrimaryRecheckMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS);
+    const answers = oldPrimaryAnswers(ctx, op.from, UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS);
     // 1. Starve the old primary of semi-sync acks (and of its agent's confirmations).
     const bound = o.replicaStatementTimeoutMs ?? FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS;
     const stoppedAt = await stopReplicaIOThreads(ctx.conns, op.stopReplicaIOThreadOn, bound);

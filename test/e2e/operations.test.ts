@@ -10,6 +10,7 @@ import {
   E2eWriter, clusterManifest, clusterPassword, clusterState, connectMysql, eventually, podIP, primaryPod, startE2E, tagNodeImage, waitHealthy, type E2E,
 } from "./harness.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { writeGap } from "../../chaos/checker.ts";
 
 const ns = "ops";
 
@@ -116,8 +117,7 @@ describe("operations on the sandbox", () => {
     await waitHealthy(env, ns, name);
     const rolledMs = Date.now() - start;
     await writer.stop();
-    let longestWriteGapMs = 0;
-    for (let i = 1; i < writer.ackTimes.length; i++) longestWriteGapMs = Math.max(longestWriteGapMs, (writer.ackTimes[i] ?? 0) - (writer.ackTimes[i - 1] ?? 0));
+    const longestWriteGapMs = writeGap(writer.ackTimes, writer.ackTimes[0] ?? 0, writer.ackTimes.at(-1) ?? 0);
     const events = (await env.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.kind=MySQLCluster,involvedObject.name=${name}` })).items;
     const count = (reason: string) => events.filter((e) => e.reason === reason).reduce((n, e) => n + (e.count ?? 1), 0);
     t.diagnostic(`rolling update of 3 instances: ${(rolledMs / 1000).toFixed(1)} s, order ${order.join(", ")}, primaries ${primaries.join(" → ")}, ` +

@@ -161,7 +161,8 @@ export type PartitionDecision =
       readonly afterMs: number;
     };
 
-function isUpdated(pod: PartitionPodView, updateRevision: string): boolean {
+/** The Pod runs its StatefulSet's update revision (`updateRevision`, "" when unknown: false). */
+export function isPodOnRevision(pod: PartitionPodView, updateRevision: string): boolean {
   return updateRevision !== "" && pod.metadata?.labels?.[LABEL_CONTROLLER_REVISION_HASH] === updateRevision;
 }
 
@@ -188,11 +189,11 @@ export function primaryLastTargets(
   if (!isHealthy(cluster)) return [];
   const updateRevision = sts.status?.updateRevision ?? "";
   const primaryPod = pods.find((p) => podOrdinal(p.metadata?.name ?? "") === target);
-  if (primaryPod === undefined || isUpdated(primaryPod, updateRevision)) return [];
+  if (primaryPod === undefined || isPodOnRevision(primaryPod, updateRevision)) return [];
   const out: number[] = [];
   for (const pod of pods) {
     const ordinal = podOrdinal(pod.metadata?.name ?? "");
-    if (ordinal === undefined || ordinal === target || !isUpdated(pod, updateRevision)) continue;
+    if (ordinal === undefined || ordinal === target || !isPodOnRevision(pod, updateRevision)) continue;
     if (timeMillis(pod.metadata?.deletionTimestamp) !== undefined || !isPodAvailable(pod, PARTITION_MIN_READY_SECONDS, now)) continue;
     if ((pod.status?.containerStatuses ?? []).some((s) => s.ready !== true)) continue;
     out.push(ordinal);
