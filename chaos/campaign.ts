@@ -98,15 +98,79 @@ async function stateNote(p: Parts): Promise<string> {
   } catch (e) { return `status unreadable: ${errorMessage(e)}`; }
 }
 
-export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: FaultResult) => void): Promise<FaultResult[]> {
+/**
+ * Shared and exclusive turns of the campaign loops (one loop per cluster): a fault of one
+ * cluster takes a shared turn (faults of different clusters run at once), a fault of the node
+ * or the controller (every cluster feels it) an exclusive one; a waiting exclusive turn goes
+ * before new shared ones, so it is not starved.
+ */
+export class Turns {
+  private sharing = 0;
+  private alone_ = false;
+  private exclusiveWaiting = 0;
+  private waiters: (() => void)[] = [];
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private async until(ok: () => boolean): Promise<void> {
+    while (!ok()) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    await this.until(() => !this.alone_ && this.exclusiveWaiting === 0);
+    this.sharing++;
+    try { return await fn(); } finally { this.sharing--; this.wake(); }
+  }
+
+  async alone<T>(fn: () => Promise<T>): Promise<T> {
+    this.exclusiveWaiting++;
+    try {
+      await this.until(() => !this.alone_ && this.sharing === 0);
+    } finally { this.exclusiveWaiting--; }
+    this.alone_ = true;
+    try { return await fn(); } finally { this.alone_ = false; this.wake(); }
+  }
+}
+
+/** One cluster's outcome of a fault window. */
+interface Outcome { recoveredMs: number | undefined; gapMs: number; missing: number[] | undefined; dual: number; state?: string }
+
+async function outcome(p: Parts, startedAt: number, dualBefore: number, o: CampaignOptions): Promise<Outcome> {
+  const recoveredMs = await waitHealthy(p, startedAt, o.recoveryTimeoutMs, o.settleMs);
+  const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;
+  const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
+  const missing = await missingOnPrimary(p);
+  const state = recoveredMs === undefined ? await stateNote(p) : undefined;
+  return { recoveredMs, gapMs, missing, dual: p.sampler.counter.total - dualBefore, state };
+}
+
+/**
+ * Runs the faults against one cluster, or against several at once (`--clusters`): one loop per
+ * cluster picks its faults from its own seeded generator; faults of one cluster overlap with
+ * those of others, faults of the node or the controller (`scope: "node"`) run alone and end
+ * when every cluster is Healthy again, and count once (their lost writes, dual-writable
+ * samples and write gaps over all clusters). `faults` is the total over all loops.
+ */
+export async function runCampaign(parts: Parts | readonly Parts[], o: CampaignOptions, onResult: (r: FaultResult) => void): Promise<FaultResult[]> {
+  const all: readonly Parts[] = Array.isArray(parts) ? parts : [parts as Parts];
+  const several = all.length > 1;
   const results: FaultResult[] = [];
-  const lostSeen = new Set<number>();
+  const lostSeen = all.map(() => new Set<number>());
+  const turns = new Turns();
   // `each`: every kind once, in a seeded random order (the short version in the test suite).
-  const order = o.order ?? (o.each ? shuffle(p.ctx.rng, o.kinds) : undefined);
+  const order = o.order ?? (o.each ? shuffle(all[0]!.ctx.rng, o.kinds) : undefined);
   const count = order ? order.length : o.faults;
-  for (let i = 0; i < count && Date.now() < (o.deadline ?? Infinity); i++) {
-    const kind = order ? order[i]! : p.ctx.rng.pick(o.kinds);
-    const dualBefore = p.sampler.counter.total;
+  let next = 0;
+  const ticket = (): number | undefined => (next < count && Date.now() < (o.deadline ?? Infinity) ? next++ : undefined);
+
+  async function one(i: number, kind: FaultKind): Promise<FaultResult> {
+    const p = all[i]!;
+    const affected = kind.scope === "node" ? all.map((_, j) => j) : [i];
+    const dualBefore = all.map((x) => x.sampler.counter.total);
     const startedAt = Date.now();
     let note: string;
     try {
@@ -114,21 +178,36 @@ export async function runCampaign(p: Parts, o: CampaignOptions, onResult: (r: Fa
     } catch (e) {
       note = `injection failed: ${errorMessage(e)}`;
     }
-    const recoveredMs = await waitHealthy(p, startedAt, o.recoveryTimeoutMs, o.settleMs);
-    const endAt = recoveredMs === undefined ? Date.now() : startedAt + recoveredMs;
-    const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
-    const missing = await missingOnPrimary(p);
-    if (recoveredMs === undefined) note = `${note}; ${await stateNote(p)}`;
-    if (recoveredMs === undefined && o.repair) note = `${note}; repair: ${await o.repair().catch((e: unknown) => `failed: ${errorMessage(e)}`)}`;
-    const fresh = (missing ?? []).filter((id) => !lostSeen.has(id));
-    for (const id of fresh) lostSeen.add(id);
-    const r: FaultResult = {
-      kind: kind.name, startedAt, recoveredMs, gapMs, lost: fresh.length,
-      dualWritable: p.sampler.counter.total - dualBefore,
-      note: missing === undefined ? `${note}; acknowledged writes not checked (primary unreadable)` : fresh.length ? `${note}; lost ids ${fresh.slice(0, 10).join(",")}` : note,
+    const outs = await Promise.all(affected.map((j) => outcome(all[j]!, startedAt, dualBefore[j]!, o)));
+    let lost = 0;
+    const notes: string[] = [several ? `[${p.instances.cluster}] ${note}` : note];
+    for (const [k, j] of affected.entries()) {
+      const out = outs[k]!;
+      const name = several ? `${all[j]!.instances.cluster}: ` : "";
+      if (out.state) notes.push(`${name}${out.state}`);
+      if (out.state && o.repair) notes.push(`${name}repair: ${await o.repair().catch((e: unknown) => `failed: ${errorMessage(e)}`)}`);
+      if (out.missing === undefined) { notes.push(`${name}acknowledged writes not checked (primary unreadable)`); continue; }
+      const fresh = out.missing.filter((id) => !lostSeen[j]!.has(id));
+      for (const id of fresh) lostSeen[j]!.add(id);
+      lost += fresh.length;
+      if (fresh.length) notes.push(`${name}lost ids ${fresh.slice(0, 10).join(",")}`);
+    }
+    return {
+      kind: kind.name, startedAt,
+      recoveredMs: outs.some((x) => x.recoveredMs === undefined) ? undefined : Math.max(...outs.map((x) => x.recoveredMs!)),
+      gapMs: Math.max(...outs.map((x) => x.gapMs)), lost, dualWritable: outs.reduce((a, x) => a + x.dual, 0), note: notes.join("; "),
     };
-    results.push(r);
-    onResult(r);
   }
+
+  async function loop(i: number): Promise<void> {
+    const rng = all[i]!.ctx.rng;
+    for (let t = ticket(); t !== undefined; t = ticket()) {
+      const kind = order ? order[t]! : rng.pick(o.kinds);
+      const r = await (kind.scope === "node" ? turns.alone(() => one(i, kind)) : turns.shared(() => one(i, kind)));
+      results.push(r);
+      onResult(r);
+    }
+  }
+  await Promise.all(all.map((_, i) => loop(i)));
   return results;
 }

@@ -29,6 +29,11 @@ export interface FaultContext {
 
 export interface FaultKind {
   readonly name: string;
+  /**
+   * "node": the fault hits the node, the API server or the controller, so every cluster of a
+   * run with several (`--clusters`); it runs alone. Default: one cluster's instances.
+   */
+  readonly scope?: "node";
   /** Returns a note for the report (what exactly was done). */
   inject(ctx: FaultContext): Promise<string>;
 }
@@ -118,6 +123,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: "controller cut from the API server",
+    scope: "node",
     async inject(ctx) {
       const l = await leader(ctx);
       const s = seconds(ctx, 20, 40);
@@ -127,6 +133,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: "controller cut from the MySQL Pods",
+    scope: "node",
     async inject(ctx) {
       const l = await leader(ctx);
       const ips = ctx.instances.pods.map((p) => p.ip).filter((x): x is string => !!x);
@@ -139,10 +146,12 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: "kill -9 controller mid-switchover",
+    scope: "node",
     inject: (ctx) => duringSwitchover(ctx, (l) => { killContainerProcess(ctx.node, CONTROLLER_NS, l, "moco-controller"); return Promise.resolve("killed"); }),
   },
   {
     name: "kill -9 controller mid-failover",
+    scope: "node",
     async inject(ctx) {
       const l = await leader(ctx);
       const p = primary(ctx);
@@ -159,10 +168,12 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: "leader hand-over mid-switchover",
+    scope: "node",
     inject: (ctx) => duringSwitchover(ctx, async (l) => { await ctx.kube.kubectl(["-n", CONTROLLER_NS, "delete", "pod", l, "--wait=false"]); return "deleted (SIGTERM)"; }),
   },
   {
     name: "API server stopped 30 s",
+    scope: "node",
     async inject(ctx) {
       const s = ctx.short ? 10 : 30;
       stopApiserver(ctx.node);
@@ -172,6 +183,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: "kubelet stopped",
+    scope: "node",
     async inject(ctx) {
       const s = seconds(ctx, 20, 60);
       stopKubelet(ctx.node);

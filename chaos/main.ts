@@ -7,7 +7,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { repoRoot } from "../test/env/procs.ts";
 import { runCampaign } from "./campaign.ts";
-import { summarize } from "./checker.ts";
+import { summarize, type FaultResult } from "./checker.ts";
 import { FAILOVER_KINDS, FAULT_KINDS, faultKind } from "./faults.ts";
 import { faultLine, reportText, table, writeReport } from "./report.ts";
 import { clusterOptions, inNodeNetns, openSession } from "./session.ts";
@@ -17,6 +17,7 @@ const program = clusterOptions(new Command("chaos"))
   .option("--node <name>", "the real node (default: the one `npm run sandbox` starts)", process.env.MOCO_TS_SANDBOX_NODE ?? "moco-ts-sandbox")
   .option("--seed <n>", "the random seed (printed; the same seed picks the same faults)")
   .option("--faults <n>", "how many faults", "200")
+  .option("--clusters <n>", "run against this many 3-instance clusters at once (--cluster, --cluster-2, ...): their own faults overlap, the node's and the controller's run alone", "1")
   .option("--kinds <list>", "only these fault kinds (comma-separated names)")
   .option("--minutes <n>", "no new fault after this many minutes (the run reports what ran)")
   .option("--each", "every kind (of --kinds) once, in a seeded random order, instead of --faults random picks")
@@ -28,7 +29,7 @@ const program = clusterOptions(new Command("chaos"))
   .option("--list", "list the fault kinds");
 program.parse();
 const o = program.opts<{
-  node: string; seed?: string; faults: string; kinds?: string; each?: boolean; minutes?: string; namespace: string; cluster: string; checkInterval: string;
+  node: string; seed?: string; faults: string; clusters: string; kinds?: string; each?: boolean; minutes?: string; namespace: string; cluster: string; checkInterval: string;
   recoveryTimeout: string; settle: string; short?: boolean; report?: string; json?: string; list?: boolean;
 }>();
 
@@ -46,26 +47,36 @@ const kinds = o.kinds ? o.kinds.split(",").map((k) => faultKind(k.trim())) : FAU
 log(`chaos: seed ${seed}, ${o.each ? `each of ${kinds.length} kinds once` : `${o.faults} faults`}${o.minutes ? ` (at most ${o.minutes} min)` : ""} on node ${o.node} (rerun with --seed ${seed})`);
 
 await installMoco(kube, { checkInterval: o.checkInterval }, log);
-await ensureCluster(kube, o.namespace, o.cluster, log);
-const session = await openSession({ layout, kube, namespace: o.namespace, cluster: o.cluster, seed, short: o.short ?? false, log });
-const { writer, sampler } = session;
+const names = Array.from({ length: Number(o.clusters) }, (_, i) => (i === 0 ? o.cluster : `${o.cluster}-${i + 1}`));
+await Promise.all(names.map((c) => ensureCluster(kube, o.namespace, c, log)));
+// Each cluster's faults come from its own generator (seed, seed + 1, ...).
+const sessions = await Promise.all(names.map((c, i) => openSession({ layout, kube, namespace: o.namespace, cluster: c, seed: seed + i, short: o.short ?? false, log })));
 const started = Date.now();
-const results = await runCampaign(session, {
+const progress: FaultResult[] = [];
+const results = await runCampaign(sessions, {
   faults: Number(o.faults), kinds, recoveryTimeoutMs: Number(o.recoveryTimeout) * 1000, each: o.each ?? false,
   deadline: o.minutes ? Date.now() + Number(o.minutes) * 60_000 : undefined, settleMs: Number(o.settle) * 1000,
-}, (r) => log(faultLine(r)));
+}, (r) => {
+  log(faultLine(r));
+  // Kept up to date as the run goes: a run stopped early still leaves what it measured.
+  if (o.json) { progress.push(r); fs.writeFileSync(o.json, JSON.stringify({ seed, clusters: names, partial: true, results: progress }, null, 2)); }
+});
 
-// The final check: every acknowledged insert on the final primary.
-const { primary, lostTotal } = await session.finish();
+// The final check: every acknowledged insert on each cluster's final primary.
+const finals = await Promise.all(sessions.map((x) => x.finish()));
+const lostTotal = finals.some((f) => f.lostTotal < 0) ? -1 : finals.reduce((a, f) => a + f.lostTotal, 0);
+const primary = finals.map((f) => f.primary ?? "(none)").join(", ");
+const sum = (f: (x: (typeof sessions)[number]) => number) => sessions.reduce((a, x) => a + f(x), 0);
 
 const info = {
-  seed, date: new Date().toISOString().slice(0, 10), acked: writer.acked.length, lostTotal,
-  dualTotal: sampler.counter.total, samples: sampler.counter.samples, durationS: (Date.now() - started) / 1000,
-  setting: `real node, moco-ts chart with checkInterval ${o.checkInterval}${o.short ? ", short faults" : ""}`,
+  seed, date: new Date().toISOString().slice(0, 10), acked: sum((x) => x.writer.acked.length), lostTotal,
+  dualTotal: sum((x) => x.sampler.counter.total), samples: sum((x) => x.sampler.counter.samples), durationS: (Date.now() - started) / 1000,
+  setting: `real node, ${names.length === 1 ? "one 3-instance cluster" : `${names.length} 3-instance clusters at once`}, moco-ts chart with checkInterval ${o.checkInterval}${o.short ? ", short faults" : ""}`,
 };
+const dualExamples = sessions.flatMap((x) => x.sampler.counter.examples);
 console.log(`\n${table(summarize(results))}\n`);
-log(`acknowledged inserts ${info.acked}, missing on the final primary ${primary ?? "(none)"}: ${lostTotal}; ` +
-  `samples ${info.samples}, dual-writable ${info.dualTotal}${sampler.counter.examples.length ? ` e.g. ${JSON.stringify(sampler.counter.examples.slice(0, 3))}` : ""}`);
+log(`acknowledged inserts ${info.acked}, missing on the final primary (${primary}): ${lostTotal}; ` +
+  `samples ${info.samples}, dual-writable ${info.dualTotal}${dualExamples.length ? ` e.g. ${JSON.stringify(dualExamples.slice(0, 3))}` : ""}`);
 if (o.report) writeReport(path.resolve(repoRoot, o.report), reportText(info, results));
-if (o.json) fs.writeFileSync(o.json, JSON.stringify({ info, results, dualExamples: sampler.counter.examples }, null, 2));
+if (o.json) fs.writeFileSync(o.json, JSON.stringify({ info, results, dualExamples }, null, 2));
 process.exit(lostTotal === 0 && info.dualTotal === 0 && results.every((r) => r.recoveredMs !== undefined) ? 0 : 1);
