@@ -116,12 +116,13 @@ export class Turns {
     for (const f of w) f();
   }
 
-  private async until(ok: () => boolean): Promise<void> {
-    while (!ok()) await new Promise<void>((r) => this.waiters.push(r));
+  /** Resolves at the next release; the caller checks its condition again and takes its turn in the same tick. */
+  private released(): Promise<void> {
+    return new Promise<void>((r) => this.waiters.push(r));
   }
 
   async shared<T>(fn: () => Promise<T>): Promise<T> {
-    await this.until(() => !this.alone_ && this.exclusiveWaiting === 0);
+    while (this.alone_ || this.exclusiveWaiting > 0) await this.released();
     this.sharing++;
     try { return await fn(); } finally { this.sharing--; this.wake(); }
   }
@@ -129,7 +130,7 @@ export class Turns {
   async alone<T>(fn: () => Promise<T>): Promise<T> {
     this.exclusiveWaiting++;
     try {
-      await this.until(() => !this.alone_ && this.sharing === 0);
+      while (this.alone_ || this.sharing > 0) await this.released();
     } finally { this.exclusiveWaiting--; }
     this.alone_ = true;
     try { return await fn(); } finally { this.alone_ = false; this.wake(); }

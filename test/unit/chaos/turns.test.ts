@@ -12,7 +12,7 @@ async function run(steps: readonly { at: number; kind: "shared" | "alone"; ms: n
   const overlaps: string[] = [];
   const order: string[] = [];
   await Promise.all(steps.map(async (s) => {
-    await sleep(s.at);
+    if (s.at > 0) await sleep(s.at);
     const body = async () => {
       order.push(s.name);
       for (const r of running) overlaps.push([r, s.name].sort().join("+"));
@@ -40,6 +40,13 @@ describe("chaos campaign turns", () => {
     {
       name: "a waiting node fault goes before a cluster fault asked for after it",
       steps: [{ at: 0, kind: "shared", ms: 60, name: "a" }, { at: 10, kind: "alone", ms: 30, name: "n" }, { at: 20, kind: "shared", ms: 10, name: "b" }],
+      overlaps: [], order: ["a", "n", "b"],
+    },
+    {
+      // The turn is taken in the tick of the check: a node fault asked for right after a
+      // cluster fault (no time between, as when the campaign's loops start) must still wait.
+      name: "a node fault asked for in the same tick as a cluster fault waits for it",
+      steps: [{ at: 0, kind: "shared", ms: 40, name: "a" }, { at: 0, kind: "alone", ms: 20, name: "n" }, { at: 0, kind: "shared", ms: 20, name: "b" }],
       overlaps: [], order: ["a", "n", "b"],
     },
     {
