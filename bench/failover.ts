@@ -17,11 +17,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
 import { repoRoot } from "../test/env/procs.ts";
-import { runCampaign, waitHealthy } from "../chaos/campaign.ts";
+import { reinitialiseErrant, runCampaign, waitHealthy, type Parts } from "../chaos/campaign.ts";
 import { summarize, type FaultResult } from "../chaos/checker.ts";
 import { faultKind } from "../chaos/faults.ts";
 import { table, writeReport } from "../chaos/report.ts";
-import { errantReplicas, reinitialiseInstance } from "../chaos/kube.ts";
 import { Rng } from "../chaos/rng.ts";
 import { clusterOptions, inNodeNetns, openSession } from "../chaos/session.ts";
 import { chartCheckIntervalArg, ensureCluster, installMoco } from "../chaos/setup.ts";
@@ -78,13 +77,7 @@ for (const s of settings) {
   // A fault that did not recover because its old primary came back errant (it kept a commit
   // that was never acknowledged; docs/reliability.md) would spoil every later fault: the errant
   // instances are re-initialised, and the fault stays counted as not recovered.
-  const repair = async () => {
-    const errant = await errantReplicas(kube, o.namespace, o.cluster);
-    for (const i of errant) await reinitialiseInstance(kube, o.namespace, o.cluster, i);
-    const t = Date.now();
-    const back = await waitHealthy(session, t, 900_000, settleMs);
-    return `errant [${errant.join(",")}] re-initialised (PVC and Pod deleted); ${back === undefined ? "still not Healthy" : `Healthy ${(back / 1000).toFixed(0)} s later`}`;
-  };
+  const repair = (p: Parts) => reinitialiseErrant(p, 900_000, settleMs);
   await runCampaign(session, {
     faults: order.length, kinds, order, repair, recoveryTimeoutMs: Number(o.recoveryTimeout) * 1000, settleMs,
     deadline: o.minutes ? Date.now() + Number(o.minutes) * 60_000 : undefined,

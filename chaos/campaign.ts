@@ -3,7 +3,7 @@
 // acknowledged insert on the current primary and attribute the dual-writable samples and the
 // client write gap of that window to the fault.
 import { lostIds, writeGap, type FaultResult } from "./checker.ts";
-import { clusterStatus, errantReplicas, type Kube } from "./kube.ts";
+import { clusterStatus, errantReplicas, reinitialiseInstance, type Kube } from "./kube.ts";
 import type { FaultContext, FaultKind } from "./faults.ts";
 import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
@@ -29,7 +29,7 @@ export interface CampaignOptions {
    * replicas re-initialised) so the next fault starts from Healthy; returns a note, recorded
    * with the fault (which still counts as not recovered).
    */
-  repair?: () => Promise<string>;
+  repair?: (p: Parts) => Promise<string>;
   /** These faults in this order (instead of `each` or `faults` random picks). */
   order?: readonly FaultKind[];
   /** No new fault after this time (ms since the epoch). */
@@ -53,14 +53,23 @@ export interface Parts {
   writer: ChaosWriter;
 }
 
+/**
+ * An errant instance never comes back by itself (the controller reports it and leaves it, as
+ * MOCO does): reported this long, the wait for Healthy gives up.
+ */
+export const ERRANT_GIVE_UP_MS = 30_000;
+
 /** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
 export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number): Promise<number | undefined> {
   const deadline = since + timeoutMs;
   let healthySince: number | undefined;
+  let errantSince: number | undefined;
   while (Date.now() < deadline) {
     let ok = false;
     try {
       const s = await clusterStatus(p.kube, p.instances.namespace, p.instances.cluster);
+      errantSince = s.errantReplicas > 0 ? (errantSince ?? Date.now()) : undefined;
+      if (errantSince !== undefined && Date.now() - errantSince >= ERRANT_GIVE_UP_MS) return undefined;
       const primary = p.instances.labelledPrimary();
       const podsOk = p.instances.pods.length > 0 && p.instances.pods.every((x) => x.ready && !x.deleting);
       // A switchover still asked for (the primary keeps the demote annotation) is a fault not
@@ -75,6 +84,18 @@ export async function waitHealthy(p: Parts, since: number, timeoutMs: number, se
     await sleep(500);
   }
   return undefined;
+}
+
+/**
+ * Re-initialises the instances the cluster reports errant (PVC and Pod deleted: the new Pod is
+ * cloned from the primary) and waits for Healthy; a note for the report.
+ */
+export async function reinitialiseErrant(p: Parts, timeoutMs: number, settleMs: number): Promise<string> {
+  const { namespace, cluster } = p.instances;
+  const errant = await errantReplicas(p.kube, namespace, cluster);
+  for (const i of errant) await reinitialiseInstance(p.kube, namespace, cluster, i);
+  const back = await waitHealthy(p, Date.now(), timeoutMs, settleMs);
+  return `errant [${errant.join(",")}] re-initialised (PVC and Pod deleted); ${back === undefined ? "still not Healthy" : `Healthy ${(back / 1000).toFixed(0)} s later`}`;
 }
 
 /** Acknowledged ids missing on the labelled primary (undefined: it could not be read). */
@@ -186,7 +207,7 @@ export async function runCampaign(parts: Parts | readonly Parts[], o: CampaignOp
       const out = outs[k]!;
       const name = several ? `${all[j]!.instances.cluster}: ` : "";
       if (out.state) notes.push(`${name}${out.state}`);
-      if (out.state && o.repair) notes.push(`${name}repair: ${await o.repair().catch((e: unknown) => `failed: ${errorMessage(e)}`)}`);
+      if (out.state && o.repair) notes.push(`${name}repair: ${await o.repair(all[j]!).catch((e: unknown) => `failed: ${errorMessage(e)}`)}`);
       if (out.missing === undefined) { notes.push(`${name}acknowledged writes not checked (primary unreadable)`); continue; }
       const fresh = out.missing.filter((id) => !lostSeen[j]!.has(id));
       for (const id of fresh) lostSeen[j]!.add(id);

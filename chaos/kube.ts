@@ -66,16 +66,19 @@ export interface ClusterStatus {
   healthy: boolean;
   currentPrimaryIndex: number | undefined;
   reason: string;
+  /** `status.errantReplicas`: instances the controller reports errant (they stay so until re-initialised). */
+  errantReplicas: number;
 }
 
 export async function clusterStatus(kube: Kube, namespace: string, cluster: string): Promise<ClusterStatus> {
   const c = JSON.parse(await kube.kubectl(["-n", namespace, "get", "mysqlcluster", cluster, "-o", "json"], { timeoutS: 5 })) as {
-    status?: { currentPrimaryIndex?: number; conditions?: { type: string; status: string; reason?: string }[] };
+    status?: { currentPrimaryIndex?: number; errantReplicas?: number; conditions?: { type: string; status: string; reason?: string }[] };
   };
   const is = (t: string) => c.status?.conditions?.some((x) => x.type === t && x.status === "True") ?? false;
   return {
     available: is("Available"), healthy: is("Healthy"), currentPrimaryIndex: c.status?.currentPrimaryIndex,
     reason: c.status?.conditions?.find((x) => x.type === "Healthy")?.reason ?? "",
+    errantReplicas: c.status?.errantReplicas ?? 0,
   };
 }
 
