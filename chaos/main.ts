@@ -7,7 +7,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { repoRoot } from "../test/env/procs.ts";
 import { reinitialiseErrant, runCampaign, type Parts } from "./campaign.ts";
-import { errantReplicas } from "./kube.ts";
+import { errantReplicas, reinitialiseInstance } from "./kube.ts";
 import { summarize, type FaultResult } from "./checker.ts";
 import { FAILOVER_KINDS, FAULT_KINDS, faultKind } from "./faults.ts";
 import { faultLine, reportText, table, writeReport } from "./report.ts";
@@ -50,7 +50,13 @@ log(`chaos: seed ${seed}, ${o.each ? `each of ${kinds.length} kinds once` : `${o
 
 await installMoco(kube, { checkInterval: o.checkInterval }, log);
 const names = Array.from({ length: Number(o.clusters) }, (_, i) => (i === 0 ? o.cluster : `${o.cluster}-${i + 1}`));
-await Promise.all(names.map((c) => ensureCluster(kube, o.namespace, c, log)));
+await Promise.all(names.map(async (c) => {
+  // Left errant by an earlier run: re-initialised first (it would never become Healthy).
+  const errant = o.repair ? await errantReplicas(kube, o.namespace, c).catch(() => []) : [];
+  for (const i of errant) await reinitialiseInstance(kube, o.namespace, c, i);
+  if (errant.length) log(`MySQLCluster ${o.namespace}/${c}: errant [${errant.join(",")}] re-initialised (PVC and Pod deleted)`);
+  await ensureCluster(kube, o.namespace, c, log);
+}));
 // Each cluster's faults come from its own generator (seed, seed + 1, ...).
 const sessions = await Promise.all(names.map((c, i) => openSession({ layout, kube, namespace: o.namespace, cluster: c, seed: seed + i, short: o.short ?? false, log })));
 const settleMs = Number(o.settle) * 1000;
@@ -58,9 +64,6 @@ const recoveryTimeoutMs = Number(o.recoveryTimeout) * 1000;
 // An old primary that kept a commit nobody acknowledged comes back errant and stays so until it is
 // re-initialised (docs/reliability.md): the campaign does that, and the fault counts as not recovered.
 const repair = o.repair ? (p: Parts) => reinitialiseErrant(p, recoveryTimeoutMs, settleMs) : undefined;
-for (const x of sessions) {
-  if (repair && (await errantReplicas(kube, o.namespace, x.instances.cluster)).length > 0) log(`${x.instances.cluster} before the first fault: ${await repair(x)}`);
-}
 const started = Date.now();
 const progress: FaultResult[] = [];
 const results = await runCampaign(sessions, {
