@@ -60,7 +60,7 @@ export interface Parts {
 export const ERRANT_GIVE_UP_MS = 30_000;
 
 /** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
-export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number): Promise<number | undefined> {
+export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number, errantGiveUpMs: number | undefined = ERRANT_GIVE_UP_MS): Promise<number | undefined> {
   const deadline = since + timeoutMs;
   let healthySince: number | undefined;
   let errantSince: number | undefined;
@@ -69,7 +69,7 @@ export async function waitHealthy(p: Parts, since: number, timeoutMs: number, se
     try {
       const s = await clusterStatus(p.kube, p.instances.namespace, p.instances.cluster);
       errantSince = s.errantReplicas > 0 ? (errantSince ?? Date.now()) : undefined;
-      if (errantSince !== undefined && Date.now() - errantSince >= ERRANT_GIVE_UP_MS) return undefined;
+      if (errantSince !== undefined && errantGiveUpMs !== undefined && Date.now() - errantSince >= errantGiveUpMs) return undefined;
       const primary = p.instances.labelledPrimary();
       const podsOk = p.instances.pods.length > 0 && p.instances.pods.every((x) => x.ready && !x.deleting);
       // A switchover still asked for (the primary keeps the demote annotation) is a fault not
@@ -94,7 +94,8 @@ export async function reinitialiseErrant(p: Parts, timeoutMs: number, settleMs: 
   const { namespace, cluster } = p.instances;
   const errant = await errantReplicas(p.kube, namespace, cluster);
   for (const i of errant) await reinitialiseInstance(p.kube, namespace, cluster, i);
-  const back = await waitHealthy(p, Date.now(), timeoutMs, settleMs);
+  // The status names the old instance errant until a pass sees the new one: no give-up here.
+  const back = await waitHealthy(p, Date.now(), timeoutMs, settleMs, undefined);
   return `errant [${errant.join(",")}] re-initialised (PVC and Pod deleted); ${back === undefined ? "still not Healthy" : `Healthy ${(back / 1000).toFixed(0)} s later`}`;
 }
 
@@ -159,7 +160,9 @@ export class Turns {
 }
 
 /** One cluster's outcome of a fault window. */
-interface Outcome { recoveredMs: number | undefined; gapMs: number; missing: number[] | undefined; dual: number; state?: string }
+interface Outcome { recoveredMs: number | undefined; gapMs: number; missing: number[] | undefined; dual: number; dualSeen: string[]; state?: string }
+
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 22);
 
 async function outcome(p: Parts, startedAt: number, dualBefore: number, o: CampaignOptions): Promise<Outcome> {
   const recoveredMs = await waitHealthy(p, startedAt, o.recoveryTimeoutMs, o.settleMs);
@@ -167,7 +170,8 @@ async function outcome(p: Parts, startedAt: number, dualBefore: number, o: Campa
   const gapMs = writeGap(p.writer.ackTimes, startedAt, endAt);
   const missing = await missingOnPrimary(p);
   const state = recoveredMs === undefined ? await stateNote(p) : undefined;
-  return { recoveredMs, gapMs, missing, dual: p.sampler.counter.total - dualBefore, state };
+  const dualSeen = p.sampler.counter.recent.filter((x) => x.at >= startedAt).slice(0, 3).map((x) => `${clock(x.at)} [${x.pods.join(",")}]`);
+  return { recoveredMs, gapMs, missing, dual: p.sampler.counter.total - dualBefore, dualSeen, state };
 }
 
 /**
@@ -207,6 +211,7 @@ export async function runCampaign(parts: Parts | readonly Parts[], o: CampaignOp
       const out = outs[k]!;
       const name = several ? `${all[j]!.instances.cluster}: ` : "";
       if (out.state) notes.push(`${name}${out.state}`);
+      if (out.dual > 0) notes.push(`${name}dual-writable ${out.dual} from ${out.dualSeen.join(" ")}`);
       if (out.state && o.repair) notes.push(`${name}repair: ${await o.repair(all[j]!).catch((e: unknown) => `failed: ${errorMessage(e)}`)}`);
       if (out.missing === undefined) { notes.push(`${name}acknowledged writes not checked (primary unreadable)`); continue; }
       const fresh = out.missing.filter((id) => !lostSeen[j]!.has(id));

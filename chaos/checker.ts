@@ -28,13 +28,18 @@ export function isDualWritable(s: Sample): boolean {
 export class DualWritableCounter {
   total = 0;
   samples = 0;
+  /** The first 20 dual-writable samples of the run. */
   readonly examples: { at: number; pods: string[] }[] = [];
+  /** The last 50 (the campaign names those of each fault's window in its line). */
+  readonly recent: { at: number; pods: string[] }[] = [];
   add(s: Sample): void {
     this.samples++;
     const w = writablePods(s);
     if (w.length > 1) {
       this.total++;
       if (this.examples.length < 20) this.examples.push({ at: s.at, pods: w });
+      this.recent.push({ at: s.at, pods: w });
+      if (this.recent.length > 50) this.recent.shift();
     }
   }
 }

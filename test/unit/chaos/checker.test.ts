@@ -37,6 +37,7 @@ describe("dual-writable samples", () => {
     assert.equal(k.samples, 4);
     assert.equal(k.total, 2);
     assert.deepEqual(k.examples, [{ at: 2, pods: ["a", "b"] }, { at: 4, pods: ["a", "b", "c"] }]);
+    assert.deepEqual(k.recent, k.examples);
   });
 });
 
