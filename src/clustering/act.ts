@@ -18,7 +18,7 @@ import { failoverGuard } from "./fence-guard.ts";
 import { DEFAULT_SELF_FENCE_TIMINGS, PROBED_AGES_QUERY, parseProbedAges, type SelfFenceTimings } from "../mysql/self-fence.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { parsePort } from "./cluster.ts";
-import { UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS, fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
+import { OLD_PRIMARY_LAST_TRY_MS, fetchInstanceStatus, semiSyncNamesOf } from "./instance.ts";
 import type { ClusterMetricLabels, ClusterPorts, ClusterTls, ClusteringLogger, ClusteringMetrics } from "./ports.ts";
 import { silentLogger } from "./ports.ts";
 import { num, sleep, str } from "./sql.ts";
@@ -419,7 +419,7 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     // failover decided while the controller could not reach it (a cut between the controller
     // and the Pods that has healed since) is abandoned when it answers now. The next pass
     // observes again; its configure restarts the IO threads.
-    const answers = oldPrimaryAnswers(ctx, op.from, UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS);
+    const answers = oldPrimaryAnswers(ctx, op.from, OLD_PRIMARY_LAST_TRY_MS);
     // 1. Starve the old primary of semi-sync acks (and of its agent's confirmations).
     const bound = o.replicaStatementTimeoutMs ?? FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS;
     const stoppedAt = await stopReplicaIOThreads(ctx.conns, op.stopReplicaIOThreadOn, bound);

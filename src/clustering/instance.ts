@@ -8,10 +8,19 @@ import type { CloneState, InstanceStatus, ReplicaHostRow, ReplicaStatusRow } fro
 
 /**
  * Connect timeout of the single try given to an instance the previous pass could not
- * reach at all (observe: ObserveOptions.recentlyUnreachable), and of the old primary's last
- * try before a failover (act).
+ * reach at all (observe: ObserveOptions.recentlyUnreachable).
  */
 export const UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS = 1_000;
+
+/**
+ * Connect timeout (and statement bound; the whole try is bounded by twice this) of the old
+ * primary's last try before a failover (act, step 0). Longer than the probe above: the fault
+ * campaign under load (load average ~80 on 2 cores) saw a primary that answered again after a
+ * 29 s cut of the controller miss a 1 s connect, and a needless failover followed. It runs
+ * beside the IO threads' stop and ends before the failover guard's wait would (6 s bound), so
+ * it does not delay a real failover.
+ */
+export const OLD_PRIMARY_LAST_TRY_MS = 2_000;
 
 const ALL_SEMISYNC_VARIABLES = [
   SEMISYNC_NAMES.current.sourceEnabled,
