@@ -1,6 +1,6 @@
 // The pure half of the clustering engine (docs/clustering.md#gathering-status steps 5–8, docs/clustering.md#deciding-the-cluster-state, docs/clustering.md#operation-per-state, docs/clustering.md#status-written-by-a-pass,
 // docs/clustering.md#procedures): from what observe saw to one operation, with no I/O. Act runs the operation.
-import { formatGtidSet, gtidIsEmpty, gtidIsSubset, gtidSubtract, gtidUnion, hasErrantGtids } from "../mysql/gtid.ts";
+import { formatGtidSet, gtidCount, gtidIsEmpty, gtidIsSubset, gtidSubtract, gtidUnion, hasErrantGtids } from "../mysql/gtid.ts";
 import type { GtidSet } from "../mysql/gtid.ts";
 import type {
   ClusterCondition,
@@ -181,6 +181,38 @@ export function hasLostData(observed: ObservedCluster): boolean {
   });
 }
 
+/** What orders the switchover candidates (moco-ts; upstream takes the lowest ordinal). */
+export interface SwitchRank {
+  /** Its SQL thread applies (a stopped one never catches up: the writes would stop until someone starts it). */
+  readonly applying: boolean;
+  /** Its Pod runs the StatefulSet's update revision (a rolling update does not restart it again). */
+  readonly updated: boolean;
+  /** Transactions received and not yet applied (the switchover waits for them). */
+  readonly pending: bigint;
+  readonly ordinal: number;
+}
+
+export function switchRank(observed: ObservedCluster, i: number): SwitchRank {
+  const rs = observed.instances[i]?.replicaStatus ?? null;
+  let pending = 0n;
+  if (rs !== null) {
+    try { pending = gtidCount(gtidSubtract(rs.retrievedGtidSet, rs.executedGtidSet)); } catch { pending = 0n; }
+  }
+  return { applying: rs?.replicaSQLRunning === "Yes", updated: observed.pods[i]?.updated === true, pending, ordinal: i };
+}
+
+/**
+ * Switchover candidates, best first: one whose SQL thread applies, then one on the update
+ * revision, then the fewest transactions still to apply, then the lowest ordinal. The safety
+ * rules are the candidates' (good replicas); this only picks among them.
+ */
+export function compareSwitchCandidates(a: SwitchRank, b: SwitchRank): number {
+  if (a.applying !== b.applying) return a.applying ? -1 : 1;
+  if (a.updated !== b.updated) return a.updated ? -1 : 1;
+  if (a.pending !== b.pending) return a.pending < b.pending ? -1 : 1;
+  return a.ordinal - b.ordinal;
+}
+
 /**
  * The cluster state (docs/clustering.md#deciding-the-cluster-state): the first matching row wins. Candidates are collected the way
  * upstream does, while rows 4 (Healthy) and 5 (Degraded) are evaluated.
@@ -240,9 +272,7 @@ export function decideState(observed: ObservedCluster): StateDecision {
 
   const candidates = [...candidateSet].sort((a, b) => a - b);
   const primaryPod = observed.pods[p] ?? null;
-  // moco-ts: an instance whose Pod runs the StatefulSet's update revision first (a switchover
-  // during a rolling update then lands on an instance that is not restarted again); else the lowest.
-  const candidate = candidates.find((i) => observed.pods[i]?.updated === true) ?? candidates[0] ?? null;
+  const candidate = [...candidates].sort((a, b) => compareSwitchCandidates(switchRank(observed, a), switchRank(observed, b)))[0] ?? null;
   const needSwitch = candidate !== null && primaryPod !== null && (primaryPod.deleting || primaryPod.demote);
   return {
     state,

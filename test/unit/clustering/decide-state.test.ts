@@ -153,6 +153,32 @@ const cases: StateCase[] = [
     candidate: 1,
   },
   {
+    name: "healthy3-demoting-sql-stopped: replica 1's SQL thread stopped ⇒ candidate 2",
+    obs: () => withInstance(withPod(healthyObservation(3), 0, { demote: true }), 1,
+      replicaInstance(1, 0, `${U0}:1-5`, { replicaStatus: replicaRow({ sourceHost: host(0), replicaSQLRunning: "No", retrievedGtidSet: `${U0}:1-5`, executedGtidSet: `${U0}:1-5` }) })),
+    state: "Healthy",
+    needSwitch: true,
+    candidate: 2,
+  },
+  {
+    name: "healthy3-demoting-sql-stopped-updated: an applying replica before an updated one whose SQL thread is stopped ⇒ 1",
+    obs: () => {
+      const o = withPod(withPod(withPod(healthyObservation(3), 0, { demote: true }), 1, { updated: false }), 2, { updated: true });
+      return withInstance(o, 2, replicaInstance(2, 0, `${U0}:1-5`, { replicaStatus: replicaRow({ sourceHost: host(0), replicaSQLRunning: "No", retrievedGtidSet: `${U0}:1-5`, executedGtidSet: `${U0}:1-5` }) }));
+    },
+    state: "Healthy",
+    needSwitch: true,
+    candidate: 1,
+  },
+  {
+    name: "healthy3-demoting-lagging: replica 1 has 40 transactions to apply, replica 2 none ⇒ 2",
+    obs: () => withInstance(withPod(healthyObservation(3), 0, { demote: true }), 1,
+      replicaInstance(1, 0, `${U0}:1-5`, { replicaStatus: replicaRow({ sourceHost: host(0), retrievedGtidSet: `${U0}:1-45`, executedGtidSet: `${U0}:1-5` }) })),
+    state: "Healthy",
+    needSwitch: true,
+    candidate: 2,
+  },
+  {
     name: "healthy3-replica-deleting: a replica Pod terminating ⇒ Healthy, no switch",
     obs: () => withPod(healthyObservation(3), 1, { deleting: true }),
     state: "Healthy",
