@@ -60,7 +60,7 @@ export interface Parts {
 export const ERRANT_GIVE_UP_MS = 30_000;
 
 /** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
-export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number, errantGiveUpMs: number | undefined = ERRANT_GIVE_UP_MS): Promise<number | undefined> {
+export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number, errantGiveUpMs = ERRANT_GIVE_UP_MS): Promise<number | undefined> {
   const deadline = since + timeoutMs;
   let healthySince: number | undefined;
   let errantSince: number | undefined;
@@ -69,7 +69,7 @@ export async function waitHealthy(p: Parts, since: number, timeoutMs: number, se
     try {
       const s = await clusterStatus(p.kube, p.instances.namespace, p.instances.cluster);
       errantSince = s.errantReplicas > 0 ? (errantSince ?? Date.now()) : undefined;
-      if (errantSince !== undefined && errantGiveUpMs !== undefined && Date.now() - errantSince >= errantGiveUpMs) return undefined;
+      if (errantSince !== undefined && Date.now() - errantSince >= errantGiveUpMs) return undefined;
       const primary = p.instances.labelledPrimary();
       const podsOk = p.instances.pods.length > 0 && p.instances.pods.every((x) => x.ready && !x.deleting);
       // A switchover still asked for (the primary keeps the demote annotation) is a fault not
@@ -95,7 +95,7 @@ export async function reinitialiseErrant(p: Parts, timeoutMs: number, settleMs: 
   const errant = await errantReplicas(p.kube, namespace, cluster);
   for (const i of errant) await reinitialiseInstance(p.kube, namespace, cluster, i);
   // The status names the old instance errant until a pass sees the new one: no give-up here.
-  const back = await waitHealthy(p, Date.now(), timeoutMs, settleMs, undefined);
+  const back = await waitHealthy(p, Date.now(), timeoutMs, settleMs, Infinity);
   return `errant [${errant.join(",")}] re-initialised (PVC and Pod deleted); ${back === undefined ? "still not Healthy" : `Healthy ${(back / 1000).toFixed(0)} s later`}`;
 }
 
