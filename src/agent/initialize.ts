@@ -117,7 +117,8 @@ export const ROOT_RETRY_INTERVAL_MS = 500;
  * docs/agent.md#startup step 2. Connects through the socket as root without a password;
  * if mysqld refuses (1045 / 1524) the instance was initialized before and nothing is
  * done. Otherwise creates the users, installs the plugins, drops root@localhost (as
- * moco-admin), empties the binary logs and GTIDs and sets super_read_only=ON.
+ * moco-admin), empties the binary logs and GTIDs and sets super_read_only=ON; offline_mode
+ * is ON from before read_only=OFF until after super_read_only=ON (moco-ts).
  *
  * Divergence: the sessions run with sql_log_bin=OFF, so a crash between dropping
  * root@localhost and the reset cannot leave GTIDs behind.
@@ -153,6 +154,12 @@ export async function initializeOnFirstBoot(opts: FirstBootOptions): Promise<Fir
   log.info("first-boot initialization of mysqld");
   try {
     await exec(root, "SET sql_log_bin=OFF");
+    // moco-ts: offline_mode first. read_only=OFF (needed to create the users) makes the
+    // instance writable until super_read_only=ON below, and the users it creates can connect
+    // over the network meanwhile: offline_mode refuses every account without
+    // CONNECTION_ADMIN/SUPER (moco-writable, applications) for that window. The fault
+    // campaign saw a re-initialised instance writable beside the primary for ~1 s.
+    await exec(root, "SET GLOBAL offline_mode=ON");
     await exec(root, "SET GLOBAL read_only=OFF");
     const users = await ensureMocoUsers(root, opts.passwords, { resetPassword: false });
     const plugins = await ensureMocoPlugins(root);
@@ -173,6 +180,7 @@ export async function initializeOnFirstBoot(opts: FirstBootOptions): Promise<Fir
     const version = await serverVersion(admin);
     await exec(admin, resetBinaryLogsStatement(version));
     await exec(admin, "SET GLOBAL super_read_only=ON");
+    await exec(admin, "SET GLOBAL offline_mode=OFF");
   } finally {
     await admin.end().catch(() => undefined);
   }
@@ -187,10 +195,14 @@ export async function initializeOnFirstBoot(opts: FirstBootOptions): Promise<Fir
  */
 export async function initializeAfterClone(db: Queryable, passwords: MocoPasswords): Promise<EnsureUsersResult> {
   await exec(db, "SET sql_log_bin=OFF");
+  // moco-ts: the cloned instance holds the donor's accounts; offline_mode keeps them out while
+  // read_only is OFF (as in initializeOnFirstBoot).
+  await exec(db, "SET GLOBAL offline_mode=ON");
   await exec(db, "SET GLOBAL read_only=OFF");
   const users = await ensureMocoUsers(db, passwords, { resetPassword: true });
   await ensureMocoPlugins(db);
   await exec(db, "SET GLOBAL super_read_only=ON");
+  await exec(db, "SET GLOBAL offline_mode=OFF");
   await exec(db, "SET sql_log_bin=ON");
   return users;
 }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import mysql from "mysql2/promise";
 import type { Connection, RowDataPacket } from "mysql2/promise";
 
 import { runInMysqlRootfs, startMysqldProcess, startMysqlds, type MysqldInstance, type MysqldSet } from "../../env/mysqld.ts";
@@ -113,8 +114,31 @@ describe("moco-init script and first-boot initialization on real mysqld", () => 
 
   it("the agent's first-boot initialization creates exactly the MOCO users, plugins and state", async () => {
     proc = await startMysqldProcess(inst);
+    // An application account polls the instance over TCP the whole time (a new connection
+    // each time, as a client that found the Pod would): it must never find it writable, though
+    // read_only is OFF while the users are created (offline_mode keeps it out then).
+    const seen = { writable: 0, answered: 0, answeredAfter: 0 };
+    let done = false;
+    const poll = (async () => {
+      for (let last = false; !last;) {
+        last = done;
+        try {
+          const c = await mysql.createConnection({ host: inst.host, port: inst.port, user: "moco-writable", password: passwords.WRITABLE_PASSWORD, connectTimeout: 2000 });
+          try {
+            const [[r]] = await c.query<RowDataPacket[]>("SELECT @@read_only AS ro, @@super_read_only AS sro");
+            seen.answered++;
+            if (last) seen.answeredAfter++;
+            if (Number(r!.ro) === 0 && Number(r!.sro) === 0) seen.writable++;
+          } finally { c.destroy(); }
+        } catch { /* not there yet, or refused (offline_mode) */ }
+      }
+    })();
     const result = await initializeOnFirstBoot({ socketPath: inst.socketPath, passwords, logger: silentLogger(), rootRetryIntervalMs: 500 });
+    done = true;
+    await poll;
     assert.equal(result, "initialized");
+    assert.equal(seen.answeredAfter, 1, "the poller reads the instance once it is initialized (offline_mode is OFF again)");
+    assert.equal(seen.writable, 0, `an application account found the initializing instance writable ${seen.writable} times`);
 
     const snap = await snapshot();
     first = snap;
