@@ -117,6 +117,10 @@ export async function stopReplicaIOThread(conn: SqlConnection): Promise<void> {
   await conn.exec("STOP REPLICA IO_THREAD");
 }
 
+export async function startReplicaIOThread(conn: SqlConnection): Promise<void> {
+  await conn.exec("START REPLICA IO_THREAD");
+}
+
 /**
  * Bound of each failover statement on a replica (STOP REPLICA IO_THREAD, the re-read of its
  * status, the read of its probe records) instead of the 60 s read timeout: measured on
@@ -424,7 +428,13 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     const bound = o.replicaStatementTimeoutMs ?? FAILOVER_REPLICA_STATEMENT_TIMEOUT_MS;
     const stoppedAt = await stopReplicaIOThreads(ctx.conns, op.stopReplicaIOThreadOn, bound);
     if (await answers) {
-      log.info({ from: op.from }, "failover abandoned: the old primary answers again");
+      // Started again at once (best effort; the next pass's configure does it otherwise):
+      // the old primary's agent fences it once its peers stop confirming for its threshold
+      // (2 s), and the writes would then stop until that pass made it writable again
+      // (15 s in the fault campaign under load).
+      const restarted = await Promise.all([...stoppedAt.keys()].map((i) =>
+        ctx.conns.with(i, (conn) => conn.bounded(bound, startReplicaIOThread)).then(() => i, () => undefined)));
+      log.info({ from: op.from, ioRestarted: restarted.filter((i) => i !== undefined) }, "failover abandoned: the old primary answers again");
       await emit(ctx, "Normal", "FailOverAbandoned", `The primary (instance ${op.from}) answers again; the failover was not done`);
       return { redo: true };
     }

@@ -51,6 +51,12 @@ describe("a failover decided while the primary was out of the controller's reach
     assert.equal(h.metrics.get("moco_cluster_failover_total", h.key) ?? 0, 0);
     const [ro] = await h.query(0, "SELECT @@super_read_only AS sro");
     assert.equal(Number(ro?.sro), 0, "instance 0 is still the writable primary");
+    // The abandoned failover started the IO threads it had stopped again (no pass ran yet):
+    // the old primary's agent would otherwise fence it for the lack of confirmations.
+    for (const i of [1, 2]) {
+      const [st] = await h.query(i, "SELECT SERVICE_STATE AS s FROM performance_schema.replication_connection_status WHERE CHANNEL_NAME = ''");
+      assert.notEqual(String(st?.s), "OFF", `instance ${i}'s IO thread runs again right after the abandon`);
+    }
 
     // The next passes restart the IO threads the abandoned failover stopped.
     h.startManager();
