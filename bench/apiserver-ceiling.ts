@@ -4,9 +4,9 @@
 // admission webhooks served by this process; no node).
 //
 //   node bench/apiserver-ceiling.ts                     # N = 1000, concurrency 8 and 64
-//   BENCH_N=1000 BENCH_CONCURRENCY=8,32,128 node bench/apiserver-ceiling.ts
+//   BENCH_N=1000 BENCH_CONCURRENCY=8,32,128 BENCH_WAIT_PODS=1 node bench/apiserver-ceiling.ts
 //
-// For each concurrency C, in a namespace of its own: N one-instance MySQLClusters are created
+// For each concurrency C, on a fresh control plane: N one-instance MySQLClusters are created
 // (32 in flight, through the webhooks: the bench's "apply", timed separately), then C
 // workers each take the next cluster and write what a first reconcile writes for it, one
 // request after the other as a reconcile does, with the objects of src/controller/builders:
@@ -17,7 +17,7 @@
 // No client rate limit. Printed: requests/s, latency median/p90/p99, the time the N
 // clusters' writes took, and when kube-controller-manager had created the N Pods (its own
 // writes: Pods, ControllerRevisions, StatefulSet status, PVCs, Events compete for the same
-// API server). From it: the floor for N clusters × R requests per cluster on this machine.
+// API server; only with BENCH_WAIT_PODS=1). From it: the floor for N clusters × R requests per cluster on this machine.
 import fs from "node:fs";
 import type { V1Secret } from "@kubernetes/client-node";
 import type { MySQLCluster } from "../src/api/v1beta2/index.ts";
@@ -36,10 +36,11 @@ import { sleep } from "../test/env/procs.ts";
 const N = Number(process.env["BENCH_N"] ?? 1000);
 const LEVELS = (process.env["BENCH_CONCURRENCY"] ?? "8,64").split(",").map(Number).filter((n) => n > 0);
 const CREATE_CONCURRENCY = 32;
+const WAIT_PODS = process.env["BENCH_WAIT_PODS"] === "1";
 
 interface LevelResult {
   c: number; createS: number; writesS: number; requests: number; rps: number;
-  p50: number; p90: number; p99: number; podsS: number | undefined; byKind: Map<string, number[]>;
+  p50: number; p90: number; p99: number; podsS: number | undefined; byKind: Map<string, number[]>; load: string;
 }
 
 const pct = (xs: number[], p: number) => xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
@@ -88,10 +89,12 @@ async function reconcileWrites(client: KubeClient, cluster: MySQLCluster, lat: M
 }
 
 async function main(): Promise<void> {
-  const h = await startHarness({ apiserverFlags: ["--service-cluster-ip-range", "10.0.0.0/16"] });
   const results: LevelResult[] = [];
-  try {
-    for (const c of LEVELS) {
+  for (const c of LEVELS) {
+    // A fresh control plane per level: kube-controller-manager's work for the previous level
+    // (Pods, PVCs, ControllerRevisions of 1000 StatefulSets) would still be running.
+    const h = await startHarness({ apiserverFlags: ["--service-cluster-ip-range", "10.0.0.0/16"] });
+    try {
       const ns = `ceiling-${c}`;
       await h.kubectl(["create", "namespace", ns]);
       const clusters: MySQLCluster[] = [];
@@ -105,25 +108,25 @@ async function main(): Promise<void> {
       const t1 = performance.now();
       await pool(N, c, (i) => reconcileWrites(h.client, clusters[i] as MySQLCluster, lat));
       const writesS = (performance.now() - t1) / 1000;
-      // kube-controller-manager's StatefulSet controller: when did it have the N Pods?
+      // BENCH_WAIT_PODS=1: when had kube-controller-manager's StatefulSet controller created the N Pods?
       let podsS: number | undefined;
-      for (let k = 0; k < 300; k++) {
+      for (let k = 0; WAIT_PODS && k < 600; k++) {
         const pods = await h.client.list(resources.pods, { namespace: ns });
         if (pods.items.length >= N) { podsS = (performance.now() - t1) / 1000; break; }
-        await sleep(1000);
+        await sleep(2000);
       }
       const all = [...lat.values()].flat();
-      results.push({ c, createS, writesS, requests: all.length, rps: all.length / writesS, p50: pct(all, 0.5), p90: pct(all, 0.9), p99: pct(all, 0.99), podsS, byKind: lat });
+      results.push({ c, createS, writesS, requests: all.length, rps: all.length / writesS, p50: pct(all, 0.5), p90: pct(all, 0.9), p99: pct(all, 0.99), podsS, byKind: lat, load: fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0] ?? "" });
       process.stderr.write(`ceiling: C=${c}: ${all.length} writes in ${writesS.toFixed(1)} s\n`);
+    } finally {
+      await h.stop();
     }
-  } finally {
-    await h.stop();
   }
   console.log(`\nkube-apiserver ceiling for moco-controller's writes (N = ${N} one-instance clusters per level; load average at the end: ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")})`);
-  console.log("| concurrency | create N clusters s | N clusters' writes s | writes | writes/s | latency median / p90 / p99 ms | N Pods by kcm after s |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| concurrency | load average (1 min) after | create N clusters s | N clusters' writes s | writes | writes/s | latency median / p90 / p99 ms | N Pods by kcm after s |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
-    console.log(`| ${r.c} | ${r.createS.toFixed(1)} | ${r.writesS.toFixed(1)} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(0)} / ${r.p90.toFixed(0)} / ${r.p99.toFixed(0)} | ${r.podsS === undefined ? "> 300" : r.podsS.toFixed(1)} |`);
+    console.log(`| ${r.c} | ${r.load} | ${r.createS.toFixed(1)} | ${r.writesS.toFixed(1)} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(0)} / ${r.p90.toFixed(0)} / ${r.p99.toFixed(0)} | ${r.podsS === undefined ? (WAIT_PODS ? "> 1200" : "not measured") : r.podsS.toFixed(1)} |`);
   }
   for (const r of results) {
     console.log(`per kind at C=${r.c} (count, median ms): ${[...r.byKind].map(([k, v]) => `${k} ${v.length} ${pct(v, 0.5).toFixed(0)}`).join("; ")}`);

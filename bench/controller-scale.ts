@@ -9,6 +9,7 @@
 //     (controller flags, and node flags instead of the image's, for the current controller only)
 //   BENCH_TIMEOUT_S=300: how long to wait for convergence (default 900); a controller that
 //     has not converged by then is reported with how many clusters had (its time is a bound).
+//   BENCH_CURRENT=none: only the baseline.
 //   BENCH_AUDIT=1: kube-apiserver writes its audit log (blocking: it slows the API server, so
 //     not for the figures) and the bench prints, per client (controller, kube-controller-manager,
 //     the bench), the requests by verb and resource, their answers (409, 429, …) and latency,
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
     variants.push({ label: `baseline ${BASELINE_REF}`, root, dist: buildDist(root), flags: [], nodeFlags: imageNodeFlags(root) });
   }
   const nodeFlags = process.env["BENCH_NODE_FLAGS"] === undefined ? imageNodeFlags(REPO) : process.env["BENCH_NODE_FLAGS"].split(" ").filter((s) => s !== "");
-  variants.push({ label: ["current", ...EXTRA_FLAGS, ...nodeFlags].join(" "), root: REPO, dist: buildDist(REPO), flags: EXTRA_FLAGS, nodeFlags });
+  if (process.env["BENCH_CURRENT"] !== "none") variants.push({ label: ["current", ...EXTRA_FLAGS, ...nodeFlags].join(" "), root: REPO, dist: buildDist(REPO), flags: EXTRA_FLAGS, nodeFlags });
   const bare = await bareNodeRssKb();
   const results: Result[] = [];
   try {

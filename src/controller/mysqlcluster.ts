@@ -195,13 +195,17 @@ export class MySQLClusterReconciler {
     const clusteringStopped = annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_CLUSTERING_STOPPED);
     if (annotationIsTrue(cluster.metadata?.annotations, ANNOTATION_RECONCILIATION_STOPPED)) {
       // docs/objects.md#reconciliation-stop: no object writes; clustering continues (or stays stopped).
-      await this.#handleClustering(cluster, clusteringStopped, log);
-      await this.#writeStatus(cluster, (status) => {
-        let conds = status.conditions as StatusCondition[] | undefined;
-        if (clusteringStopped) conds = clusteringStoppedConditions(conds, new Date()) ?? conds;
-        conds = setStatusCondition(conds, reconciliationActiveCondition(false), new Date());
-        return { ...status, conditions: conds as StatusLike["conditions"] };
-      }, log);
+      const nudge = await this.#handleClustering(cluster, clusteringStopped, log);
+      try {
+        await this.#writeStatus(cluster, (status) => {
+          let conds = status.conditions as StatusCondition[] | undefined;
+          if (clusteringStopped) conds = clusteringStoppedConditions(conds, new Date()) ?? conds;
+          conds = setStatusCondition(conds, reconciliationActiveCondition(false), new Date());
+          return { ...status, conditions: conds as StatusLike["conditions"] };
+        }, log);
+      } finally {
+        nudge();
+      }
       this.#d.metrics.setGauge("moco_cluster_reconciliation_stopped", labels, 1);
       return;
     }
@@ -215,8 +219,9 @@ export class MySQLClusterReconciler {
       failure = e;
     }
     let rotating = false;
+    let nudge = (): void => undefined;
     if (failure === undefined) {
-      await this.#handleClustering(cluster, clusteringStopped, log);
+      nudge = await this.#handleClustering(cluster, clusteringStopped, log);
       rotating = await this.#rotatePasswords(cluster, controllerSecret, log);
     }
     // docs/objects.md#status-written-by-the-controller (deferred, also after an error).
@@ -225,15 +230,19 @@ export class MySQLClusterReconciler {
       ? (failure === undefined ? { kind: "notFound" } : this.#stsLookup(cluster))
       : { kind: "found", statefulSet: sts };
     const message = failure === undefined ? undefined : errorMessage(failure);
-    await this.#writeStatus(cluster, (status) => {
-      const now = new Date();
-      let conds = status.conditions as StatusCondition[] | undefined;
-      if (failure === undefined && clusteringStopped) conds = clusteringStoppedConditions(conds, now) ?? conds;
-      conds = setStatusCondition(conds, statefulSetReadyCondition(lookup, generation), now);
-      conds = setStatusCondition(conds, reconcileSuccessCondition(message, generation), now);
-      conds = setStatusCondition(conds, reconciliationActiveCondition(true), now);
-      return { ...status, conditions: conds as StatusLike["conditions"], reconcileInfo: { generation, reconcileVersion: RECONCILE_VERSION } };
-    }, log);
+    try {
+      await this.#writeStatus(cluster, (status) => {
+        const now = new Date();
+        let conds = status.conditions as StatusCondition[] | undefined;
+        if (failure === undefined && clusteringStopped) conds = clusteringStoppedConditions(conds, now) ?? conds;
+        conds = setStatusCondition(conds, statefulSetReadyCondition(lookup, generation), now);
+        conds = setStatusCondition(conds, reconcileSuccessCondition(message, generation), now);
+        conds = setStatusCondition(conds, reconciliationActiveCondition(true), now);
+        return { ...status, conditions: conds as StatusLike["conditions"], reconcileInfo: { generation, reconcileVersion: RECONCILE_VERSION } };
+      }, log);
+    } finally {
+      nudge();
+    }
     this.#d.metrics.setGauge("moco_cluster_reconciliation_stopped", labels, 0);
     if (failure !== undefined) {
       log.error({ err: message }, "reconcile failed");
@@ -347,7 +356,13 @@ export class MySQLClusterReconciler {
 
   // ---- clustering (docs/objects.md#order-of-one-reconcile step 5, docs/objects.md#clustering-stop) ----------------------------------------------
 
-  async #handleClustering(cluster: MySQLCluster, stopped: boolean, log: Logger): Promise<void> {
+  /**
+   * Pauses a stopped cluster's clustering now; otherwise returns the nudge of its manager, which
+   * the caller runs after its status write: a pass nudged before it read the cluster while the
+   * reconciler's write was in flight, and one of the two status writes failed with a conflict
+   * (re-read and written again; bench/controller-scale.ts BENCH_AUDIT).
+   */
+  async #handleClustering(cluster: MySQLCluster, stopped: boolean, log: Logger): Promise<() => void> {
     const id = clusterIdentity(cluster);
     const key = { namespace: id.namespace, name: id.name };
     const labels = { name: id.name, namespace: id.namespace };
@@ -358,10 +373,10 @@ export class MySQLClusterReconciler {
         log.info({}, "clustering is stopped");
       }
       this.#d.metrics.setGauge("moco_cluster_clustering_stopped", labels, 1);
-      return;
+      return () => undefined;
     }
-    this.#d.clustering.update(key, reconcileId());
     this.#d.metrics.setGauge("moco_cluster_clustering_stopped", labels, 0);
+    return () => this.#d.clustering.update(key, reconcileId());
   }
 
   // ---- status (docs/objects.md#status-written-by-the-controller) ----------------------------------------------------------------
