@@ -150,7 +150,8 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     let cpuLast = 0;
     const cpuAtApply = procCpuSeconds(pid);
     const sampler = setInterval(() => {
-      peakHwmKb = Math.max(peakHwmKb, procMem(pid)?.hwm ?? 0);
+      const hwm = procMem(pid)?.hwm; // NaN for an exited (zombie) process
+      if (hwm !== undefined && Number.isFinite(hwm)) peakHwmKb = Math.max(peakHwmKb, hwm);
       const c = procCpuSeconds(pid);
       if (Number.isFinite(c)) cpuLast = c;
     }, 250);
@@ -200,7 +201,8 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     if (h.cp.auditLog !== undefined) printAudit(`${v.label}, N=${n}`, h.cp.auditLog, tApply, tApplied);
     await sleep(3000); // the tail of the work (clustering passes of the new clusters) counts towards the peak
     clearInterval(sampler);
-    peakHwmKb = Math.max(peakHwmKb, procMem(pid)?.hwm ?? 0);
+    const hwmEnd = procMem(pid)?.hwm;
+    if (hwmEnd !== undefined && Number.isFinite(hwmEnd)) peakHwmKb = Math.max(peakHwmKb, hwmEnd);
     const cpuSeconds = cpuBefore + procCpuSeconds(pid) - (restarts === 0 ? cpuAtApply : 0);
     return {
       variant: v.label, n, startMs, applyMs: tApplied - tApply,

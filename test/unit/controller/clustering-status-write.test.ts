@@ -27,8 +27,8 @@ const stored = (status: Record<string, unknown>): MySQLCluster => sortedKeys({
   status,
 }) as MySQLCluster;
 
-const lost = { type: "Available", status: "False" as const, reason: "Lost", message: "too few pods" };
-const healthy = { type: "Healthy", status: "False" as const, reason: "Lost", message: "too few pods" };
+const lost = { type: "Available" as const, status: "False" as const, reason: "Lost", message: "too few pods" };
+const healthy = { type: "Healthy" as const, status: "False" as const, reason: "Lost", message: "too few pods" };
 const write = (over: Partial<ClusterStatusWrite> = {}): ClusterStatusWrite => ({
   syncedReplicas: 0, errantReplicaList: [], errantReplicas: 0, cloned: undefined, conditions: [lost, healthy], ...over,
 });
@@ -55,13 +55,37 @@ describe("clustering status write: only when the status changed", () => {
         update: (o: MySQLCluster) => { puts++; return Promise.resolve(o); },
       } as unknown as KubeClient;
       const deps = {
-        client, caches: {}, metrics: new ControllerMetrics({ processMetrics: false }), events: {}, certs: {}, logger: pino({ level: "silent" }),
+        client, caches: { clusters: { get: () => undefined } }, metrics: new ControllerMetrics({ processMetrics: false }), events: {}, certs: {}, logger: pino({ level: "silent" }),
       } as unknown as AdapterDeps;
       const ports = clusterPorts(deps, { namespace: "ns", name: "c" });
       await ports.source.getCluster();
       await ports.status.writeStatus(c.write);
       assert.equal(puts, c.puts);
       assert.equal(gets, 1, "the write starts from the pass's read");
+    });
+  }
+});
+
+describe("clustering read of the cluster: no GET when the informer holds the version last read", () => {
+  const cases: { name: string; cachedVersion: string | undefined; gets: number }[] = [
+    { name: "the informer has the version the pass read", cachedVersion: "7", gets: 1 },
+    { name: "the informer has another version (changed since)", cachedVersion: "8", gets: 2 },
+    { name: "not in the informer (deleted, or not seen yet)", cachedVersion: undefined, gets: 2 },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      let gets = 0;
+      const client = { get: () => { gets++; return Promise.resolve(stored(base)); } } as unknown as KubeClient;
+      const cached = c.cachedVersion === undefined ? undefined : { metadata: { name: "c", namespace: "ns", resourceVersion: c.cachedVersion } };
+      const deps = {
+        client, caches: { clusters: { get: () => cached } }, metrics: new ControllerMetrics({ processMetrics: false }), events: {}, certs: {}, logger: pino({ level: "silent" }),
+      } as unknown as AdapterDeps;
+      const ports = clusterPorts(deps, { namespace: "ns", name: "c" });
+      const first = await ports.source.getCluster();
+      const second = await ports.source.getCluster();
+      assert.equal(gets, c.gets);
+      assert.deepEqual(second, first, "the same object either way");
+      assert.notEqual(second, first, "a copy: the engine may mutate what it gets");
     });
   }
 });
