@@ -9,6 +9,12 @@
 //     (controller flags, and node flags instead of the image's, for the current controller only)
 //   BENCH_TIMEOUT_S=300: how long to wait for convergence (default 900); a controller that
 //     has not converged by then is reported with how many clusters had (its time is a bound).
+//   BENCH_CURRENT=none: only the baseline.
+//   BENCH_AUDIT=1: kube-apiserver writes its audit log (blocking: it slows the API server, so
+//     not for the figures) and the bench prints, per client (controller, kube-controller-manager,
+//     the bench), the requests by verb and resource, their answers (409, 429, …) and latency,
+//     the controller's requests per 10 s after the apply, and how many times the controller
+//     wrote each cluster's status and applied its StatefulSet.
 //
 // For each N the same run measures two controllers, each against a fresh control plane:
 //   - baseline: the controller of BENCH_BASELINE_REF (default da4edfc, the commit before the
@@ -33,6 +39,7 @@ import path from "node:path";
 import type { MySQLCluster } from "../src/api/v1beta2/index.ts";
 import { Informer } from "../src/k8s/informer.ts";
 import { resources } from "../src/k8s/resource.ts";
+import { readAuditLog, type AuditEvent } from "../test/env/kube.ts";
 import { pino } from "pino";
 import { buildDist, makeTmpDir, spawnManaged, sleep, waitUntil, type ManagedProcess } from "../test/env/procs.ts";
 import { SYS_NS, clusterManifest, startHarness, type Harness } from "../test/env/controller-harness.ts";
@@ -44,6 +51,7 @@ const BASELINE_REF = process.env["BENCH_BASELINE_REF"] ?? "da4edfc";
 const EXTRA_FLAGS = (process.env["BENCH_FLAGS"] ?? "").split(" ").filter((s) => s !== "");
 const TIMEOUT_MS = Number(process.env["BENCH_TIMEOUT_S"] ?? 900) * 1000;
 const CREATE_CONCURRENCY = 32;
+const AUDIT = process.env["BENCH_AUDIT"] === "1";
 
 const mib = (kb: number) => (kb / 1024).toFixed(0);
 
@@ -123,7 +131,7 @@ function converged(c: MySQLCluster): boolean {
 async function runOne(v: Variant, n: number): Promise<Result> {
   process.stderr.write(`bench: ${v.label}, N=${n}: starting a control plane\n`);
   // 3 Services per cluster: the harness's default /24 service range is too small.
-  const h = await startHarness({ apiserverFlags: ["--service-cluster-ip-range", "10.0.0.0/16"] });
+  const h = await startHarness({ apiserverFlags: ["--service-cluster-ip-range", "10.0.0.0/16"], ...(AUDIT ? { audit: true } : {}) });
   let ctl: ManagedProcess | undefined;
   const watch = new Informer<MySQLCluster>(h.client, resources.mysqlClusters, { namespace: NS, logger: pino({ level: "silent" }) });
   try {
@@ -142,7 +150,8 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     let cpuLast = 0;
     const cpuAtApply = procCpuSeconds(pid);
     const sampler = setInterval(() => {
-      peakHwmKb = Math.max(peakHwmKb, procMem(pid)?.hwm ?? 0);
+      const hwm = procMem(pid)?.hwm; // NaN for an exited (zombie) process
+      if (hwm !== undefined && Number.isFinite(hwm)) peakHwmKb = Math.max(peakHwmKb, hwm);
       const c = procCpuSeconds(pid);
       if (Number.isFinite(c)) cpuLast = c;
     }, 250);
@@ -189,9 +198,11 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     const complete = done.size >= n;
     const times = complete ? [...done.values()].map((t) => t - tApplied).sort((a, b) => a - b) : [...done.values(), ...Array<number>(n - done.size).fill(Date.now())].map((t) => t - tApplied).sort((a, b) => a - b);
     const objects = complete ? await countObjects(h, n) : "not counted (not converged)";
+    if (h.cp.auditLog !== undefined) printAudit(`${v.label}, N=${n}`, h.cp.auditLog, tApply, tApplied);
     await sleep(3000); // the tail of the work (clustering passes of the new clusters) counts towards the peak
     clearInterval(sampler);
-    peakHwmKb = Math.max(peakHwmKb, procMem(pid)?.hwm ?? 0);
+    const hwmEnd = procMem(pid)?.hwm;
+    if (hwmEnd !== undefined && Number.isFinite(hwmEnd)) peakHwmKb = Math.max(peakHwmKb, hwmEnd);
     const cpuSeconds = cpuBefore + procCpuSeconds(pid) - (restarts === 0 ? cpuAtApply : 0);
     return {
       variant: v.label, n, startMs, applyMs: tApplied - tApply,
@@ -210,6 +221,55 @@ async function runOne(v: Variant, n: number): Promise<Result> {
   }
 }
 
+type TimedAuditEvent = AuditEvent & { userAgent?: string; requestReceivedTimestamp?: string; stageTimestamp?: string };
+
+/** BENCH_AUDIT: where the API server's requests went (stderr). */
+function printAudit(label: string, file: string, tApply: number, tApplied: number): void {
+  const events = (readAuditLog(file) as TimedAuditEvent[]).filter((e) => e.stage === "ResponseComplete" && Date.parse(e.requestReceivedTimestamp ?? "") >= tApply);
+  const client = (e: TimedAuditEvent) => {
+    const ua = e.userAgent ?? "";
+    if (ua.startsWith("moco-controller")) return ua.includes("leader-election") ? "controller (Lease)" : "controller";
+    if (ua.startsWith("kube-controller-manager")) return "kube-controller-manager";
+    if (ua.startsWith("moco-ts")) return "bench";
+    return ua.split(" ")[0]?.split("/")[0] ?? "?";
+  };
+  const what = (e: TimedAuditEvent) => `${e.verb}${e.verb === "patch" && e.requestURI.includes("force=true") ? " (apply)" : ""} ${e.objectRef?.resource ?? e.requestURI.split("?")[0]}${e.objectRef?.subresource === undefined ? "" : `/${e.objectRef.subresource}`}`;
+  const ms = (e: TimedAuditEvent) => Date.parse(e.stageTimestamp ?? "") - Date.parse(e.requestReceivedTimestamp ?? "");
+  const out: string[] = [`audit (${label}): ${events.length} requests from the start of the apply`];
+  const byClient = new Map<string, TimedAuditEvent[]>();
+  for (const e of events) byClient.set(client(e), [...(byClient.get(client(e)) ?? []), e]);
+  for (const [c, es] of [...byClient].sort((a, b) => b[1].length - a[1].length)) {
+    const kinds = new Map<string, { n: number; codes: Map<number, number>; ms: number[] }>();
+    for (const e of es) {
+      const k = kinds.get(what(e)) ?? { n: 0, codes: new Map<number, number>(), ms: [] };
+      k.n++;
+      const code = e.responseStatus?.code ?? 0;
+      k.codes.set(code, (k.codes.get(code) ?? 0) + 1);
+      if (e.verb !== "watch") k.ms.push(ms(e));
+      kinds.set(what(e), k);
+    }
+    out.push(`  ${c}: ${es.length}`);
+    for (const [k, v] of [...kinds].sort((a, b) => b[1].n - a[1].n)) {
+      const sorted = [...v.ms].sort((a, b) => a - b);
+      out.push(`    ${k}: ${v.n} (${[...v.codes].map(([code, n]) => `${code}×${n}`).join(" ")}; median ${sorted[Math.floor(sorted.length / 2)] ?? "-"} ms)`);
+    }
+  }
+  const ctl = byClient.get("controller") ?? [];
+  const buckets = new Map<number, number>();
+  for (const e of ctl) { const b = Math.floor((Date.parse(e.requestReceivedTimestamp ?? "") - tApplied) / 10_000); buckets.set(b, (buckets.get(b) ?? 0) + 1); }
+  out.push(`  controller requests per 10 s from the end of the apply: ${[...buckets].sort((a, b) => a[0] - b[0]).map(([b, n]) => `${b * 10}s:${n}`).join(" ")}`);
+  const perCluster = (pred: (e: TimedAuditEvent) => boolean, name: (e: TimedAuditEvent) => string) => {
+    const m = new Map<string, number>();
+    for (const e of ctl.filter(pred)) m.set(name(e), (m.get(name(e)) ?? 0) + 1);
+    const hist = new Map<number, number>();
+    for (const n of m.values()) hist.set(n, (hist.get(n) ?? 0) + 1);
+    return [...hist].sort((a, b) => a[0] - b[0]).map(([n, c]) => `${n}×: ${c}`).join(", ");
+  };
+  out.push(`  status writes per cluster (clusters): ${perCluster((e) => e.objectRef?.resource === "mysqlclusters" && e.objectRef.subresource === "status" && e.verb === "update", (e) => e.objectRef?.name ?? "")}`);
+  out.push(`  StatefulSet applies per cluster (clusters): ${perCluster((e) => e.objectRef?.resource === "statefulsets" && e.verb === "patch" && e.requestURI.includes("force=true"), (e) => e.objectRef?.name ?? "")}`);
+  process.stderr.write(`${out.join("\n")}\n`);
+}
+
 /** RSS of `node` idling with nothing loaded. */
 async function bareNodeRssKb(): Promise<number> {
   const p = spawnManaged("bare node", process.execPath, ["-e", "setInterval(() => {}, 1000)"], { marker: "setInterval(() => {}, 1000)" });
@@ -226,7 +286,7 @@ async function main(): Promise<void> {
     variants.push({ label: `baseline ${BASELINE_REF}`, root, dist: buildDist(root), flags: [], nodeFlags: imageNodeFlags(root) });
   }
   const nodeFlags = process.env["BENCH_NODE_FLAGS"] === undefined ? imageNodeFlags(REPO) : process.env["BENCH_NODE_FLAGS"].split(" ").filter((s) => s !== "");
-  variants.push({ label: ["current", ...EXTRA_FLAGS, ...nodeFlags].join(" "), root: REPO, dist: buildDist(REPO), flags: EXTRA_FLAGS, nodeFlags });
+  if (process.env["BENCH_CURRENT"] !== "none") variants.push({ label: ["current", ...EXTRA_FLAGS, ...nodeFlags].join(" "), root: REPO, dist: buildDist(REPO), flags: EXTRA_FLAGS, nodeFlags });
   const bare = await bareNodeRssKb();
   const results: Result[] = [];
   try {

@@ -379,6 +379,12 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
 
 interface OwnerRef { kind?: string; name?: string; controller?: boolean }
 
+/** The cluster's status does not (yet) say it was reconciled at its current generation, or it is being deleted. */
+export function needsFirstReconcile(c: MySQLCluster): boolean {
+  if (c.metadata?.deletionTimestamp !== undefined && c.metadata.deletionTimestamp !== null) return true;
+  return c.status?.reconcileInfo?.generation !== (c.metadata?.generation ?? 0);
+}
+
 /** The triggers (docs/objects.md#triggers), the partition controller's watches and the Pod watcher. */
 function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, partitions: ControllerRunner, manager: ClusterManager, metrics: ControllerMetrics, sysNamespace: string): void {
   const byOwner = (o: KubeObject | undefined) => {
@@ -399,7 +405,9 @@ function registerTriggers(caches: ControllerCaches, clusters: ControllerRunner, 
   caches.clusters.addHandler(handlers((c) => {
     const ns = c.metadata?.namespace ?? "";
     const name = c.metadata?.name ?? "";
-    clusters.enqueue(`${ns}/${name}`);
+    // A cluster not yet reconciled at its generation (new, spec changed, being deleted) goes
+    // ahead of the repeat passes that status writes and owned objects' events queue.
+    clusters.enqueue(`${ns}/${name}`, needsFirstReconcile(c as MySQLCluster));
     if (caches.statefulSets.get(names.prefixed(name), ns) !== undefined) partitions.enqueue(`${ns}/${names.prefixed(name)}`);
   }));
   for (const inf of [caches.services, caches.secrets, caches.serviceAccounts, caches.pdbs, caches.cronJobs, caches.jobs, caches.roles, caches.roleBindings]) {

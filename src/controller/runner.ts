@@ -29,8 +29,10 @@ export class ControllerRunner {
     this.#workers = Math.max(1, workers);
   }
 
-  enqueue(key: string): void {
-    this.queue.add(key);
+  /** `first`: ahead of the keys queued without it (new work before repeat passes). */
+  enqueue(key: string, first = false): void {
+    if (first) this.queue.addFirst(key);
+    else this.queue.add(key);
   }
 
   start(): void {

@@ -5,7 +5,10 @@
 //  - delayed adds (addAfter; a second addAfter keeps the earlier time) and per-item
 //    exponential rate limiting (addRateLimited / forget / numRequeues);
 //  - shutdown: new adds are ignored, items already queued are still handed out, then get()
-//    reports shutdown.
+//    reports shutdown;
+//  - (moco-ts) two lanes: addFirst() queues an item ahead of every item queued by add(), so
+//    that new work (a cluster never reconciled at its generation) does not wait behind the
+//    repeat passes of other items (bench/controller-scale.ts, docs/performance.md).
 // Items are compared by value (SameValueZero), so use strings such as "namespace/name".
 import type { Logger } from "pino";
 import { backoffDelay } from "../util/backoff.ts";
@@ -84,6 +87,10 @@ export class WorkQueue<T = string> {
   readonly #clock: Clock;
   readonly #limiter: RateLimiter<T>;
   readonly #queue: T[] = [];
+  /** The first lane (addFirst), handed out before #queue. */
+  readonly #first: T[] = [];
+  /** Items added with addFirst while being processed: done() queues them in the first lane. */
+  readonly #firstOnDone = new Set<T>();
   readonly #dirty = new Set<T>();
   readonly #processing = new Set<T>();
   readonly #waiting = new Map<T, { at: number; timer: TimerHandle }>();
@@ -102,6 +109,27 @@ export class WorkQueue<T = string> {
     this.#dirty.add(item);
     if (this.#processing.has(item)) return;
     this.#queue.push(item);
+    this.#wake();
+  }
+
+  /**
+   * Adds the item ahead of every item queued by add() (behind earlier addFirst items); an
+   * item already queued by add() moves to the first lane. Same de-duplication as add().
+   */
+  addFirst(item: T): void {
+    if (this.#shuttingDown) return;
+    if (this.#processing.has(item)) {
+      this.#dirty.add(item);
+      this.#firstOnDone.add(item);
+      return;
+    }
+    if (this.#dirty.has(item)) {
+      const i = this.#queue.indexOf(item);
+      if (i < 0) return; // already in the first lane
+      this.#queue.splice(i, 1);
+    }
+    this.#dirty.add(item);
+    this.#first.push(item);
     this.#wake();
   }
 
@@ -140,8 +168,8 @@ export class WorkQueue<T = string> {
   }
 
   #tryGet(): GetResult<T> | undefined {
-    if (this.#queue.length > 0) {
-      const it = this.#queue.shift() as T;
+    if (this.#first.length > 0 || this.#queue.length > 0) {
+      const it = (this.#first.length > 0 ? this.#first.shift() : this.#queue.shift()) as T;
       this.#processing.add(it);
       this.#dirty.delete(it);
       return { item: it, shutdown: false };
@@ -160,15 +188,16 @@ export class WorkQueue<T = string> {
 
   done(item: T): void {
     this.#processing.delete(item);
+    const first = this.#firstOnDone.delete(item);
     if (this.#dirty.has(item)) {
-      this.#queue.push(item);
+      (first ? this.#first : this.#queue).push(item);
       this.#wake();
     }
     if (this.#processing.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   /** Items queued and not yet handed out. */
-  len(): number { return this.#queue.length; }
+  len(): number { return this.#first.length + this.#queue.length; }
   /** Items waiting for a delayed add. */
   waitingLen(): number { return this.#waiting.size; }
   processingLen(): number { return this.#processing.size; }

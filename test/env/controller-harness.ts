@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pino, type Logger } from "pino";
-import { startControlPlane, type ControlPlane } from "./kube.ts";
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from "./kube.ts";
 import { ensureCa, ensureCert } from "./pki.ts";
 import { buildWebhookConfigurations, startWebhookServer, type WebhookServer } from "../../src/controller/webhooks/index.ts";
 import { webhookDependencies } from "../../src/controller/webhooks/k8s-deps.ts";
@@ -36,8 +36,8 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { apiserverFlags?: string[] } = {}): Promise<Harness> {
-  const cp = await startControlPlane({ controllerManager: true, ...(opts.apiserverFlags === undefined ? {} : { apiserverFlags: opts.apiserverFlags }) });
+export async function startHarness(opts: Pick<ControlPlaneOptions, "apiserverFlags" | "audit"> = {}): Promise<Harness> {
+  const cp = await startControlPlane({ controllerManager: true, ...(opts.apiserverFlags === undefined ? {} : { apiserverFlags: opts.apiserverFlags }), ...(opts.audit === undefined ? {} : { audit: opts.audit }) });
   let webhook: WebhookServer | undefined;
   const controllers: RunningController[] = [];
   try {

@@ -141,6 +141,45 @@ describe("WorkQueue", () => {
     await waiting;
     assert.equal(finished, true);
   });
+
+  it("addFirst: first-lane items are handed out before add() items, each lane in order", async () => {
+    const cases: { name: string; ops: [op: "add" | "first", item: string][]; want: string[] }[] = [
+      { name: "lanes", ops: [["add", "a"], ["add", "b"], ["first", "x"], ["first", "y"], ["add", "c"]], want: ["x", "y", "a", "b", "c"] },
+      { name: "a queued item moves to the first lane", ops: [["add", "a"], ["add", "b"], ["first", "b"]], want: ["b", "a"] },
+      { name: "first then add: stays first, once", ops: [["first", "a"], ["add", "b"], ["add", "a"]], want: ["a", "b"] },
+      { name: "first twice: once, at its first place", ops: [["first", "a"], ["first", "b"], ["first", "a"]], want: ["a", "b"] },
+    ];
+    for (const c of cases) {
+      const q = queue();
+      for (const [op, item] of c.ops) if (op === "add") q.add(item); else q.addFirst(item);
+      assert.equal(q.len(), c.want.length, c.name);
+      const got: string[] = [];
+      while (q.len() > 0) { const it = await take(q); got.push(it); q.done(it); }
+      assert.deepEqual(got, c.want, c.name);
+    }
+  });
+
+  it("addFirst of an item being processed queues it in the first lane at done(), never concurrently", async () => {
+    const q = queue();
+    q.add("a");
+    const a = await take(q);
+    q.add("b");
+    q.addFirst("a");
+    assert.equal(q.len(), 1, "a is not queued while being processed");
+    q.done(a);
+    assert.equal(await take(q), "a", "ahead of b");
+    q.done("a");
+    assert.equal(await take(q), "b");
+    q.done("b");
+    assert.equal(q.len(), 0);
+  });
+
+  it("addFirst after shutdown is ignored", async () => {
+    const q = queue();
+    q.shutdown();
+    q.addFirst("a");
+    assert.equal(q.len(), 0);
+  });
 });
 
 describe("rate limiters", () => {
