@@ -78,7 +78,7 @@ export interface ManagerOptions {
   /** Called after every pass (tests, tracing). */
   readonly onPass?: ((result: PassResult) => void) | undefined;
   /**
-   * Liveness watch of each cluster's primary (`--primary-watch-interval`, default 1 s;
+   * Liveness watch of each cluster's primary (`--primary-watch-interval`, default 500 ms;
    * 0 disables it): checks between passes, a pass nudged after PRIMARY_WATCH_FAILURES
    * failed checks in a row (watch.ts).
    */
