@@ -40,12 +40,26 @@ export interface FetchOptions {
   readonly connectTimeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly logger?: ClusteringLogger | undefined;
+  /**
+   * moco-ts (issue #14): asked while every try so far was refused (ECONNREFUSED) and none is
+   * in flight, between tries (every DOWN_POLL_MS) and after the last: true (the kubelet
+   * reports the mysqld container not running) ends the tries at once, the outcome `down`.
+   */
+  readonly isStopped?: (() => boolean | Promise<boolean>) | undefined;
 }
 
-/** Why a status fetch gave no status. */
+/** How often a refused instance's Pod is looked at between two tries (isStopped). */
+export const DOWN_POLL_MS = 100;
+
+/** Why a status fetch gave no status. `down`: every try refused and the kubelet reports mysqld not running. */
 export type FetchOutcome =
   | { readonly status: InstanceStatus }
-  | { readonly status: null; readonly unreachable: boolean };
+  | { readonly status: null; readonly unreachable: boolean; readonly down?: boolean | undefined };
+
+/** A connect refused: nothing listens on the port (as against no answer, or an error answer). */
+export function isRefused(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === "ECONNREFUSED";
+}
 
 /**
  * docs/clustering.md#gathering-status step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
@@ -66,6 +80,12 @@ export async function fetchInstanceStatusHedged(
   let winner: InstanceStatus | null = null;
   let nop = false;
   let done = false;
+  let inFlight = 0;
+  let failed = 0;
+  let refused = 0;
+  /** Every try so far ended refused (none in flight) and the kubelet says mysqld is not running. */
+  const downNow = async (): Promise<boolean> =>
+    options.isStopped !== undefined && !done && inFlight === 0 && failed > 0 && refused === failed && await options.isStopped();
   let resolveWin = (): void => undefined;
   const won = new Promise<void>((resolve) => {
     resolveWin = resolve;
@@ -74,6 +94,7 @@ export async function fetchInstanceStatusHedged(
     let conn: SqlConnection | undefined;
     log.debug({ instance: ordinal, attempt: i }, "trying the instance status");
     const started = performance.now();
+    inFlight++;
     try {
       conn = await conns.open(ordinal, options.connectTimeoutMs);
       const connectedMs = Math.round(performance.now() - started);
@@ -95,22 +116,36 @@ export async function fetchInstanceStatusHedged(
         resolveWin();
         return;
       }
+      failed++;
+      if (isRefused(e)) refused++;
       log.debug(
         { instance: ordinal, attempt: i, error: errorMessage(e) },
         "failed to get the instance status",
       );
+    } finally {
+      inFlight--;
     }
   };
   const tries: Promise<void>[] = [];
+  let down = false;
   const schedule = (async () => {
-    for (let i = 1; i <= attempts && !done; i++) {
+    for (let i = 1; i <= attempts && !done && !down; i++) {
       if (i > 1) {
-        // The gap counts from the previous start; a win ends the wait early.
-        const slept = await Promise.race([
-          sleep(gap, options.signal).then(() => true, () => false),
-          won.then(() => false),
-        ]);
-        if (!slept || done) break;
+        // The gap counts from the previous start; a win ends the wait early; so does a
+        // refused instance whose Pod says mysqld is not running (looked at every DOWN_POLL_MS).
+        const until = performance.now() + gap;
+        let slept = true;
+        while (slept && !done) {
+          const left = until - performance.now();
+          if (left <= 0) break;
+          slept = await Promise.race([
+            sleep(options.isStopped === undefined ? left : Math.min(left, DOWN_POLL_MS), options.signal).then(() => true, () => false),
+            won.then(() => false),
+          ]);
+          if (slept && await downNow()) down = true;
+          if (down) break;
+        }
+        if (!slept || done || down) break;
       }
       if (options.signal?.aborted === true) break;
       tries.push(attempt(i));
@@ -121,7 +156,10 @@ export async function fetchInstanceStatusHedged(
   if (winner !== null) return { status: winner };
   // No status: every scheduled try has failed (or the instance has no address).
   await Promise.all(tries);
-  return winner !== null ? { status: winner } : { status: null, unreachable: !nop };
+  if (winner !== null) return { status: winner };
+  if (!down && !nop) down = await downNow();
+  if (down) log.info({ instance: ordinal, tries: failed }, "connections refused and the kubelet reports mysqld not running: down");
+  return { status: null, unreachable: !nop, ...(down ? { down } : {}) };
 }
 
 /** The status of `ordinal` or null (fetchInstanceStatusHedged without the reason). */
@@ -261,13 +299,17 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       connectTimeoutMs: options.unreachableProbeConnectTimeoutMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS,
     };
     const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
+    // The kubelet's latest word on each mysqld container (the Pod cache, read again while
+    // tries are refused: a crash noticed during the pass ends its tries).
+    const isStopped = (i: number) => async (): Promise<boolean> =>
+      (await ports.source.listPods()).find((p) => podOrdinal(p.name) === i)?.mysqldStopped === true;
     const outcomes = await Promise.all(
       Array.from({ length: n }, (_, i): Promise<FetchOutcome> => {
         switch (fetchPlanFor(i, primaryIndex, options.recentlyUnreachable)) {
           case "full":
-            return fetchInstanceStatusHedged(conns, i, fetchOptions);
+            return fetchInstanceStatusHedged(conns, i, { ...fetchOptions, isStopped: isStopped(i) });
           case "short":
-            return fetchInstanceStatusHedged(conns, i, probeOptions);
+            return fetchInstanceStatusHedged(conns, i, { ...probeOptions, isStopped: isStopped(i) });
           case "skip":
             return Promise.resolve({ status: null, unreachable: false });
         }
@@ -275,6 +317,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
     );
     const instances = outcomes.map((o) => o.status);
     const unreachable = outcomes.flatMap((o, i) => (o.status === null && o.unreachable ? [i] : []));
+    const down = outcomes.flatMap((o, i) => (o.status === null && o.down === true ? [i] : []));
     if (primaryIndex >= 0 && primaryIndex < n && instances[primaryIndex] != null) {
       await sleep(options.primaryRecheckDelayMs ?? PRIMARY_RECHECK_DELAY_MS, options.signal);
       try {
@@ -296,6 +339,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       instances,
       podHostnames,
       ...(replicationSource === undefined ? {} : { replicationSource }),
+      ...(down.length === 0 ? {} : { down }),
     };
     return { observation, passwords, conns, tls, unreachable };
   } catch (e) {

@@ -2,7 +2,7 @@
 // agents' HTTPS clone API and the controller's metrics.
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { MYSQLD_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import { cloneFromDonor } from "../shared/clone-client.ts";
 import type { CloneRequest as AgentCloneRequest } from "../shared/clone-api.ts";
 
@@ -79,6 +79,7 @@ export interface AdapterDeps {
 export function podView(pod: V1Pod, updateRevision?: string): PodView {
   const ann = pod.metadata?.annotations ?? {};
   const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  const stopped = mysqldStopped(pod);
   return {
     name: pod.metadata?.name ?? "",
     ready,
@@ -89,7 +90,18 @@ export function podView(pod: V1Pod, updateRevision?: string): PodView {
     hasPreventDeleteAnnotation: ANNOTATION_PREVENT_DELETE in ann,
     roleLabel: pod.metadata?.labels?.[LABEL_ROLE] ?? null,
     ip: pod.status?.podIP ?? null,
+    ...(stopped === undefined ? {} : { mysqldStopped: stopped }),
   };
+}
+
+/**
+ * PodView.mysqldStopped: the kubelet reports the mysqld container waiting or terminated (not
+ * running); undefined when it reports no state for it.
+ */
+export function mysqldStopped(pod: V1Pod): boolean | undefined {
+  const state = pod.status?.containerStatuses?.find((c) => c.name === MYSQLD_CONTAINER)?.state;
+  if (state === undefined) return undefined;
+  return state.running == null && (state.waiting != null || state.terminated != null);
 }
 
 /** ClusteringMetrics over the controller's registry. */
