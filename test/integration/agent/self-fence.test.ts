@@ -116,7 +116,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
   const log = engineLog();
   /**
    * The engine restarted with regular passes only every minute (the liveness watch at its
-   * 1 s default), so that a failover within the test is the watch's; returns the pass count
+   * default interval), so that a failover within the test is the watch's; returns the pass count
    * at the restart. `regularPasses` puts the 2 s interval back.
    */
   const watchOnly = async (): Promise<number> => {
