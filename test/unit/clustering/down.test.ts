@@ -1,6 +1,8 @@
 // A primary that is down for everyone (issue #14; docs/clustering.md "A mysqld that is down"):
 // the status tries of a pass end at once when they are refused and the kubelet reports the
 // mysqld container not running (fetchInstanceStatusHedged's `isStopped`), and only then.
+// The tries of a primary the liveness watch reports silent during the pass end at once
+// (`abandonWhen`), and only then.
 // Loopback: a port nothing listens on (refused) and a listener that never greets (silent).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -14,16 +16,17 @@ import { PassConnections } from "../../../src/clustering/sql.ts";
 const SILENT_HOST = "127.88.15.1";
 const REFUSING_HOST = "127.88.15.2";
 
-/** Counts the tries a fetch started (its debug log lines). */
-function countingLogger(): { logger: ClusteringLogger; tries: () => number } {
+/** Counts the tries a fetch started (its debug log lines); `infos` keeps the info messages. */
+function countingLogger(): { logger: ClusteringLogger; tries: () => number; infos: string[] } {
   let n = 0;
+  const infos: string[] = [];
   const logger: ClusteringLogger = {
     debug: (_o, msg) => { if (msg === "trying the instance status") n++; },
-    info: () => undefined,
+    info: (_o, msg) => void infos.push(msg ?? ""),
     warn: () => undefined,
     error: () => undefined,
   };
-  return { logger, tries: () => n };
+  return { logger, tries: () => n, infos };
 }
 
 describe("fetchInstanceStatusHedged: down (refused, and the kubelet says mysqld is not running)", () => {
@@ -75,6 +78,33 @@ describe("fetchInstanceStatusHedged: down (refused, and the kubelet says mysqld 
         assert.equal(out.status === null && out.unreachable, true, "unreachable");
         assert.equal(out.status === null && out.down === true, c.want.down, "down");
         assert.equal(tries(), c.want.tries, "tries started");
+      } finally {
+        await conns.closeAll();
+      }
+    });
+  }
+
+  const abandonCases: { name: string; reportAfterMs: number | null; want: { tries: number; abandoned: boolean } }[] = [
+    { name: "silent, the watch reports it during the first try: no more tries", reportAfterMs: 100, want: { tries: 1, abandoned: true } },
+    { name: "silent, the watch never reports it: every try", reportAfterMs: null, want: { tries: 3, abandoned: false } },
+  ];
+  for (const c of abandonCases) {
+    it(`abandonWhen: ${c.name}`, async () => {
+      const conns = new PassConnections(() => ({ host: SILENT_HOST, port: silentPort }), { user: "moco-admin", password: "x" }, { connectTimeoutMs: c.reportAfterMs === null ? 300 : 30_000 });
+      const { logger, tries, infos } = countingLogger();
+      const t0 = performance.now();
+      try {
+        const out = await fetchInstanceStatusHedged(conns, 0, {
+          attempts: 3,
+          retryGapMs: 400,
+          logger,
+          abandonWhen: () => c.reportAfterMs !== null && performance.now() - t0 >= c.reportAfterMs,
+        });
+        assert.equal(out.status, null);
+        assert.equal(out.status === null && out.unreachable, true, "unreachable");
+        assert.equal(out.status === null && out.down === true, false, "not down");
+        assert.equal(tries(), c.want.tries, "tries started");
+        assert.equal(infos.some((m) => m.includes("its tries end")), c.want.abandoned, "abandoned");
       } finally {
         await conns.closeAll();
       }
