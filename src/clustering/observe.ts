@@ -48,11 +48,14 @@ export interface FetchOptions {
   readonly isStopped?: (() => boolean | Promise<boolean>) | undefined;
   /**
    * moco-ts (issue #14): true once the liveness watch has reported the instance silent since
-   * the pass started (looked at every DOWN_POLL_MS while no try has won): the tries end at
-   * once, unreachable, as the short try of a primary the watch saw silent before the pass
-   * would have; tries still in flight are closed when they end.
+   * the pass started (looked at every DOWN_POLL_MS while no try has won): the hedged tries
+   * end (those in flight are closed when they end) and the instance gets the single short
+   * try a pass started by that report would give it (`abandonTryMs`: connect and each
+   * statement bounded): its status, or unreachable.
    */
   readonly abandonWhen?: (() => boolean) | undefined;
+  /** The bound of that short try (default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS). */
+  readonly abandonTryMs?: number | undefined;
   /** Bound of each status statement of a try (default: the connection's read timeout). */
   readonly statementTimeoutMs?: number | undefined;
 }
@@ -182,8 +185,19 @@ export async function fetchInstanceStatusHedged(
     if (winner !== null) return { status: winner };
     if (abandoned) {
       done = true;
-      log.info({ instance: ordinal, tries: tries.length }, "the liveness watch reported the instance silent during the pass: its tries end");
-      return { status: null, unreachable: true };
+      log.info({ instance: ordinal, tries: tries.length }, "the liveness watch reported the instance silent during the pass: its tries end; one short try");
+      const ms = options.abandonTryMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS;
+      let conn: SqlConnection | undefined;
+      try {
+        conn = await conns.open(ordinal, ms);
+        const status = await conn.bounded(ms, fetchInstanceStatus);
+        await conns.adopt(ordinal, conn);
+        return { status };
+      } catch (e) {
+        await conn?.close().catch(() => undefined);
+        log.debug({ instance: ordinal, error: errorMessage(e) }, "the short try failed");
+        return { status: null, unreachable: true };
+      }
     }
     // No status: every scheduled try has failed (or the instance has no address).
     await Promise.all(tries);
@@ -339,7 +353,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
     const probeOptions: FetchOptions = { ...fetchOptions, attempts: 1, connectTimeoutMs: shortMs, statementTimeoutMs: shortMs };
     const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
     const silentNow = options.silentNow;
-    const abandonWhen = (i: number) => (i === primaryIndex && silentNow !== undefined ? { abandonWhen: () => silentNow(i) } : {});
+    const abandonWhen = (i: number) => (i === primaryIndex && silentNow !== undefined ? { abandonWhen: () => silentNow(i), abandonTryMs: shortMs } : {});
     // The kubelet's latest word on each mysqld container (the Pod cache, read again while
     // tries are refused: a crash noticed during the pass ends its tries).
     const isStopped = (i: number) => async (): Promise<boolean> =>

@@ -17,16 +17,20 @@ const SILENT_HOST = "127.88.15.1";
 const REFUSING_HOST = "127.88.15.2";
 
 /** Counts the tries a fetch started (its debug log lines); `infos` keeps the info messages. */
-function countingLogger(): { logger: ClusteringLogger; tries: () => number; infos: string[] } {
+function countingLogger(): { logger: ClusteringLogger; tries: () => number; infos: string[]; debugs: string[] } {
   let n = 0;
   const infos: string[] = [];
+  const debugs: string[] = [];
   const logger: ClusteringLogger = {
-    debug: (_o, msg) => { if (msg === "trying the instance status") n++; },
+    debug: (_o, msg) => {
+      if (msg === "trying the instance status") n++;
+      debugs.push(msg ?? "");
+    },
     info: (_o, msg) => void infos.push(msg ?? ""),
     warn: () => undefined,
     error: () => undefined,
   };
-  return { logger, tries: () => n, infos };
+  return { logger, tries: () => n, infos, debugs };
 }
 
 describe("fetchInstanceStatusHedged: down (refused, and the kubelet says mysqld is not running)", () => {
@@ -85,13 +89,13 @@ describe("fetchInstanceStatusHedged: down (refused, and the kubelet says mysqld 
   }
 
   const abandonCases: { name: string; reportAfterMs: number | null; want: { tries: number; abandoned: boolean } }[] = [
-    { name: "silent, the watch reports it during the first try: no more tries", reportAfterMs: 100, want: { tries: 1, abandoned: true } },
+    { name: "silent, the watch reports it during the first try: no more hedged tries, one short try (silent too: unreachable)", reportAfterMs: 100, want: { tries: 1, abandoned: true } },
     { name: "silent, the watch never reports it: every try", reportAfterMs: null, want: { tries: 3, abandoned: false } },
   ];
   for (const c of abandonCases) {
     it(`abandonWhen: ${c.name}`, async () => {
       const conns = new PassConnections(() => ({ host: SILENT_HOST, port: silentPort }), { user: "moco-admin", password: "x" }, { connectTimeoutMs: c.reportAfterMs === null ? 300 : 30_000 });
-      const { logger, tries, infos } = countingLogger();
+      const { logger, tries, infos, debugs } = countingLogger();
       const t0 = performance.now();
       try {
         const out = await fetchInstanceStatusHedged(conns, 0, {
@@ -99,12 +103,14 @@ describe("fetchInstanceStatusHedged: down (refused, and the kubelet says mysqld 
           retryGapMs: 400,
           logger,
           abandonWhen: () => c.reportAfterMs !== null && performance.now() - t0 >= c.reportAfterMs,
+          abandonTryMs: 300,
         });
         assert.equal(out.status, null);
         assert.equal(out.status === null && out.unreachable, true, "unreachable");
         assert.equal(out.status === null && out.down === true, false, "not down");
         assert.equal(tries(), c.want.tries, "tries started");
         assert.equal(infos.some((m) => m.includes("its tries end")), c.want.abandoned, "abandoned");
+        assert.equal(debugs.includes("the short try failed"), c.want.abandoned, "the short try after the report");
       } finally {
         await conns.closeAll();
       }
