@@ -5,11 +5,11 @@
 // these as agent arguments: the agent's defaults are these constants.
 
 /** Default --self-fence-threshold: how long fewer than w peers confirm before the agent fences. */
-export const DEFAULT_SELF_FENCE_THRESHOLD_MS = 1_500;
+export const DEFAULT_SELF_FENCE_THRESHOLD_MS = 2_000;
 /** How often a writable instance's agent asks its peers (and looks at its own mysqld). */
-export const SELF_FENCE_PROBE_INTERVAL_MS = 250;
+export const SELF_FENCE_PROBE_INTERVAL_MS = 500;
 /** Bound of one peer request; an answer later than this does not confirm. */
-export const SELF_FENCE_PROBE_TIMEOUT_MS = 750;
+export const SELF_FENCE_PROBE_TIMEOUT_MS = 1_000;
 /**
  * How long a confirmation counts, from the moment its request was sent: one interval plus
  * one timeout, so a healthy peer answering every request in time never lapses.

@@ -40,7 +40,7 @@ import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
 
 const NAME = "fence";
 /**
- * 3 s unless SELF_FENCE_THRESHOLD_S says otherwise (a measurement at the shipped 1.5 s:
+ * 3 s unless SELF_FENCE_THRESHOLD_S says otherwise (a measurement at the shipped 2 s:
  * docs/clustering.md "Where a partition's client write gap goes"); every assertion uses it,
  * but at 2 s the passive-trigger test's read right after the fence can race the engine's
  * pass undoing it (seen once in 4 runs).

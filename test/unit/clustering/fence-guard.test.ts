@@ -12,7 +12,7 @@ const unreached: GuardPeer = { reached: false };
 
 describe("selfFenceBoundMs", () => {
   it("defaults: ttl (interval + timeout) + threshold + one look + fence + margin", () => {
-    assert.equal(BOUND, 250 + 750 + 1_500 + 250 + 1_000 + 1_000);
+    assert.equal(BOUND, 500 + 1_000 + 2_000 + 500 + 1_000 + 1_000);
   });
 });
 
