@@ -14,7 +14,7 @@ import {
   preventDeleteAnnotationChanges,
   sourceHostOf,
 } from "./decide.ts";
-import { failoverGuard } from "./fence-guard.ts";
+import { failoverGuard, type OldPrimaryState } from "./fence-guard.ts";
 import { DEFAULT_SELF_FENCE_TIMINGS, PROBED_AGES_QUERY, parseProbedAges, type SelfFenceTimings } from "../mysql/self-fence.ts";
 import type { ClusterStatusUpdate } from "./decide.ts";
 import { parsePort } from "./cluster.ts";
@@ -461,8 +461,8 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
     // leaves the old index, and the next failover stops the IO threads again).
     const old = ctx.observed.instances[op.from] ?? null;
     const timings = o.selfFence ?? DEFAULT_SELF_FENCE_TIMINGS;
-    const fencedByController = old !== null && old.superReadOnly;
-    const probed = timings.thresholdMs > 0 && !fencedByController ? await readProbedAges(ctx, op.from, stoppedAt, timings.probeTimeoutMs, bound) : new Map<number, ProbedAge>();
+    const oldState: OldPrimaryState = old !== null && old.superReadOnly ? "read-only" : ctx.observed.down?.includes(op.from) === true ? "down" : "unknown";
+    const probed = timings.thresholdMs > 0 && oldState === "unknown" ? await readProbedAges(ctx, op.from, stoppedAt, timings.probeTimeoutMs, bound) : new Map<number, ProbedAge>();
     const now = performance.now();
     const guard = failoverGuard(
       ctx.observed.instances.length,
@@ -477,8 +477,9 @@ async function runFailover(ctx: ActContext, op: Extract<Operation, { kind: "fail
         }];
       }),
       timings,
-      fencedByController,
+      oldState,
     );
+    if (oldState === "down") log.info({ from: op.from, target }, `failover guard: no wait (${guard.reason})`);
     if (guard.waitMs > 0) {
       log.info({ from: op.from, target, waitMs: guard.waitMs, silentMs: Math.round(guard.silentMs) }, `failover guard: waiting until the old primary has fenced itself (${guard.reason})`);
       await sleep(guard.waitMs, o.signal);
@@ -500,7 +501,7 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
   const log = logger(ctx);
   const { observed } = ctx;
   const afterClone = new Map<number, InstanceStatus>();
-  for (const step of steps) {
+  const runStep = async (step: ConfigureStep): Promise<void> => {
     log.debug({ step: step.kind, instance: "instance" in step ? step.instance : undefined }, "configure step");
     switch (step.kind) {
       case "removeRoleLabel":
@@ -558,8 +559,45 @@ async function runConfigure(ctx: ActContext, steps: readonly ConfigureStep[], re
       case "fail":
         throw new ActError(step.message);
     }
+  };
+  for (const group of parallelGroups(steps)) {
+    if (group.length === 1) {
+      await runStep(group[0]!);
+      continue;
+    }
+    // Independent steps of one kind on different instances run at once (issue #14: the API
+    // round trips of the label patches, and each replica's re-pointing, no longer add up
+    // before the primary becomes writable); the first failure fails the pass once all ended.
+    const results = await Promise.allSettled(group.map(runStep));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   }
   return { redo };
+}
+
+/** Step kinds whose consecutive steps on distinct instances are independent of each other. */
+const PARALLEL_STEPS: ReadonlySet<ConfigureStep["kind"]> = new Set<ConfigureStep["kind"]>(["removeRoleLabel", "setRoleLabel", "killConnections", "configureReplication"]);
+
+/**
+ * The configure plan in the order it runs: runs of consecutive PARALLEL_STEPS steps of one
+ * kind on distinct instances form one group (run at once); every other step is a group of
+ * its own. Pure.
+ */
+export function parallelGroups(steps: readonly ConfigureStep[]): ConfigureStep[][] {
+  const out: ConfigureStep[][] = [];
+  for (const step of steps) {
+    const last = out.at(-1);
+    const head = last?.[0];
+    if (
+      last !== undefined && head !== undefined && head.kind === step.kind && PARALLEL_STEPS.has(step.kind) &&
+      "instance" in step && !last.some((s) => "instance" in s && s.instance === step.instance)
+    ) {
+      last.push(step);
+    } else {
+      out.push([step]);
+    }
+  }
+  return out;
 }
 
 /**

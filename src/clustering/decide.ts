@@ -562,10 +562,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
     }
   }
 
-  // 5. Role labels, addition.
-  for (const i of alive) steps.push({ kind: "setRoleLabel", instance: i, role: i === p ? "primary" : "replica" });
-
-  // 6. A normal primary becomes writable, last. moco-ts: only when enough replicas were
+  // 6. A normal primary becomes writable (moco-ts: before step 5's labels). moco-ts: only when enough replicas were
   // reached to acknowledge its commits (semi-sync); a primary that fenced itself because no
   // replica acknowledged (docs/clustering.md "Self-fencing") stays fenced while its replicas
   // cannot be reached, instead of being made writable to hang its clients' commits again.
@@ -577,6 +574,11 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   if (!intermediate && (primary.readOnly || primary.offlineMode === true) && ackers >= semiSyncWaitCount(n)) {
     steps.push({ kind: "makeWritable", instance: p });
   }
+
+  // 5. Role labels, addition. moco-ts: after the primary is writable (upstream labels first):
+  // the label patches (API round trips) no longer delay the first write after a switchover
+  // or failover (issue #14); a client routed by the label finds the primary writable.
+  for (const i of alive) steps.push({ kind: "setRoleLabel", instance: i, role: i === p ? "primary" : "replica" });
 
   return done();
 }

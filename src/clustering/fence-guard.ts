@@ -39,15 +39,24 @@ export function peerSilenceMs(p: GuardPeer): number {
 }
 
 /**
+ * What the failover's pass knows of the old primary itself: `read-only` (reached and
+ * super_read_only: fenced by the controller), `down` (every try refused and the kubelet
+ * reports its mysqld container not running: it takes no write, and starts again
+ * super_read_only), or `unknown` (unreachable, or reached writable).
+ */
+export type OldPrimaryState = "unknown" | "read-only" | "down";
+
+/**
  * How long to wait before the new primary may be writable. n instances, w = floor(n/2):
  * the old primary lacks w confirmations for at least S = the (w+1)-th largest s_r over its
  * n-1 peers (then at most w-1 peers can still confirm), and has fenced itself
- * selfFenceBoundMs(timings) after that began; wait = max(0, bound − S). `fencedByController`
- * (the pass reached the old primary and it is super_read_only) or timings.thresholdMs 0
- * (self-fencing off: the old behaviour) ⇒ no wait; n = 1 ⇒ no wait.
+ * selfFenceBoundMs(timings) after that began; wait = max(0, bound − S). An old primary
+ * `read-only` or `down`, or timings.thresholdMs 0 (self-fencing off: the old behaviour) ⇒ no
+ * wait; n = 1 ⇒ no wait.
  */
-export function failoverGuard(n: number, peers: readonly GuardPeer[], timings: SelfFenceTimings, fencedByController = false): GuardDecision {
-  if (fencedByController) return { waitMs: 0, silentMs: 0, reason: "the old primary is read-only (fenced by the controller)" };
+export function failoverGuard(n: number, peers: readonly GuardPeer[], timings: SelfFenceTimings, old: OldPrimaryState = "unknown"): GuardDecision {
+  if (old === "read-only") return { waitMs: 0, silentMs: 0, reason: "the old primary is read-only (fenced by the controller)" };
+  if (old === "down") return { waitMs: 0, silentMs: 0, reason: "the old primary's mysqld is down (connections refused, its container not running): it starts again read-only" };
   if (timings.thresholdMs <= 0) return { waitMs: 0, silentMs: 0, reason: "self-fencing is off: no wait (the old primary may stay writable until a pass reaches it)" };
   if (n <= 1) return { waitMs: 0, silentMs: 0, reason: "a single instance" };
   const w = Math.floor(n / 2);

@@ -78,7 +78,7 @@ export interface ManagerOptions {
   /** Called after every pass (tests, tracing). */
   readonly onPass?: ((result: PassResult) => void) | undefined;
   /**
-   * Liveness watch of each cluster's primary (`--primary-watch-interval`, default 1 s;
+   * Liveness watch of each cluster's primary (`--primary-watch-interval`, default 500 ms;
    * 0 disables it): checks between passes, a pass nudged after PRIMARY_WATCH_FAILURES
    * failed checks in a row (watch.ts).
    */
@@ -119,6 +119,8 @@ export interface PassContext {
   readonly previousPassAbandoned?: string | undefined;
   /** Ordinals the previous pass could not reach at all (UNREACHABLE_MEMO_MS). */
   readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
+  /** Whether the liveness watch has reported `ordinal` silent since this pass started (observe's silentNow). */
+  readonly watchSilentNow?: ((ordinal: number) => boolean) | undefined;
 }
 
 /** The memo of the last pass's unreachable ordinals (UNREACHABLE_MEMO_MS). */
@@ -178,6 +180,7 @@ export async function runClusterPass(
     connectTimeoutMs: options.connectTimeoutMs,
     readTimeoutMs: options.readTimeoutMs,
     recentlyUnreachable: ctx.recentlyUnreachable,
+    silentNow: ctx.watchSilentNow,
     signal: ctx.signal,
     logger: log,
   };
@@ -350,7 +353,7 @@ export class ClusterWorker {
         // Only the pass right after the one that saw the failures uses the memo.
         this.unreachableMemo = null;
         this.watchSilent.clear();
-        const { watchTarget, ...r } = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned, recentlyUnreachable: hint });
+        const { watchTarget, ...r } = await runClusterPass(this.ports, { ...this.options, logger: log }, { opId, origin, signal, stopSignal: this.abort.signal, previousPassAbandoned, recentlyUnreachable: hint, watchSilentNow: (i) => this.watchSilent.has(i) });
         if (r.unreachable !== undefined && r.unreachable.length > 0) {
           this.unreachableMemo = { ordinals: new Set(r.unreachable), until: Date.now() + UNREACHABLE_MEMO_MS };
         }

@@ -40,12 +40,38 @@ export interface FetchOptions {
   readonly connectTimeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly logger?: ClusteringLogger | undefined;
+  /**
+   * moco-ts (issue #14): asked while every try so far was refused (ECONNREFUSED) and none is
+   * in flight, between tries (every DOWN_POLL_MS) and after the last: true (the kubelet
+   * reports the mysqld container not running) ends the tries at once, the outcome `down`.
+   */
+  readonly isStopped?: (() => boolean | Promise<boolean>) | undefined;
+  /**
+   * moco-ts (issue #14): true once the liveness watch has reported the instance silent since
+   * the pass started (looked at every DOWN_POLL_MS while no try has won): the hedged tries
+   * end (those in flight are closed when they end) and the instance gets the single short
+   * try a pass started by that report would give it (`abandonTryMs`: connect and each
+   * statement bounded): its status, or unreachable.
+   */
+  readonly abandonWhen?: (() => boolean) | undefined;
+  /** The bound of that short try (default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS). */
+  readonly abandonTryMs?: number | undefined;
+  /** Bound of each status statement of a try (default: the connection's read timeout). */
+  readonly statementTimeoutMs?: number | undefined;
 }
 
-/** Why a status fetch gave no status. */
+/** How often a refused instance's Pod is looked at between two tries (isStopped). */
+export const DOWN_POLL_MS = 100;
+
+/** Why a status fetch gave no status. `down`: every try refused and the kubelet reports mysqld not running. */
 export type FetchOutcome =
   | { readonly status: InstanceStatus }
-  | { readonly status: null; readonly unreachable: boolean };
+  | { readonly status: null; readonly unreachable: boolean; readonly down?: boolean | undefined };
+
+/** A connect refused: nothing listens on the port (as against no answer, or an error answer). */
+export function isRefused(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === "ECONNREFUSED";
+}
 
 /**
  * docs/clustering.md#gathering-status step 4 for one ordinal: up to `attempts` tries, each on its own new connection,
@@ -66,6 +92,12 @@ export async function fetchInstanceStatusHedged(
   let winner: InstanceStatus | null = null;
   let nop = false;
   let done = false;
+  let inFlight = 0;
+  let failed = 0;
+  let refused = 0;
+  /** Every try so far ended refused (none in flight) and the kubelet says mysqld is not running. */
+  const downNow = async (): Promise<boolean> =>
+    options.isStopped !== undefined && !done && inFlight === 0 && failed > 0 && refused === failed && await options.isStopped();
   let resolveWin = (): void => undefined;
   const won = new Promise<void>((resolve) => {
     resolveWin = resolve;
@@ -74,10 +106,12 @@ export async function fetchInstanceStatusHedged(
     let conn: SqlConnection | undefined;
     log.debug({ instance: ordinal, attempt: i }, "trying the instance status");
     const started = performance.now();
+    inFlight++;
     try {
       conn = await conns.open(ordinal, options.connectTimeoutMs);
       const connectedMs = Math.round(performance.now() - started);
-      const status = await fetchInstanceStatus(conn);
+      const bound = options.statementTimeoutMs;
+      const status = bound === undefined ? await fetchInstanceStatus(conn) : await conn.bounded(bound, fetchInstanceStatus);
       log.debug({ instance: ordinal, attempt: i, connectedMs, ms: Math.round(performance.now() - started) }, "got the instance status");
       if (done) {
         await conn.close();
@@ -95,33 +129,85 @@ export async function fetchInstanceStatusHedged(
         resolveWin();
         return;
       }
+      failed++;
+      if (isRefused(e)) refused++;
       log.debug(
         { instance: ordinal, attempt: i, error: errorMessage(e) },
         "failed to get the instance status",
       );
+    } finally {
+      inFlight--;
     }
   };
   const tries: Promise<void>[] = [];
+  let down = false;
+  // The watch's report during the pass (abandonWhen), looked at every DOWN_POLL_MS until a try wins.
+  let abandoned = false;
+  let ended = false;
+  const abandon = options.abandonWhen === undefined ? new Promise<void>(() => undefined) : (async () => {
+    while (!done && !abandoned && !ended) {
+      if (options.abandonWhen?.() === true) {
+        abandoned = true;
+        return;
+      }
+      await sleep(DOWN_POLL_MS, options.signal).catch(() => undefined);
+      if (options.signal?.aborted === true) await new Promise<void>(() => undefined);
+    }
+    await new Promise<void>(() => undefined);
+  })();
   const schedule = (async () => {
-    for (let i = 1; i <= attempts && !done; i++) {
+    for (let i = 1; i <= attempts && !done && !down; i++) {
       if (i > 1) {
-        // The gap counts from the previous start; a win ends the wait early.
-        const slept = await Promise.race([
-          sleep(gap, options.signal).then(() => true, () => false),
-          won.then(() => false),
-        ]);
-        if (!slept || done) break;
+        // The gap counts from the previous start; a win ends the wait early; so does a
+        // refused instance whose Pod says mysqld is not running (looked at every DOWN_POLL_MS).
+        const until = performance.now() + gap;
+        let slept = true;
+        while (slept && !done) {
+          const left = until - performance.now();
+          if (left <= 0) break;
+          slept = await Promise.race([
+            sleep(options.isStopped === undefined ? left : Math.min(left, DOWN_POLL_MS), options.signal).then(() => true, () => false),
+            won.then(() => false),
+            abandon.then(() => false),
+          ]);
+          if (slept && await downNow()) down = true;
+          if (down) break;
+        }
+        if (!slept || done || down || abandoned) break;
       }
       if (options.signal?.aborted === true) break;
       tries.push(attempt(i));
     }
   })();
-  await schedule;
-  await Promise.race([won, Promise.all(tries)]);
-  if (winner !== null) return { status: winner };
-  // No status: every scheduled try has failed (or the instance has no address).
-  await Promise.all(tries);
-  return winner !== null ? { status: winner } : { status: null, unreachable: !nop };
+  try {
+    await schedule;
+    await Promise.race([won, Promise.all(tries), abandon]);
+    if (winner !== null) return { status: winner };
+    if (abandoned) {
+      done = true;
+      log.info({ instance: ordinal, tries: tries.length }, "the liveness watch reported the instance silent during the pass: its tries end; one short try");
+      const ms = options.abandonTryMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS;
+      let conn: SqlConnection | undefined;
+      try {
+        conn = await conns.open(ordinal, ms);
+        const status = await conn.bounded(ms, fetchInstanceStatus);
+        await conns.adopt(ordinal, conn);
+        return { status };
+      } catch (e) {
+        await conn?.close().catch(() => undefined);
+        log.debug({ instance: ordinal, error: errorMessage(e) }, "the short try failed");
+        return { status: null, unreachable: true };
+      }
+    }
+    // No status: every scheduled try has failed (or the instance has no address).
+    await Promise.all(tries);
+    if (winner !== null) return { status: winner };
+    if (!down && !nop) down = await downNow();
+    if (down) log.info({ instance: ordinal, tries: failed }, "connections refused and the kubelet reports mysqld not running: down");
+    return { status: null, unreachable: !nop, ...(down ? { down } : {}) };
+  } finally {
+    ended = true;
+  }
 }
 
 /** The status of `ordinal` or null (fetchInstanceStatusHedged without the reason). */
@@ -170,6 +256,12 @@ export interface ObserveOptions extends SqlTimeouts {
   readonly recentlyUnreachable?: ReadonlySet<number> | undefined;
   /** Default UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS. */
   readonly unreachableProbeConnectTimeoutMs?: number | undefined;
+  /**
+   * moco-ts (issue #14): whether the liveness watch has reported `ordinal` silent since this
+   * pass started (the worker's live view): the current primary's tries then end at once
+   * (FetchOptions.abandonWhen), and its re-fetch is bounded like a short try.
+   */
+  readonly silentNow?: ((ordinal: number) => boolean) | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly logger?: ClusteringLogger | undefined;
 }
@@ -255,19 +347,24 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       signal: options.signal,
       logger,
     };
-    const probeOptions: FetchOptions = {
-      ...fetchOptions,
-      attempts: 1,
-      connectTimeoutMs: options.unreachableProbeConnectTimeoutMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS,
-    };
+    const shortMs = options.unreachableProbeConnectTimeoutMs ?? UNREACHABLE_PROBE_CONNECT_TIMEOUT_MS;
+    // A silent primary's single try: its connect and each of its statements bounded (a
+    // connection that stops answering after the handshake no longer costs the read timeout).
+    const probeOptions: FetchOptions = { ...fetchOptions, attempts: 1, connectTimeoutMs: shortMs, statementTimeoutMs: shortMs };
     const primaryIndex = cluster.status?.currentPrimaryIndex ?? 0;
+    const silentNow = options.silentNow;
+    const abandonWhen = (i: number) => (i === primaryIndex && silentNow !== undefined ? { abandonWhen: () => silentNow(i), abandonTryMs: shortMs } : {});
+    // The kubelet's latest word on each mysqld container (the Pod cache, read again while
+    // tries are refused: a crash noticed during the pass ends its tries).
+    const isStopped = (i: number) => async (): Promise<boolean> =>
+      (await ports.source.listPods()).find((p) => podOrdinal(p.name) === i)?.mysqldStopped === true;
     const outcomes = await Promise.all(
       Array.from({ length: n }, (_, i): Promise<FetchOutcome> => {
         switch (fetchPlanFor(i, primaryIndex, options.recentlyUnreachable)) {
           case "full":
-            return fetchInstanceStatusHedged(conns, i, fetchOptions);
+            return fetchInstanceStatusHedged(conns, i, { ...fetchOptions, isStopped: isStopped(i), ...abandonWhen(i) });
           case "short":
-            return fetchInstanceStatusHedged(conns, i, probeOptions);
+            return fetchInstanceStatusHedged(conns, i, { ...probeOptions, isStopped: isStopped(i) });
           case "skip":
             return Promise.resolve({ status: null, unreachable: false });
         }
@@ -275,14 +372,26 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
     );
     const instances = outcomes.map((o) => o.status);
     const unreachable = outcomes.flatMap((o, i) => (o.status === null && o.unreachable ? [i] : []));
+    const silentPrimary = fetchPlanFor(primaryIndex, primaryIndex, options.recentlyUnreachable) === "short";
+    const down = outcomes.flatMap((o, i) => (o.status === null && o.down === true ? [i] : []));
     if (primaryIndex >= 0 && primaryIndex < n && instances[primaryIndex] != null) {
       await sleep(options.primaryRecheckDelayMs ?? PRIMARY_RECHECK_DELAY_MS, options.signal);
+      // moco-ts: a primary the watch saw silent (before or during the pass) gets a bounded
+      // re-fetch, and a failed one makes it unreachable, as its try would have (issue #14: an
+      // inbound partition let the try through and then hung the re-fetch for the 60 s read
+      // timeout); any other failed re-fetch fails the pass (upstream).
+      const silent = silentPrimary || silentNow?.(primaryIndex) === true;
       try {
-        instances[primaryIndex] = await conns.with(primaryIndex, (conn) => fetchInstanceStatus(conn));
+        instances[primaryIndex] = await conns.with(primaryIndex, (conn) => (silent ? conn.bounded(shortMs, fetchInstanceStatus) : fetchInstanceStatus(conn)));
       } catch (e) {
-        throw new ObserveError(
-          `failed to re-fetch the status of the primary ${primaryIndex}: ${errorMessage(e)}`,
-        );
+        if (!silent) {
+          throw new ObserveError(
+            `failed to re-fetch the status of the primary ${primaryIndex}: ${errorMessage(e)}`,
+          );
+        }
+        logger.info({ instance: primaryIndex, error: errorMessage(e) }, "the re-fetch of a primary the liveness watch saw silent failed: unreachable");
+        instances[primaryIndex] = null;
+        unreachable.push(primaryIndex);
       }
     }
     let replicationSource: ReplicationSourceView | undefined;
@@ -296,6 +405,7 @@ export async function observeCluster(ports: ClusterPorts, options: ObserveOption
       instances,
       podHostnames,
       ...(replicationSource === undefined ? {} : { replicationSource }),
+      ...(down.length === 0 ? {} : { down }),
     };
     return { observation, passwords, conns, tls, unreachable };
   } catch (e) {

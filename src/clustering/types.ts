@@ -66,6 +66,12 @@ export interface PodView {
   readonly roleLabel: string | null;
   /** status.podIP ("" or null when unassigned). */
   readonly ip: string | null;
+  /**
+   * moco-ts (issue #14): the kubelet reports the mysqld container as not running (its state
+   * is waiting or terminated: crashed, in its restart back-off, not started yet); false while
+   * it runs; undefined when unknown (no container status, or a harness without a kubelet).
+   */
+  readonly mysqldStopped?: boolean | undefined;
 }
 
 // ---------------------------------------------------------------------------------
@@ -155,6 +161,14 @@ export interface ClusterObservation {
    * not resolve inside mysqld, pass the Pod IPs.
    */
   readonly podHostnames?: readonly string[] | undefined;
+  /**
+   * moco-ts (issue #14): ordinals that are down for everyone: every status try of this pass
+   * was refused (ECONNREFUSED: nothing listens on the admin port) and the kubelet reports the
+   * Pod's mysqld container as not running (`PodView.mysqldStopped`). Such a mysqld takes no
+   * write, and starts again super_read_only (my.cnf): the failover guard need not wait for it
+   * to fence itself.
+   */
+  readonly down?: readonly number[] | undefined;
 }
 
 /** A ClusterObservation after docs/clustering.md#gathering-status steps 5–8 (assessObservation). */

@@ -17,8 +17,8 @@ import type { Connection } from "mysql2/promise";
 import { targetConnectionOptions } from "./sql.ts";
 import type { SqlTarget } from "./sql.ts";
 
-/** `--primary-watch-interval` default: one check per second per cluster (0 disables the watch). */
-export const DEFAULT_PRIMARY_WATCH_INTERVAL_MS = 1_000;
+/** `--primary-watch-interval` default: two checks per second per cluster (0 disables the watch). */
+export const DEFAULT_PRIMARY_WATCH_INTERVAL_MS = 500;
 /** Consecutive failed checks that nudge a pass. */
 export const PRIMARY_WATCH_FAILURES = 2;
 /** Checks in flight at once over all clusters. */

@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { MySQLCluster } from "../api/v1beta2/index.ts";
+import { MYSQLD_CONTAINER, type MySQLCluster } from "../api/v1beta2/index.ts";
 import { cloneFromDonor } from "../shared/clone-client.ts";
 import type { CloneRequest as AgentCloneRequest } from "../shared/clone-api.ts";
 
@@ -80,6 +80,7 @@ export interface AdapterDeps {
 export function podView(pod: V1Pod, updateRevision?: string): PodView {
   const ann = pod.metadata?.annotations ?? {};
   const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  const stopped = mysqldStopped(pod);
   return {
     name: pod.metadata?.name ?? "",
     ready,
@@ -90,12 +91,28 @@ export function podView(pod: V1Pod, updateRevision?: string): PodView {
     hasPreventDeleteAnnotation: ANNOTATION_PREVENT_DELETE in ann,
     roleLabel: pod.metadata?.labels?.[LABEL_ROLE] ?? null,
     ip: pod.status?.podIP ?? null,
+    ...(stopped === undefined ? {} : { mysqldStopped: stopped }),
   };
 }
 
 /** `v` as the API server would return it: JSON values only (undefined members dropped). */
 export function jsonValue(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v ?? null)) as unknown;
+}
+
+/**
+ * PodView.mysqldStopped: the kubelet holds the mysqld container down — waiting to start it
+ * again (CrashLoopBackOff, or a container that cannot be created or run), not merely
+ * restarting it after one exit; undefined when it reports no state for it. A crash the
+ * kubelet restarts at once (state `terminated`, then `running` again) is not "stopped": the
+ * primary comes back as primary, instead of being failed over and coming back errant with the
+ * commit that was waiting for its acknowledgement (the lead's review of issue #14's down rule).
+ */
+export function mysqldStopped(pod: V1Pod): boolean | undefined {
+  const state = pod.status?.containerStatuses?.find((c) => c.name === MYSQLD_CONTAINER)?.state;
+  if (state === undefined) return undefined;
+  const reason = state.waiting?.reason ?? "";
+  return state.running == null && state.waiting != null && reason !== "ContainerCreating" && reason !== "PodInitializing";
 }
 
 /** ClusteringMetrics over the controller's registry. */

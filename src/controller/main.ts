@@ -67,7 +67,7 @@ export interface ControllerOptions {
   readonly omitJobResources?: boolean | undefined;
   /** --check-interval (default 1 min). */
   readonly checkIntervalMs?: number | undefined;
-  /** --primary-watch-interval (default 1 s; 0 disables the liveness watch of the primaries). */
+  /** --primary-watch-interval (default 500 ms; 0 disables the liveness watch of the primaries). */
   readonly primaryWatchIntervalMs?: number | undefined;
   /** --max-concurrent-reconciles (default 8). */
   readonly maxConcurrentReconciles?: number | undefined;
@@ -534,7 +534,7 @@ export function buildCommand(): Command {
     .option("--pvc-sync-annotation-keys <keys>", "annotation keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
     .option("--pvc-sync-label-keys <keys>", "label keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
     .addOption(new Option("--check-interval <duration>", "interval of each cluster's clustering pass").argParser(durationMs("--check-interval")).default(60_000, "1m"))
-    .addOption(new Option("--primary-watch-interval <duration>", "moco-ts: interval (and timeout) of the liveness check of each cluster's primary between passes; 2 failed checks in a row start a pass (0 disables)").argParser(durationMs("--primary-watch-interval")).default(DEFAULT_PRIMARY_WATCH_INTERVAL_MS, "1s"))
+    .addOption(new Option("--primary-watch-interval <duration>", "moco-ts: interval (and timeout) of the liveness check of each cluster's primary between passes; 2 failed checks in a row start a pass (0 disables)").argParser(durationMs("--primary-watch-interval")).default(DEFAULT_PRIMARY_WATCH_INTERVAL_MS, "500ms"))
     .option("--max-concurrent-reconciles <n>", "concurrency of each controller", intArg("--max-concurrent-reconciles"), 8)
     .option("--mysql-configmap-history-limit <n>", "my.cnf ConfigMaps kept per cluster", intArg("--mysql-configmap-history-limit"), DEFAULT_CONFIGMAP_HISTORY_LIMIT)
     .addOption(new Option("--partition-update-interval <duration>", "minimum interval between partition decrements (0 = unlimited)").argParser(durationMs("--partition-update-interval")).default(0, "0"))

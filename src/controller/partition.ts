@@ -9,6 +9,7 @@ import { resources } from "../k8s/resource.ts";
 import type { ControllerMetrics } from "../metrics/index.ts";
 import { ANNOTATION_DEMOTE, PARTITION_REQUEUE_AFTER_UPDATE_MS, decidePartitionUpdate, isPodReady, type PartitionDecision } from "./builders/index.ts";
 import type { ControllerCaches } from "./caches.ts";
+import { mysqldStopped } from "./clustering-adapter.ts";
 import type { ClusteringControl } from "./mysqlcluster.ts";
 
 interface OwnerRef { kind?: string; name?: string; controller?: boolean; apiVersion?: string }
@@ -113,19 +114,22 @@ function mysqldStarted(pod: V1Pod): boolean {
  * next --check-interval tick (issue 14). So does the mysqld container's `started` flag
  * turning true (its startup probe passed: mysqld answers through the agent): a new or
  * restarted instance is configured then — its Pod is not Ready before that, so no
- * readiness change would come. Returns the cluster key it nudged.
+ * readiness change would come. So does the mysqld container leaving the running state (the
+ * kubelet saw it exit: a crashed primary is failed over by that pass). Returns the cluster key it nudged.
  */
 export function podNudge(caches: ControllerCaches, clustering: ClusteringControl, pod: V1Pod, old?: V1Pod): string | undefined {
   const deleting = pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
   const demote = pod.metadata?.annotations?.[ANNOTATION_DEMOTE] === "true";
   const readiness = old !== undefined && (isPodReady(old) !== isPodReady(pod) || (old.status?.podIP ?? "") !== (pod.status?.podIP ?? ""));
   const started = old !== undefined && !mysqldStarted(old) && mysqldStarted(pod);
-  if (!deleting && !demote && !readiness && !started) return undefined;
+  // The kubelet saw mysqld exit (issue 14): the pass that fails a primary over starts now.
+  const stopped = old !== undefined && mysqldStopped(old) !== true && mysqldStopped(pod) === true;
+  if (!deleting && !demote && !readiness && !started && !stopped) return undefined;
   const ns = pod.metadata?.namespace ?? "";
   const stsName = controllerOf(pod, "StatefulSet");
   if (stsName === undefined) return undefined;
   const clusterName = controllerOf(caches.statefulSets.get(stsName, ns), "MySQLCluster");
   if (clusterName === undefined) return undefined;
-  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : demote ? "pod-demote" : readiness ? "pod-readiness" : "pod-started");
+  clustering.updateNoStart({ namespace: ns, name: clusterName }, deleting ? "pod-deletion" : demote ? "pod-demote" : readiness ? "pod-readiness" : started ? "pod-started" : "pod-mysqld-stopped");
   return `${ns}/${clusterName}`;
 }

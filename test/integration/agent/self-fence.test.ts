@@ -34,7 +34,7 @@ import os from "node:os";
 import path from "node:path";
 
 import { startAgent, type RunningAgent } from "../../../src/agent/agent.ts";
-import { DEFAULT_SELF_FENCE_TIMINGS, SELF_FENCE_CONFIRMATION_TTL_MS, selfFenceBoundMs } from "../../../src/mysql/self-fence.ts";
+import { DEFAULT_SELF_FENCE_TIMINGS, SELF_FENCE_CONFIRMATION_TTL_MS, SELF_FENCE_PROBE_INTERVAL_MS, selfFenceBoundMs } from "../../../src/mysql/self-fence.ts";
 import { ClusterHarness, WritableMonitor, Writer, assertFailoverOrder, createTestTable, engineLog, idsOn, sleep } from "../clustering/harness.ts";
 import { agentEnv, agentTestCerts, testAgentFlags } from "./helpers.ts";
 
@@ -46,7 +46,10 @@ const NAME = "fence";
  * pass undoing it (seen once in 4 runs).
  */
 const THRESHOLD_S = Number(process.env["SELF_FENCE_THRESHOLD_S"] ?? 3);
-assert.ok(THRESHOLD_S >= 2, "SELF_FENCE_THRESHOLD_S: at least 2 (the 1.5 s pauses below must stay under it)");
+assert.ok(
+  THRESHOLD_S * 1000 + SELF_FENCE_CONFIRMATION_TTL_MS >= 2_500,
+  "SELF_FENCE_THRESHOLD_S: the 1.5 s pauses below must stay 1 s under the silence a fence needs (threshold + confirmation TTL)",
+);
 /** The engine's guard relies on the agents' timings: here their threshold is 3 s. */
 const TIMINGS = { ...DEFAULT_SELF_FENCE_TIMINGS, thresholdMs: THRESHOLD_S * 1000 };
 
@@ -113,7 +116,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
   const log = engineLog();
   /**
    * The engine restarted with regular passes only every minute (the liveness watch at its
-   * 1 s default), so that a failover within the test is the watch's; returns the pass count
+   * default interval), so that a failover within the test is the watch's; returns the pass count
    * at the restart. `regularPasses` puts the 2 s interval back.
    */
   const watchOnly = async (): Promise<number> => {
@@ -215,7 +218,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     try {
       await h.waitFor("the idle primary's agent fenced it", async () => (await fences(0)) === before + 1, 30_000);
       const tFenced = Date.now();
-      console.log(`idle primary cut from its peers' agents: fenced ${tFenced - tCut} ms after the cut (threshold ${THRESHOLD_S} s, confirmation TTL ${SELF_FENCE_CONFIRMATION_TTL_MS} ms, look every 500 ms)`);
+      console.log(`idle primary cut from its peers' agents: fenced ${tFenced - tCut} ms after the cut (threshold ${THRESHOLD_S} s, confirmation TTL ${SELF_FENCE_CONFIRMATION_TTL_MS} ms, look every ${SELF_FENCE_PROBE_INTERVAL_MS} ms)`);
       assert.ok(tFenced - tCut >= THRESHOLD_S * 1000, "not before the threshold");
       assert.ok(agentLog.some((l) => l.startsWith("0 ") && /0 of the 1 needed peers confirm/.test(l)), "the reason is logged");
       // The engine still sees both replicas replicating from it: it makes it writable again.
@@ -361,7 +364,7 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
       // Every acknowledged insert is on the (fenced) primary: nothing it acknowledged was undone.
       const ids = await idsOn(h, p);
       assert.deepEqual(writer.acked.filter((id) => !ids.has(id)), []);
-      console.log(`replicas stopped: primary fenced ${tFenced - tStop} ms after (threshold ${THRESHOLD_S} s, agent look every 500 ms)`);
+      console.log(`replicas stopped: primary fenced ${tFenced - tStop} ms after (threshold ${THRESHOLD_S} s, agent look every ${SELF_FENCE_PROBE_INTERVAL_MS} ms)`);
       resume(r1);
       resume(r2);
       h.nudge();

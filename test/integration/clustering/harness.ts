@@ -183,6 +183,11 @@ export interface HarnessOptions {
    * default: it waits for every probe (up to its 1 s connect timeout against a hung instance).
    */
   readonly readinessWaitMs?: number;
+  /**
+   * listPods reports each mysqld container's state as a kubelet would (PodView.mysqldStopped:
+   * the process is not running); default: left out (unknown).
+   */
+  readonly kubelet?: boolean;
 }
 
 export class ClusterHarness {
@@ -285,6 +290,7 @@ export class ClusterHarness {
               hasPreventDeleteAnnotation: meta.annotations.has("moco.cybozu.com/prevent-delete"),
               roleLabel: meta.role,
               ip: this.engineAddress(i),
+              ...(this.options.kubelet === true ? { mysqldStopped: !inst.running() } : {}),
             };
           });
         },

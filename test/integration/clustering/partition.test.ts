@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 
 import { ClusterHarness, Writer, assertFailoverOrder, createTestTable, engineLog, idsOn } from "./harness.ts";
+import { DEFAULT_PRIMARY_WATCH_INTERVAL_MS } from "../../../src/clustering/watch.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -284,7 +285,7 @@ describe("failover from a SIGSTOPped primary, started by the liveness watch", ()
       // The writer's insert on the stopped primary hangs until its own 5 s statement timeout,
       // so its first acknowledgement on the new primary comes no sooner than that.
       console.log(
-        `SIGSTOP of the primary with the watch (1 s): 2nd failed check +${(failed[1]?.at ?? NaN) - tStop} ms, ` +
+        `SIGSTOP of the primary with the watch (${DEFAULT_PRIMARY_WATCH_INTERVAL_MS} ms): 2nd failed check +${(failed[1]?.at ?? NaN) - tStop} ms, ` +
           `FailOver event +${failoverEvent.at - tStop} ms, new primary ${newPrimary} writable (read_only OFF, sampled every 50 ms) ` +
           `+${(sampler.firstWritableAt ?? NaN) - tStop} ms, the writer's first acknowledgement there +${tWrite - tStop} ms ` +
           `(check interval 60 s, fetch retry gap 300 ms, other timings at their defaults)`,

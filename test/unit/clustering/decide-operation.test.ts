@@ -282,8 +282,8 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
     assert.deepEqual(op.plan.steps, [
       SETTLE,
       { kind: "killConnections", instance: 0 },
-      { kind: "setRoleLabel", instance: 0, role: "primary" },
       { kind: "makeWritable", instance: 0 },
+      { kind: "setRoleLabel", instance: 0, role: "primary" },
     ]);
     assert.equal(op.plan.redo, true);
   });
@@ -293,7 +293,7 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
     assert.deepEqual(stepsOf(o), [{ kind: "makeWritable", instance: 0 }]);
   });
 
-  it("new 3-instance cluster: semi-sync on the primary, replicas cloned and pointed at it, labels, writable last", () => {
+  it("new 3-instance cluster: semi-sync on the primary, replicas cloned and pointed at it, writable, then labels (moco-ts order)", () => {
     const o = observation(
       cluster({ replicas: 3 }),
       [pod(0), pod(1), pod(2)],
@@ -309,10 +309,10 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
       { kind: "configureReplication", instance: 1, source: repl(0), semiSync: true },
       { kind: "cloneFromPrimary", instance: 2, donorHost: "10.0.0.1", donorPort: 33062 },
       { kind: "configureReplication", instance: 2, source: repl(0), semiSync: true },
+      { kind: "makeWritable", instance: 0 },
       { kind: "setRoleLabel", instance: 0, role: "primary" },
       { kind: "setRoleLabel", instance: 1, role: "replica" },
       { kind: "setRoleLabel", instance: 2, role: "replica" },
-      { kind: "makeWritable", instance: 0 },
     ]);
   });
 
@@ -518,9 +518,9 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
       { kind: "configureSemiSyncSource", instance: 1, waitForReplicaCount: 1, timeoutMs: 86_400_000 },
       { kind: "configureReplication", instance: 0, source: repl(1), semiSync: true },
       { kind: "configureReplication", instance: 2, source: repl(1), semiSync: true },
+      { kind: "makeWritable", instance: 1 },
       { kind: "setRoleLabel", instance: 0, role: "replica" },
       { kind: "setRoleLabel", instance: 1, role: "primary" },
-      { kind: "makeWritable", instance: 1 },
     ]);
   });
 
@@ -545,8 +545,8 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
       { kind: "waitForGtid", instance: 1, gtid: `${U0}:1-3`, timeoutSeconds: 50 },
       { kind: "configureSemiSyncSource", instance: 1, waitForReplicaCount: 1, timeoutMs: 86_400_000 },
       { kind: "configureReplication", instance: 2, source: repl(1), semiSync: true },
-      { kind: "setRoleLabel", instance: 1, role: "primary" },
       { kind: "makeWritable", instance: 1 },
+      { kind: "setRoleLabel", instance: 1, role: "primary" },
     ]);
   });
 
