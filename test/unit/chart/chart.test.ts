@@ -203,7 +203,7 @@ describe("helm template with the default values", () => {
     shipped.parse(args, { from: "user" });
     assert.equal(shipped.opts()["checkInterval"], 10_000);
     assert.ok(!args.some((a) => a.startsWith("--primary-watch-interval")), "the watch's interval is the controller's default");
-    assert.equal(shipped.opts()["primaryWatchInterval"], 1_000, "ships the liveness watch at 1s");
+    assert.equal(shipped.opts()["primaryWatchInterval"], 500, "ships the liveness watch at 500ms");
     const cmd = buildCommand().exitOverride();
     cmd.parse([...args, ...(ALL_VALUES.extraArgs)], { from: "user" });
     assert.equal(cmd.opts()["injectWebhookCaBundle"], true);
