@@ -79,9 +79,13 @@ for (const n of [3, 5]) {
       return to;
     }
 
+    let firstTarget = -1;
     it("switches by the demote annotation without loss and never with two writable instances", async () => {
       const to = await switchOnce("demote");
-      assert.equal(to, 1, "the lowest-ordinal good replica is the candidate");
+      // Among the good replicas, the one with the fewest transactions left to apply (the
+      // writer runs; compareSwitchCandidates, unit-tested in decide-state), so not always 1.
+      assert.ok(to >= 1 && to < n, `a good replica is the target (got ${to})`);
+      firstTarget = to;
       assert.equal(h.events.filter((e) => e.reason === "SwitchOver").length, 1);
       assert.equal(h.metrics.get("moco_cluster_switchover_total", h.key), 1);
       assert.equal(h.metrics.get("moco_cluster_failover_total", h.key), undefined);
@@ -89,7 +93,7 @@ for (const n of [3, 5]) {
 
     it("switches again when the primary Pod is being deleted", async () => {
       const to = await switchOnce("delete");
-      assert.equal(to, 0);
+      assert.notEqual(to, firstTarget, "the Pod being deleted is not the target");
       assert.equal(h.events.filter((e) => e.reason === "SwitchOverFailed").length, 0);
       assert.equal(h.metrics.get("moco_cluster_switchover_total", h.key), 2);
     });
