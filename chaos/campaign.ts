@@ -3,7 +3,7 @@
 // acknowledged insert on the current primary and attribute the dual-writable samples and the
 // client write gap of that window to the fault.
 import { lostIds, writeGap, type FaultResult } from "./checker.ts";
-import { clusterStatus, errantReplicas, reinitialiseInstance, type Kube } from "./kube.ts";
+import { clusterStatus, errantReplicas, reinitialiseErrantInstances, type Kube } from "./kube.ts";
 import type { FaultContext, FaultKind } from "./faults.ts";
 import type { Instances } from "./instances.ts";
 import type { Rng } from "./rng.ts";
@@ -92,8 +92,7 @@ export async function waitHealthy(p: Parts, since: number, timeoutMs: number, se
  */
 export async function reinitialiseErrant(p: Parts, timeoutMs: number, settleMs: number): Promise<string> {
   const { namespace, cluster } = p.instances;
-  const errant = await errantReplicas(p.kube, namespace, cluster);
-  for (const i of errant) await reinitialiseInstance(p.kube, namespace, cluster, i);
+  const errant = await reinitialiseErrantInstances(p.kube, namespace, cluster);
   // The status names the old instance errant until a pass sees the new one: no give-up here.
   const back = await waitHealthy(p, Date.now(), timeoutMs, settleMs, Infinity);
   return `errant [${errant.join(",")}] re-initialised (PVC and Pod deleted); ${back === undefined ? "still not Healthy" : `Healthy ${(back / 1000).toFixed(0)} s later`}`;

@@ -110,6 +110,13 @@ export async function errantReplicas(kube: Kube, namespace: string, cluster: str
   return out.trim() === "" ? [] : (JSON.parse(out) as number[]);
 }
 
+/** Re-initialises every instance the MySQLCluster's status lists as errant; their ordinals. */
+export async function reinitialiseErrantInstances(kube: Kube, namespace: string, cluster: string): Promise<number[]> {
+  const errant = await errantReplicas(kube, namespace, cluster);
+  for (const i of errant) await reinitialiseInstance(kube, namespace, cluster, i);
+  return errant;
+}
+
 /**
  * Re-initialises an instance by hand, as docs/reliability.md did for an errant old primary:
  * its data PVC and its Pod deleted, so the StatefulSet makes both again and the controller
