@@ -20,6 +20,8 @@ export interface FaultContext {
   rng: Rng;
   /** The admin user (moco-admin) for SQL faults on an instance. */
   admin: { user: string; password: string };
+  /** An application's user (moco-writable: not a system user, so a switchover may kill its sessions). */
+  client: { user: string; password: string };
   /** Divides the durations (the short campaign in the test suite uses shorter faults). */
   short: boolean;
   log(msg: string): void;
@@ -215,15 +217,19 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   {
     name: "client holds a lock during switchover",
     async inject(ctx) {
+      // An application's session (moco-writable, the MySQL port): a switchover's
+      // super_read_only waits behind its lock until the switchover kills client sessions.
       const p = primary(ctx);
-      const c = await mysql.createConnection({ host: p.ip, port: 33062, user: ctx.admin.user, password: ctx.admin.password, connectTimeout: 3000 });
+      const c = await mysql.createConnection({ host: p.ip, port: 3306, user: ctx.client.user, password: ctx.client.password, connectTimeout: 3000 });
+      let closed = false;
+      c.on("error", () => { closed = true; });
       try {
         await c.query(`LOCK TABLES ${DATABASE}.lockme WRITE`);
         await requestSwitchover(ctx.kube, ctx.instances.namespace, p.name);
         const s = seconds(ctx, 10, 30);
         await sleep(s * 1000);
-        await c.query("UNLOCK TABLES").catch(() => undefined);
-        return `${p.name} demoted with LOCK TABLES WRITE held ${s} s`;
+        const released = await c.query("UNLOCK TABLES").then(() => true, () => false);
+        return `${p.name} demoted while ${ctx.client.user} held LOCK TABLES WRITE (${s} s planned; ${released && !closed ? "the session outlived the switchover" : "the session was killed"})`;
       } finally { c.destroy(); }
     },
   },

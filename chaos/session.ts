@@ -66,7 +66,7 @@ export async function openSession(o: {
   const writer = new ChaosWriter(instances, writable, () => sampler.writable);
   await writer.setup();
   writer.start();
-  const ctx = { node: { layout: o.layout }, kube, instances, rng: new Rng(o.seed), admin, short: o.short, log: o.log, writable: () => sampler.writable };
+  const ctx = { node: { layout: o.layout }, kube, instances, rng: new Rng(o.seed), admin, client: writable, short: o.short, log: o.log, writable: () => sampler.writable };
   return {
     ctx, kube, instances, sampler, writer,
     async finish() {
