@@ -54,10 +54,12 @@ export interface Parts {
 }
 
 /**
- * An errant instance never comes back by itself (the controller reports it and leaves it, as
- * MOCO does): reported this long, the wait for Healthy gives up.
+ * An errant former primary comes back by itself: the controller clones it over the
+ * transactions only it has (docs/clustering.md "Errant former primary"; a clone on the real
+ * node takes ~10–60 s, mysqld's restart included). Any other errant instance never does (as in
+ * MOCO): reported this long, the wait for Healthy gives up (and the campaign re-initialises it).
  */
-export const ERRANT_GIVE_UP_MS = 30_000;
+export const ERRANT_GIVE_UP_MS = 240_000;
 
 /** Waits until the cluster is Available and Healthy with a writable labelled primary; ms from `since`, or undefined. */
 export async function waitHealthy(p: Parts, since: number, timeoutMs: number, settleMs: number, errantGiveUpMs = ERRANT_GIVE_UP_MS): Promise<number | undefined> {

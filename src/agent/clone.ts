@@ -3,7 +3,7 @@
 // semantics and the gRPC status code names in error bodies.
 import type { Connection } from "mysql2/promise";
 
-import { gtidIsEmpty } from "../mysql/gtid.ts";
+import { formatGtidSet, gtidIsEmpty, gtidIsSubset, gtidUuids, parseGtidSet } from "../mysql/gtid.ts";
 import type { MocoPasswords } from "../mysql/users.ts";
 import { requireAllPasswords } from "./config.ts";
 import { ER_CLONE_RESTART_FAILED, connectSocket, exec, mysqlErrno } from "./db.ts";
@@ -26,10 +26,10 @@ export type CloneRequestValidation = { readonly ok: true; readonly request: Requ
 export function validateCloneRequest(body: unknown): CloneRequestValidation {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, message: "the request body must be a JSON object" };
   const b = body as Record<string, unknown>;
-  const known = new Set(["host", "port", "user", "password", "init_user", "init_password", "boot_timeout_seconds", "verify_donor_tls"]);
+  const known = new Set(["host", "port", "user", "password", "init_user", "init_password", "boot_timeout_seconds", "verify_donor_tls", "discard_errant_gtids"]);
   const unknown = Object.keys(b).filter((k) => !known.has(k));
   if (unknown.length > 0) return { ok: false, message: `unknown fields: ${unknown.sort().join(", ")}` };
-  const { host, port, user, password, init_user: initUser, init_password: initPassword, boot_timeout_seconds: bootTimeout, verify_donor_tls: verifyTls } = b;
+  const { host, port, user, password, init_user: initUser, init_password: initPassword, boot_timeout_seconds: bootTimeout, verify_donor_tls: verifyTls, discard_errant_gtids: discard } = b;
   if (typeof host !== "string" || host === "") return { ok: false, message: "host must be a non-empty string" };
   if (host.includes(":")) return { ok: false, message: "host must be a host name or an IPv4 address (IPv6 literals are not supported)" };
   if (!HOST_PATTERN.test(host)) return { ok: false, message: `invalid host ${JSON.stringify(host)}` };
@@ -48,6 +48,15 @@ export function validateCloneRequest(body: unknown): CloneRequestValidation {
     if (bootTimeout > 0) boot = bootTimeout;
   }
   if (verifyTls !== undefined && verifyTls !== null && typeof verifyTls !== "boolean") return { ok: false, message: "verify_donor_tls must be a boolean" };
+  let discardText = "";
+  if (discard !== undefined && discard !== null) {
+    if (typeof discard !== "string") return { ok: false, message: "discard_errant_gtids must be a string (a GTID set)" };
+    try {
+      discardText = formatGtidSet(parseGtidSet(discard), { separator: "," });
+    } catch (e) {
+      return { ok: false, message: `discard_errant_gtids: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
   return {
     ok: true,
     request: {
@@ -59,6 +68,7 @@ export function validateCloneRequest(body: unknown): CloneRequestValidation {
       init_password: initPassword as string,
       boot_timeout_seconds: boot,
       verify_donor_tls: verifyTls === true,
+      discard_errant_gtids: discardText,
     },
   };
 }
@@ -140,7 +150,25 @@ export class CloneService {
     } catch (err) {
       return { ok: false, code: "INTERNAL", message: `failed to parse the executed GTID set: ${safeErrorMessage(err, secrets)}` };
     }
-    if (!empty) return { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" };
+    if (!empty) {
+      if (request.discard_errant_gtids === "") return { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" };
+      // An errant former primary (docs/clustering.md "Errant former primary"): the controller
+      // found that what it has beyond the primary is this set; the set must name only
+      // transactions this instance holds and wrote itself (its own server_uuid).
+      let own: string;
+      try {
+        const rows = await queryRows(this.opts.agentDb, "SELECT @@GLOBAL.server_uuid AS u");
+        own = String(rows[0]?.u ?? "").trim().toLowerCase();
+      } catch (err) {
+        return { ok: false, code: "INTERNAL", message: `failed to get the server UUID: ${safeErrorMessage(err, secrets)}` };
+      }
+      const discard = request.discard_errant_gtids;
+      const uuids = gtidUuids(discard);
+      if (gtidIsEmpty(discard) || uuids.some((u) => u !== own) || !gtidIsSubset(discard, executed)) {
+        return { ok: false, code: "FAILED_PRECONDITION", message: `recipient is not empty and discard_errant_gtids (${discard}) is not a set of its own executed transactions (server_uuid ${own})` };
+      }
+      log.warn({ discard }, "cloning over this instance's own errant transactions (a former primary's unacknowledged ones)");
+    }
     const donorCa = request.verify_donor_tls ? (this.opts.donorCaFile ?? "") : "";
     if (request.verify_donor_tls && donorCa === "") {
       return { ok: false, code: "FAILED_PRECONDITION", message: "verify_donor_tls needs the agent's TLS directory (MYSQL_TLS_DIR)" };
@@ -168,16 +196,35 @@ export class CloneService {
         return fail(`failed to set clone_ssl_ca: ${safeErrorMessage(err, secrets)}`);
       }
 
+      // An empty recipient clones as moco-agent (MOCO). Over an errant former primary's data
+      // the clone drops that data first, which super_read_only forbids: the init user
+      // (moco-admin, this cluster's, the same on the recipient before the clone; moco-agent
+      // lacks CONNECTION_ADMIN, as in MOCO) keeps clients out (offline_mode, which would also
+      // end a moco-agent session), turns super_read_only off with read_only left ON (no
+      // application can write), and clones; both come back if the clone fails (after a clone
+      // mysqld restarts with its my.cnf's super_read_only=ON).
+      const cloneUser = empty ? { user: "moco-agent", password: this.agentPassword() } : { user: request.init_user, password: request.init_password };
       let conn: Connection;
       try {
-        conn = await connectSocket({ socketPath: this.opts.socketPath, user: "moco-agent", password: this.agentPassword(), connectTimeoutMs: this.opts.connectTimeoutMs });
+        conn = await connectSocket({ socketPath: this.opts.socketPath, ...cloneUser, connectTimeoutMs: this.opts.connectTimeoutMs });
       } catch (err) {
-        return fail(`failed to connect to mysqld: ${safeErrorMessage(err, secrets)}`);
+        return fail(`failed to connect to mysqld as ${cloneUser.user}: ${safeErrorMessage(err, secrets)}`);
       }
+      conn.on("error", () => undefined);
       try {
+        if (!empty) {
+          await conn.query("SET GLOBAL offline_mode=ON");
+          await conn.query("SET GLOBAL super_read_only=OFF");
+        }
         await conn.query(`CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?${donorCa === "" ? "" : " REQUIRE SSL"}`, [request.user, request.host, request.port, request.password]);
       } catch (err) {
-        if (mysqlErrno(err) !== ER_CLONE_RESTART_FAILED) return fail(`CLONE INSTANCE failed: ${safeErrorMessage(err, secrets)}`);
+        if (mysqlErrno(err) !== ER_CLONE_RESTART_FAILED) {
+          if (!empty) {
+            await conn.query("SET GLOBAL super_read_only=ON").catch(() => undefined);
+            await conn.query("SET GLOBAL offline_mode=OFF").catch(() => undefined);
+          }
+          return fail(`CLONE INSTANCE failed: ${safeErrorMessage(err, secrets)}`);
+        }
       } finally {
         conn.destroy();
       }

@@ -639,6 +639,11 @@ async function cloneFromPrimary(
   try {
     if (step.donorHost === null) throw new ActError(`the primary ${ctx.observed.primaryIndex} has no Pod IP`);
     const pod = ctx.observed.pods[i] ?? null;
+    if (step.discardErrant !== undefined) {
+      // docs/clustering.md "Errant former primary": the set named is gone with the clone.
+      await emit(ctx, "Warning", "ReinitializingErrantFormerPrimary",
+        `Instance ${i} was a primary and has transactions no client was told committed (${step.discardErrant}); cloning it from the primary ${ctx.observed.primaryIndex}, which discards them`);
+    }
     await ctx.conns.discard(i);
     await ctx.ports.cloner.clone({
       ordinal: i,
@@ -652,6 +657,7 @@ async function cloneFromPrimary(
       initUser: "moco-admin",
       initPassword: ctx.passwords.ADMIN_PASSWORD,
       verifyDonorTls: tlsWithPrimary(ctx, i),
+      ...(step.discardErrant === undefined ? {} : { discardErrantGtids: step.discardErrant }),
       signal: ctx.options?.cloneSignal ?? ctx.options?.signal,
     });
   } catch (e) {

@@ -1,6 +1,6 @@
 // The pure half of the clustering engine (docs/clustering.md#gathering-status steps 5–8, docs/clustering.md#deciding-the-cluster-state, docs/clustering.md#operation-per-state, docs/clustering.md#status-written-by-a-pass,
 // docs/clustering.md#procedures): from what observe saw to one operation, with no I/O. Act runs the operation.
-import { formatGtidSet, gtidCount, gtidIsEmpty, gtidIsSubset, gtidSubtract, gtidUnion, hasErrantGtids } from "../mysql/gtid.ts";
+import { formatGtidSet, gtidCount, gtidIsEmpty, gtidIsSubset, gtidSubtract, gtidUnion, formerPrimaryTail, hasErrantGtids } from "../mysql/gtid.ts";
 import type { GtidSet } from "../mysql/gtid.ts";
 import type {
   ClusterCondition,
@@ -102,12 +102,16 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
     });
   }
 
-  // Step 7: errant detection.
+  // Step 7: errant detection. moco-ts: an errant former primary's unacknowledged tail is noted.
   const errantReplicas: number[] = [];
+  const formerPrimaryTails = new Map<number, string>();
   if (primary !== null && !isEmptyGtidText(executedGtid)) {
     observation.instances.forEach((ist, i) => {
       if (i === primaryIndex || ist === null) return;
-      if (hasErrantGtids(ist.gtidExecuted, executedGtid, primary.serverUuid)) errantReplicas.push(i);
+      if (!hasErrantGtids(ist.gtidExecuted, executedGtid, primary.serverUuid)) return;
+      errantReplicas.push(i);
+      const tail = ist.serverUuid === "" ? null : formerPrimaryTail(ist.gtidExecuted, ist.serverUuid, executedGtid, primary.serverUuid);
+      if (tail !== null) formerPrimaryTails.set(i, formatGtidSet(tail, { separator: "," }));
     });
   } else {
     errantReplicas.push(...(cluster.status?.errantReplicaList ?? []));
@@ -131,6 +135,7 @@ export function assessObservation(observation: ClusterObservation): ObservedClus
     primaryIndex,
     executedGtid,
     errantReplicas,
+    formerPrimaryTails,
     preventPodDeletion,
     hungUpReplicas,
     hungUpWritable,
@@ -294,6 +299,12 @@ export function decideState(observed: ObservedCluster): StateDecision {
 export interface DecideOptions {
   /** Role-change settle time (docs/clustering.md#configure step 2); act reads MOCO_ROLE_WAIT_DURATION. */
   readonly roleChangeWaitMs?: number;
+  /**
+   * moco-ts: re-clone an errant former primary whose errant transactions are its own
+   * unacknowledged tail (docs/clustering.md "Errant former primary"); default true
+   * (`--reclone-errant-former-primary=false` keeps MOCO's behaviour: it stays errant).
+   */
+  readonly recloneErrantFormerPrimary?: boolean;
 }
 
 /** The one operation for this pass (docs/clustering.md#operation-per-state). */
@@ -516,12 +527,24 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
 
   // 4. Replicas.
   const semiSync = !intermediate;
+  /** moco-ts: errant former primaries to clone over their unacknowledged tail, last in the plan. */
+  const reclones: { instance: number; discardErrant: string }[] = [];
+  const cloneSteps = (i: number, discardErrant?: string): ConfigureStep[] => {
+    const ip = observed.pods[p]?.ip ?? "";
+    const donorHost = ip === "0.0.0.0" ? primaryHost : ip === "" ? null : ip;
+    return [
+      { kind: "cloneFromPrimary", instance: i, donorHost, donorPort: MYSQL_ADMIN_PORT, ...(discardErrant === undefined ? {} : { discardErrant }) },
+      ...(isEmptyGtidText(primary.gtidPurged) ? [] : [{ kind: "checkPurgedGtids", instance: i, primaryPurgedGtid: primary.gtidPurged } as const]),
+    ];
+  };
   for (const i of nonPrimaryOrdinals(observed)) {
     const ist = observed.instances[i] ?? null;
     if (ist === null) continue;
     const rs = ist.replicaStatus;
     if (isErrant(observed, i)) {
       if (rs !== null && rs.replicaIORunning === "Yes") steps.push({ kind: "stopReplicaIOThread", instance: i });
+      const discardErrant = options.recloneErrantFormerPrimary === false || intermediate ? undefined : observed.formerPrimaryTails?.get(i);
+      if (discardErrant !== undefined) reclones.push({ instance: i, discardErrant });
       continue;
     }
     if (!ist.superReadOnly) {
@@ -530,12 +553,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
     }
     const cloned = isEmptyGtidText(ist.gtidExecuted) && !isEmptyGtidText(observed.executedGtid) && rs === null;
     if (cloned) {
-      const ip = observed.pods[p]?.ip ?? "";
-      const donorHost = ip === "0.0.0.0" ? primaryHost : ip === "" ? null : ip;
-      steps.push({ kind: "cloneFromPrimary", instance: i, donorHost, donorPort: MYSQL_ADMIN_PORT });
-      if (!isEmptyGtidText(primary.gtidPurged)) {
-        steps.push({ kind: "checkPurgedGtids", instance: i, primaryPurgedGtid: primary.gtidPurged });
-      }
+      steps.push(...cloneSteps(i));
     } else {
       const missing = gtidSubtract(primary.gtidPurged, ist.gtidExecuted);
       if (!gtidIsEmpty(missing)) {
@@ -579,6 +597,16 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   // the label patches (API round trips) no longer delay the first write after a switchover
   // or failover (issue #14); a client routed by the label finds the primary writable.
   for (const i of alive) steps.push({ kind: "setRoleLabel", instance: i, role: i === p ? "primary" : "replica" });
+
+  // 7. moco-ts: an errant former primary whose errant transactions are its own unacknowledged
+  // tail (docs/clustering.md "Errant former primary") is cloned from the primary over that
+  // tail, pointed at it and labelled a replica, after everything above: a clone takes a while
+  // and may fail, and neither must hold the primary's writes or the labels back.
+  for (const { instance: i, discardErrant } of reclones) {
+    steps.push(...cloneSteps(i, discardErrant));
+    steps.push({ kind: "configureReplication", instance: i, source: { host: primaryHost, port: MYSQL_PORT, credentials: "moco-repl" }, semiSync });
+    steps.push({ kind: "setRoleLabel", instance: i, role: "replica" });
+  }
 
   return done();
 }

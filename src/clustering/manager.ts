@@ -83,6 +83,11 @@ export interface ManagerOptions {
    * failed checks in a row (watch.ts).
    */
   readonly primaryWatchIntervalMs?: number | undefined;
+  /**
+   * Clone an errant former primary over its unacknowledged transactions (default true;
+   * `--reclone-errant-former-primary`, docs/clustering.md "Errant former primary").
+   */
+  readonly recloneErrantFormerPrimary?: boolean | undefined;
   /** Further watch settings (tests: onCheck, prober). */
   readonly primaryWatch?: Omit<PrimaryWatchOptions, "intervalMs"> | undefined;
   /** Environment for the MOCO_* overrides (default process.env). */
@@ -194,7 +199,7 @@ export async function runClusterPass(
     await writeStatusAndGuards(ports, observed, update);
     setPassMetrics(options.metrics, ports.key, observed.cluster, update);
     if (ctx.signal?.aborted === true) throw new AbortedError("aborted");
-    const operation = decideOperation(observed, decision, { roleChangeWaitMs: timings.roleChangeWaitMs });
+    const operation = decideOperation(observed, decision, { roleChangeWaitMs: timings.roleChangeWaitMs, recloneErrantFormerPrimary: options.recloneErrantFormerPrimary !== false });
     log.info(
       {
         state: decision.state,

@@ -72,6 +72,8 @@ export type ClusteringEventReason =
   | "FailOverAbandoned"
   | "Cloned"
   | "CloneFailed"
+  /** moco-ts: an errant former primary is cloned over its unacknowledged transactions. */
+  | "ReinitializingErrantFormerPrimary"
   | "Writable"
   /** moco-ts: a pass outlived its deadline and was abandoned (every statement interrupted). */
   | "PassAbandoned";
@@ -120,6 +122,11 @@ export interface CloneRequest {
   readonly bootTimeoutSeconds?: number | undefined;
   /** Clone over TLS, the donor verified against the recipient's CA (spec.tls, docs/tls.md). */
   readonly verifyDonorTls?: boolean | undefined;
+  /**
+   * The recipient is an errant former primary and these are its errant GTIDs, which the
+   * clone discards (docs/clustering.md "Errant former primary"); absent ⇒ the recipient must be empty.
+   */
+  readonly discardErrantGtids?: string | undefined;
   /** Aborts the request (the pass ends); the cloner also bounds it by its own timeout. */
   readonly signal?: AbortSignal | undefined;
 }

@@ -189,6 +189,12 @@ export interface ObservedCluster extends ClusterObservation {
   readonly hungUpWritable?: readonly number[];
   /** Instance statuses after the hang-up guard. */
   readonly instances: readonly (InstanceStatus | null)[];
+  /**
+   * Errant ordinals whose errant set is a former primary's unacknowledged tail
+   * (formerPrimaryTail in src/mysql/gtid.ts), with that set ("," between UUIDs): the
+   * configure plan re-clones them (docs/clustering.md "Errant former primary").
+   */
+  readonly formerPrimaryTails?: ReadonlyMap<number, string>;
 }
 
 // ---------------------------------------------------------------------------------
@@ -274,6 +280,12 @@ export type ConfigureStep =
       readonly instance: number;
       readonly donorHost: string | null;
       readonly donorPort: number;
+      /**
+       * moco-ts: the recipient is an errant former primary and these are its errant GTIDs
+       * (its unacknowledged tail), which the clone throws away; the agent clones into its
+       * non-empty data only when what it has beyond the donor is within this set.
+       */
+      readonly discardErrant?: string;
     }
   /**
    * After a clone: GTID_SUBTRACT(primaryPurgedGtid, <instance's gtid_executed as re-read

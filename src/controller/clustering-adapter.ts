@@ -52,6 +52,7 @@ export function cloneRequestFor(req: CloneRequest): AgentCloneRequest {
     init_password: req.initPassword,
     ...(req.bootTimeoutSeconds === undefined ? {} : { boot_timeout_seconds: req.bootTimeoutSeconds }),
     ...(req.verifyDonorTls === true ? { verify_donor_tls: true } : {}),
+    ...(req.discardErrantGtids === undefined ? {} : { discard_errant_gtids: req.discardErrantGtids }),
   };
 }
 

@@ -69,6 +69,8 @@ export interface ControllerOptions {
   readonly checkIntervalMs?: number | undefined;
   /** --primary-watch-interval (default 500 ms; 0 disables the liveness watch of the primaries). */
   readonly primaryWatchIntervalMs?: number | undefined;
+  /** --reclone-errant-former-primary (default true). */
+  readonly recloneErrantFormerPrimary?: boolean | undefined;
   /** --max-concurrent-reconciles (default 8). */
   readonly maxConcurrentReconciles?: number | undefined;
   /** --partition-update-interval (default 0). */
@@ -285,7 +287,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     const manager = new ClusterManager((key) => {
       metrics.initManagerSeries(key);
       return clusterPorts(adapter, key);
-    }, { ...(o.manager ?? {}), checkIntervalMs: o.checkIntervalMs ?? 60_000, ...(o.primaryWatchIntervalMs === undefined ? {} : { primaryWatchIntervalMs: o.primaryWatchIntervalMs }), metrics: clusteringMetrics(metrics), logger: clusteringLogger(log.child({ component: "clustering" })) });
+    }, { ...(o.manager ?? {}), checkIntervalMs: o.checkIntervalMs ?? 60_000, ...(o.primaryWatchIntervalMs === undefined ? {} : { primaryWatchIntervalMs: o.primaryWatchIntervalMs }), ...(o.recloneErrantFormerPrimary === undefined ? {} : { recloneErrantFormerPrimary: o.recloneErrantFormerPrimary }), metrics: clusteringMetrics(metrics), logger: clusteringLogger(log.child({ component: "clustering" })) });
     const reconciler = new MySQLClusterReconciler({ client, caches, options: builderOptions, metrics, events, clustering: manager, certs, logger: log.child({ controller: "mysqlcluster" }) });
     const workers = o.maxConcurrentReconciles ?? 8;
     const clusterRunner = new ControllerRunner("mysqlcluster", workers, (k) => reconciler.reconcile(k), metrics, log.child({ controller: "mysqlcluster" }));
@@ -510,6 +512,14 @@ function intArg(flag: string): (v: string) => number {
   };
 }
 
+function boolArg(flag: string): (v: string) => boolean {
+  return (v: string) => {
+    if (v === "true") return true;
+    if (v === "false") return false;
+    throw new Error(`${flag}: not true or false: ${JSON.stringify(v)}`);
+  };
+}
+
 function listArg(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...v.split(",").map((s) => s.trim()).filter((s) => s !== "")];
 }
@@ -535,6 +545,7 @@ export function buildCommand(): Command {
     .option("--pvc-sync-label-keys <keys>", "label keys copied from volumeClaimTemplates to PVCs (comma-separated, repeatable)", listArg)
     .addOption(new Option("--check-interval <duration>", "interval of each cluster's clustering pass").argParser(durationMs("--check-interval")).default(60_000, "1m"))
     .addOption(new Option("--primary-watch-interval <duration>", "moco-ts: interval (and timeout) of the liveness check of each cluster's primary between passes; 2 failed checks in a row start a pass (0 disables)").argParser(durationMs("--primary-watch-interval")).default(DEFAULT_PRIMARY_WATCH_INTERVAL_MS, "500ms"))
+    .addOption(new Option("--reclone-errant-former-primary [bool]", "moco-ts: clone an errant former primary from the primary when its errant transactions are its own unacknowledged ones (docs/clustering.md \"Errant former primary\"); false keeps MOCO's behaviour (it stays errant)").argParser(boolArg("--reclone-errant-former-primary")).default(true, "true").preset(true))
     .option("--max-concurrent-reconciles <n>", "concurrency of each controller", intArg("--max-concurrent-reconciles"), 8)
     .option("--mysql-configmap-history-limit <n>", "my.cnf ConfigMaps kept per cluster", intArg("--mysql-configmap-history-limit"), DEFAULT_CONFIGMAP_HISTORY_LIMIT)
     .addOption(new Option("--partition-update-interval <duration>", "minimum interval between partition decrements (0 = unlimited)").argParser(durationMs("--partition-update-interval")).default(0, "0"))
@@ -592,6 +603,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       omitJobResources: process.env["TEST_NO_JOB_RESOURCE"] === "1",
       checkIntervalMs: f["checkInterval"] as number,
       primaryWatchIntervalMs: f["primaryWatchInterval"] as number,
+      recloneErrantFormerPrimary: f["recloneErrantFormerPrimary"] as boolean,
       maxConcurrentReconciles: f["maxConcurrentReconciles"] as number,
       partitionUpdateIntervalMs: f["partitionUpdateInterval"] as number,
       leaderElectionId: f["leaderElectionId"] as string,

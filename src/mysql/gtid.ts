@@ -311,6 +311,36 @@ export function errantGtids(
   return fromEntries([...diff.sources].filter(([key]) => sourceOfKey(key).uuid !== own));
 }
 
+/**
+ * The errant transactions of a former primary that no client was told committed
+ * (docs/clustering.md "Errant former primary"), or null when its errant set is anything else.
+ * Under loss-less semi-sync (AFTER_SYNC, rpl_semi_sync_source_timeout 24 h) a primary
+ * writes a commit to its binlog before a replica acknowledges it, and reports it committed
+ * only after; a failover promotes a replica holding every acknowledged transaction. What the
+ * old primary has beyond the new primary is then the tail of its own transactions that no
+ * replica received: every errant GTID carries the instance's own `server_uuid` (untagged),
+ * the primary holds earlier transactions of that UUID (the instance was a source the primary
+ * replicated from), and the errant ones are one interval that starts right after the
+ * primary's last one of that UUID. A replica written on directly that was never a primary,
+ * or any foreign or tagged GTID, or a gap, gives null (the instance stays errant, as MOCO).
+ */
+export function formerPrimaryTail(
+  instanceExecuted: GtidSetInput,
+  instanceUUID: string,
+  primaryExecuted: GtidSetInput,
+  primaryUUID: string,
+): GtidSet | null {
+  const errant = errantGtids(instanceExecuted, primaryExecuted, primaryUUID);
+  const own = sourceKey(normaliseUuid(instanceUUID.trim()), "");
+  if (errant.sources.size !== 1) return null;
+  const tail = errant.sources.get(own);
+  if (tail === undefined || tail.length !== 1) return null;
+  const replicated = toGtidSet(primaryExecuted).sources.get(own);
+  const last = replicated?.[replicated.length - 1];
+  if (last === undefined || tail[0]!.start !== last.end + 1n) return null;
+  return errant;
+}
+
 /** True when the replica holds at least one errant GTID (see errantGtids). */
 export function hasErrantGtids(
   replicaExecuted: GtidSetInput,

@@ -23,6 +23,13 @@ export interface CloneRequest {
    * the clone plugin's default, as MOCO (TLS when the donor offers it, unverified).
    */
   readonly verify_donor_tls?: boolean;
+  /**
+   * moco-ts addition (docs/clustering.md "Errant former primary"): the recipient may hold
+   * data when every transaction it has beyond the donor's `gtid_executed` is in this GTID set
+   * and carries the recipient's own `server_uuid`; the clone discards them. Absent ⇒ the
+   * recipient must be empty (FAILED_PRECONDITION otherwise), as MOCO.
+   */
+  readonly discard_errant_gtids?: string;
 }
 
 /** gRPC status code names used in error bodies, with their HTTP status. */

@@ -133,17 +133,13 @@ describe("agent self-fencing (--self-fence-threshold)", () => {
     await h.stopManager();
     h.startManager();
   };
-  /** Back to the regular passes, the engine's cut of `p` (and `healMore`) healed: `p` rejoins or is reported errant. */
+  /** Back to the regular passes, the engine's cut of `p` (and `healMore`) healed: `p` rejoins (cloned over what only it had, if anything). */
   const healAndRejoin = async (p: number, healMore: () => void = () => undefined): Promise<void> => {
     await regularPasses();
     h.healEngine(p);
     healMore();
     h.nudge();
-    await h.waitFor(
-      "the old primary rejoined or reported errant",
-      () => (h.lastState() === "Healthy" && h.pods[p]?.role === "replica") || (h.cluster.status.errantReplicaList ?? []).includes(p),
-      120_000,
-    );
+    await h.waitRejoined(p, 150_000);
     await sleep(1_000);
   };
 

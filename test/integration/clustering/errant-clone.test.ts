@@ -77,4 +77,54 @@ describe("errant replica and clone (3 instances)", () => {
     const conn = await mysql.createConnection({ host: h.inst(2).host, port: 33062, user: "moco-admin", password: h.passwords.ADMIN_PASSWORD });
     await conn.end();
   });
+
+  it("clones an errant former primary over the transactions only it wrote, and it rejoins", async () => {
+    // docs/clustering.md "Errant former primary". Primary 1 writes a row that replicates, then
+    // one that no replica receives (their IO threads stopped and their mysqld SIGSTOPped, so no
+    // pass restarts them; semi-sync off on 1 so its commit returns), then dies (kill -9): the
+    // failover promotes a replica without that row, and 1 comes back with it, errant.
+    const writable = await mysql.createConnection({ host: h.inst(1).host, user: "moco-writable", password: h.passwords.WRITABLE_PASSWORD });
+    await writable.query("INSERT INTO test.t (id, via) VALUES (200001, 1)");
+    await writable.end();
+    await h.waitFor("row 200001 replicated", async () => (await idsOn(h, 0)).has(200001) && (await idsOn(h, 2)).has(200001), 20_000);
+    const paused: number[] = [];
+    try {
+      for (const i of [0, 2]) {
+        await h.query(i, "STOP REPLICA IO_THREAD");
+        const pid = h.inst(i).pid();
+        assert.ok(pid !== undefined);
+        process.kill(pid, "SIGSTOP");
+        paused.push(pid);
+      }
+      await h.query(1, "SET GLOBAL rpl_semi_sync_source_enabled=OFF");
+      await h.query(1, "INSERT INTO test.t (id, via) VALUES (200002, 1)");
+      const [own] = await h.query(1, "SELECT @@server_uuid AS u, @@gtid_executed AS g");
+      console.log(`former primary 1 (${String(own?.u)}) before its kill: ${String(own?.g).replace(/\n/g, "")}`);
+      await h.inst(1).kill();
+    } finally {
+      for (const pid of paused) process.kill(pid, "SIGCONT");
+    }
+    h.nudge();
+    await h.waitFor("a failover away from 1", () => h.events.some((e) => e.reason === "FailOver") && h.cluster.status.currentPrimaryIndex !== 1, 120_000);
+    const newPrimary = h.cluster.status.currentPrimaryIndex!;
+    const clonedBefore = h.events.filter((e) => e.reason === "Cloned").length;
+    await h.inst(1).start();
+    h.nudge();
+    await h.waitFor("the former primary re-cloned", () => h.events.some((e) => e.reason === "ReinitializingErrantFormerPrimary"), 60_000);
+    const ev = h.events.find((e) => e.reason === "ReinitializingErrantFormerPrimary")!;
+    console.log(`event: ${ev.message}`);
+    assert.match(ev.message, new RegExp(`^Instance 1 was a primary and has transactions no client was told committed \\([0-9a-f-]+:\\d+\\); cloning it from the primary ${newPrimary}`));
+    await h.waitHealthy(120_000);
+    assert.equal(h.events.filter((e) => e.reason === "Cloned").length, clonedBefore + 1);
+    assert.deepEqual(h.clones.at(-1)?.ordinal, 1);
+    assert.deepEqual(h.cluster.status.errantReplicaList ?? [], []);
+    assert.equal(h.pods[1]?.role, "replica");
+    const ids1 = await idsOn(h, 1);
+    assert.equal(ids1.has(200002), false, "the unreplicated row went with the clone");
+    assert.equal(ids1.has(200001), true);
+    assert.deepEqual([...ids1].sort((a, b) => a - b), [...(await idsOn(h, newPrimary))].sort((a, b) => a - b));
+    const [rs] = await h.query(1, "SHOW REPLICA STATUS");
+    assert.equal(rs?.Source_Host, h.inst(newPrimary).host);
+    assert.equal(rs?.Replica_SQL_Running, "Yes");
+  });
 });

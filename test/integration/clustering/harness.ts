@@ -424,6 +424,7 @@ export class ClusterHarness {
       const request = cloneRequestFor(req);
       outcome = await service.clone({
         ...request, boot_timeout_seconds: request.boot_timeout_seconds ?? DEFAULT_BOOT_TIMEOUT_SECONDS, verify_donor_tls: request.verify_donor_tls ?? false,
+        discard_errant_gtids: request.discard_errant_gtids ?? "",
       });
     } finally {
       agentDb.destroy();
@@ -514,6 +515,22 @@ export class ClusterHarness {
   async waitHealthy(timeoutMs = 120_000): Promise<void> {
     const from = this.passes.length;
     await this.waitFor("Healthy", () => this.passes.slice(from).some((p) => p.state === "Healthy" && p.operation?.kind === "none"), timeoutMs);
+  }
+
+  /**
+   * Waits until old primary `p` is back as a replica (Healthy, labelled replica, not errant):
+   * directly, or after the engine cloned it over the transactions only it had (docs/clustering.md
+   * "Errant former primary"), which `recloned` tells (an Event for `p` at or after `since`).
+   */
+  async waitRejoined(p: number, timeoutMs: number, since = 0): Promise<{ recloned: boolean }> {
+    await this.waitFor(
+      `the old primary ${p} rejoined as a replica`,
+      () => this.lastState() === "Healthy" && this.pods[p]?.role === "replica" && !(this.cluster.status.errantReplicaList ?? []).includes(p),
+      timeoutMs,
+    );
+    const recloned = this.events.some((e) => e.reason === "ReinitializingErrantFormerPrimary" && e.at >= since && e.message.startsWith(`Instance ${p} `));
+    console.log(recloned ? `old primary ${p}: kept transactions nobody acknowledged, cloned over them and rejoined` : `old primary ${p}: rejoined as a replica`);
+    return { recloned };
   }
 
   async waitState(state: string, timeoutMs = 90_000): Promise<void> {

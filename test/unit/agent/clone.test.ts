@@ -15,11 +15,18 @@ const valid = {
   init_user: "moco-init", init_password: "p4ss-init",
 };
 
+const OWN = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+const OTHER = "4b2c4e50-0000-11e1-9e33-c80aa9429562";
+
 describe("validateCloneRequest", () => {
   it("accepts a full request and defaults the boot timeout", () => {
     const r = validateCloneRequest(valid);
     assert.ok(r.ok);
-    assert.deepEqual(r.request, { ...valid, boot_timeout_seconds: DEFAULT_BOOT_TIMEOUT_SECONDS, verify_donor_tls: false });
+    assert.deepEqual(r.request, { ...valid, boot_timeout_seconds: DEFAULT_BOOT_TIMEOUT_SECONDS, verify_donor_tls: false, discard_errant_gtids: "" });
+    const d = validateCloneRequest({ ...valid, discard_errant_gtids: `${OWN}:1-x` });
+    assert.ok(!d.ok && /discard_errant_gtids/.test(d.message), "a malformed interval");
+    const e = validateCloneRequest({ ...valid, discard_errant_gtids: `${OWN.toUpperCase()}:11-12` });
+    assert.ok(e.ok && e.request.discard_errant_gtids === `${OWN}:11-12`, "the set is normalised");
     const v = validateCloneRequest({ ...valid, verify_donor_tls: true });
     assert.ok(v.ok && v.request.verify_donor_tls);
     const t = validateCloneRequest({ ...valid, boot_timeout_seconds: 30 });
@@ -45,6 +52,8 @@ describe("validateCloneRequest", () => {
     ["password not a string", { ...valid, password: 5 }, /^password must be a string/],
     ["negative boot timeout", { ...valid, boot_timeout_seconds: -1 }, /boot_timeout_seconds/],
     ["verify_donor_tls not a boolean", { ...valid, verify_donor_tls: "yes" }, /verify_donor_tls must be a boolean/],
+    ["discard_errant_gtids not a string", { ...valid, discard_errant_gtids: 5 }, /discard_errant_gtids must be a string/],
+    ["discard_errant_gtids malformed", { ...valid, discard_errant_gtids: "x:1" }, /discard_errant_gtids: malformed UUID/],
   ];
   for (const [name, body, message] of bad) {
     it(`rejects ${name}`, () => {
@@ -67,7 +76,7 @@ const allPasswords = {
 };
 
 describe("CloneService refusals", () => {
-  const request = { ...valid, boot_timeout_seconds: 1, verify_donor_tls: false };
+  const request = { ...valid, boot_timeout_seconds: 1, verify_donor_tls: false, discard_errant_gtids: "" };
 
   it("refuses a recipient that has executed transactions (FAILED_PRECONDITION), counting nothing", async () => {
     const metrics = createAgentMetrics("c", 0, { defaultMetrics: false });
@@ -75,6 +84,35 @@ describe("CloneService refusals", () => {
     const svc = new CloneService({ agentDb: db, socketPath: "/nonexistent", agentPassword: "s2", passwords: allPasswords, metrics, logger: silentLogger() });
     assert.deepEqual(await svc.clone(request), { ok: false, code: "FAILED_PRECONDITION", message: "recipient is not empty" });
     assert.equal((await metrics.cloneCount.get()).values[0]?.value, 0);
+  });
+
+  // An errant former primary (docs/clustering.md "Errant former primary"): executed OWN:1-12, server_uuid OWN.
+  const formerPrimary = (discard: string, setDonorList: () => never) => {
+    const db = fakeDb(async (sql) => {
+      if (/gtid_executed/.test(sql)) return [{ g: `${OWN}:1-12` }];
+      if (/server_uuid/.test(sql)) return [{ u: OWN.toUpperCase() }];
+      if (/clone_valid_donor_list/.test(sql)) setDonorList();
+      throw new Error(`unexpected ${sql}`);
+    });
+    const svc = new CloneService({ agentDb: db, socketPath: "/nonexistent", agentPassword: "s2", passwords: allPasswords, metrics: createAgentMetrics("c", 0, { defaultMetrics: false }), logger: silentLogger() });
+    return svc.clone({ ...request, discard_errant_gtids: discard });
+  };
+  const reached = () => { throw new Error("reached the clone"); };
+  const refusals: Array<[string, string]> = [
+    ["a foreign transaction", `${OTHER}:1`],
+    ["its own transactions it does not hold", `${OWN}:12-13`],
+    ["its own and a foreign one", `${OWN}:11-12,${OTHER}:1`],
+  ];
+  for (const [name, discard] of refusals) {
+    it(`refuses to clone over data when discard_errant_gtids names ${name} (FAILED_PRECONDITION)`, async () => {
+      const out = await formerPrimary(discard, reached);
+      assert.ok(!out.ok && out.code === "FAILED_PRECONDITION", JSON.stringify(out));
+      assert.match(out.message, /not a set of its own executed transactions/);
+    });
+  }
+  it("clones over its own executed transactions named in discard_errant_gtids (gets past the precondition)", async () => {
+    const out = await formerPrimary(`${OWN}:11-12`, reached);
+    assert.ok(!out.ok && out.code === "INTERNAL" && /clone_valid_donor_list: .*reached the clone/.test(out.message), JSON.stringify(out));
   });
 
   it("reports a failed GTID read as INTERNAL without secrets", async () => {

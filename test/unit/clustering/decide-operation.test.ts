@@ -480,6 +480,59 @@ describe("planConfigure (docs/clustering.md#configure)", () => {
     assert.deepEqual(stepsOf(o), []);
   });
 
+  describe("errant former primary (docs/clustering.md \"Errant former primary\")", () => {
+    // After a failover 0 → 1: the new primary 1 got U0:1-10 from 0 and wrote U1:1-3; replica 2 follows it.
+    const primaryGtid = `${U0}:1-10,${U1}:1-3`;
+    const after = (old: Partial<InstanceStatus>, opts: { label?: "primary" | "replica" | null } = {}): ClusterObservation => {
+      let o = healthyObservation(3, 1);
+      o = withInstance(o, 1, primaryInstance(1, [10, 12], { gtidExecuted: primaryGtid, semiSyncSourceWaitForReplicaCount: 1 }));
+      o = withInstance(o, 2, replicaInstance(2, 1, primaryGtid));
+      o = withInstance(o, 0, instance(0, { gtidExecuted: `${U0}:1-12`, ...old }));
+      return withPod(o, 0, { roleLabel: opts.label === undefined ? null : opts.label });
+    };
+    const reclone = (discard: string) => [
+      { kind: "cloneFromPrimary", instance: 0, donorHost: "10.0.0.2", donorPort: 33062, discardErrant: discard },
+      { kind: "configureReplication", instance: 0, source: repl(1), semiSync: true },
+      { kind: "setRoleLabel", instance: 0, role: "replica" },
+    ] as const;
+    const table: Array<[string, ClusterObservation, readonly ConfigureStep[], { recloneErrantFormerPrimary?: boolean }?]> = [
+      ["its own unreplicated tail: cloned over it, last in the plan", after({}), reclone(`${U0}:11-12`)],
+      ["still labelled primary: the label goes first, the clone last", after({}, { label: "primary" }), [
+        { kind: "removeRoleLabel", instance: 0 },
+        ...reclone(`${U0}:11-12`),
+      ]],
+      ["still writable: fenced first (step 2b), then cloned", after({ readOnly: false, superReadOnly: false }), [
+        { kind: "killConnections", instance: 0 },
+        { kind: "setSuperReadOnly", instance: 0 },
+        ...reclone(`${U0}:11-12`),
+      ]],
+      ["its IO thread running: stopped, then cloned", after({ replicaStatus: replicaRow({ sourceHost: host(1), retrievedGtidSet: primaryGtid, executedGtidSet: primaryGtid }) }), [
+        { kind: "stopReplicaIOThread", instance: 0 },
+        ...reclone(`${U0}:11-12`),
+      ]],
+      ["turned off (--reclone-errant-former-primary=false): stays errant, as MOCO", after({}), [], { recloneErrantFormerPrimary: false }],
+      ["a foreign transaction beside the tail: stays errant", after({ gtidExecuted: `${U0}:1-12,${U2}:1` }), []],
+      ["a gap in the tail: stays errant", after({ gtidExecuted: `${U0}:1-10:12` }), []],
+    ];
+    for (const [name, o, want, options] of table) {
+      it(name, () => {
+        const a = assessObservation(o);
+        assert.deepEqual(a.errantReplicas, [0]);
+        assert.equal(decideState(a).state, "Degraded");
+        const op = decideOperation(a, decideState(a), options ?? {});
+        assert.equal(op.kind, "configure");
+        if (op.kind === "configure") assert.deepEqual(op.plan.steps, want);
+      });
+    }
+    it("a replica written on directly that was never a primary stays errant (MOCO R7/M20)", () => {
+      const o = withInstance(healthyObservation(3), 2, replicaInstance(2, 0, `${U0}:1-5,${U2}:1`, { replicaStatus: replicaRow({ replicaIORunning: "No" }) }));
+      const a = assessObservation(o);
+      assert.deepEqual(a.errantReplicas, [2]);
+      assert.equal(a.formerPrimaryTails?.size, 0);
+      assert.deepEqual(stepsOf(withPod(o, 2, { roleLabel: null })), []);
+    });
+  });
+
   it("M23: a re-initialised (empty) former errant replica is cloned and relabelled; only it has connections killed", () => {
     let o = withInstance(healthyObservation(5, 0, { errantReplicaList: [1] }), 1, instance(1));
     o = withPod(o, 1, { roleLabel: null, ready: false });

@@ -5,6 +5,7 @@ import {
   GtidParseError,
   errantGtids,
   formatGtidSet,
+  formerPrimaryTail,
   gtidContains,
   gtidCount,
   gtidEquals,
@@ -187,6 +188,31 @@ describe("errantGtids (docs/clustering.md#gathering-status step 7)", () => {
     it(c.name, () => {
       assert.equal(formatGtidSet(errantGtids(c.replica, c.primary, c.uuid), { separator: "," }), c.errant);
       assert.equal(hasErrantGtids(c.replica, c.primary, c.uuid), c.errant !== "");
+    });
+  }
+});
+
+describe("formerPrimaryTail (docs/clustering.md \"Errant former primary\")", () => {
+  // The instance (A) was the primary the new primary (B) replicated from.
+  const cases: { name: string; instance: string; uuid: string; primary: string; tail: string | null }[] = [
+    { name: "the old primary's unreplicated tail", instance: `${A}:1-12`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: `${A}:11-12` },
+    { name: "one transaction", instance: `${A}:1-11`, uuid: A, primary: `${A}:1-10,${B}:1`, tail: `${A}:11` },
+    { name: "a tail over an earlier primary's transactions", instance: `${C}:1-3,${A}:1-12`, uuid: A, primary: `${C}:1-3,${A}:1-10,${B}:1-2`, tail: `${A}:11-12` },
+    { name: "uuid spelled in upper case with whitespace", instance: `${A}:1-12`, uuid: ` ${A.toUpperCase()}\n`, primary: `${A}:1-10,${B}:1-4`, tail: `${A}:11-12` },
+    { name: "not errant", instance: `${A}:1-10`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "never a source: the primary has none of its transactions", instance: `${B}:1-4,${A}:1`, uuid: A, primary: `${B}:1-4`, tail: null },
+    { name: "a gap after the replicated ones", instance: `${A}:1-10:12`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "two intervals", instance: `${A}:1-11:13`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "a foreign transaction beside the tail", instance: `${A}:1-12,${C}:1`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "only a foreign transaction", instance: `${A}:1-10,${C}:1`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "a tagged transaction of its own uuid", instance: `${A}:1-10,${A}:t:1`, uuid: A, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "another instance's uuid (not its own)", instance: `${A}:1-12`, uuid: C, primary: `${A}:1-10,${B}:1-4`, tail: null },
+    { name: "the primary also lacks earlier ones (hole inside)", instance: `${A}:1-12`, uuid: A, primary: `${A}:1-5:7-10,${B}:1-4`, tail: null },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = formerPrimaryTail(c.instance, c.uuid, c.primary, B);
+      assert.equal(got === null ? null : formatGtidSet(got, { separator: "," }), c.tail);
     });
   }
 });
