@@ -319,8 +319,45 @@ export const FAILOVER_KINDS: readonly FaultKind[] = [
   },
 ];
 
+/**
+ * Kinds that check one recovery on purpose, outside the random draw and the failover
+ * benchmark; `--kinds` names them.
+ */
+export const CHECK_KINDS: readonly FaultKind[] = [
+  {
+    // A commit in flight at a failover, made certain: the primary writes a transaction no
+    // replica receives (their IO threads stopped; semi-sync off so the commit returns; clients
+    // shut out first with offline_mode, so nothing the writer is told committed is lost), then
+    // its mysqld is killed and kept down until the failover. It comes back errant with that one
+    // transaction of its own: the controller must clone it over it (docs/clustering.md "Errant
+    // former primary"), else the campaign reports it not recovered.
+    name: "primary killed with an unreplicated commit (errant former primary)",
+    async inject(ctx) {
+      const p = primary(ctx);
+      const replicas = ctx.instances.pods.filter((x) => x.name !== p.name && x.ip);
+      await Promise.all(replicas.map((r) => adminSql(ctx, r, "STOP REPLICA IO_THREAD")));
+      const id = Date.now();
+      const c = await mysql.createConnection({ host: p.ip, port: 33062, user: ctx.admin.user, password: ctx.admin.password, connectTimeout: 3000 });
+      let gtid = "";
+      try {
+        await c.query("SET GLOBAL offline_mode=ON");
+        await c.query("SET GLOBAL rpl_semi_sync_source_enabled=OFF");
+        await c.query(`INSERT INTO ${DATABASE}.lockme (id) VALUES (?)`, [id % 2_000_000_000]);
+        const [rows] = await c.query("SELECT @@gtid_executed AS g");
+        gtid = String((rows as { g?: string }[])[0]?.g ?? "").replace(/\n/g, "");
+      } finally { c.destroy(); }
+      let h = { seen: false, ms: 0 };
+      let done = false;
+      const k = killAndHold(ctx.node, ctx.instances.namespace, p.name, "mysqld", () => done);
+      try { h = await untilFailover(ctx, p.name, FAILOVER_HOLD_MAX_S); } finally { done = true; }
+      const restarts = await k.held;
+      return `${p.name} wrote lockme ${id % 2_000_000_000} unreplicated (its gtid_executed ${gtid}), mysqld killed (${restarts} restarts killed), released when ${heldNote(h)}`;
+    },
+  },
+];
+
 export function faultKind(name: string): FaultKind {
-  const all = [...FAULT_KINDS, ...FAILOVER_KINDS];
+  const all = [...FAULT_KINDS, ...FAILOVER_KINDS, ...CHECK_KINDS];
   const k = all.find((f) => f.name === name);
   if (!k) throw new Error(`unknown fault kind "${name}"; known: ${all.map((f) => f.name).join(", ")}`);
   return k;

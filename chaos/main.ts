@@ -9,7 +9,7 @@ import { repoRoot } from "../test/env/procs.ts";
 import { reinitialiseErrant, runCampaign, type Parts } from "./campaign.ts";
 import { errantReplicas, reinitialiseInstance } from "./kube.ts";
 import { summarize, type FaultResult } from "./checker.ts";
-import { FAILOVER_KINDS, FAULT_KINDS, faultKind } from "./faults.ts";
+import { CHECK_KINDS, FAILOVER_KINDS, FAULT_KINDS, faultKind } from "./faults.ts";
 import { faultLine, reportText, table, writeReport } from "./report.ts";
 import { clusterOptions, inNodeNetns, openSession } from "./session.ts";
 import { ensureCluster, installMoco } from "./setup.ts";
@@ -38,6 +38,7 @@ const o = program.opts<{
 if (o.list) {
   for (const k of FAULT_KINDS) console.log(k.name);
   for (const k of FAILOVER_KINDS) console.log(`${k.name} (only with --kinds; bench/failover.ts)`);
+  for (const k of CHECK_KINDS) console.log(`${k.name} (only with --kinds)`);
   process.exit(0);
 }
 
