@@ -527,6 +527,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
 
   // 4. Replicas.
   const semiSync = !intermediate;
+  const replicaSource = { host: primaryHost, port: MYSQL_PORT, credentials: "moco-repl" } as const;
   /** moco-ts: errant former primaries to clone over their unacknowledged tail, last in the plan. */
   const reclones: { instance: number; discardErrant: string }[] = [];
   const cloneSteps = (i: number, discardErrant?: string): ConfigureStep[] => {
@@ -574,7 +575,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
       steps.push({
         kind: "configureReplication",
         instance: i,
-        source: { host: primaryHost, port: MYSQL_PORT, credentials: "moco-repl" },
+        source: replicaSource,
         semiSync,
       });
     }
@@ -604,7 +605,7 @@ export function planConfigure(observed: ObservedCluster, options: DecideOptions 
   // and may fail, and neither must hold the primary's writes or the labels back.
   for (const { instance: i, discardErrant } of reclones) {
     steps.push(...cloneSteps(i, discardErrant));
-    steps.push({ kind: "configureReplication", instance: i, source: { host: primaryHost, port: MYSQL_PORT, credentials: "moco-repl" }, semiSync });
+    steps.push({ kind: "configureReplication", instance: i, source: replicaSource, semiSync });
     steps.push({ kind: "setRoleLabel", instance: i, role: "replica" });
   }
 

@@ -283,7 +283,7 @@ export type ConfigureStep =
       /**
        * moco-ts: the recipient is an errant former primary and these are its errant GTIDs
        * (its unacknowledged tail), which the clone throws away; the agent clones into its
-       * non-empty data only when what it has beyond the donor is within this set.
+       * non-empty data only when this set names transactions it executed with its own server_uuid.
        */
       readonly discardErrant?: string;
     }

@@ -25,9 +25,9 @@ export interface CloneRequest {
   readonly verify_donor_tls?: boolean;
   /**
    * moco-ts addition (docs/clustering.md "Errant former primary"): the recipient may hold
-   * data when every transaction it has beyond the donor's `gtid_executed` is in this GTID set
-   * and carries the recipient's own `server_uuid`; the clone discards them. Absent ⇒ the
-   * recipient must be empty (FAILED_PRECONDITION otherwise), as MOCO.
+   * data when this non-empty GTID set names only transactions it executed with its own
+   * `server_uuid` (the controller found them to be all it has beyond the primary); the clone
+   * discards them. Absent ⇒ the recipient must be empty (FAILED_PRECONDITION otherwise), as MOCO.
    */
   readonly discard_errant_gtids?: string;
 }
